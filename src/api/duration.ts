@@ -1,0 +1,12 @@
+// Durations as written in specs: 90s, 15m, 1h30m, 30d.
+export const DURATION_PATTERN = /^(\d+(ms|s|m|h|d))+$/;
+
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** Milliseconds in a duration string; throws on a string the schema would refuse. */
+export function parseDuration(text: string): number {
+  if (!DURATION_PATTERN.test(text)) throw new Error(`not a duration: ${text}`);
+  let total = 0;
+  for (const [, n, unit] of text.matchAll(/(\d+)(ms|s|m|h|d)/g)) total += Number(n) * UNIT_MS[unit!]!;
+  return total;
+}

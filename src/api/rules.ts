@@ -1,0 +1,146 @@
+// Tenant rules from the product documents: checks across the resources of one tenant. Pure.
+import { BUILTIN_VARIABLES, DEFAULT_NAMESPACE } from './common.js';
+import type { Path } from './kind.js';
+import type { Resource } from './resource.js';
+import type { CertificateAuthoritySpec } from './kinds/certificate-authority.js';
+import type { CertificateConfigurationSpec } from './kinds/certificate-configuration.js';
+import type { IdentityProviderSpec } from './kinds/identity-provider.js';
+import type { SpaceSpec } from './kinds/space.js';
+
+export interface RuleViolation {
+  resource: Resource<unknown>;
+  path: Path;
+  message: string;
+  hint?: string;
+}
+
+type Tenant = Resource[];
+
+const of = <S>(tenant: Tenant, kind: string) => tenant.filter((r) => r.kind === kind) as Resource<S>[];
+
+/** Every rule, over the resources of one tenant (namespace). */
+export function tenantRules(tenant: Tenant): RuleViolation[] {
+  return [singleIdentityProvider, identityProviderSource, usagesNeedCapableCa, crossSpaceOnlyInDefaultSpace, spaces, knownVariables].flatMap((rule) =>
+    rule(tenant),
+  );
+}
+
+/** Several identity providers are not supported. */
+function singleIdentityProvider(tenant: Tenant): RuleViolation[] {
+  const [first, ...others] = of(tenant, 'IdentityProvider');
+  return others.map((r) => ({
+    resource: r,
+    path: ['metadata', 'name'],
+    message: `a tenant has at most one IdentityProvider; IdentityProvider/${first!.metadata.name} is already declared`,
+  }));
+}
+
+/** Entra ID (or ADFS) authentication needs Entra ID as the user source; LDAP alone is not supported. */
+function identityProviderSource(tenant: Tenant): RuleViolation[] {
+  const hasEntra = of(tenant, 'EntraIdSource').length > 0;
+  const hasLdap = of(tenant, 'LdapSource').length > 0;
+  return of<IdentityProviderSpec>(tenant, 'IdentityProvider')
+    .filter((idp) => idp.spec.type !== 'GenericSaml2' && !hasEntra)
+    .map((idp) => ({
+      resource: idp,
+      path: ['spec', 'type'],
+      message: hasLdap
+        ? `type ${idp.spec.type} with an LDAP directory as the only user source is not supported`
+        : `type ${idp.spec.type} requires an EntraIdSource in the tenant`,
+      hint: hasLdap ? 'add an EntraIdSource, or authenticate LDAP users with type GenericSaml2' : 'declare the EntraIdSource that holds the users',
+    }));
+}
+
+const USAGE_CAS = ['Local', 'Intermediate', 'ScepOnPremises'];
+const USAGE_NAMES = { ipsec: 'IPSEC', smartCardLogon: 'smart-card logon', customOids: 'custom OIDs' } as const;
+
+/** IPSEC, smart-card logon and custom OIDs exist only for Local, Intermediate and SCEP CAs. */
+function usagesNeedCapableCa(tenant: Tenant): RuleViolation[] {
+  const cas = new Map(of<CertificateAuthoritySpec>(tenant, 'CertificateAuthority').map((ca) => [ca.metadata.name, ca.spec.type]));
+  return of<CertificateConfigurationSpec>(tenant, 'CertificateConfiguration').flatMap((cfg) => {
+    const id = cfg.spec.identity;
+    const caType = id && cas.get(id.certificateAuthorityRef.name);
+    if (!id || !caType || USAGE_CAS.includes(caType)) return [];
+    return (Object.keys(USAGE_NAMES) as (keyof typeof USAGE_NAMES)[])
+      .filter((u) => (u === 'customOids' ? (id.usages.customOids?.length ?? 0) > 0 : id.usages[u]))
+      .map((u) => ({
+        resource: cfg,
+        path: ['spec', 'identity', 'usages', u],
+        message: `${USAGE_NAMES[u]} is not available with a ${caType} CA`,
+        hint: 'IPSEC, smart-card logon and custom OIDs need a Local, Intermediate or ScepOnPremises CA',
+      }));
+  });
+}
+
+/** Only the default (global) space's administrators may use the cross-space options. */
+function crossSpaceOnlyInDefaultSpace(tenant: Tenant): RuleViolation[] {
+  return of<CertificateConfigurationSpec>(tenant, 'CertificateConfiguration').flatMap((cfg) => {
+    const space = cfg.spec.spaceRef?.name;
+    if (!space) return [];
+    const d = cfg.spec.distribution;
+    const used: [Path, string][] = [];
+    if (d.otherSpaces === 'ApplyToDevicesInOtherSpaces') used.push([['spec', 'distribution', 'otherSpaces'], 'otherSpaces: ApplyToDevicesInOtherSpaces']);
+    if (d.allowSpaceAdminToModifyDistribution) used.push([['spec', 'distribution', 'allowSpaceAdminToModifyDistribution'], 'allowSpaceAdminToModifyDistribution']);
+    if (cfg.spec.availableInAllSpaces) used.push([['spec', 'availableInAllSpaces'], 'availableInAllSpaces']);
+    return used.map(([path, what]) => ({
+      resource: cfg,
+      path,
+      message: `${what} is a cross-space option, only for configurations of the default space; this one belongs to space "${space}"`,
+      hint: 'remove spaceRef to declare it in the default (global) space, or drop the option',
+    }));
+  });
+}
+
+/** The default space is implicit; priorities order the others and must differ. */
+function spaces(tenant: Tenant): RuleViolation[] {
+  const out: RuleViolation[] = [];
+  const priorities = new Map<number, string>();
+  for (const s of of<SpaceSpec>(tenant, 'Space')) {
+    if (s.metadata.name === DEFAULT_NAMESPACE) {
+      out.push({ resource: s, path: ['metadata', 'name'], message: 'the default space is implicit and global; name this space otherwise' });
+    }
+    const other = priorities.get(s.spec.priority);
+    if (other) out.push({ resource: s, path: ['spec', 'priority'], message: `priority ${s.spec.priority} is already used by Space/${other}; priorities must differ` });
+    else priorities.set(s.spec.priority, s.metadata.name);
+  }
+  return out;
+}
+
+/** ${name} in variable-aware fields names a built-in variable or a custom attribute of an identity source. */
+function knownVariables(tenant: Tenant): RuleViolation[] {
+  const custom = tenant
+    .filter((r) => r.kind === 'EntraIdSource' || r.kind === 'LdapSource')
+    .flatMap((r) => ((r.spec as { customAttributes?: { name: string }[] }).customAttributes ?? []).map((a) => a.name));
+  const known = [...BUILTIN_VARIABLES, ...custom];
+  return of<CertificateConfigurationSpec>(tenant, 'CertificateConfiguration').flatMap((cfg) => {
+    const id = cfg.spec.identity;
+    if (!id) return [];
+    const fields: [Path, string][] = [
+      [['spec', 'identity', 'subject'], id.subject],
+      ...(id.subjectAltNames ?? []).map((s, i): [Path, string] => [['spec', 'identity', 'subjectAltNames', i, 'value'], s.value]),
+    ];
+    return fields.flatMap(([path, text]) => templateProblems(text, known).map((message) => ({
+      resource: cfg,
+      path,
+      message,
+      hint: `known variables: ${known.map((k) => '${' + k + '}').join(', ')}; custom attributes come from an identity source's customAttributes`,
+    })));
+  });
+}
+
+/** Unknown or unterminated ${...} references in a template. */
+export function templateProblems(text: string, known: readonly string[]): string[] {
+  const problems: string[] = [];
+  let i = text.indexOf('${');
+  while (i >= 0) {
+    const end = text.indexOf('}', i);
+    if (end < 0) {
+      problems.push(`unterminated variable "${text.slice(i)}"`);
+      break;
+    }
+    const name = text.slice(i + 2, end);
+    if (!known.includes(name)) problems.push(`unknown variable \${${name}}`);
+    i = text.indexOf('${', end);
+  }
+  return problems;
+}

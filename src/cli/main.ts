@@ -1,0 +1,37 @@
+// The mdmops command line.
+import { Command, CommanderError } from 'commander';
+import { UserError } from './errors.js';
+import { VERSION } from './package-info.js';
+import { registerSchema } from './schema.js';
+import { registerValidate } from './validate.js';
+
+export function buildProgram(): Command {
+  const program = new Command('mdmops')
+    .description('Declarative configuration plane for MDM infrastructure: validate, plan and reconcile a tenant from YAML.')
+    .version(VERSION, '-v, --version')
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+  registerValidate(program);
+  registerSchema(program);
+  for (const c of program.commands) c.exitOverride().showHelpAfterError('(run with --help for usage)');
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  try {
+    await buildProgram().parseAsync(argv, { from: 'user' });
+    return Number(process.exitCode ?? 0);
+  } catch (e) {
+    if (e instanceof CommanderError) return e.exitCode; // commander printed it (help, version, usage errors)
+    if (e instanceof UserError) {
+      process.stderr.write(`mdmops: ${e.message}\n`);
+      return e.exitCode;
+    }
+    process.stderr.write(`mdmops: internal error: ${(e as Error).message}\n`);
+    if (process.env.MDMOPS_DEBUG) process.stderr.write(`${(e as Error).stack}\n`);
+    else process.stderr.write('set MDMOPS_DEBUG=1 to see where it happened, and report it\n');
+    return 70;
+  }
+}
+
+process.exitCode = await main(process.argv.slice(2));

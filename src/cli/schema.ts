@@ -1,0 +1,69 @@
+// mdmops schema: print or write the JSON Schemas and CRDs, or check that the committed ones are current.
+import { mkdirSync, readFileSync, readdirSync, writeFileSync, existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import type { Command } from 'commander';
+import { stringify } from 'yaml';
+import { KINDS, editorSchema, kindNamed } from '../api/index.js';
+import { crdFor } from '../kube/crd.js';
+import { UserError } from './errors.js';
+import { generatedFiles } from './generated.js';
+import { closest } from '../config/suggest.js';
+
+export function registerSchema(program: Command) {
+  program
+    .command('schema')
+    .description('Print the JSON Schema or CRD of a kind, list the kinds, or write and check the generated files.')
+    .argument('[kind]', 'a kind, e.g. Connector')
+    .option('--crd', 'print the CustomResourceDefinition (YAML) instead of the JSON Schema')
+    .option('--write <dir>', 'write schemas/ and charts/mdmops/crds/ under dir')
+    .option('--check <dir>', 'exit 1 when the files under dir differ from what would be generated')
+    .addHelpText('after', '\nExamples:\n  mdmops schema                      list the kinds\n  mdmops schema Connector            JSON Schema of Connector\n  mdmops schema Connector --crd      its CRD\n  mdmops schema --write .            regenerate the committed files')
+    .action((kind: string | undefined, opts: { crd?: boolean; write?: string; check?: string }) => {
+      if (opts.write !== undefined) return write(opts.write);
+      if (opts.check !== undefined) return check(opts.check);
+      if (!kind) {
+        for (const k of KINDS) process.stdout.write(`${k.kind.padEnd(26)}${k.shortNames.join(',').padEnd(10)}${k.description}\n`);
+        return;
+      }
+      const def = kindNamed(kind) ?? KINDS.find((k) => k.shortNames.includes(kind) || k.plural === kind.toLowerCase());
+      if (!def) {
+        const guess = closest(kind, KINDS.map((k) => k.kind));
+        throw new UserError(`unknown kind "${kind}"${guess ? `; did you mean ${guess}?` : ''}`);
+      }
+      process.stdout.write(opts.crd ? stringify(crdFor(def), { lineWidth: 0 }) : JSON.stringify(editorSchema(def), null, 2) + '\n');
+    });
+}
+
+function write(dir: string) {
+  for (const [rel, content] of generatedFiles()) {
+    const path = join(dir, rel);
+    mkdirSync(dirname(path), { recursive: true });
+    writeFileSync(path, content);
+  }
+  for (const stale of strays(dir)) process.stderr.write(`note: ${stale} is not generated any more; remove it\n`);
+  process.stdout.write(`wrote ${generatedFiles().size} files under ${dir}\n`);
+}
+
+function check(dir: string) {
+  const problems: string[] = [];
+  for (const [rel, content] of generatedFiles()) {
+    const path = join(dir, rel);
+    if (!existsSync(path)) problems.push(`${rel}: missing`);
+    else if (readFileSync(path, 'utf8') !== content) problems.push(`${rel}: stale`);
+  }
+  problems.push(...strays(dir).map((s) => `${s}: no longer generated`));
+  if (problems.length) {
+    throw new UserError(`generated files are out of date:\n  ${problems.join('\n  ')}\nrun: npm run generate`);
+  }
+  process.stdout.write(`generated files are current (${generatedFiles().size} files)\n`);
+}
+
+/** Files in the generated folders that nothing generates any more. */
+function strays(dir: string): string[] {
+  const expected = new Set(generatedFiles().keys());
+  return ['schemas', 'charts/mdmops/crds'].flatMap((folder) => {
+    const full = join(dir, folder);
+    if (!existsSync(full)) return [];
+    return readdirSync(full).map((f) => `${folder}/${f}`).filter((rel) => !expected.has(rel));
+  });
+}

@@ -1,0 +1,88 @@
+// Files that resources point at: they exist, stay inside the configuration, and hold what they should.
+import { readFileSync, statSync } from 'node:fs';
+import { isAbsolute, relative, resolve } from 'node:path';
+import type { FileField } from '../api/index.js';
+import { checkPkcs12Structure, readCertificates } from '../pki/x509.js';
+import { parseGsqlExport, provisionable, type GsqlExport } from '../sql/gsql-export.js';
+import { parseIdpMetadata } from '../identity/saml-metadata.js';
+import type { Diagnostic } from './diagnostics.js';
+import type { Limits } from './limits.js';
+import { diagnosticAt } from './positions.js';
+import type { ValidResource } from './source.js';
+
+/** Reads are cached for one validation: many resources may share a chain or an export. */
+export class ContentChecker {
+  private readonly cache = new Map<string, Buffer | string>();
+
+  constructor(private readonly limits: Limits) {}
+
+  check(v: ValidResource): Diagnostic[] {
+    return (v.def.files?.(v.resource.spec) ?? []).flatMap((f) => this.checkField(v, f));
+  }
+
+  private checkField(v: ValidResource, field: FileField): Diagnostic[] {
+    const fail = (message: string, hint?: string, path = [...field.path, field.source.file ? 'file' : 'data']) =>
+      [diagnosticAt(v.source, message, { path, code: 'file', hint })];
+    let bytes: Buffer;
+    if (field.source.file !== undefined) {
+      const read = this.read(v.source.baseDir, v.source.root, field.source.file);
+      if (typeof read === 'string') return fail(read);
+      bytes = read;
+    } else {
+      const data = field.source.data!;
+      bytes = field.content === 'pkcs12' ? Buffer.from(data, 'base64') : Buffer.from(data, 'utf8');
+    }
+    try {
+      switch (field.content) {
+        case 'certificates': {
+          const old = readCertificates(bytes).find((c) => c.version !== 3);
+          if (old) return fail(`certificate "${old.subject}" is X.509 v${old.version}; only X.509 v3 certificates are accepted`, 'reissue it as a v3 certificate (with extensions); v1 and v2 are refused since version 76');
+          return [];
+        }
+        case 'pkcs12':
+          checkPkcs12Structure(bytes);
+          return [];
+        case 'saml-metadata':
+          parseIdpMetadata(bytes.toString('utf8'));
+          return [];
+        case 'gsql-export':
+          return this.checkGsql(v, field, parseGsqlExport(bytes.toString('utf8')));
+      }
+    } catch (e) {
+      const line = (e as { line?: number }).line;
+      return fail(`${field.source.file ?? 'inline data'}${line ? ` (line ${line})` : ''}: ${(e as Error).message}`);
+    }
+  }
+
+  private checkGsql(v: ValidResource, field: Extract<FileField, { content: 'gsql-export' }>, gsql: GsqlExport): Diagnostic[] {
+    const type = gsql.objectTypes.get(field.objectType);
+    if (!type) {
+      return [diagnosticAt(v.source, `the export has no object type "${field.objectType}"`, { path: ['spec', 'objectType'], code: 'file', hint: `object types in the export: ${[...gsql.objectTypes.keys()].join(', ')}` })];
+    }
+    if (!/^(user|person)$/i.test(type.name)) {
+      return [diagnosticAt(v.source, `object type "${type.name}" is not a user or person type; only users are provisioned`, { path: ['spec', 'objectType'], code: 'file' })];
+    }
+    return field.attributes.flatMap((a) => {
+      const problem = provisionable(type, a.name);
+      return problem ? [diagnosticAt(v.source, problem, { path: a.path, code: 'file', hint: `string attributes of ${type.name}: ${[...type.attributes].filter(([, t]) => t.syntax === 'String' && !t.multiValued).map(([n]) => n).join(', ')}` })] : [];
+    });
+  }
+
+  /** The file's bytes, or why they cannot be had. */
+  private read(baseDir: string, root: string, file: string): Buffer | string {
+    if (isAbsolute(file)) return `file "${file}" must be a path relative to the YAML file`;
+    const path = resolve(baseDir, file);
+    if (relative(root, path).startsWith('..')) return `file "${file}" is outside the configuration folder ${root}`;
+    const cached = this.cache.get(path);
+    if (cached !== undefined) return cached;
+    let result: Buffer | string;
+    try {
+      const size = statSync(path).size;
+      result = size > this.limits.maxFileBytes ? `file "${file}" is ${size} bytes, above the limit of ${this.limits.maxFileBytes}` : readFileSync(path);
+    } catch {
+      result = `file "${file}" not found (looked for ${relative(process.cwd(), path) || path})`;
+    }
+    this.cache.set(path, result);
+    return result;
+  }
+}

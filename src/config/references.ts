@@ -1,0 +1,91 @@
+// Layer 2: duplicates, references that resolve within the tenant, and dependency cycles.
+import { displayName, resourceKey, type Reference } from '../api/index.js';
+import type { Diagnostic } from './diagnostics.js';
+import { diagnosticAt } from './positions.js';
+import type { LoadedResource, ValidResource } from './source.js';
+import { closest } from './suggest.js';
+
+const keyOf = (kind: string, namespace: string, name: string) => `${kind}/${namespace}/${name}`;
+
+/** `all` holds every resource that was read, valid or not, so that a reference to an invalid one is not reported twice. */
+export function checkReferences(valid: ValidResource[], all: LoadedResource[]): Diagnostic[] {
+  const diagnostics: Diagnostic[] = [];
+  const declared = new Map<string, LoadedResource>();
+  for (const src of all) {
+    if (src.name === undefined) continue;
+    const key = keyOf(src.kind, src.namespace, src.name);
+    const first = declared.get(key);
+    if (first) {
+      diagnostics.push(diagnosticAt(src, `duplicate: ${displayName(src.kind, src.name, src.namespace)} is already declared at ${first.file}:${first.lineCounter.linePos(first.node.range?.[0] ?? 0).line}`, {
+        path: ['metadata', 'name'], code: 'duplicate',
+      }));
+    } else declared.set(key, src);
+  }
+
+  const edges = new Map<string, { to: string; ref: Reference }[]>();
+  for (const v of valid) {
+    const { namespace } = v.resource.metadata;
+    const out: { to: string; ref: Reference }[] = [];
+    for (const ref of v.def.references(v.resource.spec)) {
+      const target = keyOf(ref.kind, namespace, ref.name);
+      if (declared.has(target)) {
+        out.push({ to: target, ref });
+        continue;
+      }
+      diagnostics.push(diagnosticAt(v.source, `${ref.kind} "${ref.name}" not found in tenant "${namespace}"`, {
+        path: ref.path, code: 'reference', hint: missingHint(ref, namespace, all),
+      }));
+    }
+    edges.set(resourceKey(v.resource), out);
+  }
+  diagnostics.push(...cycles(valid, edges));
+  return diagnostics;
+}
+
+function missingHint(ref: Reference, namespace: string, all: LoadedResource[]): string | undefined {
+  const sameKind = all.filter((s) => s.kind === ref.kind && s.name !== undefined);
+  const elsewhere = sameKind.find((s) => s.name === ref.name && s.namespace !== namespace);
+  if (elsewhere) return `${ref.kind}/${ref.name} exists in tenant "${elsewhere.namespace}"; references stay within a tenant`;
+  const guess = closest(ref.name, sameKind.filter((s) => s.namespace === namespace).map((s) => s.name!));
+  return guess ? `did you mean "${guess}"?` : `declare a ${ref.kind} named "${ref.name}" in tenant "${namespace}"`;
+}
+
+/** Each cycle once, reported on the resource where it was first entered, as A -> B -> A. */
+function cycles(valid: ValidResource[], edges: Map<string, { to: string; ref: Reference }[]>): Diagnostic[] {
+  const byKey = new Map(valid.map((v) => [resourceKey(v.resource), v]));
+  const state = new Map<string, 'active' | 'done'>();
+  const diagnostics: Diagnostic[] = [];
+  const label = (key: string) => {
+    const [kind, ns, name] = key.split('/') as [string, string, string];
+    return displayName(kind, name, ns);
+  };
+  for (const start of byKey.keys()) {
+    if (state.has(start)) continue;
+    // Iterative depth-first search; the stack holds the current path.
+    const stack: { key: string; next: number }[] = [{ key: start, next: 0 }];
+    state.set(start, 'active');
+    while (stack.length) {
+      const top = stack[stack.length - 1]!;
+      const out = edges.get(top.key) ?? [];
+      if (top.next >= out.length) {
+        state.set(top.key, 'done');
+        stack.pop();
+        continue;
+      }
+      const edge = out[top.next++]!;
+      const s = state.get(edge.to);
+      if (s === 'active') {
+        const from = stack.findIndex((f) => f.key === edge.to);
+        const loop = [...stack.slice(from).map((f) => label(f.key)), label(edge.to)];
+        const owner = byKey.get(top.key)!;
+        diagnostics.push(diagnosticAt(owner.source, `dependency cycle: ${loop.join(' -> ')}`, {
+          path: edge.ref.path, code: 'cycle', hint: 'a resource cannot depend on itself, directly or through others',
+        }));
+      } else if (s === undefined && edges.has(edge.to)) {
+        state.set(edge.to, 'active');
+        stack.push({ key: edge.to, next: 0 });
+      }
+    }
+  }
+  return diagnostics;
+}

@@ -1,0 +1,63 @@
+// Validation of a whole configuration: schema, references, tenant rules and referenced files.
+// Everything is checked before anything is used, and every problem is reported at once.
+import { kindNamed, tenantRules, type Resource } from '../api/index.js';
+import { ContentChecker } from './content.js';
+import { sortDiagnostics, type Diagnostic } from './diagnostics.js';
+import { DEFAULT_LIMITS, type Limits } from './limits.js';
+import { expandPaths, loadSources, readSources, type TextSource } from './load.js';
+import { diagnosticAt } from './positions.js';
+import { checkReferences } from './references.js';
+import { checkSchema } from './schema-check.js';
+import type { ValidResource } from './source.js';
+
+export interface ValidationResult {
+  /** The resources, with defaults applied; complete only when diagnostics is empty. */
+  resources: ValidResource[];
+  diagnostics: Diagnostic[];
+  files: number;
+}
+
+export interface ValidateOptions {
+  limits?: Limits;
+  stdin?: () => Uint8Array;
+}
+
+export function validatePaths(paths: string[], options: ValidateOptions = {}): ValidationResult {
+  const limits = options.limits ?? DEFAULT_LIMITS;
+  const expanded = expandPaths(paths);
+  const read = readSources(expanded.files, limits, options.stdin);
+  const result = validateSources(read.sources, limits);
+  return { ...result, diagnostics: sortDiagnostics([...expanded.diagnostics, ...read.diagnostics, ...result.diagnostics]) };
+}
+
+export function validateSources(sources: TextSource[], limits: Limits = DEFAULT_LIMITS): ValidationResult {
+  const loaded = loadSources(sources, limits);
+  const diagnostics = [...loaded.diagnostics];
+
+  const valid: ValidResource[] = [];
+  for (const source of loaded.resources) {
+    const checked = checkSchema(source);
+    diagnostics.push(...checked.diagnostics);
+    if (checked.resource) valid.push({ resource: checked.resource, def: kindNamed(source.kind)!, source });
+  }
+
+  diagnostics.push(...checkReferences(valid, loaded.resources));
+
+  const sourceOf = new Map<Resource<unknown>, ValidResource>(valid.map((v) => [v.resource, v]));
+  const tenants = new Map<string, ValidResource[]>();
+  for (const v of valid) {
+    const ns = v.resource.metadata.namespace;
+    if (!tenants.has(ns)) tenants.set(ns, []);
+    tenants.get(ns)!.push(v);
+  }
+  for (const members of tenants.values()) {
+    for (const violation of tenantRules(members.map((v) => v.resource))) {
+      diagnostics.push(diagnosticAt(sourceOf.get(violation.resource)!.source, violation.message, { path: violation.path, hint: violation.hint, code: 'rule' }));
+    }
+  }
+
+  const content = new ContentChecker(limits);
+  for (const v of valid) diagnostics.push(...content.check(v));
+
+  return { resources: valid, diagnostics: sortDiagnostics(diagnostics), files: loaded.files };
+}
