@@ -6,6 +6,7 @@ import type { CertificateAuthoritySpec } from './kinds/certificate-authority.js'
 import type { CertificateConfigurationSpec } from './kinds/certificate-configuration.js';
 import type { IdentityProviderSpec } from './kinds/identity-provider.js';
 import type { SpaceSpec } from './kinds/space.js';
+import type { SqlProvisioningSpec } from './kinds/sql-provisioning.js';
 
 export interface RuleViolation {
   resource: Resource<unknown>;
@@ -20,7 +21,7 @@ const of = <S>(tenant: Tenant, kind: string) => tenant.filter((r) => r.kind === 
 
 /** Every rule, over the resources of one tenant (namespace). */
 export function tenantRules(tenant: Tenant): RuleViolation[] {
-  return [singleIdentityProvider, identityProviderSource, usagesNeedCapableCa, crossSpaceOnlyInDefaultSpace, spaces, knownVariables].flatMap((rule) =>
+  return [singleIdentityProvider, identityProviderSource, usagesNeedCapableCa, crossSpaceOnlyInDefaultSpace, spaces, knownVariables, sqlMappingFields].flatMap((rule) =>
     rule(tenant),
   );
 }
@@ -66,7 +67,7 @@ function usagesNeedCapableCa(tenant: Tenant): RuleViolation[] {
       .map((u) => ({
         resource: cfg,
         path: ['spec', 'identity', 'usages', u],
-        message: `${USAGE_NAMES[u]} is not available with a ${caType} CA`,
+        message: `${USAGE_NAMES[u]} cannot be used with a ${caType} CA`,
         hint: 'IPSEC, smart-card logon and custom OIDs need a Local, Intermediate or ScepOnPremises CA',
       }));
   });
@@ -106,12 +107,34 @@ function spaces(tenant: Tenant): RuleViolation[] {
   return out;
 }
 
+/** Custom attribute names of the tenant's identity sources (or of one of them). */
+function customAttributes(tenant: Tenant, only?: { kind: string; name: string }): string[] {
+  return tenant
+    .filter((r) => (r.kind === 'EntraIdSource' || r.kind === 'LdapSource') && (!only || (r.kind === only.kind && r.metadata.name === only.name)))
+    .flatMap((r) => ((r.spec as { customAttributes?: { name: string }[] }).customAttributes ?? []).map((a) => a.name));
+}
+
+/** User fields every identity source provides, for SQL provisioning. */
+export const USER_FIELDS = ['userUPN', 'userEmailAddress', 'firstName', 'lastName', 'displayName', 'uid'] as const;
+
+/** Each mapped column is filled from a user field or a custom attribute of the provisioned source. */
+function sqlMappingFields(tenant: Tenant): RuleViolation[] {
+  return of<SqlProvisioningSpec>(tenant, 'SqlProvisioning').flatMap((p) => {
+    const known = [...USER_FIELDS, ...customAttributes(tenant, p.spec.sourceRef)];
+    return p.spec.attributeMapping.flatMap((m, i) =>
+      known.includes(m.from) ? [] : [{
+        resource: p,
+        path: ['spec', 'attributeMapping', i, 'from'],
+        message: `unknown user field "${m.from}"`,
+        hint: `user fields: ${known.join(', ')}; custom attributes come from ${p.spec.sourceRef.kind}/${p.spec.sourceRef.name}'s customAttributes`,
+      }],
+    );
+  });
+}
+
 /** ${name} in variable-aware fields names a built-in variable or a custom attribute of an identity source. */
 function knownVariables(tenant: Tenant): RuleViolation[] {
-  const custom = tenant
-    .filter((r) => r.kind === 'EntraIdSource' || r.kind === 'LdapSource')
-    .flatMap((r) => ((r.spec as { customAttributes?: { name: string }[] }).customAttributes ?? []).map((a) => a.name));
-  const known = [...BUILTIN_VARIABLES, ...custom];
+  const known = [...BUILTIN_VARIABLES, ...customAttributes(tenant)];
   return of<CertificateConfigurationSpec>(tenant, 'CertificateConfiguration').flatMap((cfg) => {
     const id = cfg.spec.identity;
     if (!id) return [];

@@ -34,4 +34,12 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
+// A reader that stops early (mdmops ... | head) is not an error.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(Number(process.exitCode ?? 0));
+    throw e;
+  });
+}
+
 process.exitCode = await main(process.argv.slice(2));

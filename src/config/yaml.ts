@@ -12,7 +12,6 @@ export interface ParsedYaml {
 
 const MESSAGES: Record<string, string> = {
   TAB_AS_INDENT: 'tabs are not allowed as indentation; indent with spaces',
-  DUPLICATE_KEY: 'duplicate key in a mapping',
   TAG_RESOLVE_FAILED: 'unknown tag; mdmops reads plain YAML without custom tags',
 };
 
@@ -44,11 +43,16 @@ export function parseYaml(file: string, text: string, limits: Limits): ParsedYam
   const composer = new Composer({ uniqueKeys: true, merge: false, prettyErrors: false, strict: true, lineCounter });
   const documents = Array.from(composer.compose(tokens, true, text.length));
   for (const doc of documents) {
-    for (const e of [...doc.errors, ...doc.warnings]) {
-      errors.push(at(e.pos[0], MESSAGES[e.code] ?? lowerFirst(e.message.split('\n')[0]!), 'yaml'));
-    }
+    // The first problem of a document only: later ones are mostly its consequences.
+    const e = doc.errors[0] ?? doc.warnings[0];
+    if (e) errors.push(at(e.pos[0], e.code === 'DUPLICATE_KEY' ? `duplicate key "${keyAt(text, e.pos[0])}"` : MESSAGES[e.code] ?? lowerFirst(e.message.split('\n')[0]!), 'yaml'));
   }
   return { lineCounter, documents, errors };
+}
+
+function keyAt(text: string, offset: number): string {
+  const m = /^("(?:[^"\\]|\\.)*"|'[^']*'|[^:\n]*?)\s*:(\s|$)/.exec(text.slice(offset, offset + 300));
+  return (m?.[1] ?? text.slice(offset, offset + 40).split(/[:\n]/)[0]!).replace(/^["']|["']$/g, '');
 }
 
 function lowerFirst(s: string): string {

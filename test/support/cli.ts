@@ -1,0 +1,23 @@
+// Running the mdmops command as a user would, in a child process.
+import { spawnSync } from 'node:child_process';
+import { resolve } from 'node:path';
+
+export const ROOT = resolve(import.meta.dirname, '../..');
+const BIN = resolve(ROOT, 'bin/mdmops.js');
+
+export interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export function mdmops(args: string[], options: { input?: string | Buffer; cwd?: string } = {}): Run {
+  const r = spawnSync(process.execPath, [BIN, ...args], { cwd: options.cwd ?? ROOT, input: options.input, encoding: 'utf8', timeout: 30_000 });
+  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** No stack trace, no internal error. */
+export function clean(run: Run): boolean {
+  const all = run.stdout + run.stderr;
+  return !/\n\s+at .+\(.+:\d+:\d+\)/.test(all) && !all.includes('internal error');
+}
