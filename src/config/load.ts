@@ -2,7 +2,7 @@
 // multi-document files, Kubernetes List objects, and the apiVersion/kind envelope.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { isMap, isSeq, type Document, type LineCounter, type Node } from 'yaml';
+import { isMap, isScalar, isSeq, type Document, type LineCounter, type Node } from 'yaml';
 import { API_VERSION, DEFAULT_NAMESPACE, KINDS, kindNamed } from '../api/index.js';
 import type { Diagnostic } from './diagnostics.js';
 import type { Limits } from './limits.js';
@@ -115,7 +115,7 @@ export function loadSources(sources: TextSource[], limits: Limits): Loaded {
     diagnostics.push(...parsed.errors);
     if (parsed.errors.length) continue;
     for (const doc of parsed.documents) {
-      if (doc.contents === null) continue; // an empty document, e.g. after a trailing ---
+      if (doc.contents === null || (isScalar(doc.contents) && doc.contents.value === null)) continue; // empty, e.g. after a trailing ---
       loadDocument(source, doc, parsed.lineCounter, limits, resources, diagnostics);
     }
   }

@@ -1,0 +1,118 @@
+// Validation layers beyond the shipped examples: references, cycles, tenant rules and file contents.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { lines, resource, validateText } from './support/sources.js';
+
+const conn = resource('Connector', 'edge', '{}');
+const local = (name: string) => resource('CertificateAuthority', name, 'type: Local\nsubject: { commonName: Root }');
+const entra = (name: string, extra = '') =>
+  resource('EntraIdSource', name, `displayName: E\ntenantId: contoso.onmicrosoft.com\nclientId: 2f3e1a9c-5b7d-4e8f-9a0b-1c2d3e4f5a6b\nclientSecretRef: { name: e, key: s }${extra}`);
+const docs = (...d: string[]) => d.join('---\n');
+
+describe('references', () => {
+  it('reports a self-reference and a three-step cycle once each', () => {
+    const inter = (name: string, issuer: string) => resource('CertificateAuthority', name, `type: Intermediate\nissuerRef: { name: ${issuer} }\nsubject: { commonName: ${name} }`);
+    const r = validateText({ 'a.yaml': docs(inter('self', 'self'), inter('a', 'b'), inter('b', 'c'), inter('c', 'a')) });
+    expect(lines(r)).toEqual([
+      'a.yaml:7:14: CertificateAuthority/self: spec.issuerRef: dependency cycle: CertificateAuthority/self -> CertificateAuthority/self',
+      'a.yaml:34:14: CertificateAuthority/c: spec.issuerRef: dependency cycle: CertificateAuthority/a -> CertificateAuthority/b -> CertificateAuthority/c -> CertificateAuthority/a',
+    ]);
+  });
+
+  it('does not report a reference to a resource that is itself invalid', () => {
+    const ldap = resource('LdapSource', 'l', 'connectorRef: { name: edge }\nurl: ldap://x.example.com\nbindDn: cn=a\nbindPasswordSecretRef: { name: l, key: p }\nbaseDn: dc=x');
+    const r = validateText({ 'a.yaml': docs(resource('Connector', 'edge', 'logLevel: Loud'), ldap) });
+    expect(lines(r)).toEqual(['a.yaml:6:13: Connector/edge: spec.logLevel: must be one of Error, Warn, Info, Debug, Trace']);
+  });
+
+  it('refuses a reference to the wrong kind', () => {
+    const ldap = resource('LdapSource', 'l', 'connectorRef: { name: root }\nurl: ldap://x.example.com\nbindDn: cn=a\nbindPasswordSecretRef: { name: l, key: p }\nbaseDn: dc=x');
+    expect(lines(validateText({ 'a.yaml': docs(local('root'), ldap) }))).toEqual(['a.yaml:14:17: LdapSource/l: spec.connectorRef: Connector "root" not found in tenant "default"']);
+  });
+
+  it('allows the same name in two tenants and across kinds', () => {
+    const r = validateText({ 'a.yaml': docs(resource('Connector', 'x', '{}', 'a'), resource('Connector', 'x', '{}', 'b'), local('x')) });
+    expect(r.diagnostics).toEqual([]);
+  });
+});
+
+describe('tenant rules', () => {
+  it('refuses IPSEC with a NonScepOnPremises CA', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mdmops-'));
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=auth', '-keyout', join(dir, 'k.pem'), '-out', join(dir, 'c.pem'), '-days', '2'], { stdio: 'ignore' });
+    execFileSync('openssl', ['pkcs12', '-export', '-inkey', join(dir, 'k.pem'), '-in', join(dir, 'c.pem'), '-out', join(dir, 'auth.p12'), '-passout', 'pass:x']);
+    const ca = resource('CertificateAuthority', 'opentrust', 'type: NonScepOnPremises\nurl: https://pki.example.com\npasswordSecretRef: { name: o, key: p }\nauthenticationCertificate: { file: auth.p12 }\ntlsCaChain: { file: c.pem }');
+    const cfg = resource('CertificateConfiguration', 'vpn', 'identity:\n  certificateAuthorityRef: { name: opentrust }\n  subject: CN=${userUPN}\n  usages: { ipsec: true }');
+    expect(lines(validateText({ 'a.yaml': docs(ca, cfg) }, {}, dir))).toEqual([
+      'a.yaml:20:22: CertificateConfiguration/vpn: spec.identity.usages.ipsec: IPSEC cannot be used with a NonScepOnPremises CA',
+    ]);
+    writeFileSync(join(dir, 'auth.p12'), readFileSync(join(dir, 'c.pem')));
+    expect(lines(validateText({ 'a.yaml': ca }, {}, dir))).toEqual([
+      'a.yaml:9:38: CertificateAuthority/opentrust: spec.authenticationCertificate.file: auth.p12: not a PKCS#12 (.p12/.pfx) file',
+    ]);
+  });
+
+  it('requires a UPN SAN for smart-card logon', () => {
+    const cfg = resource('CertificateConfiguration', 'sc', 'identity:\n  certificateAuthorityRef: { name: root }\n  subject: CN=${userUPN}\n  usages: { smartCardLogon: true }');
+    expect(lines(validateText({ 'a.yaml': docs(local('root'), cfg) }))).toEqual([
+      'a.yaml:17:31: CertificateConfiguration/sc: spec.identity.usages.smartCardLogon: smart-card logon requires a UPN subject alternative name',
+    ]);
+  });
+
+  it('accepts custom attributes declared by a source, and the default space name is reserved', () => {
+    const cfg = resource('CertificateConfiguration', 'c', 'identity:\n  certificateAuthorityRef: { name: root }\n  subject: CN=${userUPN},serialNumber=${employeeId}');
+    expect(validateText({ 'a.yaml': docs(local('root'), entra('e', '\ncustomAttributes: [{ name: employeeId }]'), cfg) }).diagnostics).toEqual([]);
+    const space = resource('Space', 'default', 'displayName: D\npriority: 1\nmembers: { groups: [g] }\nadmins: { groups: [a] }');
+    expect(lines(validateText({ 'a.yaml': space }))).toEqual(['a.yaml:4:9: Space/default: metadata.name: the default space is implicit and global; name this space otherwise']);
+  });
+
+  it('refuses duplicate space priorities and type fields of another CA type', () => {
+    const space = (n: string) => resource('Space', n, 'displayName: D\npriority: 5\nmembers: { groups: [g] }\nadmins: { groups: [a] }');
+    expect(lines(validateText({ 'a.yaml': docs(space('a'), space('b')) }))).toEqual(['a.yaml:17:13: Space/b: spec.priority: priority 5 is already used by Space/a; priorities must differ']);
+    const ca = resource('CertificateAuthority', 'root', 'type: Local\nsubject: { commonName: R }\ndirectoryUrl: https://acme.example.com/dir');
+    expect(lines(validateText({ 'a.yaml': ca }))).toEqual(['a.yaml:8:17: CertificateAuthority/root: spec.directoryUrl: field "directoryUrl" does not apply to type Local']);
+  });
+
+  it('checks SQL provisioning against the GSQL export', () => {
+    const sql = (mapping: string, objectType = 'User') =>
+      resource('SqlProvisioning', 'hr', `managementAgentExport: { file: examples/tenant/sql/hr-gsql-export.xml }\nobjectType: ${objectType}\nconnection: { driver: SQLite, urlSecretRef: { name: d, key: u } }\ntable: users\nanchor: { attribute: EmployeeId, column: id }\nattributeMapping:\n${mapping}\nsourceRef: { kind: EntraIdSource, name: e }`);
+    const ok = '  - { attribute: Mail, column: mail, from: userEmailAddress }';
+    expect(validateText({ 'a.yaml': docs(entra('e'), sql(ok)) }).diagnostics).toEqual([]);
+    expect(lines(validateText({ 'a.yaml': docs(entra('e'), sql('  - { attribute: AccessLevel, column: lvl, from: costCenter }')) }))).toEqual([
+      'a.yaml:22:20: SqlProvisioning/hr: spec.attributeMapping[0].attribute: attribute "AccessLevel" is Integer; only single-valued string attributes are supported',
+      'a.yaml:22:52: SqlProvisioning/hr: spec.attributeMapping[0].from: unknown user field "costCenter"',
+    ]);
+    expect(lines(validateText({ 'a.yaml': docs(entra('e'), sql(ok, 'Group')) }))).toEqual([
+      'a.yaml:17:15: SqlProvisioning/hr: spec.objectType: object type "Group" is not a user or person type; only users are provisioned',
+    ]);
+  });
+
+  it('refuses a management-agent export that is not Generic SQL', () => {
+    const xml = '<saved-ma-configuration><ma-data><name>AD</name><category>AD</category></ma-data></saved-ma-configuration>';
+    const sql = resource('SqlProvisioning', 'hr', `managementAgentExport: { data: "${xml}" }\nconnection: { driver: SQLite, urlSecretRef: { name: d, key: u } }\ntable: users\nanchor: { attribute: Id, column: id }\nattributeMapping: [{ attribute: Mail, column: mail, from: userUPN }]\nsourceRef: { kind: EntraIdSource, name: e }`);
+    expect(lines(validateText({ 'a.yaml': docs(entra('e'), sql) }))).toEqual([
+      'a.yaml:16:34: SqlProvisioning/hr: spec.managementAgentExport.data: inline data: not a Generic SQL (GSQL) management-agent export (category "AD", subtype ""); only GSQL is supported',
+    ]);
+  });
+
+  it('checks SAML metadata of an identity provider and refuses a private key among certificates', () => {
+    const idp = (xml: string) => resource('IdentityProvider', 'saml', `type: GenericSaml2\nmetadata: { data: '${xml}' }`);
+    const good = '<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="https://idp.example.com"><md:IDPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol"><md:SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="https://idp.example.com/sso"/></md:IDPSSODescriptor></md:EntityDescriptor>';
+    expect(validateText({ 'a.yaml': idp(good) }).diagnostics).toEqual([]);
+    expect(lines(validateText({ 'a.yaml': idp(good.replace(/<md:IDPSSODescriptor.*<\/md:IDPSSODescriptor>/, '')) }))).toEqual([
+      'a.yaml:7:21: IdentityProvider/saml: spec.metadata.data: inline data: the metadata describes no identity provider (no <IDPSSODescriptor>)',
+    ]);
+    const key = '-----BEGIN PRIVATE KEY-----\\nAAAA\\n-----END PRIVATE KEY-----';
+    const cfg = resource('CertificateConfiguration', 'c', `uploaded:\n  certificate: { data: "${key}" }`);
+    expect(lines(validateText({ 'a.yaml': cfg }))).toEqual(['a.yaml:7:26: CertificateConfiguration/c: spec.uploaded.certificate.data: inline data: contains a private key; only certificates belong here']);
+  });
+
+  it('refuses file references that leave the configuration folder', () => {
+    const cfg = (file: string) => resource('CertificateConfiguration', 'c', `uploaded:\n  certificate: { file: ${file} }`);
+    expect(lines(validateText({ 'a.yaml': cfg('/etc/ssl/certs/ca-certificates.crt') }))[0]).toContain('must be a path relative to the YAML file');
+    expect(lines(validateText({ 'a.yaml': cfg('../../etc/hostname') }))[0]).toContain('is outside the configuration folder');
+  });
+});
