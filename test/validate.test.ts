@@ -6,7 +6,6 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { lines, resource, validateText } from './support/sources.js';
 
-const conn = resource('Connector', 'edge', '{}');
 const local = (name: string) => resource('CertificateAuthority', name, 'type: Local\nsubject: { commonName: Root }');
 const entra = (name: string, extra = '') =>
   resource('EntraIdSource', name, `displayName: E\ntenantId: contoso.onmicrosoft.com\nclientId: 2f3e1a9c-5b7d-4e8f-9a0b-1c2d3e4f5a6b\nclientSecretRef: { name: e, key: s }${extra}`);

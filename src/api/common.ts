@@ -130,7 +130,6 @@ export function policies(deletionDefault?: 'Delete' | 'Orphan') {
 
 /** Variables usable in variable-aware fields, besides custom attributes. */
 export const BUILTIN_VARIABLES = ['userEmailAddress', 'userUPN'] as const;
-export const VARIABLE_PATTERN = /\$\{([^}]*)\}/g;
 export const ATTRIBUTE_NAME = /^[A-Za-z][A-Za-z0-9_]*$/;
 
 export const customAttribute = z.strictObject({

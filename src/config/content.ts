@@ -80,7 +80,8 @@ export class ContentChecker {
       const size = statSync(path).size;
       result = size > this.limits.maxFileBytes ? `file "${file}" is ${size} bytes, above the limit of ${this.limits.maxFileBytes}` : readFileSync(path);
     } catch {
-      result = `file "${file}" not found (looked for ${relative(process.cwd(), path) || path})`;
+      const shown = relative(process.cwd(), path);
+      result = `file "${file}" not found (looked for ${shown.startsWith('..') ? path : shown})`;
     }
     this.cache.set(path, result);
     return result;

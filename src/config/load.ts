@@ -77,12 +77,12 @@ function walk(dir: string): string[] {
 }
 
 /** Read each file, refusing oversized ones before reading them. */
-export function readSources(files: InputFile[], limits: Limits, stdin?: () => Uint8Array): { sources: TextSource[]; diagnostics: Diagnostic[] } {
+export function readSources(files: InputFile[], limits: Limits): { sources: TextSource[]; diagnostics: Diagnostic[] } {
   const sources: TextSource[] = [];
   const diagnostics: Diagnostic[] = [];
   for (const { file, root } of files) {
     if (file === '-') {
-      const bytes = stdin ? stdin() : readFileSync(0);
+      const bytes = readFileSync(0);
       if (bytes.byteLength > limits.maxFileBytes) diagnostics.push(pathError('<stdin>', `input is ${bytes.byteLength} bytes, above the limit of ${limits.maxFileBytes}`));
       else sources.push({ file: '<stdin>', baseDir: root, root, bytes });
       continue;

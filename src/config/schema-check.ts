@@ -117,5 +117,5 @@ function describe(value: unknown): string {
 
 /** zod's own wording, made to read as a sentence after a field name. */
 function plain(message: string): string {
-  return message.replace(/^(Too small|Too big|Invalid input|Invalid string|Invalid): /, '').replace(/^expected /, 'expected ');
+  return message.replace(/^(Too small|Too big|Invalid input|Invalid string|Invalid): /, '');
 }

@@ -17,15 +17,9 @@ export interface ValidationResult {
   files: number;
 }
 
-export interface ValidateOptions {
-  limits?: Limits;
-  stdin?: () => Uint8Array;
-}
-
-export function validatePaths(paths: string[], options: ValidateOptions = {}): ValidationResult {
-  const limits = options.limits ?? DEFAULT_LIMITS;
+export function validatePaths(paths: string[], limits: Limits = DEFAULT_LIMITS): ValidationResult {
   const expanded = expandPaths(paths);
-  const read = readSources(expanded.files, limits, options.stdin);
+  const read = readSources(expanded.files, limits);
   const result = validateSources(read.sources, limits);
   return { ...result, diagnostics: sortDiagnostics([...expanded.diagnostics, ...read.diagnostics, ...result.diagnostics]) };
 }
