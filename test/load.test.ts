@@ -69,6 +69,8 @@ describe('hostile input', () => {
     expect(quick({ 'a.yaml': 'a: 1\nb: 2\na: 3\n' }).lines).toEqual(['a.yaml:3:1: duplicate key "a"']);
     expect(quick({ 'a.yaml': 'a:\n\tb: 1\n' }).lines).toEqual(['a.yaml:2:1: tabs are not allowed as indentation; indent with spaces']);
     expect(quick({ 'a.yaml': 'a: !secret x\n' }).lines).toEqual(['a.yaml:1:4: unknown tag; mdmops reads plain YAML without custom tags']);
+    const merge = `${API}\nkind: Connector\nmetadata:\n  name: m\n  annotations: &common { team: pki }\nspec:\n  <<: *common\n`;
+    expect(quick({ 'a.yaml': merge }).lines).toEqual(['a.yaml:7:3: Connector/m: spec.<<: YAML merge keys (<<) are not supported']);
   });
 
   it('refuses binary, non-UTF-8 and UTF-16 files with a position', () => {

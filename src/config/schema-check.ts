@@ -56,6 +56,9 @@ function toDiagnostics(src: LoadedResource, schema: AnySchema, issue: Issue): Di
 
 function unknownField(src: LoadedResource, schema: AnySchema, parent: Path, key: string): Diagnostic {
   const path = [...parent, key];
+  if (key === '<<') {
+    return diagnosticAt(src, 'YAML merge keys (<<) are not supported', { path, onKey: true, code: 'unknown-field', hint: 'write the fields out; anchors and aliases of whole values still work' });
+  }
   const known = keysAt(schema, parent);
   const secretField = known.find((k) => k === `${key}SecretRef` || k === `${key}Ref` && /SecretRef$/.test(k));
   if (secretField || SECRET_WORDS.test(key)) {
