@@ -1,5 +1,5 @@
 // The mdmops command as a user meets it: help, version, exit codes, output formats, bad invocations.
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -91,6 +91,23 @@ describe('mdmops validate', () => {
     const run = mdmops(['validate', '-f', join(dir, 'big.yaml')]);
     expect(run.code).toBe(1);
     expect(run.stdout).toMatch(/big\.yaml: file is 5242886 bytes, above the limit of 4194304/);
+  });
+
+  it('refuses special files, broken symlinks and endless input; reads a file given twice once', () => {
+    expect(mdmops(['validate', '-f', '/dev/zero']).stdout).toContain('/dev/zero: not a regular file');
+    const dir = mkdtempSync(join(tmpdir(), 'mdmops-'));
+    symlinkSync('nowhere.yaml', join(dir, 'broken.yaml'));
+    const run = mdmops(['validate', '-f', dir]);
+    expect(run.code).toBe(1);
+    expect(run.stdout).toContain('broken.yaml: cannot read: no such file (a broken symlink?)');
+    expect(clean(run)).toBe(true);
+    expect(mdmops(['validate', '-f', '-'], { input: 'a'.repeat(5 * 1024 * 1024) }).stdout).toContain('<stdin>: input is above the limit of 4194304 bytes');
+    const twice = mdmops(['validate', '-f', 'examples/tenant/spaces.yaml', '-f', 'examples/tenant', '-f', './examples/tenant/spaces.yaml']);
+    expect(twice.code).toBe(0);
+    expect(twice.stdout).toMatch(/^valid: 15 resources in 7 files/);
+    const bad = mdmops(['schema', '--write', join(ROOT, 'package.json', 'sub')]);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/^mdmops: cannot write .*package\.json\/sub\/schemas\/connector\.json: ENOTDIR/);
   });
 
   it('refuses a binary file and a wrong kind after a good document, naming file and line', () => {

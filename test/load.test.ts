@@ -85,6 +85,32 @@ describe('hostile input', () => {
     expect(quick({ 'a.yaml': connector('a') }, { maxDocumentsPerFile: 0 }).lines).toEqual(['a.yaml:1:1: more than 0 documents in one file']);
   });
 
+  it('checks a mapping of 90,000 keys for duplicates in linear time', () => {
+    const keys = Array.from({ length: 90_000 }, (_, i) => `k${i}: v`);
+    expect(quick({ 'a.yaml': [...keys, 'k17: again'].join('\n') }).lines).toEqual(['a.yaml:90001:1: duplicate key "k17"']);
+  });
+
+  it('refuses unknown aliases, non-scalar keys and YAML 1.1 (whose merge keys would come back)', () => {
+    expect(quick({ 'a.yaml': `${API}\nkind: Connector\nmetadata: {name: a}\nspec: *nope\n` }).lines).toEqual(['a.yaml:4:7: unknown alias *nope; anchors must be defined earlier in the same document']);
+    expect(quick({ 'a.yaml': 'a: &x 1\n---\nb: *x\n' }).lines).toEqual(['a.yaml:1:1: missing kind', 'a.yaml:3:4: unknown alias *x; anchors must be defined earlier in the same document']);
+    expect(quick({ 'a.yaml': '? [a]\n: 1\n' }).lines).toEqual(['a.yaml:1:3: keys must be plain scalars, not lists, mappings or aliases']);
+    expect(quick({ 'a.yaml': `%YAML 1.1\n---\n${API}\nkind: Connector\n` }).lines).toEqual(['a.yaml:2:1: YAML 1.1 is not supported; mdmops reads YAML 1.2 (remove the %YAML directive)']);
+  });
+
+  it('keeps the good documents of a file with a broken one, so references to them still resolve', () => {
+    const ldap = resource('LdapSource', 'l', 'connectorRef: { name: paris }\nurl: ldap://x.example.com\nbindDn: cn=a\nbindPasswordSecretRef: { name: l, key: p }\nbaseDn: dc=x');
+    const r = validateText({ 'a.yaml': `${connector('paris')}---\nfoo: [\n`, 'b.yaml': ldap });
+    expect(lines(r)).toEqual(['a.yaml:8:1: flow sequence in block collection must be sufficiently indented and end with a ]']);
+  });
+
+  it('keeps suggestions fast for many unresolved references with long names', () => {
+    const long = (i: number) => `${'x'.repeat(200)}-${i}`;
+    const docs = Array.from({ length: 300 }, (_, i) => `${connector(long(i))}---\n${resource('LdapSource', `l${i}`, `connectorRef: { name: ${long(i)}-gone }\nurl: ldap://x.example.com\nbindDn: cn=a\nbindPasswordSecretRef: { name: l, key: p }\nbaseDn: dc=x`)}`);
+    const r = validateText({ 'a.yaml': docs.join('---\n') });
+    expect(r.diagnostics).toHaveLength(300);
+    expect(r.diagnostics.every((d) => d.code === 'reference')).toBe(true);
+  });
+
   it('accepts non-ASCII text and reports columns in characters', () => {
     const r = validateText({ 'a.yaml': resource('Space', 'emea', 'displayName: Région Île-de-France\npriority: 1\nmembers: { groups: [équipe] }\nadmins: { users: [zoé@contoso.com] }\nfoo: 1') });
     expect(lines(r)).toEqual(['a.yaml:10:3: Space/emea: spec.foo: unknown field "foo"']);

@@ -109,6 +109,28 @@ describe('tenant rules', () => {
     expect(lines(validateText({ 'a.yaml': cfg }))).toEqual(['a.yaml:7:26: CertificateConfiguration/c: spec.uploaded.certificate.data: inline data: contains a private key; only certificates belong here']);
   });
 
+  it('refuses credentials inside URLs without echoing them', () => {
+    const r = validateText({ 'a.yaml': resource('Connector', 'c', 'httpProxy: { url: "http://admin:Hunter2Secret@proxy.example.com:3128" }') });
+    expect(lines(r)).toEqual(['a.yaml:6:21: Connector/c: spec.httpProxy.url: must not hold credentials (user:password@); secrets never appear in YAML, use the secretRef field beside it']);
+    expect(JSON.stringify(r.diagnostics)).not.toContain('Hunter2Secret');
+    const ldap = resource('LdapSource', 'l', 'connectorRef: { name: c }\nurl: ldaps://sync:pw@ldap.example.com\nbindDn: cn=a\nbindPasswordSecretRef: { name: l, key: p }\nbaseDn: dc=x');
+    expect(lines(validateText({ 'a.yaml': docs(resource('Connector', 'c', '{}'), ldap) }))[0]).toContain('spec.url: must not hold credentials');
+  });
+
+  it('closes the ways around the certificate rules', () => {
+    const cfg = resource('CertificateConfiguration', 'c', 'identity:\n  certificateAuthorityRef: { name: root }\n  subject: CN=${userUPN}\n  usages: { customOids: [1.3.6.1.4.1.311.20.2.2] }');
+    expect(lines(validateText({ 'a.yaml': docs(local('root'), cfg) }))).toEqual([
+      'a.yaml:17:28: CertificateConfiguration/c: spec.identity.usages.customOids[0]: this is the smart-card logon OID; set usages.smartCardLogon: true instead',
+    ]);
+    const acme = resource('CertificateAuthority', 'acme', 'type: PublicCloud\ndirectoryUrl: https://acme.example.com/dir\nemail: pki@contoso.com');
+    const inter = resource('CertificateAuthority', 'inter', 'type: Intermediate\nissuerRef: { name: acme }\nsubject: { commonName: I }');
+    expect(lines(validateText({ 'a.yaml': docs(acme, inter) }))).toEqual([
+      'a.yaml:16:14: CertificateAuthority/inter: spec.issuerRef: issuerRef names a PublicCloud CA; an intermediate is signed by a Local or Intermediate CA',
+    ]);
+    const p12 = resource('CertificateConfiguration', 'p', 'uploaded:\n  certificate: { file: corp.p12 }');
+    expect(lines(validateText({ 'a.yaml': p12 }))[0]).toBe('a.yaml:7:5: CertificateConfiguration/p: spec.uploaded: a PKCS12 certificate needs passwordSecretRef');
+  });
+
   it('refuses file references that leave the configuration folder', () => {
     const cfg = (file: string) => resource('CertificateConfiguration', 'c', `uploaded:\n  certificate: { file: ${file} }`);
     expect(lines(validateText({ 'a.yaml': cfg('/etc/ssl/certs/ca-certificates.crt') }))[0]).toContain('must be a path relative to the YAML file');

@@ -72,13 +72,21 @@ export const sha256Fingerprint = z
   .transform((s) => s.replace(/:/g, '').toLowerCase())
   .describe('SHA-256 fingerprint, 64 hex digits (colon-separated pairs accepted).');
 
-export const httpUrl = z
-  .string()
-  .regex(/^https?:\/\/[^\s/?#]+[^\s]*$/i, { error: 'must be an http:// or https:// URL' });
+/** user:password@ in a URL is a secret written inline. */
+const CREDENTIALS_IN_URL = /^[a-z][a-z0-9+.-]*:\/\/[^/?#\s]*@/i;
+export const NO_CREDENTIALS = {
+  error: 'must not hold credentials (user:password@); secrets never appear in YAML, use the secretRef field beside it',
+};
 
-export const httpsUrl = z
-  .string()
-  .regex(/^https:\/\/[^\s/?#]+[^\s]*$/i, { error: 'must be an https:// URL' });
+export function url(schemes: string) {
+  return z
+    .string()
+    .regex(new RegExp(`^(${schemes}):\\/\\/[^\\s/?#]+[^\\s]*$`, 'i'), { error: `must be an ${schemes.split('|').map((s) => `${s}://`).join(' or ')} URL` })
+    .refine((u) => !CREDENTIALS_IN_URL.test(u), NO_CREDENTIALS);
+}
+
+export const httpUrl = url('http|https');
+export const httpsUrl = url('https');
 
 export const keyAlgorithm = z
   .enum(['RSA-2048', 'RSA-3072', 'RSA-4096', 'ECDSA-P256', 'ECDSA-P384'])

@@ -21,7 +21,7 @@ const of = <S>(tenant: Tenant, kind: string) => tenant.filter((r) => r.kind === 
 
 /** Every rule, over the resources of one tenant (namespace). */
 export function tenantRules(tenant: Tenant): RuleViolation[] {
-  return [singleIdentityProvider, identityProviderSource, usagesNeedCapableCa, crossSpaceOnlyInDefaultSpace, spaces, knownVariables, sqlMappingFields].flatMap((rule) =>
+  return [singleIdentityProvider, identityProviderSource, intermediateIssuer, usagesNeedCapableCa, crossSpaceOnlyInDefaultSpace, spaces, knownVariables, sqlMappingFields].flatMap((rule) =>
     rule(tenant),
   );
 }
@@ -50,6 +50,22 @@ function identityProviderSource(tenant: Tenant): RuleViolation[] {
         : `type ${idp.spec.type} requires an EntraIdSource in the tenant`,
       hint: hasLdap ? 'add an EntraIdSource, or authenticate LDAP users with type GenericSaml2' : 'declare the EntraIdSource that holds the users',
     }));
+}
+
+/** An intermediate is signed by a CA whose key mdmops holds: Local or Intermediate. */
+function intermediateIssuer(tenant: Tenant): RuleViolation[] {
+  const cas = of<CertificateAuthoritySpec>(tenant, 'CertificateAuthority');
+  const types = new Map(cas.map((ca) => [ca.metadata.name, ca.spec.type]));
+  return cas.flatMap((ca) => {
+    const issuer = ca.spec.issuerRef && types.get(ca.spec.issuerRef.name);
+    if (!issuer || issuer === 'Local' || issuer === 'Intermediate') return [];
+    return [{
+      resource: ca,
+      path: ['spec', 'issuerRef'],
+      message: `issuerRef names a ${issuer} CA; an intermediate is signed by a Local or Intermediate CA`,
+      hint: 'to have your own CA sign it, use externalSigner instead',
+    }];
+  });
 }
 
 const USAGE_CAS = ['Local', 'Intermediate', 'ScepOnPremises'];

@@ -37,8 +37,12 @@ export function registerSchema(program: Command) {
 function write(dir: string) {
   for (const [rel, content] of generatedFiles()) {
     const path = join(dir, rel);
-    mkdirSync(dirname(path), { recursive: true });
-    writeFileSync(path, content);
+    try {
+      mkdirSync(dirname(path), { recursive: true });
+      writeFileSync(path, content);
+    } catch (e) {
+      throw new UserError(`cannot write ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
   }
   for (const stale of strays(dir)) process.stderr.write(`note: ${stale} is not generated any more; remove it\n`);
   process.stdout.write(`wrote ${generatedFiles().size} files under ${dir}\n`);

@@ -1,6 +1,6 @@
 // Files and directories to resources with positions: expansion of -f paths, reading with limits,
 // multi-document files, Kubernetes List objects, and the apiVersion/kind envelope.
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, readSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { isMap, isScalar, isSeq, type Document, type LineCounter, type Node } from 'yaml';
 import { API_VERSION, DEFAULT_NAMESPACE, KINDS, kindNamed } from '../api/index.js';
@@ -41,9 +41,15 @@ function pathError(file: string, message: string): Diagnostic {
 export function expandPaths(paths: string[]): { files: InputFile[]; diagnostics: Diagnostic[] } {
   const files: InputFile[] = [];
   const diagnostics: Diagnostic[] = [];
+  const seen = new Set<string>();
+  const add = (file: string, root: string) => {
+    const key = file === '-' ? file : resolve(file);
+    if (!seen.has(key)) files.push({ file, root });
+    seen.add(key);
+  };
   for (const given of paths) {
     if (given === '-') {
-      files.push({ file: given, root: process.cwd() });
+      add(given, process.cwd());
       continue;
     }
     let stat;
@@ -54,12 +60,12 @@ export function expandPaths(paths: string[]): { files: InputFile[]; diagnostics:
       continue;
     }
     if (!stat.isDirectory()) {
-      files.push({ file: given, root: dirname(resolve(given)) });
+      add(given, dirname(resolve(given)));
       continue;
     }
     const found = walk(given);
     if (!found.length) diagnostics.push(pathError(given, 'no *.yaml or *.yml files in this directory'));
-    files.push(...found.map((file) => ({ file, root: resolve(given) })));
+    for (const file of found) add(file, resolve(given));
   }
   return { files, diagnostics };
 }
@@ -71,7 +77,8 @@ function walk(dir: string): string[] {
     if (e.name.startsWith('.')) continue; // .git and editor folders
     const p = join(dir, e.name);
     if (e.isDirectory()) out.push(...walk(p));
-    else if (YAML_FILE.test(e.name) && (e.isFile() || (e.isSymbolicLink() && statSync(p).isFile()))) out.push(p);
+    // A symlink is read like a file; a broken one is reported when it is read.
+    else if (YAML_FILE.test(e.name) && (e.isFile() || e.isSymbolicLink())) out.push(p);
   }
   return out;
 }
@@ -82,23 +89,52 @@ export function readSources(files: InputFile[], limits: Limits): { sources: Text
   const diagnostics: Diagnostic[] = [];
   for (const { file, root } of files) {
     if (file === '-') {
-      const bytes = readFileSync(0);
-      if (bytes.byteLength > limits.maxFileBytes) diagnostics.push(pathError('<stdin>', `input is ${bytes.byteLength} bytes, above the limit of ${limits.maxFileBytes}`));
+      const bytes = readCapped(0, limits.maxFileBytes);
+      if (!bytes) diagnostics.push(pathError('<stdin>', `input is above the limit of ${limits.maxFileBytes} bytes`));
       else sources.push({ file: '<stdin>', baseDir: root, root, bytes });
       continue;
     }
     try {
-      const size = statSync(file).size;
+      const stat = statSync(file);
+      const size = stat.size;
+      if (!stat.isFile()) {
+        diagnostics.push(pathError(file, 'not a regular file'));
+        continue;
+      }
       if (size > limits.maxFileBytes) {
         diagnostics.push(pathError(file, `file is ${size} bytes, above the limit of ${limits.maxFileBytes}`));
         continue;
       }
       sources.push({ file, baseDir: dirname(resolve(file)), root, bytes: readFileSync(file) });
     } catch (e) {
-      diagnostics.push(pathError(file, `cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`));
+      const code = (e as NodeJS.ErrnoException).code;
+      const why = code === 'ENOENT' ? 'no such file (a broken symlink?)' : code === 'ELOOP' ? 'symlink loop' : code === 'EACCES' ? 'permission denied' : (e as Error).message;
+      diagnostics.push(pathError(file, `cannot read: ${why}`));
     }
   }
   return { sources, diagnostics };
+}
+
+/** Reads a descriptor to its end, or returns undefined past max bytes (a pipe has no size to check first). */
+function readCapped(fd: number, max: number): Buffer | undefined {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  const chunk = Buffer.alloc(65536);
+  for (;;) {
+    let n: number;
+    try {
+      n = readSync(fd, chunk, 0, chunk.length, null);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'EAGAIN') continue;
+      if ((e as NodeJS.ErrnoException).code === 'EOF') break;
+      throw e;
+    }
+    if (n === 0) break;
+    total += n;
+    if (total > max) return undefined;
+    chunks.push(Buffer.from(chunk.subarray(0, n)));
+  }
+  return Buffer.concat(chunks);
 }
 
 export function loadSources(sources: TextSource[], limits: Limits): Loaded {
@@ -113,7 +149,6 @@ export function loadSources(sources: TextSource[], limits: Limits): Loaded {
     }
     const parsed = parseYaml(source.file, decoded.text, limits);
     diagnostics.push(...parsed.errors);
-    if (parsed.errors.length) continue;
     for (const doc of parsed.documents) {
       if (doc.contents === null || (isScalar(doc.contents) && doc.contents.value === null)) continue; // empty, e.g. after a trailing ---
       loadDocument(source, doc, parsed.lineCounter, limits, resources, diagnostics);
@@ -131,7 +166,8 @@ function loadDocument(source: TextSource, doc: Document.Parsed, lineCounter: Lin
   try {
     value = doc.toJS({ maxAliasCount: limits.maxAliasCount });
   } catch (e) {
-    at(doc.contents, `${(e as Error).message.includes('alias') ? `aliases expand too far (limit ${limits.maxAliasCount})` : (e as Error).message}`, undefined, 'limit');
+    const bomb = /excessive alias count/i.test((e as Error).message);
+    at(doc.contents, bomb ? `aliases expand too far (limit ${limits.maxAliasCount})` : lowerFirst((e as Error).message), undefined, 'limit');
     return;
   }
   const root = doc.contents as Node;
@@ -161,18 +197,18 @@ function envelope(
 ) {
   const field = (key: string) => (isMap(node) ? (node.get(key, true) as Node | undefined) : undefined) ?? node;
   const { kind, apiVersion } = value;
-  if (typeof kind !== 'string' || !kind) {
+  if (kind === undefined || kind === null || kind === '') {
     at(node, 'missing kind', `mdmops kinds: ${KIND_NAMES.join(', ')}`);
     return;
   }
-  const def = kindNamed(kind);
+  const def = typeof kind === 'string' ? kindNamed(kind) : undefined;
   if (!def) {
-    const guess = closest(kind, KIND_NAMES);
-    at(field('kind'), `unknown kind "${kind}"`, guess ? `did you mean ${guess}?` : `mdmops kinds: ${KIND_NAMES.join(', ')}`);
+    const guess = typeof kind === 'string' ? closest(kind, KIND_NAMES) : undefined;
+    at(field('kind'), `unknown kind ${typeof kind === 'string' ? `"${clip(kind)}"` : `(a ${typeof kind}; kind is a string)`}`, guess ? `did you mean ${guess}?` : `mdmops kinds: ${KIND_NAMES.join(', ')}`);
     return;
   }
   if (apiVersion !== API_VERSION) {
-    at(field('apiVersion'), apiVersion === undefined ? 'missing apiVersion' : `apiVersion "${String(apiVersion)}" is not served for ${kind}`, `use apiVersion: ${API_VERSION}`);
+    at(field('apiVersion'), apiVersion === undefined ? 'missing apiVersion' : `apiVersion "${clip(String(apiVersion))}" is not served for ${kind}`, `use apiVersion: ${API_VERSION}`);
     return;
   }
   const meta = isObject(value.metadata) ? value.metadata : {};
@@ -184,10 +220,19 @@ function envelope(
     node,
     lineCounter,
     value,
-    kind,
+    kind: def.kind,
     name: typeof meta.name === 'string' ? meta.name : undefined,
     namespace: typeof meta.namespace === 'string' ? meta.namespace : DEFAULT_NAMESPACE,
   });
+}
+
+/** Echoed values stay short. */
+function clip(s: string): string {
+  return s.length > 60 ? `${s.slice(0, 57)}...` : s;
+}
+
+function lowerFirst(s: string): string {
+  return s.charAt(0).toLowerCase() + s.slice(1);
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {

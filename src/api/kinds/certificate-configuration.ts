@@ -42,6 +42,15 @@ export const identityCertificate = z
         params: { hint: 'add subjectAltNames: [{ type: UPN, value: "${userUPN}" }]' },
       });
     }
+    const scOid = id.usages.customOids?.indexOf(SMART_CARD_LOGON_OID) ?? -1;
+    if (scOid >= 0) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['usages', 'customOids', scOid],
+        message: 'this is the smart-card logon OID; set usages.smartCardLogon: true instead',
+        params: { hint: 'smart-card logon also needs a UPN subject alternative name' },
+      });
+    }
     if (parseDuration(id.renewBefore) >= parseDuration(id.validity)) {
       ctx.addIssue({ code: 'custom', path: ['renewBefore'], message: 'renewBefore must be shorter than validity' });
     }
@@ -91,7 +100,7 @@ export const certificateConfigurationSpec = z
     if (!spec.uploaded === !spec.identity) {
       ctx.addIssue({ code: 'custom', path: [], message: 'give exactly one of uploaded (a certificate file) or identity (certificates issued by a CA)' });
     }
-    if (spec.uploaded?.format === 'PKCS12' && !spec.uploaded.passwordSecretRef) {
+    if (spec.uploaded && uploadedContent(spec.uploaded.format, spec.uploaded.certificate.file) === 'pkcs12' && !spec.uploaded.passwordSecretRef) {
       ctx.addIssue({ code: 'custom', path: ['uploaded'], message: 'a PKCS12 certificate needs passwordSecretRef' });
     }
     const d = spec.distribution;

@@ -1,12 +1,12 @@
 // LdapSource (seed 002): users and groups from an on-premises directory, reached through a connector.
 import { z } from 'zod';
 import { defineKind, refsOf, type FileField } from '../kind.js';
-import { customAttribute, duration, fileSource, policies, ref, secretRef, syncStatus, uniqueBy } from '../common.js';
+import { customAttribute, duration, fileSource, policies, ref, secretRef, syncStatus, uniqueBy, url } from '../common.js';
 
 export const ldapSourceSpec = z
   .strictObject({
     connectorRef: ref('Connector').optional().describe('Connector that reaches the directory.'),
-    url: z.string().regex(/^ldaps?:\/\/[^\s/]+\/?$/i, { error: 'must be an ldap:// or ldaps:// URL with a host and optional port' }),
+    url: url('ldap|ldaps'),
     startTls: z.boolean().default(false).describe('Upgrade an ldap:// connection with StartTLS.'),
     tls: z
       .strictObject({
