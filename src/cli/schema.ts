@@ -35,7 +35,8 @@ export function registerSchema(program: Command) {
 }
 
 function write(dir: string) {
-  for (const [rel, content] of generatedFiles()) {
+  const files = generatedFiles();
+  for (const [rel, content] of files) {
     const path = join(dir, rel);
     try {
       mkdirSync(dirname(path), { recursive: true });
@@ -44,30 +45,30 @@ function write(dir: string) {
       throw new UserError(`cannot write ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
     }
   }
-  for (const stale of strays(dir)) process.stderr.write(`note: ${stale} is not generated any more; remove it\n`);
-  process.stdout.write(`wrote ${generatedFiles().size} files under ${dir}\n`);
+  for (const stale of strays(dir, files)) process.stderr.write(`note: ${stale} is not generated any more; remove it\n`);
+  process.stdout.write(`wrote ${files.size} files under ${dir}\n`);
 }
 
 function check(dir: string) {
+  const files = generatedFiles();
   const problems: string[] = [];
-  for (const [rel, content] of generatedFiles()) {
+  for (const [rel, content] of files) {
     const path = join(dir, rel);
     if (!existsSync(path)) problems.push(`${rel}: missing`);
     else if (readFileSync(path, 'utf8') !== content) problems.push(`${rel}: stale`);
   }
-  problems.push(...strays(dir).map((s) => `${s}: no longer generated`));
+  problems.push(...strays(dir, files).map((s) => `${s}: no longer generated`));
   if (problems.length) {
     throw new UserError(`generated files are out of date:\n  ${problems.join('\n  ')}\nrun: npm run generate`);
   }
-  process.stdout.write(`generated files are current (${generatedFiles().size} files)\n`);
+  process.stdout.write(`generated files are current (${files.size} files)\n`);
 }
 
 /** Files in the generated folders that nothing generates any more. */
-function strays(dir: string): string[] {
-  const expected = new Set(generatedFiles().keys());
+function strays(dir: string, files: Map<string, string>): string[] {
   return ['schemas', 'charts/mdmops/crds'].flatMap((folder) => {
     const full = join(dir, folder);
     if (!existsSync(full)) return [];
-    return readdirSync(full).map((f) => `${folder}/${f}`).filter((rel) => !expected.has(rel));
+    return readdirSync(full).map((f) => `${folder}/${f}`).filter((rel) => !files.has(rel));
   });
 }
