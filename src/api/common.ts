@@ -74,15 +74,14 @@ export const sha256Fingerprint = z
 
 /** user:password@ in a URL is a secret written inline. */
 const CREDENTIALS_IN_URL = /^[a-z][a-z0-9+.-]*:\/\/[^/?#\s]*@/i;
-export const NO_CREDENTIALS = {
-  error: 'must not hold credentials (user:password@); secrets never appear in YAML, use the secretRef field beside it',
-};
 
 export function url(schemes: string) {
   return z
     .string()
     .regex(new RegExp(`^(${schemes}):\\/\\/[^\\s/?#]+[^\\s]*$`, 'i'), { error: `must be an ${schemes.split('|').map((s) => `${s}://`).join(' or ')} URL` })
-    .refine((u) => !CREDENTIALS_IN_URL.test(u), NO_CREDENTIALS);
+    .refine((u) => !CREDENTIALS_IN_URL.test(u), {
+      error: 'must not hold credentials (user:password@); secrets never appear in YAML, use the secretRef field beside it',
+    });
 }
 
 export const httpUrl = url('http|https');

@@ -29,3 +29,8 @@ export function fieldPath(path: readonly (string | number | symbol)[]): string {
   for (const p of path) out += typeof p === 'number' ? `[${p}]` : out ? `.${String(p)}` : String(p);
   return out;
 }
+
+/** Library messages start with a capital; ours continue a sentence after a position. */
+export function lowerFirst(s: string): string {
+  return s.charAt(0).toLowerCase() + s.slice(1);
+}

@@ -4,7 +4,7 @@ import { readdirSync, readFileSync, readSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { isMap, isScalar, isSeq, type Document, type LineCounter, type Node } from 'yaml';
 import { API_VERSION, DEFAULT_NAMESPACE, KINDS, kindNamed } from '../api/index.js';
-import type { Diagnostic } from './diagnostics.js';
+import { lowerFirst, type Diagnostic } from './diagnostics.js';
 import type { Limits } from './limits.js';
 import type { LoadedResource } from './source.js';
 import { closest } from './suggest.js';
@@ -96,13 +96,12 @@ export function readSources(files: InputFile[], limits: Limits): { sources: Text
     }
     try {
       const stat = statSync(file);
-      const size = stat.size;
       if (!stat.isFile()) {
         diagnostics.push(pathError(file, 'not a regular file'));
         continue;
       }
-      if (size > limits.maxFileBytes) {
-        diagnostics.push(pathError(file, `file is ${size} bytes, above the limit of ${limits.maxFileBytes}`));
+      if (stat.size > limits.maxFileBytes) {
+        diagnostics.push(pathError(file, `file is ${stat.size} bytes, above the limit of ${limits.maxFileBytes}`));
         continue;
       }
       sources.push({ file, baseDir: dirname(resolve(file)), root, bytes: readFileSync(file) });
@@ -125,8 +124,7 @@ function readCapped(fd: number, max: number): Buffer | undefined {
     try {
       n = readSync(fd, chunk, 0, chunk.length, null);
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'EAGAIN') continue;
-      if ((e as NodeJS.ErrnoException).code === 'EOF') break;
+      if ((e as NodeJS.ErrnoException).code === 'EAGAIN') continue; // non-blocking stdin with nothing yet
       throw e;
     }
     if (n === 0) break;
@@ -229,10 +227,6 @@ function envelope(
 /** Echoed values stay short. */
 function clip(s: string): string {
   return s.length > 60 ? `${s.slice(0, 57)}...` : s;
-}
-
-function lowerFirst(s: string): string {
-  return s.charAt(0).toLowerCase() + s.slice(1);
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {

@@ -1,7 +1,7 @@
 // YAML text to documents with source positions, refusing hostile input before it is composed:
 // the composer recurses, so a deeply nested document would exhaust memory before any other check.
 import { Composer, isAlias, isMap, isScalar, isSeq, LineCounter, Parser, type CST, type Document, type Node } from 'yaml';
-import type { Diagnostic } from './diagnostics.js';
+import { lowerFirst, type Diagnostic } from './diagnostics.js';
 import type { Limits } from './limits.js';
 
 export interface ParsedYaml {
@@ -85,10 +85,6 @@ function keyProblem(doc: Document.Parsed): { offset: number; message: string } |
     }
   }
   return undefined;
-}
-
-function lowerFirst(s: string): string {
-  return s.charAt(0).toLowerCase() + s.slice(1);
 }
 
 /** Offset of the first collection nested deeper than max, found without recursion. */
