@@ -19,3 +19,13 @@ if ! command -v openssl >/dev/null 2>&1; then
     exit 1
   fi
 fi
+
+# The database tests run a private PostgreSQL server from Debian's packaged binaries.
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+  else
+    echo "PostgreSQL is needed by the tests: install it (Debian: apt-get install postgresql)" >&2
+    exit 1
+  fi
+fi

@@ -4,6 +4,8 @@ import { UserError } from './errors.js';
 import { VERSION } from './package-info.js';
 import { registerSchema } from './schema.js';
 import { registerValidate } from './validate.js';
+import { registerPlan } from './plan.js';
+import { registerApply } from './apply.js';
 
 export function buildProgram(): Command {
   const program = new Command('mdmops')
@@ -12,6 +14,8 @@ export function buildProgram(): Command {
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
   registerValidate(program);
+  registerPlan(program);
+  registerApply(program);
   registerSchema(program);
   for (const c of program.commands) c.exitOverride().showHelpAfterError('(run with --help for usage)');
   return program;

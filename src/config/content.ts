@@ -23,15 +23,8 @@ export class ContentChecker {
   private checkField(v: ValidResource, field: FileField): Diagnostic[] {
     const fail = (message: string, hint?: string, path = [...field.path, field.source.file ? 'file' : 'data']) =>
       [diagnosticAt(v.source, message, { path, code: 'file', hint })];
-    let bytes: Buffer;
-    if (field.source.file !== undefined) {
-      const read = this.read(v.source.baseDir, v.source.root, field.source.file);
-      if (typeof read === 'string') return fail(read);
-      bytes = read;
-    } else {
-      const data = field.source.data!;
-      bytes = field.content === 'pkcs12' ? Buffer.from(data, 'base64') : Buffer.from(data, 'utf8');
-    }
+    const bytes = this.bytes(v, field);
+    if (typeof bytes === 'string') return fail(bytes);
     try {
       switch (field.content) {
         case 'certificates': {
@@ -66,6 +59,13 @@ export class ContentChecker {
       const problem = provisionable(type, a.name);
       return problem ? [diagnosticAt(v.source, problem, { path: a.path, code: 'file', hint: `string attributes of ${type.name}: ${[...type.attributes].filter(([, t]) => t.syntax === 'String' && !t.multiValued).map(([n]) => n).join(', ')}` })] : [];
     });
+  }
+
+  /** What a file field holds (inline data decoded), or why it cannot be had. */
+  bytes(v: ValidResource, field: FileField): Buffer | string {
+    if (field.source.file !== undefined) return this.read(v.source.baseDir, v.source.root, field.source.file);
+    const data = field.source.data!;
+    return field.content === 'pkcs12' ? Buffer.from(data, 'base64') : Buffer.from(data, 'utf8');
   }
 
   /** The file's bytes, or why they cannot be had. */

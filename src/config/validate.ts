@@ -15,6 +15,8 @@ export interface ValidationResult {
   resources: ValidResource[];
   diagnostics: Diagnostic[];
   files: number;
+  /** Reads what file fields hold, from the cache validation filled. */
+  content: ContentChecker;
 }
 
 export function validatePaths(paths: string[], limits: Limits = DEFAULT_LIMITS): ValidationResult {
@@ -53,5 +55,5 @@ export function validateSources(sources: TextSource[], limits: Limits = DEFAULT_
   const content = new ContentChecker(limits);
   for (const v of valid) diagnostics.push(...content.check(v));
 
-  return { resources: valid, diagnostics: sortDiagnostics(diagnostics), files: loaded.files };
+  return { resources: valid, diagnostics: sortDiagnostics(diagnostics), files: loaded.files, content };
 }

@@ -96,6 +96,7 @@ export const certificateAuthorityStatus = z.strictObject({
   fingerprintSha256: z.string().optional(),
   notAfter: z.string().optional(),
   csr: z.string().optional().describe('For an externally signed Intermediate: the CSR to have signed.'),
+  publicKeySha256: z.string().optional().describe('SHA-256 of the CA key pair\'s public key (SubjectPublicKeyInfo).'),
 });
 
 export type CertificateAuthoritySpec = z.output<typeof certificateAuthoritySpec>;

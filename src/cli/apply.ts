@@ -1,0 +1,146 @@
+// mdmops apply -f PATH: validate everything, show the plan, and make the tenant match it.
+import type { Command } from 'commander';
+import { createInterface } from 'node:readline/promises';
+import { parseDuration } from '../api/duration.js';
+import { applyPlan, type ApplyResult, type ResourceResult } from '../engine/apply.js';
+import { show } from '../engine/context.js';
+import { hasChanges, makePlan } from '../engine/plan.js';
+import { UserError } from './errors.js';
+import { planText } from './plan-format.js';
+import { colourWanted, planFor, planOptions, type PlanOptions } from './plan.js';
+import { actor, loadInput, openSession, type Session } from './session.js';
+
+interface ApplyOptions extends PlanOptions {
+  autoApprove?: boolean;
+  wait?: boolean | string;
+  concurrency: string;
+  color?: boolean;
+}
+
+const PAST: Record<string, string> = { create: 'created', update: 'updated', replace: 'replaced', delete: 'deleted', orphan: 'orphaned', 'no-op': 'adopted' };
+
+export function registerApply(program: Command) {
+  planOptions(program.command('apply').description('Validate the whole configuration, show the plan, and apply it to the tenant store.'))
+    .option('--auto-approve', 'apply without asking (needed when not on a terminal)')
+    .option('--wait [duration]', 'after applying, wait until every resource is Ready (default 5m); exit 1 if one is not')
+    .option('--concurrency <n>', 'resources applied at once', '8')
+    .option('--no-color', 'plain text even on a terminal')
+    .addHelpText('after', '\nExamples:\n  mdmops apply -f examples/tenant\n  mdmops apply -f config/ --auto-approve --wait=2m')
+    .action(async (opts: ApplyOptions) => {
+      const concurrency = Number(opts.concurrency);
+      if (!Number.isInteger(concurrency) || concurrency < 1) throw new UserError(`--concurrency ${opts.concurrency}: expected a whole number of at least 1`);
+      const waitMs = opts.wait === undefined ? undefined : waitDuration(opts.wait);
+      const session = await openSession(opts);
+      try {
+        process.exitCode = await apply(session, opts, concurrency, waitMs);
+      } finally {
+        await session.close();
+      }
+    });
+}
+
+function waitDuration(wait: boolean | string): number {
+  if (wait === true) return 5 * 60_000;
+  try {
+    return parseDuration(String(wait));
+  } catch {
+    throw new UserError(`--wait=${wait}: expected a duration such as 90s, 5m or 1h`);
+  }
+}
+
+async function apply(session: Session, opts: ApplyOptions, concurrency: number, waitMs: number | undefined): Promise<number> {
+  const out = process.stdout;
+  const plan = await planFor(session, opts);
+  const changes = hasChanges(plan);
+  if (changes || plan.problems.length) out.write(planText(plan, colourWanted(out, opts.color)));
+  if (plan.problems.length) throw new UserError('nothing was applied: the plan has problems');
+  if (changes && !opts.autoApprove) {
+    if (!process.stdin.isTTY || !out.isTTY) throw new UserError('apply asks for confirmation on a terminal; elsewhere add --auto-approve');
+    const rl = createInterface({ input: process.stdin, output: out });
+    const answer = await rl.question(`\nApply these changes to the tenant store at ${session.store.location}? Only "yes" applies: `);
+    rl.close();
+    if (answer.trim() !== 'yes') {
+      out.write('Nothing applied.\n');
+      return 1;
+    }
+  }
+
+  const progress = progressReporter(plan.changes.length);
+  const result = await applyPlan(session, plan, { concurrency, actor: actor(), secrets: session.secrets, onResult: progress.onResult });
+  progress.end();
+  report(result, changes);
+  let failed = result.results.filter((r) => r.state === 'failed' || r.state === 'blocked').length;
+  if (failed) return 1;
+  if (waitMs !== undefined) failed = await waitReady(session, opts, concurrency, result, waitMs);
+  return failed ? 1 : 0;
+}
+
+/** On a terminal, one line that counts; elsewhere, a line per resource that changed or failed. */
+function progressReporter(total: number) {
+  const tty = process.stderr.isTTY === true && total > 20;
+  let last = 0;
+  return {
+    onResult(r: ResourceResult, done: number) {
+      if (r.state === 'done' || r.state === 'failed' || r.state === 'blocked') {
+        if (tty) process.stderr.write('\r\x1b[K');
+        process.stdout.write(`${line(r)}\n`);
+      }
+      if (tty && (Date.now() - last > 100 || done === total)) {
+        last = Date.now();
+        process.stderr.write(`\r\x1b[K[${done}/${total}] ${show(r.change.id)}`);
+      }
+    },
+    end() {
+      if (tty) process.stderr.write('\r\x1b[K');
+    },
+  };
+}
+
+function line(r: ResourceResult): string {
+  const name = show(r.change.id);
+  if (r.state === 'failed') return `x ${name}: failed: ${r.message}`;
+  if (r.state === 'blocked') return `x ${name}: not applied: ${r.message}`;
+  return `${name} ${PAST[r.change.action]}${r.ready === false ? ` (not Ready: ${r.reason})` : ''}`;
+}
+
+function report(result: ApplyResult, changed: boolean) {
+  const n = (state: string, action?: string) => result.results.filter((r) => r.state === state && (!action || r.change.action === action)).length;
+  const out = process.stdout;
+  if (changed) {
+    out.write(`\nApply complete: ${n('done', 'create')} created, ${n('done', 'update') + n('done', 'no-op')} updated, ${n('done', 'replace')} replaced, ${n('done', 'delete')} deleted, ${n('done', 'orphan')} orphaned, ${n('unchanged')} unchanged.\n`);
+  } else {
+    out.write(`No changes: ${result.results.length} resource${result.results.length === 1 ? '' : 's'} up to date.\n`);
+  }
+  const failed = n('failed') + n('blocked');
+  if (failed) out.write(`${failed} resource${failed === 1 ? '' : 's'} not applied (see above).\n`);
+  const waiting = notReady(result);
+  if (waiting.length) {
+    out.write(`\nNot Ready (${waiting.length}):\n`);
+    for (const r of waiting) out.write(`  ${show(r.change.id)}: ${r.reason}: ${r.message}\n`);
+    out.write('See `mdmops notifications` and `mdmops status`.\n');
+  }
+}
+
+const notReady = (result: ApplyResult) => result.results.filter((r) => r.ready === false && r.state !== 'failed' && r.state !== 'blocked');
+
+/** Observes again with backoff until everything is Ready or time runs out. Returns how many are not. */
+async function waitReady(session: Session, opts: ApplyOptions, concurrency: number, first: ApplyResult, waitMs: number): Promise<number> {
+  const deadline = Date.now() + waitMs;
+  let waiting = notReady(first);
+  let delay = 1000;
+  while (waiting.length) {
+    if (Date.now() >= deadline) {
+      process.stdout.write(`\nTimed out after ${opts.wait === true ? '5m' : opts.wait}: ${waiting.length} not Ready: ${waiting.map((r) => show(r.change.id)).join(', ')}\n`);
+      return waiting.length;
+    }
+    process.stderr.write(`waiting for ${waiting.length} resource${waiting.length === 1 ? '' : 's'} to become Ready...\n`);
+    await new Promise((r) => setTimeout(r, Math.min(delay, Math.max(0, deadline - Date.now()))));
+    delay = Math.min(delay * 2, 15_000);
+    const input = await loadInput(opts.filename, session);
+    const plan = await makePlan(session, input.desired, { source: opts.source, revision: opts.revision ?? input.digest, allowMassDelete: opts.allowMassDelete });
+    if (plan.problems.length || hasChanges(plan)) throw new UserError('the configuration or the tenant changed while waiting; run apply again');
+    waiting = notReady(await applyPlan(session, plan, { concurrency, actor: actor(), secrets: session.secrets }));
+  }
+  process.stdout.write('All resources Ready.\n');
+  return 0;
+}

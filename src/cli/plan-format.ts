@@ -1,0 +1,121 @@
+// A plan as text (for a terminal), JSON (for programs; documented in the README) and Markdown
+// (for a pull-request comment).
+import { formatDiff, formatValue, type FieldDiff } from '../engine/diff.js';
+import { show } from '../engine/context.js';
+import type { Action, Change, Plan } from '../engine/plan.js';
+
+export const PLAN_FORMAT_VERSION = 1;
+
+const ORDER: Action[] = ['create', 'update', 'replace', 'delete', 'orphan', 'no-op'];
+
+export function summarize(plan: Plan): Record<Action, number> {
+  const counts = Object.fromEntries(ORDER.map((a) => [a, 0])) as Record<Action, number>;
+  for (const c of plan.changes) counts[c.action]++;
+  return counts;
+}
+
+/** Worth showing: anything that changes, drifts, or is taken back. */
+const shown = (c: Change) => c.action !== 'no-op' || c.adopt || (c.observeOnly && c.diffs.length > 0);
+
+const SYMBOL: Record<Action, string> = { create: '+', update: '~', replace: '-/+', delete: '-', orphan: '-', 'no-op': '!' };
+
+function headline(c: Change): string {
+  const notes: string[] = [];
+  if (c.action === 'replace') notes.push(`replace: ${c.replaceFields.join(', ')} cannot change in place`);
+  else if (c.action === 'orphan') notes.push('orphan: kept in the tenant with its key material, no longer managed');
+  else if (c.observeOnly) notes.push('drift reported, not corrected: managementPolicy Observe');
+  else if (c.adopt && c.action === 'no-op') notes.push('adopt');
+  else notes.push(c.action);
+  if (c.drift && !c.observeOnly) notes.push('drift: edited in the tenant, will be corrected');
+  if (c.adopt && c.action !== 'no-op') notes.push('adopt');
+  return `${SYMBOL[c.action]} ${show(c.id)} (${notes.join('; ')})`;
+}
+
+function summaryLine(plan: Plan): string {
+  const n = summarize(plan);
+  return `Plan: ${n.create} to create, ${n.update} to update, ${n.replace} to replace, ${n.delete} to delete, ${n.orphan} to orphan, ${n['no-op']} unchanged.`;
+}
+
+export function planText(plan: Plan, colour: boolean): string {
+  const paint = (code: number, s: string) => (colour ? `\x1b[${code}m${s}\x1b[0m` : s);
+  const tint: Record<Action, number> = { create: 32, update: 33, replace: 35, delete: 31, orphan: 31, 'no-op': 36 };
+  const lines: string[] = [];
+  for (const p of plan.problems) lines.push(paint(31, `error: ${p.message}`), ...(p.hint ? [`  hint: ${p.hint}`] : []));
+  if (plan.problems.length) lines.push('');
+  for (const c of plan.changes.filter(shown)) {
+    lines.push(paint(tint[c.action], headline(c)));
+    for (const d of c.diffs) lines.push(`    ${paint(d.masked ? 33 : d.before === undefined ? 32 : d.after === undefined ? 31 : 33, formatDiff(d))}`);
+    for (const i of c.impact) lines.push(`    impact: ${i}`);
+    if (c.dependents.length && c.action !== 'create') lines.push(`    dependents: ${c.dependents.join(', ')}`);
+  }
+  const suspended = plan.changes.filter((c) => c.suspended);
+  if (suspended.length) lines.push(`suspended, left alone: ${suspended.map((c) => show(c.id)).join(', ')}`);
+  if (lines.length) lines.push('');
+  lines.push(plan.changes.some(shown) ? summaryLine(plan) : `No changes: ${plan.changes.length} resource${plan.changes.length === 1 ? '' : 's'} up to date.`);
+  return lines.join('\n') + '\n';
+}
+
+function diffJson(d: FieldDiff) {
+  return d.masked ? { path: d.path, masked: d.masked } : { path: d.path, before: d.before ?? null, after: d.after ?? null };
+}
+
+export function planJson(plan: Plan): unknown {
+  return {
+    formatVersion: PLAN_FORMAT_VERSION,
+    source: plan.source,
+    revision: plan.revision,
+    hasChanges: plan.changes.some(shown),
+    summary: summarize(plan),
+    problems: plan.problems.map((p) => ({ resource: p.key ? keyDisplay(p.key) : null, message: p.message, hint: p.hint ?? null })),
+    changes: plan.changes.map((c) => ({
+      resource: show(c.id),
+      kind: c.id.kind,
+      tenant: c.id.tenant,
+      name: c.id.name,
+      action: c.action,
+      drift: c.drift,
+      observeOnly: c.observeOnly,
+      suspended: c.suspended,
+      adopt: c.adopt,
+      diffs: c.diffs.map(diffJson),
+      replaceFields: c.replaceFields,
+      impact: c.impact,
+      dependents: c.dependents,
+      file: c.desired?.origin?.file ?? null,
+      line: c.desired?.origin?.line ?? null,
+    })),
+  };
+}
+
+const keyDisplay = (key: string) => key.replace(/^([^/]+)\/default\//, '$1/');
+
+export function planMarkdown(plan: Plan): string {
+  const n = summarize(plan);
+  const out: string[] = ['### mdmops plan', ''];
+  out.push(`Source \`${plan.source}\`, revision \`${plan.revision}\`.`, '');
+  if (plan.problems.length) {
+    out.push('**This plan cannot be applied:**', '');
+    for (const p of plan.problems) out.push(`- ${escape(p.message)}${p.hint ? ` (${escape(p.hint)})` : ''}`);
+    out.push('');
+  }
+  out.push('| create | update | replace | delete | orphan | unchanged |', '|---:|---:|---:|---:|---:|---:|');
+  out.push(`| ${n.create} | ${n.update} | ${n.replace} | ${n.delete} | ${n.orphan} | ${n['no-op']} |`, '');
+  for (const c of plan.changes.filter(shown)) {
+    out.push('<details>', `<summary><code>${escape(headline(c))}</code></summary>`, '', '```diff');
+    for (const d of c.diffs) {
+      if (d.masked) out.push(`! ${d.path}: (${d.masked})`);
+      else {
+        if (d.before !== undefined) out.push(`- ${d.path}: ${formatValue(d.before)}`);
+        if (d.after !== undefined) out.push(`+ ${d.path}: ${formatValue(d.after)}`);
+      }
+    }
+    out.push('```');
+    for (const i of c.impact) out.push('', `Impact: ${escape(i)}`);
+    if (c.dependents.length && c.action !== 'create') out.push('', `Dependents: ${c.dependents.map((d) => `\`${d}\``).join(', ')}`);
+    out.push('', '</details>', '');
+  }
+  if (!plan.changes.some(shown)) out.push(`No changes: ${plan.changes.length} resources up to date.`);
+  return out.join('\n') + '\n';
+}
+
+const escape = (s: string) => s.replace(/[<>&]/g, (ch) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;' })[ch]!);

@@ -1,0 +1,53 @@
+// mdmops plan -f PATH: what apply would do, without changing anything.
+import { Option, type Command } from 'commander';
+import { makePlan, hasChanges, type Plan } from '../engine/plan.js';
+import { UserError } from './errors.js';
+import { planJson, planMarkdown, planText } from './plan-format.js';
+import { loadInput, openSession, storeOptions, type Session, type StoreOptions } from './session.js';
+
+export interface PlanOptions extends StoreOptions {
+  filename: string[];
+  source: string;
+  revision?: string;
+  allowMassDelete?: boolean;
+}
+
+export function planOptions(cmd: Command): Command {
+  return storeOptions(
+    cmd
+      .requiredOption('-f, --filename <path...>', 'files or directories of the whole configuration; - reads standard input')
+      .option('--source <name>', 'name of this configuration: resources it applied and no longer holds are pruned', 'default')
+      .option('--revision <rev>', 'revision recorded in the inventory and audit log (default: a digest of the input)')
+      .option('--allow-mass-delete', `allow a prune of more than 10 resources or more than 25% of the source's inventory`),
+  );
+}
+
+export async function planFor(session: Session, opts: PlanOptions): Promise<Plan> {
+  const input = await loadInput(opts.filename, session);
+  return makePlan(session, input.desired, { source: opts.source, revision: opts.revision ?? input.digest, allowMassDelete: opts.allowMassDelete });
+}
+
+export function colourWanted(stream: NodeJS.WriteStream, flag: boolean | undefined): boolean {
+  return flag !== false && stream.isTTY === true && !process.env.NO_COLOR;
+}
+
+export function registerPlan(program: Command) {
+  planOptions(program.command('plan').description('Show what apply would create, update, replace or delete, field by field. Changes nothing.'))
+    .addOption(new Option('-o, --output <format>', 'text, json or markdown').choices(['text', 'json', 'markdown']).default('text'))
+    .option('--detailed-exitcode', 'exit 0 when there are no changes, 2 when there are, 1 on error')
+    .option('--no-color', 'plain text even on a terminal')
+    .addHelpText('after', '\nExamples:\n  mdmops plan -f examples/tenant\n  mdmops plan -f config/ -o markdown > plan.md\n  mdmops plan -f config/ --detailed-exitcode || [ $? -eq 2 ]')
+    .action(async (opts: PlanOptions & { output: string; detailedExitcode?: boolean; color?: boolean }) => {
+      const session = await openSession(opts);
+      try {
+        const plan = await planFor(session, opts);
+        if (opts.output === 'json') process.stdout.write(JSON.stringify(planJson(plan), null, 2) + '\n');
+        else if (opts.output === 'markdown') process.stdout.write(planMarkdown(plan));
+        else process.stdout.write(planText(plan, colourWanted(process.stdout, opts.color)));
+        if (plan.problems.length) throw new UserError(`the plan has ${plan.problems.length} problem${plan.problems.length === 1 ? '' : 's'}: apply would refuse it`);
+        process.exitCode = opts.detailedExitcode && hasChanges(plan) ? 2 : 0;
+      } finally {
+        await session.close();
+      }
+    });
+}

@@ -1,0 +1,115 @@
+// What plan, apply and the tenant commands share: options, opening the store and its master key,
+// and turning validated files into desired state.
+import { Option, type Command } from 'commander';
+import { userInfo } from 'node:os';
+import { join } from 'node:path';
+import { displayName } from '../api/index.js';
+import { formatDiagnostic } from '../config/diagnostics.js';
+import { validatePaths } from '../config/validate.js';
+import { sha256 } from '../engine/canonical.js';
+import type { Engine } from '../engine/context.js';
+import { desiredOf, type Desired } from '../engine/desired.js';
+import { StandaloneSecrets, type SecretResolver } from '../engine/secrets.js';
+import { defaultProviders } from '../providers/index.js';
+import { loadMasterKey, MasterKeyError } from '../store/master-key.js';
+import { defaultKeyFile, openStore, parseStoreSpec, STATE_DIR, StoreSpecError } from '../store/open.js';
+import { StoreVersionError } from '../store/sql-store.js';
+import { UserError } from './errors.js';
+
+export interface StoreOptions {
+  store?: string;
+  masterKeyFile?: string;
+  secretsDir?: string;
+}
+
+export function storeOptions(cmd: Command): Command {
+  return cmd
+    .addOption(new Option('--store <spec>', `tenant store: sqlite:PATH or postgres://user@host/db (default: sqlite in ${STATE_DIR}/)`).env('MDMOPS_STORE'))
+    .addOption(new Option('--master-key-file <path>', `file holding the master key (default: ${STATE_DIR}/master.key, created on first use; or set MDMOPS_MASTER_KEY)`).env('MDMOPS_MASTER_KEY_FILE'))
+    .addOption(new Option('--secrets-dir <dir>', 'folder of secrets laid out as <name>/<key> (or set MDMOPS_SECRET_<NAME>_<KEY>)').default(join(STATE_DIR, 'secrets')).env('MDMOPS_SECRETS_DIR'));
+}
+
+export interface Session extends Engine {
+  secrets: SecretResolver;
+  close(): Promise<void>;
+}
+
+export async function openSession(opts: StoreOptions): Promise<Session> {
+  let spec;
+  try {
+    spec = parseStoreSpec(opts.store);
+  } catch (e) {
+    if (e instanceof StoreSpecError) throw new UserError(e.message);
+    throw e;
+  }
+  let loaded;
+  try {
+    loaded = loadMasterKey({
+      env: process.env.MDMOPS_MASTER_KEY,
+      file: opts.masterKeyFile,
+      // Only the embedded default creates its own key: replicas sharing PostgreSQL must be given one.
+      createAt: spec.backend === 'sqlite' ? defaultKeyFile() : undefined,
+    });
+  } catch (e) {
+    if (e instanceof MasterKeyError || (e as NodeJS.ErrnoException).code) throw new UserError((e as Error).message);
+    throw e;
+  }
+  if (loaded.created) process.stderr.write(`mdmops: created a master key in ${loaded.created} (mode 0600). Back it up: without it the keys in the tenant store cannot be read.\n`);
+  if (loaded.warning) process.stderr.write(`mdmops: warning: ${loaded.warning}\n`);
+
+  let store;
+  try {
+    store = await openStore(spec);
+  } catch (e) {
+    if (e instanceof StoreVersionError) throw new UserError(e.message);
+    const where = spec.backend === 'sqlite' ? spec.path : 'the PostgreSQL store';
+    throw new UserError(`cannot open the tenant store at ${where}: ${(e as Error).message}`);
+  }
+  const known = await store.getMeta('master_key_id');
+  if (known && known !== loaded.key.id) {
+    await store.close();
+    throw new UserError(`the master key (id ${loaded.key.id}) is not the one this store was made with (id ${known}): give the store's key with MDMOPS_MASTER_KEY or --master-key-file`);
+  }
+  if (!known) await store.commit([{ op: 'setMeta', key: 'master_key_id', value: loaded.key.id }]);
+  return {
+    store,
+    key: loaded.key,
+    providers: defaultProviders(),
+    secrets: new StandaloneSecrets(opts.secretsDir ?? join(STATE_DIR, 'secrets')),
+    close: () => store.close(),
+  };
+}
+
+export interface Input {
+  desired: Desired[];
+  /** What the input is, for the inventory and the audit log when no --revision is given. */
+  digest: string;
+}
+
+/** Validates everything first: one invalid resource means nothing goes further. */
+export async function loadInput(paths: string[], session: Session): Promise<Input> {
+  const result = validatePaths(paths);
+  if (result.diagnostics.length) {
+    for (const d of result.diagnostics) process.stderr.write(formatDiagnostic(d) + '\n');
+    throw new UserError(`the configuration is invalid (${result.diagnostics.length} error${result.diagnostics.length === 1 ? '' : 's'}): nothing was planned or applied`);
+  }
+  const desired: Desired[] = [];
+  for (const v of result.resources) {
+    const origin = { file: v.source.file, line: v.source.lineCounter.linePos(v.source.node.range?.[0] ?? 0).line };
+    try {
+      desired.push(await desiredOf(v, result.content, session.secrets, session.key, origin));
+    } catch (e) {
+      throw new UserError(`${origin.file}:${origin.line}: ${displayName(v.resource.kind, v.resource.metadata.name, v.resource.metadata.namespace)}: ${(e as Error).message}`);
+    }
+  }
+  const digest = sha256(desired.map((d) => `${d.key}=${d.desiredHash}`).sort().join('\n')).slice(0, 12);
+  return { desired, digest: `sha256:${digest}` };
+}
+
+export function actor(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return 'unknown';
+  }
+}

@@ -1,0 +1,40 @@
+// What the engine works with: the store, the master key and the providers.
+import { displayName, kindNamed } from '../api/index.js';
+import type { MasterKey } from '../store/master-key.js';
+import type { ResourceId, Store, StoredRecord } from '../store/types.js';
+import { idKey } from './desired.js';
+import type { ProviderContext, ProviderRegistry } from './provider.js';
+
+export interface Engine {
+  store: Store;
+  key: MasterKey;
+  providers: ProviderRegistry;
+}
+
+/** Sealed values are bound to their resource and purpose. */
+export const blobAad = (id: ResourceId, purpose: string) => `${idKey(id)}#${purpose}`;
+
+export function providerContext(engine: Engine): ProviderContext {
+  return {
+    store: engine.store,
+    key: engine.key,
+    record: (id) => engine.store.getRecord(id),
+    async blob(id, purpose) {
+      const sealed = await engine.store.getBlob(id, purpose);
+      return sealed && engine.key.open(sealed, blobAad(id, purpose));
+    },
+  };
+}
+
+export const show = (id: ResourceId) => displayName(id.kind, id.name, id.tenant);
+
+/** Keys of the resources a stored record points at. */
+export function recordReferences(record: StoredRecord): string[] {
+  const def = kindNamed(record.kind);
+  if (!def) return [];
+  try {
+    return def.references(record.spec as never).map((r) => idKey({ tenant: record.tenant, kind: r.kind, name: r.name }));
+  } catch {
+    return []; // a record edited into a shape its kind no longer reads references nothing we can name
+  }
+}

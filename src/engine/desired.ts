@@ -1,0 +1,92 @@
+// The desired state of one resource, as the engine compares and applies it.
+import type { FileField, Reference } from '../api/index.js';
+import type { ContentChecker } from '../config/content.js';
+import type { ValidResource } from '../config/source.js';
+import type { MasterKey } from '../store/master-key.js';
+import type { ResourceId } from '../store/types.js';
+import { canonical, sha256 } from './canonical.js';
+import type { SecretRef, SecretResolver } from './secrets.js';
+
+export interface Desired {
+  id: ResourceId;
+  key: string;
+  spec: Record<string, unknown>;
+  references: Reference[];
+  /** Referenced file contents by field path (e.g. spec.uploaded.certificate). */
+  files: Record<string, { digest: string; bytes: Buffer; field: FileField }>;
+  /** Secret values by field path; value undefined when not found. */
+  secrets: Record<string, { ref: SecretRef; digest: string | null; value?: string }>;
+  specHash: string;
+  /** Spec, file contents and secret values together: unchanged input means nothing to do. */
+  desiredHash: string;
+  /** Where it was declared, for messages. */
+  origin?: { file: string; line: number };
+}
+
+export const idKey = (id: ResourceId) => `${id.kind}/${id.tenant}/${id.name}`;
+
+/** Every secretRef in a spec, by dotted path: fields named *SecretRef holding { name, key }. */
+export function secretRefs(spec: unknown, path = 'spec'): [string, SecretRef][] {
+  if (typeof spec !== 'object' || spec === null) return [];
+  if (Array.isArray(spec)) return spec.flatMap((v, i) => secretRefs(v, `${path}[${i}]`));
+  return Object.entries(spec).flatMap(([k, v]) =>
+    /SecretRef$/.test(k) && typeof v === 'object' && v !== null && 'name' in v && 'key' in v
+      ? [[`${path}.${k}`, v as SecretRef] as [string, SecretRef]]
+      : secretRefs(v, `${path}.${k}`),
+  );
+}
+
+export const dotted = (path: (string | number)[]) => path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i ? `.${p}` : p)).join('');
+
+export function desiredHashOf(specHash: string, files: Record<string, string>, secrets: Record<string, string | null>) {
+  return sha256(`${specHash}${canonical({ files, secrets })}`);
+}
+
+export async function desiredOf(
+  v: ValidResource,
+  content: ContentChecker,
+  resolver: SecretResolver,
+  key: MasterKey,
+  origin?: { file: string; line: number },
+): Promise<Desired> {
+  const { resource, def } = v;
+  const id = { tenant: resource.metadata.namespace ?? 'default', kind: resource.kind, name: resource.metadata.name };
+  // The tenant holds a file's content, not where it was read from: the spec names it by digest,
+  // so moving a file (or exporting it elsewhere) is no change, and editing it is one.
+  const spec = structuredClone(resource.spec) as Record<string, unknown>;
+  const files: Desired['files'] = {};
+  for (const field of def.files?.(resource.spec) ?? []) {
+    const bytes = content.bytes(v, field);
+    if (typeof bytes === 'string') throw new Error(bytes); // validation read it; a file gone since is an error
+    const digest = sha256(bytes);
+    files[dotted(field.path)] = { digest, bytes, field };
+    setAt(spec, field.path.slice(1), { sha256: digest });
+  }
+  const secrets: Desired['secrets'] = {};
+  for (const [path, ref] of secretRefs(spec)) {
+    const value = await resolver.resolve(id.tenant, ref);
+    secrets[path] = { ref, value, digest: value === undefined ? null : key.digest(value) };
+  }
+  const specHash = sha256(canonical(spec));
+  return {
+    id,
+    key: idKey(id),
+    spec,
+    references: def.references(resource.spec),
+    files,
+    secrets,
+    specHash,
+    desiredHash: desiredHashOf(specHash, digests(files), digests(secrets)),
+    origin,
+  };
+}
+
+function setAt(target: Record<string, unknown>, path: (string | number)[], value: unknown) {
+  let at = target as Record<string | number, unknown>;
+  for (const p of path.slice(0, -1)) at = at[p] as Record<string | number, unknown>;
+  at[path[path.length - 1]!] = value;
+}
+
+export function digests<T extends { digest: string | null }>(m: Record<string, T>): Record<string, T['digest']> {
+  return Object.fromEntries(Object.entries(m).map(([k, v]) => [k, v.digest]));
+}

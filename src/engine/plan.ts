@@ -1,0 +1,179 @@
+// Plan: observe every desired and every inventoried resource and say what apply would do.
+import { canonical, sha256 } from './canonical.js';
+import { diffSecrets, diffValues, type FieldDiff } from './diff.js';
+import { digests, idKey, type Desired } from './desired.js';
+import { providerContext, recordReferences, show, type Engine } from './context.js';
+import type { Observation } from './provider.js';
+import type { InventoryEntry, ResourceId, StoredRecord } from '../store/types.js';
+
+export type Action = 'create' | 'update' | 'replace' | 'delete' | 'orphan' | 'no-op';
+
+export interface Change {
+  key: string;
+  id: ResourceId;
+  action: Action;
+  /** The tenant's record was edited outside mdmops since the last apply. */
+  drift: boolean;
+  /** managementPolicy Observe: differences are reported, never corrected. */
+  observeOnly: boolean;
+  /** spec.suspend: left alone. */
+  suspended: boolean;
+  /** A record mdmops had let go of (or never inventoried) is taken back. */
+  adopt: boolean;
+  diffs: FieldDiff[];
+  replaceFields: string[];
+  impact: string[];
+  /** Resources that reference this one. */
+  dependents: string[];
+  /** Keys of the resources this one references. */
+  dependsOn: string[];
+  desired?: Desired;
+  record?: StoredRecord;
+  observation?: Observation;
+}
+
+export interface PlanProblem {
+  key?: string;
+  message: string;
+  hint?: string;
+}
+
+export interface Plan {
+  source: string;
+  revision: string;
+  changes: Change[];
+  /** A plan with problems is not applied. */
+  problems: PlanProblem[];
+}
+
+export interface PlanOptions {
+  source: string;
+  revision: string;
+  allowMassDelete?: boolean;
+}
+
+/** Above either, a prune needs --allow-mass-delete. */
+export const MASS_DELETE = { count: 10, fraction: 0.25 };
+
+export const hasChanges = (plan: Plan) => plan.changes.some((c) => c.action !== 'no-op' || c.adopt);
+
+export async function makePlan(engine: Engine, desired: Desired[], options: PlanOptions): Promise<Plan> {
+  const [records, inventory] = await Promise.all([engine.store.listRecords(), engine.store.listInventory()]);
+  const recordOf = new Map(records.map((r) => [idKey(r), r]));
+  const inventoryOf = new Map(inventory.map((e) => [idKey(e), e]));
+  const desiredKeys = new Set(desired.map((d) => d.key));
+  const problems: PlanProblem[] = [];
+  const ctx = providerContext(engine);
+
+  const changes: Change[] = [];
+  for (const d of desired) {
+    const record = recordOf.get(d.key);
+    const owner = inventoryOf.get(d.key);
+    if (owner && owner.source !== options.source) {
+      problems.push({
+        key: d.key,
+        message: `${show(d.id)} is managed by source "${owner.source}" (revision ${owner.revision})`,
+        hint: `apply it with --source ${owner.source}, or remove it from that source first`,
+      });
+    }
+    changes.push(await observeOne(engine, ctx, d, record, owner));
+  }
+
+  const doomed: Change[] = [];
+  for (const entry of inventory) {
+    const key = idKey(entry);
+    if (entry.source !== options.source || desiredKeys.has(key)) continue;
+    doomed.push(pruneOne(entry, recordOf.get(key)));
+  }
+  changes.push(...doomed);
+
+  // References: who points at whom, across the input and everything else in the tenant.
+  const gone = new Set(doomed.filter((c) => c.action === 'delete').map((c) => c.key));
+  const doomedKeys = new Set(doomed.map((c) => c.key));
+  const referrers = new Map<string, string[]>();
+  const addReferrer = (from: string, to: string) => {
+    if (!referrers.has(to)) referrers.set(to, []);
+    referrers.get(to)!.push(from);
+  };
+  for (const c of changes) {
+    if (c.desired) c.dependsOn = c.desired.references.map((r) => idKey({ tenant: c.id.tenant, kind: r.kind, name: r.name }));
+    else if (c.record && c.action === 'orphan') c.dependsOn = recordReferences(c.record);
+    for (const to of c.dependsOn) addReferrer(c.key, to);
+  }
+  for (const r of records) {
+    const key = idKey(r);
+    if (desiredKeys.has(key) || doomedKeys.has(key)) continue;
+    for (const to of recordReferences(r)) addReferrer(key, to);
+  }
+  const display = (key: string) => key.replace(/^([^/]+)\/default\//, '$1/');
+  for (const c of changes) {
+    c.dependents = (referrers.get(c.key) ?? []).map(display).sort();
+    if (c.action === 'delete') {
+      const keeping = (referrers.get(c.key) ?? []).filter((k) => !gone.has(k));
+      if (keeping.length) {
+        problems.push({
+          key: c.key,
+          message: `cannot delete ${show(c.id)}: still referenced by ${keeping.map(display).join(', ')}`,
+          hint: 'remove or change those references first (an orphaned record still counts)',
+        });
+      }
+    }
+  }
+
+  const owned = inventory.filter((e) => e.source === options.source).length;
+  if (doomed.length && !options.allowMassDelete && (doomed.length > MASS_DELETE.count || doomed.length > owned * MASS_DELETE.fraction)) {
+    problems.push({
+      message: `this would delete ${doomed.length} of the ${owned} resources applied from source "${options.source}" (more than ${MASS_DELETE.count}, or more than ${MASS_DELETE.fraction * 100}%)`,
+      hint: 'check that the whole configuration was given with -f; if the deletions are meant, add --allow-mass-delete',
+    });
+  }
+  return { source: options.source, revision: options.revision, changes, problems };
+}
+
+async function observeOne(
+  engine: Engine,
+  ctx: ReturnType<typeof providerContext>,
+  d: Desired,
+  record: StoredRecord | undefined,
+  owner: InventoryEntry | undefined,
+): Promise<Change> {
+  const spec = d.spec;
+  const base = { key: d.key, id: d.id, desired: d, record, dependents: [], dependsOn: [], replaceFields: [], impact: [] };
+  const suspended = spec.suspend === true;
+  const observeOnly = spec.managementPolicy === 'Observe';
+  const drift = !!record && sha256(canonical(record.spec)) !== record.specHash;
+  const upToDate = !!record && !drift && record.desiredHash === d.desiredHash;
+  const adopt = !!record && (!record.managed || !owner);
+  if (suspended) return { ...base, action: 'no-op', drift, observeOnly, suspended, adopt: false, diffs: [] };
+
+  const diffs = upToDate
+    ? []
+    : [
+        ...diffValues(record?.spec ?? {}, spec, 'spec'),
+        ...diffSecrets(record?.secrets ?? {}, digests(d.secrets)),
+      ];
+  const observation = await engine.providers.get(d.id.kind).observe(ctx, d, record, diffs);
+  let action: Action = !record ? 'create' : upToDate && !diffs.length ? 'no-op' : observation.replace.length ? 'replace' : 'update';
+  if (action === 'no-op' && !upToDate) action = 'update'; // only the digests of the last apply differ: record them
+  if (observeOnly) action = 'no-op';
+  return { ...base, action, drift, observeOnly, suspended, adopt: adopt && !observeOnly, diffs, replaceFields: observation.replace, impact: observation.impact, observation };
+}
+
+function pruneOne(entry: InventoryEntry, record: StoredRecord | undefined): Change {
+  const policy = record?.spec.deletionPolicy === 'Orphan' ? 'orphan' : 'delete';
+  return {
+    key: idKey(entry),
+    id: { tenant: entry.tenant, kind: entry.kind, name: entry.name },
+    action: policy,
+    drift: false,
+    observeOnly: false,
+    suspended: false,
+    adopt: false,
+    diffs: [],
+    replaceFields: [],
+    impact: record ? [] : ['already gone from the tenant: only the inventory entry is removed'],
+    dependents: [],
+    dependsOn: [],
+    record,
+  };
+}

@@ -1,0 +1,71 @@
+// The provider contract: how one kind is observed, created, updated and deleted.
+// The engine drives providers through this and never names a kind.
+import type { MasterKey } from '../store/master-key.js';
+import type { ResourceId, Severity, Store, StoredRecord } from '../store/types.js';
+import type { FieldDiff } from './diff.js';
+import type { Desired } from './desired.js';
+
+export interface Notice {
+  reason: string;
+  severity: Severity;
+  message: string;
+}
+
+/** What a provider found or made: the kind's status, readiness and anything to tell an administrator. */
+export interface Outcome {
+  ready: { status: boolean; reason: string; message: string };
+  /** Kind-specific status fields (conditions are the engine's). */
+  status?: Record<string, unknown>;
+  notices?: Notice[];
+  /** Key material to keep, sealed under the master key, committed with the record. */
+  blobs?: { purpose: string; value: Buffer }[];
+}
+
+export interface Observation {
+  outcome: Outcome;
+  /** Changed fields that cannot be updated in place: the resource is replaced. */
+  replace: string[];
+  /** Consequences a reviewer should see, e.g. how many certificates a change re-issues. */
+  impact: string[];
+}
+
+export interface ProviderContext {
+  store: Store;
+  key: MasterKey;
+  /** The record of another resource as it stands now (e.g. the CA a configuration uses). */
+  record(id: ResourceId): Promise<StoredRecord | undefined>;
+  /** Key material of a resource, opened. */
+  blob(id: ResourceId, purpose: string): Promise<Buffer | undefined>;
+}
+
+export interface Provider {
+  kind: string;
+  /**
+   * Called for every desired resource on every plan. `diffs` is the engine's comparison of the
+   * record with the desired input (empty when up to date, everything when there is no record).
+   * Must not change anything.
+   */
+  observe(ctx: ProviderContext, desired: Desired, record: StoredRecord | undefined, diffs: FieldDiff[]): Promise<Observation>;
+  create(ctx: ProviderContext, desired: Desired): Promise<Outcome>;
+  update(ctx: ProviderContext, desired: Desired, record: StoredRecord): Promise<Outcome>;
+  /** Cleans up outside the store; the engine removes the record (Delete) or lets go of it (Orphan). */
+  delete(ctx: ProviderContext, record: StoredRecord, policy: 'Delete' | 'Orphan'): Promise<void>;
+}
+
+export class ProviderRegistry {
+  private readonly byKind = new Map<string, Provider>();
+
+  constructor(providers: Provider[]) {
+    for (const p of providers) this.byKind.set(p.kind, p);
+  }
+
+  get(kind: string): Provider {
+    const p = this.byKind.get(kind);
+    if (!p) throw new Error(`no provider registered for kind ${kind}`);
+    return p;
+  }
+
+  get kinds(): string[] {
+    return [...this.byKind.keys()];
+  }
+}

@@ -1,0 +1,15 @@
+// Connector: the record of an on-premises or AWS-hosted agent. It is Ready once its agent connects.
+import { recordProvider } from '../record.js';
+
+export const connectorProvider = recordProvider({
+  kind: 'Connector',
+  async inspect(_ctx, _desired, record) {
+    if (record?.status.connected === true) return { ready: { status: true, reason: 'AgentConnected', message: `agent ${record.status.hostname ?? ''} connected`.trim() } };
+    const message = 'no connector agent has connected yet; resources reached through this connector wait for it';
+    return {
+      ready: { status: false, reason: 'AgentNotConnected', message },
+      status: { connected: false },
+      notices: [{ reason: 'ConnectorNotConnected', severity: 'Warning', message }],
+    };
+  },
+});

@@ -1,0 +1,99 @@
+// The master key: seals key material in the store (AES-256-GCM) and keys the digests of secret values.
+import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes } from 'node:crypto';
+import { closeSync, mkdirSync, openSync, readFileSync, statSync, writeSync } from 'node:fs';
+import { dirname } from 'node:path';
+
+const VERSION = 1;
+
+export class MasterKeyError extends Error {}
+
+export class MasterKey {
+  private readonly sealKey: Buffer;
+  private readonly digestKey: Buffer;
+  /** Names the key without revealing it: the store remembers it to refuse a different key. */
+  readonly id: string;
+
+  constructor(key: Buffer) {
+    if (key.length !== 32) throw new MasterKeyError('the master key must be 32 bytes (64 hex digits or 44 base64 characters)');
+    const derive = (info: string) => Buffer.from(hkdfSync('sha256', key, Buffer.alloc(0), info, 32));
+    this.sealKey = derive('mdmops seal v1');
+    this.digestKey = derive('mdmops secret digest v1');
+    this.id = derive('mdmops key id').subarray(0, 8).toString('hex');
+  }
+
+  /** `aad` binds the sealed value to where it belongs, so a blob moved to another resource fails to open. */
+  seal(plain: Buffer, aad: string): Buffer {
+    const nonce = randomBytes(12);
+    const cipher = createCipheriv('aes-256-gcm', this.sealKey, nonce).setAAD(Buffer.from(aad));
+    const body = Buffer.concat([cipher.update(plain), cipher.final()]);
+    return Buffer.concat([Buffer.from([VERSION]), nonce, cipher.getAuthTag(), body]);
+  }
+
+  open(sealed: Buffer, aad: string): Buffer {
+    if (sealed[0] !== VERSION || sealed.length < 29) throw new MasterKeyError(`sealed value for ${aad} is not in a format this mdmops knows`);
+    const decipher = createDecipheriv('aes-256-gcm', this.sealKey, sealed.subarray(1, 13)).setAAD(Buffer.from(aad));
+    decipher.setAuthTag(sealed.subarray(13, 29));
+    try {
+      return Buffer.concat([decipher.update(sealed.subarray(29)), decipher.final()]);
+    } catch {
+      throw new MasterKeyError(`sealed value for ${aad} does not open with this master key (wrong key, or the store was tampered with)`);
+    }
+  }
+
+  /** Tells whether a secret changed without keeping anything a guess could be checked against offline. */
+  digest(value: string): string {
+    return createHmac('sha256', this.digestKey).update(value).digest('hex').slice(0, 32);
+  }
+}
+
+export function parseKey(text: string, from: string): MasterKey {
+  const t = text.trim();
+  const bytes = /^[0-9a-fA-F]{64}$/.test(t) ? Buffer.from(t, 'hex') : Buffer.from(t, 'base64');
+  if (bytes.length !== 32) throw new MasterKeyError(`${from}: the master key must be 32 bytes, as 64 hex digits or base64`);
+  return new MasterKey(bytes);
+}
+
+export interface KeySource {
+  /** MDMOPS_MASTER_KEY */
+  env?: string;
+  /** --master-key-file or MDMOPS_MASTER_KEY_FILE */
+  file?: string;
+  /** Standalone mode: created here on first use when nothing else is given. */
+  createAt?: string;
+}
+
+export function loadMasterKey(source: KeySource): { key: MasterKey; created?: string; warning?: string } {
+  if (source.env) return { key: parseKey(source.env, 'MDMOPS_MASTER_KEY') };
+  const file = source.file ?? source.createAt;
+  if (!file) throw new MasterKeyError('no master key: set MDMOPS_MASTER_KEY or --master-key-file (every replica sharing a store needs the same key)');
+  let fd: number;
+  try {
+    if (!source.file) mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+    fd = openSync(file, 'wx', 0o600);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST' || !source.createAt && source.file === undefined) throw e;
+    return readKeyFile(file);
+  }
+  if (!source.createAt || source.file) {
+    closeSync(fd);
+    throw new MasterKeyError(`${file}: no such master key file`);
+  }
+  try {
+    writeSync(fd, `${randomBytes(32).toString('base64')}\n`);
+  } finally {
+    closeSync(fd);
+  }
+  return { ...readKeyFile(file), created: file };
+}
+
+function readKeyFile(file: string) {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new MasterKeyError(`${file}: cannot read the master key (${(e as NodeJS.ErrnoException).code})`);
+  }
+  const mode = statSync(file).mode & 0o777;
+  const warning = mode & 0o077 ? `${file} is readable by others (mode ${mode.toString(8)}): chmod 600 it` : undefined;
+  return { key: parseKey(text, file), warning };
+}

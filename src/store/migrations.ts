@@ -1,0 +1,37 @@
+// Versioned schema changes, applied in order. A store at a higher version than the last one here
+// was written by a newer mdmops and is refused rather than misread.
+export type Dialect = 'sqlite' | 'postgres';
+
+const types = {
+  sqlite: { bytes: 'BLOB', id: 'INTEGER PRIMARY KEY AUTOINCREMENT' },
+  postgres: { bytes: 'BYTEA', id: 'BIGSERIAL PRIMARY KEY' },
+};
+
+export const MIGRATIONS: ((d: Dialect) => string[])[] = [
+  (d) => [
+    `CREATE TABLE records (
+       tenant TEXT NOT NULL, kind TEXT NOT NULL, name TEXT NOT NULL,
+       spec TEXT NOT NULL, spec_hash TEXT NOT NULL, desired_hash TEXT NOT NULL, generation INTEGER NOT NULL,
+       files TEXT NOT NULL, secrets TEXT NOT NULL, status TEXT NOT NULL,
+       managed INTEGER NOT NULL, updated_at TEXT NOT NULL,
+       PRIMARY KEY (tenant, kind, name))`,
+    `CREATE TABLE inventory (
+       tenant TEXT NOT NULL, kind TEXT NOT NULL, name TEXT NOT NULL,
+       source TEXT NOT NULL, revision TEXT NOT NULL, applied_at TEXT NOT NULL,
+       PRIMARY KEY (tenant, kind, name))`,
+    `CREATE TABLE blobs (
+       tenant TEXT NOT NULL, kind TEXT NOT NULL, name TEXT NOT NULL, purpose TEXT NOT NULL,
+       sealed ${types[d].bytes} NOT NULL,
+       PRIMARY KEY (tenant, kind, name, purpose))`,
+    `CREATE TABLE notifications (
+       tenant TEXT NOT NULL, kind TEXT NOT NULL, name TEXT NOT NULL, reason TEXT NOT NULL,
+       severity TEXT NOT NULL, message TEXT NOT NULL, count INTEGER NOT NULL,
+       first_seen TEXT NOT NULL, last_seen TEXT NOT NULL, active INTEGER NOT NULL,
+       PRIMARY KEY (tenant, kind, name, reason))`,
+    `CREATE TABLE audit (
+       id ${types[d].id}, at TEXT NOT NULL, tenant TEXT NOT NULL, kind TEXT NOT NULL, name TEXT NOT NULL,
+       action TEXT NOT NULL, source TEXT NOT NULL, revision TEXT NOT NULL, actor TEXT NOT NULL, detail TEXT NOT NULL)`,
+  ],
+];
+
+export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -1,0 +1,39 @@
+// Opening the tenant store named by --store (or MDMOPS_STORE): sqlite:PATH, postgres://..., or the default.
+import { join, resolve } from 'node:path';
+import { postgresDriver, redactUrl } from './postgres.js';
+import { migrate, SqlStore } from './sql-store.js';
+import { sqliteDriver } from './sqlite.js';
+import type { Store } from './types.js';
+
+export const STATE_DIR = '.mdmops';
+
+export class StoreSpecError extends Error {}
+
+export type StoreSpec = { backend: 'sqlite'; path: string } | { backend: 'postgres'; url: string };
+
+export function parseStoreSpec(spec: string | undefined, cwd = process.cwd()): StoreSpec {
+  if (!spec) return { backend: 'sqlite', path: resolve(cwd, STATE_DIR, 'tenant.db') };
+  if (spec.startsWith('sqlite:')) {
+    const path = spec.slice('sqlite:'.length);
+    if (!path) throw new StoreSpecError('--store sqlite: needs a path, e.g. sqlite:state/tenant.db');
+    return { backend: 'sqlite', path: resolve(cwd, path) };
+  }
+  if (/^postgres(ql)?:\/\//.test(spec)) return { backend: 'postgres', url: spec };
+  throw new StoreSpecError(`--store ${/^\w+:\/\//.test(spec) ? redactUrl(spec) : spec}: expected sqlite:PATH or postgres://user@host/db`);
+}
+
+/** Where standalone mode keeps its master key when none is given: beside the default store. */
+export function defaultKeyFile(cwd = process.cwd()): string {
+  return join(resolve(cwd, STATE_DIR), 'master.key');
+}
+
+export async function openStore(spec: StoreSpec): Promise<Store> {
+  const driver = spec.backend === 'sqlite' ? sqliteDriver(spec.path) : postgresDriver(spec.url);
+  try {
+    await migrate(driver);
+  } catch (e) {
+    await driver.close().catch(() => undefined);
+    throw e;
+  }
+  return new SqlStore(driver);
+}

@@ -1,0 +1,229 @@
+// The store over SQL, shared by both backends: a driver supplies the connection and the dialect.
+import { MIGRATIONS, SCHEMA_VERSION, type Dialect } from './migrations.js';
+import type { AuditEntry, InventoryEntry, Notification, ResourceId, Store, StoredRecord, Write } from './types.js';
+
+export interface Exec {
+  (sql: string, params?: unknown[]): Promise<{ rows: Record<string, unknown>[]; changes: number }>;
+}
+
+export interface Driver {
+  dialect: Dialect;
+  location: string;
+  query: Exec;
+  /** Runs fn inside one transaction, committed when it returns and rolled back when it throws. */
+  transaction<T>(fn: (exec: Exec) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
+
+export class StoreVersionError extends Error {}
+
+export async function migrate(driver: Driver): Promise<void> {
+  await driver.query('CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)');
+  await driver.transaction(async (exec) => {
+    // Two processes opening a new PostgreSQL store at once must not both migrate it.
+    if (driver.dialect === 'postgres') await exec('SELECT pg_advisory_xact_lock(7150402)');
+    const { rows } = await exec("SELECT value FROM meta WHERE key = 'schema_version'");
+    const current = rows[0] ? Number(rows[0].value) : 0;
+    if (current > SCHEMA_VERSION) {
+      throw new StoreVersionError(
+        `the store at ${driver.location} was written by a newer mdmops (store schema ${current}; this mdmops knows up to ${SCHEMA_VERSION}): upgrade mdmops to use it`,
+      );
+    }
+    for (let v = current; v < SCHEMA_VERSION; v++) {
+      for (const sql of MIGRATIONS[v]!(driver.dialect)) await exec(sql);
+    }
+    if (current < SCHEMA_VERSION) await exec(upsertMeta, ['schema_version', String(SCHEMA_VERSION)]);
+  });
+}
+
+const upsertMeta = 'INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value';
+
+const idWhere = 'tenant = ? AND kind = ? AND name = ?';
+const idParams = (id: ResourceId) => [id.tenant, id.kind, id.name];
+
+function toRecord(r: Record<string, unknown>): StoredRecord {
+  return {
+    tenant: r.tenant as string,
+    kind: r.kind as string,
+    name: r.name as string,
+    spec: JSON.parse(r.spec as string),
+    specHash: r.spec_hash as string,
+    desiredHash: r.desired_hash as string,
+    generation: Number(r.generation),
+    files: JSON.parse(r.files as string),
+    secrets: JSON.parse(r.secrets as string),
+    status: JSON.parse(r.status as string),
+    managed: Number(r.managed) === 1,
+    updatedAt: r.updated_at as string,
+  };
+}
+
+function toNotification(r: Record<string, unknown>): Notification {
+  return {
+    tenant: r.tenant as string,
+    kind: r.kind as string,
+    name: r.name as string,
+    reason: r.reason as string,
+    severity: r.severity as Notification['severity'],
+    message: r.message as string,
+    count: Number(r.count),
+    firstSeen: r.first_seen as string,
+    lastSeen: r.last_seen as string,
+    active: Number(r.active) === 1,
+  };
+}
+
+function statement(w: Write): [string, unknown[]] {
+  switch (w.op) {
+    case 'putRecord': {
+      const r = w.record;
+      return [
+        `INSERT INTO records (tenant, kind, name, spec, spec_hash, desired_hash, generation, files, secrets, status, managed, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (tenant, kind, name) DO UPDATE SET spec = excluded.spec, spec_hash = excluded.spec_hash, desired_hash = excluded.desired_hash,
+           generation = excluded.generation, files = excluded.files, secrets = excluded.secrets, status = excluded.status,
+           managed = excluded.managed, updated_at = excluded.updated_at`,
+        [r.tenant, r.kind, r.name, JSON.stringify(r.spec), r.specHash, r.desiredHash, r.generation, JSON.stringify(r.files), JSON.stringify(r.secrets), JSON.stringify(r.status), r.managed ? 1 : 0, r.updatedAt],
+      ];
+    }
+    case 'deleteRecord':
+      return [`DELETE FROM records WHERE ${idWhere}`, idParams(w.id)];
+    case 'putInventory': {
+      const e = w.entry;
+      return [
+        `INSERT INTO inventory (tenant, kind, name, source, revision, applied_at) VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT (tenant, kind, name) DO UPDATE SET source = excluded.source, revision = excluded.revision, applied_at = excluded.applied_at`,
+        [e.tenant, e.kind, e.name, e.source, e.revision, e.appliedAt],
+      ];
+    }
+    case 'deleteInventory':
+      return [`DELETE FROM inventory WHERE ${idWhere}`, idParams(w.id)];
+    case 'putBlob':
+      return [
+        `INSERT INTO blobs (tenant, kind, name, purpose, sealed) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT (tenant, kind, name, purpose) DO UPDATE SET sealed = excluded.sealed`,
+        [...idParams(w.id), w.purpose, w.sealed],
+      ];
+    case 'deleteBlobs':
+      return [`DELETE FROM blobs WHERE ${idWhere}`, idParams(w.id)];
+    case 'notify': {
+      const n = w.notification;
+      return [
+        `INSERT INTO notifications (tenant, kind, name, reason, severity, message, count, first_seen, last_seen, active)
+         VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?, 1)
+         ON CONFLICT (tenant, kind, name, reason) DO UPDATE SET severity = excluded.severity, message = excluded.message,
+           count = notifications.count + 1, last_seen = excluded.last_seen, active = 1`,
+        [n.tenant, n.kind, n.name, n.reason, n.severity, n.message, n.lastSeen, n.lastSeen],
+      ];
+    }
+    case 'resolveNotification':
+      return [`UPDATE notifications SET active = 0 WHERE ${idWhere} AND reason = ?`, [...idParams(w.id), w.reason]];
+    case 'audit': {
+      const a = w.entry;
+      return [
+        'INSERT INTO audit (at, tenant, kind, name, action, source, revision, actor, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+        [a.at, a.tenant, a.kind, a.name, a.action, a.source, a.revision, a.actor, JSON.stringify(a.detail)],
+      ];
+    }
+    case 'setMeta':
+      return [upsertMeta, [w.key, w.value]];
+  }
+}
+
+export class SqlStore implements Store {
+  writes = 0;
+  constructor(private readonly driver: Driver) {}
+
+  get location() {
+    return this.driver.location;
+  }
+
+  async getMeta(key: string) {
+    const { rows } = await this.driver.query('SELECT value FROM meta WHERE key = ?', [key]);
+    return rows[0]?.value as string | undefined;
+  }
+
+  async listRecords(filter: { tenant?: string; kind?: string } = {}) {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    if (filter.tenant) (where.push('tenant = ?'), params.push(filter.tenant));
+    if (filter.kind) (where.push('kind = ?'), params.push(filter.kind));
+    const sql = `SELECT * FROM records${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY tenant, kind, name`;
+    return (await this.driver.query(sql, params)).rows.map(toRecord);
+  }
+
+  async getRecord(id: ResourceId) {
+    const { rows } = await this.driver.query(`SELECT * FROM records WHERE ${idWhere}`, idParams(id));
+    return rows[0] ? toRecord(rows[0]) : undefined;
+  }
+
+  async listInventory(source?: string) {
+    const { rows } = source
+      ? await this.driver.query('SELECT * FROM inventory WHERE source = ? ORDER BY tenant, kind, name', [source])
+      : await this.driver.query('SELECT * FROM inventory ORDER BY tenant, kind, name');
+    return rows.map(
+      (r): InventoryEntry => ({
+        tenant: r.tenant as string,
+        kind: r.kind as string,
+        name: r.name as string,
+        source: r.source as string,
+        revision: r.revision as string,
+        appliedAt: r.applied_at as string,
+      }),
+    );
+  }
+
+  async getBlob(id: ResourceId, purpose: string) {
+    const { rows } = await this.driver.query(`SELECT sealed FROM blobs WHERE ${idWhere} AND purpose = ?`, [...idParams(id), purpose]);
+    return rows[0] ? Buffer.from(rows[0].sealed as Uint8Array) : undefined;
+  }
+
+  async listBlobs(id: ResourceId) {
+    const { rows } = await this.driver.query(`SELECT purpose FROM blobs WHERE ${idWhere} ORDER BY purpose`, idParams(id));
+    return rows.map((r) => r.purpose as string);
+  }
+
+  async listNotifications(filter: { active?: boolean } = {}) {
+    const sql = `SELECT * FROM notifications${filter.active === undefined ? '' : ' WHERE active = ?'} ORDER BY last_seen DESC, tenant, kind, name, reason`;
+    const { rows } = await this.driver.query(sql, filter.active === undefined ? [] : [filter.active ? 1 : 0]);
+    return rows.map(toNotification);
+  }
+
+  async listAudit(limit = 100) {
+    const { rows } = await this.driver.query('SELECT * FROM audit ORDER BY id DESC LIMIT ?', [limit]);
+    return rows.map(
+      (r): AuditEntry => ({
+        id: Number(r.id),
+        at: r.at as string,
+        tenant: r.tenant as string,
+        kind: r.kind as string,
+        name: r.name as string,
+        action: r.action as string,
+        source: r.source as string,
+        revision: r.revision as string,
+        actor: r.actor as string,
+        detail: JSON.parse(r.detail as string),
+      }),
+    );
+  }
+
+  // Commits run one at a time: resources applied in parallel share one connection on SQLite.
+  private queue: Promise<unknown> = Promise.resolve();
+
+  commit(writes: Write[]): Promise<void> {
+    if (writes.length === 0) return Promise.resolve();
+    const run = this.queue.then(() =>
+      this.driver.transaction(async (exec) => {
+        for (const w of writes) await exec(...statement(w));
+      }),
+    );
+    this.queue = run.catch(() => undefined);
+    return run.then(() => {
+      this.writes += writes.length;
+    });
+  }
+
+  close() {
+    return this.driver.close();
+  }
+}

@@ -1,0 +1,43 @@
+// SQLite backend (the embedded default), through better-sqlite3.
+import Database from 'better-sqlite3';
+import { chmodSync, existsSync, mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { Driver, Exec } from './sql-store.js';
+
+export function sqliteDriver(path: string): Driver {
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  const fresh = !existsSync(path);
+  const db = new Database(path);
+  // It holds sealed keys and digests of secrets: for its owner only.
+  if (fresh) chmodSync(path, 0o600);
+  // WAL keeps readers off the writer's back; FULL sync so a committed key survives a crash.
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = FULL');
+  db.pragma('busy_timeout = 10000');
+  const statements = new Map<string, Database.Statement>();
+  const exec: Exec = async (sql, params = []) => {
+    let stmt = statements.get(sql);
+    if (!stmt) statements.set(sql, (stmt = db.prepare(sql)));
+    if (stmt.reader) return { rows: stmt.all(...params) as Record<string, unknown>[], changes: 0 };
+    return { rows: [], changes: stmt.run(...params).changes };
+  };
+  return {
+    dialect: 'sqlite',
+    location: path,
+    query: exec,
+    async transaction(fn) {
+      db.exec('BEGIN IMMEDIATE');
+      try {
+        const result = await fn(exec);
+        db.exec('COMMIT');
+        return result;
+      } catch (e) {
+        if (db.inTransaction) db.exec('ROLLBACK');
+        throw e;
+      }
+    },
+    async close() {
+      db.close();
+    },
+  };
+}

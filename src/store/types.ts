@@ -1,0 +1,99 @@
+// The tenant store: the actual state the reconciler owns. Backends: SQLite (default) and PostgreSQL.
+
+/** The configuration record of one resource, as it stands in the tenant. */
+export interface StoredRecord {
+  tenant: string;
+  kind: string;
+  name: string;
+  /** The spec in force in the tenant; a console edit changes it (drift). */
+  spec: Record<string, unknown>;
+  /** Digest of the spec as mdmops last wrote it: when the spec no longer matches it, someone edited it. */
+  specHash: string;
+  /** Digest of the desired input mdmops last applied (spec, file contents, secret values). */
+  desiredHash: string;
+  /** Increments whenever the applied spec changes. */
+  generation: number;
+  /** SHA-256 of each referenced file's content, by field path. */
+  files: Record<string, string>;
+  /** Keyed digest of each secret's value by field path; null when the secret was missing. */
+  secrets: Record<string, string | null>;
+  status: Record<string, unknown>;
+  /** False once mdmops let go of it (deletionPolicy Orphan). */
+  managed: boolean;
+  updatedAt: string;
+}
+
+/** Which source applied a resource, and from which revision: what prune works from. */
+export interface InventoryEntry {
+  tenant: string;
+  kind: string;
+  name: string;
+  source: string;
+  revision: string;
+  appliedAt: string;
+}
+
+export type Severity = 'Info' | 'Warning' | 'Error';
+
+export interface Notification {
+  tenant: string;
+  kind: string;
+  name: string;
+  reason: string;
+  severity: Severity;
+  message: string;
+  count: number;
+  firstSeen: string;
+  lastSeen: string;
+  active: boolean;
+}
+
+export interface AuditEntry {
+  id?: number;
+  at: string;
+  tenant: string;
+  kind: string;
+  name: string;
+  action: string;
+  source: string;
+  revision: string;
+  actor: string;
+  detail: Record<string, unknown>;
+}
+
+export interface ResourceId {
+  tenant: string;
+  kind: string;
+  name: string;
+}
+
+/** One write; a batch of them commits in one transaction or not at all. */
+export type Write =
+  | { op: 'putRecord'; record: StoredRecord }
+  | { op: 'deleteRecord'; id: ResourceId }
+  | { op: 'putInventory'; entry: InventoryEntry }
+  | { op: 'deleteInventory'; id: ResourceId }
+  /** Sealed: the store never sees key material in the clear. */
+  | { op: 'putBlob'; id: ResourceId; purpose: string; sealed: Buffer }
+  | { op: 'deleteBlobs'; id: ResourceId }
+  /** Seen again: count and last seen grow, first seen stays. */
+  | { op: 'notify'; notification: Omit<Notification, 'count' | 'firstSeen' | 'active'> }
+  | { op: 'resolveNotification'; id: ResourceId; reason: string }
+  | { op: 'audit'; entry: AuditEntry }
+  | { op: 'setMeta'; key: string; value: string };
+
+export interface Store {
+  readonly location: string;
+  /** Statements that changed something, since open: the no-op apply must leave it at zero. */
+  readonly writes: number;
+  getMeta(key: string): Promise<string | undefined>;
+  listRecords(filter?: { tenant?: string; kind?: string }): Promise<StoredRecord[]>;
+  getRecord(id: ResourceId): Promise<StoredRecord | undefined>;
+  listInventory(source?: string): Promise<InventoryEntry[]>;
+  getBlob(id: ResourceId, purpose: string): Promise<Buffer | undefined>;
+  listBlobs(id: ResourceId): Promise<string[]>;
+  listNotifications(filter?: { active?: boolean }): Promise<Notification[]>;
+  listAudit(limit?: number): Promise<AuditEntry[]>;
+  commit(writes: Write[]): Promise<void>;
+  close(): Promise<void>;
+}

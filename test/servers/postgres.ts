@@ -1,0 +1,123 @@
+// A real, private PostgreSQL server on loopback for tests: a fresh cluster in a temp dir, gone after stop().
+import { execFile, spawn } from 'node:child_process';
+import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import pg from 'pg';
+
+export interface PostgresServer {
+  url: string;
+  stop(): Promise<void>;
+}
+
+const ROOT = '/usr/lib/postgresql';
+const USER = 'mdmops';
+const START_TIMEOUT_MS = 30_000;
+
+/** Debian installs each major version side by side; take the newest one with a server. */
+function binDir(): string {
+  const versions = existsSync(ROOT) ? readdirSync(ROOT).filter((v) => existsSync(join(ROOT, v, 'bin/initdb'))) : [];
+  versions.sort((a, b) => Number(b) - Number(a));
+  if (!versions[0]) throw new Error(`no PostgreSQL server found in ${ROOT}/<version>/bin: run scripts/ensure-deps.sh`);
+  return join(ROOT, versions[0], 'bin');
+}
+
+/** uid and gid of the postgres system user, from /etc/passwd. */
+function postgresIds(): { uid: number; gid: number } {
+  const line = readFileSync('/etc/passwd', 'utf8').split('\n').find((l) => l.startsWith('postgres:'));
+  if (!line) throw new Error('no postgres system user: run scripts/ensure-deps.sh');
+  const [, , uid, gid] = line.split(':');
+  return { uid: Number(uid), gid: Number(gid) };
+}
+
+/** initdb and postgres refuse to run as root; setpriv execs in place, so our child is postgres itself and gets our signals. */
+function asPostgres(command: string, args: string[]): [string, string[]] {
+  return ['setpriv', ['--reuid=postgres', '--regid=postgres', '--init-groups', command, ...args]];
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export async function startPostgres(): Promise<PostgresServer> {
+  const bin = binDir();
+  const { uid, gid } = postgresIds();
+  const dir = mkdtempSync(join(tmpdir(), 'mdmops-pg-'));
+  chownSync(dir, uid, gid);
+
+  try {
+    // cwd: the postgres user cannot enter a root-owned working directory.
+    await promisify(execFile)(...asPostgres(join(bin, 'initdb'), ['-D', dir, '-A', 'trust', '-U', USER, '-E', 'UTF8', '--locale=C', '--no-sync']), { cwd: dir });
+  } catch (e) {
+    rmSync(dir, { recursive: true, force: true });
+    const err = e as { stderr?: string; message: string };
+    throw new Error(`initdb failed: ${err.stderr || err.message}`);
+  }
+
+  const port = await freePort();
+  const [command, args] = asPostgres(join(bin, 'postgres'), [
+    '-D', dir, '-k', dir, '-p', String(port),
+    '-c', 'listen_addresses=127.0.0.1',
+    // Durability buys nothing for a throwaway cluster.
+    '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off',
+  ]);
+  const child = spawn(command, args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  // Keep draining the log so the server never blocks on a full pipe; the tail is enough for errors.
+  child.stderr.on('data', (chunk: Buffer) => { stderr = (stderr + chunk.toString()).slice(-16_384); });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  let running = true;
+  void exited.then(() => { running = false; });
+
+  // A server left behind would hold the port and the temp dir; immediate shutdown (SIGQUIT) when the test process exits.
+  const onExit = () => {
+    child.kill('SIGQUIT');
+    try {
+      rmSync(dir, { recursive: true, force: true });
+    } catch {
+      // the server may still be writing as it dies; a stray temp dir is not worth failing the exit for
+    }
+  };
+  process.on('exit', onExit);
+
+  const stop = async () => {
+    process.off('exit', onExit);
+    if (running) {
+      child.kill('SIGINT'); // fast shutdown: disconnect clients, no waiting for them
+      await exited;
+    }
+    rmSync(dir, { recursive: true, force: true });
+  };
+
+  // Ready when a real query goes through; then create the database the tests use.
+  const deadline = Date.now() + START_TIMEOUT_MS;
+  for (;;) {
+    const client = new pg.Client({ host: '127.0.0.1', port, user: USER, database: 'postgres' });
+    try {
+      await client.connect();
+      await client.query(`create database ${USER}`);
+      await client.end();
+      break;
+    } catch (e) {
+      await client.end().catch(() => {});
+      if (!running || Date.now() > deadline) {
+        await stop();
+        const why = running ? `did not accept connections within ${START_TIMEOUT_MS / 1000} s` : `exited with code ${child.exitCode ?? child.signalCode}`;
+        throw new Error(`postgres on port ${port} ${why} (last error: ${(e as Error).message})\n${stderr}`);
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  return { url: `postgres://${USER}@127.0.0.1:${port}/${USER}`, stop };
+}
