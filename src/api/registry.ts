@@ -46,3 +46,9 @@ const schemas = new Map(KINDS.map((k) => [k.kind, resourceSchema(k)]));
 export function resourceSchemaOf(kind: string) {
   return schemas.get(kind);
 }
+
+/** A kind as a user may type it: Connector, connector, connectors or a short name such as conn. */
+export function findKind(text: string): KindDefinition | undefined {
+  const t = text.toLowerCase();
+  return KINDS.find((k) => k.kind.toLowerCase() === t || k.plural === t || k.shortNames.includes(t));
+}

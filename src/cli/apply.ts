@@ -111,6 +111,8 @@ function report(result: ApplyResult, changed: boolean) {
   } else {
     out.write(`No changes: ${result.results.length} resource${result.results.length === 1 ? '' : 's'} up to date.\n`);
   }
+  const skipped = result.results.filter((r) => r.state === 'skipped');
+  if (skipped.length && !changed) out.write(`suspended, left alone: ${skipped.map((r) => show(r.change.id)).join(', ')}\n`);
   const failed = n('failed') + n('blocked');
   if (failed) out.write(`${failed} resource${failed === 1 ? '' : 's'} not applied (see above).\n`);
   const waiting = notReady(result);

@@ -6,6 +6,9 @@ import { registerSchema } from './schema.js';
 import { registerValidate } from './validate.js';
 import { registerPlan } from './plan.js';
 import { registerApply } from './apply.js';
+import { registerNotifications, registerStatus } from './status.js';
+import { registerExport } from './export.js';
+import { registerTenant } from './tenant.js';
 
 export function buildProgram(): Command {
   const program = new Command('mdmops')
@@ -16,6 +19,10 @@ export function buildProgram(): Command {
   registerValidate(program);
   registerPlan(program);
   registerApply(program);
+  registerStatus(program);
+  registerNotifications(program);
+  registerExport(program);
+  registerTenant(program);
   registerSchema(program);
   for (const c of program.commands) c.exitOverride().showHelpAfterError('(run with --help for usage)');
   return program;

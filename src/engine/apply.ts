@@ -134,7 +134,7 @@ export async function applyPlan(engine: Engine, plan: Plan, options: ApplyOption
         specHash: d.specHash,
         desiredHash: d.desiredHash,
         generation,
-        files: digests(d.files),
+        files: Object.fromEntries(Object.entries(d.files).map(([path, f]) => [path, { name: f.name }])),
         secrets: digests(d.secrets),
         status,
         managed: true,

@@ -1,4 +1,5 @@
 // The desired state of one resource, as the engine compares and applies it.
+import { basename } from 'node:path';
 import type { FileField, Reference } from '../api/index.js';
 import type { ContentChecker } from '../config/content.js';
 import type { ValidResource } from '../config/source.js';
@@ -13,7 +14,7 @@ export interface Desired {
   spec: Record<string, unknown>;
   references: Reference[];
   /** Referenced file contents by field path (e.g. spec.uploaded.certificate). */
-  files: Record<string, { digest: string; bytes: Buffer; field: FileField }>;
+  files: Record<string, { digest: string; bytes: Buffer; field: FileField; name: string }>;
   /** Secret values by field path; value undefined when not found. */
   secrets: Record<string, { ref: SecretRef; digest: string | null; value?: string }>;
   specHash: string;
@@ -59,7 +60,7 @@ export async function desiredOf(
     const bytes = content.bytes(v, field);
     if (typeof bytes === 'string') throw new Error(bytes); // validation read it; a file gone since is an error
     const digest = sha256(bytes);
-    files[dotted(field.path)] = { digest, bytes, field };
+    files[dotted(field.path)] = { digest, bytes, field, name: fileName(field) };
     setAt(spec, field.path.slice(1), { sha256: digest });
   }
   const secrets: Desired['secrets'] = {};
@@ -81,6 +82,14 @@ export async function desiredOf(
   };
 }
 
+const EXTENSION = { certificates: 'pem', pkcs12: 'p12', 'saml-metadata': 'xml', 'gsql-export': 'xml' };
+
+/** The declared file's own name, or one that says what inline data holds. */
+function fileName(field: FileField): string {
+  if (field.source.file) return basename(field.source.file);
+  return `${String(field.path[field.path.length - 1])}.${EXTENSION[field.content]}`;
+}
+
 function setAt(target: Record<string, unknown>, path: (string | number)[], value: unknown) {
   let at = target as Record<string | number, unknown>;
   for (const p of path.slice(0, -1)) at = at[p] as Record<string | number, unknown>;
@@ -89,4 +98,13 @@ function setAt(target: Record<string, unknown>, path: (string | number)[], value
 
 export function digests<T extends { digest: string | null }>(m: Record<string, T>): Record<string, T['digest']> {
   return Object.fromEntries(Object.entries(m).map(([k, v]) => [k, v.digest]));
+}
+
+/** Rewrites the { sha256 } file references a stored spec holds (for export, or to check an edited spec). */
+export function mapFileRefs(spec: unknown, fn: (path: string, digest: string) => unknown, path = 'spec'): unknown {
+  if (typeof spec !== 'object' || spec === null) return spec;
+  if (Array.isArray(spec)) return spec.map((v, i) => mapFileRefs(v, fn, `${path}[${i}]`));
+  const keys = Object.keys(spec);
+  if (keys.length === 1 && keys[0] === 'sha256' && typeof (spec as { sha256: unknown }).sha256 === 'string') return fn(path, (spec as { sha256: string }).sha256);
+  return Object.fromEntries(Object.entries(spec).map(([k, v]) => [k, mapFileRefs(v, fn, `${path}.${k}`)]));
 }

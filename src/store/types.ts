@@ -13,8 +13,8 @@ export interface StoredRecord {
   desiredHash: string;
   /** Increments whenever the applied spec changes. */
   generation: number;
-  /** SHA-256 of each referenced file's content, by field path. */
-  files: Record<string, string>;
+  /** Each referenced file by field path: its name as declared (the extension tells what it holds), for export. */
+  files: Record<string, { name: string }>;
   /** Keyed digest of each secret's value by field path; null when the secret was missing. */
   secrets: Record<string, string | null>;
   status: Record<string, unknown>;

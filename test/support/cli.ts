@@ -11,8 +11,11 @@ export interface Run {
   stderr: string;
 }
 
-export function mdmops(args: string[], options: { input?: string | Buffer; cwd?: string } = {}): Run {
-  const r = spawnSync(process.execPath, [BIN, ...args], { cwd: options.cwd ?? ROOT, input: options.input, encoding: 'utf8', timeout: 30_000 });
+export const BIN_PATH = BIN;
+
+export function mdmops(args: string[], options: { input?: string | Buffer; cwd?: string; env?: NodeJS.ProcessEnv } = {}): Run {
+  const env = { ...process.env, NO_COLOR: '1', ...options.env };
+  const r = spawnSync(process.execPath, [BIN, ...args], { cwd: options.cwd ?? ROOT, input: options.input, encoding: 'utf8', timeout: 60_000, env });
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 

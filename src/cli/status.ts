@@ -1,0 +1,89 @@
+// mdmops status [Kind/name] and mdmops notifications: what the tenant store says.
+import { Option, type Command } from 'commander';
+import { stringify } from 'yaml';
+import { API_VERSION } from '../api/index.js';
+import { show } from '../engine/context.js';
+import { idKey } from '../engine/desired.js';
+import { readyOf } from '../engine/status.js';
+import type { InventoryEntry, StoredRecord } from '../store/types.js';
+import { UserError } from './errors.js';
+import { parseResourceArg } from './resource-arg.js';
+import { openSession, storeOptions, type StoreOptions } from './session.js';
+import { table, age } from './table.js';
+
+export function registerStatus(program: Command) {
+  storeOptions(program.command('status').description('Status of the resources in the tenant store: Ready, Synced, reason; one resource in full.'))
+    .argument('[resource]', 'Kind/name, e.g. Connector/paris-dc')
+    .option('-n, --namespace <tenant>', 'tenant', 'default')
+    .addOption(new Option('-o, --output <format>', 'table, yaml or json').choices(['table', 'yaml', 'json']).default('table'))
+    .action(async (resource: string | undefined, opts: StoreOptions & { namespace: string; output: string }) => {
+      const session = await openSession(opts);
+      try {
+        const inventory = new Map((await session.store.listInventory()).map((e) => [idKey(e), e]));
+        let records: StoredRecord[];
+        if (resource) {
+          const id = parseResourceArg(resource, opts.namespace);
+          const record = await session.store.getRecord(id);
+          if (!record) throw new UserError(`${show(id)} is not in the tenant store at ${session.store.location}`);
+          records = [record];
+        } else {
+          records = await session.store.listRecords();
+        }
+        const items = records.map((r) => asResource(r, inventory.get(idKey(r))));
+        if (opts.output === 'json') process.stdout.write(JSON.stringify(resource ? items[0] : { apiVersion: API_VERSION, kind: 'List', items }, null, 2) + '\n');
+        else if (opts.output === 'yaml' || resource) process.stdout.write(stringify(resource ? items[0] : { apiVersion: API_VERSION, kind: 'List', items }));
+        else if (!records.length) process.stdout.write(`The tenant store at ${session.store.location} is empty: apply a configuration first.\n`);
+        else process.stdout.write(statusTable(records));
+      } finally {
+        await session.close();
+      }
+    });
+}
+
+function asResource(r: StoredRecord, inv: InventoryEntry | undefined) {
+  return {
+    apiVersion: API_VERSION,
+    kind: r.kind,
+    metadata: { name: r.name, namespace: r.tenant, generation: r.generation },
+    spec: r.spec,
+    status: r.status,
+    managed: r.managed,
+    ...(inv ? { source: inv.source, revision: inv.revision, appliedAt: inv.appliedAt } : {}),
+    updatedAt: r.updatedAt,
+  };
+}
+
+function statusTable(records: StoredRecord[]): string {
+  const condition = (r: StoredRecord, type: string) => (r.status.conditions as { type: string; status: string }[] | undefined)?.find((c) => c.type === type);
+  return table(
+    ['RESOURCE', 'READY', 'SYNCED', 'REASON', 'MANAGED', 'UPDATED'],
+    records.map((r) => {
+      const ready = readyOf(r.status);
+      return [show(r), ready?.status ?? 'Unknown', condition(r, 'Synced')?.status ?? 'Unknown', ready?.status === 'True' ? '' : (ready?.reason ?? ''), r.managed ? 'yes' : 'no', age(r.updatedAt)];
+    }),
+  );
+}
+
+export function registerNotifications(program: Command) {
+  storeOptions(program.command('notifications').description('What needs an administrator: one line per resource and reason, with how often and when it was seen.'))
+    .option('--all', 'include notifications whose cause has gone')
+    .addOption(new Option('-o, --output <format>', 'table, yaml or json').choices(['table', 'yaml', 'json']).default('table'))
+    .action(async (opts: StoreOptions & { all?: boolean; output: string }) => {
+      const session = await openSession(opts);
+      try {
+        const list = await session.store.listNotifications(opts.all ? {} : { active: true });
+        if (opts.output === 'json') process.stdout.write(JSON.stringify(list, null, 2) + '\n');
+        else if (opts.output === 'yaml') process.stdout.write(stringify(list));
+        else if (!list.length) process.stdout.write(opts.all ? 'No notifications.\n' : 'No active notifications.\n');
+        else
+          process.stdout.write(
+            table(
+              ['LAST SEEN', 'FIRST SEEN', 'COUNT', 'SEVERITY', 'RESOURCE', 'REASON', 'MESSAGE'],
+              list.map((n) => [age(n.lastSeen), age(n.firstSeen), String(n.count), n.active ? n.severity : `${n.severity} (resolved)`, show(n), n.reason, n.message]),
+            ),
+          );
+      } finally {
+        await session.close();
+      }
+    });
+}

@@ -1,0 +1,255 @@
+// plan, apply, prune, drift, status, notifications and export, through the CLI on a fresh store.
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { clean } from './support/cli.js';
+import { doc, workspace } from './support/workspace.js';
+
+const space = (name: string, priority: number) => doc('Space', name, `displayName: ${name}\npriority: ${priority}\nmembers: { groups: [${name}-devices] }\nadmins: { groups: [${name}-admins] }`);
+const connector = (name: string, extra = '') => doc('Connector', name, `hosting: OnPremises\nlogLevel: Info\n${extra}`);
+const localCa = (name: string, extra = '') => doc('CertificateAuthority', name, `type: Local\nsubject: { commonName: ${name} }\nkeyAlgorithm: ECDSA-P256\n${extra}`);
+
+describe('the example tenant, end to end', () => {
+  const ws = workspace(true);
+
+  it('applies, then has nothing more to do', () => {
+    const first = ws.run(['apply', '-f', 'config', '--auto-approve']);
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.stdout).toContain('Plan: 15 to create');
+    expect(first.stdout).toContain('Apply complete: 15 created');
+    expect(first.stderr).toMatch(/created a master key in .*master\.key \(mode 0600\)/);
+    expect(statSync(join(ws.dir, '.mdmops/master.key')).mode & 0o777).toBe(0o600);
+    // Waiting on what cannot be reached from here is listed, not an error.
+    expect(first.stdout).toMatch(/Not Ready \(\d+\):/);
+    expect(first.stdout).toContain('EntraIdSource/contoso-entra: SecretNotFound');
+
+    const second = ws.run(['apply', '-f', 'config', '--auto-approve']);
+    expect(second.code).toBe(0);
+    expect(second.stdout).toContain('No changes: 15 resources up to date.');
+    expect(second.stdout).not.toContain('created');
+
+    const plan = ws.run(['plan', '-f', 'config', '--detailed-exitcode']);
+    expect(plan.code).toBe(0);
+    expect(plan.stdout).toContain('No changes');
+  });
+
+  it('exports YAML that validates and plans with no changes', () => {
+    const out = ws.run(['export', '-o', 'exported']);
+    expect(out.code, out.stderr).toBe(0);
+    expect(out.stdout).toMatch(/exported 15 resources/);
+    expect(readFileSync(join(ws.dir, 'exported/default/certificateauthorities.yaml'), 'utf8')).toContain('kind: CertificateAuthority');
+    expect(existsSync(join(ws.dir, 'exported/default/files/certificateconfigurations/corporate-root/contoso-root.pem'))).toBe(true);
+    expect(ws.run(['validate', '-f', 'exported']).code).toBe(0);
+    const plan = ws.run(['plan', '-f', 'exported', '--detailed-exitcode']);
+    expect(plan.stdout).toContain('No changes: 15 resources up to date.');
+    expect(plan.code).toBe(0);
+    expect(ws.run(['export', '-o', 'exported']).stderr).toContain('is not empty');
+  });
+
+  it('shows a console edit as drift, and apply corrects it', () => {
+    const set = ws.run(['tenant', 'set', 'Connector/paris-dc', 'logLevel=Debug']);
+    expect(set.code, set.stderr).toBe(0);
+    const plan = ws.run(['plan', '-f', 'config', '--detailed-exitcode']);
+    expect(plan.code).toBe(2);
+    expect(plan.stdout).toContain('~ Connector/paris-dc (update; drift: edited in the tenant, will be corrected)');
+    expect(plan.stdout).toContain('~ spec.logLevel: Debug -> Info');
+    expect(plan.stdout).toContain('dependents: CertificateAuthority/corp-scep, LdapSource/corp-ldap');
+    const apply = ws.run(['apply', '-f', 'config', '--auto-approve']);
+    expect(apply.stdout).toContain('Connector/paris-dc updated');
+    expect(ws.run(['plan', '-f', 'config', '--detailed-exitcode']).code).toBe(0);
+    const status = JSON.parse(ws.run(['status', 'Connector/paris-dc', '-o', 'json']).stdout);
+    expect(status.spec.logLevel).toBe('Info');
+  });
+
+  it('refuses a console edit the kind does not allow, changing nothing', () => {
+    const bad = ws.run(['tenant', 'set', 'conn/paris-dc', 'logLevel=Loud']);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain('Connector/paris-dc: spec.logLevel:');
+    expect(bad.stderr).toContain('nothing was changed');
+    expect(clean(bad)).toBe(true);
+    expect(ws.run(['plan', '-f', 'config', '--detailed-exitcode']).code).toBe(0);
+  });
+
+  it('lists status and deduplicated notifications', () => {
+    const status = ws.run(['status']);
+    expect(status.stdout).toMatch(/^RESOURCE\s+READY\s+SYNCED\s+REASON/);
+    expect(status.stdout).toMatch(/Space\/emea\s+True\s+True/);
+    expect(status.stdout).toMatch(/Connector\/aws-directory\s+False\s+True\s+AgentNotConnected/);
+    const list = JSON.parse(ws.run(['notifications', '-o', 'json']).stdout) as { kind: string; name: string; reason: string; count: number; firstSeen: string; lastSeen: string }[];
+    const connector = list.filter((n) => n.name === 'aws-directory' && n.reason === 'ConnectorNotConnected');
+    expect(connector).toHaveLength(1); // seen on every apply, listed once
+    expect(connector[0]!.count).toBeGreaterThanOrEqual(3);
+    expect(connector[0]!.firstSeen <= connector[0]!.lastSeen).toBe(true);
+    expect(ws.run(['notifications']).stdout).toMatch(/LAST SEEN\s+FIRST SEEN\s+COUNT\s+SEVERITY\s+RESOURCE\s+REASON\s+MESSAGE/);
+  });
+
+  it('never shows a secret value, only that it changed', () => {
+    const secret = 'correct-horse-battery-staple';
+    ws.write('.mdmops/secrets/corp-scep/challenge', `${secret}\n`);
+    const plan = ws.run(['plan', '-f', 'config']);
+    expect(plan.stdout).toContain('~ spec.challengeSecretRef: (secret set)');
+    const apply = ws.run(['apply', '-f', 'config', '--auto-approve']);
+    expect(apply.code).toBe(0);
+    ws.write('.mdmops/secrets/corp-scep/challenge', 'another-value');
+    expect(ws.run(['plan', '-f', 'config']).stdout).toContain('~ spec.challengeSecretRef: (secret value changed)');
+    const everything = ['plan -o json', 'plan -o markdown', 'status -o yaml', 'notifications --all -o json'].map((c) => {
+      const [cmd, ...rest] = c.split(' ');
+      return ws.run([cmd!, ...(cmd === 'plan' ? ['-f', 'config'] : []), ...rest]).stdout;
+    });
+    for (const out of everything) {
+      expect(out).not.toContain(secret);
+      expect(out).not.toContain('another-value');
+    }
+    const db = readFileSync(join(ws.dir, '.mdmops/tenant.db'));
+    expect(db.includes(Buffer.from(secret))).toBe(false);
+  });
+});
+
+describe('plan formats', () => {
+  const ws = workspace();
+  const space_lines = space('emea', 10).split('\n').length - 1;
+  ws.write('config/a.yaml', space('emea', 10) + connector('paris'));
+
+  it('prints stable JSON and a Markdown comment', () => {
+    const json = ws.run(['plan', '-f', 'config', '-o', 'json']);
+    expect(json.code).toBe(0);
+    const plan = JSON.parse(json.stdout);
+    expect(plan).toMatchObject({ formatVersion: 1, source: 'default', hasChanges: true, summary: { create: 2, update: 0, delete: 0, 'no-op': 0 } });
+    expect(plan.revision).toMatch(/^sha256:[0-9a-f]{12}$/);
+    const space = plan.changes.find((c: { resource: string }) => c.resource === 'Space/emea');
+    expect(space).toMatchObject({ kind: 'Space', tenant: 'default', name: 'emea', action: 'create', drift: false, file: 'config/a.yaml', line: 1 });
+    expect(plan.changes.find((c: { resource: string }) => c.resource === 'Connector/paris').line).toBe(space_lines + 1); // right after the first document's ---
+    expect(space.diffs).toContainEqual({ path: 'spec.priority', before: null, after: 10 });
+
+    const md = ws.run(['plan', '-f', 'config', '-o', 'markdown']).stdout;
+    expect(md).toContain('### mdmops plan');
+    expect(md).toContain('| 2 | 0 | 0 | 0 | 0 | 0 |');
+    expect(md.match(/<details>/g)).toHaveLength(2);
+    expect(md).toContain('<summary><code>+ Space/emea (create)</code></summary>');
+    expect(md).toContain('+ spec.priority: 10');
+  });
+
+  it('refuses to apply without confirmation off a terminal, and applies nothing when invalid', () => {
+    const off = ws.run(['apply', '-f', 'config']);
+    expect(off.code).toBe(1);
+    expect(off.stderr).toContain('--auto-approve');
+    ws.write('config/b.yaml', space('apac', 'high' as unknown as number));
+    const invalid = ws.run(['apply', '-f', 'config', '--auto-approve']);
+    expect(invalid.code).toBe(1);
+    expect(invalid.stderr).toMatch(/b\.yaml:\d+:\d+: Space\/apac: spec\.priority:/);
+    expect(invalid.stderr).toContain('nothing was planned or applied');
+    ws.remove('config/b.yaml');
+    expect(ws.run(['status']).stdout).toContain('is empty');
+  });
+});
+
+describe('prune', () => {
+  const ws = workspace();
+  const many = Array.from({ length: 12 }, (_, i) => space(`s${i}`, i + 1)).join('');
+
+  it('deletes what left the configuration, orphans what asks for it, and refuses to break references', () => {
+    ws.write('config/a.yaml', many + connector('paris') + localCa('root') + doc('CertificateAuthority', 'scep', 'type: ScepOnPremises\nurl: http://127.0.0.1:9/scep\nconnectorRef: { name: paris }\nchallengeSecretRef: { name: scep, key: challenge }'));
+    expect(ws.run(['apply', '-f', 'config', '--auto-approve']).code).toBe(0);
+    const key = JSON.parse(ws.run(['status', 'CertificateAuthority/root', '-o', 'json']).stdout).status.publicKeySha256;
+    expect(key).toMatch(/^([0-9A-F]{2}:){31}[0-9A-F]{2}$/);
+
+    // All twelve spaces gone at once: more than 10 deletions, and more than 25%.
+    ws.write('config/a.yaml', connector('paris') + localCa('root') + doc('CertificateAuthority', 'scep', 'type: ScepOnPremises\nurl: http://127.0.0.1:9/scep\nconnectorRef: { name: paris }\nchallengeSecretRef: { name: scep, key: challenge }'));
+    const guarded = ws.run(['apply', '-f', 'config', '--auto-approve']);
+    expect(guarded.code).toBe(1);
+    expect(guarded.stdout).toContain('this would delete 12 of the 15 resources applied from source "default"');
+    expect(guarded.stdout).toContain('--allow-mass-delete');
+    expect(ws.run(['status']).stdout).toContain('Space/s11');
+    const allowed = ws.run(['apply', '-f', 'config', '--auto-approve', '--allow-mass-delete']);
+    expect(allowed.code, allowed.stdout).toBe(0);
+    expect(allowed.stdout).toContain('Space/s0 deleted');
+    expect(ws.run(['status']).stdout).not.toContain('Space/s0');
+
+    // The CAs leave the configuration: both are orphaned by default, kept with their key, unmanaged.
+    ws.write('config/a.yaml', connector('paris') + space('keep1', 1) + space('keep2', 2) + space('keep3', 3) + space('keep4', 4) + space('keep5', 5));
+    const orphan = ws.run(['apply', '-f', 'config', '--auto-approve', '--allow-mass-delete']);
+    expect(orphan.code, orphan.stdout).toBe(0);
+    expect(orphan.stdout).toContain('- CertificateAuthority/root (orphan: kept in the tenant with its key material, no longer managed)');
+    expect(orphan.stdout).toContain('CertificateAuthority/root orphaned');
+    const status = JSON.parse(ws.run(['status', 'CertificateAuthority/root', '-o', 'json']).stdout);
+    expect(status.managed).toBe(false);
+    expect(status.status.publicKeySha256).toBe(key);
+    expect(status.status.conditions.find((c: { type: string }) => c.type === 'Synced').reason).toBe('Orphaned');
+
+    // The orphaned SCEP CA still uses the connector: deleting the connector is refused.
+    ws.write('config/a.yaml', space('keep1', 1) + space('keep2', 2) + space('keep3', 3) + space('keep4', 4) + space('keep5', 5));
+    const refused = ws.run(['apply', '-f', 'config', '--auto-approve', '--allow-mass-delete']);
+    expect(refused.code).toBe(1);
+    expect(refused.stdout).toContain('cannot delete Connector/paris: still referenced by CertificateAuthority/scep');
+    expect(ws.run(['status', 'Connector/paris']).code).toBe(0);
+    expect(clean(refused)).toBe(true);
+  });
+
+  it('takes an orphaned CA back, with the same key, when it returns to the configuration', () => {
+    ws.write('config/a.yaml', connector('paris') + space('keep1', 1) + space('keep2', 2) + space('keep3', 3) + space('keep4', 4) + space('keep5', 5) + localCa('root'));
+    const plan = ws.run(['plan', '-f', 'config', '--detailed-exitcode']);
+    expect(plan.code).toBe(2);
+    expect(plan.stdout).toContain('CertificateAuthority/root (adopt)');
+    expect(ws.run(['apply', '-f', 'config', '--auto-approve']).code).toBe(0);
+    expect(JSON.parse(ws.run(['status', 'CertificateAuthority/root', '-o', 'json']).stdout).managed).toBe(true);
+  });
+});
+
+describe('management policies', () => {
+  const ws = workspace();
+
+  it('Observe reports drift without correcting it; suspend leaves a resource alone', () => {
+    ws.write('config/a.yaml', connector('watched') + connector('paused'));
+    expect(ws.run(['apply', '-f', 'config', '--auto-approve']).code).toBe(0);
+    ws.write('config/a.yaml', connector('watched', 'managementPolicy: Observe') + connector('paused'));
+    expect(ws.run(['tenant', 'set', 'Connector/watched', 'logLevel=Trace', 'managementPolicy=Observe']).code).toBe(0);
+    const plan = ws.run(['plan', '-f', 'config', '--detailed-exitcode']);
+    expect(plan.stdout).toContain('! Connector/watched (drift reported, not corrected: managementPolicy Observe)');
+    expect(plan.stdout).toContain('~ spec.logLevel: Trace -> Info');
+    ws.run(['apply', '-f', 'config', '--auto-approve']);
+    const watched = JSON.parse(ws.run(['status', 'Connector/watched', '-o', 'json']).stdout);
+    expect(watched.spec.logLevel).toBe('Trace');
+    expect(watched.status.conditions.find((c: { type: string }) => c.type === 'Synced')).toMatchObject({ status: 'False', reason: 'DriftDetected' });
+    expect(ws.run(['notifications']).stdout).toMatch(/Connector\/watched\s+DriftDetected/);
+
+    ws.write('config/a.yaml', connector('watched', 'managementPolicy: Observe') + connector('paused', 'suspend: true\ndescription: changed'));
+    const suspended = ws.run(['apply', '-f', 'config', '--auto-approve']);
+    expect(suspended.stdout).toContain('suspended, left alone: Connector/paused');
+    expect(JSON.parse(ws.run(['status', 'Connector/paused', '-o', 'json']).stdout).spec.description).toBeUndefined();
+  });
+});
+
+describe('--wait', () => {
+  const ws = workspace();
+
+  it('waits for a server to come up, and fails when it does not', async () => {
+    const port = await freePort();
+    ws.write('config/a.yaml', doc('CertificateAuthority', 'acme', `type: PublicCloud\ndirectoryUrl: http://127.0.0.1:${port}/directory\nemail: pki@example.com`));
+    const down = ws.run(['apply', '-f', 'config', '--auto-approve', '--wait=2s']);
+    expect(down.code).toBe(1);
+    expect(down.stdout).toContain('CertificateAuthority/acme: CAServerUnreachable');
+    expect(down.stdout).toContain('Timed out after 2s');
+    expect(ws.run(['notifications']).stdout).toMatch(/CertificateAuthority\/acme\s+CAServerUnreachable/);
+
+    const server = createServer((s) => s.end()).listen(port, '127.0.0.1');
+    try {
+      const up = await new Promise<{ code: number; stdout: string }>((resolve) => setTimeout(() => resolve(ws.run(['apply', '-f', 'config', '--auto-approve', '--wait=10s'])), 10));
+      expect(up.code, up.stdout).toBe(0);
+      expect(up.stdout).toContain('No changes');
+    } finally {
+      server.close();
+    }
+    const notes = ws.run(['notifications']).stdout;
+    expect(notes).not.toContain('CAServerUnreachable');
+  });
+});
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
