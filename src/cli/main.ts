@@ -6,7 +6,7 @@ import { registerSchema } from './schema.js';
 import { registerValidate } from './validate.js';
 import { registerPlan } from './plan.js';
 import { registerApply } from './apply.js';
-import { registerNotifications, registerStatus } from './status.js';
+import { registerAudit, registerNotifications, registerStatus } from './status.js';
 import { registerExport } from './export.js';
 import { registerTenant } from './tenant.js';
 
@@ -21,6 +21,7 @@ export function buildProgram(): Command {
   registerApply(program);
   registerStatus(program);
   registerNotifications(program);
+  registerAudit(program);
   registerExport(program);
   registerTenant(program);
   registerSchema(program);

@@ -87,3 +87,23 @@ export function registerNotifications(program: Command) {
       }
     });
 }
+
+export function registerAudit(program: Command) {
+  storeOptions(program.command('audit').description('What changed in the tenant, when, by whom and from which source and revision (newest first).'))
+    .option('--limit <n>', 'entries to show', '50')
+    .addOption(new Option('-o, --output <format>', 'table, yaml or json').choices(['table', 'yaml', 'json']).default('table'))
+    .action(async (opts: StoreOptions & { limit: string; output: string }) => {
+      const limit = Number(opts.limit);
+      if (!Number.isInteger(limit) || limit < 1) throw new UserError(`--limit ${opts.limit}: expected a whole number of at least 1`);
+      const session = await openSession(opts);
+      try {
+        const list = await session.store.listAudit(limit);
+        if (opts.output === 'json') process.stdout.write(JSON.stringify(list, null, 2) + '\n');
+        else if (opts.output === 'yaml') process.stdout.write(stringify(list));
+        else if (!list.length) process.stdout.write('The audit log is empty.\n');
+        else process.stdout.write(table(['AT', 'ACTION', 'RESOURCE', 'SOURCE', 'REVISION', 'ACTOR'], list.map((a) => [a.at, a.action, show(a), a.source, a.revision, a.actor])));
+      } finally {
+        await session.close();
+      }
+    });
+}

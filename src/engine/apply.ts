@@ -118,7 +118,9 @@ export async function applyPlan(engine: Engine, plan: Plan, options: ApplyOption
       ? c.diffs.length
         ? synced(false, 'DriftDetected', 'managementPolicy Observe: differences are reported, not corrected')
         : synced(true, 'Observed', 'matches the configuration')
-      : synced(true, 'ReconcileSuccess', changed ? `${c.action === 'update' && c.drift ? 'drift corrected' : `${c.action}d`} from revision ${plan.revision}` : 'up to date');
+      : changed
+        ? synced(true, 'ReconcileSuccess', `${c.action === 'update' && c.drift ? 'drift corrected' : `${c.action}d`} from revision ${plan.revision}`)
+        : (keptSynced(base) ?? synced(true, 'ReconcileSuccess', 'up to date'));
     const conditions = mergeConditions(
       base?.status.conditions,
       [syncedCondition, { type: 'Ready', status: outcome.ready.status ? 'True' : 'False', reason: outcome.ready.reason, message: outcome.ready.message }],
@@ -214,6 +216,12 @@ function sealed(engine: Engine, c: Change, purpose: string, value: Buffer): Writ
 }
 
 const synced = (ok: boolean, reason: string, message: string): ConditionInput => ({ type: 'Synced', status: ok ? 'True' : 'False', reason, message });
+
+/** A no-op keeps the Synced condition that says what last changed it. */
+function keptSynced(record: StoredRecord | undefined): ConditionInput | undefined {
+  const c = (record?.status.conditions as ConditionInput[] | undefined)?.find((x) => x.type === 'Synced');
+  return c?.status === 'True' ? { type: c.type, status: c.status, reason: c.reason, message: c.message } : undefined;
+}
 
 function withConditions(record: StoredRecord, next: ConditionInput[], at: string): StoredRecord {
   const kept = ((record.status.conditions as ConditionInput[] | undefined) ?? []).filter((c) => !next.some((n) => n.type === c.type));

@@ -1,6 +1,6 @@
 // The master key: seals key material in the store (AES-256-GCM) and keys the digests of secret values.
 import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes } from 'node:crypto';
-import { closeSync, mkdirSync, openSync, readFileSync, statSync, writeSync } from 'node:fs';
+import { linkSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 
 const VERSION = 1;
@@ -66,22 +66,19 @@ export function loadMasterKey(source: KeySource): { key: MasterKey; created?: st
   if (source.env) return { key: parseKey(source.env, 'MDMOPS_MASTER_KEY') };
   const file = source.file ?? source.createAt;
   if (!file) throw new MasterKeyError('no master key: set MDMOPS_MASTER_KEY or --master-key-file (every replica sharing a store needs the same key)');
-  let fd: number;
+  if (source.file) return readKeyFile(source.file);
+  // Written aside and linked into place: a crash never leaves a half-written key, and of two
+  // processes starting at once, one key wins and both use it.
+  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+  const aside = `${file}.${process.pid}.tmp`;
+  writeFileSync(aside, `${randomBytes(32).toString('base64')}\n`, { mode: 0o600 });
   try {
-    if (!source.file) mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
-    fd = openSync(file, 'wx', 0o600);
+    linkSync(aside, file);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'EEXIST' || !source.createAt && source.file === undefined) throw e;
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
     return readKeyFile(file);
-  }
-  if (!source.createAt || source.file) {
-    closeSync(fd);
-    throw new MasterKeyError(`${file}: no such master key file`);
-  }
-  try {
-    writeSync(fd, `${randomBytes(32).toString('base64')}\n`);
   } finally {
-    closeSync(fd);
+    rmSync(aside, { force: true });
   }
   return { ...readKeyFile(file), created: file };
 }

@@ -1,0 +1,93 @@
+// The engine alone, on a real SQLite store: ordering, bounded parallelism, and failures that
+// block only what depends on them. The providers here are the test's own.
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { applyPlan } from '../src/engine/apply.js';
+import { canonical, sha256 } from '../src/engine/canonical.js';
+import type { Engine } from '../src/engine/context.js';
+import { idKey, type Desired } from '../src/engine/desired.js';
+import { makePlan } from '../src/engine/plan.js';
+import { ProviderRegistry, type Provider } from '../src/engine/provider.js';
+import { StandaloneSecrets } from '../src/engine/secrets.js';
+import { MasterKey } from '../src/store/master-key.js';
+import { openStore, parseStoreSpec } from '../src/store/open.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'mdmops-engine-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function desired(kind: string, name: string, refs: { kind: string; name: string }[] = []): Desired {
+  const id = { tenant: 'default', kind, name };
+  const spec = { n: name };
+  const specHash = sha256(canonical(spec));
+  return { id, key: idKey(id), spec, references: refs.map((r) => ({ ...r, path: ['spec'] })), files: {}, secrets: {}, specHash, desiredHash: specHash };
+}
+
+/** Records the order and overlap of create calls; fails for the names it is told to. */
+function testProvider(kind: string, log: string[], failing: Set<string>, inFlight: { now: number; max: number }): Provider {
+  return {
+    kind,
+    observe: async () => ({ outcome: { ready: { status: true, reason: 'Ok', message: '' } }, replace: [], impact: [] }),
+    async create(_ctx, d) {
+      inFlight.now++;
+      inFlight.max = Math.max(inFlight.max, inFlight.now);
+      await new Promise((r) => setTimeout(r, 30));
+      inFlight.now--;
+      log.push(d.id.name);
+      if (failing.has(d.id.name)) throw new Error(`${d.id.name} refused by the server`);
+      return { ready: { status: true, reason: 'Ok', message: '' } };
+    },
+    update: async () => ({ ready: { status: true, reason: 'Ok', message: '' } }),
+    delete: async () => undefined,
+  };
+}
+
+describe('apply order and failures', () => {
+  let engine: Engine;
+  const log: string[] = [];
+  const inFlight = { now: 0, max: 0 };
+  beforeAll(async () => {
+    const failing = new Set(['broken']);
+    engine = {
+      store: await openStore(parseStoreSpec(`sqlite:${join(dir, 'e.db')}`)),
+      key: new MasterKey(randomBytes(32)),
+      providers: new ProviderRegistry([testProvider('Connector', log, failing, inFlight), testProvider('LdapSource', log, failing, inFlight), testProvider('Space', log, failing, inFlight)]),
+    };
+  });
+  afterAll(() => engine.store.close());
+
+  it('applies dependencies first, in parallel up to the bound, and blocks only the dependents of a failure', async () => {
+    const input = [
+      desired('LdapSource', 'on-broken', [{ kind: 'Connector', name: 'broken' }]),
+      desired('LdapSource', 'on-ok', [{ kind: 'Connector', name: 'ok' }]),
+      desired('Connector', 'broken'),
+      desired('Connector', 'ok'),
+      ...Array.from({ length: 6 }, (_, i) => desired('Space', `s${i}`)),
+    ];
+    const plan = await makePlan(engine, input, { source: 'test', revision: 'r1' });
+    expect(plan.changes.filter((c) => c.action === 'create')).toHaveLength(10);
+    const result = await applyPlan(engine, plan, { concurrency: 3, actor: 'test', secrets: new StandaloneSecrets(dir) });
+    const state = Object.fromEntries(result.results.map((r) => [r.change.id.name, r.state]));
+    expect(state).toMatchObject({ broken: 'failed', 'on-broken': 'blocked', ok: 'done', 'on-ok': 'done', s0: 'done', s5: 'done' });
+    expect(log.indexOf('ok')).toBeLessThan(log.indexOf('on-ok'));
+    expect(log).not.toContain('on-broken');
+    expect(inFlight.max).toBe(3);
+    expect(result.results.find((r) => r.change.id.name === 'on-broken')!.message).toBe('waits for Connector/broken, which did not apply');
+
+    const notes = await engine.store.listNotifications({ active: true });
+    expect(notes.map((n) => [n.name, n.reason, n.message])).toEqual([['broken', 'ReconcileFailed', 'broken refused by the server']]);
+    expect(await engine.store.getRecord({ tenant: 'default', kind: 'Connector', name: 'broken' })).toBeUndefined();
+    expect(await engine.store.getRecord({ tenant: 'default', kind: 'LdapSource', name: 'on-ok' })).toBeDefined();
+  });
+
+  it('makes no store write when nothing changed', async () => {
+    const input = [desired('Connector', 'ok'), desired('LdapSource', 'on-ok', [{ kind: 'Connector', name: 'ok' }])];
+    // Prune guard: the plan would drop the others; allowed here, then a second identical apply writes nothing.
+    await applyPlan(engine, await makePlan(engine, input, { source: 'test', revision: 'r2', allowMassDelete: true }), { actor: 't', secrets: new StandaloneSecrets(dir) });
+    const again = await applyPlan(engine, await makePlan(engine, input, { source: 'test', revision: 'r3' }), { actor: 't', secrets: new StandaloneSecrets(dir) });
+    expect(again.writes).toBe(0);
+    expect(again.results.every((r) => r.state === 'unchanged')).toBe(true);
+  });
+});

@@ -1,0 +1,190 @@
+// The tenant store: the same behaviour on SQLite and on a real PostgreSQL server.
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MasterKey } from '../src/store/master-key.js';
+import { SCHEMA_VERSION } from '../src/store/migrations.js';
+import { openStore, parseStoreSpec, type StoreSpec } from '../src/store/open.js';
+import type { Store, StoredRecord } from '../src/store/types.js';
+import { startPostgres, type PostgresServer } from './servers/postgres.js';
+import { doc, workspace } from './support/workspace.js';
+
+let postgres: PostgresServer;
+const dir = mkdtempSync(join(tmpdir(), 'mdmops-store-'));
+beforeAll(async () => {
+  postgres = await startPostgres();
+});
+afterAll(async () => {
+  await postgres?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const record = (name: string, extra: Partial<StoredRecord> = {}): StoredRecord => ({
+  tenant: 'default',
+  kind: 'Space',
+  name,
+  spec: { displayName: name, priority: 1, nested: { list: [1, 'two'] } },
+  specHash: 'h1',
+  desiredHash: 'd1',
+  generation: 1,
+  files: {},
+  secrets: { 'spec.x': null },
+  status: { conditions: [] },
+  managed: true,
+  updatedAt: '2026-01-01T00:00:00.000Z',
+  ...extra,
+});
+
+let counter = 0;
+const backends: [string, () => StoreSpec][] = [
+  ['SQLite', () => parseStoreSpec(`sqlite:${join(dir, `store-${++counter}.db`)}`)],
+  ['PostgreSQL', () => ({ backend: 'postgres', url: postgres.url })],
+];
+
+describe.each(backends)('%s store', (_name, specOf) => {
+  let spec: StoreSpec;
+  let store: Store;
+  beforeAll(async () => {
+    spec = specOf();
+    store = await openStore(spec);
+  });
+  afterAll(() => store.close());
+
+  it('is migrated to the current schema, and opens again unchanged', async () => {
+    expect(await store.getMeta('schema_version')).toBe(String(SCHEMA_VERSION));
+    const again = await openStore(spec);
+    expect(await again.getMeta('schema_version')).toBe(String(SCHEMA_VERSION));
+    await again.close();
+  });
+
+  it('keeps records, inventory and audit entries', async () => {
+    await store.commit([
+      { op: 'putRecord', record: record('a') },
+      { op: 'putRecord', record: record('b', { managed: false, tenant: 'other' }) },
+      { op: 'putInventory', entry: { tenant: 'default', kind: 'Space', name: 'a', source: 'git', revision: 'r1', appliedAt: 'now' } },
+      { op: 'audit', entry: { at: 't1', tenant: 'default', kind: 'Space', name: 'a', action: 'create', source: 'git', revision: 'r1', actor: 'me', detail: { fields: ['spec.priority'] } } },
+    ]);
+    expect(await store.getRecord({ tenant: 'default', kind: 'Space', name: 'a' })).toEqual(record('a'));
+    expect((await store.listRecords({ tenant: 'other' })).map((r) => [r.name, r.managed])).toEqual([['b', false]]);
+    expect(await store.listInventory('git')).toEqual([{ tenant: 'default', kind: 'Space', name: 'a', source: 'git', revision: 'r1', appliedAt: 'now' }]);
+    expect((await store.listAudit(1))[0]).toMatchObject({ action: 'create', detail: { fields: ['spec.priority'] } });
+    await store.commit([{ op: 'putRecord', record: record('a', { generation: 2 }) }]);
+    expect((await store.getRecord({ tenant: 'default', kind: 'Space', name: 'a' }))!.generation).toBe(2);
+  });
+
+  it('commits a batch whole or not at all', async () => {
+    const before = store.writes;
+    await expect(
+      store.commit([
+        { op: 'putRecord', record: record('half') },
+        { op: 'putBlob', id: { tenant: 'default', kind: 'Space', name: 'half' }, purpose: 'k', sealed: null as unknown as Buffer },
+      ]),
+    ).rejects.toThrow();
+    expect(await store.getRecord({ tenant: 'default', kind: 'Space', name: 'half' })).toBeUndefined();
+    expect(store.writes).toBe(before);
+    // Later commits are not held up by the failed one.
+    await store.commit([{ op: 'deleteRecord', id: { tenant: 'other', kind: 'Space', name: 'b' } }]);
+    expect(await store.listRecords({ tenant: 'other' })).toEqual([]);
+  });
+
+  it('runs concurrent commits one at a time, losing none', async () => {
+    await Promise.all(Array.from({ length: 25 }, (_, i) => store.commit([{ op: 'putRecord', record: record(`c${i}`) }, { op: 'putInventory', entry: { tenant: 'default', kind: 'Space', name: `c${i}`, source: 's', revision: 'r', appliedAt: 'now' } }])));
+    expect((await store.listInventory('s')).length).toBe(25);
+  });
+
+  it('counts a notification seen again, keeps when it was first seen, and resolves it', async () => {
+    const id = { tenant: 'default', kind: 'Connector', name: 'paris' };
+    const note = (at: string) => ({ op: 'notify' as const, notification: { ...id, reason: 'AgentNotConnected', severity: 'Warning' as const, message: `seen ${at}`, lastSeen: at } });
+    await store.commit([note('2026-01-01T00:00:00Z')]);
+    await store.commit([note('2026-01-02T00:00:00Z')]);
+    let [n] = (await store.listNotifications({ active: true })).filter((x) => x.name === 'paris');
+    expect(n).toMatchObject({ count: 2, firstSeen: '2026-01-01T00:00:00Z', lastSeen: '2026-01-02T00:00:00Z', message: 'seen 2026-01-02T00:00:00Z', active: true });
+    await store.commit([{ op: 'resolveNotification', id, reason: 'AgentNotConnected' }]);
+    expect((await store.listNotifications({ active: true })).filter((x) => x.name === 'paris')).toEqual([]);
+    [n] = (await store.listNotifications()).filter((x) => x.name === 'paris');
+    expect(n!.active).toBe(false);
+  });
+
+  it('keeps key material sealed: opens only with the right key and in the right place', async () => {
+    const key = new MasterKey(randomBytes(32));
+    const id = { tenant: 'default', kind: 'CertificateAuthority', name: 'root' };
+    const secret = Buffer.from('-----BEGIN PRIVATE KEY----- not really');
+    await store.commit([{ op: 'putBlob', id, purpose: 'private-key', sealed: key.seal(secret, 'ca/root#private-key') }]);
+    const sealed = (await store.getBlob(id, 'private-key'))!;
+    expect(sealed.includes(secret)).toBe(false);
+    expect(key.open(sealed, 'ca/root#private-key')).toEqual(secret);
+    expect(() => key.open(sealed, 'ca/other#private-key')).toThrow(/does not open with this master key/);
+    expect(() => new MasterKey(randomBytes(32)).open(sealed, 'ca/root#private-key')).toThrow(/does not open/);
+    expect(await store.listBlobs(id)).toEqual(['private-key']);
+    await store.commit([{ op: 'deleteBlobs', id }]);
+    expect(await store.getBlob(id, 'private-key')).toBeUndefined();
+  });
+
+  it('refuses a store written by a newer mdmops', async () => {
+    await store.commit([{ op: 'setMeta', key: 'schema_version', value: String(SCHEMA_VERSION + 1) }]);
+    await expect(openStore(spec)).rejects.toThrow(`written by a newer mdmops (store schema ${SCHEMA_VERSION + 1}; this mdmops knows up to ${SCHEMA_VERSION})`);
+    await store.commit([{ op: 'setMeta', key: 'schema_version', value: String(SCHEMA_VERSION) }]);
+  });
+});
+
+describe('the CLI on PostgreSQL', () => {
+  const ws = workspace(true);
+  const key = randomBytes(32).toString('hex');
+
+  it('applies the example tenant and has nothing more to do', async () => {
+    const url = await freshDatabase('cli');
+    const env = { MDMOPS_MASTER_KEY: key };
+    const first = ws.run(['apply', '-f', 'config', '--auto-approve', '--store', url], env);
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.stdout).toContain('Apply complete: 15 created');
+    expect(first.stderr).not.toContain('created a master key');
+    const plan = ws.run(['plan', '-f', 'config', '--store', url, '--detailed-exitcode'], env);
+    expect(plan.stdout).toContain('No changes: 15 resources up to date.');
+    expect(plan.code).toBe(0);
+    expect(ws.run(['status', '--store', url], env).stdout).toMatch(/Space\/emea\s+True/);
+  });
+
+  it('needs a master key given to it, and refuses another one', async () => {
+    const url = await freshDatabase('keys');
+    const none = ws.run(['plan', '-f', 'config', '--store', url]);
+    expect(none.code).toBe(1);
+    expect(none.stderr).toContain('no master key: set MDMOPS_MASTER_KEY or --master-key-file');
+    expect(ws.run(['plan', '-f', 'config', '--store', url], { MDMOPS_MASTER_KEY: key }).code).toBe(0);
+    const other = ws.run(['plan', '-f', 'config', '--store', url], { MDMOPS_MASTER_KEY: randomBytes(32).toString('base64') });
+    expect(other.code).toBe(1);
+    expect(other.stderr).toMatch(/the master key \(id [0-9a-f]{16}\) is not the one this store was made with/);
+  });
+
+  it('says which store it could not open, without the password', () => {
+    const r = ws.run(['status', '--store', 'postgres://admin:hunter2@127.0.0.1:1/db'], { MDMOPS_MASTER_KEY: key });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('cannot open the tenant store');
+    expect(r.stderr).not.toContain('hunter2');
+  });
+});
+
+describe('the CLI on SQLite', () => {
+  const ws = workspace();
+  ws.write('config/a.yaml', doc('Connector', 'paris', 'hosting: OnPremises'));
+
+  it('refuses a store from a newer mdmops and a bad --store', () => {
+    expect(ws.run(['apply', '-f', 'config', '--auto-approve']).code).toBe(0);
+    const bad = ws.run(['status', '--store', 'mysql://x']);
+    expect(bad.stderr).toContain('expected sqlite:PATH or postgres://user@host/db');
+    ws.write('not-a-db', 'hello, this is not a database file at all, just text');
+    const notDb = ws.run(['status', '--store', 'sqlite:not-a-db']);
+    expect(notDb.code).toBe(1);
+    expect(notDb.stderr).toContain('cannot open the tenant store at');
+  });
+});
+
+async function freshDatabase(name: string): Promise<string> {
+  const { default: pg } = await import('pg');
+  const client = new pg.Client({ connectionString: postgres.url });
+  await client.connect();
+  await client.query(`CREATE DATABASE ${name}`);
+  await client.end();
+  return postgres.url.replace(/\/mdmops$/, `/${name}`);
+}
