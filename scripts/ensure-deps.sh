@@ -1,5 +1,6 @@
 #!/bin/sh
-# Installs what mdmops and its tests need on a fresh machine; quick when everything is there.
+# Installs what mdmops needs on a fresh machine (and, with --for-tests, what its tests need);
+# quick when everything is there.
 set -eu
 cd "$(dirname "$0")/.."
 
@@ -9,6 +10,9 @@ node -e 'const [a,b]=process.versions.node.split(".").map(Number); if (a<20||(a=
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund
 fi
+
+# What follows only the tests need.
+[ "${1:-}" = --for-tests ] || exit 0
 
 # The tests make certificates with openssl, as administrators do.
 if ! command -v openssl >/dev/null 2>&1; then

@@ -1,7 +1,7 @@
 #!/bin/sh
-# npm start: the main job on the embedded default. Until the engine lands, it validates the example tenant.
+# npm start: the main job on the embedded default: apply the example tenant to the store in .mdmops/.
 set -eu
 cd "$(dirname "$0")/.."
 sh scripts/ensure-deps.sh
 [ -f dist/src/cli/main.js ] || npm run -s build
-node bin/mdmops.js validate -f examples/tenant
+node bin/mdmops.js apply -f examples/tenant --auto-approve

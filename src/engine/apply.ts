@@ -152,8 +152,13 @@ export async function applyPlan(engine: Engine, plan: Plan, options: ApplyOption
       writes.push({ op: 'putRecord', record: { ...base, status } });
     }
 
+    // Raised when it starts (or says something new), not on every look: a condition that
+    // persists costs no write, and its count says how often it began.
     const seen = active.get(c.key);
-    for (const n of notices) writes.push(notify(c, n, at));
+    for (const n of notices) {
+      const open = seen?.get(n.reason);
+      if (!open || open.message !== n.message || open.severity !== n.severity) writes.push(notify(c, n, at));
+    }
     for (const reason of seen?.keys() ?? []) if (!notices.some((n) => n.reason === reason)) writes.push({ op: 'resolveNotification', id: c.id, reason });
 
     await engine.store.commit(writes);

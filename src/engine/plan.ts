@@ -3,6 +3,7 @@ import { canonical, sha256 } from './canonical.js';
 import { diffSecrets, diffValues, type FieldDiff } from './diff.js';
 import { digests, idKey, type Desired } from './desired.js';
 import { providerContext, recordReferences, show, type Engine } from './context.js';
+import { limiter } from './limit.js';
 import type { Observation } from './provider.js';
 import type { InventoryEntry, ResourceId, StoredRecord } from '../store/types.js';
 
@@ -52,6 +53,8 @@ export interface PlanOptions {
   allowMassDelete?: boolean;
 }
 
+const OBSERVE_CONCURRENCY = 32;
+
 /** Above either, a prune needs --allow-mass-delete. */
 export const MASS_DELETE = { count: 10, fraction: 0.25 };
 
@@ -65,9 +68,7 @@ export async function makePlan(engine: Engine, desired: Desired[], options: Plan
   const problems: PlanProblem[] = [];
   const ctx = providerContext(engine);
 
-  const changes: Change[] = [];
   for (const d of desired) {
-    const record = recordOf.get(d.key);
     const owner = inventoryOf.get(d.key);
     if (owner && owner.source !== options.source) {
       problems.push({
@@ -76,8 +77,10 @@ export async function makePlan(engine: Engine, desired: Desired[], options: Plan
         hint: `apply it with --source ${owner.source}, or remove it from that source first`,
       });
     }
-    changes.push(await observeOne(engine, ctx, d, record, owner));
   }
+  // Observing may wait on servers: many at once, in input order.
+  const run = limiter(OBSERVE_CONCURRENCY);
+  const changes: Change[] = await Promise.all(desired.map((d) => run(() => observeOne(engine, ctx, d, recordOf.get(d.key), inventoryOf.get(d.key)))));
 
   const doomed: Change[] = [];
   for (const entry of inventory) {

@@ -207,19 +207,49 @@ export class SqlStore implements Store {
     );
   }
 
-  // Commits run one at a time: resources applied in parallel share one connection on SQLite.
-  private queue: Promise<unknown> = Promise.resolve();
+  // Commits run one at a time (resources applied in parallel share one connection on SQLite), and
+  // those that queue up behind a running one go in together: one transaction, one sync to disk.
+  // Each batch stays whole: if the group fails, its batches are tried one by one.
+  private pending: { writes: Write[]; resolve: () => void; reject: (e: unknown) => void }[] = [];
+  private running = false;
 
   commit(writes: Write[]): Promise<void> {
     if (writes.length === 0) return Promise.resolve();
-    const run = this.queue.then(() =>
-      this.driver.transaction(async (exec) => {
-        for (const w of writes) await exec(...statement(w));
-      }),
-    );
-    this.queue = run.catch(() => undefined);
-    return run.then(() => {
-      this.writes += writes.length;
+    return new Promise((resolve, reject) => {
+      this.pending.push({ writes, resolve, reject });
+      if (!this.running) void this.drain();
+    });
+  }
+
+  private async drain() {
+    this.running = true;
+    while (this.pending.length) {
+      const group = this.pending.splice(0);
+      try {
+        await this.run(group.flatMap((b) => b.writes));
+        this.writes += group.reduce((n, b) => n + b.writes.length, 0);
+        for (const b of group) b.resolve();
+      } catch (e) {
+        if (group.length === 1) group[0]!.reject(e);
+        else {
+          for (const b of group) {
+            try {
+              await this.run(b.writes);
+              this.writes += b.writes.length;
+              b.resolve();
+            } catch (err) {
+              b.reject(err);
+            }
+          }
+        }
+      }
+    }
+    this.running = false;
+  }
+
+  private run(writes: Write[]) {
+    return this.driver.transaction(async (exec) => {
+      for (const w of writes) await exec(...statement(w));
     });
   }
 
