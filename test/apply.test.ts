@@ -3,7 +3,8 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { clean } from './support/cli.js';
+import { spawnSync } from 'node:child_process';
+import { BIN_PATH, clean } from './support/cli.js';
 import { doc, workspace } from './support/workspace.js';
 
 const space = (name: string, priority: number) => doc('Space', name, `displayName: ${name}\npriority: ${priority}\nmembers: { groups: [${name}-devices] }\nadmins: { groups: [${name}-admins] }`);
@@ -203,13 +204,18 @@ describe('management policies', () => {
     ws.write('config/a.yaml', connector('watched') + connector('paused'));
     expect(ws.run(['apply', '-f', 'config', '--auto-approve']).code).toBe(0);
     ws.write('config/a.yaml', connector('watched', 'managementPolicy: Observe') + connector('paused'));
-    expect(ws.run(['tenant', 'set', 'Connector/watched', 'logLevel=Trace', 'managementPolicy=Observe']).code).toBe(0);
+    const switched = ws.run(['apply', '-f', 'config', '--auto-approve']);
+    expect(switched.stdout).toContain('! Connector/watched (policy settings recorded; managementPolicy Observe)');
+    expect(ws.run(['plan', '-f', 'config', '--detailed-exitcode']).code).toBe(0);
+    expect(ws.run(['tenant', 'set', 'Connector/watched', 'logLevel=Trace']).code).toBe(0);
     const plan = ws.run(['plan', '-f', 'config', '--detailed-exitcode']);
+    expect(plan.stdout).not.toContain('managementPolicy:');
     expect(plan.stdout).toContain('! Connector/watched (drift reported, not corrected: managementPolicy Observe)');
     expect(plan.stdout).toContain('~ spec.logLevel: Trace -> Info');
     ws.run(['apply', '-f', 'config', '--auto-approve']);
     const watched = JSON.parse(ws.run(['status', 'Connector/watched', '-o', 'json']).stdout);
     expect(watched.spec.logLevel).toBe('Trace');
+    expect(watched.spec.managementPolicy).toBe('Observe');
     expect(watched.status.conditions.find((c: { type: string }) => c.type === 'Synced')).toMatchObject({ status: 'False', reason: 'DriftDetected' });
     expect(ws.run(['notifications']).stdout).toMatch(/Connector\/watched\s+DriftDetected/);
 
@@ -258,3 +264,23 @@ function freePort(): Promise<number> {
     });
   });
 }
+
+describe('on a terminal', () => {
+  const ws = workspace();
+  ws.write('config/a.yaml', space('emea', 10));
+  // script(1) gives the command a pseudo-terminal, as an administrator's shell would.
+  const onTerminal = (answer: string) =>
+    spawnSync('script', ['-qec', `${process.execPath} ${BIN_PATH} apply -f config`, '/dev/null'], { cwd: ws.dir, input: answer, encoding: 'utf8', env: { ...process.env, NO_COLOR: '' } });
+
+  it('asks before applying, and applies only on "yes"', () => {
+    const no = onTerminal('no\n');
+    expect(no.stdout).toContain('Only "yes" applies:');
+    expect(no.stdout).toContain('Nothing applied.');
+    expect(no.stdout).toMatch(/\x1b\[32m\+ Space\/emea \(create\)/); // coloured on a terminal
+    expect(no.status).toBe(1);
+    expect(ws.run(['status']).stdout).toContain('is empty');
+    const yes = onTerminal('yes\n');
+    expect(yes.stdout).toContain('Apply complete: 1 created');
+    expect(yes.status).toBe(0);
+  });
+});

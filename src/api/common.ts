@@ -116,6 +116,9 @@ export const syncStatus = {
   lastError: z.string().optional(),
 };
 
+/** How mdmops treats a resource, not what the resource is: a change to these is never drift. */
+export const POLICY_FIELDS = ['suspend', 'managementPolicy', 'deletionPolicy'] as const;
+
 /** Fields every spec has. deletionPolicy only where deleting is destructive, with the kind's default. */
 export function policies(deletionDefault?: 'Delete' | 'Orphan') {
   const common = {

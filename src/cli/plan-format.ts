@@ -15,7 +15,7 @@ export function summarize(plan: Plan): Record<Action, number> {
 }
 
 /** Worth showing: anything that changes, drifts, or is taken back. */
-const shown = (c: Change) => c.action !== 'no-op' || c.adopt || (c.observeOnly && c.diffs.length > 0);
+const shown = (c: Change) => c.action !== 'no-op' || c.adopt || c.settings || (c.observeOnly && c.diffs.length > 0);
 
 const SYMBOL: Record<Action, string> = { create: '+', update: '~', replace: '-/+', delete: '-', orphan: '-', 'no-op': '!' };
 
@@ -23,7 +23,8 @@ function headline(c: Change): string {
   const notes: string[] = [];
   if (c.action === 'replace') notes.push(`replace: ${c.replaceFields.join(', ')} cannot change in place`);
   else if (c.action === 'orphan') notes.push('orphan: kept in the tenant with its key material, no longer managed');
-  else if (c.observeOnly) notes.push('drift reported, not corrected: managementPolicy Observe');
+  else if (c.observeOnly) notes.push(c.diffs.length ? 'drift reported, not corrected: managementPolicy Observe' : 'policy settings recorded; managementPolicy Observe');
+  else if (c.suspended) notes.push('suspended: only its policy settings are recorded');
   else if (c.adopt && c.action === 'no-op') notes.push('adopt');
   else notes.push(c.action);
   if (c.drift && !c.observeOnly) notes.push('drift: edited in the tenant, will be corrected');
@@ -77,6 +78,7 @@ export function planJson(plan: Plan): unknown {
       observeOnly: c.observeOnly,
       suspended: c.suspended,
       adopt: c.adopt,
+      settings: c.settings,
       diffs: c.diffs.map(diffJson),
       replaceFields: c.replaceFields,
       impact: c.impact,

@@ -1,9 +1,10 @@
 // Apply: carry out a plan. Dependencies first, independent resources in parallel (bounded);
 // a failed resource blocks only its dependents. Each resource's writes commit in one transaction,
 // so a crash leaves every resource either done or untouched.
+import { canonical } from './canonical.js';
 import type { AuditEntry, Notification, StoredRecord, Write } from '../store/types.js';
 import { blobAad, providerContext, show, type Engine } from './context.js';
-import { digests, idKey } from './desired.js';
+import { digests, idKey, withPolicies } from './desired.js';
 import { limiter } from './limit.js';
 import type { Change, Plan } from './plan.js';
 import type { Notice, Outcome } from './provider.js';
@@ -68,7 +69,10 @@ export async function applyPlan(engine: Engine, plan: Plan, options: ApplyOption
       op: 'audit',
       entry: { at, ...c.id, action, source: plan.source, revision: plan.revision, actor: options.actor, detail } satisfies AuditEntry,
     });
-    if (c.suspended) return { key: c.key, change: c, state: 'skipped', reason: 'Suspended', message: 'spec.suspend is true: left alone' };
+    if (c.suspended) {
+      if (c.settings) await engine.store.commit([{ op: 'putRecord', record: { ...c.record!, spec: withPolicies(c.record!.spec, c.desired!.spec), updatedAt: at } }, audit('settings')]);
+      return { key: c.key, change: c, state: 'skipped', reason: 'Suspended', message: 'spec.suspend is true: left alone' };
+    }
 
     const provider = engine.providers.get(c.id.kind);
     if (c.action === 'delete' || c.action === 'orphan') {
@@ -148,8 +152,9 @@ export async function applyPlan(engine: Engine, plan: Plan, options: ApplyOption
       writes.push({ op: 'putInventory', entry: { ...c.id, source: plan.source, revision: plan.revision, appliedAt: at } });
       const action = c.adopt && c.action === 'no-op' ? 'adopt' : c.drift && c.action === 'update' ? 'correct-drift' : c.action;
       writes.push(audit(action, { fields: c.diffs.map((x) => x.path) }));
-    } else if (base && statusChanged(base.status, status)) {
-      writes.push({ op: 'putRecord', record: { ...base, status } });
+    } else if (base && (c.settings || statusChanged(base.status, status))) {
+      writes.push({ op: 'putRecord', record: { ...base, spec: withPolicies(base.spec, d.spec), status } });
+      if (c.settings) writes.push(audit('settings'));
     }
 
     // Raised when it starts (or says something new), not on every look: a condition that
@@ -238,7 +243,7 @@ function notify(c: Change, n: Notice, at: string): Write {
 }
 
 function statusChanged(a: Record<string, unknown>, b: Record<string, unknown>): boolean {
-  return JSON.stringify(a) !== JSON.stringify(b);
+  return canonical(a) !== canonical(b);
 }
 
 function groupNotifications(list: Notification[]): Map<string, Map<string, Notification>> {

@@ -1,6 +1,6 @@
 // The desired state of one resource, as the engine compares and applies it.
 import { basename } from 'node:path';
-import type { FileField, Reference } from '../api/index.js';
+import { POLICY_FIELDS, type FileField, type Reference } from '../api/index.js';
 import type { ContentChecker } from '../config/content.js';
 import type { ValidResource } from '../config/source.js';
 import type { MasterKey } from '../store/master-key.js';
@@ -17,8 +17,9 @@ export interface Desired {
   files: Record<string, { digest: string; bytes: Buffer; field: FileField; name: string }>;
   /** Secret values by field path; value undefined when not found. */
   secrets: Record<string, { ref: SecretRef; digest: string | null; value?: string }>;
+  /** Of the spec without policy settings (see tenantSpecHash). */
   specHash: string;
-  /** Spec, file contents and secret values together: unchanged input means nothing to do. */
+  /** Spec (file contents by digest) and secret values together: unchanged input means nothing to do. */
   desiredHash: string;
   /** Where it was declared, for messages. */
   origin?: { file: string; line: number };
@@ -39,9 +40,21 @@ export function secretRefs(spec: unknown, path = 'spec'): [string, SecretRef][] 
 
 export const dotted = (path: (string | number)[]) => path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i ? `.${p}` : p)).join('');
 
-export function desiredHashOf(specHash: string, files: Record<string, string>, secrets: Record<string, string | null>) {
-  return sha256(`${specHash}${canonical({ files, secrets })}`);
+/** The spec without mdmops' own settings (suspend, policies): what drift is judged on. */
+export function tenantSpecHash(spec: Record<string, unknown>): string {
+  const rest = { ...spec };
+  for (const f of POLICY_FIELDS) delete rest[f];
+  return sha256(canonical(rest));
 }
+
+/** The spec with another's policy settings. */
+export function withPolicies(spec: Record<string, unknown>, from: Record<string, unknown>): Record<string, unknown> {
+  const out = { ...spec };
+  for (const f of POLICY_FIELDS) if (from[f] !== undefined) out[f] = from[f];
+  return out;
+}
+
+export const policiesDiffer = (a: Record<string, unknown>, b: Record<string, unknown>) => POLICY_FIELDS.some((f) => a[f] !== b[f]);
 
 export async function desiredOf(
   v: ValidResource,
@@ -68,7 +81,6 @@ export async function desiredOf(
     const value = await resolver.resolve(id.tenant, ref);
     secrets[path] = { ref, value, digest: value === undefined ? null : key.digest(value) };
   }
-  const specHash = sha256(canonical(spec));
   return {
     id,
     key: idKey(id),
@@ -76,8 +88,8 @@ export async function desiredOf(
     references: def.references(resource.spec),
     files,
     secrets,
-    specHash,
-    desiredHash: desiredHashOf(specHash, digests(files), digests(secrets)),
+    specHash: tenantSpecHash(spec),
+    desiredHash: sha256(canonical({ spec, secrets: digests(secrets) })),
     origin,
   };
 }

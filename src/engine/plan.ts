@@ -1,7 +1,7 @@
 // Plan: observe every desired and every inventoried resource and say what apply would do.
-import { canonical, sha256 } from './canonical.js';
+import { POLICY_FIELDS } from '../api/index.js';
 import { diffSecrets, diffValues, type FieldDiff } from './diff.js';
-import { digests, idKey, type Desired } from './desired.js';
+import { digests, idKey, policiesDiffer, tenantSpecHash, type Desired } from './desired.js';
 import { providerContext, recordReferences, show, type Engine } from './context.js';
 import { limiter } from './limit.js';
 import type { Observation } from './provider.js';
@@ -21,6 +21,8 @@ export interface Change {
   suspended: boolean;
   /** A record mdmops had let go of (or never inventoried) is taken back. */
   adopt: boolean;
+  /** Observed or suspended, but its policy settings changed: those alone are recorded. */
+  settings: boolean;
   diffs: FieldDiff[];
   replaceFields: string[];
   impact: string[];
@@ -54,11 +56,12 @@ export interface PlanOptions {
 }
 
 const OBSERVE_CONCURRENCY = 32;
+const POLICY_PATHS = new Set(POLICY_FIELDS.map((f) => `spec.${f}`));
 
 /** Above either, a prune needs --allow-mass-delete. */
 export const MASS_DELETE = { count: 10, fraction: 0.25 };
 
-export const hasChanges = (plan: Plan) => plan.changes.some((c) => c.action !== 'no-op' || c.adopt);
+export const hasChanges = (plan: Plan) => plan.changes.some((c) => c.action !== 'no-op' || c.adopt || c.settings);
 
 export async function makePlan(engine: Engine, desired: Desired[], options: PlanOptions): Promise<Plan> {
   const [records, inventory] = await Promise.all([engine.store.listRecords(), engine.store.listInventory()]);
@@ -144,22 +147,20 @@ async function observeOne(
   const base = { key: d.key, id: d.id, desired: d, record, dependents: [], dependsOn: [], replaceFields: [], impact: [] };
   const suspended = spec.suspend === true;
   const observeOnly = spec.managementPolicy === 'Observe';
-  const drift = !!record && sha256(canonical(record.spec)) !== record.specHash;
+  const drift = !!record && tenantSpecHash(record.spec) !== record.specHash;
   const upToDate = !!record && !drift && record.desiredHash === d.desiredHash;
   const adopt = !!record && (!record.managed || !owner);
-  if (suspended) return { ...base, action: 'no-op', drift, observeOnly, suspended, adopt: false, diffs: [] };
+  // Settings are recorded even where the resource itself is left alone: prune reads deletionPolicy.
+  const settings = !!record && (suspended || observeOnly) && policiesDiffer(record.spec, spec);
+  if (suspended) return { ...base, action: 'no-op', drift, observeOnly, suspended, adopt: false, settings, diffs: [] };
 
-  const diffs = upToDate
-    ? []
-    : [
-        ...diffValues(record?.spec ?? {}, spec, 'spec'),
-        ...diffSecrets(record?.secrets ?? {}, digests(d.secrets)),
-      ];
+  let diffs = upToDate ? [] : [...diffValues(record?.spec ?? {}, spec, 'spec'), ...diffSecrets(record?.secrets ?? {}, digests(d.secrets))];
+  if (observeOnly) diffs = diffs.filter((x) => !POLICY_PATHS.has(x.path));
   const observation = await engine.providers.get(d.id.kind).observe(ctx, d, record, diffs);
   let action: Action = !record ? 'create' : upToDate && !diffs.length ? 'no-op' : observation.replace.length ? 'replace' : 'update';
   if (action === 'no-op' && !upToDate) action = 'update'; // only the digests of the last apply differ: record them
   if (observeOnly) action = 'no-op';
-  return { ...base, action, drift, observeOnly, suspended, adopt: adopt && !observeOnly, diffs, replaceFields: observation.replace, impact: observation.impact, observation };
+  return { ...base, action, drift, observeOnly, suspended, adopt: adopt && !observeOnly, settings, diffs, replaceFields: observation.replace, impact: observation.impact, observation };
 }
 
 function pruneOne(entry: InventoryEntry, record: StoredRecord | undefined): Change {
@@ -172,6 +173,7 @@ function pruneOne(entry: InventoryEntry, record: StoredRecord | undefined): Chan
     observeOnly: false,
     suspended: false,
     adopt: false,
+    settings: false,
     diffs: [],
     replaceFields: [],
     impact: record ? [] : ['already gone from the tenant: only the inventory entry is removed'],
