@@ -122,6 +122,21 @@ describe.each(backends)('%s store', (_name, specOf) => {
     expect(await store.getBlob(id, 'private-key')).toBeUndefined();
   });
 
+  it('upgrades a store made by an older mdmops, keeping what it holds', async () => {
+    const { sqliteDriver } = await import('../src/store/sqlite.js');
+    const { postgresDriver } = await import('../src/store/postgres.js');
+    const driver = spec.backend === 'sqlite' ? sqliteDriver(spec.path) : postgresDriver(spec.url);
+    await driver.query('DROP TABLE locks');
+    await driver.query("UPDATE meta SET value = '1' WHERE key = 'schema_version'");
+    await driver.close();
+    const upgraded = await openStore(spec);
+    expect(await upgraded.getMeta('schema_version')).toBe(String(SCHEMA_VERSION));
+    expect(await upgraded.lock('t', 'me', 1000)).toBeUndefined();
+    expect(await upgraded.lock('t', 'other', 1000)).toBe('me');
+    expect(await upgraded.getRecord({ tenant: 'default', kind: 'Space', name: 'a' })).toBeDefined();
+    await upgraded.close();
+  });
+
   it('refuses a store written by a newer mdmops', async () => {
     await store.commit([{ op: 'setMeta', key: 'schema_version', value: String(SCHEMA_VERSION + 1) }]);
     await expect(openStore(spec)).rejects.toThrow(`written by a newer mdmops (store schema ${SCHEMA_VERSION + 1}; this mdmops knows up to ${SCHEMA_VERSION})`);
@@ -188,3 +203,25 @@ async function freshDatabase(name: string): Promise<string> {
   await client.end();
   return postgres.url.replace(/\/mdmops$/, `/${name}`);
 }
+
+describe('one apply at a time', () => {
+  const ws = workspace();
+  ws.write('config/a.yaml', Array.from({ length: 12 }, (_, i) => doc('CertificateAuthority', `ca-${i}`, `type: Local\nsubject: { commonName: CA ${i} }\nkeyAlgorithm: RSA-3072`)).join(''));
+
+  it('refuses a second apply while one runs, and lets a killed one go', async () => {
+    const { spawn } = await import('node:child_process');
+    const { BIN_PATH } = await import('./support/cli.js');
+    ws.run(['plan', '-f', 'config']); // makes the store and its key first
+    const first = spawn(process.execPath, [BIN_PATH, 'apply', '-f', 'config', '--auto-approve', '--concurrency', '1'], { cwd: ws.dir });
+    // Wait until the first apply has its lock and is at work.
+    await new Promise<void>((resolve) => first.stdout.once('data', () => resolve()));
+    const second = ws.run(['apply', '-f', 'config', '--auto-approve']);
+    expect(second.code).toBe(1);
+    expect(second.stderr).toMatch(/another apply \(.+:\d+\) is running on the tenant store/);
+    first.kill('SIGKILL');
+    await new Promise((resolve) => first.on('exit', resolve));
+    const after = ws.run(['apply', '-f', 'config', '--auto-approve']);
+    expect(after.code, after.stderr).toBe(0);
+    expect(ws.run(['plan', '-f', 'config', '--detailed-exitcode']).code).toBe(0);
+  }, 120_000);
+});

@@ -1,5 +1,6 @@
 // mdmops apply -f PATH: validate everything, show the plan, and make the tenant match it.
 import type { Command } from 'commander';
+import { hostname } from 'node:os';
 import { createInterface } from 'node:readline/promises';
 import { parseDuration } from '../api/duration.js';
 import { applyPlan, type ApplyResult, type ResourceResult } from '../engine/apply.js';
@@ -32,11 +33,42 @@ export function registerApply(program: Command) {
       const waitMs = opts.wait === undefined ? undefined : waitDuration(opts.wait);
       const session = await openSession(opts);
       try {
-        process.exitCode = await apply(session, opts, concurrency, waitMs);
+        const release = await applyLock(session);
+        try {
+          process.exitCode = await apply(session, opts, concurrency, waitMs);
+        } finally {
+          await release();
+        }
       } finally {
         await session.close();
       }
     });
+}
+
+const LOCK_TTL_MS = 30_000;
+
+/** One apply at a time per store. The lock is renewed while apply runs and lapses soon after it stops. */
+async function applyLock(session: Session): Promise<() => Promise<void>> {
+  const me = `${hostname()}:${process.pid}`;
+  // A holder on this machine whose process is gone (killed) no longer counts.
+  const gone = (holder: string) => {
+    const [host, pid] = holder.split(':');
+    if (host !== hostname()) return false;
+    try {
+      process.kill(Number(pid), 0);
+      return false;
+    } catch (e) {
+      return (e as NodeJS.ErrnoException).code === 'ESRCH';
+    }
+  };
+  const holder = await session.store.lock('apply', me, LOCK_TTL_MS, gone);
+  if (holder) throw new UserError(`another apply (${holder}) is running on the tenant store at ${session.store.location}: try again when it has finished`);
+  const renew = setInterval(() => void session.store.lock('apply', me, LOCK_TTL_MS).catch(() => undefined), LOCK_TTL_MS / 3);
+  renew.unref();
+  return async () => {
+    clearInterval(renew);
+    await session.store.unlock('apply', me);
+  };
 }
 
 function waitDuration(wait: boolean | string): number {

@@ -32,6 +32,8 @@ export const MIGRATIONS: ((d: Dialect) => string[])[] = [
        id ${types[d].id}, at TEXT NOT NULL, tenant TEXT NOT NULL, kind TEXT NOT NULL, name TEXT NOT NULL,
        action TEXT NOT NULL, source TEXT NOT NULL, revision TEXT NOT NULL, actor TEXT NOT NULL, detail TEXT NOT NULL)`,
   ],
+  // Only one apply at a time per store; a lock whose holder stopped renewing it expires.
+  () => ['CREATE TABLE locks (name TEXT PRIMARY KEY, holder TEXT NOT NULL, expires_at BIGINT NOT NULL)'],
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

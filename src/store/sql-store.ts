@@ -253,6 +253,29 @@ export class SqlStore implements Store {
     });
   }
 
+  // Locks are coordination, not tenant state: they do not count as writes.
+  async lock(name: string, holder: string, ttlMs: number, steal?: (holder: string) => boolean) {
+    const now = Date.now();
+    const take = (unless: string) =>
+      this.driver.query(
+        `INSERT INTO locks (name, holder, expires_at) VALUES (?, ?, ?)
+         ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at WHERE ${unless}`,
+        [name, holder, now + ttlMs, now, holder],
+      );
+    if ((await take('locks.expires_at < ? OR locks.holder = ?')).changes) return undefined;
+    const { rows } = await this.driver.query('SELECT holder FROM locks WHERE name = ?', [name]);
+    const current = rows[0]?.holder as string | undefined;
+    if (current && steal?.(current)) {
+      const r = await this.driver.query('UPDATE locks SET holder = ?, expires_at = ? WHERE name = ? AND holder = ?', [holder, now + ttlMs, name, current]);
+      if (r.changes) return undefined;
+    }
+    return current ?? 'someone';
+  }
+
+  async unlock(name: string, holder: string) {
+    await this.driver.query('DELETE FROM locks WHERE name = ? AND holder = ?', [name, holder]);
+  }
+
   close() {
     return this.driver.close();
   }

@@ -95,5 +95,11 @@ export interface Store {
   listNotifications(filter?: { active?: boolean }): Promise<Notification[]>;
   listAudit(limit?: number): Promise<AuditEntry[]>;
   commit(writes: Write[]): Promise<void>;
+  /**
+   * Takes (or renews) a named lock until `ttlMs` from now, unless someone else holds it unexpired,
+   * or `steal` says their hold no longer counts. Returns undefined when taken, else the holder.
+   */
+  lock(name: string, holder: string, ttlMs: number, steal?: (holder: string) => boolean): Promise<string | undefined>;
+  unlock(name: string, holder: string): Promise<void>;
   close(): Promise<void>;
 }
