@@ -6,9 +6,13 @@ cd "$(dirname "$0")/.."
 
 node -e 'const [a,b]=process.versions.node.split(".").map(Number); if (a<20||(a===20&&b<19)) { console.error("mdmops needs Node.js >= 20.19, found "+process.version); process.exit(1) }'
 
-# npm ci when node_modules is missing or older than the lock file.
-if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+# npm ci when node_modules was not installed from this very lock file (compared by content: a
+# checkout or an editor touching the lock must not trigger a reinstall, nor an interrupted one pass).
+lock_sum=$(sha256sum package-lock.json | cut -d' ' -f1)
+if [ "$(cat node_modules/.mdmops-lock 2>/dev/null || true)" != "$lock_sum" ]; then
+  echo "installing dependencies (npm ci; the SQLite binding is compiled on first install, about a minute)..." >&2
   npm ci --no-audit --no-fund
+  echo "$lock_sum" > node_modules/.mdmops-lock
 fi
 
 # What follows only the tests need.

@@ -284,3 +284,93 @@ describe('on a terminal', () => {
     expect(yes.status).toBe(0);
   });
 });
+
+describe('after review', () => {
+  const ws = workspace();
+  const tenantB = (name: string) => doc('Space', name, `displayName: ${name}\npriority: 1\nmembers: { groups: [g] }\nadmins: { groups: [a] }`).replace(`name: ${name}\n`, `name: ${name}\n  namespace: acme\n`);
+  ws.write('config/a.yaml', space('emea', 10) + connector('paris') + tenantB('apac') + doc('CertificateConfiguration', 'root', `uploaded:\n  certificate: { file: root.pem }\ndistribution: { devices: AllDevices }`));
+  ws.write('config/root.pem', readFileSync(join(import.meta.dirname, '../examples/tenant/certs/contoso-root.pem'), 'utf8'));
+
+  it('exports an edited tenant as it stands: re-applying the export is no change, and --force leaves nothing stale', () => {
+    expect(ws.run(['apply', '-f', 'config', '--auto-approve']).code).toBe(0);
+    expect(ws.run(['tenant', 'set', 'Space/emea', 'priority=11']).code).toBe(0);
+    expect(ws.run(['export', '-o', 'out']).code).toBe(0);
+    const plan = ws.run(['plan', '-f', 'out', '--detailed-exitcode']);
+    expect(plan.stdout).toContain('No changes: 4 resources up to date.');
+    expect(plan.code).toBe(0);
+    expect(ws.run(['apply', '-f', 'out', '--auto-approve']).stdout).toContain('No changes');
+    expect(JSON.parse(ws.run(['status', 'Space/emea', '-o', 'json']).stdout).spec.priority).toBe(11);
+
+    ws.write('out/default/ghost.txt', 'left by hand');
+    ws.write('config/a.yaml', space('emea', 11) + connector('paris') + tenantB('apac') + doc('CertificateConfiguration', 'root', `uploaded:\n  certificate: { file: root.pem }\ndistribution: { devices: AllDevices }`) + space('extra', 20));
+    expect(ws.run(['apply', '-f', 'config', '--auto-approve']).code).toBe(0);
+    expect(ws.run(['export', '-o', 'out']).stderr).toContain('is not empty');
+    expect(ws.run(['export', '-o', 'out', '--force']).code).toBe(0);
+    expect(existsSync(join(ws.dir, 'out/default/ghost.txt'))).toBe(false);
+    expect(ws.run(['plan', '-f', 'out', '--detailed-exitcode']).code).toBe(0);
+    ws.write('file', 'x');
+    expect(ws.run(['export', '-o', 'file']).stderr).toContain('file is not a folder');
+  });
+
+  it('refuses console edits it cannot make, in one clear line', () => {
+    const cases: [string[], string][] = [
+      [['Space/emea', 'spec.__proto__.x=1'], 'not a field'],
+      [['Space/emea', 'constructor.prototype.x=1'], 'not a field'],
+      [['Space/emea', 'spec=1'], 'name a field under spec'],
+      [['Space/emea', 'metadata.name=x'], 'only fields under spec can be set'],
+      [['Space/emea', 'displayName=*a'], 'the value is not valid YAML'],
+      [['Space/emea', 'members.groups[5]=q'], 'index 5 is past the end (1 item)'],
+      [['CertificateConfiguration/root', 'uploaded.certificate.file=/etc/passwd'], 'holds a file'],
+      [['CertificateConfiguration/root', 'uploaded.certificate=x'], 'holds a file'],
+      [['Space/nowhere', 'priority=1'], 'Space/nowhere is not in the tenant store'],
+    ];
+    for (const [args, message] of cases) {
+      const r = ws.run(['tenant', 'set', ...args]);
+      expect(r.code, args.join(' ')).toBe(1);
+      expect(r.stderr, args.join(' ')).toContain(message);
+      expect(clean(r)).toBe(true);
+    }
+    expect(({} as Record<string, unknown>).x).toBeUndefined();
+    expect(ws.run(['plan', '-f', 'config', '--detailed-exitcode']).code).toBe(0);
+  });
+
+  it('finds a resource of another tenant as status prints it, and lists one tenant with -n', () => {
+    expect(ws.run(['status']).stdout).toContain('Space/acme/apac');
+    expect(JSON.parse(ws.run(['status', 'Space/acme/apac', '-o', 'json']).stdout).metadata.namespace).toBe('acme');
+    expect(ws.run(['tenant', 'set', 'Space/acme/apac', 'priority=2']).code).toBe(0);
+    const only = ws.run(['status', '-n', 'acme']).stdout;
+    expect(only).toContain('Space/acme/apac');
+    expect(only).not.toContain('Space/emea');
+  });
+
+  it('will not replace a lost master key with a new one', () => {
+    const key = readFileSync(join(ws.dir, '.mdmops/master.key'));
+    ws.remove('.mdmops/master.key');
+    const r = ws.run(['plan', '-f', 'config']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('master.key is missing, and this store was made with a key');
+    expect(r.stderr).not.toContain('created a master key');
+    expect(existsSync(join(ws.dir, '.mdmops/master.key'))).toBe(false);
+    ws.write('.mdmops/master.key', key.toString());
+    expect(ws.run(['plan', '-f', 'config']).code).toBe(0);
+  });
+});
+
+describe('--wait and secrets', () => {
+  const ws = workspace();
+  ws.write('config/a.yaml', doc('CoreSyncTarget', 'peer', 'fqdn: peer.example.com\nsyncEnabled: false\ncredentials: { username: svc, passwordSecretRef: { name: peer, key: password } }'));
+
+  it('becomes Ready when the missing secret arrives while it waits', async () => {
+    const { spawn } = await import('node:child_process');
+    const child = spawn(process.execPath, [BIN_PATH, 'apply', '-f', 'config', '--auto-approve', '--wait=30s'], { cwd: ws.dir, env: { ...process.env, NO_COLOR: '1' } });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    await new Promise<void>((resolve) => child.stderr.on('data', (d: Buffer) => d.toString().includes('waiting for') && resolve()));
+    ws.write('.mdmops/secrets/peer/password', 's3cret-value');
+    const code = await new Promise((resolve) => child.on('exit', resolve));
+    expect(out).toContain('All resources Ready.');
+    expect(out).not.toContain('s3cret-value');
+    expect(code).toBe(0);
+    expect(ws.run(['apply', '-f', 'config', '--auto-approve', '--wait=48h']).stderr).toContain('at most 24h');
+  }, 60_000);
+});

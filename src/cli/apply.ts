@@ -71,13 +71,18 @@ async function applyLock(session: Session): Promise<() => Promise<void>> {
   };
 }
 
+const MAX_WAIT_MS = 24 * 3_600_000;
+
 function waitDuration(wait: boolean | string): number {
   if (wait === true) return 5 * 60_000;
+  let ms: number;
   try {
-    return parseDuration(String(wait));
+    ms = parseDuration(String(wait));
   } catch {
     throw new UserError(`--wait=${wait}: expected a duration such as 90s, 5m or 1h`);
   }
+  if (ms > MAX_WAIT_MS) throw new UserError(`--wait=${wait}: at most 24h`);
+  return ms;
 }
 
 async function apply(session: Session, opts: ApplyOptions, concurrency: number, waitMs: number | undefined): Promise<number> {
@@ -89,11 +94,11 @@ async function apply(session: Session, opts: ApplyOptions, concurrency: number, 
   if (changes && !opts.autoApprove) {
     if (!process.stdin.isTTY || !out.isTTY) throw new UserError('apply asks for confirmation on a terminal; elsewhere add --auto-approve');
     const rl = createInterface({ input: process.stdin, output: out });
-    const answer = await rl.question(`\nApply these changes to the tenant store at ${session.store.location}? Only "yes" applies: `);
+    const answer = await rl.question(`\nApply these changes to the tenant store at ${session.store.location}? Only "yes" applies: `).catch(() => undefined); // Ctrl-C or end of input
     rl.close();
-    if (answer.trim() !== 'yes') {
-      out.write('Nothing applied.\n');
-      return 1;
+    if (answer?.trim() !== 'yes') {
+      out.write(`${answer === undefined ? '\n' : ''}Nothing applied.\n`);
+      return answer === undefined ? 130 : 1;
     }
   }
 
@@ -172,8 +177,11 @@ async function waitReady(session: Session, opts: ApplyOptions, concurrency: numb
     delay = Math.min(delay * 2, 15_000);
     const input = await loadInput(opts.filename, session);
     const plan = await makePlan(session, input.desired, { source: opts.source, revision: opts.revision ?? input.digest, allowMassDelete: opts.allowMassDelete });
-    if (plan.problems.length || hasChanges(plan)) throw new UserError('the configuration or the tenant changed while waiting; run apply again');
-    waiting = notReady(await applyPlan(session, plan, { concurrency, actor: actor(), secrets: session.secrets }));
+    // What changed while waiting (a secret put in place, say) is applied too: it is this configuration.
+    if (plan.problems.length) throw new UserError('the configuration changed while waiting and its plan has problems: nothing more was applied');
+    const result = await applyPlan(session, plan, { concurrency, actor: actor(), secrets: session.secrets });
+    for (const r of result.results) if (r.state === 'done' || r.state === 'failed') process.stdout.write(`${line(r)}\n`);
+    waiting = notReady(result);
   }
   process.stdout.write('All resources Ready.\n');
   return 0;

@@ -1,6 +1,6 @@
 // mdmops export -o DIR: the tenant's configuration as YAML that validates and re-applies unchanged.
 import type { Command } from 'commander';
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { API_VERSION, KINDS } from '../api/index.js';
@@ -14,9 +14,10 @@ export function registerExport(program: Command) {
   storeOptions(program.command('export').description("Write the tenant's configuration as YAML files (one folder per tenant, one file per kind), with the files it references."))
     .requiredOption('-o, --output <dir>', 'folder to write; must be empty or absent unless --force')
     .option('-n, --namespace <tenant>', 'only this tenant')
-    .option('--force', 'write into a folder that already has files, replacing ours')
+    .option('--force', "write into a folder that already has files: each exported tenant's folder is replaced whole")
     .addHelpText('after', '\nExample:\n  mdmops export -o backup/ && mdmops plan -f backup/   # no changes')
     .action(async (opts: StoreOptions & { output: string; namespace?: string; force?: boolean }) => {
+      if (existsSync(opts.output) && !statSync(opts.output).isDirectory()) throw new UserError(`${opts.output} is not a folder`);
       if (existsSync(opts.output) && readdirSync(opts.output).length && !opts.force) {
         throw new UserError(`${opts.output} is not empty: choose another folder, or add --force`);
       }
@@ -25,7 +26,7 @@ export function registerExport(program: Command) {
         const records = (await session.store.listRecords(opts.namespace ? { tenant: opts.namespace } : {})).filter((r) => r.managed);
         if (!records.length) throw new UserError(`nothing to export: the tenant store at ${session.store.location} holds no managed resources${opts.namespace ? ` in tenant ${opts.namespace}` : ''}`);
         const written = await exportRecords(session, records, opts.output);
-        process.stdout.write(`exported ${records.length} resources to ${written} files in ${opts.output}\n`);
+        process.stdout.write(`exported ${records.length} resource${records.length === 1 ? '' : 's'} to ${written} file${written === 1 ? '' : 's'} in ${opts.output}\n`);
       } finally {
         await session.close();
       }
@@ -41,6 +42,8 @@ async function exportRecords(session: Session, records: StoredRecord[], dir: str
   };
   for (const tenant of [...new Set(records.map((r) => r.tenant))]) {
     const tenantDir = join(dir, tenant);
+    // Whatever an earlier export left here (a resource since removed) must not come back.
+    rmSync(tenantDir, { recursive: true, force: true });
     for (const def of KINDS) {
       const ofKind = records.filter((r) => r.tenant === tenant && r.kind === def.kind);
       if (!ofKind.length) continue;

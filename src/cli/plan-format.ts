@@ -8,14 +8,17 @@ export const PLAN_FORMAT_VERSION = 1;
 
 const ORDER: Action[] = ['create', 'update', 'replace', 'delete', 'orphan', 'no-op'];
 
+/** Taking a record back, or recording policy settings alone, counts as an update. */
+export const counted = (c: Change): Action => (c.action === 'no-op' && (c.adopt || c.settings) ? 'update' : c.action);
+
 export function summarize(plan: Plan): Record<Action, number> {
   const counts = Object.fromEntries(ORDER.map((a) => [a, 0])) as Record<Action, number>;
-  for (const c of plan.changes) counts[c.action]++;
+  for (const c of plan.changes) counts[counted(c)]++;
   return counts;
 }
 
 /** Worth showing: anything that changes, drifts, or is taken back. */
-const shown = (c: Change) => c.action !== 'no-op' || c.adopt || c.settings || (c.observeOnly && c.diffs.length > 0);
+const shown = (c: Change) => c.action !== 'no-op' || c.adopt || c.settings || (c.observeOnly && (c.diffs.length > 0 || !c.record));
 
 const SYMBOL: Record<Action, string> = { create: '+', update: '~', replace: '-/+', delete: '-', orphan: '-', 'no-op': '!' };
 
@@ -23,6 +26,7 @@ function headline(c: Change): string {
   const notes: string[] = [];
   if (c.action === 'replace') notes.push(`replace: ${c.replaceFields.join(', ')} cannot change in place`);
   else if (c.action === 'orphan') notes.push('orphan: kept in the tenant with its key material, no longer managed');
+  else if (c.observeOnly && !c.record) notes.push('not found in the tenant; managementPolicy Observe creates nothing');
   else if (c.observeOnly) notes.push(c.diffs.length ? 'drift reported, not corrected: managementPolicy Observe' : 'policy settings recorded; managementPolicy Observe');
   else if (c.suspended) notes.push('suspended: only its policy settings are recorded');
   else if (c.adopt && c.action === 'no-op') notes.push('adopt');
@@ -52,7 +56,8 @@ export function planText(plan: Plan, colour: boolean): string {
   const suspended = plan.changes.filter((c) => c.suspended);
   if (suspended.length) lines.push(`suspended, left alone: ${suspended.map((c) => show(c.id)).join(', ')}`);
   if (lines.length) lines.push('');
-  lines.push(plan.changes.some(shown) ? summaryLine(plan) : `No changes: ${plan.changes.length} resource${plan.changes.length === 1 ? '' : 's'} up to date.`);
+  if (plan.problems.length) lines.push(`${summaryLine(plan)} Not applicable: ${plan.problems.length} problem${plan.problems.length === 1 ? '' : 's'} above.`);
+  else lines.push(plan.changes.some(shown) ? summaryLine(plan) : `No changes: ${plan.changes.length} resource${plan.changes.length === 1 ? '' : 's'} up to date.`);
   return lines.join('\n') + '\n';
 }
 
@@ -103,15 +108,16 @@ export function planMarkdown(plan: Plan): string {
   out.push('| create | update | replace | delete | orphan | unchanged |', '|---:|---:|---:|---:|---:|---:|');
   out.push(`| ${n.create} | ${n.update} | ${n.replace} | ${n.delete} | ${n.orphan} | ${n['no-op']} |`, '');
   for (const c of plan.changes.filter(shown)) {
-    out.push('<details>', `<summary><code>${escape(headline(c))}</code></summary>`, '', '```diff');
+    out.push('<details>', `<summary><code>${escape(headline(c))}</code></summary>`, '');
+    if (c.diffs.length) out.push('```diff');
     for (const d of c.diffs) {
-      if (d.masked) out.push(`! ${d.path}: (${d.masked})`);
+      if (d.masked) out.push(`  ${d.path}: (${d.masked})`);
       else {
         if (d.before !== undefined) out.push(`- ${d.path}: ${formatValue(d.before)}`);
         if (d.after !== undefined) out.push(`+ ${d.path}: ${formatValue(d.after)}`);
       }
     }
-    out.push('```');
+    if (c.diffs.length) out.push('```');
     for (const i of c.impact) out.push('', `Impact: ${escape(i)}`);
     if (c.dependents.length && c.action !== 'create') out.push('', `Dependents: ${c.dependents.map((d) => `\`${d}\``).join(', ')}`);
     out.push('', '</details>', '');

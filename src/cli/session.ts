@@ -2,6 +2,7 @@
 // and turning validated files into desired state.
 import { Option, type Command } from 'commander';
 import { userInfo } from 'node:os';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { displayName } from '../api/index.js';
 import { formatDiagnostic } from '../config/diagnostics.js';
@@ -54,7 +55,7 @@ export async function openSession(opts: StoreOptions): Promise<Session> {
     if (e instanceof MasterKeyError || (e as NodeJS.ErrnoException).code) throw new UserError((e as Error).message);
     throw e;
   }
-  if (loaded.created) process.stderr.write(`mdmops: created a master key in ${loaded.created} (mode 0600). Back it up: without it the keys in the tenant store cannot be read.\n`);
+  const announce = () => loaded.created && process.stderr.write(`mdmops: created a master key in ${loaded.created} (mode 0600). Back it up: without it the keys in the tenant store cannot be read.\n`);
   if (loaded.warning) process.stderr.write(`mdmops: warning: ${loaded.warning}\n`);
 
   let store;
@@ -66,11 +67,18 @@ export async function openSession(opts: StoreOptions): Promise<Session> {
     throw new UserError(`cannot open the tenant store at ${where}: ${(e as Error).message}`);
   }
   const known = await store.getMeta('master_key_id');
+  if (known && loaded.created) {
+    // The store was made with a key that is gone: a new one cannot open anything in it.
+    rmSync(loaded.created, { force: true });
+    await store.close();
+    throw new UserError(`the master key file ${loaded.created} is missing, and this store was made with a key (id ${known}): restore the file from your backup, or give the key with MDMOPS_MASTER_KEY`);
+  }
   if (known && known !== loaded.key.id) {
     await store.close();
     throw new UserError(`the master key (id ${loaded.key.id}) is not the one this store was made with (id ${known}): give the store's key with MDMOPS_MASTER_KEY or --master-key-file`);
   }
   if (!known) await store.commit([{ op: 'setMeta', key: 'master_key_id', value: loaded.key.id }]);
+  announce();
   return {
     store,
     key: loaded.key,

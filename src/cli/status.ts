@@ -13,26 +13,26 @@ import { table, age } from './table.js';
 
 export function registerStatus(program: Command) {
   storeOptions(program.command('status').description('Status of the resources in the tenant store: Ready, Synced, reason; one resource in full.'))
-    .argument('[resource]', 'Kind/name, e.g. Connector/paris-dc')
-    .option('-n, --namespace <tenant>', 'tenant', 'default')
+    .argument('[resource]', 'Kind/name, e.g. Connector/paris-dc (or Kind/tenant/name)')
+    .option('-n, --namespace <tenant>', 'only this tenant (for Kind/name: default)')
     .addOption(new Option('-o, --output <format>', 'table, yaml or json').choices(['table', 'yaml', 'json']).default('table'))
-    .action(async (resource: string | undefined, opts: StoreOptions & { namespace: string; output: string }) => {
+    .action(async (resource: string | undefined, opts: StoreOptions & { namespace?: string; output: string }) => {
       const session = await openSession(opts);
       try {
         const inventory = new Map((await session.store.listInventory()).map((e) => [idKey(e), e]));
         let records: StoredRecord[];
         if (resource) {
-          const id = parseResourceArg(resource, opts.namespace);
+          const id = parseResourceArg(resource, opts.namespace ?? 'default');
           const record = await session.store.getRecord(id);
           if (!record) throw new UserError(`${show(id)} is not in the tenant store at ${session.store.location}`);
           records = [record];
         } else {
-          records = await session.store.listRecords();
+          records = await session.store.listRecords(opts.namespace ? { tenant: opts.namespace } : {});
         }
         const items = records.map((r) => asResource(r, inventory.get(idKey(r))));
         if (opts.output === 'json') process.stdout.write(JSON.stringify(resource ? items[0] : { apiVersion: API_VERSION, kind: 'List', items }, null, 2) + '\n');
         else if (opts.output === 'yaml' || resource) process.stdout.write(stringify(resource ? items[0] : { apiVersion: API_VERSION, kind: 'List', items }));
-        else if (!records.length) process.stdout.write(`The tenant store at ${session.store.location} is empty: apply a configuration first.\n`);
+        else if (!records.length) process.stdout.write(opts.namespace ? `No resources in tenant ${opts.namespace}.\n` : `The tenant store at ${session.store.location} is empty: apply a configuration first.\n`);
         else process.stdout.write(statusTable(records));
       } finally {
         await session.close();

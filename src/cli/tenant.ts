@@ -12,27 +12,52 @@ import { actor, openSession, storeOptions, type StoreOptions } from './session.j
 
 type Segment = string | number;
 
-/** spec.subject.commonName, subject.commonName or usages.customOids[0]. */
+const FORBIDDEN = new Set(['__proto__', 'constructor', 'prototype']);
+
+/** spec.subject.commonName, subject.commonName or usages.customOids[0]: always under spec. */
 export function parseField(text: string): Segment[] {
   if (!/^[A-Za-z_][\w-]*(\.[A-Za-z_][\w-]*|\[\d+\])*$/.test(text)) throw new UserError(`"${text}": expected a field path such as logLevel or subject.commonName`);
   const segments: Segment[] = [...text.matchAll(/([A-Za-z_][\w-]*)|\[(\d+)\]/g)].map((m) => (m[2] !== undefined ? Number(m[2]) : m[1]!));
-  return segments[0] === 'spec' ? segments.slice(1) : segments;
+  if (['metadata', 'kind', 'apiVersion', 'status'].includes(String(segments[0]))) throw new UserError(`"${text}": only fields under spec can be set`);
+  const path = segments[0] === 'spec' ? segments.slice(1) : segments;
+  if (!path.length) throw new UserError(`"${text}": name a field under spec, e.g. spec.logLevel`);
+  if (path.some((p) => FORBIDDEN.has(String(p)))) throw new UserError(`"${text}": not a field`);
+  return path;
 }
+
+const isFileRef = (v: unknown) => typeof v === 'object' && v !== null && Object.keys(v).length === 1 && 'sha256' in v;
 
 function setIn(target: Record<string, unknown>, path: Segment[], value: unknown) {
   let at: Record<Segment, unknown> = target;
-  for (const [i, p] of path.slice(0, -1).entries()) {
+  for (const [i, p] of path.entries()) {
+    const here = `spec.${fieldPath(path.slice(0, i + 1))}`;
+    if (isFileRef(at)) throw new UserError(`spec.${fieldPath(path.slice(0, i))} holds a file: change the file in the configuration instead`);
+    if (Array.isArray(at) && (typeof p !== 'number' || p > at.length)) {
+      throw new UserError(typeof p === 'number' ? `${here}: index ${p} is past the end (${at.length} item${at.length === 1 ? '' : 's'})` : `${here}: spec.${fieldPath(path.slice(0, i))} is a list: use [index]`);
+    }
+    if (i === path.length - 1) {
+      if (isFileRef(at[p])) throw new UserError(`${here} holds a file: change the file in the configuration instead`);
+      at[p] = value;
+      return;
+    }
     if (at[p] === undefined) at[p] = typeof path[i + 1] === 'number' ? [] : {};
-    if (typeof at[p] !== 'object' || at[p] === null) throw new UserError(`${fieldPath(path.slice(0, i + 1))} is not an object`);
+    if (typeof at[p] !== 'object' || at[p] === null) throw new UserError(`${here} is not an object`);
     at = at[p] as Record<Segment, unknown>;
   }
-  at[path[path.length - 1]!] = value;
+}
+
+function parseValue(text: string, field: string): unknown {
+  try {
+    return parse(text) as unknown;
+  } catch (e) {
+    throw new UserError(`${field}=${text}: the value is not valid YAML (${(e as Error).message.split('\n')[0]}); quote it`);
+  }
 }
 
 export function registerTenant(program: Command) {
   const tenant = program.command('tenant').description('Work on the tenant store directly.');
   storeOptions(tenant.command('set').description('Change fields of a resource in the tenant store, as a console edit would (the next plan shows it as drift).'))
-    .argument('<resource>', 'Kind/name, e.g. Connector/paris-dc')
+    .argument('<resource>', 'Kind/name, e.g. Connector/paris-dc (or Kind/tenant/name)')
     .argument('<assignments...>', 'FIELD=VALUE; VALUE is read as YAML (true, 5, "text", [a, b])')
     .option('-n, --namespace <tenant>', 'tenant', 'default')
     .addHelpText('after', '\nExample:\n  mdmops tenant set Connector/paris-dc logLevel=Debug')
@@ -41,24 +66,20 @@ export function registerTenant(program: Command) {
       const edits = assignments.map((a) => {
         const eq = a.indexOf('=');
         if (eq <= 0) throw new UserError(`"${a}": expected FIELD=VALUE`);
-        return { path: parseField(a.slice(0, eq)), value: parse(a.slice(eq + 1)) as unknown };
+        return { path: parseField(a.slice(0, eq)), value: parseValue(a.slice(eq + 1), a.slice(0, eq)) };
       });
       const session = await openSession(opts);
       try {
         const record = await session.store.getRecord(id);
         if (!record) throw new UserError(`${show(id)} is not in the tenant store at ${session.store.location}`);
         const spec = structuredClone(record.spec);
-        for (const e of edits) {
-          if (mapFileRefs(e.path.reduce<unknown>((at, p) => (at as Record<Segment, unknown> | undefined)?.[p], spec), () => null) === null) {
-            throw new UserError(`spec.${fieldPath(e.path)} holds a file: change the file in the configuration instead`);
-          }
-          setIn(spec, e.path, e.value);
-        }
+        for (const e of edits) setIn(spec, e.path, e.value);
         // The console refuses what the kind does not allow; so does this.
         const checked = kindNamed(id.kind)!.spec.safeParse(mapFileRefs(spec, () => ({ data: '-' })));
         if (!checked.success) {
           const issue = checked.error.issues[0]!;
-          throw new UserError(`${show(id)}: spec.${fieldPath(issue.path as Segment[])}: ${issue.message}; nothing was changed`);
+          const where = issue.path.length ? `spec.${fieldPath(issue.path as Segment[])}` : 'spec';
+          throw new UserError(`${show(id)}: ${where}: ${issue.message}; nothing was changed`);
         }
         const at = new Date().toISOString();
         await session.store.commit([

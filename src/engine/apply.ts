@@ -88,6 +88,7 @@ export async function applyPlan(engine: Engine, plan: Plan, options: ApplyOption
     }
 
     const d = c.desired!;
+    if (c.observeOnly && !c.record) return { key: c.key, change: c, state: 'unchanged', ready: false, reason: 'NotFound', message: c.impact[0] };
     let outcome: Outcome;
     const writes: Write[] = [];
     if (c.observeOnly || c.action === 'no-op') {
@@ -133,7 +134,7 @@ export async function applyPlan(engine: Engine, plan: Plan, options: ApplyOption
     );
     const status = { ...(outcome.status ?? {}), conditions };
 
-    if (changed || c.adopt) {
+    if (changed || c.adopt || c.refresh) {
       const record: StoredRecord = {
         ...c.id,
         spec: d.spec,
@@ -151,7 +152,7 @@ export async function applyPlan(engine: Engine, plan: Plan, options: ApplyOption
       for (const b of outcome.blobs ?? []) writes.push(sealed(engine, c, b.purpose, b.value));
       writes.push({ op: 'putInventory', entry: { ...c.id, source: plan.source, revision: plan.revision, appliedAt: at } });
       const action = c.adopt && c.action === 'no-op' ? 'adopt' : c.drift && c.action === 'update' ? 'correct-drift' : c.action;
-      writes.push(audit(action, { fields: c.diffs.map((x) => x.path) }));
+      if (changed || c.adopt) writes.push(audit(action, { fields: c.diffs.map((x) => x.path) }));
     } else if (base && (c.settings || statusChanged(base.status, status))) {
       writes.push({ op: 'putRecord', record: { ...base, spec: withPolicies(base.spec, d.spec), status } });
       if (c.settings) writes.push(audit('settings'));
@@ -170,7 +171,7 @@ export async function applyPlan(engine: Engine, plan: Plan, options: ApplyOption
     return {
       key: c.key,
       change: c,
-      state: changed || c.adopt ? 'done' : 'unchanged',
+      state: changed || c.adopt || c.settings ? 'done' : 'unchanged',
       ready: outcome.ready.status,
       reason: outcome.ready.reason,
       message: outcome.ready.message,

@@ -23,6 +23,8 @@ export interface Change {
   adopt: boolean;
   /** Observed or suspended, but its policy settings changed: those alone are recorded. */
   settings: boolean;
+  /** Nothing differs, but the record's digests are stale: rewritten, not reported. */
+  refresh: boolean;
   diffs: FieldDiff[];
   replaceFields: string[];
   impact: string[];
@@ -152,15 +154,33 @@ async function observeOne(
   const adopt = !!record && (!record.managed || !owner);
   // Settings are recorded even where the resource itself is left alone: prune reads deletionPolicy.
   const settings = !!record && (suspended || observeOnly) && policiesDiffer(record.spec, spec);
-  if (suspended) return { ...base, action: 'no-op', drift, observeOnly, suspended, adopt: false, settings, diffs: [] };
+  if (suspended) return { ...base, action: 'no-op', drift, observeOnly, suspended, adopt: false, settings, refresh: false, diffs: [] };
 
+  if (observeOnly && !record) {
+    return { ...base, action: 'no-op', drift: false, observeOnly, suspended, adopt: false, settings: false, refresh: false, diffs: [], impact: ['managementPolicy Observe: not found in the tenant, and not created'] };
+  }
   let diffs = upToDate ? [] : [...diffValues(record?.spec ?? {}, spec, 'spec'), ...diffSecrets(record?.secrets ?? {}, digests(d.secrets))];
   if (observeOnly) diffs = diffs.filter((x) => !POLICY_PATHS.has(x.path));
   const observation = await engine.providers.get(d.id.kind).observe(ctx, d, record, diffs);
-  let action: Action = !record ? 'create' : upToDate && !diffs.length ? 'no-op' : observation.replace.length ? 'replace' : 'update';
-  if (action === 'no-op' && !upToDate) action = 'update'; // only the digests of the last apply differ: record them
+  // The tenant already holds what is desired and only the digests of the last apply are stale (an
+  // export of an edited tenant, a store from an older mdmops): recorded quietly, not a change.
+  const refresh = !!record && !upToDate && diffs.length === 0 && !observeOnly;
+  let action: Action = !record ? 'create' : diffs.length === 0 ? 'no-op' : observation.replace.length ? 'replace' : 'update';
   if (observeOnly) action = 'no-op';
-  return { ...base, action, drift, observeOnly, suspended, adopt: adopt && !observeOnly, settings, diffs, replaceFields: observation.replace, impact: observation.impact, observation };
+  return {
+    ...base,
+    action,
+    drift: drift && diffs.length > 0,
+    observeOnly,
+    suspended,
+    adopt: adopt && !observeOnly,
+    settings,
+    refresh,
+    diffs,
+    replaceFields: observation.replace,
+    impact: diffs.length ? observation.impact : [],
+    observation,
+  };
 }
 
 function pruneOne(entry: InventoryEntry, record: StoredRecord | undefined): Change {
@@ -174,6 +194,7 @@ function pruneOne(entry: InventoryEntry, record: StoredRecord | undefined): Chan
     suspended: false,
     adopt: false,
     settings: false,
+    refresh: false,
     diffs: [],
     replaceFields: [],
     impact: record ? [] : ['already gone from the tenant: only the inventory entry is removed'],
