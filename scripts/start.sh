@@ -3,5 +3,5 @@
 set -eu
 cd "$(dirname "$0")/.."
 sh scripts/ensure-deps.sh
-[ -f dist/src/cli/main.js ] || npm run -s build
+npm run -s build
 node bin/mdmops.js apply -f examples/tenant --auto-approve
