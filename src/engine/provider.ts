@@ -64,8 +64,4 @@ export class ProviderRegistry {
     if (!p) throw new Error(`no provider registered for kind ${kind}`);
     return p;
   }
-
-  get kinds(): string[] {
-    return [...this.byKind.keys()];
-  }
 }

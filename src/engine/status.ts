@@ -25,4 +25,3 @@ export function readyOf(status: Record<string, unknown> | undefined): Condition 
   return Array.isArray(conditions) ? (conditions as Condition[]).find((c) => c.type === 'Ready') : undefined;
 }
 
-export const isTrue = (c: Condition | undefined) => c?.status === 'True';
