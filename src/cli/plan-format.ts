@@ -1,7 +1,7 @@
 // A plan as text (for a terminal), JSON (for programs; documented in the README) and Markdown
 // (for a pull-request comment).
 import { formatDiff, formatValue, type FieldDiff } from '../engine/diff.js';
-import { show } from '../engine/context.js';
+import { show, showKey } from '../engine/context.js';
 import type { Action, Change, Plan } from '../engine/plan.js';
 
 export const PLAN_FORMAT_VERSION = 1;
@@ -72,7 +72,7 @@ export function planJson(plan: Plan): unknown {
     revision: plan.revision,
     hasChanges: plan.changes.some(shown),
     summary: summarize(plan),
-    problems: plan.problems.map((p) => ({ resource: p.key ? keyDisplay(p.key) : null, message: p.message, hint: p.hint ?? null })),
+    problems: plan.problems.map((p) => ({ resource: p.key ? showKey(p.key) : null, message: p.message, hint: p.hint ?? null })),
     changes: plan.changes.map((c) => ({
       resource: show(c.id),
       kind: c.id.kind,
@@ -94,7 +94,6 @@ export function planJson(plan: Plan): unknown {
   };
 }
 
-const keyDisplay = (key: string) => key.replace(/^([^/]+)\/default\//, '$1/');
 
 export function planMarkdown(plan: Plan): string {
   const n = summarize(plan);

@@ -4,7 +4,7 @@ import { stringify } from 'yaml';
 import { API_VERSION } from '../api/index.js';
 import { show } from '../engine/context.js';
 import { idKey } from '../engine/desired.js';
-import { readyOf } from '../engine/status.js';
+import { conditionOf, readyOf } from '../engine/status.js';
 import type { InventoryEntry, StoredRecord } from '../store/types.js';
 import { UserError } from './errors.js';
 import { parseResourceArg } from './resource-arg.js';
@@ -54,12 +54,11 @@ function asResource(r: StoredRecord, inv: InventoryEntry | undefined) {
 }
 
 function statusTable(records: StoredRecord[]): string {
-  const condition = (r: StoredRecord, type: string) => (r.status.conditions as { type: string; status: string }[] | undefined)?.find((c) => c.type === type);
   return table(
     ['RESOURCE', 'READY', 'SYNCED', 'REASON', 'MANAGED', 'UPDATED'],
     records.map((r) => {
       const ready = readyOf(r.status);
-      return [show(r), ready?.status ?? 'Unknown', condition(r, 'Synced')?.status ?? 'Unknown', ready?.status === 'True' ? '' : (ready?.reason ?? ''), r.managed ? 'yes' : 'no', age(r.updatedAt)];
+      return [show(r), ready?.status ?? 'Unknown', conditionOf(r.status, 'Synced')?.status ?? 'Unknown', ready?.status === 'True' ? '' : (ready?.reason ?? ''), r.managed ? 'yes' : 'no', age(r.updatedAt)];
     }),
   );
 }

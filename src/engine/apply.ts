@@ -9,7 +9,7 @@ import { limiter } from './limit.js';
 import type { Change, Plan } from './plan.js';
 import type { Notice, Outcome } from './provider.js';
 import type { SecretResolver } from './secrets.js';
-import { mergeConditions, type ConditionInput } from './status.js';
+import { conditionOf, mergeConditions, type ConditionInput } from './status.js';
 
 export type ResultState = 'done' | 'unchanged' | 'skipped' | 'failed' | 'blocked';
 
@@ -230,7 +230,7 @@ const synced = (ok: boolean, reason: string, message: string): ConditionInput =>
 
 /** A no-op keeps the Synced condition that says what last changed it. */
 function keptSynced(record: StoredRecord | undefined): ConditionInput | undefined {
-  const c = (record?.status.conditions as ConditionInput[] | undefined)?.find((x) => x.type === 'Synced');
+  const c = conditionOf(record?.status, 'Synced');
   return c?.status === 'True' ? { type: c.type, status: c.status, reason: c.reason, message: c.message } : undefined;
 }
 

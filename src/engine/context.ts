@@ -28,6 +28,9 @@ export function providerContext(engine: Engine): ProviderContext {
 
 export const show = (id: ResourceId) => displayName(id.kind, id.name, id.tenant);
 
+/** A Kind/tenant/name key as users see it (see show). */
+export const showKey = (key: string) => key.replace(/^([^/]+)\/default\//, '$1/');
+
 /** Keys of the resources a stored record points at. */
 export function recordReferences(record: StoredRecord): string[] {
   const def = kindNamed(record.kind);

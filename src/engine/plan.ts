@@ -2,7 +2,7 @@
 import { POLICY_FIELDS } from '../api/index.js';
 import { diffSecrets, diffValues, type FieldDiff } from './diff.js';
 import { digests, idKey, policiesDiffer, tenantSpecHash, type Desired } from './desired.js';
-import { providerContext, recordReferences, show, type Engine } from './context.js';
+import { providerContext, recordReferences, show, showKey, type Engine } from './context.js';
 import { limiter } from './limit.js';
 import type { Observation } from './provider.js';
 import type { InventoryEntry, ResourceId, StoredRecord } from '../store/types.js';
@@ -113,15 +113,14 @@ export async function makePlan(engine: Engine, desired: Desired[], options: Plan
     if (desiredKeys.has(key) || doomedKeys.has(key)) continue;
     for (const to of recordReferences(r)) addReferrer(key, to);
   }
-  const display = (key: string) => key.replace(/^([^/]+)\/default\//, '$1/');
   for (const c of changes) {
-    c.dependents = (referrers.get(c.key) ?? []).map(display).sort();
+    c.dependents = (referrers.get(c.key) ?? []).map(showKey).sort();
     if (c.action === 'delete') {
       const keeping = (referrers.get(c.key) ?? []).filter((k) => !gone.has(k));
       if (keeping.length) {
         problems.push({
           key: c.key,
-          message: `cannot delete ${show(c.id)}: still referenced by ${keeping.map(display).join(', ')}`,
+          message: `cannot delete ${show(c.id)}: still referenced by ${keeping.map(showKey).join(', ')}`,
           hint: 'remove or change those references first (an orphaned record still counts)',
         });
       }

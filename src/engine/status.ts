@@ -20,8 +20,10 @@ export function mergeConditions(previous: unknown, next: ConditionInput[], gener
   });
 }
 
-export function readyOf(status: Record<string, unknown> | undefined): Condition | undefined {
+export function conditionOf(status: Record<string, unknown> | undefined, type: string): Condition | undefined {
   const conditions = status?.conditions;
-  return Array.isArray(conditions) ? (conditions as Condition[]).find((c) => c.type === 'Ready') : undefined;
+  return Array.isArray(conditions) ? (conditions as Condition[]).find((c) => c.type === type) : undefined;
 }
+
+export const readyOf = (status: Record<string, unknown> | undefined) => conditionOf(status, 'Ready');
 

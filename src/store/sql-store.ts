@@ -41,11 +41,11 @@ const upsertMeta = 'INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key
 const idWhere = 'tenant = ? AND kind = ? AND name = ?';
 const idParams = (id: ResourceId) => [id.tenant, id.kind, id.name];
 
+const idOf = (r: Record<string, unknown>): ResourceId => ({ tenant: r.tenant as string, kind: r.kind as string, name: r.name as string });
+
 function toRecord(r: Record<string, unknown>): StoredRecord {
   return {
-    tenant: r.tenant as string,
-    kind: r.kind as string,
-    name: r.name as string,
+    ...idOf(r),
     spec: JSON.parse(r.spec as string),
     specHash: r.spec_hash as string,
     desiredHash: r.desired_hash as string,
@@ -60,9 +60,7 @@ function toRecord(r: Record<string, unknown>): StoredRecord {
 
 function toNotification(r: Record<string, unknown>): Notification {
   return {
-    tenant: r.tenant as string,
-    kind: r.kind as string,
-    name: r.name as string,
+    ...idOf(r),
     reason: r.reason as string,
     severity: r.severity as Notification['severity'],
     message: r.message as string,
@@ -163,9 +161,7 @@ export class SqlStore implements Store {
       : await this.driver.query('SELECT * FROM inventory ORDER BY tenant, kind, name');
     return rows.map(
       (r): InventoryEntry => ({
-        tenant: r.tenant as string,
-        kind: r.kind as string,
-        name: r.name as string,
+        ...idOf(r),
         source: r.source as string,
         revision: r.revision as string,
         appliedAt: r.applied_at as string,
@@ -195,9 +191,7 @@ export class SqlStore implements Store {
       (r): AuditEntry => ({
         id: Number(r.id),
         at: r.at as string,
-        tenant: r.tenant as string,
-        kind: r.kind as string,
-        name: r.name as string,
+        ...idOf(r),
         action: r.action as string,
         source: r.source as string,
         revision: r.revision as string,
