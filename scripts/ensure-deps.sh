@@ -18,22 +18,18 @@ fi
 # What follows only the tests need.
 [ "${1:-}" = --for-tests ] || exit 0
 
-# The tests make certificates with openssl, as administrators do.
-if ! command -v openssl >/dev/null 2>&1; then
-  if [ "$(id -u)" = 0 ]; then
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssl >/dev/null
-  else
-    echo "openssl is needed by the tests: install it (Debian: apt-get install openssl)" >&2
-    exit 1
-  fi
-fi
-
-# The database tests run a private PostgreSQL server from Debian's packaged binaries.
-if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
-  if [ "$(id -u)" = 0 ]; then
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
-  else
-    echo "PostgreSQL is needed by the tests: install it (Debian: apt-get install postgresql)" >&2
-    exit 1
-  fi
+# Real servers from Debian: openssl (certificates, as administrators make them), PostgreSQL (the
+# database tests), scep (micromdm's SCEP server), pebble (an ACME server).
+missing=""
+command -v openssl >/dev/null 2>&1 || missing="$missing openssl"
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$missing postgresql"
+command -v scepserver >/dev/null 2>&1 || missing="$missing scep"
+command -v pebble >/dev/null 2>&1 || missing="$missing pebble"
+[ -z "$missing" ] && exit 0
+if [ "$(id -u)" = 0 ]; then
+  echo "installing Debian packages the tests need:$missing" >&2
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null
+else
+  echo "the tests need Debian packages:$missing (apt-get install$missing)" >&2
+  exit 1
 fi

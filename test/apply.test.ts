@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { BIN_PATH, clean } from './support/cli.js';
 import { doc, workspace } from './support/workspace.js';
+import { freePort } from './servers/ports.js';
 
 const space = (name: string, priority: number) => doc('Space', name, `displayName: ${name}\npriority: ${priority}\nmembers: { groups: [${name}-devices] }\nadmins: { groups: [${name}-admins] }`);
 const connector = (name: string, extra = '') => doc('Connector', name, `hosting: OnPremises\nlogLevel: Info\n${extra}`);
@@ -231,39 +232,33 @@ describe('--wait', () => {
 
   it('waits for a server to come up, and fails when it does not', async () => {
     const port = await freePort();
-    ws.write('config/a.yaml', doc('CertificateAuthority', 'acme', `type: PublicCloud\ndirectoryUrl: http://127.0.0.1:${port}/directory\nemail: pki@example.com`));
-    const down = ws.run(['apply', '-f', 'config', '--auto-approve', '--wait=2s']);
-    expect(down.code).toBe(1);
-    expect(down.stdout).toContain('CertificateAuthority/acme: CAServerUnreachable');
+    // Any kind that waits on a server does; this one only needs it to accept connections.
+    const entra = `displayName: Test\ntenantId: 72f988bf-86f1-41af-91ab-2d7cd011db47\nclientId: 2f3e1a9c-5b7d-4e8f-9a0b-1c2d3e4f5a6b\nclientSecretRef: { name: core, key: password }\nauthorityHost: https://127.0.0.1:${port}`;
+    ws.write('config/a.yaml', doc('EntraIdSource', 'peer', entra));
+    const env = { MDMOPS_SECRET_CORE_PASSWORD: 'pw' };
+    const down = ws.run(['apply', '-f', 'config', '--auto-approve', '--wait=2s'], env);
+    expect(down.code, down.stderr).toBe(1);
+    expect(down.stdout, down.stderr).toContain('EntraIdSource/peer: EntraUnreachable');
     expect(down.stdout).toContain('Timed out after 2s');
-    expect(ws.run(['notifications']).stdout).toMatch(/CertificateAuthority\/acme\s+CAServerUnreachable/);
+    expect(ws.run(['notifications']).stdout).toMatch(/EntraIdSource\/peer\s+EntraUnreachable/);
 
     const server = createServer((s) => s.end()).listen(port, '127.0.0.1');
     try {
-      const up = await new Promise<{ code: number; stdout: string }>((resolve) => setTimeout(() => resolve(ws.run(['apply', '-f', 'config', '--auto-approve', '--wait=10s'])), 10));
+      const up = await new Promise<{ code: number; stdout: string }>((resolve) => setTimeout(() => resolve(ws.run(['apply', '-f', 'config', '--auto-approve', '--wait=10s'], env)), 10));
       expect(up.code, up.stdout).toBe(0);
       expect(up.stdout).toContain('No changes');
     } finally {
       server.close();
     }
-    expect(ws.run(['notifications']).stdout).not.toContain('CAServerUnreachable');
+    expect(ws.run(['notifications']).stdout).not.toContain('EntraUnreachable');
 
     // Down again: the same notification comes back, counted twice, first seen kept.
-    expect(ws.run(['apply', '-f', 'config', '--auto-approve']).stdout).toContain('CAServerUnreachable');
+    expect(ws.run(['apply', '-f', 'config', '--auto-approve'], env).stdout).toContain('EntraUnreachable');
     const [again] = JSON.parse(ws.run(['notifications', '-o', 'json']).stdout) as { reason: string; count: number; firstSeen: string; lastSeen: string }[];
-    expect(again).toMatchObject({ reason: 'CAServerUnreachable', count: 2 });
+    expect(again).toMatchObject({ reason: 'EntraUnreachable', count: 2 });
     expect(again!.firstSeen < again!.lastSeen).toBe(true);
   });
 });
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 describe('on a terminal', () => {
   const ws = workspace();

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { parseKey } from '../src/store/master-key.js';
 import { openStore, parseStoreSpec } from '../src/store/open.js';
 import { blobAad } from '../src/engine/context.js';
-import { publicKeySha256 } from '../src/providers/certificate-authority/keys.js';
+import { privateKey, publicKeySha256 } from '../src/pki/keys.js';
 import { BIN_PATH } from './support/cli.js';
 import { doc, workspace } from './support/workspace.js';
 
@@ -79,7 +79,7 @@ async function caKeys(dir: string): Promise<Map<string, string>> {
     for (const r of await store.listRecords({ kind: 'CertificateAuthority' })) {
       expect(await store.listBlobs(r)).toEqual(['private-key']);
       const pkcs8 = key.open((await store.getBlob(r, 'private-key'))!, blobAad(r, 'private-key'));
-      const fp = publicKeySha256(pkcs8);
+      const fp = publicKeySha256(privateKey(pkcs8));
       expect(r.status.publicKeySha256).toBe(fp);
       out.set(r.name, fp);
     }

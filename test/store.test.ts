@@ -122,11 +122,28 @@ describe.each(backends)('%s store', (_name, specOf) => {
     expect(await store.getBlob(id, 'private-key')).toBeUndefined();
   });
 
+  it('keeps directory users and issued certificates, and removes them', async () => {
+    const user = { tenant: 't', id: 'u1', source: 'LdapSource/corp', upn: 'zoë@example.com', groups: ['g1'], attributes: { dept: ['a', 'b'] }, labels: { os: 'ios' } };
+    const cert = {
+      tenant: 't', configuration: 'wifi', userId: 'u1', serial: '01', subject: 'CN=zoë', notBefore: '2026-01-01T00:00:00.000Z', notAfter: '2027-01-01T00:00:00.000Z',
+      fingerprintSha256: 'ab', contentHash: 'c1', issuerKey: 'k1', certificate: randomBytes(40), issuedAt: '2026-01-01T00:00:00.000Z',
+    };
+    await store.commit([{ op: 'putUser', user }, { op: 'putUser', user: { ...user, id: 'u2', email: 'x@example.com' } }, { op: 'putCertificate', certificate: cert }]);
+    expect(await store.listUsers('t')).toEqual([user, { ...user, id: 'u2', email: 'x@example.com' }]);
+    expect(await store.listCertificates({ tenant: 't' })).toEqual([cert]);
+    const sealedKey = randomBytes(64);
+    await store.commit([{ op: 'putCertificate', certificate: { ...cert, serial: '02', sealedKey } }, { op: 'deleteUser', tenant: 't', id: 'u2' }]);
+    expect(await store.listCertificates({ tenant: 't', configuration: 'wifi' })).toEqual([{ ...cert, serial: '02', sealedKey }]);
+    expect((await store.listUsers('t')).map((u) => u.id)).toEqual(['u1']);
+    await store.commit([{ op: 'deleteCertificates', tenant: 't', configuration: 'wifi' }]);
+    expect(await store.listCertificates({ tenant: 't' })).toEqual([]);
+  });
+
   it('upgrades a store made by an older mdmops, keeping what it holds', async () => {
     const { sqliteDriver } = await import('../src/store/sqlite.js');
     const { postgresDriver } = await import('../src/store/postgres.js');
     const driver = spec.backend === 'sqlite' ? sqliteDriver(spec.path) : postgresDriver(spec.url);
-    await driver.query('DROP TABLE locks');
+    for (const table of ['locks', 'users', 'certificates']) await driver.query(`DROP TABLE ${table}`);
     await driver.query("UPDATE meta SET value = '1' WHERE key = 'schema_version'");
     await driver.close();
     const upgraded = await openStore(spec);
@@ -134,6 +151,7 @@ describe.each(backends)('%s store', (_name, specOf) => {
     expect(await upgraded.lock('t', 'me', 1000)).toBeUndefined();
     expect(await upgraded.lock('t', 'other', 1000)).toBe('me');
     expect(await upgraded.getRecord({ tenant: 'default', kind: 'Space', name: 'a' })).toBeDefined();
+    expect(await upgraded.listUsers('default')).toEqual([]);
     await upgraded.close();
   });
 

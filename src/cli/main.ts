@@ -9,6 +9,7 @@ import { registerApply } from './apply.js';
 import { registerAudit, registerNotifications, registerStatus } from './status.js';
 import { registerExport } from './export.js';
 import { registerTenant } from './tenant.js';
+import { registerCertificates } from './certificates.js';
 
 export function buildProgram(): Command {
   const program = new Command('mdmops')
@@ -24,6 +25,7 @@ export function buildProgram(): Command {
   registerAudit(program);
   registerExport(program);
   registerTenant(program);
+  registerCertificates(program);
   registerSchema(program);
   for (const c of program.commands) c.exitOverride().showHelpAfterError('(run with --help for usage)');
   return program;

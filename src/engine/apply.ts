@@ -78,7 +78,7 @@ export async function applyPlan(engine: Engine, plan: Plan, options: ApplyOption
     if (c.action === 'delete' || c.action === 'orphan') {
       const writes: Write[] = [{ op: 'deleteInventory', id: c.id }, audit(c.action)];
       if (c.record) {
-        await provider.delete(ctx, c.record, c.action === 'delete' ? 'Delete' : 'Orphan');
+        writes.push(...((await provider.delete(ctx, c.record, c.action === 'delete' ? 'Delete' : 'Orphan')) ?? []));
         if (c.action === 'delete') writes.push({ op: 'deleteRecord', id: c.id }, { op: 'deleteBlobs', id: c.id });
         else writes.push({ op: 'putRecord', record: { ...withConditions(c.record, [synced(false, 'Orphaned', 'removed from the configuration; kept by deletionPolicy Orphan and no longer managed')], at), managed: false } });
       }
@@ -89,20 +89,25 @@ export async function applyPlan(engine: Engine, plan: Plan, options: ApplyOption
 
     const d = c.desired!;
     if (c.observeOnly && !c.record) return { key: c.key, change: c, state: 'unchanged', ready: false, reason: 'NotFound', message: c.impact[0] };
-    let outcome: Outcome;
+    let outcome: Outcome | undefined;
+    let action = c.action;
     const writes: Write[] = [];
-    if (c.observeOnly || c.action === 'no-op') {
-      // Observed again now that what it depends on has been applied.
-      outcome = (await provider.observe(ctx, d, c.record, c.diffs)).outcome;
-    } else if (c.action === 'create') {
+    if (c.observeOnly || action === 'no-op') {
+      // Observed again now that what it depends on has been applied: that may give it work (a CA
+      // replaced in this apply re-issues what it signed).
+      const seen = await provider.observe(ctx, d, c.record, c.diffs);
+      if (!c.observeOnly && seen.pending?.length) action = 'update';
+      else outcome = seen.outcome;
+    }
+    if (action === 'create') {
       outcome = await provider.create(ctx, d);
-    } else if (c.action === 'replace') {
-      await provider.delete(ctx, c.record!, 'Delete');
-      writes.push({ op: 'deleteBlobs', id: c.id });
+    } else if (action === 'replace') {
+      writes.push(...((await provider.delete(ctx, c.record!, 'Delete')) ?? []), { op: 'deleteBlobs', id: c.id });
       outcome = await provider.create(ctx, d);
-    } else {
+    } else if (action === 'update') {
       outcome = await provider.update(ctx, d, c.record!);
     }
+    if (!outcome) throw new Error(`no outcome for ${show(c.id)}`);
 
     // A missing secret is the same story for every kind: recorded, not Ready, and said where to put it.
     const missing = Object.entries(d.secrets).filter(([, s]) => s.value === undefined);
@@ -116,7 +121,7 @@ export async function applyPlan(engine: Engine, plan: Plan, options: ApplyOption
       notices.push({ reason: 'DriftDetected', severity: 'Warning', message: `differs from the configuration (${c.diffs.map((x) => x.path).join(', ')}); managementPolicy Observe leaves it as it is` });
     }
 
-    const changed = !c.observeOnly && c.action !== 'no-op';
+    const changed = !c.observeOnly && action !== 'no-op';
     const base = c.record;
     const generation = !base ? 1 : changed && base.specHash !== d.specHash ? base.generation + 1 : base.generation;
     const syncedCondition = c.observeOnly
@@ -124,7 +129,7 @@ export async function applyPlan(engine: Engine, plan: Plan, options: ApplyOption
         ? synced(false, 'DriftDetected', 'managementPolicy Observe: differences are reported, not corrected')
         : synced(true, 'Observed', 'matches the configuration')
       : changed
-        ? synced(true, 'ReconcileSuccess', `${c.action === 'update' && c.drift ? 'drift corrected' : `${c.action}d`} from revision ${plan.revision}`)
+        ? synced(true, 'ReconcileSuccess', `${action === 'update' && c.drift ? 'drift corrected' : `${action}d`} from revision ${plan.revision}`)
         : (keptSynced(base) ?? synced(true, 'ReconcileSuccess', 'up to date'));
     const conditions = mergeConditions(
       base?.status.conditions,
@@ -150,9 +155,10 @@ export async function applyPlan(engine: Engine, plan: Plan, options: ApplyOption
       writes.push({ op: 'putRecord', record });
       for (const [path, f] of Object.entries(d.files)) writes.push(sealed(engine, c, `file:${path}`, f.bytes));
       for (const b of outcome.blobs ?? []) writes.push(sealed(engine, c, b.purpose, b.value));
+      writes.push(...(outcome.writes ?? []));
       writes.push({ op: 'putInventory', entry: { ...c.id, source: plan.source, revision: plan.revision, appliedAt: at } });
-      const action = c.adopt && c.action === 'no-op' ? 'adopt' : c.drift && c.action === 'update' ? 'correct-drift' : c.action;
-      if (changed || c.adopt) writes.push(audit(action, { fields: c.diffs.map((x) => x.path) }));
+      const what = c.adopt && action === 'no-op' ? 'adopt' : c.drift && action === 'update' ? 'correct-drift' : action;
+      if (changed || c.adopt) writes.push(audit(what, { fields: c.diffs.map((x) => x.path), ...(c.impact.length ? { work: c.impact } : {}) }));
     } else if (base && (c.settings || statusChanged(base.status, status))) {
       writes.push({ op: 'putRecord', record: { ...base, spec: withPolicies(base.spec, d.spec), status } });
       if (c.settings) writes.push(audit('settings'));

@@ -164,7 +164,9 @@ async function observeOne(
   // The tenant already holds what is desired and only the digests of the last apply are stale (an
   // export of an edited tenant, a store from an older mdmops): recorded quietly, not a change.
   const refresh = !!record && !upToDate && diffs.length === 0 && !observeOnly;
-  let action: Action = !record ? 'create' : diffs.length === 0 ? 'no-op' : observation.replace.length ? 'replace' : 'update';
+  // Work the kind has to do although nothing in the spec changed (a renewal) makes it an update.
+  const pending = observeOnly ? [] : (observation.pending ?? []);
+  let action: Action = !record ? 'create' : diffs.length ? (observation.replace.length ? 'replace' : 'update') : pending.length ? 'update' : 'no-op';
   if (observeOnly) action = 'no-op';
   return {
     ...base,
@@ -177,7 +179,7 @@ async function observeOne(
     refresh,
     diffs,
     replaceFields: observation.replace,
-    impact: diffs.length ? observation.impact : [],
+    impact: [...(diffs.length ? observation.impact : []), ...pending],
     observation,
   };
 }

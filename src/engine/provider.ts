@@ -1,7 +1,7 @@
 // The provider contract: how one kind is observed, created, updated and deleted.
 // The engine drives providers through this and never names a kind.
 import type { MasterKey } from '../store/master-key.js';
-import type { ResourceId, Severity, Store, StoredRecord } from '../store/types.js';
+import type { ResourceId, Severity, Store, StoredRecord, Write } from '../store/types.js';
 import type { FieldDiff } from './diff.js';
 import type { Desired } from './desired.js';
 
@@ -19,6 +19,8 @@ export interface Outcome {
   notices?: Notice[];
   /** Key material to keep, sealed under the master key, committed with the record. */
   blobs?: { purpose: string; value: Buffer }[];
+  /** More of the kind's own state (issued certificates), committed with the record. */
+  writes?: Write[];
 }
 
 export interface Observation {
@@ -27,6 +29,8 @@ export interface Observation {
   replace: string[];
   /** Consequences a reviewer should see, e.g. how many certificates a change re-issues. */
   impact: string[];
+  /** Work an update would do although the spec is unchanged (a renewal, certificates to issue). */
+  pending?: string[];
 }
 
 export interface ProviderContext {
@@ -49,7 +53,8 @@ export interface Provider {
   create(ctx: ProviderContext, desired: Desired): Promise<Outcome>;
   update(ctx: ProviderContext, desired: Desired, record: StoredRecord): Promise<Outcome>;
   /** Cleans up outside the store; the engine removes the record (Delete) or lets go of it (Orphan). */
-  delete(ctx: ProviderContext, record: StoredRecord, policy: 'Delete' | 'Orphan'): Promise<void>;
+  /** Returns the kind's own state to remove with the record (issued certificates). */
+  delete(ctx: ProviderContext, record: StoredRecord, policy: 'Delete' | 'Orphan'): Promise<Write[] | void>;
 }
 
 export class ProviderRegistry {

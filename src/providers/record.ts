@@ -5,32 +5,35 @@ import type { FieldDiff } from '../engine/diff.js';
 import type { Desired } from '../engine/desired.js';
 import type { Notice, Outcome, Provider, ProviderContext } from '../engine/provider.js';
 import { readyOf } from '../engine/status.js';
-import type { ResourceId, StoredRecord } from '../store/types.js';
+import type { ResourceId, StoredRecord, Write } from '../store/types.js';
 
 export interface KindBehaviour {
   kind: string;
   /** Spec fields (top-level names or dotted prefixes) whose change cannot be made in place. */
   replaceOn?: string[];
-  /** What the resource looks like now: readiness, status fields, notices. Changes nothing. */
-  inspect?(ctx: ProviderContext, desired: Desired, record: StoredRecord | undefined): Promise<Partial<Outcome>>;
-  /** Made when the resource is created or replaced, e.g. a key pair. */
-  materialize?(ctx: ProviderContext, desired: Desired): Promise<Pick<Outcome, 'blobs' | 'status'>>;
+  /**
+   * What the resource looks like now, given its status so far: readiness, status fields, notices.
+   * Changes nothing.
+   */
+  inspect?(ctx: ProviderContext, desired: Desired, status: Record<string, unknown>, record: StoredRecord | undefined): Promise<Partial<Outcome>>;
+  /** Work reconcile would do beyond recording the spec (a renewal, certificates to issue). Changes nothing. */
+  pending?(ctx: ProviderContext, desired: Desired, record: StoredRecord | undefined): Promise<string[]>;
+  /** Makes what the resource needs on creation (record undefined) or update: keys, certificates. */
+  reconcile?(ctx: ProviderContext, desired: Desired, record: StoredRecord | undefined): Promise<Made>;
   impact?(ctx: ProviderContext, desired: Desired, record: StoredRecord, replace: string[]): Promise<string[]>;
-  cleanup?(ctx: ProviderContext, record: StoredRecord, policy: 'Delete' | 'Orphan'): Promise<void>;
+  cleanup?(ctx: ProviderContext, record: StoredRecord, policy: 'Delete' | 'Orphan'): Promise<Write[] | void>;
 }
+
+export type Made = Pick<Outcome, 'blobs' | 'status' | 'writes'>;
 
 export const READY: Outcome['ready'] = { status: true, reason: 'Recorded', message: 'configuration recorded in the tenant' };
 
 export function recordProvider(b: KindBehaviour): Provider {
-  const outcome = async (ctx: ProviderContext, d: Desired, record: StoredRecord | undefined, made?: Pick<Outcome, 'blobs' | 'status'>): Promise<Outcome> => {
-    const seen = (await b.inspect?.(ctx, d, made ? undefined : record)) ?? {};
-    const { conditions: _c, observedGeneration: _g, ...kept } = (made ? {} : record?.status) ?? {};
-    return {
-      ready: seen.ready ?? READY,
-      status: { ...kept, ...made?.status, ...seen.status },
-      notices: seen.notices ?? [],
-      blobs: made?.blobs,
-    };
+  const outcome = async (ctx: ProviderContext, d: Desired, record: StoredRecord | undefined, made: Made = {}): Promise<Outcome> => {
+    const { conditions: _c, observedGeneration: _g, ...kept } = record?.status ?? {};
+    const status = { ...kept, ...made.status };
+    const seen = (await b.inspect?.(ctx, d, status, record)) ?? {};
+    return { ready: seen.ready ?? READY, status: { ...status, ...seen.status }, notices: seen.notices ?? [], blobs: made.blobs, writes: made.writes };
   };
   return {
     kind: b.kind,
@@ -40,16 +43,17 @@ export function recordProvider(b: KindBehaviour): Provider {
         outcome: await outcome(ctx, desired, record),
         replace,
         impact: record && b.impact ? await b.impact(ctx, desired, record, replace) : [],
+        pending: replace.length ? [] : ((await b.pending?.(ctx, desired, record)) ?? []),
       };
     },
     async create(ctx, desired) {
-      return outcome(ctx, desired, undefined, await b.materialize?.(ctx, desired));
+      return outcome(ctx, desired, undefined, await b.reconcile?.(ctx, desired, undefined));
     },
     async update(ctx, desired, record) {
-      return outcome(ctx, desired, record);
+      return outcome(ctx, desired, record, await b.reconcile?.(ctx, desired, record));
     },
     async delete(ctx, record, policy) {
-      await b.cleanup?.(ctx, record, policy);
+      return b.cleanup?.(ctx, record, policy);
     },
   };
 }

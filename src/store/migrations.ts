@@ -34,6 +34,19 @@ export const MIGRATIONS: ((d: Dialect) => string[])[] = [
   ],
   // Only one apply at a time per store; a lock whose holder stopped renewing it expires.
   () => ['CREATE TABLE locks (name TEXT PRIMARY KEY, holder TEXT NOT NULL, expires_at BIGINT NOT NULL)'],
+  // Directory users (from identity sources) and the identity certificates issued to them.
+  (d) => [
+    `CREATE TABLE users (
+       tenant TEXT NOT NULL, id TEXT NOT NULL, source TEXT NOT NULL, upn TEXT NOT NULL, email TEXT,
+       display_name TEXT, groups_json TEXT NOT NULL, attributes TEXT NOT NULL, labels TEXT NOT NULL,
+       PRIMARY KEY (tenant, id))`,
+    `CREATE TABLE certificates (
+       tenant TEXT NOT NULL, configuration TEXT NOT NULL, user_id TEXT NOT NULL,
+       serial TEXT NOT NULL, subject TEXT NOT NULL, not_before TEXT NOT NULL, not_after TEXT NOT NULL,
+       fingerprint TEXT NOT NULL, content_hash TEXT NOT NULL, issuer_key TEXT NOT NULL,
+       certificate ${types[d].bytes} NOT NULL, sealed_key ${types[d].bytes}, issued_at TEXT NOT NULL,
+       PRIMARY KEY (tenant, configuration, user_id))`,
+  ],
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -1,6 +1,6 @@
 // The store over SQL, shared by both backends: a driver supplies the connection and the dialect.
 import { MIGRATIONS, SCHEMA_VERSION, type Dialect } from './migrations.js';
-import type { AuditEntry, InventoryEntry, Notification, ResourceId, Store, StoredRecord, Write } from './types.js';
+import type { AuditEntry, DirectoryUser, InventoryEntry, IssuedCertificate, Notification, ResourceId, Store, StoredRecord, Write } from './types.js';
 
 export interface Exec {
   (sql: string, params?: unknown[]): Promise<{ rows: Record<string, unknown>[]; changes: number }>;
@@ -125,6 +125,32 @@ function statement(w: Write): [string, unknown[]] {
     }
     case 'setMeta':
       return [upsertMeta, [w.key, w.value]];
+    case 'putUser': {
+      const u = w.user;
+      return [
+        `INSERT INTO users (tenant, id, source, upn, email, display_name, groups_json, attributes, labels) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (tenant, id) DO UPDATE SET source = excluded.source, upn = excluded.upn, email = excluded.email, display_name = excluded.display_name,
+           groups_json = excluded.groups_json, attributes = excluded.attributes, labels = excluded.labels`,
+        [u.tenant, u.id, u.source, u.upn, u.email ?? null, u.displayName ?? null, JSON.stringify(u.groups), JSON.stringify(u.attributes), JSON.stringify(u.labels)],
+      ];
+    }
+    case 'deleteUser':
+      return ['DELETE FROM users WHERE tenant = ? AND id = ?', [w.tenant, w.id]];
+    case 'putCertificate': {
+      const c = w.certificate;
+      return [
+        `INSERT INTO certificates (tenant, configuration, user_id, serial, subject, not_before, not_after, fingerprint, content_hash, issuer_key, certificate, sealed_key, issued_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (tenant, configuration, user_id) DO UPDATE SET serial = excluded.serial, subject = excluded.subject, not_before = excluded.not_before,
+           not_after = excluded.not_after, fingerprint = excluded.fingerprint, content_hash = excluded.content_hash, issuer_key = excluded.issuer_key,
+           certificate = excluded.certificate, sealed_key = excluded.sealed_key, issued_at = excluded.issued_at`,
+        [c.tenant, c.configuration, c.userId, c.serial, c.subject, c.notBefore, c.notAfter, c.fingerprintSha256, c.contentHash, c.issuerKey, c.certificate, c.sealedKey ?? null, c.issuedAt],
+      ];
+    }
+    case 'deleteCertificate':
+      return ['DELETE FROM certificates WHERE tenant = ? AND configuration = ? AND user_id = ?', [w.tenant, w.configuration, w.userId]];
+    case 'deleteCertificates':
+      return ['DELETE FROM certificates WHERE tenant = ? AND configuration = ?', [w.tenant, w.configuration]];
   }
 }
 
@@ -197,6 +223,48 @@ export class SqlStore implements Store {
         revision: r.revision as string,
         actor: r.actor as string,
         detail: JSON.parse(r.detail as string),
+      }),
+    );
+  }
+
+  async listUsers(tenant: string) {
+    const { rows } = await this.driver.query('SELECT * FROM users WHERE tenant = ? ORDER BY id', [tenant]);
+    return rows.map(
+      (r): DirectoryUser => ({
+        tenant: r.tenant as string,
+        id: r.id as string,
+        source: r.source as string,
+        upn: r.upn as string,
+        ...(r.email == null ? {} : { email: r.email as string }),
+        ...(r.display_name == null ? {} : { displayName: r.display_name as string }),
+        groups: JSON.parse(r.groups_json as string),
+        attributes: JSON.parse(r.attributes as string),
+        labels: JSON.parse(r.labels as string),
+      }),
+    );
+  }
+
+  async listCertificates(filter: { tenant?: string; configuration?: string }) {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    if (filter.tenant) (where.push('tenant = ?'), params.push(filter.tenant));
+    if (filter.configuration) (where.push('configuration = ?'), params.push(filter.configuration));
+    const sql = `SELECT * FROM certificates${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY tenant, configuration, user_id`;
+    return (await this.driver.query(sql, params)).rows.map(
+      (r): IssuedCertificate => ({
+        tenant: r.tenant as string,
+        configuration: r.configuration as string,
+        userId: r.user_id as string,
+        serial: r.serial as string,
+        subject: r.subject as string,
+        notBefore: r.not_before as string,
+        notAfter: r.not_after as string,
+        fingerprintSha256: r.fingerprint as string,
+        contentHash: r.content_hash as string,
+        issuerKey: r.issuer_key as string,
+        certificate: Buffer.from(r.certificate as Uint8Array),
+        ...(r.sealed_key == null ? {} : { sealedKey: Buffer.from(r.sealed_key as Uint8Array) }),
+        issuedAt: r.issued_at as string,
       }),
     );
   }

@@ -67,6 +67,44 @@ export interface ResourceId {
   name: string;
 }
 
+/** A user synced from an identity source (or put there by a test until sources land). */
+export interface DirectoryUser {
+  tenant: string;
+  /** Unique in the tenant: the source's immutable id. */
+  id: string;
+  /** Kind/name of the identity source. */
+  source: string;
+  upn: string;
+  email?: string;
+  displayName?: string;
+  groups: string[];
+  /** Custom attributes: one value or several. */
+  attributes: Record<string, string | string[]>;
+  /** Labels of the user's devices, as distribution selectors match them. */
+  labels: Record<string, string>;
+}
+
+/** An identity certificate issued to one user for one CertificateConfiguration. */
+export interface IssuedCertificate {
+  tenant: string;
+  configuration: string;
+  userId: string;
+  serial: string;
+  subject: string;
+  notBefore: string;
+  notAfter: string;
+  fingerprintSha256: string;
+  /** Digest of what was asked for (expanded subject, names, usages, key, validity): a change re-issues. */
+  contentHash: string;
+  /** The CA key that signed it (or the CA certificate of a server CA): a new CA re-issues. */
+  issuerKey: string;
+  /** DER. */
+  certificate: Buffer;
+  /** The private key, PKCS#8 sealed under the master key; absent when the key never left the device. */
+  sealedKey?: Buffer;
+  issuedAt: string;
+}
+
 /** One write; a batch of them commits in one transaction or not at all. */
 export type Write =
   | { op: 'putRecord'; record: StoredRecord }
@@ -80,7 +118,12 @@ export type Write =
   | { op: 'notify'; notification: Omit<Notification, 'count' | 'firstSeen' | 'active'> }
   | { op: 'resolveNotification'; id: ResourceId; reason: string }
   | { op: 'audit'; entry: AuditEntry }
-  | { op: 'setMeta'; key: string; value: string };
+  | { op: 'setMeta'; key: string; value: string }
+  | { op: 'putUser'; user: DirectoryUser }
+  | { op: 'deleteUser'; tenant: string; id: string }
+  | { op: 'putCertificate'; certificate: IssuedCertificate }
+  | { op: 'deleteCertificate'; tenant: string; configuration: string; userId: string }
+  | { op: 'deleteCertificates'; tenant: string; configuration: string };
 
 export interface Store {
   readonly location: string;
@@ -94,6 +137,8 @@ export interface Store {
   listBlobs(id: ResourceId): Promise<string[]>;
   listNotifications(filter?: { active?: boolean }): Promise<Notification[]>;
   listAudit(limit?: number): Promise<AuditEntry[]>;
+  listUsers(tenant: string): Promise<DirectoryUser[]>;
+  listCertificates(filter: { tenant?: string; configuration?: string }): Promise<IssuedCertificate[]>;
   commit(writes: Write[]): Promise<void>;
   /**
    * Takes (or renews) a named lock until `ttlMs` from now, unless someone else holds it unexpired,

@@ -92,7 +92,14 @@ export const certificateAuthoritySpec = fieldsByType(
 
 export const certificateAuthorityStatus = z.strictObject({
   ...statusBase,
-  certificate: z.string().optional().describe('The CA certificate, PEM.'),
+  certificate: z.string().optional().describe('The CA certificate, PEM (for a SCEP CA: the certificate its server publishes).'),
+  chain: z.string().optional().describe('The certificates above it up to the root, PEM.'),
+  capabilities: z.array(z.string()).optional().describe('What a SCEP CA says it supports (GetCACaps).'),
+  accountUrl: z.string().optional().describe('The ACME account of a PublicCloud CA.'),
+  authentication: z
+    .strictObject({ subject: z.string(), notAfter: z.string(), fingerprintSha256: z.string() })
+    .optional()
+    .describe('The authentication certificate of a non-SCEP CA.'),
   fingerprintSha256: z.string().optional(),
   notAfter: z.string().optional(),
   csr: z.string().optional().describe('For an externally signed Intermediate: the CSR to have signed.'),

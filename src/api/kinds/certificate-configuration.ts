@@ -128,7 +128,10 @@ export const certificateConfigurationStatus = z.strictObject({
   issuer: z.string().optional(),
   fingerprintSha256: z.string().optional(),
   notAfter: z.string().optional(),
-  issuedCount: z.number().int().optional(),
+  reachedCount: z.number().int().optional().describe('Users the distribution reaches.'),
+  issuedCount: z.number().int().optional().describe('Identity certificates held.'),
+  waitingCount: z.number().int().optional().describe('Users reached who have no current certificate.'),
+  problems: z.array(z.string()).optional().describe('Why some users have no certificate (at most 10).'),
 });
 
 export type CertificateConfigurationSpec = z.output<typeof certificateConfigurationSpec>;

@@ -1,36 +1,30 @@
-// CertificateConfiguration: an uploaded certificate (its details and expiry in status), or identity
-// certificates issued per user by a CA.
-import type { Notice } from '../../engine/provider.js';
-import { readCertificates } from '../../pki/x509.js';
+// CertificateConfiguration: an uploaded certificate (uploaded.ts), or identity certificates issued
+// per user by a CA (identity.ts).
 import { dependencyReady, recordProvider } from '../record.js';
-
-const DAY = 86_400_000;
-export const EXPIRY_WARNING_DAYS = 30;
+import { identityPending, identityReconcile, removeAll, type IdentitySpec } from './identity.js';
+import { inspectUploaded } from './uploaded.js';
 
 export const certificateConfigurationProvider = recordProvider({
   kind: 'CertificateConfiguration',
-  async inspect(ctx, d) {
-    const identity = d.spec.identity as { certificateAuthorityRef: { name: string } } | undefined;
-    if (identity) {
-      return (await dependencyReady(ctx, { tenant: d.id.tenant, kind: 'CertificateAuthority', name: identity.certificateAuthorityRef.name }, 'CertificateAuthority')) ?? {};
+  reconcile: async (ctx, d) => (d.spec.identity ? identityReconcile(ctx, d) : {}),
+  pending: async (ctx, d) => (d.spec.identity ? identityPending(ctx, d) : []),
+  async inspect(ctx, d, status) {
+    const identity = d.spec.identity as IdentitySpec | undefined;
+    if (!identity) return inspectUploaded(d);
+    const ca = await dependencyReady(ctx, { tenant: d.id.tenant, kind: 'CertificateAuthority', name: identity.certificateAuthorityRef.name }, 'CertificateAuthority');
+    if (ca) return ca;
+    const problems = (status.problems as string[] | undefined) ?? [];
+    const notices = problems.length
+      ? [{ reason: 'CertificatesNotIssued', severity: 'Warning' as const, message: `${problems.length} user${problems.length === 1 ? '' : 's'} without a certificate: ${problems.join('; ')}` }]
+      : [];
+    const waiting = Number(status.waitingCount ?? 0);
+    if (waiting) {
+      return { notices, ready: { status: false, reason: 'CertificatesPending', message: `${waiting} of ${status.reachedCount} users reached have no current certificate${problems[0] ? ` (${problems[0]})` : ''}` } };
     }
-    const file = d.files['spec.uploaded.certificate'];
-    if (!file || file.field.content !== 'certificates') return {}; // PKCS#12 opens with its password when certificates are issued
-    const [cert] = readCertificates(file.bytes);
-    if (!cert) return {};
-    const status = { subject: cert.subject, issuer: cert.issuer, fingerprintSha256: cert.fingerprintSha256, notAfter: cert.notAfter };
-    const left = Date.parse(cert.notAfter) - Date.now();
-    const notices: Notice[] = [];
-    if (left <= 0) {
-      const message = `certificate "${cert.subject}" expired on ${cert.notAfter}`;
-      return { status, ready: { status: false, reason: 'CertificateExpired', message }, notices: [{ reason: 'CertificateExpired', severity: 'Error', message }] };
-    }
-    if (left < EXPIRY_WARNING_DAYS * DAY) {
-      notices.push({ reason: 'CertificateExpiring', severity: 'Warning', message: `certificate "${cert.subject}" expires on ${cert.notAfter}, in ${Math.ceil(left / DAY)} days` });
-    }
-    return { status, notices };
+    return { notices, ready: { status: true, reason: 'CertificatesIssued', message: `${status.issuedCount ?? 0} identity certificates current` } };
   },
-  async impact(_ctx, _d, record, _replace) {
-    return record.spec.identity ? ['identity certificates follow the new template: each user it reaches gets a new certificate'] : [];
+  async cleanup(_ctx, record, policy) {
+    // Orphaned, the certificates stay with the record; deleted, their keys go too.
+    return policy === 'Delete' ? removeAll(record) : [];
   },
 });

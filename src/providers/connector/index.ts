@@ -3,8 +3,8 @@ import { recordProvider } from '../record.js';
 
 export const connectorProvider = recordProvider({
   kind: 'Connector',
-  async inspect(_ctx, _desired, record) {
-    if (record?.status.connected === true) return { ready: { status: true, reason: 'AgentConnected', message: `agent ${record.status.hostname ?? ''} connected`.trim() } };
+  async inspect(_ctx, _desired, status) {
+    if (status.connected === true) return { ready: { status: true, reason: 'AgentConnected', message: `agent ${status.hostname ?? ''} connected`.trim() } };
     const message = 'no connector agent has connected yet; resources reached through this connector wait for it';
     return {
       ready: { status: false, reason: 'AgentNotConnected', message },

@@ -1,0 +1,75 @@
+// mdmops certificates [CONFIGURATION] [--export USER -o FILE]: the identity certificates issued to
+// users, and one of them (with its key and chain) as a PKCS#12 file for a user or a test device.
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { Option, type Command } from 'commander';
+import { privateKey } from '../pki/keys.js';
+import { writePkcs12 } from '../pki/pkcs12.js';
+import { readCertificates } from '../pki/x509.js';
+import { certificateKeyAad } from '../providers/certificate-configuration/identity.js';
+import { UserError } from './errors.js';
+import { openSession, storeOptions, type StoreOptions, type Session } from './session.js';
+import { table } from './table.js';
+
+interface Options extends StoreOptions {
+  namespace: string;
+  output?: string;
+  export?: string;
+  passwordFile?: string;
+  format: string;
+}
+
+export function registerCertificates(program: Command) {
+  storeOptions(program.command('certificates').description('Identity certificates issued to users; --export writes one as PKCS#12.'))
+    .argument('[configuration]', 'only this CertificateConfiguration')
+    .option('-n, --namespace <tenant>', 'tenant', 'default')
+    .option('--export <user>', 'write the certificate of this user (UPN, e-mail or id) with its key and chain; needs a configuration')
+    .option('-o, --output <file>', 'with --export: the .p12 file to write')
+    .option('--password-file <file>', 'with --export: file holding the PKCS#12 password (or set MDMOPS_EXPORT_PASSWORD)')
+    .addOption(new Option('--format <format>', 'listing format').choices(['table', 'json']).default('table'))
+    .action(async (configuration: string | undefined, opts: Options) => {
+      const session = await openSession(opts);
+      try {
+        if (opts.export) await exportOne(session, configuration, opts);
+        else await list(session, configuration, opts);
+      } finally {
+        await session.close();
+      }
+    });
+}
+
+async function list(session: Session, configuration: string | undefined, opts: Options) {
+  const [certs, users] = await Promise.all([session.store.listCertificates({ tenant: opts.namespace, configuration }), session.store.listUsers(opts.namespace)]);
+  const upn = new Map(users.map((u) => [u.id, u.upn]));
+  const rows = certs.map(({ certificate: _c, sealedKey: _k, ...c }) => ({ ...c, user: upn.get(c.userId) ?? c.userId }));
+  if (opts.format === 'json') {
+    process.stdout.write(JSON.stringify(rows, null, 2) + '\n');
+    return;
+  }
+  if (!rows.length) {
+    process.stdout.write(`No identity certificates${configuration ? ` for CertificateConfiguration/${configuration}` : ''} in tenant ${opts.namespace}.\n`);
+    return;
+  }
+  process.stdout.write(table(['CONFIGURATION', 'USER', 'SUBJECT', 'NOT AFTER', 'SHA-256'], rows.map((r) => [r.configuration, r.user, r.subject, r.notAfter.slice(0, 10), r.fingerprintSha256.slice(0, 16)])));
+}
+
+async function exportOne(session: Session, configuration: string | undefined, opts: Options) {
+  if (!configuration) throw new UserError('--export needs the CertificateConfiguration: mdmops certificates CONFIGURATION --export USER -o FILE');
+  if (!opts.output) throw new UserError('--export needs -o FILE, the .p12 file to write');
+  if (existsSync(opts.output)) throw new UserError(`${opts.output} exists: choose another file or remove it`);
+  const password = opts.passwordFile ? readFileSync(opts.passwordFile, 'utf8').replace(/\r?\n$/, '') : process.env.MDMOPS_EXPORT_PASSWORD;
+  if (!password) throw new UserError('give the PKCS#12 password with --password-file FILE or in MDMOPS_EXPORT_PASSWORD (never on the command line)');
+
+  const tenant = opts.namespace;
+  const user = (await session.store.listUsers(tenant)).find((u) => [u.id, u.upn, u.email].includes(opts.export));
+  const userId = user?.id ?? opts.export!;
+  const cert = (await session.store.listCertificates({ tenant, configuration })).find((c) => c.userId === userId);
+  if (!cert) throw new UserError(`no certificate of CertificateConfiguration/${configuration} for user "${opts.export}" in tenant ${tenant} (mdmops certificates ${configuration} lists them)`);
+  if (!cert.sealedKey) throw new UserError(`the key of this certificate never left the device it was issued to: nothing to export`);
+  const id = { tenant, kind: 'CertificateConfiguration', name: configuration };
+  const key = privateKey(session.key.open(cert.sealedKey, certificateKeyAad(id, userId)));
+  const caName = ((await session.store.getRecord(id))?.spec.identity as { certificateAuthorityRef?: { name: string } } | undefined)?.certificateAuthorityRef?.name;
+  const ca = caName ? await session.store.getRecord({ tenant, kind: 'CertificateAuthority', name: caName }) : undefined;
+  const chain = [ca?.status.certificate, ca?.status.chain].filter((p): p is string => typeof p === 'string').flatMap((p) => readCertificates(Buffer.from(p)).map((c) => c.der));
+  writeFileSync(opts.output, writePkcs12({ key, certificates: [cert.certificate, ...chain], password, friendlyName: user?.upn ?? userId }), { mode: 0o600 });
+  process.stdout.write(`Wrote ${opts.output}: ${cert.subject}, valid until ${cert.notAfter}, with its key and ${chain.length} CA certificate${chain.length === 1 ? '' : 's'}.\n`);
+}

@@ -1,0 +1,134 @@
+// Writing X.509 v3 certificates (RFC 5280) and PKCS#10 requests (RFC 2986), signed with the
+// platform's crypto. Reading them back is node's X509Certificate (see x509.ts).
+import { createHash, createPublicKey, randomBytes, sign, type KeyObject } from 'node:crypto';
+import { bits, children, explicit, int, namedBits, NULL, octets, oid, readTlv, seq, set, time, tlv, TRUE, utf8 } from './der.js';
+
+export const OID = {
+  clientAuth: '1.3.6.1.5.5.7.3.2',
+  ipsecEndSystem: '1.3.6.1.5.5.7.3.5',
+  ipsecUser: '1.3.6.1.5.5.7.3.7',
+  ipsecIke: '1.3.6.1.5.5.7.3.17',
+  smartCardLogon: '1.3.6.1.4.1.311.20.2.2',
+  upn: '1.3.6.1.4.1.311.20.2.3',
+} as const;
+
+/** keyUsage bits (RFC 5280 4.2.1.3). */
+export const KeyUsage = { digitalSignature: 0, keyEncipherment: 2, keyAgreement: 4, keyCertSign: 5, cRLSign: 6 } as const;
+
+export type SanType = 'Email' | 'UPN' | 'DNS' | 'URI';
+export interface San {
+  type: SanType;
+  value: string;
+}
+
+export interface CertificateInput {
+  /** Encoded Name (see name.ts). */
+  subject: Buffer;
+  publicKey: KeyObject;
+  issuer: { name: Buffer; key: KeyObject; publicKey: KeyObject };
+  notBefore: Date;
+  notAfter: Date;
+  ca?: { pathLength?: number };
+  keyUsage: number[];
+  extendedKeyUsage?: string[];
+  subjectAltNames?: San[];
+}
+
+/** Issues a certificate; signing runs on the thread pool, so many can be issued at once. */
+export async function issueCertificate(input: CertificateInput): Promise<Buffer> {
+  const spki = input.publicKey.export({ type: 'spki', format: 'der' });
+  const extensions = [
+    input.ca ? extension('2.5.29.19', seq(TRUE, ...(input.ca.pathLength === undefined ? [] : [int(input.ca.pathLength)])), true) : extension('2.5.29.19', seq(), true),
+    extension('2.5.29.15', namedBits(input.keyUsage), true),
+    extension('2.5.29.14', octets(keyId(spki))),
+    extension('2.5.29.35', seq(tlv(0x80, keyId(input.issuer.publicKey.export({ type: 'spki', format: 'der' }))))),
+  ];
+  if (input.extendedKeyUsage?.length) extensions.push(extension('2.5.29.37', seq(...input.extendedKeyUsage.map(oid))));
+  if (input.subjectAltNames?.length) extensions.push(extension('2.5.29.17', generalNames(input.subjectAltNames)));
+  const algorithm = signatureAlgorithm(input.issuer.key);
+  const tbs = seq(
+    explicit(0, int(2)), // v3
+    int(serialNumber()),
+    algorithm.id,
+    input.issuer.name,
+    seq(time(input.notBefore), time(input.notAfter)),
+    input.subject,
+    spki,
+    explicit(3, seq(...extensions)),
+  );
+  return seq(tbs, algorithm.id, bits(await signAsync(algorithm.hash, tbs, input.issuer.key)));
+}
+
+export interface RequestInput {
+  subject: Buffer;
+  key: KeyObject;
+  ca?: boolean;
+  challengePassword?: string;
+  subjectAltNames?: San[];
+  extendedKeyUsage?: string[];
+}
+
+/** A PKCS#10 certificate request, self-signed by the key it certifies. */
+export async function certificationRequest(input: RequestInput): Promise<Buffer> {
+  const publicKey = createPublicKey(input.key);
+  const extensions: Buffer[] = [];
+  if (input.ca) extensions.push(extension('2.5.29.19', seq(TRUE), true), extension('2.5.29.15', namedBits([KeyUsage.keyCertSign, KeyUsage.cRLSign]), true));
+  if (input.subjectAltNames?.length) extensions.push(extension('2.5.29.17', generalNames(input.subjectAltNames)));
+  if (input.extendedKeyUsage?.length) extensions.push(extension('2.5.29.37', seq(...input.extendedKeyUsage.map(oid))));
+  const attributes: Buffer[] = [];
+  if (input.challengePassword !== undefined) attributes.push(seq(oid('1.2.840.113549.1.9.7'), set(utf8(input.challengePassword))));
+  if (extensions.length) attributes.push(seq(oid('1.2.840.113549.1.9.14'), set(seq(...extensions))));
+  const info = seq(int(0), input.subject, publicKey.export({ type: 'spki', format: 'der' }), tlv(0xa0, Buffer.concat(attributes)));
+  const algorithm = signatureAlgorithm(input.key);
+  return seq(info, algorithm.id, bits(await signAsync(algorithm.hash, info, input.key)));
+}
+
+function extension(id: string, value: Buffer, critical = false): Buffer {
+  return seq(oid(id), ...(critical ? [TRUE] : []), octets(value));
+}
+
+function generalNames(names: San[]): Buffer {
+  return seq(
+    ...names.map((n) => {
+      switch (n.type) {
+        case 'Email':
+          return tlv(0x81, Buffer.from(n.value, 'latin1'));
+        case 'DNS':
+          return tlv(0x82, Buffer.from(n.value, 'latin1'));
+        case 'URI':
+          return tlv(0x86, Buffer.from(n.value, 'latin1'));
+        case 'UPN': // otherName: the Microsoft UPN, as smart-card logon reads it
+          return tlv(0xa0, Buffer.concat([oid(OID.upn), explicit(0, utf8(n.value))]));
+      }
+    }),
+  );
+}
+
+/** Key identifier: SHA-1 of the subjectPublicKey bits (RFC 5280 4.2.1.2, method 1). */
+export function keyId(spki: Buffer): Buffer {
+  const [, key] = children(readTlv(spki).content);
+  return createHash('sha1').update(readTlv(key!).content.subarray(1)).digest();
+}
+
+/** Positive, non-zero, 128 random bits (CA/Browser Forum asks for at least 64). */
+function serialNumber(): Buffer {
+  const b = randomBytes(16);
+  b[0] = (b[0]! & 0x7f) | 0x01;
+  return b;
+}
+
+function signatureAlgorithm(key: KeyObject): { id: Buffer; hash: string } {
+  if (key.asymmetricKeyType === 'rsa') return { id: seq(oid('1.2.840.113549.1.1.11'), NULL), hash: 'sha256' };
+  if (key.asymmetricKeyType === 'ec') {
+    return key.asymmetricKeyDetails?.namedCurve === 'secp384r1'
+      ? { id: seq(oid('1.2.840.10045.4.3.3')), hash: 'sha384' }
+      : { id: seq(oid('1.2.840.10045.4.3.2')), hash: 'sha256' };
+  }
+  throw new Error(`unsupported key type ${key.asymmetricKeyType}`);
+}
+
+function signAsync(hash: string, data: Buffer, key: KeyObject): Promise<Buffer> {
+  return new Promise((resolve, reject) => sign(hash, data, key, (err, sig) => (err ? reject(err) : resolve(sig))));
+}
+
+export const toPem = (der: Buffer, label = 'CERTIFICATE') => `-----BEGIN ${label}-----\n${der.toString('base64').match(/.{1,64}/g)!.join('\n')}\n-----END ${label}-----\n`;

@@ -1,0 +1,97 @@
+// Just enough DER (X.690) to write certificates, requests and PKCS#12 files: each function returns
+// one encoded value, so a structure reads as it is written in its RFC.
+
+function length(n: number): Buffer {
+  if (n < 0x80) return Buffer.from([n]);
+  const bytes: number[] = [];
+  for (let v = n; v > 0; v = Math.floor(v / 256)) bytes.unshift(v & 0xff);
+  return Buffer.from([0x80 | bytes.length, ...bytes]);
+}
+
+export function tlv(tag: number, content: Buffer): Buffer {
+  return Buffer.concat([Buffer.from([tag]), length(content.length), content]);
+}
+
+export const seq = (...items: Buffer[]) => tlv(0x30, Buffer.concat(items));
+/** SET OF: DER orders the elements by their encodings. */
+export const set = (...items: Buffer[]) => tlv(0x31, Buffer.concat([...items].sort(Buffer.compare)));
+export const explicit = (n: number, inner: Buffer) => tlv(0xa0 + n, inner);
+export const octets = (b: Buffer) => tlv(0x04, b);
+export const utf8 = (s: string) => tlv(0x0c, Buffer.from(s, 'utf8'));
+export const printable = (s: string) => tlv(0x13, Buffer.from(s, 'latin1'));
+export const ia5 = (s: string) => tlv(0x16, Buffer.from(s, 'latin1'));
+export const bmp = (s: string) => tlv(0x1e, Buffer.from(s, 'utf16le').swap16());
+export const NULL = Buffer.from([0x05, 0x00]);
+export const TRUE = Buffer.from([0x01, 0x01, 0xff]);
+
+/** A non-negative INTEGER from its big-endian magnitude (or a small number). */
+export function int(value: Buffer | number): Buffer {
+  const hex = typeof value === 'number' ? value.toString(16) : '';
+  let b = typeof value === 'number' ? Buffer.from(hex.length % 2 ? `0${hex}` : hex, 'hex') : value;
+  let i = 0;
+  while (i < b.length - 1 && b[i] === 0 && b[i + 1]! < 0x80) i++;
+  b = b.subarray(i);
+  return tlv(0x02, b[0]! >= 0x80 ? Buffer.concat([Buffer.from([0]), b]) : b);
+}
+
+export function oid(dotted: string): Buffer {
+  const arcs = dotted.split('.').map(BigInt);
+  const out: number[] = [];
+  const push = (v: bigint) => {
+    const chunk: number[] = [Number(v & 0x7fn)];
+    for (v >>= 7n; v > 0n; v >>= 7n) chunk.unshift(Number(v & 0x7fn) | 0x80);
+    out.push(...chunk);
+  };
+  push(arcs[0]! * 40n + arcs[1]!);
+  for (const a of arcs.slice(2)) push(a);
+  return tlv(0x06, Buffer.from(out));
+}
+
+/** BIT STRING of whole bytes (keys, signatures). */
+export const bits = (b: Buffer) => tlv(0x03, Buffer.concat([Buffer.from([0]), b]));
+
+/** A named-bit BIT STRING (keyUsage): bit 0 is the most significant bit of the first byte; DER drops trailing zeros. */
+export function namedBits(set: number[]): Buffer {
+  const top = Math.max(...set);
+  const bytes = Buffer.alloc(Math.floor(top / 8) + 1);
+  for (const n of set) bytes[n >> 3]! |= 0x80 >> (n & 7);
+  return tlv(0x03, Buffer.concat([Buffer.from([7 - (top & 7)]), bytes]));
+}
+
+/** UTCTime until 2049, GeneralizedTime after (RFC 5280 4.1.2.5). */
+export function time(d: Date): Buffer {
+  const iso = d.toISOString().replace(/[-:T]/g, '').slice(0, 14) + 'Z';
+  return d.getUTCFullYear() < 2050 ? tlv(0x17, Buffer.from(iso.slice(2))) : tlv(0x18, Buffer.from(iso));
+}
+
+/** One value read back: its tag, where its content lies, and where the next value starts. */
+export interface Tlv {
+  tag: number;
+  content: Buffer;
+  end: number;
+}
+
+export function readTlv(b: Buffer, at = 0): Tlv {
+  const tag = b[at]!;
+  let len = b[at + 1]!;
+  let start = at + 2;
+  if (len & 0x80) {
+    const n = len & 0x7f;
+    len = 0;
+    for (let i = 0; i < n; i++) len = len * 256 + b[start + i]!;
+    start += n;
+  }
+  if (start + len > b.length) throw new Error('truncated DER');
+  return { tag, content: b.subarray(start, start + len), end: start + len };
+}
+
+/** The elements of a SEQUENCE or SET, as encoded values. */
+export function children(content: Buffer): Buffer[] {
+  const out: Buffer[] = [];
+  for (let at = 0; at < content.length; ) {
+    const t = readTlv(content, at);
+    out.push(content.subarray(at, t.end));
+    at = t.end;
+  }
+  return out;
+}

@@ -1,0 +1,169 @@
+// Local and Intermediate CAs: a key pair sealed in the tenant store and a CA certificate that is
+// self-signed (Local), signed by another CertificateAuthority (issuerRef), or signed by the
+// customer's CA from the CSR status publishes (externalSigner).
+import { createPublicKey, X509Certificate, type KeyObject } from 'node:crypto';
+import type { Desired } from '../../engine/desired.js';
+import type { Outcome, ProviderContext } from '../../engine/provider.js';
+import { parseDuration } from '../../api/duration.js';
+import { certificationRequest, issueCertificate, KeyUsage, toPem } from '../../pki/certificate.js';
+import { children, readTlv } from '../../pki/der.js';
+import { makeKey, pkcs8, privateKey, publicKeySha256 } from '../../pki/keys.js';
+import { subjectName } from '../../pki/name.js';
+import { certificateInfo, readCertificates } from '../../pki/x509.js';
+import type { StoredRecord } from '../../store/types.js';
+import { dependencyReady, type Made } from '../record.js';
+
+type Spec = Record<string, unknown> & { subject: Parameters<typeof subjectName>[0]; keyAlgorithm: string; validity: string; renewBefore: string };
+const DAY = 86_400_000;
+
+const issuerId = (d: Desired) => {
+  const ref = d.spec.issuerRef as { name: string } | undefined;
+  return ref && { tenant: d.id.tenant, kind: 'CertificateAuthority', name: ref.name };
+};
+
+/** What status publishes of a CA certificate. */
+function published(der: Buffer, chain: Buffer[]) {
+  const info = certificateInfo(der);
+  return { certificate: toPem(der), chain: chain.length ? chain.map((c) => toPem(c)).join('') : undefined, fingerprintSha256: info.fingerprintSha256, notAfter: info.notAfter };
+}
+
+/** Why the CA certificate must be (re)issued now, if it must. Pure. */
+export function certificateDue(status: Record<string, unknown>, spec: Spec, previous: Record<string, unknown> | undefined, issuerChain: string | undefined, now: number): string | undefined {
+  if (typeof status.certificate !== 'string') return 'no certificate yet';
+  if (previous && previous.validity !== spec.validity) return `validity changed to ${spec.validity}`;
+  if (issuerChain !== undefined && status.chain !== issuerChain) return "the issuer's certificate changed";
+  const left = Date.parse(String(status.notAfter)) - now;
+  if (left < parseDuration(spec.renewBefore)) return `it expires on ${status.notAfter}, within renewBefore (${spec.renewBefore})`;
+  return undefined;
+}
+
+/** The issuer's certificate and chain as this CA's chain, and its key: only once it is Ready. */
+async function issuerOf(ctx: ProviderContext, d: Desired): Promise<{ name: Buffer; key: KeyObject; chain: Buffer[]; notAfter: string } | undefined> {
+  const id = issuerId(d);
+  if (!id || (await dependencyReady(ctx, id, 'Issuer'))) return undefined;
+  const record = await ctx.record(id);
+  const sealed = await ctx.blob(id, 'private-key');
+  if (!record || !sealed || typeof record.status.certificate !== 'string') return undefined;
+  const chain = [...readCertificates(Buffer.from(record.status.certificate)), ...(typeof record.status.chain === 'string' ? readCertificates(Buffer.from(record.status.chain)) : [])];
+  const cert = new X509Certificate(chain[0]!.der);
+  return { name: subjectOf(cert), key: privateKey(sealed), chain: chain.map((c) => c.der), notAfter: chain[0]!.notAfter };
+}
+
+/** The subject Name of a certificate as encoded (node gives it as text only): the sixth field of TBSCertificate. */
+export function subjectOf(cert: X509Certificate): Buffer {
+  const [tbs] = children(readTlv(cert.raw).content);
+  return children(readTlv(tbs!).content)[5]!;
+}
+
+const chainPem = (chain: Buffer[]) => chain.map((c) => toPem(c)).join('');
+
+export async function keyHolderReconcile(ctx: ProviderContext, d: Desired, record: StoredRecord | undefined): Promise<Made> {
+  const spec = d.spec as Spec;
+  let key: KeyObject;
+  const blobs: Made['blobs'] = [];
+  let status: Record<string, unknown> = record?.status ?? {};
+  if (!record) {
+    key = await makeKey(spec.keyAlgorithm);
+    blobs.push({ purpose: 'private-key', value: pkcs8(key) });
+    status = { publicKeySha256: publicKeySha256(key) };
+  } else {
+    const sealed = await ctx.blob(d.id, 'private-key');
+    if (!sealed) throw new Error('the private key is missing from the tenant store; replace the CA (change its subject or key algorithm) to make a new one');
+    key = privateKey(sealed);
+  }
+  const made = (more: Record<string, unknown>): Made => ({ blobs, status: { ...(record ? {} : status), ...more } });
+
+  if (spec.externalSigner) {
+    const csr = typeof status.csr === 'string' ? {} : { csr: toPem(await certificationRequest({ subject: subjectName(spec.subject), key, ca: true }), 'CERTIFICATE REQUEST') };
+    const signed = externalCertificate(d, String(status.publicKeySha256));
+    if (!signed || 'error' in signed || (status.fingerprintSha256 && certificateInfo(signed.der).fingerprintSha256 === status.fingerprintSha256)) return made(csr);
+    return made({ ...csr, ...published(signed.der, signed.chain) });
+  }
+
+  const issuer = issuerId(d) ? await issuerOf(ctx, d) : undefined;
+  if (issuerId(d) && !issuer) return made({});
+  if (!certificateDue(status, spec, record?.spec, issuer && chainPem(issuer.chain), Date.now())) return made({});
+  const now = Date.now();
+  let notAfter = now + parseDuration(spec.validity);
+  // An intermediate cannot usefully outlive the CA that signed it.
+  if (issuer) notAfter = Math.min(notAfter, Date.parse(issuer.notAfter));
+  const subject = subjectName(spec.subject);
+  const der = await issueCertificate({
+    subject,
+    publicKey: createPublicKey(key),
+    issuer: issuer ? { name: issuer.name, key: issuer.key, publicKey: createPublicKey(issuer.key) } : { name: subject, key, publicKey: createPublicKey(key) },
+    notBefore: new Date(now - 5 * 60_000), // a little clock skew on devices
+    notAfter: new Date(notAfter),
+    ca: {},
+    keyUsage: [KeyUsage.digitalSignature, KeyUsage.keyCertSign, KeyUsage.cRLSign],
+  });
+  return made(published(der, issuer?.chain ?? []));
+}
+
+/** The committed signed certificate and chain of an external signer, checked against our key. */
+export function externalCertificate(d: Desired, keySha256: string): { der: Buffer; chain: Buffer[] } | { error: string } | undefined {
+  const file = d.files['spec.externalSigner.signedCertificate'];
+  if (!file) return undefined;
+  const where = `spec.externalSigner.signedCertificate (${file.name})`;
+  const [cert, ...extra] = readCertificates(file.bytes);
+  const chainFile = d.files['spec.externalSigner.chain'];
+  const chain = [...extra, ...(chainFile ? readCertificates(chainFile.bytes) : [])];
+  const x = new X509Certificate(cert!.der);
+  if (publicKeySha256(x.publicKey) !== keySha256) return { error: `${where} was not made from this CA's CSR: its public key does not match the CA's key (have the CSR in status.csr signed)` };
+  if (!x.ca) return { error: `${where} is not a CA certificate (basicConstraints CA:TRUE is missing)` };
+  if (cert!.version !== 3) return { error: `${where} is an X.509 v${cert!.version} certificate; only v3 is accepted` };
+  let child = x;
+  for (const link of chain) {
+    const parent = new X509Certificate(link.der);
+    if (!child.checkIssued(parent) || !child.verify(parent.publicKey)) return { error: `${where}: "${child.subject.replace(/\n/g, ', ')}" is not signed by "${parent.subject.replace(/\n/g, ', ')}" in the chain` };
+    child = parent;
+  }
+  if (!child.checkIssued(child) || !child.verify(child.publicKey)) {
+    return { error: `${where}: the chain does not reach a root; its last certificate "${child.subject.replace(/\n/g, ', ')}" is issued by "${child.issuer.replace(/\n/g, ', ')}" (add the missing certificates to spec.externalSigner.chain)` };
+  }
+  return { der: cert!.der, chain: chain.map((c) => c.der) };
+}
+
+export async function keyHolderInspect(ctx: ProviderContext, d: Desired, status: Record<string, unknown>, record: StoredRecord | undefined): Promise<Partial<Outcome>> {
+  if (record && !(await ctx.store.listBlobs(d.id)).includes('private-key')) {
+    const message = 'the private key is missing from the tenant store; replace the CA (change its subject or key algorithm) to make a new one';
+    return { ready: { status: false, reason: 'KeyMissing', message }, notices: [{ reason: 'KeyMissing', severity: 'Error', message }] };
+  }
+  const spec = d.spec as Spec;
+  if (spec.externalSigner) {
+    const signed = status.publicKeySha256 ? externalCertificate(d, String(status.publicKeySha256)) : undefined;
+    if (signed && 'error' in signed) return { ready: { status: false, reason: 'SignedCertificateInvalid', message: signed.error }, notices: [{ reason: 'SignedCertificateInvalid', severity: 'Error', message: signed.error }] };
+    if (!signed || typeof status.certificate !== 'string') {
+      const message = 'waiting for the signed certificate: have your CA sign the CSR in status.csr (mdmops status CertificateAuthority/' + d.id.name + ' -o yaml), then commit it to spec.externalSigner.signedCertificate with its chain';
+      return { ready: { status: false, reason: 'AwaitingSignature', message }, notices: [{ reason: 'AwaitingSignature', severity: 'Info', message }] };
+    }
+  }
+  const issuer = issuerId(d);
+  if (issuer && typeof status.certificate !== 'string') return (await dependencyReady(ctx, issuer, 'Issuer')) ?? { ready: { status: false, reason: 'CertificatePending', message: 'the CA certificate is issued at the next apply' } };
+  if (typeof status.certificate !== 'string') return { ready: { status: false, reason: 'CertificatePending', message: 'the CA certificate is issued at apply' } };
+  const left = Date.parse(String(status.notAfter)) - Date.now();
+  if (left <= 0) {
+    const message = `the CA certificate expired on ${status.notAfter}`;
+    return { ready: { status: false, reason: 'CertificateExpired', message }, notices: [{ reason: 'CertificateExpired', severity: 'Error', message }] };
+  }
+  const notices: Outcome['notices'] = [];
+  // Local and issuerRef CAs renew themselves; an externally signed one needs its administrator.
+  if (spec.externalSigner && left < parseDuration(spec.renewBefore)) {
+    notices.push({ reason: 'CertificateExpiring', severity: 'Warning', message: `the CA certificate expires on ${status.notAfter}, in ${Math.ceil(left / DAY)} days: have a new one signed` });
+  }
+  return { ready: { status: true, reason: 'CertificateReady', message: `CA certificate valid until ${status.notAfter}` }, notices };
+}
+
+export async function keyHolderPending(ctx: ProviderContext, d: Desired, record: StoredRecord | undefined): Promise<string[]> {
+  if (!record) return [];
+  const spec = d.spec as Spec;
+  const status = record.status;
+  if (spec.externalSigner) {
+    const signed = status.publicKeySha256 ? externalCertificate(d, String(status.publicKeySha256)) : undefined;
+    return signed && !('error' in signed) && certificateInfo(signed.der).fingerprintSha256 !== status.fingerprintSha256 ? ['install the signed CA certificate'] : [];
+  }
+  const issuer = issuerId(d) ? await issuerOf(ctx, d) : undefined;
+  if (issuerId(d) && !issuer) return [];
+  const why = certificateDue(status, spec, record.spec, issuer && chainPem(issuer.chain), Date.now());
+  return why ? [`issue the CA certificate: ${why}`] : [];
+}

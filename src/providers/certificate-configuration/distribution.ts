@@ -1,0 +1,40 @@
+// Which users a configuration reaches: its distribution, within its space or across spaces. Pure.
+import type { DirectoryUser } from '../../store/types.js';
+
+export interface Selector {
+  groups?: string[];
+  matchLabels?: Record<string, string>;
+}
+
+export interface SpaceMembers {
+  name: string;
+  priority: number;
+  members: Selector;
+}
+
+export interface Distribution {
+  enabled: boolean;
+  spaceRef?: { name: string };
+  distribution: { devices: 'AllDevices' | 'NoDevices' | 'Custom'; selector?: Selector; otherSpaces: 'DoNotApply' | 'ApplyToDevicesInOtherSpaces' };
+}
+
+/** A user is selected by any of the groups, or by all of the labels. */
+export function selects(selector: Selector, user: DirectoryUser): boolean {
+  if (selector.groups?.some((g) => user.groups.includes(g))) return true;
+  const labels = Object.entries(selector.matchLabels ?? {});
+  return labels.length > 0 && labels.every(([k, v]) => user.labels[k] === v);
+}
+
+/** The space a user's devices belong to: the matching space of lowest priority number, else the default space. */
+export function spaceOf(user: DirectoryUser, spaces: SpaceMembers[]): string | undefined {
+  return spaces.filter((s) => selects(s.members, user)).sort((a, b) => a.priority - b.priority)[0]?.name;
+}
+
+export function reachedUsers(config: Distribution, users: DirectoryUser[], spaces: SpaceMembers[]): DirectoryUser[] {
+  const d = config.distribution;
+  if (!config.enabled || d.devices === 'NoDevices') return [];
+  const home = config.spaceRef?.name;
+  return users.filter(
+    (u) => (d.devices === 'AllDevices' || selects(d.selector ?? {}, u)) && (d.otherSpaces === 'ApplyToDevicesInOtherSpaces' || spaceOf(u, spaces) === home),
+  );
+}

@@ -1,0 +1,173 @@
+// Identity certificates: one per user the configuration reaches, from its CA, with the subject and
+// SAN templates expanded for that user. Issued when missing, renewed before expiry, issued again
+// when what it says (or the CA) changes, removed when the user is no longer reached.
+import { X509Certificate } from 'node:crypto';
+import { parseDuration } from '../../api/duration.js';
+import { canonical, sha256 } from '../../engine/canonical.js';
+import { blobAad } from '../../engine/context.js';
+import type { Desired } from '../../engine/desired.js';
+import { limiter } from '../../engine/limit.js';
+import type { ProviderContext } from '../../engine/provider.js';
+import { OID, type San } from '../../pki/certificate.js';
+import { pkcs8 } from '../../pki/keys.js';
+import { encodeName, escapeDnValue, parseDn } from '../../pki/name.js';
+import type { DirectoryUser, IssuedCertificate, StoredRecord, Write } from '../../store/types.js';
+import { openIssuer, type IssueRequest } from '../certificate-authority/issuer.js';
+import type { Made } from '../record.js';
+import { reachedUsers, type Distribution, type SpaceMembers } from './distribution.js';
+import { expand } from './template.js';
+
+export interface IdentitySpec {
+  certificateAuthorityRef: { name: string };
+  subject: string;
+  subjectAltNames?: { type: San['type']; value: string }[];
+  keyAlgorithm: string;
+  validity: string;
+  renewBefore: string;
+  usages: { clientAuthentication: boolean; ipsec: boolean; smartCardLogon: boolean; customOids?: string[] };
+}
+
+export interface Target {
+  user: DirectoryUser;
+  request: IssueRequest;
+  contentHash: string;
+}
+
+/** How many certificates issue at once: key generation and signing run on the thread pool. */
+const ISSUE_CONCURRENCY = 16;
+const MAX_PROBLEMS = 10;
+
+export function extendedKeyUsages(u: IdentitySpec['usages']): string[] {
+  return [
+    ...(u.clientAuthentication ? [OID.clientAuth] : []),
+    ...(u.ipsec ? [OID.ipsecEndSystem, OID.ipsecUser, OID.ipsecIke] : []),
+    ...(u.smartCardLogon ? [OID.smartCardLogon] : []),
+    ...(u.customOids ?? []),
+  ];
+}
+
+/** What each reached user's certificate must say, or why it cannot be issued. Pure. */
+export function targetsFor(id: IdentitySpec, users: DirectoryUser[]): { targets: Target[]; problems: string[] } {
+  const targets: Target[] = [];
+  const problems: string[] = [];
+  const eku = extendedKeyUsages(id.usages);
+  for (const user of users) {
+    const subject = expand(id.subject, user, escapeDnValue);
+    const sans = (id.subjectAltNames ?? []).map((s) => ({ type: s.type, e: expand(s.value, user) }));
+    const missing = [...('missing' in subject ? subject.missing : []), ...sans.flatMap((s) => ('missing' in s.e ? s.e.missing : []))];
+    if (missing.length || 'missing' in subject) {
+      problems.push(`${user.upn} has no ${[...new Set(missing)].map((m) => '${' + m + '}').join(', ')}: no certificate issued`);
+      continue;
+    }
+    let name: Buffer;
+    try {
+      name = encodeName(parseDn(subject.value));
+    } catch (e) {
+      problems.push(`${user.upn}: subject "${subject.value}": ${(e as Error).message}`);
+      continue;
+    }
+    const subjectAltNames = sans.map((s) => ({ type: s.type, value: (s.e as { value: string }).value }));
+    const request = { subject: name, subjectAltNames, extendedKeyUsage: eku, keyAlgorithm: id.keyAlgorithm, validity: id.validity };
+    targets.push({ user, request, contentHash: sha256(canonical({ subject: subject.value, subjectAltNames, eku, keyAlgorithm: id.keyAlgorithm, validity: id.validity })) });
+  }
+  return { targets, problems };
+}
+
+export interface Work {
+  issue: Target[];
+  renew: Target[];
+  reissue: Target[];
+  remove: IssuedCertificate[];
+}
+
+/** What to do for each user, given the certificates already issued. Pure. */
+export function decideWork(targets: Target[], reached: Set<string>, existing: IssuedCertificate[], issuerKey: string | undefined, renewBeforeMs: number, now: number): Work {
+  const held = new Map(existing.map((c) => [c.userId, c]));
+  const work: Work = { issue: [], renew: [], reissue: [], remove: existing.filter((c) => !reached.has(c.userId)) };
+  if (issuerKey === undefined) return work;
+  for (const t of targets) {
+    const c = held.get(t.user.id);
+    if (!c) work.issue.push(t);
+    else if (c.contentHash !== t.contentHash || c.issuerKey !== issuerKey) work.reissue.push(t);
+    else if (Date.parse(c.notAfter) - now < renewBeforeMs) work.renew.push(t);
+  }
+  return work;
+}
+
+export function describeWork(w: Work): string[] {
+  const n = (k: number, verb: string, why = '') => (k ? [`${verb} ${k} identity certificate${k === 1 ? '' : 's'}${why}`] : []);
+  return [...n(w.issue.length, 'issue'), ...n(w.renew.length, 'renew'), ...n(w.reissue.length, 'issue again', ' (template, user or CA changed)'), ...n(w.remove.length, 'remove', ' (users no longer reached)')];
+}
+
+async function survey(ctx: ProviderContext, d: Desired) {
+  const id = d.spec.identity as IdentitySpec;
+  const tenant = d.id.tenant;
+  const [users, spaces, existing, issuer] = await Promise.all([
+    ctx.store.listUsers(tenant),
+    ctx.store.listRecords({ tenant, kind: 'Space' }),
+    ctx.store.listCertificates({ tenant, configuration: d.id.name }),
+    openIssuer(ctx, tenant, id.certificateAuthorityRef.name),
+  ]);
+  const reached = reachedUsers(d.spec as unknown as Distribution, users, spaces.map((s) => ({ name: s.name, ...(s.spec as Omit<SpaceMembers, 'name'>) })));
+  const { targets, problems } = targetsFor(id, reached);
+  const work = decideWork(targets, new Set(reached.map((u) => u.id)), existing, 'waiting' in issuer ? undefined : issuer.key, parseDuration(id.renewBefore), Date.now());
+  return { id, reached, targets, problems, existing, issuer, work };
+}
+
+export async function identityPending(ctx: ProviderContext, d: Desired): Promise<string[]> {
+  return describeWork((await survey(ctx, d)).work);
+}
+
+export async function identityReconcile(ctx: ProviderContext, d: Desired): Promise<Made> {
+  const { reached, problems, existing, issuer, work } = await survey(ctx, d);
+  const writes: Write[] = work.remove.map((c) => ({ op: 'deleteCertificate', tenant: d.id.tenant, configuration: d.id.name, userId: c.userId }));
+  if (!('waiting' in issuer)) {
+    const run = limiter(ISSUE_CONCURRENCY);
+    const failures: string[] = [];
+    await Promise.all(
+      [...work.issue, ...work.renew, ...work.reissue].map((t) =>
+        run(async () => {
+          try {
+            const { certificate, key } = await issuer.issue(t.request);
+            const x = new X509Certificate(certificate);
+            const record: IssuedCertificate = {
+              tenant: d.id.tenant,
+              configuration: d.id.name,
+              userId: t.user.id,
+              serial: x.serialNumber,
+              subject: x.subject.replace(/\n/g, ', '),
+              notBefore: new Date(x.validFrom).toISOString(),
+              notAfter: new Date(x.validTo).toISOString(),
+              fingerprintSha256: x.fingerprint256.replace(/:/g, '').toLowerCase(),
+              contentHash: t.contentHash,
+              issuerKey: issuer.key,
+              certificate,
+              sealedKey: ctx.key.seal(pkcs8(key), certificateKeyAad(d.id, t.user.id)),
+              issuedAt: new Date().toISOString(),
+            };
+            writes.push({ op: 'putCertificate', certificate: record });
+          } catch (e) {
+            failures.push(`${t.user.upn}: ${(e as Error).message}`);
+          }
+        }),
+      ),
+    );
+    problems.unshift(...failures.sort());
+  }
+  const current = new Set([...existing.map((c) => c.userId), ...writes.flatMap((w) => (w.op === 'putCertificate' ? [w.certificate.userId] : []))]);
+  for (const c of work.remove) current.delete(c.userId);
+  return {
+    writes,
+    status: {
+      reachedCount: reached.length,
+      issuedCount: current.size,
+      waitingCount: reached.filter((u) => !current.has(u.id)).length,
+      problems: problems.length ? problems.slice(0, MAX_PROBLEMS) : undefined,
+    },
+  };
+}
+
+/** Each user's key is bound to its configuration and user: a moved key does not open. */
+export const certificateKeyAad = (id: Desired['id'], userId: string) => blobAad(id, `certificate:${userId}`);
+
+export const removeAll = (record: StoredRecord): Write[] => [{ op: 'deleteCertificates', tenant: record.tenant, configuration: record.name }];

@@ -1,0 +1,182 @@
+// Certificate authorities and identity certificates through the CLI, checked with openssl.
+import { execFileSync } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { decideWork, type Target } from '../src/providers/certificate-configuration/identity.js';
+import { reachedUsers } from '../src/providers/certificate-configuration/distribution.js';
+import type { DirectoryUser, IssuedCertificate } from '../src/store/types.js';
+import { deleteUser, putUsers, type UserSeed } from './support/seed.js';
+import { doc, workspace, type Workspace } from './support/workspace.js';
+
+const openssl = (...args: string[]) => execFileSync('openssl', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+const status = (ws: Workspace, resource: string) => JSON.parse(ws.run(['status', resource, '-o', 'json']).stdout).status;
+const listed = (ws: Workspace, config?: string) =>
+  JSON.parse(ws.run(['certificates', ...(config ? [config] : []), '--format', 'json']).stdout) as { user: string; serial: string; fingerprintSha256: string; subject: string }[];
+
+const source = doc('EntraIdSource', 'entra', 'displayName: Entra\ntenantId: 72f988bf-86f1-41af-91ab-2d7cd011db47\nclientId: 2f3e1a9c-5b7d-4e8f-9a0b-1c2d3e4f5a6b\nclientSecretRef: { name: entra, key: secret }\nenabled: false\ncustomAttributes: [{ name: department }]');
+const root = doc('CertificateAuthority', 'root', 'type: Local\nsubject: { commonName: Test Root, organization: Contoso, country: FR }\nkeyAlgorithm: ECDSA-P384');
+const issuing = doc('CertificateAuthority', 'issuing', 'type: Intermediate\nissuerRef: { name: root }\nsubject: { commonName: Test Issuing, organization: Contoso }\nkeyAlgorithm: RSA-2048');
+const identity = (usages: string, extra = '') =>
+  doc(
+    'CertificateConfiguration',
+    'vpn',
+    `identity:
+  certificateAuthorityRef: { name: issuing }
+  subject: CN=\${userUPN},OU=\${department},O=Contoso
+  subjectAltNames:
+    - { type: UPN, value: "\${userUPN}" }
+    - { type: Email, value: "\${userEmailAddress}" }
+  keyAlgorithm: ECDSA-P256
+  usages: ${usages}${extra}
+distribution:
+  devices: Custom
+  selector: { groups: [vpn-users] }`,
+  );
+
+const users: UserSeed[] = [
+  { id: 'u1', upn: 'alice@contoso.com', email: 'alice@contoso.com', groups: ['vpn-users'], attributes: { department: 'Sales' } },
+  { id: 'u2', upn: 'zoë.dupont@contoso.com', email: 'zoe@contoso.com', groups: ['vpn-users'], attributes: { department: ['R&D', 'Ops'] } },
+  { id: 'u3', upn: 'nodept@contoso.com', email: 'nodept@contoso.com', groups: ['vpn-users'], attributes: {} },
+  { id: 'u4', upn: 'other@contoso.com', groups: ['staff'], attributes: { department: 'HR' } },
+];
+
+describe('Local and Intermediate CAs issuing identity certificates', () => {
+  const ws = workspace();
+  const env = { MDMOPS_SECRET_ENTRA_SECRET: 'x' };
+  const apply = () => ws.run(['apply', '-f', 'config', '--auto-approve'], env);
+  const plan = () => ws.run(['plan', '-f', 'config'], env);
+
+  it('makes a root and an intermediate that chain up, with their keys sealed', async () => {
+    ws.write('config/pki.yaml', source + root + issuing + identity('{ smartCardLogon: true, ipsec: true, customOids: [1.3.6.1.4.1.311.10.3.4] }'));
+    const first = apply();
+    expect(first.code, first.stderr + first.stdout).toBe(0);
+    const rootStatus = status(ws, 'CertificateAuthority/root');
+    const issuingStatus = status(ws, 'CertificateAuthority/issuing');
+    const rootPem = ws.write('root.pem', rootStatus.certificate);
+    const issuingPem = ws.write('issuing.pem', issuingStatus.certificate);
+    expect(openssl('verify', '-x509_strict', '-CAfile', rootPem, issuingPem)).toContain('OK');
+    expect(issuingStatus.chain).toBe(rootStatus.certificate);
+    expect(issuingStatus.fingerprintSha256).toBe(new X509Certificate(issuingStatus.certificate).fingerprint256.replace(/:/g, '').toLowerCase());
+    expect(rootStatus.notAfter).toBe(new Date(new X509Certificate(rootStatus.certificate).validTo).toISOString());
+    expect(openssl('x509', '-in', rootPem, '-noout', '-text')).toContain('ASN1 OID: secp384r1');
+    // Keys never reach the store in the clear.
+    const db = readFileSync(join(ws.dir, '.mdmops/tenant.db'));
+    expect(db.includes(Buffer.from('PRIVATE KEY'))).toBe(false);
+  });
+
+  it('issues a certificate to each user the distribution reaches, and reports those it cannot', async () => {
+    await putUsers(ws.dir, users);
+    const p = plan();
+    expect(p.stdout).toContain('~ CertificateConfiguration/vpn (update)');
+    expect(p.stdout).toContain('issue 2 identity certificates');
+    expect(apply().code).toBe(0);
+    const certs = listed(ws, 'vpn');
+    expect(certs.map((c) => c.user).sort()).toEqual(['alice@contoso.com', 'zoë.dupont@contoso.com']);
+    const s = status(ws, 'CertificateConfiguration/vpn');
+    expect(s).toMatchObject({ reachedCount: 3, issuedCount: 2, waitingCount: 1, problems: ['nodept@contoso.com has no ${department}: no certificate issued'] });
+    expect(ws.run(['notifications']).stdout).toContain('CertificatesNotIssued');
+    expect(ws.run(['plan', '-f', 'config', '--detailed-exitcode'], env).code).toBe(0);
+  });
+
+  it('exports a certificate as PKCS#12 that openssl opens and verifies, with the usages and names asked for', () => {
+    ws.write('pw', 'export-pässword\n');
+    const out = ws.run(['certificates', 'vpn', '--export', 'zoë.dupont@contoso.com', '-o', 'zoe.p12', '--password-file', 'pw']);
+    expect(out.code, out.stderr).toBe(0);
+    expect(out.stdout).toContain('with its key and 2 CA certificates');
+    const p12 = join(ws.dir, 'zoe.p12');
+    const leaf = ws.write('zoe.pem', openssl('pkcs12', '-in', p12, '-passin', 'pass:export-pässword', '-clcerts', '-nokeys'));
+    const chain = ws.write('chain.pem', openssl('pkcs12', '-in', p12, '-passin', 'pass:export-pässword', '-cacerts', '-nokeys'));
+    expect(openssl('pkcs12', '-in', p12, '-passin', 'pass:export-pässword', '-nocerts', '-nodes')).toContain('BEGIN PRIVATE KEY');
+    expect(openssl('verify', '-x509_strict', '-CAfile', join(ws.dir, 'root.pem'), '-untrusted', chain, leaf)).toContain('OK');
+    const text = openssl('x509', '-in', leaf, '-noout', '-text', '-nameopt', 'RFC2253,-esc_msb');
+    expect(text).toContain('Subject: CN=zoë.dupont@contoso.com,OU=R&D,O=Contoso');
+    expect(text).toMatch(/Extended Key Usage:\s+TLS Web Client Authentication, IPSec End System, IPSec User, ipsec Internet Key Exchange, Microsoft Smartcard Login, Microsoft Encrypted File System/);
+    expect(text).toContain('othername: UPN::zoë.dupont@contoso.com, email:zoe@contoso.com');
+    expect(text).toMatch(/Key Usage: critical\s+Digital Signature, Key Agreement/);
+    // A wrong password opens nothing; an existing file is not overwritten; no password, no export.
+    expect(() => openssl('pkcs12', '-in', p12, '-passin', 'pass:wrong', '-nokeys')).toThrow();
+    expect(ws.run(['certificates', 'vpn', '--export', 'u2', '-o', 'zoe.p12', '--password-file', 'pw']).stderr).toContain('zoe.p12 exists');
+    expect(ws.run(['certificates', 'vpn', '--export', 'u2', '-o', 'other.p12']).stderr).toContain('never on the command line');
+  });
+
+  it('issues again when the template changes, and only then', () => {
+    const before = listed(ws, 'vpn');
+    ws.write('config/pki.yaml', source + root + issuing + identity('{ clientAuthentication: true }'));
+    const p = plan();
+    expect(p.stdout).toContain('issue again 2 identity certificates (template, user or CA changed)');
+    expect(apply().code).toBe(0);
+    const after = listed(ws, 'vpn');
+    expect(after.map((c) => c.serial)).not.toContain(before[0]!.serial);
+    const out = ws.run(['certificates', 'vpn', '--export', 'alice@contoso.com', '-o', 'alice.p12'], { MDMOPS_EXPORT_PASSWORD: 'pw' });
+    expect(out.code, out.stderr).toBe(0);
+    const text = openssl('pkcs12', '-in', join(ws.dir, 'alice.p12'), '-passin', 'pass:pw', '-clcerts', '-nokeys');
+    writeFileSync(join(ws.dir, 'alice.pem'), text);
+    expect(openssl('x509', '-in', join(ws.dir, 'alice.pem'), '-noout', '-ext', 'extendedKeyUsage')).toMatch(/^\s+TLS Web Client Authentication$/m);
+  });
+
+  it('removes the certificate of a user who leaves the distribution', async () => {
+    await deleteUser(ws.dir, 'u1');
+    expect(plan().stdout).toContain('remove 1 identity certificate (users no longer reached)');
+    expect(apply().code).toBe(0);
+    expect(listed(ws, 'vpn').map((c) => c.user)).toEqual(['zoë.dupont@contoso.com']);
+  });
+
+  it('re-issues everything when its CA is replaced, and says so in the plan', () => {
+    ws.write('config/pki.yaml', source + root + issuing.replace('RSA-2048', 'ECDSA-P256') + identity('{ clientAuthentication: true }'));
+    const p = plan();
+    expect(p.stdout).toContain('-/+ CertificateAuthority/issuing (replace: spec.keyAlgorithm cannot change in place)');
+    expect(p.stdout).toContain('1 identity certificate it issued is issued again');
+    const before = listed(ws, 'vpn')[0]!;
+    expect(apply().code).toBe(0);
+    const after = listed(ws, 'vpn')[0]!;
+    expect(after.fingerprintSha256).not.toBe(before.fingerprintSha256);
+    expect(ws.run(['plan', '-f', 'config', '--detailed-exitcode'], env).code).toBe(0);
+  });
+
+  it('removes the certificates with the configuration', () => {
+    ws.write('config/pki.yaml', source + root + issuing.replace('RSA-2048', 'ECDSA-P256'));
+    expect(apply().code).toBe(0);
+    expect(ws.run(['certificates']).stdout).toContain('No identity certificates');
+  });
+});
+
+describe('deciding the work (pure)', () => {
+  const user = (id: string, extra: Partial<DirectoryUser> = {}): DirectoryUser => ({ tenant: 't', id, source: 's', upn: `${id}@x`, groups: [], attributes: {}, labels: {}, ...extra });
+  const target = (id: string, contentHash = 'c'): Target => ({ user: user(id), contentHash, request: {} as Target['request'] });
+  const held = (userId: string, notAfter: string, contentHash = 'c', issuerKey = 'k'): IssuedCertificate =>
+    ({ userId, notAfter, contentHash, issuerKey } as IssuedCertificate);
+  const now = Date.parse('2026-06-01T00:00:00Z');
+  const day = 86_400_000;
+
+  it('renews within renewBefore and not before', () => {
+    const w = decideWork([target('a'), target('b')], new Set(['a', 'b']), [held('a', '2026-06-20T00:00:00Z'), held('b', '2026-08-01T00:00:00Z')], 'k', 30 * day, now);
+    expect(w.renew.map((t) => t.user.id)).toEqual(['a']);
+    expect(w.issue).toEqual([]);
+    expect(w.reissue).toEqual([]);
+  });
+
+  it('issues again on a new template or CA, removes who is gone, and waits for an issuer', () => {
+    const existing = [held('a', '2027-01-01T00:00:00Z', 'old'), held('b', '2027-01-01T00:00:00Z', 'c', 'other'), held('gone', '2027-01-01T00:00:00Z')];
+    const w = decideWork([target('a'), target('b'), target('new')], new Set(['a', 'b', 'new']), existing, 'k', day, now);
+    expect(w.reissue.map((t) => t.user.id)).toEqual(['a', 'b']);
+    expect(w.issue.map((t) => t.user.id)).toEqual(['new']);
+    expect(w.remove.map((c) => c.userId)).toEqual(['gone']);
+    const waiting = decideWork([target('a')], new Set(['a']), existing, undefined, day, now);
+    expect(waiting.issue).toEqual([]);
+    expect(waiting.remove.map((c) => c.userId)).toEqual(['b', 'gone']);
+  });
+
+  it('reaches users by distribution, space and selector', () => {
+    const us = [user('a', { groups: ['g'] }), user('b', { groups: ['emea'] }), user('c', { labels: { os: 'ios' } })];
+    const spaces = [{ name: 'emea', priority: 1, members: { groups: ['emea'] } }];
+    const ids = (xs: DirectoryUser[]) => xs.map((u) => u.id);
+    const base = { enabled: true, distribution: { devices: 'AllDevices' as const, otherSpaces: 'DoNotApply' as const } };
+    expect(ids(reachedUsers(base, us, spaces))).toEqual(['a', 'c']);
+    expect(ids(reachedUsers({ ...base, distribution: { ...base.distribution, otherSpaces: 'ApplyToDevicesInOtherSpaces' } }, us, spaces))).toEqual(['a', 'b', 'c']);
+    expect(ids(reachedUsers({ ...base, spaceRef: { name: 'emea' } }, us, spaces))).toEqual(['b']);
+    expect(ids(reachedUsers({ ...base, distribution: { devices: 'Custom', selector: { matchLabels: { os: 'ios' } }, otherSpaces: 'DoNotApply' } }, us, spaces))).toEqual(['c']);
+    expect(ids(reachedUsers({ ...base, enabled: false }, us, spaces))).toEqual([]);
+  });
+});
