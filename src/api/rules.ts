@@ -21,7 +21,7 @@ const of = <S>(tenant: Tenant, kind: string) => tenant.filter((r) => r.kind === 
 
 /** Every rule, over the resources of one tenant (namespace). */
 export function tenantRules(tenant: Tenant): RuleViolation[] {
-  return [singleIdentityProvider, identityProviderSource, intermediateIssuer, usagesNeedCapableCa, crossSpaceOnlyInDefaultSpace, spaces, knownVariables, sqlMappingFields].flatMap((rule) =>
+  return [singleIdentityProvider, identityProviderSource, intermediateIssuer, usagesNeedCapableCa, scepNeedsRsa, crossSpaceOnlyInDefaultSpace, spaces, knownVariables, sqlMappingFields].flatMap((rule) =>
     rule(tenant),
   );
 }
@@ -86,6 +86,16 @@ function usagesNeedCapableCa(tenant: Tenant): RuleViolation[] {
         message: `${USAGE_NAMES[u]} cannot be used with a ${caType} CA`,
         hint: 'IPSEC, smart-card logon and custom OIDs need a Local, Intermediate or ScepOnPremises CA',
       }));
+  });
+}
+
+/** SCEP returns the certificate encrypted to the requester's key: RSA key transport only. */
+function scepNeedsRsa(tenant: Tenant): RuleViolation[] {
+  const scep = new Set(of<CertificateAuthoritySpec>(tenant, 'CertificateAuthority').filter((ca) => ca.spec.type === 'ScepOnPremises').map((ca) => ca.metadata.name));
+  return of<CertificateConfigurationSpec>(tenant, 'CertificateConfiguration').flatMap((cfg) => {
+    const id = cfg.spec.identity;
+    if (!id || !scep.has(id.certificateAuthorityRef.name) || id.keyAlgorithm.startsWith('RSA-')) return [];
+    return [{ resource: cfg, path: ['spec', 'identity', 'keyAlgorithm'], message: `${id.keyAlgorithm} cannot be enrolled over SCEP, which needs an RSA key`, hint: 'use keyAlgorithm RSA-2048, RSA-3072 or RSA-4096' }];
   });
 }
 

@@ -263,30 +263,60 @@ export async function acmeAccount(input: AcmeAccountInput): Promise<{ accountUrl
 // ---------------------------------------------------------------------------------------------
 // Issuance.
 
-/** Serves /.well-known/acme-challenge/<token> from a map; anything else is 404. */
-async function startResponder(ctx: CallContext, port: number, host: string, answers: Map<string, string>): Promise<Server> {
-  const prefix = '/.well-known/acme-challenge/';
-  const server = createServer((req, res) => {
-    const path = (req.url ?? '').split('?')[0] ?? '';
-    const answer = req.method === 'GET' && path.startsWith(prefix) ? answers.get(path.slice(prefix.length)) : undefined;
-    if (answer === undefined) {
-      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
-      return;
-    }
-    res.writeHead(200, { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(answer) }).end(answer);
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => resolve());
-  }).catch((e: Error & { code?: string }) => fail(ctx, `cannot serve http-01 on ${host}:${port}: ${e.code ?? e.message}`, 'protocol'));
-  return server;
+/**
+ * Serves /.well-known/acme-challenge/<token>; anything else is 404. Orders running at once share
+ * one listener per address (they cannot each bind the port); it closes when the last one is done.
+ */
+interface Responder {
+  server: Promise<Server>;
+  answers: Map<string, string>;
+  users: number;
 }
+const responders = new Map<string, Responder>();
 
-function stopResponder(server: Server): Promise<void> {
-  return new Promise((resolve) => {
-    server.close(() => resolve());
-    server.closeAllConnections();
-  });
+async function startResponder(ctx: CallContext, port: number, host: string, answers: Map<string, string>): Promise<() => Promise<void>> {
+  const where = `${host}:${port}`;
+  let r = responders.get(where);
+  if (!r) {
+    const shared = new Map<string, string>();
+    const prefix = '/.well-known/acme-challenge/';
+    const server = createServer((req, res) => {
+      const path = (req.url ?? '').split('?')[0] ?? '';
+      const answer = req.method === 'GET' && path.startsWith(prefix) ? shared.get(path.slice(prefix.length)) : undefined;
+      if (answer === undefined) {
+        res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(answer) }).end(answer);
+    });
+    const listening = new Promise<Server>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => resolve(server));
+    });
+    r = { server: listening, answers: shared, users: 0 };
+    responders.set(where, r);
+    listening.catch(() => responders.delete(where));
+  }
+  const responder = r;
+  responder.users++;
+  for (const [token, answer] of answers) responder.answers.set(token, answer);
+  const release = async () => {
+    for (const token of answers.keys()) responder.answers.delete(token);
+    if (--responder.users > 0) return;
+    if (responders.get(where) === responder) responders.delete(where);
+    const server = await responder.server.catch(() => undefined);
+    if (server) await new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    });
+  };
+  try {
+    await responder.server;
+  } catch (e) {
+    await release();
+    fail(ctx, `cannot serve http-01 on ${where}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, 'protocol');
+  }
+  return release;
 }
 
 function derToPem(der: Buffer, label: string): string {
@@ -358,14 +388,14 @@ export async function acmeIssue(input: AcmeOrderInput): Promise<{ chainPem: stri
       if (pending.length) {
         const answers = new Map<string, string>();
         for (const { challenge } of pending) answers.set(challenge.token, await client.getChallengeKeyAuthorization(challenge));
-        const server = await startResponder(ctx, input.http01.port, input.http01.host ?? '0.0.0.0', answers);
+        const release = await startResponder(ctx, input.http01.port, input.http01.host ?? '0.0.0.0', answers);
         try {
           for (const { authz, challenge } of pending) {
             await step(ctx, `http-01 challenge for ${authz.identifier.value}`, () => client.completeChallenge(challenge));
           }
           for (const { authz } of pending) await waitForAuthorization(ctx, client, authz);
         } finally {
-          await stopResponder(server);
+          await release();
         }
       }
 

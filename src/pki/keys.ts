@@ -15,9 +15,9 @@ export function makeKey(algorithm: string): Promise<KeyObject> {
 export const pkcs8 = (key: KeyObject) => key.export({ type: 'pkcs8', format: 'der' });
 export const privateKey = (der: Buffer) => createPrivateKey({ key: der, format: 'der', type: 'pkcs8' });
 
-/** SHA-256 of the SubjectPublicKeyInfo, colon-separated as certificate tools print it. */
+/** SHA-256 of the SubjectPublicKeyInfo (of a private or public key), colon-separated as certificate tools print it. */
 export function publicKeySha256(key: KeyObject): string {
-  const spki = createPublicKey(key).export({ type: 'spki', format: 'der' });
+  const spki = (key.type === 'public' ? key : createPublicKey(key)).export({ type: 'spki', format: 'der' });
   return createHash('sha256').update(spki).digest('hex').toUpperCase().match(/../g)!.join(':');
 }
 
