@@ -144,7 +144,7 @@ describe('Local and Intermediate CAs issuing identity certificates', () => {
 
 describe('deciding the work (pure)', () => {
   const user = (id: string, extra: Partial<DirectoryUser> = {}): DirectoryUser => ({ tenant: 't', id, source: 's', upn: `${id}@x`, groups: [], attributes: {}, labels: {}, ...extra });
-  const target = (id: string, contentHash = 'c'): Target => ({ user: user(id), contentHash, request: {} as Target['request'] });
+  const target = (id: string, contentHash = 'c'): Target => ({ user: user(id), subject: `CN=${id}`, contentHash, request: {} as Target['request'] });
   const held = (userId: string, notAfter: string, contentHash = 'c', issuerKey = 'k'): IssuedCertificate =>
     ({ userId, notAfter, contentHash, issuerKey } as IssuedCertificate);
   const now = Date.parse('2026-06-01T00:00:00Z');

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { certificationRequest, issueCertificate, KeyUsage, OID, toPem } from '../src/pki/certificate.js';
-import { makeKey } from '../src/pki/keys.js';
+import { makeKey, makeKeyDer, privateKey } from '../src/pki/keys.js';
 import { escapeDnValue, parseDn, encodeName, subjectName } from '../src/pki/name.js';
 import { readPkcs12, writePkcs12 } from '../src/pki/pkcs12.js';
 
@@ -82,6 +82,13 @@ describe('X.509 certificates', () => {
     expect(text).toContain('othername: UPN::zoë@contoso.com');
     expect(text).toContain('email:zoe@contoso.com, DNS:device-1.contoso.com, URI:urn:uuid:1234');
     expect(openssl('x509', '-in', leafPem, '-noout', '-subject', '-nameopt', 'RFC2253,-esc_msb')).toBe('subject=CN=Doe\\, Zoë,OU=R&D,O=Contoso,serialNumber=E123\n');
+  });
+
+  it.each(['ECDSA-P256', 'ECDSA-P384', 'RSA-2048'])('encodes %s key pairs as OpenSSL does', async (algorithm) => {
+    const { pkcs8, spki } = await makeKeyDer(algorithm);
+    const key = privateKey(pkcs8);
+    expect(key.export({ type: 'pkcs8', format: 'der' })).toEqual(pkcs8);
+    expect(createPublicKey(key).export({ type: 'spki', format: 'der' })).toEqual(spki);
   });
 
   it('refuses a subject that is not a distinguished name', () => {

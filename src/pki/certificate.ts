@@ -24,8 +24,11 @@ export interface San {
 export interface CertificateInput {
   /** Encoded Name (see name.ts). */
   subject: Buffer;
-  publicKey: KeyObject;
-  issuer: { name: Buffer; key: KeyObject; publicKey: KeyObject };
+  /** The key certified: a KeyObject, or its SubjectPublicKeyInfo DER (cheaper when issuing many). */
+  publicKey: KeyObject | Buffer;
+  issuer: { name: Buffer; key: KeyObject; publicKey: KeyObject | Buffer };
+  /** Made here when not given (see serialNumber). */
+  serial?: Buffer;
   notBefore: Date;
   notAfter: Date;
   ca?: { pathLength?: number };
@@ -36,19 +39,19 @@ export interface CertificateInput {
 
 /** Issues a certificate; signing runs on the thread pool, so many can be issued at once. */
 export async function issueCertificate(input: CertificateInput): Promise<Buffer> {
-  const spki = input.publicKey.export({ type: 'spki', format: 'der' });
+  const spki = spkiOf(input.publicKey);
   const extensions = [
     input.ca ? extension('2.5.29.19', seq(TRUE, ...(input.ca.pathLength === undefined ? [] : [int(input.ca.pathLength)])), true) : extension('2.5.29.19', seq(), true),
     extension('2.5.29.15', namedBits(input.keyUsage), true),
     extension('2.5.29.14', octets(keyId(spki))),
-    extension('2.5.29.35', seq(tlv(0x80, keyId(input.issuer.publicKey.export({ type: 'spki', format: 'der' }))))),
+    extension('2.5.29.35', seq(tlv(0x80, keyId(spkiOf(input.issuer.publicKey))))),
   ];
   if (input.extendedKeyUsage?.length) extensions.push(extension('2.5.29.37', seq(...input.extendedKeyUsage.map(oid))));
   if (input.subjectAltNames?.length) extensions.push(extension('2.5.29.17', generalNames(input.subjectAltNames)));
   const algorithm = signatureAlgorithm(input.issuer.key);
   const tbs = seq(
     explicit(0, int(2)), // v3
-    int(serialNumber()),
+    int(input.serial ?? serialNumber()),
     algorithm.id,
     input.issuer.name,
     seq(time(input.notBefore), time(input.notAfter)),
@@ -110,8 +113,10 @@ export function keyId(spki: Buffer): Buffer {
   return createHash('sha1').update(readTlv(key!).content.subarray(1)).digest();
 }
 
+const spkiOf = (k: KeyObject | Buffer) => (Buffer.isBuffer(k) ? k : k.export({ type: 'spki', format: 'der' }));
+
 /** Positive, non-zero, 128 random bits (CA/Browser Forum asks for at least 64). */
-function serialNumber(): Buffer {
+export function serialNumber(): Buffer {
   const b = randomBytes(16);
   b[0] = (b[0]! & 0x7f) | 0x01;
   return b;

@@ -34,7 +34,16 @@ export function int(value: Buffer | number): Buffer {
   return tlv(0x02, b[0]! >= 0x80 ? Buffer.concat([Buffer.from([0]), b]) : b);
 }
 
+const oids = new Map<string, Buffer>();
+
+/** OBJECT IDENTIFIER; the few in use are encoded once. */
 export function oid(dotted: string): Buffer {
+  let encoded = oids.get(dotted);
+  if (!encoded) oids.set(dotted, (encoded = encodeOid(dotted)));
+  return encoded;
+}
+
+function encodeOid(dotted: string): Buffer {
   const arcs = dotted.split('.').map(BigInt);
   const out: number[] = [];
   const push = (v: bigint) => {

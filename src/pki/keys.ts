@@ -1,6 +1,7 @@
 // Key pairs, made with the platform's crypto on its thread pool and kept as PKCS#8 DER (sealed by
 // the engine before they reach the store).
 import { createHash, createPrivateKey, createPublicKey, generateKeyPair, type KeyObject } from 'node:crypto';
+import { bits, explicit, int, octets, oid, seq } from './der.js';
 
 /** A private key for a keyAlgorithm of the API: RSA-2048/3072/4096, ECDSA-P256/P384. */
 export function makeKey(algorithm: string): Promise<KeyObject> {
@@ -12,6 +13,23 @@ export function makeKey(algorithm: string): Promise<KeyObject> {
   });
 }
 
+/**
+ * A key pair as PKCS#8 and SubjectPublicKeyInfo DER, for issuing many. OpenSSL's encoders cost more
+ * than making an EC key, so EC keys are encoded here from their JWK form (RFC 5915, RFC 5480).
+ */
+export async function makeKeyDer(algorithm: string): Promise<{ pkcs8: Buffer; spki: Buffer }> {
+  const key = await makeKey(algorithm);
+  if (key.asymmetricKeyType !== 'ec') return { pkcs8: pkcs8(key), spki: createPublicKey(key).export({ type: 'spki', format: 'der' }) };
+  const jwk = key.export({ format: 'jwk' });
+  const b = (v: string | undefined) => Buffer.from(v!, 'base64url');
+  const point = Buffer.concat([Buffer.from([4]), b(jwk.x), b(jwk.y)]);
+  const algorithmId = seq(oid('1.2.840.10045.2.1'), oid(jwk.crv === 'P-384' ? '1.3.132.0.34' : '1.2.840.10045.3.1.7'));
+  return {
+    pkcs8: seq(int(0), algorithmId, octets(seq(int(1), octets(b(jwk.d)), explicit(1, bits(point))))),
+    spki: seq(algorithmId, bits(point)),
+  };
+}
+
 export const pkcs8 = (key: KeyObject) => key.export({ type: 'pkcs8', format: 'der' });
 export const privateKey = (der: Buffer) => createPrivateKey({ key: der, format: 'der', type: 'pkcs8' });
 
@@ -19,10 +37,4 @@ export const privateKey = (der: Buffer) => createPrivateKey({ key: der, format: 
 export function publicKeySha256(key: KeyObject): string {
   const spki = (key.type === 'public' ? key : createPublicKey(key)).export({ type: 'spki', format: 'der' });
   return createHash('sha256').update(spki).digest('hex').toUpperCase().match(/../g)!.join(':');
-}
-
-/** The keyAlgorithm name of a key, to compare with what a spec asks for. */
-export function algorithmOf(key: KeyObject): string {
-  if (key.asymmetricKeyType === 'rsa') return `RSA-${key.asymmetricKeyDetails?.modulusLength}`;
-  return key.asymmetricKeyDetails?.namedCurve === 'secp384r1' ? 'ECDSA-P384' : 'ECDSA-P256';
 }

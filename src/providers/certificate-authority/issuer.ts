@@ -1,11 +1,11 @@
 // Issuing one identity certificate through a CertificateAuthority, whatever its type: Local and
 // Intermediate CAs sign with their key, a SCEP CA enrolls, a PublicCloud CA orders over ACME.
-import { createPublicKey, X509Certificate, type KeyObject } from 'node:crypto';
+import { createPublicKey, X509Certificate } from 'node:crypto';
 import { parseDuration } from '../../api/duration.js';
 import type { ProviderContext } from '../../engine/provider.js';
 import { acmeIssue } from '../../pki/acme.js';
-import { certificationRequest, issueCertificate, KeyUsage, type San } from '../../pki/certificate.js';
-import { makeKey, pkcs8, privateKey, publicKeySha256 } from '../../pki/keys.js';
+import { certificationRequest, issueCertificate, KeyUsage, serialNumber, type San } from '../../pki/certificate.js';
+import { makeKey, makeKeyDer, pkcs8, privateKey, publicKeySha256 } from '../../pki/keys.js';
 import { enroll } from '../../pki/scep.js';
 import { readCertificates } from '../../pki/x509.js';
 import { readyOf } from '../../engine/status.js';
@@ -21,12 +21,20 @@ export interface IssueRequest {
   validity: string;
 }
 
+export interface Issued {
+  certificate: Buffer;
+  /** The private key, PKCS#8 DER. */
+  pkcs8: Buffer;
+  /** Known when we signed it ourselves; otherwise read from the certificate. */
+  facts?: { serial: string; notBefore: Date; notAfter: Date };
+}
+
 export interface Issuer {
   /** Identifies what signs: when it changes, what it signed is issued again. */
   key: string;
   /** The CA certificate and those above it (DER), for the files users export. */
   chain: Buffer[];
-  issue(request: IssueRequest): Promise<{ certificate: Buffer; key: KeyObject }>;
+  issue(request: IssueRequest): Promise<Issued>;
 }
 
 /** Port on which mdmops answers ACME http-01 challenges while it orders certificates. */
@@ -48,25 +56,29 @@ export async function openIssuer(ctx: ProviderContext, tenant: string, name: str
     const caKey = privateKey(sealed);
     const ca = new X509Certificate(chain[0]);
     const issuerName = subjectOf(ca);
-    const caPublic = createPublicKey(caKey);
+    const caPublic = createPublicKey(caKey).export({ type: 'spki', format: 'der' });
     const caNotAfter = Date.parse(ca.validTo);
     return {
       key: publicKeySha256(caKey),
       chain,
       async issue(r) {
-        const key = await makeKey(r.keyAlgorithm);
+        const { pkcs8: key, spki } = await makeKeyDer(r.keyAlgorithm);
         const now = Date.now();
+        const serial = serialNumber();
+        const notBefore = new Date(now - 5 * 60_000);
+        const notAfter = new Date(Math.min(now + parseDuration(r.validity), caNotAfter));
         const certificate = await issueCertificate({
           subject: r.subject,
-          publicKey: createPublicKey(key),
+          publicKey: spki,
           issuer: { name: issuerName, key: caKey, publicKey: caPublic },
-          notBefore: new Date(now - 5 * 60_000),
-          notAfter: new Date(Math.min(now + parseDuration(r.validity), caNotAfter)),
-          keyUsage: key.asymmetricKeyType === 'rsa' ? [KeyUsage.digitalSignature, KeyUsage.keyEncipherment] : [KeyUsage.digitalSignature, KeyUsage.keyAgreement],
+          serial,
+          notBefore,
+          notAfter,
+          keyUsage: r.keyAlgorithm.startsWith('RSA') ? [KeyUsage.digitalSignature, KeyUsage.keyEncipherment] : [KeyUsage.digitalSignature, KeyUsage.keyAgreement],
           extendedKeyUsage: r.extendedKeyUsage,
           subjectAltNames: r.subjectAltNames,
         });
-        return { certificate, key };
+        return { certificate, pkcs8: key, facts: { serial: serial.toString('hex').toUpperCase(), notBefore, notAfter } };
       },
     };
   }
@@ -81,7 +93,7 @@ export async function openIssuer(ctx: ProviderContext, tenant: string, name: str
         const key = await makeKey(r.keyAlgorithm);
         const csrDer = await certificationRequest({ subject: r.subject, key, challengePassword: challenge.toString(), subjectAltNames: r.subjectAltNames, extendedKeyUsage: r.extendedKeyUsage });
         const { certificate } = await enroll({ url: String(spec.url), csrDer, keyPkcs8: pkcs8(key), caFingerprint: spec.caFingerprint as string | undefined, transport: scepTransport() });
-        return { certificate, key };
+        return { certificate, pkcs8: pkcs8(key) };
       },
     };
   }
@@ -99,7 +111,7 @@ export async function openIssuer(ctx: ProviderContext, tenant: string, name: str
         const key = await makeKey(r.keyAlgorithm);
         const csrDer = await certificationRequest({ subject: r.subject, key, subjectAltNames: r.subjectAltNames.filter((s) => s.type === 'DNS') });
         const { chainPem } = await acmeIssue({ ...account, csrDer, dnsNames, http01: { port: http01Port() } });
-        return { certificate: readCertificates(Buffer.from(chainPem))[0]!.der, key };
+        return { certificate: readCertificates(Buffer.from(chainPem))[0]!.der, pkcs8: pkcs8(key) };
       },
     };
   }

@@ -1,7 +1,7 @@
 // Identity certificates: one per user the configuration reaches, from its CA, with the subject and
 // SAN templates expanded for that user. Issued when missing, renewed before expiry, issued again
 // when what it says (or the CA) changes, removed when the user is no longer reached.
-import { X509Certificate } from 'node:crypto';
+import { createHash, X509Certificate } from 'node:crypto';
 import { parseDuration } from '../../api/duration.js';
 import { canonical, sha256 } from '../../engine/canonical.js';
 import { blobAad } from '../../engine/context.js';
@@ -9,7 +9,6 @@ import type { Desired } from '../../engine/desired.js';
 import { limiter } from '../../engine/limit.js';
 import type { ProviderContext } from '../../engine/provider.js';
 import { OID, type San } from '../../pki/certificate.js';
-import { pkcs8 } from '../../pki/keys.js';
 import { encodeName, escapeDnValue, parseDn } from '../../pki/name.js';
 import type { DirectoryUser, IssuedCertificate, StoredRecord, Write } from '../../store/types.js';
 import { openIssuer, type IssueRequest } from '../certificate-authority/issuer.js';
@@ -29,6 +28,8 @@ export interface IdentitySpec {
 
 export interface Target {
   user: DirectoryUser;
+  /** The subject as requested, RFC 4514. */
+  subject: string;
   request: IssueRequest;
   contentHash: string;
 }
@@ -68,7 +69,7 @@ export function targetsFor(id: IdentitySpec, users: DirectoryUser[]): { targets:
     }
     const subjectAltNames = sans.map((s) => ({ type: s.type, value: (s.e as { value: string }).value }));
     const request = { subject: name, subjectAltNames, extendedKeyUsage: eku, keyAlgorithm: id.keyAlgorithm, validity: id.validity };
-    targets.push({ user, request, contentHash: sha256(canonical({ subject: subject.value, subjectAltNames, eku, keyAlgorithm: id.keyAlgorithm, validity: id.validity })) });
+    targets.push({ user, subject: subject.value, request, contentHash: sha256(canonical({ subject: subject.value, subjectAltNames, eku, keyAlgorithm: id.keyAlgorithm, validity: id.validity })) });
   }
   return { targets, problems };
 }
@@ -128,21 +129,21 @@ export async function identityReconcile(ctx: ProviderContext, d: Desired): Promi
       [...work.issue, ...work.renew, ...work.reissue].map((t) =>
         run(async () => {
           try {
-            const { certificate, key } = await issuer.issue(t.request);
-            const x = new X509Certificate(certificate);
+            const { certificate, pkcs8, facts } = await issuer.issue(t.request);
+            const x = facts ? undefined : new X509Certificate(certificate);
             const record: IssuedCertificate = {
               tenant: d.id.tenant,
               configuration: d.id.name,
               userId: t.user.id,
-              serial: x.serialNumber,
-              subject: x.subject.replace(/\n/g, ', '),
-              notBefore: new Date(x.validFrom).toISOString(),
-              notAfter: new Date(x.validTo).toISOString(),
-              fingerprintSha256: x.fingerprint256.replace(/:/g, '').toLowerCase(),
+              serial: facts?.serial ?? x!.serialNumber,
+              subject: t.subject,
+              notBefore: (facts?.notBefore ?? new Date(x!.validFrom)).toISOString(),
+              notAfter: (facts?.notAfter ?? new Date(x!.validTo)).toISOString(),
+              fingerprintSha256: createHash('sha256').update(certificate).digest('hex'),
               contentHash: t.contentHash,
               issuerKey: issuer.key,
               certificate,
-              sealedKey: ctx.key.seal(pkcs8(key), certificateKeyAad(d.id, t.user.id)),
+              sealedKey: ctx.key.seal(pkcs8, certificateKeyAad(d.id, t.user.id)),
               issuedAt: new Date().toISOString(),
             };
             writes.push({ op: 'putCertificate', certificate: record });
