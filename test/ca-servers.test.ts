@@ -166,7 +166,7 @@ describe('Intermediate CA signed by your own CA', () => {
     openssl('x509', '-req', '-in', csr, '-CA', path(`${key}.pem`), '-CAkey', path(`${key}.key`), '-out', path(out), '-days', '365', '-extfile', ws.write(`${out}.ext`, ext));
 
   it('publishes a CSR, then takes the signed certificate once it matches the key, is a CA and chains up', () => {
-    openssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', path('root.key'), '-out', path('root.pem'), '-subj', '/CN=Customer Root', '-days', '365', '-addext', 'basicConstraints=critical,CA:TRUE');
+    openssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', path('root.key'), '-out', path('root.pem'), '-subj', '/CN=Customer Root', '-days', '365', '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign');
     ws.write('config/ca.yaml', inter());
     const first = ws.run(['apply', '-f', 'config', '--auto-approve']);
     expect(first.stdout, first.stderr).toContain('CertificateAuthority/issuing: AwaitingSignature');
@@ -187,7 +187,8 @@ describe('Intermediate CA signed by your own CA', () => {
     expect(ws.run(['apply', '-f', 'config', '--auto-approve']).stdout).toContain("was not made from this CA's CSR");
 
     // Right one, but no chain: it does not reach a root.
-    sign(csr, 'config/issuing.pem', 'basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n');
+    // Your CA chooses the key identifier; what the intermediate signs must repeat it.
+    sign(csr, 'config/issuing.pem', 'basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\nsubjectKeyIdentifier=DE:AD:BE:EF:01:02:03:04\n');
     ws.write('config/ca.yaml', inter('\n  signedCertificate: { file: issuing.pem }'));
     expect(ws.run(['apply', '-f', 'config', '--auto-approve']).stdout).toContain('the chain does not reach a root');
 
@@ -198,6 +199,15 @@ describe('Intermediate CA signed by your own CA', () => {
     expect(s.certificate).toBe(readFileSync(path('config/issuing.pem'), 'utf8').replace(/\r/g, ''));
     expect(s.conditions.find((c: { type: string }) => c.type === 'Ready')).toMatchObject({ status: 'True', reason: 'CertificateReady' });
     expect(ws.run(['plan', '-f', 'config', '--detailed-exitcode']).code).toBe(0);
+  });
+
+  it('issues identity certificates under it that chain up to your root', async () => {
+    await putUsers(ws.dir, users);
+    ws.write('config/id.yaml', doc('CertificateConfiguration', 'id', 'identity:\n  certificateAuthorityRef: { name: issuing }\n  subject: CN=${userUPN}\ndistribution: { devices: AllDevices }'));
+    expect(ws.run(['apply', '-f', 'config', '--auto-approve']).code).toBe(0);
+    const leaf = exportPem(ws, 'id', 'alice@contoso.com');
+    expect(openssl('x509', '-in', leaf, '-noout', '-ext', 'authorityKeyIdentifier')).toContain('DE:AD:BE:EF:01:02:03:04');
+    expect(openssl('verify', '-x509_strict', '-CAfile', path('root.pem'), '-untrusted', path('config/issuing.pem'), leaf)).toContain('OK');
   });
 });
 
@@ -215,6 +225,18 @@ describe('uploaded certificates', () => {
     expect(out.code, out.stderr).toBe(0);
     expect(status(ws, 'CertificateConfiguration/root')).toMatchObject({ subject: 'CN=Uploaded Root', issuer: 'CN=Uploaded Root' });
     expect(ws.run(['notifications']).stdout).toMatch(/CertificateExpiring.*expires on .*, in 10 days/);
+  });
+
+  it('shows the certificate that holds the key, whatever comes first in the file', () => {
+    openssl('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', path('ca.key'), '-out', path('ca.pem'), '-subj', '/CN=Upload CA', '-days', '3650', '-addext', 'basicConstraints=critical,CA:TRUE');
+    openssl('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', path('leaf.key'), '-out', path('leaf.csr'), '-subj', '/CN=Uploaded Leaf');
+    openssl('x509', '-req', '-in', path('leaf.csr'), '-CA', path('ca.pem'), '-CAkey', path('ca.key'), '-out', path('leaf.pem'), '-days', '10', '-extfile', ws.write('leaf.ext', 'basicConstraints=CA:FALSE\n'));
+    ws.write('both.pem', readFileSync(path('ca.pem'), 'utf8') + readFileSync(path('leaf.pem'), 'utf8'));
+    openssl('pkcs12', '-export', '-inkey', path('leaf.key'), '-in', path('both.pem'), '-out', path('config/chain.p12'), '-passout', 'pass:s3cret');
+    ws.write('config/c.yaml', upload('chain.p12'));
+    expect(ws.run(['apply', '-f', 'config', '--auto-approve'], { MDMOPS_SECRET_UPLOAD_PASSWORD: 's3cret' }).code).toBe(0);
+    expect(status(ws, 'CertificateConfiguration/root')).toMatchObject({ subject: 'CN=Uploaded Leaf', issuer: 'CN=Upload CA' });
+    ws.write('config/c.yaml', upload('root.p12'));
   });
 
   it('refuses a wrong password, and a v1 certificate inside', () => {

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { decideWork, type Target } from '../src/providers/certificate-configuration/identity.js';
 import { reachedUsers } from '../src/providers/certificate-configuration/distribution.js';
+import { certificateDue } from '../src/providers/certificate-authority/key-holder.js';
 import type { DirectoryUser, IssuedCertificate } from '../src/store/types.js';
 import { deleteUser, putUsers, type UserSeed } from './support/seed.js';
 import { doc, workspace, type Workspace } from './support/workspace.js';
@@ -97,7 +98,9 @@ describe('Local and Intermediate CAs issuing identity certificates', () => {
     expect(text).toMatch(/Key Usage: critical\s+Digital Signature, Key Agreement/);
     // A wrong password opens nothing; an existing file is not overwritten; no password, no export.
     expect(() => openssl('pkcs12', '-in', p12, '-passin', 'pass:wrong', '-nokeys')).toThrow();
-    expect(ws.run(['certificates', 'vpn', '--export', 'u2', '-o', 'zoe.p12', '--password-file', 'pw']).stderr).toContain('zoe.p12 exists');
+    expect(ws.run(['certificates', 'vpn', '--export', 'u2', '-o', 'zoe.p12', '--password-file', 'pw']).stderr).toContain('cannot write zoe.p12: it exists');
+    expect(ws.run(['certificates', 'vpn', '--export', 'u2', '-o', 'x.p12', '--password-file', 'nope']).stderr).toContain('cannot read the password file nope: no such file');
+    expect(ws.run(['audit']).stdout).toMatch(/export-key/);
     expect(ws.run(['certificates', 'vpn', '--export', 'u2', '-o', 'other.p12']).stderr).toContain('never on the command line');
   });
 
@@ -129,7 +132,9 @@ describe('Local and Intermediate CAs issuing identity certificates', () => {
     expect(p.stdout).toContain('-/+ CertificateAuthority/issuing (replace: spec.keyAlgorithm cannot change in place)');
     expect(p.stdout).toContain('1 identity certificate it issued is issued again');
     const before = listed(ws, 'vpn')[0]!;
-    expect(apply().code).toBe(0);
+    const applied = apply();
+    expect(applied.code).toBe(0);
+    expect(applied.stdout).toContain('CertificateConfiguration/vpn updated');
     const after = listed(ws, 'vpn')[0]!;
     expect(after.fingerprintSha256).not.toBe(before.fingerprintSha256);
     expect(ws.run(['plan', '-f', 'config', '--detailed-exitcode'], env).code).toBe(0);
@@ -146,26 +151,47 @@ describe('deciding the work (pure)', () => {
   const user = (id: string, extra: Partial<DirectoryUser> = {}): DirectoryUser => ({ tenant: 't', id, source: 's', upn: `${id}@x`, groups: [], attributes: {}, labels: {}, ...extra });
   const target = (id: string, contentHash = 'c'): Target => ({ user: user(id), subject: `CN=${id}`, contentHash, request: {} as Target['request'] });
   const held = (userId: string, notAfter: string, contentHash = 'c', issuerKey = 'k'): IssuedCertificate =>
-    ({ userId, notAfter, contentHash, issuerKey } as IssuedCertificate);
+    ({ userId, notBefore: '2025-06-01T00:00:00Z', notAfter, contentHash, issuerKey } as IssuedCertificate);
   const now = Date.parse('2026-06-01T00:00:00Z');
   const day = 86_400_000;
 
   it('renews within renewBefore and not before', () => {
-    const w = decideWork([target('a'), target('b')], new Set(['a', 'b']), [held('a', '2026-06-20T00:00:00Z'), held('b', '2026-08-01T00:00:00Z')], 'k', 30 * day, now);
+    const w = decideWork([target('a'), target('b')], new Set(['a', 'b']), [held('a', '2026-06-20T00:00:00Z'), held('b', '2026-08-01T00:00:00Z')], { key: 'k' }, 30 * day, now);
     expect(w.renew.map((t) => t.user.id)).toEqual(['a']);
     expect(w.issue).toEqual([]);
     expect(w.reissue).toEqual([]);
+    // Not when the CA expires before a renewed certificate would.
+    const capped = decideWork([target('a')], new Set(['a']), [held('a', '2026-06-20T00:00:00Z')], { key: 'k', notAfter: Date.parse('2026-06-20T00:00:00Z') }, 30 * day, now);
+    expect(capped.renew).toEqual([]);
   });
 
   it('issues again on a new template or CA, removes who is gone, and waits for an issuer', () => {
     const existing = [held('a', '2027-01-01T00:00:00Z', 'old'), held('b', '2027-01-01T00:00:00Z', 'c', 'other'), held('gone', '2027-01-01T00:00:00Z')];
-    const w = decideWork([target('a'), target('b'), target('new')], new Set(['a', 'b', 'new']), existing, 'k', day, now);
+    const w = decideWork([target('a'), target('b'), target('new')], new Set(['a', 'b', 'new']), existing, { key: 'k' }, day, now);
     expect(w.reissue.map((t) => t.user.id)).toEqual(['a', 'b']);
     expect(w.issue.map((t) => t.user.id)).toEqual(['new']);
     expect(w.remove.map((c) => c.userId)).toEqual(['gone']);
     const waiting = decideWork([target('a')], new Set(['a']), existing, undefined, day, now);
     expect(waiting.issue).toEqual([]);
     expect(waiting.remove.map((c) => c.userId)).toEqual(['b', 'gone']);
+  });
+
+  it('renews a CA certificate within renewBefore, on a new validity and when its issuer changes, and never in a loop', () => {
+    const spec = { subject: { commonName: 'x' }, keyAlgorithm: 'RSA-2048', validity: '365d', renewBefore: '30d' };
+    const status = { certificate: 'PEM', notBefore: '2025-08-01T00:00:00.000Z', notAfter: '2026-08-01T00:00:00.000Z', chain: 'ISSUER' };
+    const issuer = (chain: string, notAfter = '2030-01-01T00:00:00Z') => ({ chain, notAfter: Date.parse(notAfter) });
+    expect(certificateDue({}, spec, undefined, now)).toBe('no certificate yet');
+    expect(certificateDue(status, spec, undefined, now)).toBeUndefined();
+    expect(certificateDue(status, spec, undefined, Date.parse('2026-07-05T00:00:00Z'))).toContain('within renewBefore (30d)');
+    expect(certificateDue(status, { ...spec, validity: '730d' }, undefined, now)).toBe('validity changed to 730d');
+    expect(certificateDue(status, spec, issuer('ISSUER'), now)).toBeUndefined();
+    expect(certificateDue(status, spec, issuer('RENEWED ISSUER'), now)).toBe("the issuer's certificate changed");
+    // Capped by an issuer that expires first: renewing would not help, so it is not due.
+    expect(certificateDue(status, spec, issuer('ISSUER', '2026-08-01T00:00:00Z'), Date.parse('2026-07-05T00:00:00Z'))).toBeUndefined();
+    // Shorter-lived than renewBefore: renewed at half-life, not at once.
+    const short = { ...status, notBefore: '2026-05-31T00:00:00.000Z', notAfter: '2026-06-10T00:00:00.000Z' };
+    expect(certificateDue(short, { ...spec, validity: '10d' }, undefined, now)).toBeUndefined();
+    expect(certificateDue(short, { ...spec, validity: '10d' }, undefined, Date.parse('2026-06-06T00:00:00Z'))).toContain('within renewBefore');
   });
 
   it('reaches users by distribution, space and selector', () => {

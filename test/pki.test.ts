@@ -91,6 +91,23 @@ describe('X.509 certificates', () => {
     expect(createPublicKey(key).export({ type: 'spki', format: 'der' })).toEqual(spki);
   });
 
+  it('refuses names a string type cannot hold rather than writing other characters', async () => {
+    const root = await ca('ECDSA-P256', 'Root');
+    const leaf = (san: string) =>
+      issueCertificate({
+        subject: encodeName(parseDn('CN=x')),
+        publicKey: createPublicKey(root.key),
+        issuer: { name: root.subject, key: root.key, publicKey: createPublicKey(root.key) },
+        notBefore: new Date(),
+        notAfter: new Date(Date.now() + YEAR),
+        keyUsage: [KeyUsage.digitalSignature],
+        subjectAltNames: [{ type: 'Email', value: san }],
+      });
+    await expect(leaf('zoő@contoso.com')).rejects.toThrow('"zoő@contoso.com" cannot be written as an IA5String (ASCII only)');
+    expect(() => encodeName(parseDn('CN=x,serialNumber=E_1'))).toThrow('cannot be written as a PrintableString');
+    expect(parseDn('CN=Z\\C3\\A9lie')).toEqual([[{ type: 'CN', value: 'Zélie' }]]);
+  });
+
   it('refuses a subject that is not a distinguished name', () => {
     expect(() => parseDn('alice')).toThrow('is not a distinguished name');
     expect(() => parseDn('CN=a,XX=b')).toThrow('unknown attribute type "XX"');

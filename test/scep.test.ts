@@ -2,12 +2,12 @@
 import { execFileSync } from 'node:child_process';
 import { createHash, generateKeyPairSync, X509Certificate } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import forge from 'node-forge';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { enroll, getCaCaps, getCaCert, httpTransport, ScepError, type ScepTransport } from '../src/pki/scep.js';
+import { freePort } from './servers/ports.js';
 import { startScep, type ScepServer } from './servers/scep.js';
 
 let scep: ScepServer;
@@ -49,16 +49,6 @@ function recording(): ScepTransport & { operations: string[] } {
       return httpTransport.request(method, url, body);
     },
   };
-}
-
-/** A loopback port that was just free: listen on it, then close. */
-function closedPort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 async function scepError(promise: Promise<unknown>): Promise<ScepError> {
@@ -139,6 +129,27 @@ describe('SCEP client against scepserver', () => {
     expect(e.message).toContain('signature does not verify');
   });
 
+  it('never encrypts to, nor trusts, an RA certificate the pinned CA did not sign', async () => {
+    // A man in the middle adds his own "RA" to GetCACert: the challenge must not be encrypted to it.
+    const rogueKey = join(dir, 'rogue.key');
+    const roguePem = join(dir, 'rogue.pem');
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', rogueKey, '-out', roguePem, '-subj', '/CN=Rogue RA', '-days', '1', '-addext', 'basicConstraints=CA:FALSE', '-addext', 'keyUsage=keyEncipherment,digitalSignature'], { stdio: 'ignore' });
+    const p7 = forge.pkcs7.createSignedData();
+    p7.addCertificate(forge.pki.certificateFromPem(scep.caPem));
+    p7.addCertificate(forge.pki.certificateFromPem(execFileSync('cat', [roguePem], { encoding: 'utf8' })));
+    const bundle = Buffer.from(forge.asn1.toDer(p7.toAsn1()).getBytes(), 'binary');
+    const mitm: ScepTransport = {
+      async request(method, url, body) {
+        if (new URL(url).searchParams.get('operation') === 'GetCACert') return { status: 200, contentType: 'application/x-x509-ca-ra-cert', body: bundle };
+        return httpTransport.request(method, url, body);
+      },
+    };
+    const r = request('mitm-check', scep.challenge);
+    // The real server can decrypt it: the request went to the pinned CA, not the rogue RA.
+    const { certificate } = await enroll({ url: scep.url, csrDer: r.csrDer, keyPkcs8: r.keyPkcs8, caFingerprint: scep.caFingerprint, transport: mitm });
+    expect(new X509Certificate(certificate).publicKey.equals(r.publicKey)).toBe(true);
+  });
+
   it('a wrong CA pin fails before the request is sent', async () => {
     const { csrDer, keyPkcs8 } = request('device-3', scep.challenge);
     const transport = recording();
@@ -151,7 +162,7 @@ describe('SCEP client against scepserver', () => {
 
   it('a closed port is unreachable', async () => {
     const { csrDer, keyPkcs8 } = request('device-4', scep.challenge);
-    const e = await scepError(enroll({ url: `http://127.0.0.1:${await closedPort()}/scep`, csrDer, keyPkcs8 }));
+    const e = await scepError(enroll({ url: `http://127.0.0.1:${await freePort()}/scep`, csrDer, keyPkcs8 }));
     expect(e.kind).toBe('unreachable');
     expect(e.message).toContain('connection refused');
   });

@@ -137,7 +137,7 @@ function line(r: ResourceResult): string {
   const name = show(r.change.id);
   if (r.state === 'failed') return `x ${name}: failed: ${r.message}`;
   if (r.state === 'blocked') return `x ${name}: not applied: ${r.message}`;
-  return `${name} ${PAST[r.change.action]}${r.ready === false ? ` (not Ready: ${r.reason})` : ''}`;
+  return `${name} ${PAST[r.action ?? r.change.action]}${r.ready === false ? ` (not Ready: ${r.reason})` : ''}`;
 }
 
 function report(result: ApplyResult, changed: boolean) {

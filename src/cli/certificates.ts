@@ -1,13 +1,13 @@
 // mdmops certificates [CONFIGURATION] [--export USER -o FILE]: the identity certificates issued to
 // users, and one of them (with its key and chain) as a PKCS#12 file for a user or a test device.
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { Option, type Command } from 'commander';
 import { privateKey } from '../pki/keys.js';
 import { writePkcs12 } from '../pki/pkcs12.js';
 import { readCertificates } from '../pki/x509.js';
 import { certificateKeyAad } from '../providers/certificate-configuration/identity.js';
 import { UserError } from './errors.js';
-import { openSession, storeOptions, type StoreOptions, type Session } from './session.js';
+import { actor, openSession, storeOptions, type StoreOptions, type Session } from './session.js';
 import { table } from './table.js';
 
 interface Options extends StoreOptions {
@@ -37,6 +37,14 @@ export function registerCertificates(program: Command) {
     });
 }
 
+function readPassword(file: string): string {
+  try {
+    return readFileSync(file, 'utf8').replace(/\r?\n$/, '');
+  } catch (e) {
+    throw new UserError(`cannot read the password file ${file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
+  }
+}
+
 async function list(session: Session, configuration: string | undefined, opts: Options) {
   const [certs, users] = await Promise.all([session.store.listCertificates({ tenant: opts.namespace, configuration }), session.store.listUsers(opts.namespace)]);
   const upn = new Map(users.map((u) => [u.id, u.upn]));
@@ -55,12 +63,13 @@ async function list(session: Session, configuration: string | undefined, opts: O
 async function exportOne(session: Session, configuration: string | undefined, opts: Options) {
   if (!configuration) throw new UserError('--export needs the CertificateConfiguration: mdmops certificates CONFIGURATION --export USER -o FILE');
   if (!opts.output) throw new UserError('--export needs -o FILE, the .p12 file to write');
-  if (existsSync(opts.output)) throw new UserError(`${opts.output} exists: choose another file or remove it`);
-  const password = opts.passwordFile ? readFileSync(opts.passwordFile, 'utf8').replace(/\r?\n$/, '') : process.env.MDMOPS_EXPORT_PASSWORD;
+  const password = opts.passwordFile ? readPassword(opts.passwordFile) : process.env.MDMOPS_EXPORT_PASSWORD;
   if (!password) throw new UserError('give the PKCS#12 password with --password-file FILE or in MDMOPS_EXPORT_PASSWORD (never on the command line)');
 
   const tenant = opts.namespace;
-  const user = (await session.store.listUsers(tenant)).find((u) => [u.id, u.upn, u.email].includes(opts.export));
+  // By id, else UPN, else e-mail: one user's e-mail may be another's UPN.
+  const users = await session.store.listUsers(tenant);
+  const user = users.find((u) => u.id === opts.export) ?? users.find((u) => u.upn === opts.export) ?? users.find((u) => u.email === opts.export);
   const userId = user?.id ?? opts.export!;
   const cert = (await session.store.listCertificates({ tenant, configuration })).find((c) => c.userId === userId);
   if (!cert) throw new UserError(`no certificate of CertificateConfiguration/${configuration} for user "${opts.export}" in tenant ${tenant} (mdmops certificates ${configuration} lists them)`);
@@ -70,6 +79,15 @@ async function exportOne(session: Session, configuration: string | undefined, op
   const caName = ((await session.store.getRecord(id))?.spec.identity as { certificateAuthorityRef?: { name: string } } | undefined)?.certificateAuthorityRef?.name;
   const ca = caName ? await session.store.getRecord({ tenant, kind: 'CertificateAuthority', name: caName }) : undefined;
   const chain = [ca?.status.certificate, ca?.status.chain].filter((p): p is string => typeof p === 'string').flatMap((p) => readCertificates(Buffer.from(p)).map((c) => c.der));
-  writeFileSync(opts.output, writePkcs12({ key, certificates: [cert.certificate, ...chain], password, friendlyName: user?.upn ?? userId }), { mode: 0o600 });
+  const p12 = writePkcs12({ key, certificates: [cert.certificate, ...chain], password, friendlyName: user?.upn ?? userId });
+  try {
+    writeFileSync(opts.output, p12, { mode: 0o600, flag: 'wx' }); // never over an existing file
+  } catch (e) {
+    throw new UserError(`cannot write ${opts.output}: ${(e as NodeJS.ErrnoException).code === 'EEXIST' ? 'it exists: choose another file or remove it' : (e as Error).message}`);
+  }
+  // A private key left the store: that is worth an audit entry.
+  await session.store.commit([
+    { op: 'audit', entry: { at: new Date().toISOString(), ...id, action: 'export-key', source: 'cli', revision: '-', actor: actor(), detail: { user: user?.upn ?? userId, serial: cert.serial } } },
+  ]);
   process.stdout.write(`Wrote ${opts.output}: ${cert.subject}, valid until ${cert.notAfter}, with its key and ${chain.length} CA certificate${chain.length === 1 ? '' : 's'}.\n`);
 }

@@ -17,6 +17,8 @@ export interface ResourceResult {
   key: string;
   change: Change;
   state: ResultState;
+  /** What was done, when it differs from the plan (work found at apply makes a no-op an update). */
+  action?: Change['action'];
   ready?: boolean;
   reason?: string;
   message?: string;
@@ -178,6 +180,7 @@ export async function applyPlan(engine: Engine, plan: Plan, options: ApplyOption
       key: c.key,
       change: c,
       state: changed || c.adopt || c.settings ? 'done' : 'unchanged',
+      action,
       ready: outcome.ready.status,
       reason: outcome.ready.reason,
       message: outcome.ready.message,

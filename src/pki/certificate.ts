@@ -1,7 +1,7 @@
 // Writing X.509 v3 certificates (RFC 5280) and PKCS#10 requests (RFC 2986), signed with the
 // platform's crypto. Reading them back is node's X509Certificate (see x509.ts).
 import { createHash, createPublicKey, randomBytes, sign, type KeyObject } from 'node:crypto';
-import { bits, children, explicit, int, namedBits, NULL, octets, oid, readTlv, seq, set, time, tlv, TRUE, utf8 } from './der.js';
+import { ascii, bits, children, explicit, int, namedBits, NULL, octets, oid, readTlv, seq, set, time, tlv, TRUE, utf8 } from './der.js';
 
 export const OID = {
   clientAuth: '1.3.6.1.5.5.7.3.2',
@@ -26,7 +26,8 @@ export interface CertificateInput {
   subject: Buffer;
   /** The key certified: a KeyObject, or its SubjectPublicKeyInfo DER (cheaper when issuing many). */
   publicKey: KeyObject | Buffer;
-  issuer: { name: Buffer; key: KeyObject; publicKey: KeyObject | Buffer };
+  /** keyId: the issuer certificate's subject key identifier, which the authority key identifier must repeat. */
+  issuer: { name: Buffer; key: KeyObject; publicKey: KeyObject | Buffer; keyId?: Buffer };
   /** Made here when not given (see serialNumber). */
   serial?: Buffer;
   notBefore: Date;
@@ -44,7 +45,7 @@ export async function issueCertificate(input: CertificateInput): Promise<Buffer>
     input.ca ? extension('2.5.29.19', seq(TRUE, ...(input.ca.pathLength === undefined ? [] : [int(input.ca.pathLength)])), true) : extension('2.5.29.19', seq(), true),
     extension('2.5.29.15', namedBits(input.keyUsage), true),
     extension('2.5.29.14', octets(keyId(spki))),
-    extension('2.5.29.35', seq(tlv(0x80, keyId(spkiOf(input.issuer.publicKey))))),
+    extension('2.5.29.35', seq(tlv(0x80, input.issuer.keyId ?? keyId(spkiOf(input.issuer.publicKey))))),
   ];
   if (input.extendedKeyUsage?.length) extensions.push(extension('2.5.29.37', seq(...input.extendedKeyUsage.map(oid))));
   if (input.subjectAltNames?.length) extensions.push(extension('2.5.29.17', generalNames(input.subjectAltNames)));
@@ -95,16 +96,28 @@ function generalNames(names: San[]): Buffer {
     ...names.map((n) => {
       switch (n.type) {
         case 'Email':
-          return tlv(0x81, Buffer.from(n.value, 'latin1'));
+          return tlv(0x81, Buffer.from(ascii(n.value), 'latin1'));
         case 'DNS':
-          return tlv(0x82, Buffer.from(n.value, 'latin1'));
+          return tlv(0x82, Buffer.from(ascii(n.value), 'latin1'));
         case 'URI':
-          return tlv(0x86, Buffer.from(n.value, 'latin1'));
+          return tlv(0x86, Buffer.from(ascii(n.value), 'latin1'));
         case 'UPN': // otherName: the Microsoft UPN, as smart-card logon reads it
           return tlv(0xa0, Buffer.concat([oid(OID.upn), explicit(0, utf8(n.value))]));
       }
     }),
   );
+}
+
+/** The subject key identifier of a certificate (DER), if it has one. */
+export function subjectKeyIdOf(cert: Buffer): Buffer | undefined {
+  const [tbs] = children(readTlv(cert).content);
+  const extensions = children(readTlv(tbs!).content).find((f) => f[0] === 0xa3);
+  if (!extensions) return undefined;
+  for (const ext of children(readTlv(readTlv(extensions).content).content)) {
+    const fields = children(readTlv(ext).content);
+    if (fields[0]!.equals(oid('2.5.29.14'))) return readTlv(readTlv(fields.at(-1)!).content).content;
+  }
+  return undefined;
 }
 
 /** Key identifier: SHA-1 of the subjectPublicKey bits (RFC 5280 4.2.1.2, method 1). */

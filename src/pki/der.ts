@@ -18,8 +18,15 @@ export const set = (...items: Buffer[]) => tlv(0x31, Buffer.concat([...items].so
 export const explicit = (n: number, inner: Buffer) => tlv(0xa0 + n, inner);
 export const octets = (b: Buffer) => tlv(0x04, b);
 export const utf8 = (s: string) => tlv(0x0c, Buffer.from(s, 'utf8'));
-export const printable = (s: string) => tlv(0x13, Buffer.from(s, 'latin1'));
-export const ia5 = (s: string) => tlv(0x16, Buffer.from(s, 'latin1'));
+export const printable = (s: string) => tlv(0x13, Buffer.from(only(s, /^[A-Za-z0-9 '()+,\-./:=?]*$/, 'a PrintableString (letters, digits, spaces and \'()+,-./:=?)'), 'latin1'));
+export const ia5 = (s: string) => tlv(0x16, Buffer.from(ascii(s), 'latin1'));
+
+/** What these string types cannot hold is refused, never written as other characters. */
+function only(s: string, allowed: RegExp, what: string): string {
+  if (!allowed.test(s)) throw new Error(`"${s}" cannot be written as ${what}`);
+  return s;
+}
+export const ascii = (s: string) => only(s, /^[\x20-\x7e]*$/, 'an IA5String (ASCII only)');
 export const bmp = (s: string) => tlv(0x1e, Buffer.from(s, 'utf16le').swap16());
 export const NULL = Buffer.from([0x05, 0x00]);
 export const TRUE = Buffer.from([0x01, 0x01, 0xff]);

@@ -50,9 +50,15 @@ export function parseDn(text: string): Attribute[][] {
   for (let i = 0; i < text.length; i++) {
     const ch = text[i]!;
     if (ch === '\\' && inValue) {
-      const hex = /^[0-9a-fA-F]{2}/.exec(text.slice(i + 1));
-      value += hex ? String.fromCharCode(parseInt(hex[0], 16)) : (text[i + 1] ?? '');
-      i += hex ? 2 : 1;
+      // \XX escapes are bytes of UTF-8: a run of them is one or more characters.
+      const hex = /^(\\[0-9a-fA-F]{2})+/.exec(text.slice(i));
+      if (hex) {
+        value += Buffer.from(hex[0].replace(/\\/g, ''), 'hex').toString('utf8');
+        i += hex[0].length - 1;
+      } else {
+        value += text[i + 1] ?? '';
+        i += 1;
+      }
     } else if (ch === '=' && !inValue) {
       inValue = true;
     } else if ((ch === ',' || ch === '+') && inValue) {

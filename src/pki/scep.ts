@@ -391,14 +391,19 @@ export async function enroll(input: EnrollInput): Promise<{ certificate: Buffer;
 
   const has = capabilities(await getCaCaps(input.url, t));
   const caCertificates = await getCaCert(input.url, t);
-  const certs = caCertificates.map((der) => new X509Certificate(der));
+  const all = caCertificates.map((der) => new X509Certificate(der));
+  let anchors = caCertificatesOf(all);
   if (input.caFingerprint !== undefined) {
     const pinned = input.caFingerprint.replace(/[:\s]/g, '').toLowerCase();
-    const actual = caCertificatesOf(certs).map((c) => fingerprint(Buffer.from(c.raw)));
-    if (!actual.includes(pinned)) {
+    const actual = anchors.map((c) => fingerprint(Buffer.from(c.raw)));
+    anchors = anchors.filter((_, i) => actual[i] === pinned);
+    if (!anchors.length) {
       throw new ScepError(`CA certificate SHA-256 fingerprint ${actual.join(', ')} does not match the pinned ${pinned}`, 'pin');
     }
   }
+  // An RA counts only when the CA we trust signed it: else a man in the middle could add his own
+  // and read the challenge, or sign the reply.
+  const certs = [...anchors, ...all.filter((c) => !anchors.includes(c) && anchors.some((a) => c.checkIssued(a) && c.verify(a.publicKey)))];
 
   const digest = has('SHA-256') ? 'sha256' : 'sha1';
   const signerCert = selfSignedCertificate(csr, key, digest);

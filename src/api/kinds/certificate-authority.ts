@@ -101,6 +101,7 @@ export const certificateAuthorityStatus = z.strictObject({
     .optional()
     .describe('The authentication certificate of a non-SCEP CA.'),
   fingerprintSha256: z.string().optional(),
+  notBefore: z.string().optional(),
   notAfter: z.string().optional(),
   csr: z.string().optional().describe('For an externally signed Intermediate: the CSR to have signed.'),
   publicKeySha256: z.string().optional().describe('SHA-256 of the CA key pair\'s public key (SubjectPublicKeyInfo).'),

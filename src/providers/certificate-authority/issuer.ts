@@ -4,7 +4,7 @@ import { createPublicKey, X509Certificate } from 'node:crypto';
 import { parseDuration } from '../../api/duration.js';
 import type { ProviderContext } from '../../engine/provider.js';
 import { acmeIssue } from '../../pki/acme.js';
-import { certificationRequest, issueCertificate, KeyUsage, serialNumber, type San } from '../../pki/certificate.js';
+import { certificationRequest, issueCertificate, KeyUsage, serialNumber, subjectKeyIdOf, type San } from '../../pki/certificate.js';
 import { makeKey, makeKeyDer, pkcs8, privateKey, publicKeySha256 } from '../../pki/keys.js';
 import { enroll } from '../../pki/scep.js';
 import { readCertificates } from '../../pki/x509.js';
@@ -34,6 +34,8 @@ export interface Issuer {
   key: string;
   /** The CA certificate and those above it (DER), for the files users export. */
   chain: Buffer[];
+  /** When the CA certificate expires, if known: what it signs cannot outlive it. */
+  notAfter?: number;
   issue(request: IssueRequest): Promise<Issued>;
 }
 
@@ -58,9 +60,11 @@ export async function openIssuer(ctx: ProviderContext, tenant: string, name: str
     const issuerName = subjectOf(ca);
     const caPublic = createPublicKey(caKey).export({ type: 'spki', format: 'der' });
     const caNotAfter = Date.parse(ca.validTo);
+    const keyId = subjectKeyIdOf(chain[0]);
     return {
       key: publicKeySha256(caKey),
       chain,
+      notAfter: caNotAfter,
       async issue(r) {
         const { pkcs8: key, spki } = await makeKeyDer(r.keyAlgorithm);
         const now = Date.now();
@@ -70,7 +74,7 @@ export async function openIssuer(ctx: ProviderContext, tenant: string, name: str
         const certificate = await issueCertificate({
           subject: r.subject,
           publicKey: spki,
-          issuer: { name: issuerName, key: caKey, publicKey: caPublic },
+          issuer: { name: issuerName, key: caKey, publicKey: caPublic, keyId },
           serial,
           notBefore,
           notAfter,

@@ -5,7 +5,7 @@ import { createPublicKey, X509Certificate, type KeyObject } from 'node:crypto';
 import type { Desired } from '../../engine/desired.js';
 import type { Outcome, ProviderContext } from '../../engine/provider.js';
 import { parseDuration } from '../../api/duration.js';
-import { certificationRequest, issueCertificate, KeyUsage, toPem } from '../../pki/certificate.js';
+import { certificationRequest, issueCertificate, KeyUsage, subjectKeyIdOf, toPem } from '../../pki/certificate.js';
 import { children, readTlv } from '../../pki/der.js';
 import { makeKey, pkcs8, privateKey, publicKeySha256 } from '../../pki/keys.js';
 import { subjectName } from '../../pki/name.js';
@@ -15,6 +15,9 @@ import { dependencyReady, type Made } from '../record.js';
 
 type Spec = Record<string, unknown> & { subject: Parameters<typeof subjectName>[0]; keyAlgorithm: string; validity: string; renewBefore: string };
 const DAY = 86_400_000;
+const HOUR = 3_600_000;
+/** Certificates start a little in the past: device clocks drift. */
+const SKEW = 5 * 60_000;
 
 const issuerId = (d: Desired) => {
   const ref = d.spec.issuerRef as { name: string } | undefined;
@@ -24,21 +27,35 @@ const issuerId = (d: Desired) => {
 /** What status publishes of a CA certificate. */
 function published(der: Buffer, chain: Buffer[]) {
   const info = certificateInfo(der);
-  return { certificate: toPem(der), chain: chain.length ? chain.map((c) => toPem(c)).join('') : undefined, fingerprintSha256: info.fingerprintSha256, notAfter: info.notAfter };
+  const x = new X509Certificate(der);
+  return {
+    certificate: toPem(der),
+    chain: chain.length ? chain.map((c) => toPem(c)).join('') : undefined,
+    fingerprintSha256: info.fingerprintSha256,
+    notBefore: new Date(x.validFrom).toISOString(),
+    notAfter: info.notAfter,
+  };
 }
 
-/** Why the CA certificate must be (re)issued now, if it must. Pure. */
-export function certificateDue(status: Record<string, unknown>, spec: Spec, previous: Record<string, unknown> | undefined, issuerChain: string | undefined, now: number): string | undefined {
+/**
+ * Why the CA certificate must be (re)issued now, if it must. Pure. A certificate is renewed within
+ * renewBefore but never in the first half of its life, and not when a new one could not last
+ * longer (its issuer expires first): else each apply would renew it again.
+ */
+export function certificateDue(status: Record<string, unknown>, spec: Spec, issuer: { chain: string; notAfter: number } | undefined, now: number): string | undefined {
   if (typeof status.certificate !== 'string') return 'no certificate yet';
-  if (previous && previous.validity !== spec.validity) return `validity changed to ${spec.validity}`;
-  if (issuerChain !== undefined && status.chain !== issuerChain) return "the issuer's certificate changed";
-  const left = Date.parse(String(status.notAfter)) - now;
-  if (left < parseDuration(spec.renewBefore)) return `it expires on ${status.notAfter}, within renewBefore (${spec.renewBefore})`;
+  if (issuer && status.chain !== issuer.chain) return "the issuer's certificate changed";
+  const notBefore = Date.parse(String(status.notBefore));
+  const notAfter = Date.parse(String(status.notAfter));
+  const capped = issuer !== undefined && notAfter >= issuer.notAfter - HOUR;
+  if (!capped && Math.abs(notAfter - notBefore - parseDuration(spec.validity)) > HOUR) return `validity changed to ${spec.validity}`;
+  const left = notAfter - now;
+  if (!capped && left < Math.min(parseDuration(spec.renewBefore), (notAfter - notBefore) / 2)) return `it expires on ${status.notAfter}, within renewBefore (${spec.renewBefore})`;
   return undefined;
 }
 
 /** The issuer's certificate and chain as this CA's chain, and its key: only once it is Ready. */
-async function issuerOf(ctx: ProviderContext, d: Desired): Promise<{ name: Buffer; key: KeyObject; chain: Buffer[]; notAfter: string } | undefined> {
+async function issuerOf(ctx: ProviderContext, d: Desired): Promise<{ name: Buffer; key: KeyObject; keyId?: Buffer; chain: Buffer[]; notAfter: string } | undefined> {
   const id = issuerId(d);
   if (!id || (await dependencyReady(ctx, id, 'Issuer'))) return undefined;
   const record = await ctx.record(id);
@@ -46,7 +63,7 @@ async function issuerOf(ctx: ProviderContext, d: Desired): Promise<{ name: Buffe
   if (!record || !sealed || typeof record.status.certificate !== 'string') return undefined;
   const chain = [...readCertificates(Buffer.from(record.status.certificate)), ...(typeof record.status.chain === 'string' ? readCertificates(Buffer.from(record.status.chain)) : [])];
   const cert = new X509Certificate(chain[0]!.der);
-  return { name: subjectOf(cert), key: privateKey(sealed), chain: chain.map((c) => c.der), notAfter: chain[0]!.notAfter };
+  return { name: subjectOf(cert), key: privateKey(sealed), keyId: subjectKeyIdOf(chain[0]!.der), chain: chain.map((c) => c.der), notAfter: chain[0]!.notAfter };
 }
 
 /** The subject Name of a certificate as encoded (node gives it as text only): the sixth field of TBSCertificate. */
@@ -55,7 +72,7 @@ export function subjectOf(cert: X509Certificate): Buffer {
   return children(readTlv(tbs!).content)[5]!;
 }
 
-const chainPem = (chain: Buffer[]) => chain.map((c) => toPem(c)).join('');
+const issuerFacts = (issuer: { chain: Buffer[]; notAfter: string } | undefined) => issuer && { chain: issuer.chain.map((c) => toPem(c)).join(''), notAfter: Date.parse(issuer.notAfter) };
 
 export async function keyHolderReconcile(ctx: ProviderContext, d: Desired, record: StoredRecord | undefined): Promise<Made> {
   const spec = d.spec as Spec;
@@ -82,17 +99,17 @@ export async function keyHolderReconcile(ctx: ProviderContext, d: Desired, recor
 
   const issuer = issuerId(d) ? await issuerOf(ctx, d) : undefined;
   if (issuerId(d) && !issuer) return made({});
-  if (!certificateDue(status, spec, record?.spec, issuer && chainPem(issuer.chain), Date.now())) return made({});
+  if (!certificateDue(status, spec, issuerFacts(issuer), Date.now())) return made({});
   const now = Date.now();
-  let notAfter = now + parseDuration(spec.validity);
+  let notAfter = now - SKEW + parseDuration(spec.validity);
   // An intermediate cannot usefully outlive the CA that signed it.
   if (issuer) notAfter = Math.min(notAfter, Date.parse(issuer.notAfter));
   const subject = subjectName(spec.subject);
   const der = await issueCertificate({
     subject,
     publicKey: createPublicKey(key),
-    issuer: issuer ? { name: issuer.name, key: issuer.key, publicKey: createPublicKey(issuer.key) } : { name: subject, key, publicKey: createPublicKey(key) },
-    notBefore: new Date(now - 5 * 60_000), // a little clock skew on devices
+    issuer: issuer ? { name: issuer.name, key: issuer.key, publicKey: createPublicKey(issuer.key), keyId: issuer.keyId } : { name: subject, key, publicKey: createPublicKey(key) },
+    notBefore: new Date(now - SKEW),
     notAfter: new Date(notAfter),
     ca: {},
     keyUsage: [KeyUsage.digitalSignature, KeyUsage.keyCertSign, KeyUsage.cRLSign],
@@ -164,6 +181,6 @@ export async function keyHolderPending(ctx: ProviderContext, d: Desired, record:
   }
   const issuer = issuerId(d) ? await issuerOf(ctx, d) : undefined;
   if (issuerId(d) && !issuer) return [];
-  const why = certificateDue(status, spec, record.spec, issuer && chainPem(issuer.chain), Date.now());
+  const why = certificateDue(status, spec, issuerFacts(issuer), Date.now());
   return why ? [`issue the CA certificate: ${why}`] : [];
 }

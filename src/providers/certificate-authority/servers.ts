@@ -37,13 +37,14 @@ async function connectorGate(ctx: ProviderContext, d: Desired): Promise<Partial<
 export async function scepCaCertificate(d: Desired): Promise<{ der: Buffer; caps: string[] }> {
   const url = String(d.spec.url);
   const [caps, certs] = await withRetry(() => Promise.all([getCaCaps(url, scepTransport()), getCaCert(url, scepTransport())]), unreachableError);
-  // With an RA, GetCACert returns the RA certificates and the CA; the CA is the self-issued one, or the last.
-  const ca = certs.find((c) => new X509Certificate(c).checkIssued(new X509Certificate(c))) ?? certs.at(-1)!;
+  // With an RA, GetCACert returns the RA certificates and the CA: the pinned one, else the self-issued one, else the last.
   const pin = d.spec.caFingerprint as string | undefined;
-  if (pin && normal(pin) !== fingerprint(ca)) {
-    throw new ScepError(`the SCEP CA certificate's SHA-256 fingerprint is ${fingerprint(ca)}, not the pinned caFingerprint ${normal(pin)}: check that ${url} is your CA, then update the pin`, 'pin');
+  if (pin) {
+    const ca = certs.find((c) => fingerprint(c) === normal(pin));
+    if (!ca) throw new ScepError(`the SCEP CA certificate's SHA-256 fingerprint is ${certs.map(fingerprint).join(' or ')}, not the pinned caFingerprint ${normal(pin)}: check that ${url} is your CA, then update the pin`, 'pin');
+    return { der: ca, caps };
   }
-  return { der: ca, caps };
+  return { der: certs.find((c) => new X509Certificate(c).checkIssued(new X509Certificate(c))) ?? certs.at(-1)!, caps };
 }
 
 async function scepInspect(ctx: ProviderContext, d: Desired): Promise<Partial<Outcome>> {

@@ -37,6 +37,7 @@ export interface Target {
 /** How many certificates issue at once: key generation and signing run on the thread pool. */
 const ISSUE_CONCURRENCY = 16;
 const MAX_PROBLEMS = 10;
+const HOUR = 3_600_000;
 
 export function extendedKeyUsages(u: IdentitySpec['usages']): string[] {
   return [
@@ -81,16 +82,29 @@ export interface Work {
   remove: IssuedCertificate[];
 }
 
-/** What to do for each user, given the certificates already issued. Pure. */
-export function decideWork(targets: Target[], reached: Set<string>, existing: IssuedCertificate[], issuerKey: string | undefined, renewBeforeMs: number, now: number): Work {
+/**
+ * What to do for each user, given the certificates already issued. Pure. A certificate is renewed
+ * within renewBefore, but not in the first half of its life nor when a new one could not last
+ * longer (its CA expires first): else each apply would renew it again.
+ */
+export function decideWork(targets: Target[], reached: Set<string>, existing: IssuedCertificate[], issuer: { key: string; notAfter?: number } | undefined, renewBeforeMs: number, now: number): Work {
   const held = new Map(existing.map((c) => [c.userId, c]));
   const work: Work = { issue: [], renew: [], reissue: [], remove: existing.filter((c) => !reached.has(c.userId)) };
-  if (issuerKey === undefined) return work;
+  if (!issuer) return work;
   for (const t of targets) {
     const c = held.get(t.user.id);
-    if (!c) work.issue.push(t);
-    else if (c.contentHash !== t.contentHash || c.issuerKey !== issuerKey) work.reissue.push(t);
-    else if (Date.parse(c.notAfter) - now < renewBeforeMs) work.renew.push(t);
+    if (!c) {
+      work.issue.push(t);
+      continue;
+    }
+    if (c.contentHash !== t.contentHash || c.issuerKey !== issuer.key) {
+      work.reissue.push(t);
+      continue;
+    }
+    const notAfter = Date.parse(c.notAfter);
+    const lifetime = notAfter - Date.parse(c.notBefore);
+    const longer = issuer.notAfter === undefined || issuer.notAfter > notAfter + HOUR;
+    if (longer && notAfter - now < Math.min(renewBeforeMs, lifetime / 2)) work.renew.push(t);
   }
   return work;
 }
@@ -111,7 +125,7 @@ async function survey(ctx: ProviderContext, d: Desired) {
   ]);
   const reached = reachedUsers(d.spec as unknown as Distribution, users, spaces.map((s) => ({ name: s.name, ...(s.spec as Omit<SpaceMembers, 'name'>) })));
   const { targets, problems } = targetsFor(id, reached);
-  const work = decideWork(targets, new Set(reached.map((u) => u.id)), existing, 'waiting' in issuer ? undefined : issuer.key, parseDuration(id.renewBefore), Date.now());
+  const work = decideWork(targets, new Set(reached.map((u) => u.id)), existing, 'waiting' in issuer ? undefined : issuer, parseDuration(id.renewBefore), Date.now());
   return { id, reached, targets, problems, existing, issuer, work };
 }
 

@@ -6,7 +6,12 @@ import { inspectUploaded } from './uploaded.js';
 
 export const certificateConfigurationProvider = recordProvider({
   kind: 'CertificateConfiguration',
-  reconcile: async (ctx, d) => (d.spec.identity ? identityReconcile(ctx, d) : {}),
+  async reconcile(ctx, d, record) {
+    if (d.spec.identity) return identityReconcile(ctx, d);
+    // Now an uploaded certificate: what was issued under the identity template goes.
+    if (!record?.spec.identity) return {};
+    return { writes: removeAll(record), status: { reachedCount: undefined, issuedCount: undefined, waitingCount: undefined, problems: undefined } };
+  },
   pending: async (ctx, d) => (d.spec.identity ? identityPending(ctx, d) : []),
   async inspect(ctx, d, status) {
     const identity = d.spec.identity as IdentitySpec | undefined;

@@ -1,5 +1,6 @@
 // An uploaded certificate: PEM, DER or PKCS#12 (opened with its password), X.509 v3 only; status
 // shows what it is, and notifications say when it expires.
+import { X509Certificate } from 'node:crypto';
 import type { Desired } from '../../engine/desired.js';
 import type { Notice, Outcome } from '../../engine/provider.js';
 import { readPkcs12 } from '../../pki/pkcs12.js';
@@ -21,7 +22,9 @@ export function inspectUploaded(d: Desired): Partial<Outcome> {
     const password = d.secrets['spec.uploaded.passwordSecretRef']?.value;
     if (password === undefined) return {}; // SecretNotFound says where to put it
     try {
-      const der = readPkcs12(file.bytes, password).certificates[0];
+      // The certificate is the one with the key; without a key, the one that is not a CA.
+      const { key, certificates } = readPkcs12(file.bytes, password);
+      const der = certificates.find((c) => key && new X509Certificate(c).checkPrivateKey(key)) ?? certificates.find((c) => !new X509Certificate(c).ca) ?? certificates[0];
       if (!der) return invalid(`${where} holds no certificate`);
       cert = certificateInfo(der);
     } catch (e) {
