@@ -132,8 +132,8 @@ describe.each(backends)('%s store', (_name, specOf) => {
     expect(await store.listUsers('t')).toEqual([user, { ...user, id: 'u2', email: 'x@example.com' }]);
     expect(await store.listCertificates({ tenant: 't' })).toEqual([cert]);
     const sealedKey = randomBytes(64);
-    await store.commit([{ op: 'putCertificate', certificate: { ...cert, serial: '02', sealedKey } }, { op: 'deleteUser', tenant: 't', id: 'u2' }]);
-    expect(await store.listCertificates({ tenant: 't', configuration: 'wifi' })).toEqual([{ ...cert, serial: '02', sealedKey }]);
+    await store.commit([{ op: 'putCertificate', certificate: { ...cert, serial: '02', sealedKey, chain: 'PEM' } }, { op: 'deleteUser', tenant: 't', id: 'u2' }]);
+    expect(await store.listCertificates({ tenant: 't', configuration: 'wifi' })).toEqual([{ ...cert, serial: '02', sealedKey, chain: 'PEM' }]);
     expect((await store.listUsers('t')).map((u) => u.id)).toEqual(['u1']);
     await store.commit([{ op: 'deleteCertificates', tenant: 't', configuration: 'wifi' }]);
     expect(await store.listCertificates({ tenant: 't' })).toEqual([]);

@@ -78,7 +78,7 @@ async function exportOne(session: Session, configuration: string | undefined, op
   const key = privateKey(session.key.open(cert.sealedKey, certificateKeyAad(id, userId)));
   const caName = ((await session.store.getRecord(id))?.spec.identity as { certificateAuthorityRef?: { name: string } } | undefined)?.certificateAuthorityRef?.name;
   const ca = caName ? await session.store.getRecord({ tenant, kind: 'CertificateAuthority', name: caName }) : undefined;
-  const chain = [ca?.status.certificate, ca?.status.chain].filter((p): p is string => typeof p === 'string').flatMap((p) => readCertificates(Buffer.from(p)).map((c) => c.der));
+  const chain = (cert.chain ? [cert.chain] : [ca?.status.certificate, ca?.status.chain]).filter((p): p is string => typeof p === 'string').flatMap((p) => readCertificates(Buffer.from(p)).map((c) => c.der));
   const p12 = writePkcs12({ key, certificates: [cert.certificate, ...chain], password, friendlyName: user?.upn ?? userId });
   try {
     writeFileSync(opts.output, p12, { mode: 0o600, flag: 'wx' }); // never over an existing file

@@ -44,7 +44,7 @@ export const MIGRATIONS: ((d: Dialect) => string[])[] = [
        tenant TEXT NOT NULL, configuration TEXT NOT NULL, user_id TEXT NOT NULL,
        serial TEXT NOT NULL, subject TEXT NOT NULL, not_before TEXT NOT NULL, not_after TEXT NOT NULL,
        fingerprint TEXT NOT NULL, content_hash TEXT NOT NULL, issuer_key TEXT NOT NULL,
-       certificate ${types[d].bytes} NOT NULL, sealed_key ${types[d].bytes}, issued_at TEXT NOT NULL,
+       certificate ${types[d].bytes} NOT NULL, chain TEXT, sealed_key ${types[d].bytes}, issued_at TEXT NOT NULL,
        PRIMARY KEY (tenant, configuration, user_id))`,
   ],
 ];

@@ -139,12 +139,12 @@ function statement(w: Write): [string, unknown[]] {
     case 'putCertificate': {
       const c = w.certificate;
       return [
-        `INSERT INTO certificates (tenant, configuration, user_id, serial, subject, not_before, not_after, fingerprint, content_hash, issuer_key, certificate, sealed_key, issued_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        `INSERT INTO certificates (tenant, configuration, user_id, serial, subject, not_before, not_after, fingerprint, content_hash, issuer_key, certificate, chain, sealed_key, issued_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT (tenant, configuration, user_id) DO UPDATE SET serial = excluded.serial, subject = excluded.subject, not_before = excluded.not_before,
            not_after = excluded.not_after, fingerprint = excluded.fingerprint, content_hash = excluded.content_hash, issuer_key = excluded.issuer_key,
-           certificate = excluded.certificate, sealed_key = excluded.sealed_key, issued_at = excluded.issued_at`,
-        [c.tenant, c.configuration, c.userId, c.serial, c.subject, c.notBefore, c.notAfter, c.fingerprintSha256, c.contentHash, c.issuerKey, c.certificate, c.sealedKey ?? null, c.issuedAt],
+           certificate = excluded.certificate, chain = excluded.chain, sealed_key = excluded.sealed_key, issued_at = excluded.issued_at`,
+        [c.tenant, c.configuration, c.userId, c.serial, c.subject, c.notBefore, c.notAfter, c.fingerprintSha256, c.contentHash, c.issuerKey, c.certificate, c.chain ?? null, c.sealedKey ?? null, c.issuedAt],
       ];
     }
     case 'deleteCertificate':
@@ -263,6 +263,7 @@ export class SqlStore implements Store {
         contentHash: r.content_hash as string,
         issuerKey: r.issuer_key as string,
         certificate: Buffer.from(r.certificate as Uint8Array),
+        ...(r.chain == null ? {} : { chain: r.chain as string }),
         ...(r.sealed_key == null ? {} : { sealedKey: Buffer.from(r.sealed_key as Uint8Array) }),
         issuedAt: r.issued_at as string,
       }),

@@ -100,6 +100,8 @@ export interface IssuedCertificate {
   issuerKey: string;
   /** DER. */
   certificate: Buffer;
+  /** PEM: the CAs above it, when the CA handed them out with it (ACME). */
+  chain?: string;
   /** The private key, PKCS#8 sealed under the master key; absent when the key never left the device. */
   sealedKey?: Buffer;
   issuedAt: string;

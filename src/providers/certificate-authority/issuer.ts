@@ -4,7 +4,7 @@ import { createPublicKey, X509Certificate } from 'node:crypto';
 import { parseDuration } from '../../api/duration.js';
 import type { ProviderContext } from '../../engine/provider.js';
 import { acmeIssue } from '../../pki/acme.js';
-import { certificationRequest, issueCertificate, KeyUsage, serialNumber, subjectKeyIdOf, type San } from '../../pki/certificate.js';
+import { certificationRequest, issueCertificate, KeyUsage, serialNumber, subjectKeyIdOf, toPem, type San } from '../../pki/certificate.js';
 import { makeKey, makeKeyDer, pkcs8, privateKey, publicKeySha256 } from '../../pki/keys.js';
 import { enroll } from '../../pki/scep.js';
 import { readCertificates } from '../../pki/x509.js';
@@ -25,6 +25,8 @@ export interface Issued {
   certificate: Buffer;
   /** The private key, PKCS#8 DER. */
   pkcs8: Buffer;
+  /** PEM: the CAs above it, when they come with it (ACME). */
+  chain?: string;
   /** Known when we signed it ourselves; otherwise read from the certificate. */
   facts?: { serial: string; notBefore: Date; notAfter: Date };
 }
@@ -115,7 +117,8 @@ export async function openIssuer(ctx: ProviderContext, tenant: string, name: str
         const key = await makeKey(r.keyAlgorithm);
         const csrDer = await certificationRequest({ subject: r.subject, key, subjectAltNames: r.subjectAltNames.filter((s) => s.type === 'DNS') });
         const { chainPem } = await acmeIssue({ ...account, csrDer, dnsNames, http01: { port: http01Port() } });
-        return { certificate: readCertificates(Buffer.from(chainPem))[0]!.der, pkcs8: pkcs8(key) };
+        const [leaf, ...above] = readCertificates(Buffer.from(chainPem));
+        return { certificate: leaf!.der, chain: above.map((c) => toPem(c.der)).join(''), pkcs8: pkcs8(key) };
       },
     };
   }

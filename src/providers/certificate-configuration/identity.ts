@@ -143,7 +143,7 @@ export async function identityReconcile(ctx: ProviderContext, d: Desired): Promi
       [...work.issue, ...work.renew, ...work.reissue].map((t) =>
         run(async () => {
           try {
-            const { certificate, pkcs8, facts } = await issuer.issue(t.request);
+            const { certificate, chain, pkcs8, facts } = await issuer.issue(t.request);
             const x = facts ? undefined : new X509Certificate(certificate);
             const record: IssuedCertificate = {
               tenant: d.id.tenant,
@@ -157,6 +157,7 @@ export async function identityReconcile(ctx: ProviderContext, d: Desired): Promi
               contentHash: t.contentHash,
               issuerKey: issuer.key,
               certificate,
+              ...(chain ? { chain } : {}),
               sealedKey: ctx.key.seal(pkcs8, certificateKeyAad(d.id, t.user.id)),
               issuedAt: new Date().toISOString(),
             };
