@@ -42,6 +42,11 @@ export const identityCertificate = z
         params: { hint: 'add subjectAltNames: [{ type: UPN, value: "${userUPN}" }]' },
       });
     }
+    const u = id.usages;
+    if (!u.clientAuthentication && !u.ipsec && !u.smartCardLogon && !u.customOids?.length) {
+      // A certificate without extended key usages is good for any purpose: never by accident.
+      ctx.addIssue({ code: 'custom', path: ['usages'], message: 'give at least one usage: clientAuthentication, ipsec, smartCardLogon or customOids' });
+    }
     const scOid = id.usages.customOids?.indexOf(SMART_CARD_LOGON_OID) ?? -1;
     if (scOid >= 0) {
       ctx.addIssue({

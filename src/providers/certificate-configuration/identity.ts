@@ -61,15 +61,16 @@ export function targetsFor(id: IdentitySpec, users: DirectoryUser[]): { targets:
       problems.push(`${user.upn} has no ${[...new Set(missing)].map((m) => '${' + m + '}').join(', ')}: no certificate issued`);
       continue;
     }
-    let name: Buffer;
+    let rdns: ReturnType<typeof parseDn>;
     try {
-      name = encodeName(parseDn(subject.value));
+      rdns = parseDn(subject.value);
     } catch (e) {
       problems.push(`${user.upn}: subject "${subject.value}": ${(e as Error).message}`);
       continue;
     }
     const subjectAltNames = sans.map((s) => ({ type: s.type, value: (s.e as { value: string }).value }));
-    const request = { subject: name, subjectAltNames, extendedKeyUsage: eku, keyAlgorithm: id.keyAlgorithm, validity: id.validity };
+    // Encoded only when issued: every plan surveys every user, few are issued.
+    const request = { get subject() { return encodeName(rdns); }, subjectAltNames, extendedKeyUsage: eku, keyAlgorithm: id.keyAlgorithm, validity: id.validity };
     targets.push({ user, subject: subject.value, request, contentHash: sha256(canonical({ subject: subject.value, subjectAltNames, eku, keyAlgorithm: id.keyAlgorithm, validity: id.validity })) });
   }
   return { targets, problems };
