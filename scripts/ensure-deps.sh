@@ -19,12 +19,15 @@ fi
 [ "${1:-}" = --for-tests ] || exit 0
 
 # Real servers from Debian: openssl (certificates, as administrators make them), PostgreSQL (the
-# database tests), scep (micromdm's SCEP server), pebble (an ACME server).
+# database tests), scep (micromdm's SCEP server), pebble (an ACME server), slapd and ldap-utils
+# (OpenLDAP, for the directory tests).
 missing=""
 command -v openssl >/dev/null 2>&1 || missing="$missing openssl"
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$missing postgresql"
 command -v scepserver >/dev/null 2>&1 || missing="$missing scep"
 command -v pebble >/dev/null 2>&1 || missing="$missing pebble"
+command -v slapd >/dev/null 2>&1 || [ -x /usr/sbin/slapd ] || missing="$missing slapd"
+command -v ldapsearch >/dev/null 2>&1 || missing="$missing ldap-utils"
 [ -z "$missing" ] && exit 0
 if [ "$(id -u)" = 0 ]; then
   echo "installing Debian packages the tests need:$missing" >&2

@@ -10,6 +10,7 @@ import { registerAudit, registerNotifications, registerStatus } from './status.j
 import { registerExport } from './export.js';
 import { registerTenant } from './tenant.js';
 import { registerCertificates } from './certificates.js';
+import { registerSync } from './sync.js';
 
 export function buildProgram(): Command {
   const program = new Command('mdmops')
@@ -26,6 +27,7 @@ export function buildProgram(): Command {
   registerExport(program);
   registerTenant(program);
   registerCertificates(program);
+  registerSync(program);
   registerSchema(program);
   for (const c of program.commands) c.exitOverride().showHelpAfterError('(run with --help for usage)');
   return program;

@@ -1,11 +1,12 @@
 // A real, private PostgreSQL server on loopback for tests: a fresh cluster in a temp dir, gone after stop().
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { freePort } from './ports.js';
+import { spawnServer } from './process.js';
 
 export interface PostgresServer {
   url: string;
@@ -59,28 +60,13 @@ export async function startPostgres(): Promise<PostgresServer> {
     // Durability buys nothing for a throwaway cluster.
     '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off',
   ]);
-  const child = spawn(command, args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  // Keep draining the log so the server never blocks on a full pipe; the tail is enough for errors.
-  child.stderr.on('data', (chunk: Buffer) => { stderr = (stderr + chunk.toString()).slice(-16_384); });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  let running = true;
-  void exited.then(() => { running = false; });
-
-  // A server left behind would hold the port and the temp dir; immediate shutdown (SIGQUIT) when the test process exits.
-  const onExit = () => {
-    child.kill('SIGQUIT');
-    try {
-      rmSync(dir, { recursive: true, force: true });
-    } catch {
-      // the server may still be writing as it dies; a stray temp dir is not worth failing the exit for
-    }
-  };
-  process.on('exit', onExit);
+  // Immediate shutdown (SIGQUIT) if the test process exits first.
+  const server = spawnServer(command, args, dir, 'SIGQUIT');
+  const { child, exited } = server;
 
   const stop = async () => {
-    process.off('exit', onExit);
-    if (running) {
+    server.release();
+    if (server.running()) {
       child.kill('SIGINT'); // fast shutdown: disconnect clients, no waiting for them
       await exited;
     }
@@ -98,10 +84,10 @@ export async function startPostgres(): Promise<PostgresServer> {
       break;
     } catch (e) {
       await client.end().catch(() => {});
-      if (!running || Date.now() > deadline) {
+      if (!server.running() || Date.now() > deadline) {
         await stop();
-        const why = running ? `did not accept connections within ${START_TIMEOUT_MS / 1000} s` : `exited with code ${child.exitCode ?? child.signalCode}`;
-        throw new Error(`postgres on port ${port} ${why} (last error: ${(e as Error).message})\n${stderr}`);
+        const why = server.running() ? `did not accept connections within ${START_TIMEOUT_MS / 1000} s` : `exited with code ${child.exitCode ?? child.signalCode}`;
+        throw new Error(`postgres on port ${port} ${why} (last error: ${(e as Error).message})\n${server.log()}`);
       }
       await new Promise((r) => setTimeout(r, 50));
     }

@@ -1,0 +1,105 @@
+// LdapSource sync against a real OpenLDAP slapd, through the CLI.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openStore, parseStoreSpec } from '../src/store/open.js';
+import type { DirectoryUser } from '../src/store/types.js';
+import { generatedUsers, startSlapd, type SlapdServer } from './servers/slapd.js';
+import { doc, workspace } from './support/workspace.js';
+import { join } from 'node:path';
+
+let slapd: SlapdServer;
+const USERS = 2000;
+beforeAll(async () => {
+  slapd = await startSlapd();
+  await slapd.addUsers(generatedUsers(USERS));
+  await slapd.addGroup('vpn-users', ['user1', 'user2', 'user3']);
+});
+afterAll(() => slapd?.stop());
+
+describe('LdapSource sync', () => {
+  const ws = workspace();
+  const env = () => ({ MDMOPS_SECRET_CORP_LDAP_PASSWORD: slapd.bindPassword });
+  const users = async (): Promise<DirectoryUser[]> => {
+    const store = await openStore(parseStoreSpec(`sqlite:${join(ws.dir, '.mdmops/tenant.db')}`));
+    try {
+      return await store.listUsers('default');
+    } finally {
+      await store.close();
+    }
+  };
+  const sync = (...args: string[]) => ws.run(['sync', 'LdapSource/corp', ...args], env());
+
+  it('reads every user over StartTLS with paged searches, with groups, custom and non-ASCII attributes', async () => {
+    ws.write('config/ca.pem', slapd.caPem);
+    ws.write(
+      'config/ldap.yaml',
+      doc('Connector', 'dc', 'hosting: OnPremises') +
+        doc(
+          'LdapSource',
+          'corp',
+          `connectorRef: { name: dc }
+url: ${slapd.url}
+startTls: true
+tls: { caCertificates: { file: ca.pem }, serverName: localhost }
+bindDn: "${slapd.bindDn}"
+bindPasswordSecretRef: { name: corp-ldap, key: password }
+baseDn: "${slapd.baseDn}"
+attributeMapping: { userPrincipalName: mail }
+customAttributes: [{ name: department, attribute: departmentNumber }, { name: description }]
+pageSize: 300`,
+        ),
+    );
+    expect(ws.run(['apply', '-f', 'config', '--auto-approve'], env()).code).toBe(0);
+    const first = sync();
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.stdout).toContain(`LdapSource/corp: ${USERS} users (${USERS} added, 0 changed, 0 removed)`);
+    const all = await users();
+    expect(all).toHaveLength(USERS);
+    const seeds = new Map(generatedUsers(USERS).map((u) => [u.uid, u]));
+    for (const u of all) {
+      const seed = seeds.get(u.id.split('/').at(-1)!)!;
+      expect(u.displayName).toBe(seed.cn);
+      expect(u.upn).toBe(seed.mail ?? seed.uid);
+    }
+    expect(all.find((u) => u.id.endsWith('/user2'))!.groups).toEqual(['vpn-users']);
+    expect(all.filter((u) => u.attributes.department === undefined).length).toBeGreaterThan(0);
+    expect(all.some((u) => Array.isArray(u.attributes.description))).toBe(true);
+    expect(all.some((u) => /[^\x00-\x7f]/.test(u.displayName ?? ''))).toBe(true);
+    const status = JSON.parse(ws.run(['status', 'LdapSource/corp', '-o', 'json']).stdout).status;
+    expect(status).toMatchObject({ userCount: USERS, groupCount: 1 });
+    expect(status.lastSyncTime).toBeDefined();
+    // Nothing changed: nothing written.
+    expect(sync().stdout).toContain('(0 added, 0 changed, 0 removed)');
+  });
+
+  it('follows changes and deletions', async () => {
+    await slapd.deleteUser('user5');
+    await slapd.modify(`dn: uid=user6,ou=people,${slapd.baseDn}\nchangetype: modify\nreplace: cn\ncn: Renamed Six\n`);
+    expect(sync().stdout).toContain(`${USERS - 1} users (0 added, 1 changed, 1 removed)`);
+    const all = await users();
+    expect(all.find((u) => u.id.endsWith('/user6'))!.displayName).toBe('Renamed Six');
+    expect(all.some((u) => u.id.endsWith('/user5'))).toBe(false);
+  });
+
+  it('stops a round that would delete too many users until it is confirmed', async () => {
+    for (let i = 10; i < 260; i++) await slapd.deleteUser(`user${i}`);
+    const blocked = sync();
+    expect(blocked.code).toBe(1);
+    expect(blocked.stderr).toContain('would delete 250 of 1999 users');
+    expect(await users()).toHaveLength(USERS - 1);
+    expect(ws.run(['notifications']).stdout).toContain('LdapDeletionBlocked');
+    const confirmed = sync('--allow-mass-delete');
+    expect(confirmed.stdout).toContain('(0 added, 0 changed, 250 removed)');
+    expect(await users()).toHaveLength(USERS - 251);
+    expect(ws.run(['notifications']).stdout).not.toContain('LdapDeletionBlocked');
+  });
+
+  it('keeps every user when the directory cannot be reached', async () => {
+    await slapd.stop();
+    const down = sync();
+    expect(down.code).toBe(1);
+    expect(down.stderr).toContain('the directory cannot be read, no user was changed');
+    expect(await users()).toHaveLength(USERS - 251);
+    expect(ws.run(['notifications']).stdout).toContain('LdapUnreachable');
+    expect(down.stdout + down.stderr).not.toContain(slapd.bindPassword);
+  });
+});

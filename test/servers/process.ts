@@ -1,0 +1,33 @@
+// A server process for tests: its log drained (the tail kept for errors), and killed with its temp
+// dir removed if the test process exits first, so nothing holds ports or disk after a crash.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { rmSync } from 'node:fs';
+
+export interface ServerProcess {
+  child: ChildProcess;
+  exited: Promise<void>;
+  running(): boolean;
+  /** The last 16 KiB of its stderr. */
+  log(): string;
+  /** Stops watching for the test process's exit: call when stopping it yourself. */
+  release(): void;
+}
+
+export function spawnServer(command: string, args: string[], dir: string, exitSignal: NodeJS.Signals): ServerProcess {
+  const child = spawn(command, args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr!.on('data', (chunk: Buffer) => { stderr = (stderr + chunk.toString()).slice(-16_384); });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  let running = true;
+  void exited.then(() => { running = false; });
+  const onExit = () => {
+    child.kill(exitSignal);
+    try {
+      rmSync(dir, { recursive: true, force: true });
+    } catch {
+      // the server may still be writing as it dies; a stray temp dir is not worth failing the exit for
+    }
+  };
+  process.on('exit', onExit);
+  return { child, exited, running: () => running, log: () => stderr, release: () => process.off('exit', onExit) };
+}
