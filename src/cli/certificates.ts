@@ -5,6 +5,7 @@ import { Option, type Command } from 'commander';
 import { privateKey } from '../pki/keys.js';
 import { writePkcs12 } from '../pki/pkcs12.js';
 import { readCertificates } from '../pki/x509.js';
+import { chainOf } from '../providers/certificate-authority/issuer.js';
 import { certificateKeyAad } from '../providers/certificate-configuration/identity.js';
 import { UserError } from './errors.js';
 import { actor, openSession, storeOptions, type StoreOptions, type Session } from './session.js';
@@ -78,7 +79,7 @@ async function exportOne(session: Session, configuration: string | undefined, op
   const key = privateKey(session.key.open(cert.sealedKey, certificateKeyAad(id, userId)));
   const caName = ((await session.store.getRecord(id))?.spec.identity as { certificateAuthorityRef?: { name: string } } | undefined)?.certificateAuthorityRef?.name;
   const ca = caName ? await session.store.getRecord({ tenant, kind: 'CertificateAuthority', name: caName }) : undefined;
-  const chain = (cert.chain ? [cert.chain] : [ca?.status.certificate, ca?.status.chain]).filter((p): p is string => typeof p === 'string').flatMap((p) => readCertificates(Buffer.from(p)).map((c) => c.der));
+  const chain = cert.chain ? readCertificates(Buffer.from(cert.chain)).map((c) => c.der) : ca ? chainOf(ca.status) : [];
   const p12 = writePkcs12({ key, certificates: [cert.certificate, ...chain], password, friendlyName: user?.upn ?? userId });
   try {
     writeFileSync(opts.output, p12, { mode: 0o600, flag: 'wx' }); // never over an existing file

@@ -12,6 +12,9 @@ export const OID = {
   upn: '1.3.6.1.4.1.311.20.2.3',
 } as const;
 
+/** Certificates start a little in the past: device clocks drift. */
+export const CLOCK_SKEW_MS = 5 * 60_000;
+
 /** keyUsage bits (RFC 5280 4.2.1.3). */
 export const KeyUsage = { digitalSignature: 0, keyEncipherment: 2, keyAgreement: 4, keyCertSign: 5, cRLSign: 6 } as const;
 
@@ -106,6 +109,12 @@ function generalNames(names: San[]): Buffer {
       }
     }),
   );
+}
+
+/** The subject Name of a certificate (DER) as encoded (node gives it as text only): the sixth field of TBSCertificate. */
+export function subjectOf(cert: Buffer): Buffer {
+  const [tbs] = children(readTlv(cert).content);
+  return children(readTlv(tbs!).content)[5]!;
 }
 
 /** The subject key identifier of a certificate (DER), if it has one. */

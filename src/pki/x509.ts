@@ -7,6 +7,7 @@ export interface CertificateInfo {
   version: number;
   subject: string;
   issuer: string;
+  notBefore: string;
   notAfter: string;
   fingerprintSha256: string;
   isCA: boolean;
@@ -44,6 +45,7 @@ export function certificateInfo(der: Buffer): CertificateInfo {
     version: x509Version(der),
     subject: cert.subject.replace(/\n/g, ', '),
     issuer: cert.issuer.replace(/\n/g, ', '),
+    notBefore: new Date(cert.validFrom).toISOString(),
     notAfter: new Date(cert.validTo).toISOString(),
     fingerprintSha256: cert.fingerprint256.replace(/:/g, '').toLowerCase(),
     isCA: cert.ca,

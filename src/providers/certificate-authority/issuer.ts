@@ -1,15 +1,15 @@
 // Issuing one identity certificate through a CertificateAuthority, whatever its type: Local and
 // Intermediate CAs sign with their key, a SCEP CA enrolls, a PublicCloud CA orders over ACME.
-import { createPublicKey, X509Certificate } from 'node:crypto';
+import { createPublicKey, X509Certificate, type KeyObject } from 'node:crypto';
 import { parseDuration } from '../../api/duration.js';
 import type { ProviderContext } from '../../engine/provider.js';
 import { acmeIssue } from '../../pki/acme.js';
-import { certificationRequest, issueCertificate, KeyUsage, serialNumber, subjectKeyIdOf, toPem, type San } from '../../pki/certificate.js';
+import { certificationRequest, issueCertificate, KeyUsage, serialNumber, subjectKeyIdOf, subjectOf, toPem, CLOCK_SKEW_MS, type San } from '../../pki/certificate.js';
 import { makeKey, makeKeyDer, pkcs8, privateKey, publicKeySha256 } from '../../pki/keys.js';
 import { enroll } from '../../pki/scep.js';
 import { readCertificates } from '../../pki/x509.js';
 import { readyOf } from '../../engine/status.js';
-import { subjectOf } from './key-holder.js';
+import type { StoredRecord } from '../../store/types.js';
 import { acmeAccountInput, scepTransport } from './servers.js';
 
 export interface IssueRequest {
@@ -44,6 +44,37 @@ export interface Issuer {
 /** Port on which mdmops answers ACME http-01 challenges while it orders certificates. */
 export const http01Port = () => Number(process.env.MDMOPS_ACME_HTTP01_PORT ?? 80);
 
+/** The CA certificate and those above it, as status publishes them (DER). */
+export function chainOf(status: Record<string, unknown>): Buffer[] {
+  return [status.certificate, status.chain].filter((p): p is string => typeof p === 'string').flatMap((p) => readCertificates(Buffer.from(p)).map((c) => c.der));
+}
+
+export interface Signer {
+  name: Buffer;
+  key: KeyObject;
+  /** SubjectPublicKeyInfo DER. */
+  publicKey: Buffer;
+  keyId?: Buffer;
+  chain: Buffer[];
+  notAfter: number;
+}
+
+/** What a Local or Intermediate CA signs with: its key, and its certificate's name, key id and expiry. */
+export async function openSigner(ctx: ProviderContext, record: StoredRecord): Promise<Signer | undefined> {
+  const sealed = await ctx.blob({ tenant: record.tenant, kind: record.kind, name: record.name }, 'private-key');
+  const chain = chainOf(record.status);
+  if (!sealed || !chain[0]) return undefined;
+  const key = privateKey(sealed);
+  return {
+    name: subjectOf(chain[0]),
+    key,
+    publicKey: createPublicKey(key).export({ type: 'spki', format: 'der' }),
+    keyId: subjectKeyIdOf(chain[0]),
+    chain,
+    notAfter: Date.parse(new X509Certificate(chain[0]).validTo),
+  };
+}
+
 /** The CA as an issuer, or why it cannot issue now. */
 export async function openIssuer(ctx: ProviderContext, tenant: string, name: string): Promise<Issuer | { waiting: string }> {
   const id = { tenant, kind: 'CertificateAuthority', name };
@@ -52,31 +83,24 @@ export async function openIssuer(ctx: ProviderContext, tenant: string, name: str
   if (!record || ready?.status !== 'True') return { waiting: `CertificateAuthority/${name} is not Ready${ready ? ` (${ready.reason}: ${ready.message})` : ''}` };
   const status = record.status;
   const spec = record.spec;
-  const chain = [...(typeof status.certificate === 'string' ? readCertificates(Buffer.from(status.certificate)) : []), ...(typeof status.chain === 'string' ? readCertificates(Buffer.from(status.chain)) : [])].map((c) => c.der);
 
   if (spec.type === 'Local' || spec.type === 'Intermediate') {
-    const sealed = await ctx.blob(id, 'private-key');
-    if (!sealed || !chain[0]) return { waiting: `CertificateAuthority/${name} has no key or certificate yet` };
-    const caKey = privateKey(sealed);
-    const ca = new X509Certificate(chain[0]);
-    const issuerName = subjectOf(ca);
-    const caPublic = createPublicKey(caKey).export({ type: 'spki', format: 'der' });
-    const caNotAfter = Date.parse(ca.validTo);
-    const keyId = subjectKeyIdOf(chain[0]);
+    const signer = await openSigner(ctx, record);
+    if (!signer) return { waiting: `CertificateAuthority/${name} has no key or certificate yet` };
     return {
-      key: publicKeySha256(caKey),
-      chain,
-      notAfter: caNotAfter,
+      key: publicKeySha256(signer.key),
+      chain: signer.chain,
+      notAfter: signer.notAfter,
       async issue(r) {
         const { pkcs8: key, spki } = await makeKeyDer(r.keyAlgorithm);
         const now = Date.now();
         const serial = serialNumber();
-        const notBefore = new Date(now - 5 * 60_000);
-        const notAfter = new Date(Math.min(now + parseDuration(r.validity), caNotAfter));
+        const notBefore = new Date(now - CLOCK_SKEW_MS);
+        const notAfter = new Date(Math.min(now + parseDuration(r.validity), signer.notAfter));
         const certificate = await issueCertificate({
           subject: r.subject,
           publicKey: spki,
-          issuer: { name: issuerName, key: caKey, publicKey: caPublic, keyId },
+          issuer: signer,
           serial,
           notBefore,
           notAfter,
@@ -90,6 +114,7 @@ export async function openIssuer(ctx: ProviderContext, tenant: string, name: str
   }
 
   if (spec.type === 'ScepOnPremises') {
+    const chain = chainOf(status);
     const challenge = await ctx.blob(id, 'challenge');
     if (!challenge || !chain[0]) return { waiting: `CertificateAuthority/${name} has no challenge or CA certificate yet` };
     return {

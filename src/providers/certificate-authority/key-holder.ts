@@ -5,19 +5,17 @@ import { createPublicKey, X509Certificate, type KeyObject } from 'node:crypto';
 import type { Desired } from '../../engine/desired.js';
 import type { Outcome, ProviderContext } from '../../engine/provider.js';
 import { parseDuration } from '../../api/duration.js';
-import { certificationRequest, issueCertificate, KeyUsage, subjectKeyIdOf, toPem } from '../../pki/certificate.js';
-import { children, readTlv } from '../../pki/der.js';
+import { certificationRequest, CLOCK_SKEW_MS, issueCertificate, KeyUsage, toPem } from '../../pki/certificate.js';
 import { makeKey, pkcs8, privateKey, publicKeySha256 } from '../../pki/keys.js';
 import { subjectName } from '../../pki/name.js';
 import { certificateInfo, readCertificates } from '../../pki/x509.js';
 import type { StoredRecord } from '../../store/types.js';
 import { dependencyReady, type Made } from '../record.js';
+import { openSigner, type Signer } from './issuer.js';
 
 type Spec = Record<string, unknown> & { subject: Parameters<typeof subjectName>[0]; keyAlgorithm: string; validity: string; renewBefore: string };
 const DAY = 86_400_000;
 const HOUR = 3_600_000;
-/** Certificates start a little in the past: device clocks drift. */
-const SKEW = 5 * 60_000;
 
 const issuerId = (d: Desired) => {
   const ref = d.spec.issuerRef as { name: string } | undefined;
@@ -27,12 +25,11 @@ const issuerId = (d: Desired) => {
 /** What status publishes of a CA certificate. */
 function published(der: Buffer, chain: Buffer[]) {
   const info = certificateInfo(der);
-  const x = new X509Certificate(der);
   return {
     certificate: toPem(der),
     chain: chain.length ? chain.map((c) => toPem(c)).join('') : undefined,
     fingerprintSha256: info.fingerprintSha256,
-    notBefore: new Date(x.validFrom).toISOString(),
+    notBefore: info.notBefore,
     notAfter: info.notAfter,
   };
 }
@@ -54,25 +51,15 @@ export function certificateDue(status: Record<string, unknown>, spec: Spec, issu
   return undefined;
 }
 
-/** The issuer's certificate and chain as this CA's chain, and its key: only once it is Ready. */
-async function issuerOf(ctx: ProviderContext, d: Desired): Promise<{ name: Buffer; key: KeyObject; keyId?: Buffer; chain: Buffer[]; notAfter: string } | undefined> {
+/** The CA that signs this intermediate, once it is Ready. */
+async function issuerOf(ctx: ProviderContext, d: Desired): Promise<Signer | undefined> {
   const id = issuerId(d);
   if (!id || (await dependencyReady(ctx, id, 'Issuer'))) return undefined;
   const record = await ctx.record(id);
-  const sealed = await ctx.blob(id, 'private-key');
-  if (!record || !sealed || typeof record.status.certificate !== 'string') return undefined;
-  const chain = [...readCertificates(Buffer.from(record.status.certificate)), ...(typeof record.status.chain === 'string' ? readCertificates(Buffer.from(record.status.chain)) : [])];
-  const cert = new X509Certificate(chain[0]!.der);
-  return { name: subjectOf(cert), key: privateKey(sealed), keyId: subjectKeyIdOf(chain[0]!.der), chain: chain.map((c) => c.der), notAfter: chain[0]!.notAfter };
+  return record && openSigner(ctx, record);
 }
 
-/** The subject Name of a certificate as encoded (node gives it as text only): the sixth field of TBSCertificate. */
-export function subjectOf(cert: X509Certificate): Buffer {
-  const [tbs] = children(readTlv(cert.raw).content);
-  return children(readTlv(tbs!).content)[5]!;
-}
-
-const issuerFacts = (issuer: { chain: Buffer[]; notAfter: string } | undefined) => issuer && { chain: issuer.chain.map((c) => toPem(c)).join(''), notAfter: Date.parse(issuer.notAfter) };
+const issuerFacts = (issuer: Signer | undefined) => issuer && { chain: issuer.chain.map((c) => toPem(c)).join(''), notAfter: issuer.notAfter };
 
 export async function keyHolderReconcile(ctx: ProviderContext, d: Desired, record: StoredRecord | undefined): Promise<Made> {
   const spec = d.spec as Spec;
@@ -101,15 +88,15 @@ export async function keyHolderReconcile(ctx: ProviderContext, d: Desired, recor
   if (issuerId(d) && !issuer) return made({});
   if (!certificateDue(status, spec, issuerFacts(issuer), Date.now())) return made({});
   const now = Date.now();
-  let notAfter = now - SKEW + parseDuration(spec.validity);
+  let notAfter = now - CLOCK_SKEW_MS + parseDuration(spec.validity);
   // An intermediate cannot usefully outlive the CA that signed it.
-  if (issuer) notAfter = Math.min(notAfter, Date.parse(issuer.notAfter));
+  if (issuer) notAfter = Math.min(notAfter, issuer.notAfter);
   const subject = subjectName(spec.subject);
   const der = await issueCertificate({
     subject,
     publicKey: createPublicKey(key),
-    issuer: issuer ? { name: issuer.name, key: issuer.key, publicKey: createPublicKey(issuer.key), keyId: issuer.keyId } : { name: subject, key, publicKey: createPublicKey(key) },
-    notBefore: new Date(now - SKEW),
+    issuer: issuer ?? { name: subject, key, publicKey: createPublicKey(key) },
+    notBefore: new Date(now - CLOCK_SKEW_MS),
     notAfter: new Date(notAfter),
     ca: {},
     keyUsage: [KeyUsage.digitalSignature, KeyUsage.keyCertSign, KeyUsage.cRLSign],
