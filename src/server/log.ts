@@ -1,0 +1,18 @@
+// Logs of the long-running modes: JSON lines (pino) for collectors, readable lines on a terminal.
+// Secret-bearing fields are redacted by name wherever they appear, as a second line of defence:
+// secret values are never put in log objects in the first place.
+import { pino, type Logger } from 'pino';
+
+export type { Logger };
+
+const SECRET_KEYS = ['password', 'secret', 'token', 'clientSecret', 'authorization', 'privateKey', 'key', 'challenge', 'webhookSecret'];
+
+export function createLogger(opts: { level?: string; pretty?: boolean; destination?: NodeJS.WritableStream } = {}): Logger {
+  const pretty = opts.pretty ?? (process.stderr.isTTY && !process.env.MDMOPS_LOG_JSON);
+  const redact = { paths: SECRET_KEYS.flatMap((k) => [k, `*.${k}`, `*.*.${k}`]), censor: '[redacted]' };
+  const level = opts.level ?? process.env.MDMOPS_LOG_LEVEL ?? 'info';
+  if (pretty && !opts.destination) {
+    return pino({ level, redact, transport: { target: 'pino-pretty', options: { destination: 2, translateTime: 'SYS:HH:MM:ss', ignore: 'pid,hostname' } } });
+  }
+  return pino({ level, redact, base: undefined }, (opts.destination ?? process.stderr) as pino.DestinationStream);
+}
