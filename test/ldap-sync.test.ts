@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStore, parseStoreSpec } from '../src/store/open.js';
 import type { DirectoryUser } from '../src/store/types.js';
 import { generatedUsers, startSlapd, type SlapdServer } from './servers/slapd.js';
+import { connectAgent } from './support/seed.js';
 import { doc, workspace } from './support/workspace.js';
 import { join } from 'node:path';
 
@@ -49,6 +50,13 @@ pageSize: 300`,
         ),
     );
     expect(ws.run(['apply', '-f', 'config', '--auto-approve'], env()).code).toBe(0);
+    // The directory is reached through the connector: no agent, no sync.
+    const gated = sync();
+    expect(gated.code).toBe(1);
+    expect(gated.stderr).toContain('Connector/dc, which reaches the directory, is not Ready (AgentNotConnected');
+    expect(await users()).toHaveLength(0);
+    await connectAgent(ws.dir, 'dc');
+    expect(ws.run(['apply', '-f', 'config', '--auto-approve'], env()).code).toBe(0);
     const first = sync();
     expect(first.code, first.stderr).toBe(0);
     expect(first.stdout).toContain(`LdapSource/corp: ${USERS} users (${USERS} added, 0 changed, 0 removed)`);
@@ -67,6 +75,12 @@ pageSize: 300`,
     const status = JSON.parse(ws.run(['status', 'LdapSource/corp', '-o', 'json']).stdout).status;
     expect(status).toMatchObject({ userCount: USERS, groupCount: 1 });
     expect(status.lastSyncTime).toBeDefined();
+    // Some users have no departmentNumber: named, counted, and a warning on the terminal too.
+    const missing = all.filter((u) => u.attributes.department === undefined).length;
+    expect(first.stderr).toContain(`department (missing on ${missing} of ${USERS} users)`);
+    const notes = ws.run(['notifications']).stdout;
+    expect(notes).toContain('LdapSomeAttributesNotSynced');
+    expect(notes).not.toContain('LdapNoAttributesSynced');
     // Nothing changed: nothing written.
     expect(sync().stdout).toContain('(0 added, 0 changed, 0 removed)');
   });
@@ -97,7 +111,7 @@ pageSize: 300`,
     await slapd.stop();
     const down = sync();
     expect(down.code).toBe(1);
-    expect(down.stderr).toContain('the directory cannot be read, no user was changed');
+    expect(down.stderr).toContain('the source cannot be read, no user was changed');
     expect(await users()).toHaveLength(USERS - 251);
     expect(ws.run(['notifications']).stdout).toContain('LdapUnreachable');
     expect(down.stdout + down.stderr).not.toContain(slapd.bindPassword);

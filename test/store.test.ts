@@ -143,7 +143,7 @@ describe.each(backends)('%s store', (_name, specOf) => {
     const { sqliteDriver } = await import('../src/store/sqlite.js');
     const { postgresDriver } = await import('../src/store/postgres.js');
     const driver = spec.backend === 'sqlite' ? sqliteDriver(spec.path) : postgresDriver(spec.url);
-    for (const table of ['locks', 'users', 'certificates']) await driver.query(`DROP TABLE ${table}`);
+    for (const table of ['locks', 'users', 'certificates', 'invitations']) await driver.query(`DROP TABLE ${table}`);
     await driver.query("UPDATE meta SET value = '1' WHERE key = 'schema_version'");
     await driver.close();
     const upgraded = await openStore(spec);

@@ -4,6 +4,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { idpMetadata, signingCertificate } from './support/saml.js';
 import { lines, resource, validateText } from './support/sources.js';
 
 const local = (name: string) => resource('CertificateAuthority', name, 'type: Local\nsubject: { commonName: Root }');
@@ -97,9 +98,9 @@ describe('tenant rules', () => {
     ]);
   });
 
-  it('checks SAML metadata of an identity provider and refuses a private key among certificates', () => {
+  it('checks SAML metadata of an identity provider and refuses a private key among certificates', async () => {
     const idp = (xml: string) => resource('IdentityProvider', 'saml', `type: GenericSaml2\nmetadata: { data: '${xml}' }`);
-    const good = '<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="https://idp.example.com"><md:IDPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol"><md:SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="https://idp.example.com/sso"/></md:IDPSSODescriptor></md:EntityDescriptor>';
+    const good = idpMetadata('https://idp.example.com', [await signingCertificate('IdP', -1, 30)]).replace(/\n\s*/g, '');
     expect(validateText({ 'a.yaml': idp(good) }).diagnostics).toEqual([]);
     expect(lines(validateText({ 'a.yaml': idp(good.replace(/<md:IDPSSODescriptor.*<\/md:IDPSSODescriptor>/, '')) }))).toEqual([
       'a.yaml:7:21: IdentityProvider/saml: spec.metadata.data: inline data: the metadata describes no identity provider (no <IDPSSODescriptor>)',

@@ -11,6 +11,7 @@ import { registerExport } from './export.js';
 import { registerTenant } from './tenant.js';
 import { registerCertificates } from './certificates.js';
 import { registerSync } from './sync.js';
+import { registerDirectory } from './directory.js';
 
 export function buildProgram(): Command {
   const program = new Command('mdmops')
@@ -28,8 +29,10 @@ export function buildProgram(): Command {
   registerTenant(program);
   registerCertificates(program);
   registerSync(program);
+  registerDirectory(program);
   registerSchema(program);
-  for (const c of program.commands) c.exitOverride().showHelpAfterError('(run with --help for usage)');
+  const override = (cmd: Command) => cmd.commands.forEach((c) => override(c.exitOverride().showHelpAfterError('(run with --help for usage)')));
+  override(program);
   return program;
 }
 

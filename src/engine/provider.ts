@@ -2,8 +2,10 @@
 // The engine drives providers through this and never names a kind.
 import type { MasterKey } from '../store/master-key.js';
 import type { ResourceId, Severity, Store, StoredRecord, Write } from '../store/types.js';
+import type { Engine } from './context.js';
 import type { FieldDiff } from './diff.js';
 import type { Desired } from './desired.js';
+import type { SecretResolver } from './secrets.js';
 
 export interface Notice {
   reason: string;
@@ -55,6 +57,30 @@ export interface Provider {
   /** Cleans up outside the store; the engine removes the record (Delete) or lets go of it (Orphan). */
   /** Returns the kind's own state to remove with the record (issued certificates). */
   delete(ctx: ProviderContext, record: StoredRecord, policy: 'Delete' | 'Orphan'): Promise<Write[] | void>;
+  /** Kinds that bring data in on a schedule (identity sources): one round now, recorded in the store. */
+  sync?(engine: Engine, secrets: SecretResolver, record: StoredRecord, options: SyncOptions): Promise<SyncReport>;
+}
+
+export interface SyncOptions {
+  /** Confirms a round that deletes more than the guard allows. */
+  allowMassDelete?: boolean;
+  actor: string;
+  now?: Date;
+  /** Called as items arrive: how many so far, and how many the last round had. */
+  progress?: (read: number, expected?: number) => void;
+}
+
+export interface SyncReport {
+  userCount: number;
+  added: number;
+  updated: number;
+  removed: number;
+  /** The source could not be read: nothing changed. */
+  error?: string;
+  /** The round looked like an accident (mass delete, empty answer): nothing changed. */
+  blocked?: string;
+  /** Things an administrator should know although the round was applied. */
+  warnings: string[];
 }
 
 export class ProviderRegistry {

@@ -1,6 +1,6 @@
 // Reading users and groups from an LDAP directory with ldapts: simple bind over ldap:// (with
-// StartTLS) or ldaps://, paged searches (RFC 2696), attribute mapping and group membership from
-// both memberOf and the groups' member attribute.
+// StartTLS) or ldaps://, paged searches (RFC 2696) read page by page, attribute mapping and group
+// membership from both memberOf and the groups' member attribute.
 import { Client, type Entry } from 'ldapts';
 
 export interface LdapReadSpec {
@@ -39,7 +39,7 @@ const values = (v: Entry[string] | undefined): string[] =>
 const first = (v: Entry[string] | undefined) => values(v)[0] || undefined;
 const normalDn = (dn: string) => dn.replace(/\s*,\s*/g, ',').toLowerCase();
 
-export async function readLdapDirectory(spec: LdapReadSpec, password: string, caPem?: string): Promise<DirectoryRead> {
+export async function readLdapDirectory(spec: LdapReadSpec, password: string, caPem?: string, progress?: (users: number) => void): Promise<DirectoryRead> {
   const tlsOptions = { ...(caPem ? { ca: caPem } : {}), ...(spec.tls?.serverName ? { servername: spec.tls.serverName } : {}) };
   // ldapts speaks TLS from the first byte whenever it is given tlsOptions: only for ldaps://.
   const ldaps = /^ldaps:/i.test(spec.url);
@@ -49,39 +49,49 @@ export async function readLdapDirectory(spec: LdapReadSpec, password: string, ca
     if (spec.startTls) await client.startTLS(tlsOptions);
     await client.bind(spec.bindDn, password);
     const custom = spec.customAttributes ?? [];
-    const userAttributes = [m.uid, m.userPrincipalName, m.email, m.displayName, m.memberOf, ...custom.map((a) => a.attribute ?? a.name)];
-    const { searchEntries: groupEntries } = await client.search(spec.groupSearchBase ?? spec.baseDn, {
+    const groupOf = new Map<string, string>();
+    const membersOf = new Map<string, string[]>();
+    for await (const page of client.searchPaginated(spec.groupSearchBase ?? spec.baseDn, {
       scope: 'sub',
       filter: spec.groupFilter,
       attributes: [m.groupName, m.groupMember],
       paged: { pageSize: spec.pageSize },
-    });
-    const groupOf = new Map<string, string>();
-    const membersOf = new Map<string, string[]>();
-    for (const g of groupEntries) {
-      const name = first(g[m.groupName]) ?? g.dn;
-      groupOf.set(normalDn(g.dn), name);
-      for (const member of values(g[m.groupMember])) membersOf.set(normalDn(member), [...(membersOf.get(normalDn(member)) ?? []), name]);
+    })) {
+      for (const g of page.searchEntries) {
+        const name = first(g[m.groupName]) ?? g.dn;
+        groupOf.set(normalDn(g.dn), name);
+        for (const member of values(g[m.groupMember])) {
+          const key = normalDn(member);
+          const list = membersOf.get(key);
+          if (list) list.push(name);
+          else membersOf.set(key, [name]);
+        }
+      }
     }
     const users: DirectoryEntry[] = [];
-    const { searchEntries } = await client.search(spec.userSearchBase ?? spec.baseDn, {
+    const userAttributes = [m.uid, m.userPrincipalName, m.email, m.displayName, m.memberOf, ...custom.map((a) => a.attribute ?? a.name)];
+    for await (const page of client.searchPaginated(spec.userSearchBase ?? spec.baseDn, {
       scope: 'sub',
       filter: spec.userFilter,
       attributes: userAttributes,
       paged: { pageSize: spec.pageSize },
-    });
-    for (const e of searchEntries) {
-      const uid = first(e[m.uid]);
-      if (!uid) continue; // an entry without the id attribute cannot be followed from one sync to the next
-      const groups = new Set([...values(e[m.memberOf]).map((dn) => groupOf.get(normalDn(dn)) ?? dn), ...(membersOf.get(normalDn(e.dn)) ?? [])]);
-      const attributes: Record<string, string | string[]> = {};
-      for (const a of custom) {
-        const v = values(e[a.attribute ?? a.name]);
-        if (v.length) attributes[a.name] = v.length === 1 ? v[0]! : v;
+    })) {
+      for (const e of page.searchEntries) {
+        const uid = first(e[m.uid]);
+        if (!uid) continue; // an entry without the id attribute cannot be followed from one sync to the next
+        const memberOf = values(e[m.memberOf]);
+        const direct = membersOf.get(normalDn(e.dn));
+        const groups = memberOf.length || direct ? [...new Set([...memberOf.map((dn) => groupOf.get(normalDn(dn)) ?? dn), ...(direct ?? [])])].sort() : [];
+        const attributes: Record<string, string | string[]> = {};
+        for (const a of custom) {
+          const v = values(e[a.attribute ?? a.name]);
+          if (v.length) attributes[a.name] = v.length === 1 ? v[0]! : v;
+        }
+        users.push({ uid, upn: first(e[m.userPrincipalName]), email: first(e[m.email]), displayName: first(e[m.displayName]), groups, attributes });
       }
-      users.push({ uid, upn: first(e[m.userPrincipalName]), email: first(e[m.email]), displayName: first(e[m.displayName]), groups: [...groups].sort(), attributes });
+      progress?.(users.length);
     }
-    return { users, groupCount: groupEntries.length };
+    return { users, groupCount: groupOf.size };
   } finally {
     await client.unbind().catch(() => undefined);
   }

@@ -22,6 +22,7 @@ export interface KindBehaviour {
   reconcile?(ctx: ProviderContext, desired: Desired, record: StoredRecord | undefined): Promise<Made>;
   impact?(ctx: ProviderContext, desired: Desired, record: StoredRecord, replace: string[]): Promise<string[]>;
   cleanup?(ctx: ProviderContext, record: StoredRecord, policy: 'Delete' | 'Orphan'): Promise<Write[] | void>;
+  sync?: Provider['sync'];
 }
 
 export type Made = Pick<Outcome, 'blobs' | 'status' | 'writes'>;
@@ -55,6 +56,7 @@ export function recordProvider(b: KindBehaviour): Provider {
     async delete(ctx, record, policy) {
       return b.cleanup?.(ctx, record, policy);
     },
+    ...(b.sync ? { sync: b.sync } : {}),
   };
 }
 

@@ -47,6 +47,13 @@ export const MIGRATIONS: ((d: Dialect) => string[])[] = [
        certificate ${types[d].bytes} NOT NULL, chain TEXT, sealed_key ${types[d].bytes}, issued_at TEXT NOT NULL,
        PRIMARY KEY (tenant, configuration, user_id))`,
   ],
+  // Managed Apple IDs built by identity sources, and the outbox of enrolment invitations (one per user, ever).
+  () => [
+    'ALTER TABLE users ADD COLUMN apple_id TEXT',
+    `CREATE TABLE invitations (
+       tenant TEXT NOT NULL, user_id TEXT NOT NULL, source TEXT NOT NULL, email TEXT NOT NULL,
+       queued_at TEXT NOT NULL, PRIMARY KEY (tenant, user_id))`,
+  ],
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

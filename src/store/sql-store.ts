@@ -1,6 +1,6 @@
 // The store over SQL, shared by both backends: a driver supplies the connection and the dialect.
 import { MIGRATIONS, SCHEMA_VERSION, type Dialect } from './migrations.js';
-import type { AuditEntry, DirectoryUser, InventoryEntry, IssuedCertificate, Notification, ResourceId, Store, StoredRecord, Write } from './types.js';
+import type { Invitation, AuditEntry, DirectoryUser, InventoryEntry, IssuedCertificate, Notification, ResourceId, Store, StoredRecord, Write } from './types.js';
 
 export interface Exec {
   (sql: string, params?: unknown[]): Promise<{ rows: Record<string, unknown>[]; changes: number }>;
@@ -128,10 +128,17 @@ function statement(w: Write): [string, unknown[]] {
     case 'putUser': {
       const u = w.user;
       return [
-        `INSERT INTO users (tenant, id, source, upn, email, display_name, groups_json, attributes, labels) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+        `INSERT INTO users (tenant, id, source, upn, email, display_name, groups_json, attributes, labels, apple_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT (tenant, id) DO UPDATE SET source = excluded.source, upn = excluded.upn, email = excluded.email, display_name = excluded.display_name,
-           groups_json = excluded.groups_json, attributes = excluded.attributes, labels = excluded.labels`,
-        [u.tenant, u.id, u.source, u.upn, u.email ?? null, u.displayName ?? null, JSON.stringify(u.groups), JSON.stringify(u.attributes), JSON.stringify(u.labels)],
+           groups_json = excluded.groups_json, attributes = excluded.attributes, labels = excluded.labels, apple_id = excluded.apple_id`,
+        [u.tenant, u.id, u.source, u.upn, u.email ?? null, u.displayName ?? null, JSON.stringify(u.groups), JSON.stringify(u.attributes), JSON.stringify(u.labels), u.appleId ?? null],
+      ];
+    }
+    case 'invite': {
+      const i = w.invitation;
+      return [
+        `INSERT INTO invitations (tenant, user_id, source, email, queued_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (tenant, user_id) DO NOTHING`,
+        [i.tenant, i.userId, i.source, i.email, i.queuedAt],
       ];
     }
     case 'deleteUser':
@@ -240,8 +247,14 @@ export class SqlStore implements Store {
         groups: JSON.parse(r.groups_json as string),
         attributes: JSON.parse(r.attributes as string),
         labels: JSON.parse(r.labels as string),
+        ...(r.apple_id == null ? {} : { appleId: r.apple_id as string }),
       }),
     );
+  }
+
+  async listInvitations(tenant?: string) {
+    const { rows } = await this.driver.query(`SELECT * FROM invitations${tenant ? ' WHERE tenant = ?' : ''} ORDER BY tenant, queued_at, user_id`, tenant ? [tenant] : []);
+    return rows.map((r): Invitation => ({ tenant: r.tenant as string, userId: r.user_id as string, source: r.source as string, email: r.email as string, queuedAt: r.queued_at as string }));
   }
 
   async listCertificates(filter: { tenant?: string; configuration?: string }) {

@@ -82,6 +82,17 @@ export interface DirectoryUser {
   attributes: Record<string, string | string[]>;
   /** Labels of the user's devices, as distribution selectors match them. */
   labels: Record<string, string>;
+  /** The managed Apple ID the source built for the user (managedAppleIds). */
+  appleId?: string;
+}
+
+/** An invitation to enrol, sent by e-mail to a newly imported user (autoInviteUsers). */
+export interface Invitation {
+  tenant: string;
+  userId: string;
+  source: string;
+  email: string;
+  queuedAt: string;
 }
 
 /** An identity certificate issued to one user for one CertificateConfiguration. */
@@ -123,6 +134,8 @@ export type Write =
   | { op: 'setMeta'; key: string; value: string }
   | { op: 'putUser'; user: DirectoryUser }
   | { op: 'deleteUser'; tenant: string; id: string }
+  /** Queued once per user: a user invited before is not invited again. */
+  | { op: 'invite'; invitation: Invitation }
   | { op: 'putCertificate'; certificate: IssuedCertificate }
   | { op: 'deleteCertificate'; tenant: string; configuration: string; userId: string }
   | { op: 'deleteCertificates'; tenant: string; configuration: string };
@@ -140,6 +153,7 @@ export interface Store {
   listNotifications(filter?: { active?: boolean }): Promise<Notification[]>;
   listAudit(limit?: number): Promise<AuditEntry[]>;
   listUsers(tenant: string): Promise<DirectoryUser[]>;
+  listInvitations(tenant?: string): Promise<Invitation[]>;
   listCertificates(filter: { tenant?: string; configuration?: string }): Promise<IssuedCertificate[]>;
   commit(writes: Write[]): Promise<void>;
   /**

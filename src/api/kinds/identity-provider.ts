@@ -12,6 +12,9 @@ export const identityProviderSpec = z
     entraIdSourceRef: ref('EntraIdSource').optional().describe('The Entra ID source (EntraId, Adfs); defaults to the tenant\'s only one.'),
     metadata: fileSource.optional().describe('SAML 2.0 metadata of the IdP (Adfs, GenericSaml2).'),
     metadataUrl: httpsUrl.optional().describe('Where to fetch the SAML 2.0 metadata, instead of a file.'),
+    serviceUrl: httpsUrl
+      .optional()
+      .describe("Public address of the MDM service for this tenant; the service provider's entity ID and assertion consumer service live under it, and its metadata is published once it is set."),
     ...policies(),
   })
   .superRefine((spec, ctx) => {
@@ -29,6 +32,9 @@ export const identityProviderSpec = z
 export const identityProviderStatus = z.strictObject({
   ...statusBase,
   entityId: z.string().optional(),
+  singleSignOnUrls: z.array(z.string()).optional(),
+  signingCertificates: z.array(z.strictObject({ subject: z.string(), fingerprintSha256: z.string(), notAfter: z.string() })).optional(),
+  serviceProviderEntityId: z.string().optional(),
   serviceProviderMetadata: z.string().optional(),
 });
 

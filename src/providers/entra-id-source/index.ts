@@ -1,20 +1,18 @@
-// EntraIdSource: the record, and whether the Microsoft identity platform can be reached.
+// EntraIdSource: the record, whether the Microsoft identity platform can be reached, and syncs of
+// its users and groups (mdmops sync, or its syncInterval in the long-running modes).
 import { probeUrl } from '../../net/probe.js';
 import { recordProvider, unreachable } from '../record.js';
-
-const AUTHORITY: Record<string, string> = {
-  AzurePublic: 'https://login.microsoftonline.com',
-  AzureUSGovernment: 'https://login.microsoftonline.us',
-  AzureChina: 'https://login.chinacloudapi.cn',
-};
+import { authorityOf } from './endpoints.js';
+import { syncEntraIdSource } from './sync.js';
 
 export const entraIdSourceProvider = recordProvider({
   kind: 'EntraIdSource',
   async inspect(_ctx, d) {
     if (d.spec.enabled === false) return { ready: { status: true, reason: 'Disabled', message: 'enabled is false: no users are synced' } };
-    const authority = String(d.spec.authorityHost ?? AUTHORITY[String(d.spec.cloud)]);
+    const authority = authorityOf(d.spec);
     const probe = await probeUrl(authority);
     if (!probe.ok) return unreachable('EntraUnreachable', `Entra ID authority ${authority} cannot be reached (${probe.message})`);
     return { ready: { status: true, reason: 'Reachable', message: probe.message } };
   },
+  sync: syncEntraIdSource,
 });

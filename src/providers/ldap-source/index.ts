@@ -1,5 +1,7 @@
-// LdapSource: the record; the directory is reached through its connector.
+// LdapSource: the record; the directory is reached through its connector, and synced on demand
+// (mdmops sync) or on its syncInterval in the long-running modes.
 import { dependencyReady, recordProvider } from '../record.js';
+import { syncLdapSource } from './sync.js';
 
 export const ldapSourceProvider = recordProvider({
   kind: 'LdapSource',
@@ -7,4 +9,5 @@ export const ldapSourceProvider = recordProvider({
     const connector = d.spec.connectorRef as { name: string };
     return (await dependencyReady(ctx, { tenant: d.id.tenant, kind: 'Connector', name: connector.name }, 'Connector')) ?? {};
   },
+  sync: syncLdapSource,
 });

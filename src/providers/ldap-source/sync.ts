@@ -1,67 +1,45 @@
-// One sync of an LdapSource: read the directory, decide with identity/sync.ts what changes, and
-// say how it went in status and notifications. An unreachable directory, a failure mid-read or an
-// empty answer never deletes users.
-import { blobAad } from '../../engine/context.js';
-import type { Engine } from '../../engine/context.js';
+// Reading an LdapSource for a sync round: through its connector (which must be Ready), with the
+// bind password from its secret and the CA bundle sealed at apply.
+import { blobAad, type Engine } from '../../engine/context.js';
+import type { SyncOptions, SyncReport } from '../../engine/provider.js';
 import type { SecretResolver } from '../../engine/secrets.js';
+import { readyOf } from '../../engine/status.js';
 import { readLdapDirectory, type LdapReadSpec } from '../../identity/ldap-directory.js';
-import { syncRound, type SyncRound } from '../../identity/sync.js';
-import type { DirectoryUser, StoredRecord, Write } from '../../store/types.js';
+import type { DirectoryUser, StoredRecord } from '../../store/types.js';
+import { runSourceSync } from '../source-sync.js';
 
-export interface SyncResult {
-  round?: SyncRound;
-  error?: string;
-  userCount: number;
-}
+type LdapSpec = LdapReadSpec & { bindPasswordSecretRef: { name: string; key: string }; connectorRef?: { name: string } };
 
-export async function syncLdapSource(engine: Engine, record: StoredRecord, secrets: SecretResolver, options: { allowMassDelete?: boolean; actor: string; now?: Date } = { actor: 'mdmops' }): Promise<SyncResult> {
+export async function syncLdapSource(engine: Engine, secrets: SecretResolver, record: StoredRecord, options: SyncOptions): Promise<SyncReport> {
   const id = { tenant: record.tenant, kind: record.kind, name: record.name };
-  const source = `LdapSource/${record.name}`;
-  const spec = record.spec as unknown as LdapReadSpec & { bindPasswordSecretRef: { name: string; key: string } };
-  const started = Date.now();
-  const existing = await engine.store.listUsers(record.tenant);
-  let round: SyncRound | undefined;
-  let error: string | undefined;
-  let groupCount: number | undefined;
-  try {
-    const password = await secrets.resolve(record.tenant, spec.bindPasswordSecretRef);
-    if (password === undefined) throw new Error(`secret ${spec.bindPasswordSecretRef.name}/${spec.bindPasswordSecretRef.key} (the bind password) not found`);
-    const sealedCa = await engine.store.getBlob(id, 'file:spec.tls.caCertificates');
-    const caPem = sealedCa && engine.key.open(sealedCa, blobAad(id, 'file:spec.tls.caCertificates')).toString();
-    const read = await readLdapDirectory(spec, password, caPem);
-    groupCount = read.groupCount;
-    const incoming: DirectoryUser[] = read.users.map((u) => ({
-      tenant: record.tenant,
-      id: `${source}/${u.uid}`,
-      source,
-      upn: u.upn ?? u.email ?? u.uid,
-      ...(u.email ? { email: u.email } : {}),
-      ...(u.displayName ? { displayName: u.displayName } : {}),
-      groups: u.groups,
-      attributes: u.attributes,
-      labels: {},
-    }));
-    round = syncRound(source, existing, incoming, options.allowMassDelete);
-  } catch (e) {
-    error = `${spec.url}: ${(e as Error).message}`;
-  }
-  const at = (options.now ?? new Date()).toISOString();
-  const applied = round && !round.blocked ? round : undefined;
-  const before = existing.filter((u) => u.source === source).length;
-  const userCount = applied ? before + applied.added - applied.removed : before;
-  const problem = error ?? round?.blocked;
-  const reason = error ? 'LdapUnreachable' : 'LdapDeletionBlocked';
-  const writes: Write[] = [...(applied?.writes ?? [])];
-  const { lastError: _e, ...kept } = record.status;
-  const status = { ...kept, lastSyncTime: at, lastSyncDuration: `${Date.now() - started}ms`, userCount, ...(groupCount === undefined ? {} : { groupCount }), ...(problem ? { lastError: problem } : {}) };
-  writes.push({ op: 'putRecord', record: { ...record, status, updatedAt: at } });
-  for (const r of ['LdapUnreachable', 'LdapDeletionBlocked']) {
-    if (problem && r === reason) writes.push({ op: 'notify', notification: { ...id, reason, severity: 'Warning', message: problem, lastSeen: at } });
-    else writes.push({ op: 'resolveNotification', id, reason: r });
-  }
-  if (applied) {
-    writes.push({ op: 'audit', entry: { at, ...id, action: 'sync', source: 'sync', revision: '-', actor: options.actor, detail: { added: applied.added, updated: applied.updated, removed: applied.removed } } });
-  }
-  await engine.store.commit(writes);
-  return { round, error, userCount };
+  const spec = record.spec as unknown as LdapSpec;
+  const source = `${record.kind}/${record.name}`;
+  return runSourceSync(engine, record, {
+    prefix: 'Ldap',
+    where: spec.url,
+    async read(_existing, _state, progress) {
+      if (spec.connectorRef) {
+        const connector = await engine.store.getRecord({ tenant: record.tenant, kind: 'Connector', name: spec.connectorRef.name });
+        const ready = readyOf(connector?.status);
+        if (ready?.status !== 'True') throw new Error(`Connector/${spec.connectorRef.name}, which reaches the directory, is not Ready${ready ? ` (${ready.reason}: ${ready.message})` : ''}`);
+      }
+      const password = await secrets.resolve(record.tenant, spec.bindPasswordSecretRef);
+      if (password === undefined) throw new Error(`the bind password is missing: ${secrets.where(record.tenant, spec.bindPasswordSecretRef)}`);
+      const sealedCa = await engine.store.getBlob(id, 'file:spec.tls.caCertificates');
+      const caPem = sealedCa && engine.key.open(sealedCa, blobAad(id, 'file:spec.tls.caCertificates')).toString();
+      const read = await readLdapDirectory(spec, password, caPem, progress);
+      const users = read.users.map((u): DirectoryUser => ({
+        tenant: record.tenant,
+        id: `${source}/${u.uid}`,
+        source,
+        upn: u.upn ?? u.email ?? u.uid,
+        ...(u.email ? { email: u.email } : {}),
+        ...(u.displayName ? { displayName: u.displayName } : {}),
+        groups: u.groups,
+        attributes: u.attributes,
+        labels: {},
+      }));
+      return { users, groupCount: read.groupCount };
+    },
+  }, options);
 }

@@ -1,0 +1,30 @@
+// Progress of long work on a terminal: one line redrawn in place, at most ten times a second.
+// Nothing is drawn when stderr is not a terminal (CI logs, pipes).
+
+const WIDTH = 30;
+
+/** A bar when the total is known (or estimated), else a count. Pure. */
+export function progressLine(label: string, done: number, total: number | undefined, elapsedMs: number): string {
+  const rate = elapsedMs > 0 ? Math.round((done * 1000) / elapsedMs) : 0;
+  const tail = `${done.toLocaleString('en-US')} ${total ? `/ ~${total.toLocaleString('en-US')} ` : ''}users read, ${rate.toLocaleString('en-US')}/s`;
+  if (!total) return `${label} ${tail}`;
+  const filled = Math.min(WIDTH, Math.round((done / total) * WIDTH));
+  return `${label} [${'#'.repeat(filled)}${' '.repeat(WIDTH - filled)}] ${tail}`;
+}
+
+export function terminalProgress(label: string, stream: NodeJS.WriteStream = process.stderr) {
+  const started = Date.now();
+  let last = 0;
+  let drawn = false;
+  return {
+    update(done: number, total?: number) {
+      if (!stream.isTTY || Date.now() - last < 100) return;
+      last = Date.now();
+      drawn = true;
+      stream.write(`\r${progressLine(label, done, total, Date.now() - started).slice(0, (stream.columns || 80) - 1)}\x1b[K`);
+    },
+    done() {
+      if (drawn) stream.write('\r\x1b[K');
+    },
+  };
+}

@@ -1,0 +1,144 @@
+// Users and groups of an Entra ID tenant through Graph delta queries. The first round (or one
+// after 410 Gone) reads everything; later rounds start from the stored deltaLinks and apply what
+// changed: properties present in a change replace the old values, absent ones are kept,
+// `@removed` removes, and `members@delta` adds or removes members.
+import { DeltaGone, type GraphClient } from './graph.js';
+
+export interface EntraUser {
+  /** Graph object id. */
+  id: string;
+  upn: string;
+  email?: string;
+  displayName?: string;
+  attributes: Record<string, string | string[]>;
+}
+
+export interface EntraGroup {
+  name: string;
+  members: string[];
+}
+
+export interface EntraState {
+  usersDeltaLink: string;
+  groupsDeltaLink: string;
+  groups: Record<string, EntraGroup>;
+}
+
+export interface EntraRead {
+  users: EntraUser[];
+  groups: Record<string, EntraGroup>;
+  state: EntraState;
+  /** True when everything was read anew (first round, or the delta token had expired). */
+  full: boolean;
+}
+
+export interface CustomAttribute {
+  name: string;
+  /** A Graph user property, a dotted path into one (onPremisesExtensionAttributes.extensionAttribute1) or a directory extension (extension_<appId>_<name>). */
+  attribute?: string;
+}
+
+type Raw = Record<string, unknown>;
+
+const BASE_PROPERTIES = ['id', 'userPrincipalName', 'mail', 'displayName'];
+
+export function userSelect(custom: CustomAttribute[]): string {
+  const top = custom.map((a) => (a.attribute ?? a.name).split('.')[0]!);
+  return [...new Set([...BASE_PROPERTIES, ...top])].join(',');
+}
+
+function valueAt(raw: Raw, path: string): string | string[] | undefined {
+  let v: unknown = raw;
+  for (const part of path.split('.')) v = v && typeof v === 'object' ? (v as Raw)[part] : undefined;
+  if (v === null || v === undefined || v === '') return undefined;
+  if (Array.isArray(v)) return v.length ? v.map(String) : undefined;
+  return String(v);
+}
+
+/** A user as changed by one delta item: present properties replace, absent ones stay. Pure. */
+export function mergeUser(old: EntraUser | undefined, raw: Raw, custom: CustomAttribute[]): EntraUser {
+  const has = (p: string) => Object.prototype.hasOwnProperty.call(raw, p);
+  const pick = (p: string, before: string | undefined) => (has(p) ? (valueAt(raw, p) as string | undefined) : before);
+  const attributes = { ...old?.attributes };
+  for (const a of custom) {
+    const path = a.attribute ?? a.name;
+    if (!has(path.split('.')[0]!)) continue;
+    const v = valueAt(raw, path);
+    if (v === undefined) delete attributes[a.name];
+    else attributes[a.name] = v;
+  }
+  const email = pick('mail', old?.email);
+  const displayName = pick('displayName', old?.displayName);
+  return {
+    id: String(raw.id),
+    upn: pick('userPrincipalName', old?.upn) ?? String(raw.id),
+    ...(email ? { email } : {}),
+    ...(displayName ? { displayName } : {}),
+    attributes,
+  };
+}
+
+/** A group as changed by one delta item. Only user members count: nested groups and devices are not users. Pure. */
+export function mergeGroup(old: EntraGroup | undefined, raw: Raw): EntraGroup {
+  const members = new Set(old?.members);
+  for (const m of (raw['members@delta'] as Raw[] | undefined) ?? []) {
+    if (m['@odata.type'] !== undefined && m['@odata.type'] !== '#microsoft.graph.user') continue;
+    if (m['@removed']) members.delete(String(m.id));
+    else members.add(String(m.id));
+  }
+  const name = Object.prototype.hasOwnProperty.call(raw, 'displayName') ? String(raw.displayName ?? raw.id) : (old?.name ?? String(raw.id));
+  return { name, members: [...members].sort() };
+}
+
+export async function readEntraDirectory(
+  graph: GraphClient,
+  custom: CustomAttribute[],
+  existing: EntraUser[],
+  previous: EntraState | undefined,
+  progress: (users: number) => void,
+): Promise<EntraRead> {
+  try {
+    return await readRound(graph, custom, previous ? existing : [], previous);
+  } catch (e) {
+    if (!(e instanceof DeltaGone) || !previous) throw e;
+    // The delta token expired: everything is read again, and what is missing is removed (guarded).
+    return readRound(graph, custom, [], undefined);
+  }
+
+  async function readRound(graph: GraphClient, custom: CustomAttribute[], base: EntraUser[], from: EntraState | undefined): Promise<EntraRead> {
+    const users = new Map(base.map((u) => [u.id, u]));
+    let count = 0;
+    const usersDeltaLink = await graph.delta(from?.usersDeltaLink ?? `/users/delta?$select=${userSelect(custom)}`, (items) => {
+      for (const raw of items) {
+        const id = String(raw.id);
+        if (raw['@removed']) users.delete(id);
+        else users.set(id, mergeUser(users.get(id), raw, custom));
+      }
+      count += items.length;
+      progress(count);
+    });
+    const groups: Record<string, EntraGroup> = { ...from?.groups };
+    const groupsDeltaLink = await graph.delta(from?.groupsDeltaLink ?? '/groups/delta?$select=displayName,members', (items) => {
+      for (const raw of items) {
+        const id = String(raw.id);
+        if (raw['@removed']) delete groups[id];
+        else groups[id] = mergeGroup(groups[id], raw);
+      }
+    });
+    return { users: [...users.values()], groups, state: { usersDeltaLink, groupsDeltaLink, groups }, full: !from };
+  }
+}
+
+/** Group names by user id. Pure. */
+export function groupsByUser(groups: Record<string, EntraGroup>): Map<string, string[]> {
+  const byUser = new Map<string, string[]>();
+  for (const g of Object.values(groups)) {
+    for (const m of g.members) {
+      const list = byUser.get(m);
+      if (list) list.push(g.name);
+      else byUser.set(m, [g.name]);
+    }
+  }
+  for (const list of byUser.values()) list.sort();
+  return byUser;
+}

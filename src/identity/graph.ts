@@ -1,0 +1,158 @@
+// Microsoft Graph v1.0 for a daemon: an app-only token from the Microsoft identity platform by
+// client credentials (msal-node, with a secret or a certificate), then GETs that honour Graph's
+// throttling (429 and 503/504 with Retry-After, else exponential backoff), renew an expired token
+// once, and follow delta queries from @odata.nextLink to @odata.deltaLink.
+import { ConfidentialClientApplication, type Configuration } from '@azure/msal-node';
+import { X509Certificate } from 'node:crypto';
+
+export interface GraphCredentials {
+  /** https://login.microsoftonline.com or another cloud's, or a test authority. */
+  authorityHost: string;
+  tenantId: string;
+  clientId: string;
+  /** https://graph.microsoft.com or another cloud's. */
+  graphEndpoint: string;
+  secret?: string;
+  certificate?: { certificatePem: string; privateKeyPem: string };
+}
+
+export class GraphError extends Error {
+  constructor(message: string, readonly status?: number, readonly code?: string) {
+    super(message);
+  }
+}
+
+/** 410 Gone: the delta token is no longer known; the caller starts over with a full read. */
+export class DeltaGone extends GraphError {}
+
+/** Public clouds' authorities are known to msal; any other host must be declared as known. */
+const PUBLIC_AUTHORITIES = ['login.microsoftonline.com', 'login.microsoftonline.us', 'login.chinacloudapi.cn'];
+
+const MAX_ATTEMPTS = 8;
+const MAX_WAIT_MS = 120_000;
+
+export interface GraphOptions {
+  sleep?: (ms: number) => Promise<void>;
+  /** Page size asked for with Prefer: odata.maxpagesize. */
+  pageSize?: number;
+}
+
+export function msalConfiguration(c: GraphCredentials): Configuration {
+  const host = new URL(c.authorityHost).host;
+  const credential = c.secret !== undefined
+    ? { clientSecret: c.secret }
+    : {
+        clientCertificate: {
+          thumbprintSha256: new X509Certificate(c.certificate!.certificatePem).fingerprint256.replace(/:/g, ''),
+          privateKey: c.certificate!.privateKeyPem,
+          x5c: c.certificate!.certificatePem,
+        },
+      };
+  return {
+    auth: {
+      clientId: c.clientId,
+      authority: `${c.authorityHost.replace(/\/$/, '')}/${c.tenantId}`,
+      ...credential,
+      ...(PUBLIC_AUTHORITIES.includes(host) ? {} : { knownAuthorities: [host] }),
+    },
+  };
+}
+
+/** Seconds or an HTTP date, as Retry-After allows; undefined when absent or unreadable. */
+export function retryAfterMs(header: string | null, now = Date.now()): number | undefined {
+  if (!header) return undefined;
+  if (/^\d+$/.test(header.trim())) return Number(header) * 1000;
+  const at = Date.parse(header);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}
+
+export class GraphClient {
+  private readonly app: ConfidentialClientApplication;
+  private readonly sleep: (ms: number) => Promise<void>;
+  private readonly scope: string;
+  private accessToken?: string;
+  /** Requests made, and how many were throttled: for status and tests. */
+  readonly counts = { requests: 0, throttled: 0, tokens: 0 };
+
+  constructor(private readonly credentials: GraphCredentials, private readonly options: GraphOptions = {}) {
+    this.app = new ConfidentialClientApplication(msalConfiguration(credentials));
+    this.sleep = options.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
+    this.scope = `${credentials.graphEndpoint.replace(/\/$/, '')}/.default`;
+  }
+
+  private async token(renew: boolean): Promise<string> {
+    if (this.accessToken && !renew) return this.accessToken;
+    try {
+      const result = await this.app.acquireTokenByClientCredential({ scopes: [this.scope], skipCache: renew });
+      if (!result?.accessToken) throw new Error('the token endpoint returned no access token');
+      this.counts.tokens++;
+      return (this.accessToken = result.accessToken);
+    } catch (e) {
+      const err = e as { errorCode?: string; errorMessage?: string; message: string };
+      // AADSTS messages name the problem (bad secret, unknown app) and never repeat the credential.
+      const detail = (err.errorMessage ?? err.message).split(/\r?\n/)[0]!;
+      throw new GraphError(`Entra ID refused the app's credentials${err.errorCode ? ` (${err.errorCode})` : ''}: ${detail}`, undefined, err.errorCode);
+    }
+  }
+
+  /** GET a Graph URL (absolute, or a path under /v1.0), as JSON. */
+  async get(url: string): Promise<Record<string, unknown>> {
+    const full = url.startsWith('https://') ? url : `${this.credentials.graphEndpoint.replace(/\/$/, '')}/v1.0${url}`;
+    let renewed = false;
+    for (let attempt = 1; ; attempt++) {
+      this.counts.requests++;
+      let res: Response;
+      try {
+        res = await fetch(full, {
+          headers: {
+            authorization: `Bearer ${await this.token(false)}`,
+            accept: 'application/json',
+            ...(this.options.pageSize ? { prefer: `odata.maxpagesize=${this.options.pageSize}` } : {}),
+          },
+          signal: AbortSignal.timeout(60_000),
+        });
+      } catch (e) {
+        if (e instanceof GraphError || attempt >= 3) throw new GraphError(`cannot reach ${new URL(full).host}: ${causeOf(e)}`);
+        await this.sleep(500 * 2 ** attempt);
+        continue;
+      }
+      if (res.ok) return (await res.json()) as Record<string, unknown>;
+      const body = (await res.json().catch(() => ({}))) as { error?: { code?: string; message?: string } };
+      const code = body.error?.code;
+      const message = `Graph answered ${res.status}${code ? ` ${code}` : ''}${body.error?.message ? `: ${body.error.message}` : ''}`;
+      if (res.status === 410) throw new DeltaGone(message, 410, code);
+      if (res.status === 401 && !renewed) {
+        // The token expired or was revoked before msal thought so: one new token, then give up.
+        renewed = true;
+        await this.token(true);
+        continue;
+      }
+      const throttled = res.status === 429 || res.status === 503 || res.status === 504;
+      if (!throttled || attempt >= MAX_ATTEMPTS) throw new GraphError(`${message} (${new URL(full).pathname})`, res.status, code);
+      if (res.status === 429) this.counts.throttled++;
+      await this.sleep(Math.min(MAX_WAIT_MS, retryAfterMs(res.headers.get('retry-after')) ?? 1000 * 2 ** (attempt - 1)));
+    }
+  }
+
+  /**
+   * Follows a delta query: each page's items go to onPage; returns the deltaLink for next time.
+   * A page may be empty; a page never carries both links.
+   */
+  async delta(firstUrl: string, onPage: (items: Record<string, unknown>[]) => void): Promise<string> {
+    let url = firstUrl;
+    for (;;) {
+      const page = await this.get(url);
+      onPage((page.value as Record<string, unknown>[] | undefined) ?? []);
+      const next = page['@odata.nextLink'];
+      const delta = page['@odata.deltaLink'];
+      if (typeof delta === 'string') return delta;
+      if (typeof next !== 'string') throw new GraphError(`a delta page of ${new URL(url, this.credentials.graphEndpoint).pathname} carries neither @odata.nextLink nor @odata.deltaLink`);
+      url = next;
+    }
+  }
+}
+
+function causeOf(e: unknown): string {
+  const err = e as { message?: string; cause?: { code?: string; message?: string } };
+  return err.cause?.code ?? err.cause?.message ?? err.message ?? String(e);
+}

@@ -1,0 +1,108 @@
+// One sync round of an identity source, whatever the source: read it, decide with
+// identity/sync.ts what changes, build managed Apple IDs, queue invitations, and say how it went in
+// status and notifications. A source that cannot be read, fails mid-read or answers with nothing
+// never deletes users; nor does a round that would delete more than the guard allows.
+import type { Engine } from '../engine/context.js';
+import { blobAad } from '../engine/context.js';
+import type { SyncOptions, SyncReport } from '../engine/provider.js';
+import { assignAppleIds, type AppleIdSettings } from '../identity/apple-id.js';
+import { attributeCoverage, describeLacking } from '../identity/attributes.js';
+import { syncRound } from '../identity/sync.js';
+import type { DirectoryUser, StoredRecord, Write } from '../store/types.js';
+
+export interface SourceRead {
+  /** Every user of the source as of this round. */
+  users: DirectoryUser[];
+  groupCount: number;
+  /** What the next round starts from (delta links), sealed; kept only when this round is applied. */
+  state?: Buffer;
+}
+
+export interface SourceReader {
+  /** Reason prefix of this source's notifications: Ldap, Entra. */
+  prefix: string;
+  /** Where it reads from, for messages. */
+  where: string;
+  read(existing: DirectoryUser[], previousState: Buffer | undefined, progress: (read: number) => void): Promise<SourceRead>;
+}
+
+export const SYNC_STATE = 'sync-state';
+
+const notice = (r: StoredRecord, reason: string, severity: 'Warning' | 'Error', message: string, at: string): Write => ({
+  op: 'notify',
+  notification: { tenant: r.tenant, kind: r.kind, name: r.name, reason, severity, message, lastSeen: at },
+});
+
+export async function runSourceSync(engine: Engine, record: StoredRecord, reader: SourceReader, options: SyncOptions): Promise<SyncReport> {
+  const id = { tenant: record.tenant, kind: record.kind, name: record.name };
+  const source = `${record.kind}/${record.name}`;
+  const spec = record.spec as { customAttributes?: { name: string }[]; managedAppleIds?: AppleIdSettings; autoInviteUsers?: boolean };
+  const started = Date.now();
+  const mine = (await engine.store.listUsers(record.tenant)).filter((u) => u.source === source);
+  const sealedState = await engine.store.getBlob(id, SYNC_STATE);
+  const previousState = sealedState && engine.key.open(sealedState, blobAad(id, SYNC_STATE));
+  const at = (options.now ?? new Date()).toISOString();
+  const problems = new Map<string, { severity: 'Warning' | 'Error'; message: string }>();
+  const report: SyncReport = { userCount: mine.length, added: 0, updated: 0, removed: 0, warnings: [] };
+  const writes: Write[] = [];
+  let groupCount: number | undefined;
+
+  try {
+    const read = await reader.read(mine, previousState, (n) => options.progress?.(n, mine.length || undefined));
+    groupCount = read.groupCount;
+    const apple = assignAppleIds(read.users, spec.managedAppleIds ?? { mode: 'None', includeAppleIdSubdomain: false });
+    const round = syncRound(source, mine, apple.users, options.allowMassDelete);
+    if (round.blocked) {
+      report.blocked = round.blocked;
+      problems.set(`${reader.prefix}DeletionBlocked`, { severity: 'Warning', message: round.blocked });
+    } else {
+      Object.assign(report, { added: round.added, updated: round.updated, removed: round.removed, userCount: apple.users.length });
+      writes.push(...round.writes);
+      if (read.state) writes.push({ op: 'putBlob', id, purpose: SYNC_STATE, sealed: engine.key.seal(read.state, blobAad(id, SYNC_STATE)) });
+      if (spec.autoInviteUsers) writes.push(...invitations(mine, apple.users, source, at));
+      const names = (spec.customAttributes ?? []).map((a) => a.name);
+      const coverage = attributeCoverage(apple.users, names);
+      if (coverage.none) {
+        problems.set(`${reader.prefix}NoAttributesSynced`, { severity: 'Warning', message: `no user has any of the custom attributes ${names.join(', ')}: check that ${reader.where} exposes them to mdmops` });
+      } else if (coverage.lacking.length) {
+        problems.set(`${reader.prefix}SomeAttributesNotSynced`, { severity: 'Warning', message: `some users lack custom attributes: ${describeLacking(coverage.lacking, apple.users.length)}; they get no value where \${name} is used` });
+      }
+      if (apple.collisions.length || apple.missing.length) {
+        const parts = [
+          ...apple.collisions.slice(0, 5).map((c) => `${c.appleId} would belong to ${c.users.join(' and ')}`),
+          ...(apple.missing.length ? [`${apple.missing.length} users have no ${spec.managedAppleIds?.schema === 'UserUPN' ? 'UPN' : 'e-mail address'} to build one from (${apple.missing.slice(0, 3).join(', ')}${apple.missing.length > 3 ? ', ...' : ''})`] : []),
+        ];
+        problems.set('ManagedAppleIdsIncomplete', { severity: 'Warning', message: `${apple.collisions.length} managed Apple ID collisions left unassigned${apple.collisions.length > 5 ? ' (first 5 shown)' : ''}: ${parts.join('; ')}` });
+      }
+      report.warnings.push(...[...problems.values()].map((p) => p.message));
+      writes.push({ op: 'audit', entry: { at, ...id, action: 'sync', source: 'sync', revision: '-', actor: options.actor, detail: { added: round.added, updated: round.updated, removed: round.removed } } });
+    }
+  } catch (e) {
+    report.error = `${reader.where}: ${(e as Error).message}`;
+    problems.set(`${reader.prefix}Unreachable`, { severity: 'Warning', message: report.error });
+  }
+
+  const { lastError: _e, ...kept } = record.status;
+  const lastError = report.error ?? report.blocked;
+  const status = { ...kept, lastSyncTime: at, lastSyncDuration: `${Date.now() - started}ms`, userCount: report.userCount, ...(groupCount === undefined ? {} : { groupCount }), ...(lastError ? { lastError } : {}) };
+  writes.push({ op: 'putRecord', record: { ...record, status, updatedAt: at } });
+  // A round not applied says nothing about attributes or Apple IDs: those notifications stay as they were.
+  const judged = SYNC_REASONS.slice(0, report.error ? 1 : report.blocked ? 2 : undefined).map((r) => r.replace('*', reader.prefix));
+  for (const reason of judged) {
+    const p = problems.get(reason);
+    writes.push(p ? notice(record, reason, p.severity, p.message, at) : { op: 'resolveNotification', id, reason });
+  }
+  await engine.store.commit(writes);
+  return report;
+}
+
+/** Notification reasons a sync round raises or clears; * is the source's prefix. */
+export const SYNC_REASONS = ['*Unreachable', '*DeletionBlocked', '*NoAttributesSynced', '*SomeAttributesNotSynced', 'ManagedAppleIdsIncomplete'];
+
+/** Newly imported users with an e-mail address are invited; the store keeps one invitation per user, ever. */
+function invitations(before: DirectoryUser[], after: DirectoryUser[], source: string, at: string): Write[] {
+  const known = new Set(before.map((u) => u.id));
+  return after
+    .filter((u) => !known.has(u.id) && u.email)
+    .map((u) => ({ op: 'invite', invitation: { tenant: u.tenant, userId: u.id, source, email: u.email!, queuedAt: at } }));
+}
