@@ -20,7 +20,7 @@ if [ -x "$bin/etcd" ] && [ -x "$bin/kube-apiserver" ] && [ -x "$bin/kubectl" ] &
   exit 0
 fi
 
-command -v go >/dev/null 2>&1 || { say "Go (1.24 or later) is needed to build the test cluster's binaries; install it from https://go.dev/dl/"; exit 1; }
+command -v go >/dev/null 2>&1 || { say "Go 1.26 or later (etcd v3.5.35 and helm v3.21.4 require it) is needed to build the test cluster's binaries; install it from https://go.dev/dl/"; exit 1; }
 # Never fetch another toolchain behind the user's back; the module cache and build cache stay where Go keeps them.
 export GOTOOLCHAIN=local GOFLAGS=-buildvcs=false CGO_ENABLED=0
 mkdir -p "$bin" "$dir/src"
