@@ -139,7 +139,7 @@ export async function startKube(): Promise<KubeCluster> {
       HELM_CACHE_HOME: p('helm/cache'), HELM_CONFIG_HOME: p('helm/config'), HELM_DATA_HOME: p('helm/data'),
     };
     const tool = (name: string) => (args: string[], options: ToolOptions = {}) => {
-      const full = [...args, '--kubeconfig', options.kubeconfig ?? kubeconfig];
+      const full = ['--kubeconfig', options.kubeconfig ?? kubeconfig, ...args];
       try {
         return execFileSync(bin(name), full, { input: options.input, encoding: 'utf8', env, timeout: TOOL_TIMEOUT_MS, stdio: ['pipe', 'pipe', 'pipe'] });
       } catch (e) {
