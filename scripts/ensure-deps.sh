@@ -28,11 +28,16 @@ command -v scepserver >/dev/null 2>&1 || missing="$missing scep"
 command -v pebble >/dev/null 2>&1 || missing="$missing pebble"
 command -v slapd >/dev/null 2>&1 || [ -x /usr/sbin/slapd ] || missing="$missing slapd"
 command -v ldapsearch >/dev/null 2>&1 || missing="$missing ldap-utils"
-[ -z "$missing" ] && exit 0
-if [ "$(id -u)" = 0 ]; then
-  echo "installing Debian packages the tests need:$missing" >&2
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null
-else
-  echo "the tests need Debian packages:$missing (apt-get install$missing)" >&2
-  exit 1
+if [ -n "$missing" ]; then
+  if [ "$(id -u)" = 0 ]; then
+    echo "installing Debian packages the tests need:$missing" >&2
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null
+  else
+    echo "the tests need Debian packages:$missing (apt-get install$missing)" >&2
+    exit 1
+  fi
 fi
+
+# The test cluster: etcd, kube-apiserver, kubectl and helm built from Go modules, cached under
+# ~/.cache/mdmops (a first build takes many minutes; later runs find them).
+sh test/servers/kube-build.sh >/dev/null

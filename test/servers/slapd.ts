@@ -8,6 +8,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { issueCert, makeCa } from './certs.js';
 import { freePort } from './ports.js';
 import { spawnServer } from './process.js';
 
@@ -133,17 +134,11 @@ function userEntry(user: LdapUserSeed): string {
 
 // ---- TLS ----
 
-/** A throwaway CA and a server certificate it signed for 127.0.0.1 and localhost (P-256: fast to make). */
+/** A throwaway CA and a server certificate it signed for 127.0.0.1 and localhost. */
 async function makeCertificates(dir: string): Promise<{ ca: string; cert: string; key: string }> {
-  const p = (name: string) => join(dir, name);
-  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
-  await run('openssl', ['req', '-x509', ...ec, '-keyout', p('ca.key'), '-out', p('ca.pem'), '-days', '2', '-subj', '/CN=mdmops test LDAP CA',
-    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign']);
-  await run('openssl', ['req', ...ec, '-keyout', p('server.key'), '-out', p('server.csr'), '-subj', '/CN=localhost']);
-  writeFileSync(p('server.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n');
-  await run('openssl', ['x509', '-req', '-in', p('server.csr'), '-CA', p('ca.pem'), '-CAkey', p('ca.key'), '-set_serial', `0x${randomBytes(8).toString('hex')}`,
-    '-days', '2', '-sha256', '-extfile', p('server.ext'), '-out', p('server.pem')]);
-  return { ca: p('ca.pem'), cert: p('server.pem'), key: p('server.key') };
+  const ca = await makeCa(dir, 'ca', 'mdmops test LDAP CA');
+  const server = await issueCert(dir, ca, 'server', { subject: '/CN=localhost', usage: 'serverAuth', san: 'IP:127.0.0.1,DNS:localhost' });
+  return { ca: ca.cert, ...server };
 }
 
 function slapdConf(dir: string, dbDir: string, tls: { ca: string; cert: string; key: string }, password: string): string {

@@ -1,0 +1,240 @@
+// The Helm chart and the CRDs against a real kube-apiserver (built from Go modules, see
+// test/servers/kube-build.sh): helm lint and template, the chart installed with its CRDs, the example
+// tenant applied as custom resources, printer columns, invalid resources refused by the CRD schema,
+// and the chart's ServiceAccount allowed what its RBAC lists and nothing more.
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseAllDocuments } from 'yaml';
+import { ROOT } from './support/cli.js';
+import { KubeToolError, startKube, type KubeCluster } from './servers/kube.js';
+
+const CHART = join(ROOT, 'charts/mdmops');
+const RELEASE = 'mdmops';
+const SYSTEM_NS = 'mdmops-system';
+const TENANT_NS = 'contoso';
+
+type Doc = Record<string, any>;
+
+const docsOf = (text: string): Doc[] => parseAllDocuments(text).map((d) => d.toJS() as Doc).filter((d) => d && typeof d === 'object');
+const readDocs = (file: string): Doc[] => docsOf(readFileSync(file, 'utf8'));
+
+const crds: Doc[] = readdirSync(join(CHART, 'crds')).sort().flatMap((f) => readDocs(join(CHART, 'crds', f)));
+const plurals = crds.map((c) => c.spec.names.plural as string).sort();
+const tenantDir = join(ROOT, 'examples/tenant');
+const tenant: Doc[] = readdirSync(tenantDir).filter((f) => f.endsWith('.yaml')).flatMap((f) => readDocs(join(tenantDir, f)));
+
+/** The namespaced rules the chart must grant, exactly. */
+const expectedRules = [
+  { apiGroups: ['mdmops.io'], resources: plurals, verbs: ['get', 'list', 'watch', 'update', 'patch'] },
+  { apiGroups: ['mdmops.io'], resources: plurals.map((p) => `${p}/status`), verbs: ['update', 'patch'] },
+  { apiGroups: ['mdmops.io'], resources: plurals.map((p) => `${p}/finalizers`), verbs: ['update'] },
+  { apiGroups: [''], resources: ['secrets'], verbs: ['get', 'list', 'watch'] },
+  { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] },
+  { apiGroups: ['events.k8s.io'], resources: ['events'], verbs: ['create', 'patch'] },
+];
+const expectedLeaseRules = [
+  { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['create'] },
+  { apiGroups: ['coordination.k8s.io'], resources: ['leases'], resourceNames: ['mdmops-controller'], verbs: ['get', 'update'] },
+];
+
+/** A row of kubectl's table cut at the header's column starts (an empty cell leaves only spaces). */
+function cells(header: string, row: string): string[] {
+  const starts = [...header.matchAll(/\S+/g)].map((m) => m.index);
+  return starts.map((start, i) => row.slice(start, starts[i + 1]).trim());
+}
+
+let kube: KubeCluster;
+
+beforeAll(async () => {
+  kube = await startKube();
+}, 60 * 60_000); // a first build of the binaries, when ensure-deps has not done it, takes long
+
+afterAll(async () => {
+  await kube?.stop();
+});
+
+describe('helm lint and template', () => {
+  it('lints clean, and the values schema and cross-field rules refuse bad values', () => {
+    expect(kube.helm(['lint', '--strict', CHART])).toMatch(/1 chart\(s\) linted, 0 chart\(s\) failed/);
+    expect(() => kube.helm(['lint', '--strict', CHART, '--set', 'image.pullPolicy=Sometimes'])).toThrow(/pullPolicy/);
+    expect(() => kube.helm(['lint', '--strict', CHART, '--set', 'watchNamespaces[0]=Not_A_Namespace'])).toThrow(/watchNamespaces/);
+    expect(() => kube.helm(['template', RELEASE, CHART, '--set', 'replicaCount=2'])).toThrow(/replicaCount > 1 needs a shared PostgreSQL store/);
+  });
+
+  it('renders a hardened Deployment, its ServiceAccount, Service, PodDisruptionBudget and least-privilege RBAC', () => {
+    const docs = docsOf(kube.helm(['template', RELEASE, CHART, '-n', SYSTEM_NS]));
+    expect(docs.map((d) => d.kind).sort()).toEqual(['ClusterRole', 'ClusterRoleBinding', 'Deployment', 'PodDisruptionBudget', 'Role', 'RoleBinding', 'Service', 'ServiceAccount']);
+    for (const d of docs) if (!d.kind.startsWith('Cluster')) expect(d.metadata.namespace, `${d.kind} namespace`).toBe(SYSTEM_NS);
+
+    const deployment = docs.find((d) => d.kind === 'Deployment')!;
+    const pod = deployment.spec.template.spec;
+    expect(pod.serviceAccountName).toBe(RELEASE);
+    // The image's user, so that runAsNonRoot holds whether or not the image is the one built here.
+    const imageUser = Number(/^USER\s+(\d+)/m.exec(readFileSync(join(ROOT, 'Dockerfile'), 'utf8'))?.[1]);
+    expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: imageUser, seccompProfile: { type: 'RuntimeDefault' } });
+    const [container] = pod.containers;
+    expect(container.securityContext).toEqual({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, privileged: false, capabilities: { drop: ['ALL'] } });
+    expect(container.ports).toEqual([{ name: 'http', containerPort: 8080, protocol: 'TCP' }]);
+    expect(container.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 'http' });
+    expect(container.readinessProbe.httpGet).toEqual({ path: '/readyz', port: 'http' });
+    expect(container.args).toEqual(['--port=8080', '--leader-elect', `--lease-namespace=${SYSTEM_NS}`, '--lease-name=mdmops-controller']);
+    // A read-only root: the writable places are volumes.
+    expect(container.volumeMounts.map((m: Doc) => m.mountPath).sort()).toEqual(['/tmp', '/var/lib/mdmops']);
+    expect(deployment.spec.template.metadata.annotations).toMatchObject({ 'prometheus.io/scrape': 'true', 'prometheus.io/port': '8080', 'prometheus.io/path': '/metrics' });
+
+    const service = docs.find((d) => d.kind === 'Service')!;
+    expect(service.spec.ports).toEqual([{ name: 'http', port: 8080, targetPort: 'http', protocol: 'TCP' }]);
+    expect(service.spec.selector).toEqual(deployment.spec.selector.matchLabels);
+    expect(docs.find((d) => d.kind === 'PodDisruptionBudget')!.spec.selector.matchLabels).toEqual(deployment.spec.selector.matchLabels);
+
+    expect(docs.find((d) => d.kind === 'ClusterRole')!.rules).toEqual(expectedRules);
+    const lease = docs.find((d) => d.kind === 'Role')!;
+    expect(lease.metadata.namespace).toBe(SYSTEM_NS);
+    expect(lease.rules).toEqual(expectedLeaseRules);
+    for (const binding of docs.filter((d) => d.kind.endsWith('Binding'))) {
+      expect(binding.subjects).toEqual([{ kind: 'ServiceAccount', name: RELEASE, namespace: SYSTEM_NS }]);
+    }
+    expect(JSON.stringify(docs.filter((d) => d.kind.endsWith('Role')))).not.toContain('"*"');
+  });
+
+  it('grants Roles in the watched namespaces only when watchNamespaces is set, and passes them to the controller', () => {
+    const docs = docsOf(kube.helm(['template', RELEASE, CHART, '-n', SYSTEM_NS, '--set', 'watchNamespaces={tenant-a,tenant-b}', '--set', 'leaderElection.enabled=false']));
+    expect(docs.filter((d) => d.kind.startsWith('Cluster'))).toEqual([]);
+    const roles = docs.filter((d) => d.kind === 'Role');
+    expect(roles.map((r) => r.metadata.namespace)).toEqual(['tenant-a', 'tenant-b']);
+    for (const role of roles) expect(role.rules).toEqual(expectedRules);
+    expect(docs.find((d) => d.kind === 'Deployment')!.spec.template.spec.containers[0].args).toEqual(['--port=8080', '--namespace=tenant-a', '--namespace=tenant-b']);
+  });
+});
+
+describe('the chart installed in a real cluster', () => {
+  beforeAll(() => {
+    kube.helm(['install', RELEASE, CHART, '-n', SYSTEM_NS, '--create-namespace']);
+    for (const crd of crds) kube.kubectl(['wait', '--for=condition=Established', '--timeout=60s', `crd/${crd.metadata.name}`]);
+    kube.kubectl(['create', 'namespace', TENANT_NS]);
+  });
+
+  it('installs every CRD from the chart', () => {
+    const names = kube.kubectl(['get', 'crd', '-o', 'jsonpath={.items[*].metadata.name}']).split(' ').sort();
+    expect(names).toEqual(crds.map((c) => c.metadata.name).sort());
+    expect(kube.helm(['list', '-n', SYSTEM_NS, '-o', 'json'])).toContain('"status":"deployed"');
+  });
+
+  it('accepts the example tenant as custom resources and shows the printer columns', () => {
+    const out = kube.kubectl(['apply', '-n', TENANT_NS, '-f', tenantDir]);
+    for (const doc of tenant) {
+      const def = crds.find((c) => c.spec.names.kind === doc.kind)!;
+      expect(out).toContain(`${def.spec.names.singular}.mdmops.io/${doc.metadata.name} created`);
+    }
+    // Stored as written (the apiserver pruned nothing the schema knows), with the schema's defaults filled in.
+    const stored: Doc[] = JSON.parse(kube.kubectl(['get', 'mdmops', '-n', TENANT_NS, '-o', 'json'])).items;
+    expect(stored).toHaveLength(tenant.length);
+    for (const doc of tenant) {
+      const item = stored.find((i) => i.kind === doc.kind && i.metadata.name === doc.metadata.name);
+      expect(item?.spec, `${doc.kind}/${doc.metadata.name}`).toMatchObject(doc.spec);
+    }
+    expect(stored.find((i) => i.kind === 'Connector')!.spec).toMatchObject({ enabled: true, managementPolicy: 'Enforce', suspend: false });
+
+    for (const crd of crds) {
+      const docs = tenant.filter((d) => d.kind === crd.spec.names.kind);
+      if (!docs.length) continue;
+      const lines = kube.kubectl(['get', crd.spec.names.plural, '-n', TENANT_NS]).trimEnd().split('\n');
+      const columns = crd.spec.versions[0].additionalPrinterColumns.map((c: Doc) => (c.name as string).toUpperCase());
+      expect(lines[0]!.split(/\s{2,}/), crd.spec.names.kind).toEqual(['NAME', ...columns]);
+      expect(lines.slice(1).map((l) => l.split(/\s+/)[0]).sort()).toEqual(docs.map((d) => d.metadata.name).sort());
+      // A column read from the spec shows the spec's value.
+      for (const [i, col] of crd.spec.versions[0].additionalPrinterColumns.entries()) {
+        const path = /^\.spec\.([\w.]+)$/.exec(col.jsonPath)?.[1];
+        if (!path) continue;
+        for (const doc of docs) {
+          const value = path.split('.').reduce<any>((v, k) => v?.[k], doc.spec);
+          const row = cells(lines[0]!, lines.find((l) => l.startsWith(`${doc.metadata.name} `))!);
+          expect(row[i + 1], `${doc.kind}/${doc.metadata.name} ${col.name}`).toBe(value === undefined ? '' : String(value));
+        }
+      }
+    }
+  });
+
+  it.each([
+    ['wrong-enum-value.yaml', 'connector/paris-dc', /spec\.logLevel: Unsupported value: "Verbose"/],
+    ['wrong-type.yaml', 'coresynctarget/core-lyon', /spec\.port: Invalid value: "string": spec\.port in body must be of type (integer|number)/],
+    ['missing-required-field.yaml', 'space/emea', /spec\.displayName: Required value/],
+    ['unknown-field.yaml', 'connector/paris-dc', /unknown field "spec\.loglevel"/],
+    ['name-not-dns-1123.yaml', 'connector/Paris_DC', /metadata\.name: Invalid value: "Paris_DC"/],
+  ])('refuses examples/invalid/%s with a message naming the field, and stores nothing', (file, resource, message) => {
+    const ns = 'invalid-tenant';
+    try {
+      kube.kubectl(['create', 'namespace', ns]);
+    } catch (e) {
+      if (!(e instanceof KubeToolError && /AlreadyExists/.test(e.stderr))) throw e;
+    }
+    let error: unknown;
+    try {
+      kube.kubectl(['apply', '-n', ns, '-f', join(ROOT, 'examples/invalid', file)]);
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(KubeToolError);
+    expect((error as KubeToolError).stderr).toMatch(message);
+    expect(kube.kubectl(['get', resource.split('/')[0]!, '-n', ns, '-o', 'name', '--ignore-not-found'])).toBe('');
+  });
+
+  describe("the chart's ServiceAccount", () => {
+    let sa: string;
+    const user = `system:serviceaccount:${SYSTEM_NS}:${RELEASE}`;
+    beforeAll(async () => {
+      sa = await kube.mintServiceAccountKubeconfig(SYSTEM_NS, RELEASE);
+    });
+
+    /** kubectl auth can-i as the ServiceAccount itself (its token), answering yes or no. */
+    const can = (...args: string[]): boolean => {
+      try {
+        return kube.kubectl(['auth', 'can-i', ...args], { kubeconfig: sa }).trim() === 'yes';
+      } catch (e) {
+        if (e instanceof KubeToolError && e.stdout.trim() === 'no') return false;
+        throw e;
+      }
+    };
+
+    it('authenticates as the ServiceAccount', () => {
+      expect(JSON.parse(kube.kubectl(['auth', 'whoami', '-o', 'json'], { kubeconfig: sa })).status.userInfo.username).toBe(user);
+    });
+
+    it('may do what the controller needs', () => {
+      for (const plural of plurals) {
+        for (const verb of ['get', 'list', 'watch', 'update', 'patch']) expect(can(verb, `${plural}.mdmops.io`, '-n', TENANT_NS), `${verb} ${plural}`).toBe(true);
+        expect(can('update', `${plural}.mdmops.io`, '--subresource=status', '-n', TENANT_NS), `update ${plural}/status`).toBe(true);
+        expect(can('update', `${plural}.mdmops.io`, '--subresource=finalizers', '-n', TENANT_NS), `update ${plural}/finalizers`).toBe(true);
+      }
+      for (const verb of ['get', 'list', 'watch']) expect(can(verb, 'secrets', '-n', TENANT_NS)).toBe(true);
+      expect(can('create', 'events', '-n', TENANT_NS)).toBe(true);
+      expect(can('create', 'events.events.k8s.io', '-n', TENANT_NS)).toBe(true);
+      expect(can('create', 'leases.coordination.k8s.io', '-n', SYSTEM_NS)).toBe(true);
+      expect(can('update', 'leases.coordination.k8s.io/mdmops-controller', '-n', SYSTEM_NS)).toBe(true);
+      // And really does it with its token: reads the tenant's resources and Secrets.
+      expect(kube.kubectl(['get', 'connectors', '-n', TENANT_NS, '-o', 'name'], { kubeconfig: sa })).toContain('connector.mdmops.io/paris-dc');
+      expect(kube.kubectl(['get', 'secrets', '-n', TENANT_NS, '-o', 'name'], { kubeconfig: sa })).toBe('');
+    });
+
+    it('may do nothing more', () => {
+      for (const [verb, resource, ns] of [
+        ['create', 'connectors.mdmops.io', TENANT_NS], ['delete', 'connectors.mdmops.io', TENANT_NS], ['deletecollection', 'spaces.mdmops.io', TENANT_NS],
+        ['create', 'secrets', TENANT_NS], ['update', 'secrets', TENANT_NS], ['patch', 'secrets', TENANT_NS], ['delete', 'secrets', TENANT_NS],
+        ['list', 'pods', TENANT_NS], ['list', 'configmaps', TENANT_NS], ['get', 'deployments.apps', SYSTEM_NS],
+        ['delete', 'events', TENANT_NS], ['list', 'events', TENANT_NS],
+        ['create', 'leases.coordination.k8s.io', TENANT_NS], ['update', 'leases.coordination.k8s.io/other-lease', SYSTEM_NS], ['delete', 'leases.coordination.k8s.io/mdmops-controller', SYSTEM_NS],
+        ['list', 'leases.coordination.k8s.io', SYSTEM_NS],
+        ['create', 'customresourcedefinitions.apiextensions.k8s.io', ''], ['create', 'clusterrolebindings.rbac.authorization.k8s.io', ''],
+        ['*', '*', TENANT_NS],
+      ] as const) {
+        expect(can(verb, resource, ...(ns ? ['-n', ns] : [])), `${verb} ${resource} ${ns}`).toBe(false);
+      }
+      expect(() => kube.kubectl(['get', 'pods', '-n', TENANT_NS], { kubeconfig: sa })).toThrow(/Forbidden|forbidden/);
+      expect(() => kube.kubectl(['create', 'secret', 'generic', 'stolen', '-n', TENANT_NS, '--from-literal=a=b'], { kubeconfig: sa })).toThrow(/forbidden/);
+      expect(() => kube.kubectl(['delete', 'connector', 'paris-dc', '-n', TENANT_NS], { kubeconfig: sa })).toThrow(/forbidden/);
+      // Still there: the refused delete changed nothing.
+      expect(kube.kubectl(['get', 'connector', 'paris-dc', '-n', TENANT_NS, '-o', 'name'])).toBe('connector.mdmops.io/paris-dc\n');
+    });
+  });
+});
