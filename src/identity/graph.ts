@@ -70,9 +70,6 @@ export class GraphClient {
   private readonly app: ConfidentialClientApplication;
   private readonly sleep: (ms: number) => Promise<void>;
   private readonly scope: string;
-  private accessToken?: string;
-  /** Requests made, and how many were throttled: for status and tests. */
-  readonly counts = { requests: 0, throttled: 0, tokens: 0 };
 
   constructor(private readonly credentials: GraphCredentials, private readonly options: GraphOptions = {}) {
     this.app = new ConfidentialClientApplication(msalConfiguration(credentials));
@@ -80,13 +77,12 @@ export class GraphClient {
     this.scope = `${credentials.graphEndpoint.replace(/\/$/, '')}/.default`;
   }
 
+  /** msal keeps the token and asks for a new one shortly before it expires; renew skips its cache. */
   private async token(renew: boolean): Promise<string> {
-    if (this.accessToken && !renew) return this.accessToken;
     try {
       const result = await this.app.acquireTokenByClientCredential({ scopes: [this.scope], skipCache: renew });
       if (!result?.accessToken) throw new Error('the token endpoint returned no access token');
-      this.counts.tokens++;
-      return (this.accessToken = result.accessToken);
+      return result.accessToken;
     } catch (e) {
       const err = e as { errorCode?: string; errorMessage?: string; message: string };
       // AADSTS messages name the problem (bad secret, unknown app) and never repeat the credential.
@@ -100,7 +96,6 @@ export class GraphClient {
     const full = url.startsWith('https://') ? url : `${this.credentials.graphEndpoint.replace(/\/$/, '')}/v1.0${url}`;
     let renewed = false;
     for (let attempt = 1; ; attempt++) {
-      this.counts.requests++;
       let res: Response;
       try {
         res = await fetch(full, {
@@ -129,7 +124,6 @@ export class GraphClient {
       }
       const throttled = res.status === 429 || res.status === 503 || res.status === 504;
       if (!throttled || attempt >= MAX_ATTEMPTS) throw new GraphError(`${message} (${new URL(full).pathname})`, res.status, code);
-      if (res.status === 429) this.counts.throttled++;
       await this.sleep(Math.min(MAX_WAIT_MS, retryAfterMs(res.headers.get('retry-after')) ?? 1000 * 2 ** (attempt - 1)));
     }
   }

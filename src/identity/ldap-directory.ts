@@ -51,46 +51,55 @@ export async function readLdapDirectory(spec: LdapReadSpec, password: string, ca
     const custom = spec.customAttributes ?? [];
     const groupOf = new Map<string, string>();
     const membersOf = new Map<string, string[]>();
-    for await (const page of client.searchPaginated(spec.groupSearchBase ?? spec.baseDn, {
-      scope: 'sub',
-      filter: spec.groupFilter,
-      attributes: [m.groupName, m.groupMember],
-      paged: { pageSize: spec.pageSize },
-    })) {
-      for (const g of page.searchEntries) {
-        const name = first(g[m.groupName]) ?? g.dn;
-        groupOf.set(normalDn(g.dn), name);
-        for (const member of values(g[m.groupMember])) {
-          const key = normalDn(member);
-          const list = membersOf.get(key);
-          if (list) list.push(name);
-          else membersOf.set(key, [name]);
+    // Groups and users are read at once, on one connection (LDAP multiplexes operations by message id):
+    // the directory works on both while we decode.
+    const readGroups = async () => {
+      for await (const page of client.searchPaginated(spec.groupSearchBase ?? spec.baseDn, {
+        scope: 'sub',
+        filter: spec.groupFilter,
+        attributes: [m.groupName, m.groupMember],
+        paged: { pageSize: spec.pageSize },
+      })) {
+        for (const g of page.searchEntries) {
+          const name = first(g[m.groupName]) ?? g.dn;
+          groupOf.set(normalDn(g.dn), name);
+          for (const member of values(g[m.groupMember])) {
+            const key = normalDn(member);
+            const list = membersOf.get(key);
+            if (list) list.push(name);
+            else membersOf.set(key, [name]);
+          }
         }
       }
-    }
-    const users: DirectoryEntry[] = [];
-    const userAttributes = [m.uid, m.userPrincipalName, m.email, m.displayName, m.memberOf, ...custom.map((a) => a.attribute ?? a.name)];
-    for await (const page of client.searchPaginated(spec.userSearchBase ?? spec.baseDn, {
-      scope: 'sub',
-      filter: spec.userFilter,
-      attributes: userAttributes,
-      paged: { pageSize: spec.pageSize },
-    })) {
-      for (const e of page.searchEntries) {
-        const uid = first(e[m.uid]);
-        if (!uid) continue; // an entry without the id attribute cannot be followed from one sync to the next
-        const memberOf = values(e[m.memberOf]);
-        const direct = membersOf.get(normalDn(e.dn));
-        const groups = memberOf.length || direct ? [...new Set([...memberOf.map((dn) => groupOf.get(normalDn(dn)) ?? dn), ...(direct ?? [])])].sort() : [];
-        const attributes: Record<string, string | string[]> = {};
-        for (const a of custom) {
-          const v = values(e[a.attribute ?? a.name]);
-          if (v.length) attributes[a.name] = v.length === 1 ? v[0]! : v;
+    };
+    const read: (DirectoryEntry & { dn: string; memberOf: string[] })[] = [];
+    const readUsers = async () => {
+      const userAttributes = [m.uid, m.userPrincipalName, m.email, m.displayName, m.memberOf, ...custom.map((a) => a.attribute ?? a.name)];
+      for await (const page of client.searchPaginated(spec.userSearchBase ?? spec.baseDn, {
+        scope: 'sub',
+        filter: spec.userFilter,
+        attributes: userAttributes,
+        paged: { pageSize: spec.pageSize },
+      })) {
+        for (const e of page.searchEntries) {
+          const uid = first(e[m.uid]);
+          if (!uid) continue; // an entry without the id attribute cannot be followed from one sync to the next
+          const attributes: Record<string, string | string[]> = {};
+          for (const a of custom) {
+            const v = values(e[a.attribute ?? a.name]);
+            if (v.length) attributes[a.name] = v.length === 1 ? v[0]! : v;
+          }
+          read.push({ dn: e.dn, memberOf: values(e[m.memberOf]), uid, upn: first(e[m.userPrincipalName]), email: first(e[m.email]), displayName: first(e[m.displayName]), groups: [], attributes });
         }
-        users.push({ uid, upn: first(e[m.userPrincipalName]), email: first(e[m.email]), displayName: first(e[m.displayName]), groups, attributes });
+        progress?.(read.length);
       }
-      progress?.(users.length);
-    }
+    };
+    await Promise.all([readGroups(), readUsers()]);
+    const users = read.map(({ dn, memberOf, ...u }): DirectoryEntry => {
+      const direct = membersOf.get(normalDn(dn));
+      const groups = memberOf.length || direct ? [...new Set([...memberOf.map((g) => groupOf.get(normalDn(g)) ?? g), ...(direct ?? [])])].sort() : [];
+      return { ...u, groups };
+    });
     return { users, groupCount: groupOf.size };
   } finally {
     await client.unbind().catch(() => undefined);

@@ -1,6 +1,5 @@
 // One sync round of an identity source into the tenant store's users: what to add, change and
 // remove, and whether it is safe to. Pure.
-import { canonical } from '../engine/canonical.js';
 import type { DirectoryUser, Write } from '../store/types.js';
 
 /** Above either, a round that deletes users stops until an administrator confirms (as Entra Connect's accidental-delete prevention). */
@@ -38,10 +37,28 @@ export function syncRound(source: string, existing: DirectoryUser[], incoming: D
   for (const u of incoming) {
     const old = before.get(u.id);
     if (!old) added++;
-    else if (canonical(old) !== canonical(u)) updated++;
+    else if (!sameUser(old, u)) updated++;
     else continue;
     writes.push({ op: 'putUser', user: u });
   }
   for (const u of gone) writes.push({ op: 'deleteUser', tenant: u.tenant, id: u.id });
   return { writes, added, updated, removed: gone.length };
+}
+
+const sameList = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((x, i) => x === b[i]);
+
+function sameRecord(a: Record<string, string | string[]>, b: Record<string, string | string[]>): boolean {
+  const keys = Object.keys(a);
+  if (keys.length !== Object.keys(b).length) return false;
+  return keys.every((k) => {
+    const x = a[k];
+    const y = b[k];
+    return Array.isArray(x) ? Array.isArray(y) && sameList(x, y) : x === y;
+  });
+}
+
+/** Field by field: a sync compares every user of a directory, and this runs often. */
+export function sameUser(a: DirectoryUser, b: DirectoryUser): boolean {
+  return a.upn === b.upn && a.email === b.email && a.displayName === b.displayName && a.appleId === b.appleId && a.source === b.source &&
+    sameList(a.groups, b.groups) && sameRecord(a.attributes, b.attributes) && sameRecord(a.labels, b.labels);
 }

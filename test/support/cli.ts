@@ -1,5 +1,5 @@
 // Running the mdmops command as a user would, in a child process.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { resolve } from 'node:path';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
@@ -23,4 +23,14 @@ export function mdmops(args: string[], options: { input?: string | Buffer; cwd?:
 export function clean(run: Run): boolean {
   const all = run.stdout + run.stderr;
   return !/\n\s+at .+\(.+:\d+:\d+\)/.test(all) && !all.includes('internal error');
+}
+
+/** The same, without blocking the test's event loop: for tests that act while the command runs. */
+export function mdmopsAsync(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<Run> {
+  const child = spawn(process.execPath, [BIN, ...args], { cwd: options.cwd ?? ROOT, env: { ...process.env, NO_COLOR: '1', ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+  return new Promise((resolve) => child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr })));
 }

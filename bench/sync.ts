@@ -1,0 +1,141 @@
+// Benchmark: identity sources synced through their providers (as `mdmops sync` does, into a SQLite
+// store), against floors measured in the same run:
+// - LdapSource: N users (default 100,000) from a real slapd, against ldapsearch with paging dumping
+//   the same entries (users and groups, the same attributes) to /dev/null;
+// - EntraIdSource: N users from the Graph emulator, against a plain fetch of the same pages.
+// Prints users per second, the ratios and peak RSS (reset between phases).
+import { execFileSync, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { validatePaths } from '../src/config/validate.js';
+import { applyPlan } from '../src/engine/apply.js';
+import type { Engine } from '../src/engine/context.js';
+import { desiredOf, type Desired } from '../src/engine/desired.js';
+import { makePlan } from '../src/engine/plan.js';
+import { StandaloneSecrets } from '../src/engine/secrets.js';
+import { defaultProviders } from '../src/providers/index.js';
+import { MasterKey } from '../src/store/master-key.js';
+import { openStore, parseStoreSpec } from '../src/store/open.js';
+import { generatedUsers, startSlapd } from '../test/servers/slapd.js';
+
+const USERS = Number(process.env.BENCH_USERS ?? 100_000);
+const PAGE = 1000;
+const GOAL = 1.5;
+
+const doc = (kind: string, name: string, spec: string) => `apiVersion: mdmops.io/v1alpha1\nkind: ${kind}\nmetadata:\n  name: ${name}\nspec:\n${spec.replace(/^/gm, '  ')}\n---\n`;
+
+const time = async (fn: () => Promise<unknown>) => {
+  const start = process.hrtime.bigint();
+  await fn();
+  return Number(process.hrtime.bigint() - start) / 1e6;
+};
+const rate = (ms: number) => `${Math.round((USERS * 1000) / ms).toLocaleString('en-US')} users/s`;
+
+async function workspace(dir: string, config: string) {
+  mkdirSync(join(dir, 'config'), { recursive: true });
+  writeFileSync(join(dir, 'config', 'source.yaml'), config);
+  const key = randomBytes(32);
+  writeFileSync(join(dir, 'master.key'), key);
+  const engine: Engine = { store: await openStore(parseStoreSpec(`sqlite:${join(dir, 'tenant.db')}`)), key: new MasterKey(key), providers: defaultProviders() };
+  const secrets = new StandaloneSecrets(join(dir, 'secrets'));
+  const apply = async () => {
+    const result = validatePaths([join(dir, 'config')]);
+    if (result.diagnostics.length) throw new Error(JSON.stringify(result.diagnostics[0]));
+    const desired: Desired[] = [];
+    for (const v of result.resources) desired.push(await desiredOf(v, result.content, secrets, engine.key));
+    await applyPlan(engine, await makePlan(engine, desired, { source: 'bench', revision: 'r' }), { actor: 'bench', secrets });
+  };
+  await apply();
+  return { engine, apply };
+}
+
+interface Measured {
+  firstMs: number;
+  againMs: number;
+  peakRssMiB: number;
+}
+
+/**
+ * The syncs run in a process of their own, started with nothing else in it, as `mdmops sync` runs:
+ * its peak RSS is the sync's alone, not the seeding's.
+ */
+async function measureInChild(dir: string, kind: string, name: string, env: NodeJS.ProcessEnv = {}): Promise<Measured> {
+  const out = execFileSync(process.execPath, ['--expose-gc', ...(process.env.BENCH_PROFILE ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_PROFILE] : []), process.argv[1]!, '--child', dir, kind, name], { encoding: 'utf8', env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+  return JSON.parse(out) as Measured;
+}
+
+async function child(dir: string, kind: string, name: string) {
+  const engine: Engine = { store: await openStore(parseStoreSpec(`sqlite:${join(dir, 'tenant.db')}`)), key: new MasterKey(readFileSync(join(dir, 'master.key'))), providers: defaultProviders() };
+  const secrets = new StandaloneSecrets(join(dir, 'secrets'));
+  const syncOnce = async () => {
+    const record = (await engine.store.getRecord({ tenant: 'default', kind, name }))!;
+    const report = await engine.providers.get(kind).sync!(engine, secrets, record, { actor: 'bench', allowMassDelete: true });
+    if (report.error || report.blocked) throw new Error(report.error ?? report.blocked);
+    return report;
+  };
+  const firstMs = await time(syncOnce);
+  const count = (await engine.store.listUsers('default')).length;
+  if (count !== USERS) throw new Error(`expected ${USERS} users in the store, found ${count}`);
+  global.gc?.();
+  const againMs = await time(async () => {
+    const r = await syncOnce();
+    if (r.added + r.updated + r.removed) throw new Error('the second sync changed users');
+  });
+  await engine.store.close();
+  process.stdout.write(JSON.stringify({ firstMs, againMs, peakRssMiB: process.resourceUsage().maxRSS / 1024 }));
+}
+
+function report(what: string, floorMs: number, m: Measured) {
+  console.log(`  floor (${what}): ${floorMs.toFixed(0)} ms = ${rate(floorMs)}`);
+  console.log(`  first sync (every user written): ${m.firstMs.toFixed(0)} ms = ${rate(m.firstMs)}, ${(m.firstMs / floorMs).toFixed(2)}x the floor (goal ${GOAL}x)`);
+  console.log(`  next sync (nothing changed): ${m.againMs.toFixed(0)} ms = ${rate(m.againMs)}, ${(m.againMs / floorMs).toFixed(2)}x the floor (goal ${GOAL}x)`);
+  console.log(`  peak RSS of the syncing process: ${m.peakRssMiB.toFixed(0)} MiB (goal: under 400)`);
+}
+
+async function ldap() {
+  const slapd = await startSlapd();
+  const dir = mkdtempSync(join(tmpdir(), 'mdmops-bench-sync-'));
+  try {
+    const seedStart = Date.now();
+    const users = generatedUsers(USERS);
+    for (let i = 0; i < USERS; i += 20_000) await slapd.addUsers(users.slice(i, i + 20_000));
+    for (let g = 0; g < 20; g++) await slapd.addGroup(`team-${g}`, users.filter((_, i) => i % 20 === g).map((u) => u.uid));
+    console.log(`LdapSource: ${USERS.toLocaleString('en-US')} users in 20 groups loaded into slapd in ${((Date.now() - seedStart) / 1000).toFixed(0)} s; page size ${PAGE}`);
+    const config =
+      doc('Connector', 'dc', 'hosting: OnPremises') +
+      doc('LdapSource', 'corp', `connectorRef: { name: dc }\nurl: ${slapd.url}\nbindDn: "${slapd.bindDn}"\nbindPasswordSecretRef: { name: corp, key: password }\nbaseDn: "${slapd.baseDn}"\ncustomAttributes: [{ name: department, attribute: departmentNumber }, { name: description }]\npageSize: ${PAGE}`);
+    mkdirSync(join(dir, 'secrets', 'corp'), { recursive: true });
+    writeFileSync(join(dir, 'secrets', 'corp', 'password'), slapd.bindPassword);
+    const { engine, apply } = await workspace(dir, config);
+    const connector = (await engine.store.getRecord({ tenant: 'default', kind: 'Connector', name: 'dc' }))!;
+    await engine.store.commit([{ op: 'putRecord', record: { ...connector, status: { ...connector.status, connected: true } } }]);
+    await apply();
+    await engine.store.close();
+
+    const attributes = ['uid', 'userPrincipalName', 'mail', 'cn', 'memberOf', 'departmentNumber', 'description'];
+    const ldapsearch = (filter: string, attrs: string[]) =>
+      new Promise<void>((resolve, reject) => {
+        const child = spawn('ldapsearch', ['-LLL', '-x', '-H', slapd.url, '-D', slapd.bindDn, '-w', slapd.bindPassword, '-b', slapd.baseDn, '-E', `pr=${PAGE}/noprompt`, filter, ...attrs], {
+          stdio: ['ignore', 'ignore', 'inherit'],
+          env: { ...process.env, LDAPNOINIT: '1' },
+        });
+        child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`ldapsearch exited ${code}`))));
+      });
+    const floorMs = await time(async () => {
+      await ldapsearch('(objectClass=groupOfNames)', ['cn', 'member']);
+      await ldapsearch('(objectClass=inetOrgPerson)', attributes);
+    });
+    report('ldapsearch, paged, users and groups to /dev/null', floorMs, await measureInChild(dir, 'LdapSource', 'corp'));
+  } finally {
+    await slapd.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+if (process.argv[2] === '--child') await child(process.argv[3]!, process.argv[4]!, process.argv[5]!);
+else {
+  const which = (process.env.BENCH_SOURCES ?? 'ldap').split(',');
+  if (which.includes('ldap')) await ldap();
+}

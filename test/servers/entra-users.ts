@@ -1,0 +1,107 @@
+// What the Entra emulator knows about users and groups: the properties Graph v1.0 accepts in $select,
+// the ones it returns without $select, and a deterministic generator of users. Node built-ins only: this
+// module runs in the emulator's own process (see entra.ts) as well as in tests.
+
+/** Selectable properties of microsoft.graph.user (v1.0), as Graph spells them. */
+export const USER_PROPERTIES = [
+  'id', 'accountEnabled', 'ageGroup', 'businessPhones', 'city', 'companyName', 'country', 'createdDateTime',
+  'creationType', 'deletedDateTime', 'department', 'displayName', 'employeeHireDate', 'employeeId', 'employeeType',
+  'externalUserState', 'faxNumber', 'givenName', 'identities', 'imAddresses', 'isResourceAccount', 'jobTitle',
+  'legalAgeGroupClassification', 'mail', 'mailNickname', 'manager', 'mobilePhone', 'officeLocation',
+  'onPremisesDistinguishedName', 'onPremisesDomainName', 'onPremisesExtensionAttributes', 'onPremisesImmutableId',
+  'onPremisesLastSyncDateTime', 'onPremisesSamAccountName', 'onPremisesSecurityIdentifier', 'onPremisesSyncEnabled',
+  'onPremisesUserPrincipalName', 'otherMails', 'postalCode', 'preferredDataLocation', 'preferredLanguage',
+  'proxyAddresses', 'showInAddressList', 'state', 'streetAddress', 'surname', 'usageLocation', 'userPrincipalName',
+  'userType',
+] as const;
+
+/** What /users/delta returns without $select (Graph's default user properties). */
+export const DEFAULT_USER_SELECT = [
+  'businessPhones', 'displayName', 'givenName', 'jobTitle', 'mail', 'mobilePhone', 'officeLocation',
+  'preferredLanguage', 'surname', 'userPrincipalName',
+];
+
+/** Selectable properties of microsoft.graph.group (v1.0); members is the navigation property delta tracks. */
+export const GROUP_PROPERTIES = [
+  'id', 'classification', 'createdDateTime', 'deletedDateTime', 'description', 'displayName', 'expirationDateTime',
+  'groupTypes', 'isAssignableToRole', 'mail', 'mailEnabled', 'mailNickname', 'membershipRule',
+  'membershipRuleProcessingState', 'onPremisesDomainName', 'onPremisesLastSyncDateTime', 'onPremisesNetBiosName',
+  'onPremisesSamAccountName', 'onPremisesSecurityIdentifier', 'onPremisesSyncEnabled', 'preferredDataLocation',
+  'preferredLanguage', 'proxyAddresses', 'renewedDateTime', 'securityEnabled', 'securityIdentifier', 'theme',
+  'visibility', 'members',
+] as const;
+
+export const DEFAULT_GROUP_SELECT = ['displayName', 'description', 'mail', 'mailEnabled', 'mailNickname', 'securityEnabled', 'groupTypes', 'members'];
+
+/** Collection-valued properties: an unset one reads as [] rather than null. */
+export const COLLECTION_PROPERTIES = new Set(['businessPhones', 'identities', 'imAddresses', 'otherMails', 'proxyAddresses', 'groupTypes']);
+
+export const EXTENSION_ATTRIBUTES = Array.from({ length: 15 }, (_, i) => `extensionAttribute${i + 1}`);
+
+/** A directory extension property's name: extension_{appId without dashes}_{name}. */
+export const directoryExtension = (appId: string, name: string) => `extension_${appId.replace(/-/g, '')}_${name}`;
+
+export interface GeneratorContext {
+  /** The tenant's verified domain: UPNs and mail addresses are in it. */
+  domain: string;
+  /** The app that owns the directory extension properties. */
+  extensionAppId: string;
+  /** 20 hex digits shared by generated ids (see generatedUserId). */
+  idPrefix: string;
+}
+
+const GIVEN = ['Zoë', 'José', 'Åsa', 'Łukasz', 'Chloé', 'Søren', 'Ngozi', 'Hiroshi', 'Mei', 'Ayşe', 'Émile', 'Björn', 'María', 'Anna', 'John', 'Priya', 'Oğuz', 'Inês', 'Dmitri', 'Fatima'];
+const SURNAMES = ['Müller', 'García', 'Østergaard', 'Nowak', "O'Brien", 'Smith', '王', 'Yılmaz', 'Dubois', 'Kowalczyk', 'Tanaka', 'Ndiaye', 'Jensen', 'Ruiz', 'Петров', 'Nguyễn', 'Schmidt', 'Rossi', 'Kim', 'Björk'];
+const DEPARTMENTS = ['Engineering', 'Sales', 'Finance', 'Support', 'R&D', 'Ventes et Marché'];
+const JOBS = ['Engineer', 'Account Manager', 'Analyst', 'Technician', 'Directeur général'];
+
+/**
+ * Generated users are numbered by their position in the directory; the id carries the position in its
+ * last 12 hex digits, so 100,000 of them need no id index.
+ */
+export function generatedUserId(idPrefix: string, position: number): string {
+  const p = idPrefix;
+  return `${p.slice(0, 8)}-${p.slice(8, 12)}-4${p.slice(12, 15)}-8${p.slice(15, 18)}-${position.toString(16).padStart(12, '0')}`;
+}
+
+export function generatedPosition(idPrefix: string, id: string): number | undefined {
+  if (id.length !== 36 || generatedUserId(idPrefix, 0).slice(0, 24) !== id.slice(0, 24)) return undefined;
+  const n = Number.parseInt(id.slice(24), 16);
+  return Number.isNaN(n) ? undefined : n;
+}
+
+/** The given names as mail local parts take them: ASCII letters only ('Zoë' → 'zoe', '王' → 'user'). */
+const MAIL_NAMES = GIVEN.map((g) => g.normalize('NFD').replace(/[^A-Za-z0-9]/g, '').toLowerCase() || 'user');
+
+/**
+ * The user at a position, as the generator makes it: names cycle through non-ASCII ones; some
+ * attributes are missing on a fixed pattern, so a test can count who lacks what:
+ * - mail: missing when position % 10 === 9 (mail differs from the UPN otherwise)
+ * - department: missing when position % 7 === 6
+ * - employeeId: missing when position % 13 === 12
+ * - onPremisesExtensionAttributes.extensionAttribute1 (a cost centre): missing when position % 11 === 10
+ * - extension_{extensionAppId}_badgeId: missing when position % 9 === 8
+ * - accountEnabled: false when position % 50 === 49
+ * Properties absent from the record were never set.
+ */
+export function generatedUser(ctx: GeneratorContext, position: number): Record<string, unknown> {
+  const given = GIVEN[position % GIVEN.length]!;
+  const surname = SURNAMES[Math.floor(position / GIVEN.length) % SURNAMES.length]!;
+  const user: Record<string, unknown> = {
+    id: generatedUserId(ctx.idPrefix, position),
+    userPrincipalName: `u${position}@${ctx.domain}`,
+    displayName: `${given} ${surname}`,
+    givenName: given,
+    surname,
+    mailNickname: `u${position}`,
+    jobTitle: JOBS[position % JOBS.length],
+    accountEnabled: position % 50 !== 49,
+    userType: 'Member',
+    onPremisesExtensionAttributes: { extensionAttribute1: position % 11 === 10 ? null : `CC${1000 + (position % 97)}` },
+  };
+  if (position % 10 !== 9) user.mail = `${MAIL_NAMES[position % GIVEN.length]}.${position}@${ctx.domain}`;
+  if (position % 7 !== 6) user.department = DEPARTMENTS[position % DEPARTMENTS.length];
+  if (position % 13 !== 12) user.employeeId = String(100000 + position);
+  if (position % 9 !== 8) user[directoryExtension(ctx.extensionAppId, 'badgeId')] = `B${position}`;
+  return user;
+}
