@@ -1,0 +1,114 @@
+// The pure decisions of identity sources: Apple IDs, attribute coverage, delta merges, the
+// schedule, Retry-After and the progress line.
+import { describe, expect, it } from 'vitest';
+import { progressLine } from '../src/cli/progress.js';
+import { nextSyncAt } from '../src/engine/scheduled-sync.js';
+import { appleIdOf, assignAppleIds } from '../src/identity/apple-id.js';
+import { attributeCoverage } from '../src/identity/attributes.js';
+import { groupsByUser, mergeGroup, mergeUser, userSelect } from '../src/identity/entra-directory.js';
+import { retryAfterMs } from '../src/identity/graph.js';
+import { sameUser, syncRound } from '../src/identity/sync.js';
+import type { DirectoryUser, StoredRecord } from '../src/store/types.js';
+
+const user = (id: string, extra: Partial<DirectoryUser> = {}): DirectoryUser => ({ tenant: 't', id, source: 'S/s', upn: `${id}@contoso.com`, groups: [], attributes: {}, labels: {}, ...extra });
+
+describe('managed Apple IDs', () => {
+  it('are built from the address, in the appleid subdomain when asked', () => {
+    expect(appleIdOf('Anne.Dupont@Contoso.com', false)).toBe('Anne.Dupont@contoso.com');
+    expect(appleIdOf('anne@contoso.com', true)).toBe('anne@appleid.contoso.com');
+    expect(appleIdOf('no-at-sign', true)).toBeUndefined();
+    expect(appleIdOf('@contoso.com', true)).toBeUndefined();
+  });
+
+  it('report collisions (ignoring case) and users without an address, and give those none', () => {
+    const r = assignAppleIds(
+      [user('a', { email: 'Anne@contoso.com' }), user('b', { email: 'anne@contoso.com' }), user('c', { email: 'carl@contoso.com' }), user('d', { appleId: 'stale@x' })],
+      { mode: 'Schema', schema: 'UserEmailAddress', includeAppleIdSubdomain: false },
+    );
+    expect(r.collisions).toEqual([{ appleId: 'Anne@contoso.com', users: ['a@contoso.com', 'b@contoso.com'] }]);
+    expect(r.missing).toEqual(['d@contoso.com']);
+    expect(r.users.map((u) => u.appleId)).toEqual([undefined, undefined, 'carl@contoso.com', undefined]);
+    const byUpn = assignAppleIds([user('a')], { mode: 'Schema', schema: 'UserUPN', includeAppleIdSubdomain: true });
+    expect(byUpn.users[0]!.appleId).toBe('a@appleid.contoso.com');
+    expect(assignAppleIds([user('d', { appleId: 'x@y' })], { mode: 'None', includeAppleIdSubdomain: false }).users[0]!.appleId).toBeUndefined();
+  });
+});
+
+describe('attribute coverage', () => {
+  it('tells none from some, and counts who lacks each', () => {
+    const users = [user('a', { attributes: { dept: 'R&D' } }), user('b'), user('c', { attributes: { dept: 'Sales' } })];
+    expect(attributeCoverage(users, ['dept', 'badge'])).toEqual({ none: false, lacking: [{ name: 'dept', users: 1 }, { name: 'badge', users: 3 }] });
+    expect(attributeCoverage(users, ['badge']).none).toBe(true);
+    expect(attributeCoverage([], ['badge']).none).toBe(false);
+    expect(attributeCoverage(users, [])).toEqual({ none: false, lacking: [] });
+  });
+});
+
+describe('sync rounds', () => {
+  it('compare users field by field', () => {
+    const a = user('a', { groups: ['g1'], attributes: { d: ['x', 'y'] } });
+    expect(sameUser(a, { ...a, attributes: { d: ['x', 'y'] } })).toBe(true);
+    expect(sameUser(a, { ...a, attributes: { d: ['y', 'x'] } })).toBe(false);
+    expect(sameUser(a, { ...a, attributes: { d: 'x' } })).toBe(false);
+    expect(sameUser(a, { ...a, groups: ['g1', 'g2'] })).toBe(false);
+    expect(sameUser(a, { ...a, appleId: 'a@x' })).toBe(false);
+  });
+
+  it('never delete on an empty answer, and stop above the guard unless confirmed', () => {
+    const mine = Array.from({ length: 100 }, (_, i) => user(`u${i}`));
+    expect(syncRound('S/s', mine, []).blocked).toContain('returned no users');
+    expect(syncRound('S/s', mine, mine.slice(11)).blocked).toContain('would delete 11 of 100 users');
+    expect(syncRound('S/s', mine, mine.slice(10))).toMatchObject({ removed: 10 });
+    expect(syncRound('S/s', mine, mine.slice(11), true)).toMatchObject({ removed: 11 });
+  });
+});
+
+describe('Graph delta merges', () => {
+  const custom = [{ name: 'dept', attribute: 'department' }, { name: 'cc', attribute: 'onPremisesExtensionAttributes.extensionAttribute1' }];
+
+  it('select each top-level property once', () => {
+    expect(userSelect(custom)).toBe('id,userPrincipalName,mail,displayName,department,onPremisesExtensionAttributes');
+  });
+
+  it('replace present properties, keep absent ones, and clear nulls', () => {
+    const first = mergeUser(undefined, { id: '1', userPrincipalName: 'a@x', mail: null, displayName: 'A', department: 'R&D', onPremisesExtensionAttributes: { extensionAttribute1: 'CC1' } }, custom);
+    expect(first).toEqual({ id: '1', upn: 'a@x', displayName: 'A', attributes: { dept: 'R&D', cc: 'CC1' } });
+    const changed = mergeUser(first, { id: '1', displayName: 'Anne', department: null }, custom);
+    expect(changed).toEqual({ id: '1', upn: 'a@x', displayName: 'Anne', attributes: { cc: 'CC1' } });
+  });
+
+  it('add and remove user members across pages, ignoring other member types', () => {
+    let g = mergeGroup(undefined, { id: 'g', displayName: 'VPN', 'members@delta': [{ '@odata.type': '#microsoft.graph.user', id: 'u1' }, { '@odata.type': '#microsoft.graph.group', id: 'g2' }] });
+    g = mergeGroup(g, { id: 'g', 'members@delta': [{ '@odata.type': '#microsoft.graph.user', id: 'u2' }] });
+    expect(g).toEqual({ name: 'VPN', members: ['u1', 'u2'] });
+    g = mergeGroup(g, { id: 'g', 'members@delta': [{ '@odata.type': '#microsoft.graph.user', id: 'u1', '@removed': { reason: 'deleted' } }] });
+    expect(g.members).toEqual(['u2']);
+    expect(groupsByUser({ a: { name: 'B', members: ['u2'] }, b: { name: 'A', members: ['u2'] } }).get('u2')).toEqual(['A', 'B']);
+  });
+
+  it('read Retry-After in seconds or as a date', () => {
+    expect(retryAfterMs('7')).toBe(7000);
+    expect(retryAfterMs(new Date(10_000).toUTCString(), 4_000)).toBe(6000);
+    expect(retryAfterMs(null)).toBeUndefined();
+    expect(retryAfterMs('soon')).toBeUndefined();
+  });
+});
+
+describe('schedule and progress', () => {
+  const record = (spec: Record<string, unknown>, status: Record<string, unknown> = {}): StoredRecord =>
+    ({ tenant: 't', kind: 'LdapSource', name: 'l', spec, status, managed: true }) as unknown as StoredRecord;
+
+  it('syncs a source its interval after the last sync, at once when never synced, never when disabled', () => {
+    expect(nextSyncAt(record({ syncInterval: '1h' }))).toBe(0);
+    expect(nextSyncAt(record({ syncInterval: '1h' }, { lastSyncTime: '2026-01-01T00:00:00Z' }))).toBe(Date.parse('2026-01-01T01:00:00Z'));
+    expect(nextSyncAt(record({ syncInterval: '1h', enabled: false }))).toBeUndefined();
+    expect(nextSyncAt(record({ syncInterval: '1h', suspend: true }))).toBeUndefined();
+    expect(nextSyncAt(record({}))).toBeUndefined();
+  });
+
+  it('draws a bar against the last count, or a count alone', () => {
+    expect(progressLine('S', 500, 1000, 1000)).toBe('S [###############               ] 500 / ~1,000 users read, 500/s');
+    expect(progressLine('S', 1500, undefined, 500)).toBe('S 1,500 users read, 3,000/s');
+    expect(progressLine('S', 3000, 1000, 1000)).toContain('[##############################]');
+  });
+});
