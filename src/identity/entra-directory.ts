@@ -78,16 +78,22 @@ export function mergeUser(old: EntraUser | undefined, raw: Raw, custom: CustomAt
   };
 }
 
-/** A group as changed by one delta item. Only user members count: nested groups and devices are not users. Pure. */
-export function mergeGroup(old: EntraGroup | undefined, raw: Raw): EntraGroup {
-  const members = new Set(old?.members);
+/** A group while a round reads it: members as a set, since a large group arrives over many pages. */
+export interface GroupInProgress {
+  name: string;
+  members: Set<string>;
+}
+
+/** A group as changed by one delta item. Only user members count: nested groups and devices are not users. */
+export function mergeGroup(group: GroupInProgress | undefined, raw: Raw): GroupInProgress {
+  const g = group ?? { name: String(raw.id), members: new Set<string>() };
+  if (Object.prototype.hasOwnProperty.call(raw, 'displayName')) g.name = String(raw.displayName ?? raw.id);
   for (const m of (raw['members@delta'] as Raw[] | undefined) ?? []) {
     if (m['@odata.type'] !== undefined && m['@odata.type'] !== '#microsoft.graph.user') continue;
-    if (m['@removed']) members.delete(String(m.id));
-    else members.add(String(m.id));
+    if (m['@removed']) g.members.delete(String(m.id));
+    else g.members.add(String(m.id));
   }
-  const name = Object.prototype.hasOwnProperty.call(raw, 'displayName') ? String(raw.displayName ?? raw.id) : (old?.name ?? String(raw.id));
-  return { name, members: [...members].sort() };
+  return g;
 }
 
 export async function readEntraDirectory(
@@ -108,7 +114,9 @@ export async function readEntraDirectory(
   async function readRound(graph: GraphClient, custom: CustomAttribute[], base: EntraUser[], from: EntraState | undefined): Promise<EntraRead> {
     const users = new Map(base.map((u) => [u.id, u]));
     let count = 0;
-    const usersDeltaLink = await graph.delta(from?.usersDeltaLink ?? `/users/delta?$select=${userSelect(custom)}`, (items) => {
+    const groups = new Map(Object.entries(from?.groups ?? {}).map(([id, g]) => [id, { name: g.name, members: new Set(g.members) }]));
+    // Users and groups are two delta queries of their own: read both at once.
+    const usersDelta = graph.delta(from?.usersDeltaLink ?? `/users/delta?$select=${userSelect(custom)}`, (items) => {
       for (const raw of items) {
         const id = String(raw.id);
         if (raw['@removed']) users.delete(id);
@@ -117,15 +125,16 @@ export async function readEntraDirectory(
       count += items.length;
       progress(count);
     });
-    const groups: Record<string, EntraGroup> = { ...from?.groups };
-    const groupsDeltaLink = await graph.delta(from?.groupsDeltaLink ?? '/groups/delta?$select=displayName,members', (items) => {
+    const groupsDelta = graph.delta(from?.groupsDeltaLink ?? '/groups/delta?$select=displayName,members', (items) => {
       for (const raw of items) {
         const id = String(raw.id);
-        if (raw['@removed']) delete groups[id];
-        else groups[id] = mergeGroup(groups[id], raw);
+        if (raw['@removed']) groups.delete(id);
+        else groups.set(id, mergeGroup(groups.get(id), raw));
       }
     });
-    return { users: [...users.values()], groups, state: { usersDeltaLink, groupsDeltaLink, groups }, full: !from };
+    const [usersDeltaLink, groupsDeltaLink] = await Promise.all([usersDelta, groupsDelta]);
+    const done = Object.fromEntries([...groups].map(([id, g]) => [id, { name: g.name, members: [...g.members].sort() }]));
+    return { users: [...users.values()], groups: done, state: { usersDeltaLink, groupsDeltaLink, groups: done }, full: !from };
   }
 }
 
