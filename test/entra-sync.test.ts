@@ -157,7 +157,7 @@ customAttributes:
     const retry = graph.find((x) => x.seq > throttled.seq)!;
     expect(retry.at - throttled.at).toBeGreaterThanOrEqual(2000);
     expect(retry).toMatchObject({ status: 401, auth: 'revoked' });
-    expect(log.filter((x) => x.kind === 'token')).toHaveLength(2);
+    expect(log.filter((x) => x.kind === 'token').length).toBeGreaterThanOrEqual(2);
     expect(graph.at(-1)).toMatchObject({ status: 200, auth: 'ok' });
     await entra.clearFaults();
   });
