@@ -154,7 +154,7 @@ customAttributes:
     log = await entra.requests();
     const graph = log.filter((x) => x.kind === 'graph');
     const throttled = graph.find((x) => x.status === 429)!;
-    const retry = graph.find((x) => x.seq > throttled.seq)!;
+    const retry = graph.find((x) => x.seq > throttled.seq && x.path === throttled.path)!;
     expect(retry.at - throttled.at).toBeGreaterThanOrEqual(2000);
     expect(retry).toMatchObject({ status: 401, auth: 'revoked' });
     expect(log.filter((x) => x.kind === 'token').length).toBeGreaterThanOrEqual(2);
