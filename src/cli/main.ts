@@ -11,6 +11,8 @@ import { registerExport } from './export.js';
 import { registerTenant } from './tenant.js';
 import { registerCertificates } from './certificates.js';
 import { registerSync } from './sync.js';
+import { registerRun } from './run.js';
+import { registerDiff } from './diff.js';
 
 export function buildProgram(): Command {
   const program = new Command('mdmops')
@@ -28,6 +30,8 @@ export function buildProgram(): Command {
   registerTenant(program);
   registerCertificates(program);
   registerSync(program);
+  registerRun(program);
+  registerDiff(program);
   registerSchema(program);
   for (const c of program.commands) c.exitOverride().showHelpAfterError('(run with --help for usage)');
   return program;
