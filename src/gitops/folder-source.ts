@@ -93,7 +93,7 @@ export class FolderSource implements RevisionSource {
     const dest = join(this.snapshots(), name(revision));
     if (existsSync(dest)) rmSync(partial, { recursive: true, force: true });
     else renameSync(partial, dest);
-    this.head = { revision, subject: `the files in ${this.opts.folder}` };
+    this.head = { revision };
     return { head: this.head, problems: [], resolved: ['FolderNotFound'] };
   }
 

@@ -67,8 +67,9 @@ export class Repo {
   }
 
   private git(extra: Record<string, string> = {}): SimpleGit {
-    // Ambient GIT_* variables (a hook's GIT_DIR, say) would point git somewhere else.
-    const ambient = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^GIT_/i.test(k)));
+    // Ambient variables that point git elsewhere (a hook's GIT_DIR) or make it run a program of the
+    // user's (EDITOR, PAGER, SSH_ASKPASS) are not passed on; simple-git would refuse them anyway.
+    const ambient = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(GIT_.*|EDITOR|VISUAL|PAGER|PREFIX|SSH_ASKPASS)$/i.test(k)));
     return simpleGit({
       baseDir: this.dir,
       timeout: { block: 120_000 },
