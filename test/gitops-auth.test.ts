@@ -9,6 +9,7 @@ import { makeRepos } from './support/git.js';
 import { startRun } from './support/run.js';
 import { doc, workspace } from './support/workspace.js';
 import { startGitHttp, type GitHttpServer } from './servers/git-http.js';
+import { startSshd, type Sshd } from './servers/sshd.js';
 
 const TOKEN = 'ghp_t0kenThatMustNeverLeak_9f8e7d6c';
 
@@ -82,5 +83,40 @@ describe('mdmops run --git with a token', () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('--git-secret nope: the git secret "nope" has neither a password');
     expect(r.stderr).toContain('.mdmops/secrets/nope/password or set MDMOPS_SECRET_NOPE_PASSWORD');
+  });
+});
+
+describe('mdmops run --git over SSH with a key', () => {
+  const ws = workspace();
+  const repos = makeRepos(join(ws.dir, 'srv'));
+  let sshd: Sshd;
+  let url: string;
+
+  beforeAll(async () => {
+    repos.commit('One connector', { 'config/connectors.yaml': doc('Connector', 'paris-dc', 'hosting: OnPremises') });
+    repos.push('main');
+    sshd = await startSshd();
+    url = `ssh://${sshd.user}@127.0.0.1:${sshd.port}${repos.origin}`;
+    ws.write('.mdmops/secrets/deploy-key/identity', sshd.clientKey);
+    ws.write('.mdmops/secrets/deploy-key/known_hosts', sshd.knownHosts);
+  });
+  afterAll(() => sshd?.stop());
+
+  it('fetches with the key from the secret, checking the host key; the key is kept only while it runs', async () => {
+    const run = await startRun(ws.dir, ['--git', url, '--path', 'config', '--interval', '1h', '--git-secret', 'deploy-key']);
+    expect((await run.waitFor('the first revision', (s) => s.applied)).subject).toBe('One connector');
+    const identity = join(ws.dir, '.mdmops/run/default/auth/identity');
+    expect(statSync(identity).mode & 0o777).toBe(0o600);
+    expect(await run.stop()).toBe(0);
+    expect(existsSync(identity)).toBe(false);
+    const keyBody = sshd.clientKey.split('\n')[1]!;
+    expect(run.output()).not.toContain(keyBody);
+    for (const f of filesUnder(join(ws.dir, '.mdmops/run'))) expect(readFileSync(f, 'utf8').includes(keyBody), f).toBe(false);
+  });
+
+  it('refuses a server whose host key is not the one in known_hosts', async () => {
+    const run = await startRun(ws.dir, ['--git', url, '--path', 'config', '--git-secret', 'deploy-key', '--once'], { MDMOPS_SECRET_DEPLOY_KEY_KNOWN_HOSTS: sshd.wrongKnownHosts });
+    expect(await run.exited).toBe(1);
+    expect(run.output()).toMatch(/"reason":"FetchFailed".*Host key verification failed/);
   });
 });

@@ -19,11 +19,17 @@ export class GitError extends Error {}
 /** Variables we set ourselves; simple-git refuses any other GIT_* variable. */
 const OUR_ENV = ['GIT_ASKPASS', 'GIT_SSH_COMMAND', 'GIT_TERMINAL_PROMPT', 'GIT_INDEX_FILE'];
 
-/** Git's own complaint, without simple-git's wrapping: its last "fatal:" or "error:" line, else the first line. */
+/**
+ * Git's own complaint: its last "fatal:" or "error:" line, with the line before it, where ssh or the
+ * server says why (Host key verification failed, Permission denied).
+ */
 export function gitMessage(e: unknown): string {
   const lines = String((e as Error).message ?? e).split('\n').map((l) => l.trim()).filter(Boolean);
-  const fatal = lines.filter((l) => /^(fatal|error):/.test(l)).pop();
-  return (fatal ?? lines[0] ?? 'git failed').replace(/^(fatal|error):\s*/, '');
+  let last = -1;
+  lines.forEach((l, i) => { if (/^(fatal|error):/.test(l)) last = i; });
+  const said = last < 0 ? lines.slice(0, 1) : lines.slice(Math.max(0, last - 1), last + 1).filter((l, i, all) => i === all.length - 1 || /^[\w"'(]/.test(l));
+  const text = said.map((l) => l.replace(/^(fatal|error):\s*/, '').replace(/\.$/, '')).join(': ') || 'git failed';
+  return text.length > 500 ? `${text.slice(0, 497)}...` : text;
 }
 
 /**
