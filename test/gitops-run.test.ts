@@ -21,7 +21,7 @@ describe('mdmops run --git', () => {
   const ws = workspace();
   const repos = makeRepos(ws.dir);
   ws.write('hook.secret', `${SECRET}\n`);
-  const shas: Record<string, string> = {};
+  const shas = {} as Record<'v1' | 'v2' | 'v3' | 'v4' | 'v5', string>;
   let run: RunningMdmops;
 
   const hook = (headers: Record<string, string>, body = '{"ref":"refs/heads/live"}') =>
@@ -59,7 +59,8 @@ describe('mdmops run --git', () => {
     repos.push('live');
 
     // Unsigned, wrongly signed, or with the wrong token: refused, and nothing is fetched.
-    for (const headers of [{}, { 'x-hub-signature-256': signed('{"ref":"refs/heads/live"}', 'not-the-secret') }, { authorization: 'Bearer not-the-secret' }, { 'x-hub-signature-256': 'sha256=zz' }]) {
+    const refused: Record<string, string>[] = [{}, { 'x-hub-signature-256': signed('{"ref":"refs/heads/live"}', 'not-the-secret') }, { authorization: 'Bearer not-the-secret' }, { 'x-hub-signature-256': 'sha256=zz' }];
+    for (const headers of refused) {
       expect((await hook(headers)).status).toBe(401);
     }
     expect((await run.status()).head.revision).toBe(shas.v1);

@@ -19,9 +19,9 @@ import type { Engine } from '../engine/context.js';
 import { conditionOf, readyOf } from '../engine/status.js';
 import type { Logger } from '../server/log.js';
 import type { Registry } from '../server/metrics.js';
-import type { AuditEntry, ResourceId, Severity, Write } from '../store/types.js';
 import { syncDueIdentitySources } from './scheduled-syncs.js';
-import type { RevisionInfo, RevisionSource, SourceProblem } from './source.js';
+import type { RevisionInfo, RevisionSource } from './source.js';
+import { commitDetail, SourceReport } from './report.js';
 import { loadRunState, saveRunState, type RunState } from './state.js';
 
 export interface RunSession extends Engine {
@@ -84,12 +84,9 @@ export class Runner {
   private rejected?: string;
   private applying?: RevisionInfo & { done: number; total: number; startedAt: string };
   private lastAttempt?: Attempt;
-  private lastError?: { at: string; reason: string; message: string };
   private lastRound?: { at: string; trigger: string; result?: string };
-  /** Open notifications of Source/<source>, by reason: message. */
-  private readonly open = new Map<string, { severity: Severity; message: string; since: string }>();
-  private readonly id: ResourceId;
   private readonly m: ReturnType<typeof runMetrics>;
+  private readonly report: SourceReport;
 
   constructor(
     private readonly session: RunSession,
@@ -98,8 +95,8 @@ export class Runner {
     private readonly opts: RunnerOptions,
     metrics: Registry,
   ) {
-    this.id = { tenant: 'default', kind: 'Source', name: opts.source };
     this.m = runMetrics(metrics, src.mode);
+    this.report = new SourceReport(session.store, log, this.m.failures, opts.source, opts.actor);
     src.onChange = (why) => this.trigger(why);
   }
 
@@ -130,9 +127,7 @@ export class Runner {
 
   async run(): Promise<void> {
     this.state = await loadRunState(this.session.store, this.opts.source);
-    for (const n of await this.session.store.listNotifications({ active: true })) {
-      if (n.kind === this.id.kind && n.name === this.id.name && n.tenant === this.id.tenant) this.open.set(n.reason, { severity: n.severity, message: n.message, since: n.firstSeen });
-    }
+    await this.report.load();
     if (this.state.partial) {
       const p = this.state.partial;
       this.log.warn({ revision: p.revision, done: p.done, total: p.total }, `revision ${describeRev(p)} was partly applied (${p.done} of ${p.total} resources) when mdmops last stopped: applying it again`);
@@ -143,7 +138,7 @@ export class Runner {
       try {
         await this.round(why);
       } catch (e) {
-        await this.raise({ reason: 'RoundFailed', severity: 'Error', message: `the round failed: ${(e as Error).message}` }, { failure: true });
+        await this.report.raise({ reason: 'RoundFailed', severity: 'Error', message: `the round failed: ${(e as Error).message}` }, { failure: true });
       }
       this.roundsDone++;
       if (this.opts.once || this.stopping) break;
@@ -153,7 +148,7 @@ export class Runner {
 
   /** For `run --once`: the head is applied, and nothing is wrong. */
   succeeded(): boolean {
-    return !!this.head && this.head.revision === this.state.applied?.revision && ![...this.open.values()].some((p) => p.severity === 'Error');
+    return !!this.head && this.head.revision === this.state.applied?.revision && !this.report.hasErrors();
   }
 
   private sleep(ms: number): Promise<string> {
@@ -172,9 +167,9 @@ export class Runner {
     this.lastRound = { at: new Date().toISOString(), trigger };
     this.m.rounds.inc({ trigger });
     const look = await this.src.look();
-    for (const r of look.resolved) await this.resolve(r);
+    for (const r of look.resolved) await this.report.resolve(r);
     const inForce = this.state.lastGood ? `; revision ${describeRev(this.state.lastGood)} stays in force` : '';
-    for (const p of look.problems) await this.raise({ ...p, message: `${p.message}${inForce}` }, { failure: true });
+    for (const p of look.problems) await this.report.raise({ ...p, message: `${p.message}${inForce}` }, { failure: true });
     if (look.head) this.head = look.head;
 
     let target: { rev: RevisionInfo; desired: Desired[]; fresh: boolean; rewritten: boolean } | undefined;
@@ -205,7 +200,7 @@ export class Runner {
     const rewritten = !!previous && !(await this.src.follows(previous.revision, head.revision));
     if (rewritten) {
       this.m.rewrites.inc();
-      await this.raise({
+      await this.report.raise({
         reason: 'HistoryRewritten',
         severity: 'Warning',
         message: `history was rewritten (force-push): the new head ${describeRev(head)} does not descend from revision ${describeRev(previous!)} in force; the new head is applied if it is valid`,
@@ -228,10 +223,10 @@ export class Runner {
     try {
       checkout = await this.src.checkout(rev);
     } catch (e) {
-      await this.raise({ reason: 'CheckoutFailed', severity: 'Error', message: `cannot read revision ${describeRev(rev)}: ${(e as Error).message}` }, { failure: true });
+      await this.report.raise({ reason: 'CheckoutFailed', severity: 'Error', message: `cannot read revision ${describeRev(rev)}: ${(e as Error).message}` }, { failure: true });
       return undefined;
     }
-    await this.resolve('CheckoutFailed');
+    await this.report.resolve('CheckoutFailed');
     const label = (file: string) => join(checkout.shownAs, relative(checkout.dir, file));
     const read = await this.opts.read(checkout.dir, label);
     if ('desired' in read) return read;
@@ -249,8 +244,8 @@ export class Runner {
     const kept = this.state.lastGood && this.state.lastGood.revision !== rev.revision ? `; revision ${describeRev(this.state.lastGood)} stays in force` : '; nothing applied';
     const message = `revision ${describeRev(rev)} is invalid (${plural(diagnostics.length, 'error')}; first: ${where}: ${first.message}): not applied${kept}`;
     this.lastAttempt = { ...rev, at, result: 'invalid', message, errors: diagnostics.slice(0, MAX_ERRORS_SHOWN) };
-    await this.raise({ reason: 'InvalidRevision', severity: 'Error', message }, { failure: true });
-    if (fresh) await this.audit('refuse-revision', rev, { errors: diagnostics.length, first: `${where}: ${first.message}` });
+    await this.report.raise({ reason: 'InvalidRevision', severity: 'Error', message }, { failure: true });
+    if (fresh) await this.report.audit('refuse-revision', rev, { errors: diagnostics.length, first: `${where}: ${first.message}` });
   }
 
   private async apply(rev: RevisionInfo, desired: Desired[], fresh: boolean, rewritten: boolean): Promise<void> {
@@ -262,8 +257,8 @@ export class Runner {
       const kept = fresh && this.state.lastGood ? `; revision ${describeRev(this.state.lastGood)} stays in force` : '';
       const message = `revision ${describeRev(rev)} cannot be applied: ${plan.problems.map((p) => p.message + (p.hint ? ` (${p.hint})` : '')).join('; ')}${kept}`;
       this.lastAttempt = { ...rev, at: new Date().toISOString(), result: 'refused', message };
-      await this.raise({ reason: 'PlanRefused', severity: 'Error', message }, { failure: true });
-      if (fresh) await this.audit('refuse-revision', rev, { problems: plan.problems.map((p) => p.message) });
+      await this.report.raise({ reason: 'PlanRefused', severity: 'Error', message }, { failure: true });
+      if (fresh) await this.report.audit('refuse-revision', rev, { problems: plan.problems.map((p) => p.message) });
       return;
     }
     const changes = hasChanges(plan);
@@ -272,7 +267,7 @@ export class Runner {
     try {
       release = await this.opts.lock();
     } catch (e) {
-      await this.raise({ reason: 'ApplyLocked', severity: 'Warning', message: `${(e as Error).message}; the next round tries again` }, { failure: true, notify: false });
+      await this.report.raise({ reason: 'ApplyLocked', severity: 'Warning', message: `${(e as Error).message}; the next round tries again` }, { failure: true, notify: false });
       return;
     }
     const total = plan.changes.length;
@@ -290,7 +285,7 @@ export class Runner {
         actor: this.opts.actor,
         secrets: this.session.secrets,
         signal: this.abort.signal,
-        auditDetail: this.detail(rev),
+        auditDetail: commitDetail(rev),
         onResult: (r) => {
           results.push(r);
           if (r.state !== 'cancelled') this.applying!.done++;
@@ -310,70 +305,26 @@ export class Runner {
         this.m.applied.inc({ result: 'interrupted' });
         const message = `revision ${describeRev(rev)} was partly applied when mdmops stopped: ${done} of ${total} resources done, ${cancelled} not started; it is applied again at the next start`;
         this.lastAttempt = { ...rev, at, result: 'interrupted', message };
-        await this.raise({ reason: 'ApplyInterrupted', severity: 'Warning', message });
-        await this.audit('interrupt-revision', rev, { done, total });
+        await this.report.raise({ reason: 'ApplyInterrupted', severity: 'Warning', message });
+        await this.report.audit('interrupt-revision', rev, { done, total });
         return;
       }
       if (recorded) {
         this.state = { lastGood: rev, applied: { ...rev, at } };
         await saveRunState(this.session.store, source, this.state);
         this.m.applied.inc({ result: 'complete' });
-        await this.audit('apply-revision', rev, { changes: plan.changes.filter((c) => c.action !== 'no-op' || c.adopt || c.settings).length, failed, ...(rewritten ? { historyRewritten: true } : {}) });
+        await this.report.audit('apply-revision', rev, { changes: plan.changes.filter((c) => c.action !== 'no-op' || c.adopt || c.settings).length, failed, ...(rewritten ? { historyRewritten: true } : {}) });
         this.log.info({ revision: rev.revision, subject: rev.subject, failed }, `revision ${describeRev(rev)} applied${failed ? ` (${plural(failed, 'resource')} not applied: see status)` : ''}`);
       }
       if (this.state.applied) this.m.lastApplied.set(Date.parse(this.state.applied.at) / 1000);
       // A round that only keeps the revision in force is not an attempt at a new one.
       if (recorded) this.lastAttempt = { ...rev, at, result: 'applied', ...(failed ? { message: `${plural(failed, 'resource')} not applied` } : {}) };
       this.lastRound!.result = recorded ? 'applied' : changes ? 'corrected' : 'up-to-date';
-      await this.resolve('ApplyInterrupted');
-      if (fresh) {
-        await this.resolve('InvalidRevision');
-        await this.resolve('PlanRefused');
-        if (!rewritten) await this.resolve('HistoryRewritten');
-      }
-      await this.resolve('ApplyLocked');
+      await this.report.resolve('ApplyInterrupted', 'ApplyLocked');
+      if (fresh) await this.report.resolve('InvalidRevision', 'PlanRefused', ...(rewritten ? [] : ['HistoryRewritten']));
     } finally {
       this.applying = undefined;
       await release();
-    }
-  }
-
-  private detail(rev: RevisionInfo): Record<string, unknown> {
-    return { ...(rev.subject ? { subject: rev.subject } : {}), ...(rev.author ? { author: rev.author } : {}) };
-  }
-
-  private async audit(action: string, rev: RevisionInfo, detail: Record<string, unknown>): Promise<void> {
-    const entry: AuditEntry = { at: new Date().toISOString(), ...this.id, action, source: this.opts.source, revision: rev.revision, actor: this.opts.actor, detail: { ...this.detail(rev), ...detail } };
-    await this.write([{ op: 'audit', entry }]);
-  }
-
-  /** Logged, counted, kept for the status API, and raised as a notification when it starts or says something new. */
-  private async raise(p: SourceProblem, how: { failure?: boolean; notify?: boolean } = {}): Promise<void> {
-    const at = new Date().toISOString();
-    this.log[p.severity === 'Error' ? 'error' : 'warn']({ reason: p.reason }, p.message);
-    if (how.failure) {
-      this.m.failures.inc({ reason: p.reason });
-      this.lastError = { at, reason: p.reason, message: p.message };
-    }
-    if (how.notify === false) return;
-    const open = this.open.get(p.reason);
-    if (open?.message === p.message && open.severity === p.severity) return;
-    this.open.set(p.reason, { severity: p.severity, message: p.message, since: open?.since ?? at });
-    await this.write([{ op: 'notify', notification: { ...this.id, reason: p.reason, severity: p.severity, message: p.message, lastSeen: at } }]);
-  }
-
-  private async resolve(reason: string): Promise<void> {
-    if (!this.open.delete(reason)) return;
-    this.log.info({ reason }, `resolved: ${reason}`);
-    await this.write([{ op: 'resolveNotification', id: this.id, reason }]);
-  }
-
-  /** A store that cannot be written is logged, not fatal: the next round tries again. */
-  private async write(writes: Write[]): Promise<void> {
-    try {
-      await this.session.store.commit(writes);
-    } catch (e) {
-      this.log.error({ err: (e as Error).message }, 'cannot write to the tenant store');
     }
   }
 
@@ -414,8 +365,8 @@ export class Runner {
       applying: this.applying ?? null,
       lastRound: this.lastRound ?? null,
       lastAttempt: this.lastAttempt ?? null,
-      lastError: this.lastError ?? null,
-      problems: [...this.open].map(([reason, p]) => ({ reason, ...p })),
+      lastError: this.report.lastError ?? null,
+      problems: this.report.problems(),
       summary: { resources: resources.length, ready: resources.filter((r) => r.ready === 'True').length, notReady: resources.filter((r) => r.ready !== 'True').length },
       resources,
     };
