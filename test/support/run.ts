@@ -24,6 +24,12 @@ export type Status = any;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+// Whatever a failed test leaves running is killed: after the file's tests, or when the worker exits.
+const running = new Set<ChildProcess>();
+const killAll = () => { for (const child of running) child.kill('SIGKILL'); };
+afterAll(killAll);
+process.on('exit', killAll);
+
 export async function startRun(cwd: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<RunningMdmops> {
   const port = await freePort();
   const child = spawn(process.execPath, [BIN_PATH, 'run', ...args, '--listen', `127.0.0.1:${port}`], {
@@ -35,18 +41,15 @@ export async function startRun(cwd: string, args: string[], env: NodeJS.ProcessE
   child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
   child.stderr!.on('data', (c: Buffer) => (out += c.toString()));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  let running = true;
-  void exited.then(() => (running = false));
-  afterAll(() => {
-    if (running) child.kill('SIGKILL');
-  });
+  running.add(child);
+  void exited.then(() => running.delete(child));
   const base = `http://127.0.0.1:${port}`;
   const status = async () => (await fetch(`${base}/status`)).json() as Promise<Status>;
   const waitFor = async <T>(what: string, check: (s: Status) => T | undefined | false | null, limitMs = 45_000): Promise<T> => {
     const deadline = Date.now() + limitMs;
     let last: Status;
     for (;;) {
-      if (!running) throw new Error(`mdmops run exited while waiting for ${what}:\n${out.slice(-4000)}`);
+      if (!running.has(child)) throw new Error(`mdmops run exited while waiting for ${what}:\n${out.slice(-4000)}`);
       try {
         last = await status();
         const got = check(last);
@@ -66,7 +69,7 @@ export async function startRun(cwd: string, args: string[], env: NodeJS.ProcessE
     metrics: async () => (await fetch(`${base}/metrics`)).text(),
     waitFor,
     async stop(signal = 'SIGTERM') {
-      if (running) child.kill(signal);
+      if (running.has(child)) child.kill(signal);
       return exited;
     },
     exited,
