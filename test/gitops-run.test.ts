@@ -4,7 +4,7 @@
 import { createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { git, makeRepos } from './support/git.js';
-import { startRun, type RunningMdmops } from './support/run.js';
+import { request, startRun, type RunningMdmops } from './support/run.js';
 import { doc, workspace } from './support/workspace.js';
 
 const SECRET = 'hook-secret-5d1f0c2a';
@@ -25,7 +25,7 @@ describe('mdmops run --git', () => {
   let run: RunningMdmops;
 
   const hook = (headers: Record<string, string>, body = '{"ref":"refs/heads/live"}') =>
-    fetch(`${run.base}/hooks/git`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
+    request(`${run.base}/hooks/git`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
   const audit = () => JSON.parse(ws.run(['audit', '-o', 'json', '--limit', '500']).stdout) as { action: string; kind: string; name: string; revision: string; detail: Record<string, unknown> }[];
   const notifications = (all = false) => JSON.parse(ws.run(['notifications', '-o', 'json', ...(all ? ['--all'] : [])]).stdout) as { kind: string; name: string; reason: string; active: boolean; message: string }[];
   const connector = () => JSON.parse(ws.run(['status', 'Connector/paris-dc', '-o', 'json']).stdout) as { spec: { logLevel: string }; revision: string };
@@ -38,8 +38,8 @@ describe('mdmops run --git', () => {
     const applied = await run.waitFor('the first revision', (s) => s.applied?.revision === shas.v1 && s.applied);
     expect(applied.subject).toBe('Add the Paris connector and two spaces');
     expect(applied.author).toBe('Alice Admin <alice@contoso.com>');
-    expect((await fetch(`${run.base}/readyz`)).status).toBe(200);
-    expect((await fetch(`${run.base}/healthz`)).status).toBe(200);
+    expect((await request(`${run.base}/readyz`)).status).toBe(200);
+    expect((await request(`${run.base}/healthz`)).status).toBe(200);
 
     const status = await run.status();
     expect(status).toMatchObject({ mode: 'git', branch: 'live', path: 'config', repository: repos.origin, partial: null, problems: [] });

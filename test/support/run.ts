@@ -24,6 +24,19 @@ export type Status = any;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * fetch, tried again once when a kept-alive connection was closed under it: while a test runs a
+ * synchronous child, its client cannot notice the server's keep-alive timeout.
+ */
+export async function request(url: string, init?: RequestInit): Promise<Response> {
+  try {
+    return await fetch(url, init);
+  } catch (e) {
+    if ((e as Error).message !== 'fetch failed') throw e;
+    return fetch(url, init);
+  }
+}
+
 // Whatever a failed test leaves running is killed: after the file's tests, or when the worker exits.
 const running = new Set<ChildProcess>();
 const killAll = () => { for (const child of running) child.kill('SIGKILL'); };
@@ -44,7 +57,7 @@ export async function startRun(cwd: string, args: string[], env: NodeJS.ProcessE
   running.add(child);
   void exited.then(() => running.delete(child));
   const base = `http://127.0.0.1:${port}`;
-  const status = async () => (await fetch(`${base}/status`)).json() as Promise<Status>;
+  const status = async () => (await request(`${base}/status`)).json() as Promise<Status>;
   const waitFor = async <T>(what: string, check: (s: Status) => T | undefined | false | null, limitMs = 45_000): Promise<T> => {
     const deadline = Date.now() + limitMs;
     let last: Status;
@@ -66,7 +79,7 @@ export async function startRun(cwd: string, args: string[], env: NodeJS.ProcessE
     base,
     output: () => out,
     status,
-    metrics: async () => (await fetch(`${base}/metrics`)).text(),
+    metrics: async () => (await request(`${base}/metrics`)).text(),
     waitFor,
     async stop(signal = 'SIGTERM') {
       if (running.has(child)) child.kill(signal);
