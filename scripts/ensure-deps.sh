@@ -28,6 +28,9 @@ command -v scepserver >/dev/null 2>&1 || missing="$missing scep"
 command -v pebble >/dev/null 2>&1 || missing="$missing pebble"
 command -v slapd >/dev/null 2>&1 || [ -x /usr/sbin/slapd ] || missing="$missing slapd"
 command -v ldapsearch >/dev/null 2>&1 || missing="$missing ldap-utils"
+# git (real repositories for the GitOps tests, and its http-backend) and sshd (git over SSH).
+command -v git >/dev/null 2>&1 || missing="$missing git"
+[ -x /usr/sbin/sshd ] || missing="$missing openssh-server"
 if [ -n "$missing" ]; then
   if [ "$(id -u)" = 0 ]; then
     echo "installing Debian packages the tests need:$missing" >&2

@@ -48,7 +48,7 @@ export function registerApply(program: Command) {
 const LOCK_TTL_MS = 30_000;
 
 /** One apply at a time per store. The lock is renewed while apply runs and lapses soon after it stops. */
-async function applyLock(session: Session): Promise<() => Promise<void>> {
+export async function applyLock(session: Session): Promise<() => Promise<void>> {
   const me = `${hostname()}:${process.pid}`;
   // A holder on this machine whose process is gone (killed) no longer counts.
   const gone = (holder: string) => {

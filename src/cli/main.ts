@@ -12,6 +12,8 @@ import { registerTenant } from './tenant.js';
 import { registerCertificates } from './certificates.js';
 import { registerSync } from './sync.js';
 import { registerDirectory } from './directory.js';
+import { registerRun } from './run.js';
+import { registerDiff } from './diff.js';
 
 export function buildProgram(): Command {
   const program = new Command('mdmops')
@@ -30,6 +32,8 @@ export function buildProgram(): Command {
   registerCertificates(program);
   registerSync(program);
   registerDirectory(program);
+  registerRun(program);
+  registerDiff(program);
   registerSchema(program);
   const override = (cmd: Command) => cmd.commands.forEach((c) => override(c.exitOverride().showHelpAfterError('(run with --help for usage)')));
   override(program);

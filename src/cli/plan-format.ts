@@ -95,9 +95,9 @@ export function planJson(plan: Plan): unknown {
 }
 
 
-export function planMarkdown(plan: Plan): string {
+export function planMarkdown(plan: Plan, title = 'mdmops plan'): string {
   const n = summarize(plan);
-  const out: string[] = ['### mdmops plan', ''];
+  const out: string[] = [`### ${title}`, ''];
   out.push(`Source \`${plan.source}\`, revision \`${plan.revision}\`.`, '');
   if (plan.problems.length) {
     out.push('**This plan cannot be applied:**', '');

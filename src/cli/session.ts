@@ -5,7 +5,7 @@ import { userInfo } from 'node:os';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { displayName } from '../api/index.js';
-import { formatDiagnostic } from '../config/diagnostics.js';
+import { formatDiagnostic, type Diagnostic } from '../config/diagnostics.js';
 import { validatePaths } from '../config/validate.js';
 import { sha256 } from '../engine/canonical.js';
 import type { Engine } from '../engine/context.js';
@@ -96,18 +96,29 @@ export interface Input {
 
 /** Validates everything first: one invalid resource means nothing goes further. */
 export async function loadInput(paths: string[], session: Session): Promise<Input> {
-  const result = validatePaths(paths);
-  if (result.diagnostics.length) {
-    for (const d of result.diagnostics) process.stderr.write(formatDiagnostic(d) + '\n');
-    throw new UserError(`the configuration is invalid (${result.diagnostics.length} error${result.diagnostics.length === 1 ? '' : 's'}): nothing was planned or applied`);
+  const read = await readInput(paths, session);
+  if ('diagnostics' in read) {
+    for (const d of read.diagnostics) process.stderr.write(formatDiagnostic(d) + '\n');
+    throw new UserError(`the configuration is invalid (${read.diagnostics.length} error${read.diagnostics.length === 1 ? '' : 's'}): nothing was planned or applied`);
   }
+  return read;
+}
+
+/**
+ * The desired state of a whole configuration, or every problem that keeps it from being used.
+ * `label` names files in messages (see validatePaths).
+ */
+export async function readInput(paths: string[], engine: Pick<Session, 'secrets' | 'key'>, label?: (file: string) => string): Promise<Input | { diagnostics: Diagnostic[] }> {
+  const result = validatePaths(paths, undefined, label);
+  if (result.diagnostics.length) return { diagnostics: result.diagnostics };
   const desired: Desired[] = [];
   for (const v of result.resources) {
     const origin = { file: v.source.file, line: v.source.lineCounter.linePos(v.source.node.range?.[0] ?? 0).line };
     try {
-      desired.push(await desiredOf(v, result.content, session.secrets, session.key, origin));
+      desired.push(await desiredOf(v, result.content, engine.secrets, engine.key, origin));
     } catch (e) {
-      throw new UserError(`${origin.file}:${origin.line}: ${displayName(v.resource.kind, v.resource.metadata.name, v.resource.metadata.namespace)}: ${(e as Error).message}`);
+      const resource = displayName(v.resource.kind, v.resource.metadata.name, v.resource.metadata.namespace);
+      return { diagnostics: [{ file: origin.file, line: origin.line, column: 1, resource, message: (e as Error).message, code: 'file' }] };
     }
   }
   const digest = sha256(desired.map((d) => `${d.key}=${d.desiredHash}`).sort().join('\n')).slice(0, 12);

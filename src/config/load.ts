@@ -83,8 +83,11 @@ function walk(dir: string): string[] {
   return out;
 }
 
-/** Read each file, refusing oversized ones before reading them. */
-export function readSources(files: InputFile[], limits: Limits): { sources: TextSource[]; diagnostics: Diagnostic[] } {
+/**
+ * Read each file, refusing oversized ones before reading them. `label` names a file in messages
+ * (a revision checked out elsewhere is named as it is in the repository).
+ */
+export function readSources(files: InputFile[], limits: Limits, label: (file: string) => string = (f) => f): { sources: TextSource[]; diagnostics: Diagnostic[] } {
   const sources: TextSource[] = [];
   const diagnostics: Diagnostic[] = [];
   for (const { file, root } of files) {
@@ -97,18 +100,18 @@ export function readSources(files: InputFile[], limits: Limits): { sources: Text
     try {
       const stat = statSync(file);
       if (!stat.isFile()) {
-        diagnostics.push(pathError(file, 'not a regular file'));
+        diagnostics.push(pathError(label(file), 'not a regular file'));
         continue;
       }
       if (stat.size > limits.maxFileBytes) {
-        diagnostics.push(pathError(file, `file is ${stat.size} bytes, above the limit of ${limits.maxFileBytes}`));
+        diagnostics.push(pathError(label(file), `file is ${stat.size} bytes, above the limit of ${limits.maxFileBytes}`));
         continue;
       }
-      sources.push({ file, baseDir: dirname(resolve(file)), root, bytes: readFileSync(file) });
+      sources.push({ file: label(file), baseDir: dirname(resolve(file)), root, bytes: readFileSync(file) });
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       const why = code === 'ENOENT' ? 'no such file (a broken symlink?)' : code === 'ELOOP' ? 'symlink loop' : code === 'EACCES' ? 'permission denied' : (e as Error).message;
-      diagnostics.push(pathError(file, `cannot read: ${why}`));
+      diagnostics.push(pathError(label(file), `cannot read: ${why}`));
     }
   }
   return { sources, diagnostics };

@@ -19,11 +19,13 @@ export interface ValidationResult {
   content: ContentChecker;
 }
 
-export function validatePaths(paths: string[], limits: Limits = DEFAULT_LIMITS): ValidationResult {
+/** `label` names files in diagnostics, for a configuration read from somewhere other than where it is kept. */
+export function validatePaths(paths: string[], limits: Limits = DEFAULT_LIMITS, label?: (file: string) => string): ValidationResult {
   const expanded = expandPaths(paths);
-  const read = readSources(expanded.files, limits);
+  const read = readSources(expanded.files, limits, label);
   const result = validateSources(read.sources, limits);
-  return { ...result, diagnostics: sortDiagnostics([...expanded.diagnostics, ...read.diagnostics, ...result.diagnostics]) };
+  const pathProblems = label ? expanded.diagnostics.map((d) => ({ ...d, file: label(d.file) })) : expanded.diagnostics;
+  return { ...result, diagnostics: sortDiagnostics([...pathProblems, ...read.diagnostics, ...result.diagnostics]) };
 }
 
 export function validateSources(sources: TextSource[], limits: Limits = DEFAULT_LIMITS): ValidationResult {

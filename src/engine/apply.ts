@@ -1,6 +1,7 @@
 // Apply: carry out a plan. Dependencies first, independent resources in parallel (bounded);
 // a failed resource blocks only its dependents. Each resource's writes commit in one transaction,
-// so a crash leaves every resource either done or untouched.
+// so a crash leaves every resource either done or untouched. A stop signal ends an apply early the
+// same way: resources not yet started are left untouched, those under way finish.
 import { canonical } from './canonical.js';
 import type { AuditEntry, Notification, StoredRecord, Write } from '../store/types.js';
 import { blobAad, providerContext, show, type Engine } from './context.js';
@@ -11,7 +12,7 @@ import type { Notice, Outcome } from './provider.js';
 import type { SecretResolver } from './secrets.js';
 import { conditionOf, mergeConditions, type ConditionInput } from './status.js';
 
-export type ResultState = 'done' | 'unchanged' | 'skipped' | 'failed' | 'blocked';
+export type ResultState = 'done' | 'unchanged' | 'skipped' | 'failed' | 'blocked' | 'cancelled';
 
 export interface ResourceResult {
   key: string;
@@ -31,6 +32,10 @@ export interface ApplyOptions {
   /** Called as each resource finishes: progress for long runs. */
   onResult?: (result: ResourceResult, done: number, total: number) => void;
   now?: () => string;
+  /** Once aborted, no further resource starts (state cancelled); those under way finish and commit. */
+  signal?: AbortSignal;
+  /** Added to every audit entry's detail (e.g. the commit a revision came from). */
+  auditDetail?: Record<string, unknown>;
 }
 
 export interface ApplyResult {
@@ -69,7 +74,7 @@ export async function applyPlan(engine: Engine, plan: Plan, options: ApplyOption
     const at = now();
     const audit = (action: string, detail: Record<string, unknown> = {}): Write => ({
       op: 'audit',
-      entry: { at, ...c.id, action, source: plan.source, revision: plan.revision, actor: options.actor, detail } satisfies AuditEntry,
+      entry: { at, ...c.id, action, source: plan.source, revision: plan.revision, actor: options.actor, detail: { ...options.auditDetail, ...detail } } satisfies AuditEntry,
     });
     if (c.suspended) {
       if (c.settings) await engine.store.commit([{ op: 'putRecord', record: { ...c.record!, spec: withPolicies(c.record!.spec, c.desired!.spec), updatedAt: at } }, audit('settings')]);
@@ -187,6 +192,11 @@ export async function applyPlan(engine: Engine, plan: Plan, options: ApplyOption
     };
   };
 
+  const startOrCancel = (c: Change): Promise<ResourceResult> =>
+    options.signal?.aborted
+      ? Promise.resolve({ key: c.key, change: c, state: 'cancelled', reason: 'Interrupted', message: 'not started: the apply was stopped' })
+      : execute(c);
+
   // Creates, updates and refreshes in dependency order; a failure blocks what depends on it.
   const upserts = plan.changes.filter((c) => c.desired);
   const byKey = new Map(upserts.map((c) => [c.key, c]));
@@ -200,7 +210,7 @@ export async function applyPlan(engine: Engine, plan: Plan, options: ApplyOption
         if (failed.length) {
           return finish({ key: c.key, change: c, state: 'blocked', ready: false, reason: 'DependencyFailed', message: `waits for ${failed.map((r) => show(r.change.id)).join(', ')}, which did not apply` });
         }
-        return finish(await run(() => execute(c)));
+        return finish(await run(() => startOrCancel(c)));
       })();
       started.set(c.key, p);
     }
@@ -219,8 +229,9 @@ export async function applyPlan(engine: Engine, plan: Plan, options: ApplyOption
     if (!p) {
       p = (async () => {
         const before = await Promise.all((dependentsOf.get(c.key) ?? []).map(remove));
-        if (before.some((r) => r.state !== 'done')) return finish({ key: c.key, change: c, state: 'blocked', reason: 'DependentNotDeleted', message: 'a resource referencing it was not deleted' });
-        return finish(await run(() => execute(c)));
+        // A dependent left by a stop means this one is not started either (the signal is set).
+        if (before.some((r) => r.state !== 'done' && r.state !== 'cancelled')) return finish({ key: c.key, change: c, state: 'blocked', reason: 'DependentNotDeleted', message: 'a resource referencing it was not deleted' });
+        return finish(await run(() => startOrCancel(c)));
       })();
       removed.set(c.key, p);
     }

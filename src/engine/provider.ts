@@ -46,6 +46,8 @@ export interface ProviderContext {
 
 export interface Provider {
   kind: string;
+  /** Spec fields (top-level names or dotted prefixes) whose change replaces the resource: what an offline diff can tell. */
+  replaceOn?: readonly string[];
   /**
    * Called for every desired resource on every plan. `diffs` is the engine's comparison of the
    * record with the desired input (empty when up to date, everything when there is no record).

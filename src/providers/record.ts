@@ -38,6 +38,7 @@ export function recordProvider(b: KindBehaviour): Provider {
   };
   return {
     kind: b.kind,
+    replaceOn: b.replaceOn ?? [],
     async observe(ctx, desired, record, diffs) {
       const replace = record ? replacing(diffs, b.replaceOn ?? []) : [];
       return {
@@ -60,7 +61,7 @@ export function recordProvider(b: KindBehaviour): Provider {
   };
 }
 
-function replacing(diffs: FieldDiff[], fields: string[]): string[] {
+export function replacing(diffs: FieldDiff[], fields: string[]): string[] {
   const prefixes = fields.map((f) => `spec.${f}`);
   return diffs.map((d) => d.path).filter((p) => prefixes.some((f) => p === f || p.startsWith(`${f}.`) || p.startsWith(`${f}[`)));
 }

@@ -1,0 +1,197 @@
+// mdmops run --git URL | --watch DIR: the long-running GitOps mode. Applies each new revision whose
+// whole configuration validates, serves /healthz, /readyz, /metrics, GET /status and the webhook
+// POST /hooks/git, and on SIGTERM lets the apply under way finish or stops it cleanly.
+import { readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { Option, type Command } from 'commander';
+import { parseDuration } from '../api/duration.js';
+import { FolderSource } from '../gitops/folder-source.js';
+import { credentialEnv, readGitCredentials, urlProblem } from '../gitops/credentials.js';
+import { GitError, repoPath } from '../gitops/git.js';
+import { GitSource } from '../gitops/git-source.js';
+import { Runner } from '../gitops/runner.js';
+import type { RevisionSource } from '../gitops/source.js';
+import { webhookAuthorized } from '../gitops/webhook.js';
+import { serveHttp, type Route } from '../server/http.js';
+import { createLogger } from '../server/log.js';
+import { Registry } from '../server/metrics.js';
+import { STATE_DIR } from '../store/open.js';
+import { applyLock } from './apply.js';
+import { UserError } from './errors.js';
+import { actor, openSession, readInput, storeOptions, type StoreOptions } from './session.js';
+
+interface RunOptions extends StoreOptions {
+  git?: string;
+  watch?: string;
+  branch: string;
+  path: string;
+  interval: string;
+  debounce: string;
+  listen: string;
+  webhookSecretFile?: string;
+  gitSecret?: string;
+  workdir?: string;
+  source: string;
+  concurrency: string;
+  gracePeriod: string;
+  allowMassDelete?: boolean;
+  once?: boolean;
+}
+
+function duration(flag: string, text: string, minMs: number): number {
+  let ms: number;
+  try {
+    ms = parseDuration(text);
+  } catch {
+    throw new UserError(`${flag} ${text}: expected a duration such as 500ms, 30s, 1m or 1h`);
+  }
+  if (ms < minMs) throw new UserError(`${flag} ${text}: at least ${minMs}ms`);
+  return ms;
+}
+
+/** ":8080", "8080", "127.0.0.1:8080", "[::1]:8080". */
+export function parseListen(text: string): { host: string; port: number } {
+  const m = /^(?:(?:\[([^\]]+)\]|([^:[\]]*)):)?(\d+)$/.exec(text.trim());
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || !(port >= 0 && port < 65536)) throw new UserError(`--listen ${text}: expected [HOST]:PORT, e.g. :8080 or 127.0.0.1:8080`);
+  return { host: m[1] ?? (m[2] || '0.0.0.0'), port };
+}
+
+function webhookSecret(file: string | undefined): string | undefined {
+  if (file) {
+    try {
+      return readFileSync(file, 'utf8').replace(/\r?\n$/, '');
+    } catch (e) {
+      throw new UserError(`--webhook-secret-file ${file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
+    }
+  }
+  return process.env.MDMOPS_WEBHOOK_SECRET || undefined;
+}
+
+export function registerRun(program: Command) {
+  storeOptions(
+    program
+      .command('run')
+      .description('Apply a configuration continuously from a git branch (--git) or a watched folder (--watch): each new revision is applied only if it all validates.')
+      .option('--git <url>', 'repository to follow (https://, ssh://, git@host:path, or a local path)')
+      .option('--watch <dir>', 'folder to watch for edits instead of a repository')
+      .option('--branch <name>', 'branch to follow', 'main')
+      .option('--path <dir>', 'folder of the configuration inside the repository', '.')
+      .option('--interval <duration>', 'how often to fetch, and to apply the revision in force again', '1m')
+      .option('--debounce <duration>', 'with --watch: quiet time after the last edit before a round', '500ms')
+      .option('--listen <[host]:port>', 'address of /healthz, /readyz, /metrics, /status and /hooks/git', ':8080')
+      .addOption(new Option('--webhook-secret-file <file>', 'shared secret of POST /hooks/git (or set MDMOPS_WEBHOOK_SECRET); without one the webhook answers 401'))
+      .option('--git-secret <name>', 'secret holding the repository credentials: keys password (an HTTPS token) and optional username, or identity (an SSH key) and optional known_hosts')
+      .option('--workdir <dir>', `where the repository cache and revisions' files are kept (default: ${STATE_DIR}/run/<source>)`)
+      .option('--source <name>', 'name of this configuration: resources it applied and no longer holds are pruned', 'default')
+      .option('--concurrency <n>', 'resources applied at once', '8')
+      .option('--grace-period <duration>', 'on SIGTERM, how long an apply under way may go on before no further resource is started', '20s')
+      .option('--allow-mass-delete', `allow revisions that prune more than 10 resources or more than 25% of the source's inventory`)
+      .option('--once', 'one round (fetch, validate, apply), then exit: 0 when the head is applied, 1 when not'),
+  )
+    .addHelpText(
+      'after',
+      '\nExamples:\n  mdmops run --git https://github.com/contoso/mdm-config.git --path config --git-secret github\n  mdmops run --watch config/ --listen 127.0.0.1:8080',
+    )
+    .action(async (opts: RunOptions) => {
+      if (!!opts.git === !!opts.watch) throw new UserError('give either --git URL or --watch DIR');
+      const concurrency = Number(opts.concurrency);
+      if (!Number.isInteger(concurrency) || concurrency < 1) throw new UserError(`--concurrency ${opts.concurrency}: expected a whole number of at least 1`);
+      const intervalMs = duration('--interval', opts.interval, 1000);
+      const debounceMs = duration('--debounce', opts.debounce, 0);
+      const gracePeriodMs = duration('--grace-period', opts.gracePeriod, 0);
+      const listen = parseListen(opts.listen);
+      const secret = webhookSecret(opts.webhookSecretFile);
+      const workdir = resolve(opts.workdir ?? join(STATE_DIR, 'run', opts.source));
+      let path = '';
+      if (opts.git) {
+        const problem = urlProblem(opts.git);
+        if (problem) throw new UserError(problem);
+        try {
+          path = repoPath(opts.path);
+        } catch (e) {
+          throw new UserError(`--path ${(e as GitError).message}`);
+        }
+      }
+
+      const log = createLogger();
+      const session = await openSession(opts);
+      let auth = credentialEnv(undefined, join(workdir, 'auth'));
+      let src: RevisionSource | undefined;
+      let http;
+      try {
+        if (opts.gitSecret) {
+          try {
+            auth = credentialEnv(await readGitCredentials(session.secrets, opts.gitSecret), join(workdir, 'auth'));
+          } catch (e) {
+            throw new UserError(`--git-secret ${opts.gitSecret}: ${(e as Error).message}`);
+          }
+        }
+        if (opts.git) {
+          src = new GitSource({ url: opts.git, branch: opts.branch, path, workdir, env: auth.env });
+        } else {
+          const folder = new FolderSource({ folder: opts.watch!, workdir, debounceMs });
+          await folder.start();
+          src = folder;
+        }
+        const metrics = new Registry();
+        const runner = new Runner(session, src, log, {
+          source: opts.source,
+          intervalMs,
+          gracePeriodMs,
+          concurrency,
+          allowMassDelete: !!opts.allowMassDelete,
+          actor: actor(),
+          once: opts.once,
+          read: (dir, label) => readInput([dir], session, label),
+          lock: () => applyLock(session),
+        }, metrics);
+
+        const webhooks = metrics.counter('mdmops_webhook_requests_total', 'Webhook requests, by result (accepted, unauthorized).');
+        const routes: Record<string, Route> = { 'GET /status': async () => ({ status: 200, body: await runner.status() }) };
+        if (opts.git) {
+          routes['POST /hooks/git'] = async (req, body) => {
+            if (!secret || !webhookAuthorized(req.headers, body, secret)) {
+              webhooks.inc({ result: 'unauthorized' });
+              log.warn({ remote: req.socket.remoteAddress }, 'webhook refused: no valid signature or token');
+              return { status: 401, body: { error: secret ? 'unauthorized: sign the body (X-Hub-Signature-256) or send the shared secret (Authorization: Bearer)' : 'unauthorized: no webhook secret is configured (--webhook-secret-file or MDMOPS_WEBHOOK_SECRET)' } };
+            }
+            webhooks.inc({ result: 'accepted' });
+            log.info({ event: req.headers['x-github-event'] ?? req.headers['x-gitlab-event'] ?? null }, 'webhook: fetching now');
+            runner.trigger('webhook');
+            return { status: 202, body: { accepted: true } };
+          };
+        }
+        if (!opts.once) {
+          try {
+            http = await serveHttp({ host: listen.host, port: listen.port, metrics, notReady: () => runner.notReady(), routes });
+          } catch (e) {
+            throw new UserError(`--listen ${opts.listen}: ${(e as Error).message}`);
+          }
+          log.info({ host: listen.host, port: http.port }, `listening on ${listen.host}:${http.port} (/healthz, /readyz, /metrics, /status${opts.git ? ', POST /hooks/git' : ''})`);
+        }
+
+        const stop = (signal: string) => {
+          log.info({ signal }, `${signal}: stopping`);
+          runner.stop();
+        };
+        process.on('SIGTERM', stop);
+        process.on('SIGINT', stop);
+        log.info({ ...src.describe(), source: opts.source, interval: opts.interval }, opts.git ? `following ${opts.git} branch ${opts.branch}` : `watching ${opts.watch}`);
+        try {
+          await runner.run();
+        } finally {
+          process.off('SIGTERM', stop);
+          process.off('SIGINT', stop);
+        }
+        if (opts.once) process.exitCode = runner.succeeded() ? 0 : 1;
+        log.info('stopped');
+      } finally {
+        await http?.close();
+        await src?.close();
+        auth.remove();
+        await session.close();
+        log.flush();
+      }
+    });
+}

@@ -1,0 +1,104 @@
+// The change between two revisions of a configuration, without a tenant: the plan `to` would get
+// from a tenant that holds exactly `from`, applied from this source. The engine's own planner does
+// the work, over an in-memory store holding `from` and providers that look at nothing but the
+// specs (so: no server is asked, no key is read; what a change replaces comes from each kind's
+// replaceOn).
+import { KINDS } from '../api/index.js';
+import { replacing } from '../providers/record.js';
+import type { Desired } from '../engine/desired.js';
+import { digests } from '../engine/desired.js';
+import { makePlan, type Plan } from '../engine/plan.js';
+import { ProviderRegistry, type Provider } from '../engine/provider.js';
+import type { MasterKey } from '../store/master-key.js';
+import type { InventoryEntry, Store, StoredRecord } from '../store/types.js';
+
+/** What a tenant would hold after `from` was applied: records and inventory, nothing else. */
+class RevisionStore implements Store {
+  readonly location = 'a revision';
+  readonly writes = 0;
+  constructor(
+    private readonly records: StoredRecord[],
+    private readonly inventory: InventoryEntry[],
+  ) {}
+  async getMeta() {
+    return undefined;
+  }
+  async listRecords() {
+    return this.records;
+  }
+  async getRecord() {
+    return undefined;
+  }
+  async listInventory(source?: string) {
+    return this.inventory.filter((e) => !source || e.source === source);
+  }
+  async getBlob() {
+    return undefined;
+  }
+  async listBlobs() {
+    return [];
+  }
+  async listNotifications() {
+    return [];
+  }
+  async listAudit() {
+    return [];
+  }
+  async listUsers() {
+    return [];
+  }
+  async listInvitations() {
+    return [];
+  }
+  async listCertificates() {
+    return [];
+  }
+  async commit(): Promise<void> {
+    throw new Error('a revision compared offline is not written to');
+  }
+  async lock() {
+    return undefined;
+  }
+  async unlock() {}
+  async close() {}
+}
+
+function offlineProvider(real: Provider): Provider {
+  const unavailable = () => Promise.reject(new Error('not applied: an offline comparison'));
+  return {
+    kind: real.kind,
+    async observe(_ctx, _desired, record, diffs) {
+      return { outcome: { ready: { status: true, reason: 'Offline', message: 'not observed' } }, replace: record ? replacing(diffs, [...(real.replaceOn ?? [])]) : [], impact: [] };
+    },
+    create: unavailable,
+    update: unavailable,
+    delete: unavailable,
+  };
+}
+
+export interface CompareOptions {
+  source: string;
+  /** Shown as the plan's revision, e.g. "main..HEAD". */
+  revision: string;
+  providers: ProviderRegistry;
+  key: MasterKey;
+}
+
+export async function compareRevisions(from: Desired[], to: Desired[], opts: CompareOptions): Promise<Plan> {
+  const at = new Date(0).toISOString();
+  const records: StoredRecord[] = from.map((d) => ({
+    ...d.id,
+    spec: d.spec,
+    specHash: d.specHash,
+    desiredHash: d.desiredHash,
+    generation: 1,
+    files: Object.fromEntries(Object.entries(d.files).map(([path, f]) => [path, { name: f.name }])),
+    secrets: digests(d.secrets),
+    status: {},
+    managed: true,
+    updatedAt: at,
+  }));
+  const inventory = from.map((d) => ({ ...d.id, source: opts.source, revision: 'from', appliedAt: at }));
+  const engine = { store: new RevisionStore(records, inventory), key: opts.key, providers: new ProviderRegistry(KINDS.map((k) => offlineProvider(opts.providers.get(k.kind)))) };
+  return makePlan(engine, to, { source: opts.source, revision: opts.revision });
+}
