@@ -5,7 +5,9 @@ import type { DirectoryUser } from '../src/store/types.js';
 import { generatedUsers, startSlapd, type SlapdServer } from './servers/slapd.js';
 import { connectAgent } from './support/seed.js';
 import { doc, workspace } from './support/workspace.js';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { startRun } from './support/run.js';
 
 let slapd: SlapdServer;
 const USERS = 2000;
@@ -107,12 +109,30 @@ pageSize: 300`,
     expect(ws.run(['notifications']).stdout).not.toContain('LdapDeletionBlocked');
   });
 
+  it('syncs on its syncInterval while mdmops run is running', async () => {
+    await slapd.addUsers([{ uid: 'scheduled', cn: 'Scheduled User', sn: 'User', mail: 'scheduled@example.test' }]);
+    const config = join(ws.dir, 'config/ldap.yaml');
+    writeFileSync(config, readFileSync(config, 'utf8').replace('pageSize: 300', 'pageSize: 300\n  syncInterval: 1s'));
+    const run = await startRun(ws.dir, ['--watch', 'config', '--interval', '1s'], env());
+    try {
+      await run.waitFor('the folder applied', (s) => s.applied);
+      const deadline = Date.now() + 60_000;
+      while (!(await users()).some((u) => u.id === 'LdapSource/corp/scheduled')) {
+        if (Date.now() > deadline) throw new Error(`no scheduled sync brought the new user: ${run.output().slice(-2000)}`);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      expect(run.output()).toContain('synced LdapSource/corp');
+    } finally {
+      expect(await run.stop()).toBe(0);
+    }
+  });
+
   it('keeps every user when the directory cannot be reached', async () => {
     await slapd.stop();
     const down = sync();
     expect(down.code).toBe(1);
     expect(down.stderr).toContain('the source cannot be read, no user was changed');
-    expect(await users()).toHaveLength(USERS - 251);
+    expect(await users()).toHaveLength(USERS - 250); // with the user the scheduled sync brought
     expect(ws.run(['notifications']).stdout).toContain('LdapUnreachable');
     expect(down.stdout + down.stderr).not.toContain(slapd.bindPassword);
   });
