@@ -26,11 +26,14 @@ export function appleIdOf(address: string | undefined, subdomain: boolean): stri
 }
 
 /**
- * Assigns Apple IDs within one source. Apple IDs compare without regard to case, so
- * "Anne@x" and "anne@x" collide; a collision is reported rather than resolved by guessing.
+ * Assigns Apple IDs within one source, setting each user's appleId in place (the users are the
+ * round's own, fresh from the reader: a directory of 100,000 users is not copied again). Apple IDs
+ * compare without regard to case, so "Anne@x" and "anne@x" collide; a collision is reported rather
+ * than resolved by guessing.
  */
 export function assignAppleIds(users: DirectoryUser[], settings: AppleIdSettings): AppleIdResult {
-  if (settings.mode === 'None') return { users: users.map(({ appleId: _a, ...u }) => u), collisions: [], missing: [] };
+  for (const u of users) delete u.appleId;
+  if (settings.mode === 'None') return { users, collisions: [], missing: [] };
   const wanted = new Map<string, DirectoryUser[]>();
   const missing: string[] = [];
   for (const u of users) {
@@ -39,19 +42,10 @@ export function assignAppleIds(users: DirectoryUser[], settings: AppleIdSettings
     else wanted.set(id.toLowerCase(), [...(wanted.get(id.toLowerCase()) ?? []), u]);
   }
   const collisions: AppleIdResult['collisions'] = [];
-  const given = new Map<DirectoryUser, string>();
   for (const holders of wanted.values()) {
     const id = appleIdOf(settings.schema === 'UserUPN' ? holders[0]!.upn : holders[0]!.email, settings.includeAppleIdSubdomain)!;
     if (holders.length > 1) collisions.push({ appleId: id, users: holders.map((u) => u.upn).sort() });
-    else given.set(holders[0]!, id);
+    else holders[0]!.appleId = id;
   }
-  return {
-    users: users.map((original) => {
-      const { appleId: _a, ...u } = original;
-      const id = given.get(original);
-      return id ? { ...u, appleId: id } : u;
-    }),
-    collisions,
-    missing,
-  };
+  return { users, collisions, missing };
 }

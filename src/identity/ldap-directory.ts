@@ -39,21 +39,38 @@ const values = (v: Entry[string] | undefined): string[] =>
 const first = (v: Entry[string] | undefined) => values(v)[0] || undefined;
 const normalDn = (dn: string) => dn.replace(/\s*,\s*/g, ',').toLowerCase();
 
-export async function readLdapDirectory(spec: LdapReadSpec, password: string, caPem?: string, progress?: (users: number) => void): Promise<DirectoryRead> {
+/** A bound connection: ldap:// (with StartTLS when asked) or ldaps://. */
+async function connect(spec: LdapReadSpec, password: string, caPem?: string): Promise<Client> {
   const tlsOptions = { ...(caPem ? { ca: caPem } : {}), ...(spec.tls?.serverName ? { servername: spec.tls.serverName } : {}) };
   // ldapts speaks TLS from the first byte whenever it is given tlsOptions: only for ldaps://.
   const ldaps = /^ldaps:/i.test(spec.url);
   const client = new Client({ url: spec.url, timeout: TIMEOUT_MS, connectTimeout: TIMEOUT_MS, ...(ldaps ? { tlsOptions } : {}) });
-  const m = spec.attributeMapping;
   try {
     if (spec.startTls) await client.startTLS(tlsOptions);
     await client.bind(spec.bindDn, password);
-    const custom = spec.customAttributes ?? [];
+    return client;
+  } catch (e) {
+    await client.unbind().catch(() => undefined);
+    throw e;
+  }
+}
+
+export async function readLdapDirectory(spec: LdapReadSpec, password: string, caPem?: string, progress?: (users: number) => void): Promise<DirectoryRead> {
+  const m = spec.attributeMapping;
+  const custom = spec.customAttributes ?? [];
+  // Groups and users are read at once, on a connection each: OpenLDAP keeps one paged search per
+  // connection, and a second one interleaved on it gets "paged results cookie is invalid".
+  const clients: Client[] = [];
+  const open = async () => {
+    const c = await connect(spec, password, caPem);
+    clients.push(c);
+    return c;
+  };
+  try {
     const groupOf = new Map<string, string>();
     const membersOf = new Map<string, string[]>();
-    // Groups and users are read at once, on one connection (LDAP multiplexes operations by message id):
-    // the directory works on both while we decode.
     const readGroups = async () => {
+      const client = await open();
       for await (const page of client.searchPaginated(spec.groupSearchBase ?? spec.baseDn, {
         scope: 'sub',
         filter: spec.groupFilter,
@@ -72,8 +89,13 @@ export async function readLdapDirectory(spec: LdapReadSpec, password: string, ca
         }
       }
     };
-    const read: (DirectoryEntry & { dn: string; memberOf: string[] })[] = [];
+    // Each user's DN and memberOf, beside it until its groups are known: a directory of 100,000
+    // users is held once, not copied.
+    const users: DirectoryEntry[] = [];
+    const dns: string[] = [];
+    const memberOfs: string[][] = [];
     const readUsers = async () => {
+      const client = await open();
       const userAttributes = [m.uid, m.userPrincipalName, m.email, m.displayName, m.memberOf, ...custom.map((a) => a.attribute ?? a.name)];
       for await (const page of client.searchPaginated(spec.userSearchBase ?? spec.baseDn, {
         scope: 'sub',
@@ -89,19 +111,23 @@ export async function readLdapDirectory(spec: LdapReadSpec, password: string, ca
             const v = values(e[a.attribute ?? a.name]);
             if (v.length) attributes[a.name] = v.length === 1 ? v[0]! : v;
           }
-          read.push({ dn: e.dn, memberOf: values(e[m.memberOf]), uid, upn: first(e[m.userPrincipalName]), email: first(e[m.email]), displayName: first(e[m.displayName]), groups: [], attributes });
+          users.push({ uid, upn: first(e[m.userPrincipalName]), email: first(e[m.email]), displayName: first(e[m.displayName]), groups: [], attributes });
+          dns.push(e.dn);
+          memberOfs.push(values(e[m.memberOf]));
         }
-        progress?.(read.length);
+        progress?.(users.length);
       }
     };
-    await Promise.all([readGroups(), readUsers()]);
-    const users = read.map(({ dn, memberOf, ...u }): DirectoryEntry => {
-      const direct = membersOf.get(normalDn(dn));
-      const groups = memberOf.length || direct ? [...new Set([...memberOf.map((g) => groupOf.get(normalDn(g)) ?? g), ...(direct ?? [])])].sort() : [];
-      return { ...u, groups };
+    // Both settle before the connections close, so a failed one cannot leave the other open.
+    const failed = (await Promise.allSettled([readGroups(), readUsers()])).find((r) => r.status === 'rejected');
+    if (failed) throw failed.reason;
+    users.forEach((u, i) => {
+      const memberOf = memberOfs[i]!;
+      const direct = membersOf.get(normalDn(dns[i]!));
+      if (memberOf.length || direct) u.groups = [...new Set([...memberOf.map((g) => groupOf.get(normalDn(g)) ?? g), ...(direct ?? [])])].sort();
     });
     return { users, groupCount: groupOf.size };
   } finally {
-    await client.unbind().catch(() => undefined);
+    await Promise.all(clients.map((c) => c.unbind().catch(() => undefined)));
   }
 }
