@@ -33,7 +33,7 @@ interface RunOptions extends StoreOptions {
   workdir?: string;
   source: string;
   concurrency: string;
-  gracePeriod: string;
+  gracePeriod?: string;
   allowMassDelete?: boolean;
   once?: boolean;
 }
@@ -85,7 +85,7 @@ export function registerRun(program: Command) {
       .option('--workdir <dir>', `where the repository cache and revisions' files are kept (default: ${STATE_DIR}/run/<source>)`)
       .option('--source <name>', 'name of this configuration: resources it applied and no longer holds are pruned', 'default')
       .option('--concurrency <n>', 'resources applied at once', '8')
-      .option('--grace-period <duration>', 'on SIGTERM, how long an apply under way may go on before no further resource is started', '20s')
+      .option('--grace-period <duration>', 'on SIGTERM, how long an apply under way may go on before no further resource is started (default: until the revision is applied to the end)')
       .option('--allow-mass-delete', `allow revisions that prune more than 10 resources or more than 25% of the source's inventory`)
       .option('--once', 'one round (fetch, validate, apply), then exit: 0 when the head is applied, 1 when not'),
   )
@@ -99,7 +99,7 @@ export function registerRun(program: Command) {
       if (!Number.isInteger(concurrency) || concurrency < 1) throw new UserError(`--concurrency ${opts.concurrency}: expected a whole number of at least 1`);
       const intervalMs = duration('--interval', opts.interval, 1000);
       const debounceMs = duration('--debounce', opts.debounce, 0);
-      const gracePeriodMs = duration('--grace-period', opts.gracePeriod, 0);
+      const gracePeriodMs = opts.gracePeriod === undefined ? undefined : duration('--grace-period', opts.gracePeriod, 0);
       const listen = parseListen(opts.listen);
       const secret = webhookSecret(opts.webhookSecretFile);
       const workdir = resolve(opts.workdir ?? join(STATE_DIR, 'run', opts.source));

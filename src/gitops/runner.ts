@@ -5,9 +5,10 @@
 // writes nothing). Problems are logged, counted in metrics, kept in the status API and raised as
 // notifications of the resource Source/<source> in the tenant store.
 //
-// Stopping (SIGTERM): no new revision is started; an apply under way may finish within the grace
-// period; after it, no further resource starts, the ones under way finish (each commits whole),
-// and the revision is recorded as partially applied, to be applied again at the next start.
+// Stopping (SIGTERM): no new revision is started; an apply under way is finished. Only with a grace
+// period, once it passes (or on a second SIGTERM), no further resource starts, the ones under way
+// finish (each commits whole), and the revision is recorded as partially applied, to be applied
+// again at the next start.
 import { join, relative } from 'node:path';
 import type { Diagnostic } from '../config/diagnostics.js';
 import { applyPlan, type ResourceResult } from '../engine/apply.js';
@@ -35,7 +36,8 @@ export interface RunnerOptions {
   source: string;
   intervalMs: number;
   /** How long an apply under way may go on after a stop is asked for. */
-  gracePeriodMs: number;
+  /** Undefined: an apply under way is finished, however long it takes. */
+  gracePeriodMs?: number;
   concurrency: number;
   allowMassDelete: boolean;
   actor: string;
@@ -113,15 +115,16 @@ export class Runner {
     this.wake?.(why);
   }
 
-  /** A first call lets an apply under way finish within the grace period; a second one stops it now. */
+  /** A first call lets an apply under way finish (within the grace period, if one is set); a second one stops it now. */
   stop(): void {
     if (this.stopping) {
       this.abort.abort();
       return;
     }
     this.stopping = true;
-    if (this.applying) this.log.info({ revision: this.applying.revision, gracePeriodMs: this.opts.gracePeriodMs }, 'stopping: the apply under way may finish within the grace period');
-    setTimeout(() => this.abort.abort(), this.opts.gracePeriodMs).unref();
+    const grace = this.opts.gracePeriodMs;
+    if (this.applying) this.log.info({ revision: this.applying.revision, gracePeriodMs: grace }, grace === undefined ? 'stopping: finishing the apply under way (a second SIGTERM stops it sooner)' : 'stopping: the apply under way may finish within the grace period');
+    if (grace !== undefined) setTimeout(() => this.abort.abort(), grace).unref();
     this.wake?.('stop');
   }
 
