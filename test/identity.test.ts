@@ -7,7 +7,8 @@ import { appleIdOf, assignAppleIds } from '../src/identity/apple-id.js';
 import { attributeCoverage } from '../src/identity/attributes.js';
 import { groupsByUser, mergeGroup, mergeUser, userSelect } from '../src/identity/entra-directory.js';
 import { retryAfterMs } from '../src/identity/graph.js';
-import { sameUser, syncRound } from '../src/identity/sync.js';
+import { syncRound } from '../src/identity/sync.js';
+import { userDigest } from '../src/store/user-digest.js';
 import type { DirectoryUser, StoredRecord } from '../src/store/types.js';
 
 const user = (id: string, extra: Partial<DirectoryUser> = {}): DirectoryUser => ({ tenant: 't', id, source: 'S/s', upn: `${id}@contoso.com`, groups: [], attributes: {}, labels: {}, ...extra });
@@ -45,21 +46,25 @@ describe('attribute coverage', () => {
 });
 
 describe('sync rounds', () => {
-  it('compare users field by field', () => {
-    const a = user('a', { groups: ['g1'], attributes: { d: ['x', 'y'] } });
-    expect(sameUser(a, { ...a, attributes: { d: ['x', 'y'] } })).toBe(true);
-    expect(sameUser(a, { ...a, attributes: { d: ['y', 'x'] } })).toBe(false);
-    expect(sameUser(a, { ...a, attributes: { d: 'x' } })).toBe(false);
-    expect(sameUser(a, { ...a, groups: ['g1', 'g2'] })).toBe(false);
-    expect(sameUser(a, { ...a, appleId: 'a@x' })).toBe(false);
+  it('compare users by every stored field, arrays in order and attributes in any key order', () => {
+    const a = user('a', { groups: ['g1'], attributes: { d: ['x', 'y'], e: 'z' } });
+    expect(userDigest({ ...a, attributes: { e: 'z', d: ['x', 'y'] } })).toBe(userDigest(a));
+    for (const changed of [{ attributes: { d: ['y', 'x'], e: 'z' } }, { attributes: { d: 'x', e: 'z' } }, { groups: ['g1', 'g2'] }, { appleId: 'a@x' }, { email: 'a@x' }, { displayName: 'A' }, { upn: 'b@x' }, { labels: { os: 'ios' } }]) {
+      expect(userDigest({ ...a, ...changed }), JSON.stringify(changed)).not.toBe(userDigest(a));
+    }
   });
 
-  it('never delete on an empty answer, and stop above the guard unless confirmed', () => {
+  it('write only what changed, never delete on an empty answer, and stop above the guard unless confirmed', () => {
     const mine = Array.from({ length: 100 }, (_, i) => user(`u${i}`));
-    expect(syncRound('S/s', mine, []).blocked).toContain('returned no users');
-    expect(syncRound('S/s', mine, mine.slice(11)).blocked).toContain('would delete 11 of 100 users');
-    expect(syncRound('S/s', mine, mine.slice(10))).toMatchObject({ removed: 10 });
-    expect(syncRound('S/s', mine, mine.slice(11), true)).toMatchObject({ removed: 11 });
+    const stored = new Map(mine.map((u) => [u.id, userDigest(u)]));
+    expect(syncRound('t', stored, mine)).toMatchObject({ writes: [], added: 0, updated: 0, removed: 0 });
+    const round = syncRound('t', stored, [...mine.slice(1), { ...mine[0]!, displayName: 'New' }, user('new')]);
+    expect(round).toMatchObject({ added: 1, updated: 1, removed: 0 });
+    expect(round.writes.map((w) => (w.op === 'putUser' ? w.user.id : w.op))).toEqual(['u0', 'new']);
+    expect(syncRound('t', stored, []).blocked).toContain('returned no users');
+    expect(syncRound('t', stored, mine.slice(11)).blocked).toContain('would delete 11 of 100 users');
+    expect(syncRound('t', stored, mine.slice(10))).toMatchObject({ removed: 10 });
+    expect(syncRound('t', stored, mine.slice(11), true).writes.filter((w) => w.op === 'deleteUser')).toHaveLength(11);
   });
 });
 

@@ -9,6 +9,7 @@ import { SCHEMA_VERSION } from '../src/store/migrations.js';
 import { openStore, parseStoreSpec, type StoreSpec } from '../src/store/open.js';
 import type { Store, StoredRecord } from '../src/store/types.js';
 import { startPostgres, type PostgresServer } from './servers/postgres.js';
+import { userDigest } from '../src/store/user-digest.js';
 import { doc, workspace } from './support/workspace.js';
 
 let postgres: PostgresServer;
@@ -130,6 +131,11 @@ describe.each(backends)('%s store', (_name, specOf) => {
     };
     await store.commit([{ op: 'putUser', user }, { op: 'putUser', user: { ...user, id: 'u2', email: 'x@example.com' } }, { op: 'putCertificate', certificate: cert }]);
     expect(await store.listUsers('t')).toEqual([user, { ...user, id: 'u2', email: 'x@example.com' }]);
+    // The digests SQL computes are those a sync computes of the users it reads: equal when nothing changed.
+    const digests = await store.listUserDigests('t', 'LdapSource/corp');
+    expect(digests).toEqual(new Map([['u1', userDigest(user)], ['u2', userDigest({ ...user, id: 'u2', email: 'x@example.com' })]]));
+    expect(digests.get('u1')).not.toBe(userDigest({ ...user, displayName: 'Zoë' }));
+    expect(await store.listUserDigests('t', 'EntraIdSource/x')).toEqual(new Map());
     expect(await store.listCertificates({ tenant: 't' })).toEqual([cert]);
     const sealedKey = randomBytes(64);
     await store.commit([{ op: 'putCertificate', certificate: { ...cert, serial: '02', sealedKey, chain: 'PEM' } }, { op: 'deleteUser', tenant: 't', id: 'u2' }]);

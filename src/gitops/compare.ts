@@ -47,6 +47,9 @@ class RevisionStore implements Store {
   async listUsers() {
     return [];
   }
+  async listUserDigests() {
+    return new Map<string, string>();
+  }
   async listInvitations() {
     return [];
   }

@@ -34,10 +34,16 @@ export interface DirectoryRead {
 
 const TIMEOUT_MS = 30_000;
 
-const values = (v: Entry[string] | undefined): string[] =>
-  v === undefined ? [] : (Array.isArray(v) ? v : [v]).map((x) => (Buffer.isBuffer(x) ? x.toString('utf8') : String(x)));
-const first = (v: Entry[string] | undefined) => values(v)[0] || undefined;
-const normalDn = (dn: string) => dn.replace(/\s*,\s*/g, ',').toLowerCase();
+const text = (x: string | Buffer) => (typeof x === 'string' ? x : x.toString('utf8'));
+const values = (v: Entry[string] | undefined): string[] => (v === undefined ? [] : Array.isArray(v) ? v.map(text) : [text(v)]);
+// Without an array: called for every attribute of every user.
+function first(v: Entry[string] | undefined): string | undefined {
+  const x = Array.isArray(v) ? v[0] : v;
+  return x === undefined ? undefined : text(x) || undefined;
+}
+// Directories write DNs without spaces around commas: the regex only runs when one has them.
+const SPACED = /\s,|,\s/;
+const normalDn = (dn: string) => (SPACED.test(dn) ? dn.replace(/\s*,\s*/g, ',') : dn).toLowerCase();
 
 /** A bound connection: ldap:// (with StartTLS when asked) or ldaps://. */
 async function connect(spec: LdapReadSpec, password: string, caPem?: string): Promise<Client> {

@@ -23,7 +23,7 @@ export interface SourceReader {
   prefix: string;
   /** Where it reads from, for messages. */
   where: string;
-  read(existing: DirectoryUser[], previousState: Buffer | undefined, progress: (read: number) => void): Promise<SourceRead>;
+  read(previousState: Buffer | undefined, progress: (read: number) => void): Promise<SourceRead>;
 }
 
 export const SYNC_STATE = 'sync-state';
@@ -38,20 +38,24 @@ export async function runSourceSync(engine: Engine, record: StoredRecord, reader
   const source = `${record.kind}/${record.name}`;
   const spec = record.spec as { customAttributes?: { name: string }[]; managedAppleIds?: AppleIdSettings; autoInviteUsers?: boolean };
   const started = Date.now();
-  const mine = (await engine.store.listUsers(record.tenant)).filter((u) => u.source === source);
   const sealedState = await engine.store.getBlob(id, SYNC_STATE);
   const previousState = sealedState && engine.key.open(sealedState, blobAad(id, SYNC_STATE));
   const at = (options.now ?? new Date()).toISOString();
   const problems = new Map<string, { severity: 'Warning' | 'Error'; message: string }>();
-  const report: SyncReport = { userCount: mine.length, added: 0, updated: 0, removed: 0, warnings: [] };
+  // Known before the read only from the last round's status: the source's users are listed after
+  // it, so that the directory and the stored users are not both being built at the peak of a read.
+  const lastCount = typeof record.status.userCount === 'number' ? record.status.userCount : 0;
+  const report: SyncReport = { userCount: lastCount, added: 0, updated: 0, removed: 0, warnings: [] };
   const writes: Write[] = [];
   let groupCount: number | undefined;
 
   try {
-    const read = await reader.read(mine, previousState, (n) => options.progress?.(n, mine.length || undefined));
+    const read = await reader.read(previousState, (n) => options.progress?.(n, lastCount || undefined));
     groupCount = read.groupCount;
+    const stored = await engine.store.listUserDigests(record.tenant, source);
+    report.userCount = stored.size;
     const apple = assignAppleIds(read.users, spec.managedAppleIds ?? { mode: 'None', includeAppleIdSubdomain: false });
-    const round = syncRound(source, mine, apple.users, options.allowMassDelete);
+    const round = syncRound(record.tenant, stored, apple.users, options.allowMassDelete);
     if (round.blocked) {
       report.blocked = round.blocked;
       problems.set(`${reader.prefix}DeletionBlocked`, { severity: 'Warning', message: round.blocked });
@@ -59,7 +63,7 @@ export async function runSourceSync(engine: Engine, record: StoredRecord, reader
       Object.assign(report, { added: round.added, updated: round.updated, removed: round.removed, userCount: apple.users.length });
       writes.push(...round.writes);
       if (read.state) writes.push({ op: 'putBlob', id, purpose: SYNC_STATE, sealed: engine.key.seal(read.state, blobAad(id, SYNC_STATE)) });
-      if (spec.autoInviteUsers) writes.push(...invitations(mine, apple.users, source, at));
+      if (spec.autoInviteUsers) writes.push(...invitations(stored, apple.users, source, at));
       const names = (spec.customAttributes ?? []).map((a) => a.name);
       const coverage = attributeCoverage(apple.users, names);
       if (coverage.none) {
@@ -100,9 +104,8 @@ export async function runSourceSync(engine: Engine, record: StoredRecord, reader
 export const SYNC_REASONS = ['*Unreachable', '*DeletionBlocked', '*NoAttributesSynced', '*SomeAttributesNotSynced', 'ManagedAppleIdsIncomplete'];
 
 /** Newly imported users with an e-mail address are invited; the store keeps one invitation per user, ever. */
-function invitations(before: DirectoryUser[], after: DirectoryUser[], source: string, at: string): Write[] {
-  const known = new Set(before.map((u) => u.id));
+function invitations(before: Map<string, string>, after: DirectoryUser[], source: string, at: string): Write[] {
   return after
-    .filter((u) => !known.has(u.id) && u.email)
+    .filter((u) => !before.has(u.id) && u.email)
     .map((u) => ({ op: 'invite', invitation: { tenant: u.tenant, userId: u.id, source, email: u.email!, queuedAt: at } }));
 }

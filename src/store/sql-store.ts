@@ -1,6 +1,11 @@
 // The store over SQL, shared by both backends: a driver supplies the connection and the dialect.
 import { MIGRATIONS, SCHEMA_VERSION, type Dialect } from './migrations.js';
 import type { Invitation, AuditEntry, DirectoryUser, InventoryEntry, IssuedCertificate, Notification, ResourceId, Store, StoredRecord, Write } from './types.js';
+import { USER_COLUMNS, USER_DIGEST_PARAMS, USER_DIGEST_SQL, userColumns } from './user-digest.js';
+
+// Built once: a sync writes it for each of 100,000 users.
+const PUT_USER = `INSERT INTO users (tenant, id, ${USER_COLUMNS.join(', ')}) VALUES (?, ?, ${USER_COLUMNS.map(() => '?').join(', ')})
+  ON CONFLICT (tenant, id) DO UPDATE SET ${USER_COLUMNS.map((c) => `${c} = excluded.${c}`).join(', ')}`;
 
 export interface Exec {
   (sql: string, params?: unknown[]): Promise<{ rows: Record<string, unknown>[]; changes: number }>;
@@ -128,10 +133,8 @@ function statement(w: Write): [string, unknown[]] {
     case 'putUser': {
       const u = w.user;
       return [
-        `INSERT INTO users (tenant, id, source, upn, email, display_name, groups_json, attributes, labels, apple_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-         ON CONFLICT (tenant, id) DO UPDATE SET source = excluded.source, upn = excluded.upn, email = excluded.email, display_name = excluded.display_name,
-           groups_json = excluded.groups_json, attributes = excluded.attributes, labels = excluded.labels, apple_id = excluded.apple_id`,
-        [u.tenant, u.id, u.source, u.upn, u.email ?? null, u.displayName ?? null, JSON.stringify(u.groups), JSON.stringify(u.attributes), JSON.stringify(u.labels), u.appleId ?? null],
+        PUT_USER,
+        [u.tenant, u.id, ...userColumns(u)],
       ];
     }
     case 'invite': {
@@ -250,6 +253,11 @@ export class SqlStore implements Store {
         ...(r.apple_id == null ? {} : { appleId: r.apple_id as string }),
       }),
     );
+  }
+
+  async listUserDigests(tenant: string, source: string) {
+    const { rows } = await this.driver.query(`SELECT id, ${USER_DIGEST_SQL} AS digest FROM users WHERE tenant = ? AND source = ?`, [...USER_DIGEST_PARAMS, tenant, source]);
+    return new Map(rows.map((r) => [r.id as string, r.digest as string]));
   }
 
   async listInvitations(tenant?: string) {

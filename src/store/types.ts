@@ -153,6 +153,8 @@ export interface Store {
   listNotifications(filter?: { active?: boolean }): Promise<Notification[]>;
   listAudit(limit?: number): Promise<AuditEntry[]>;
   listUsers(tenant: string): Promise<DirectoryUser[]>;
+  /** The users of one source by id, each with the digest of what is stored for it (see user-digest.ts). */
+  listUserDigests(tenant: string, source: string): Promise<Map<string, string>>;
   listInvitations(tenant?: string): Promise<Invitation[]>;
   listCertificates(filter: { tenant?: string; configuration?: string }): Promise<IssuedCertificate[]>;
   commit(writes: Write[]): Promise<void>;

@@ -40,8 +40,10 @@ export async function syncEntraIdSource(engine: Engine, secrets: SecretResolver,
   return runSourceSync(engine, record, {
     prefix: 'Entra',
     where: `Entra ID tenant ${spec.tenantId}`,
-    async read(existing, state, progress) {
+    async read(state, progress) {
       const graph = new GraphClient(await credentialsOf(secrets, record), { pageSize: PAGE_SIZE });
+      // A delta round starts from the users synced before; a first (or full) round from nothing.
+      const existing = state ? (await engine.store.listUsers(record.tenant)).filter((u) => u.source === source) : [];
       const known: EntraUser[] = existing.map((u) => ({
         id: u.id.slice(prefix.length),
         upn: u.upn,

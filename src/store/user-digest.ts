@@ -1,0 +1,27 @@
+// What the store keeps of a directory user, as the columns it writes and as one digest string. A
+// sync compares the users it reads with the stored digests (computed by SQL from the same columns)
+// instead of loading every stored user: a directory of 100,000 users is held once, not twice.
+import type { DirectoryUser } from './types.js';
+
+/** JSON with the keys in order: a sync digests every user, so keys already in order are not re-sorted. */
+function sortedJson(o: Record<string, unknown>): string {
+  const keys = Object.keys(o);
+  for (let i = 1; i < keys.length; i++) if (keys[i - 1]! > keys[i]!) return JSON.stringify(o, keys.sort());
+  return JSON.stringify(o);
+}
+
+/** The users table's columns after tenant and id, in order. */
+export const USER_COLUMNS = ['source', 'upn', 'email', 'display_name', 'groups_json', 'attributes', 'labels', 'apple_id'] as const;
+
+export function userColumns(u: DirectoryUser): (string | null)[] {
+  return [u.source, u.upn, u.email ?? null, u.displayName ?? null, JSON.stringify(u.groups), sortedJson(u.attributes), sortedJson(u.labels), u.appleId ?? null];
+}
+
+/** Joins the columns with a control character no directory value holds (JSON escapes it). */
+const SEPARATOR = '\u0001';
+
+export const userDigest = (u: DirectoryUser) => userColumns(u).map((v) => v ?? '').join(SEPARATOR);
+
+/** The same digest in SQL (SQLite and PostgreSQL alike), with SEPARATOR bound to each `?`. */
+export const USER_DIGEST_SQL = USER_COLUMNS.map((c) => `COALESCE(${c}, '')`).join(' || ? || ');
+export const USER_DIGEST_PARAMS = USER_COLUMNS.slice(1).map(() => SEPARATOR);
