@@ -57,6 +57,7 @@ async function main() {
   if (!existsSync(script)) copyFileSync(join(REPO, 'test/servers/kube-build.sh'), script);
   const kube = await startKube();
   const dir = mkdtempSync(join(tmpdir(), 'mdmops-bench-controller-'));
+  let child: ReturnType<typeof spawn> | undefined;
   try {
     for (const f of readdirSync(join(REPO, 'charts/mdmops/crds'))) kube.kubectl(['apply', '-f', join(REPO, 'charts/mdmops/crds', f)]);
     kube.kubectl(['wait', '--for=condition=Established', '--timeout=60s', 'crd', '--all']);
@@ -87,7 +88,7 @@ async function main() {
     await create('bench');
     const port = await freePort();
     const started = process.hrtime.bigint();
-    const child = spawn(process.execPath, [join(REPO, 'bin/mdmops.js'), 'controller', '--kubeconfig', kube.kubeconfig, '--namespace', 'bench', '--listen', `127.0.0.1:${port}`,
+    child = spawn(process.execPath, [...(process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []), join(REPO, 'bin/mdmops.js'), 'controller', '--kubeconfig', kube.kubeconfig, '--namespace', 'bench', '--listen', `127.0.0.1:${port}`,
       '--store', `sqlite:${join(dir, 'tenant.db')}`, '--concurrency', String(CONCURRENCY), '--resync', '10s'], {
       env: { ...process.env, MDMOPS_MASTER_KEY_FILE: join(dir, 'master.key'), MDMOPS_LOG_JSON: '1', MDMOPS_LOG_LEVEL: 'warn' },
       stdio: ['ignore', 'ignore', 'inherit'],
@@ -98,6 +99,7 @@ async function main() {
       done = list.items.filter(ready).length;
       if (done === N) break;
       if (child.exitCode !== null) throw new Error(`the controller exited (${child.exitCode})`);
+      process.stdout.write(`\r${done}/${N} Ready`);
       await sleep(200);
     }
     const controllerMs = Number(process.hrtime.bigint() - started) / 1e6;
@@ -117,7 +119,7 @@ async function main() {
     const resyncWrites = (await metric(port, 'mdmops_controller_api_writes_total')) - before;
     const hwm = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1];
     child.kill('SIGTERM');
-    await new Promise((r) => child.once('exit', r));
+    await new Promise((r) => child!.once('exit', r));
 
     const s = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
     process.stdout.write(`\nmdmops controller, ${N.toLocaleString('en-US')} Space custom resources (concurrency ${CONCURRENCY}):\n`);
@@ -127,6 +129,7 @@ async function main() {
     process.stdout.write(`  API writes during a no-op resync of ${N} resources  ${resyncWrites} (goal: 0)\n`);
     if (resyncWrites !== 0) process.exitCode = 1;
   } finally {
+    if (child?.exitCode === null) child.kill('SIGKILL');
     await kube.stop();
     rmSync(dir, { recursive: true, force: true });
   }

@@ -144,6 +144,7 @@ export function registerController(program: Command) {
         process.off('SIGTERM', onSignal);
         process.off('SIGINT', onSignal);
         await http.close();
+        client.close();
         await session.close();
         log.info('stopped');
         log.flush();

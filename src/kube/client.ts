@@ -1,7 +1,7 @@
 // A small REST client for the Kubernetes API. @kubernetes/client-node loads the kubeconfig (or the
 // in-cluster ServiceAccount) and applies its credentials; requests go through node:https so that
 // every call is bounded in time, a watch can be aborted when it goes silent, and each write is counted.
-import { request as httpsRequest, type RequestOptions } from 'node:https';
+import { Agent as HttpsAgent, request as httpsRequest, type AgentOptions, type RequestOptions } from 'node:https';
 import { request as httpRequest } from 'node:http';
 import { createInterface } from 'node:readline';
 import { KubeConfig } from '@kubernetes/client-node';
@@ -45,6 +45,7 @@ export const JSON_PATCH = 'application/json-patch+json';
 export const MERGE_PATCH = 'application/merge-patch+json';
 
 const REQUEST_TIMEOUT_MS = 30_000;
+const SLOW_MS = 5_000;
 
 export function loadKubeConfig(file?: string): KubeConfig {
   const kc = new KubeConfig();
@@ -56,8 +57,17 @@ export function loadKubeConfig(file?: string): KubeConfig {
 export class KubeClient {
   /** Requests that change something, by verb: what a no-op resync must not make. */
   onWrite?: (method: string, path: string) => void;
+  /** A request that took long, or had to be sent again. */
+  onSlow?: (method: string, path: string, ms: number, what: string) => void;
+
+  private agent?: { id: string; agent: HttpsAgent };
 
   constructor(private readonly kc: KubeConfig) {}
+
+  /** Closes the kept-alive connections. */
+  close(): void {
+    this.agent?.agent.destroy();
+  }
 
   get server(): string {
     const cluster = this.kc.getCurrentCluster();
@@ -69,6 +79,17 @@ export class KubeClient {
     const url = new URL(this.server + path);
     const opts: RequestOptions = { method, headers: { accept: 'application/json', ...headers } };
     await this.kc.applyToHTTPSOptions(opts);
+    // client-node makes a new Agent (no keep-alive) for each call: a TLS handshake per request.
+    // One kept-alive Agent per set of credentials instead (a rotated certificate gets a new one).
+    if (opts.agent instanceof HttpsAgent && opts.agent.constructor === HttpsAgent) {
+      const o = (opts.agent as HttpsAgent & { options: AgentOptions }).options;
+      const id = [o.ca, o.cert, o.key, o.pfx, o.servername, o.rejectUnauthorized].map(String).join('|');
+      if (this.agent?.id !== id) {
+        this.agent?.agent.destroy();
+        this.agent = { id, agent: new HttpsAgent({ ...o, keepAlive: true }) };
+      }
+      opts.agent = this.agent.agent;
+    }
     return { url, opts };
   }
 
@@ -76,17 +97,26 @@ export class KubeClient {
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
     const { url, opts } = await this.options(method, path, payload ? { 'content-type': contentType, 'content-length': String(payload.length) } : {});
     if (method !== 'GET') this.onWrite?.(method, path);
-    const { status, text } = await new Promise<{ status: number; text: string }>((resolve, reject) => {
-      const req = (url.protocol === 'https:' ? httpsRequest : httpRequest)(url, { ...opts, timeout: REQUEST_TIMEOUT_MS }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
-        res.on('error', reject);
+    const send = () =>
+      new Promise<{ status: number; text: string }>((resolve, reject) => {
+        const req = (url.protocol === 'https:' ? httpsRequest : httpRequest)(url, { ...opts, timeout: REQUEST_TIMEOUT_MS }, (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+          res.on('error', reject);
+        });
+        req.on('timeout', () => req.destroy(new Error(`${method} ${path}: no answer within ${REQUEST_TIMEOUT_MS / 1000}s`)));
+        // A kept-alive connection the server closed just as it was reused: the request never reached it.
+        req.on('error', (e: NodeJS.ErrnoException) => reject(Object.assign(e, { stale: req.reusedSocket && e.code === 'ECONNRESET' })));
+        req.end(payload);
       });
-      req.on('timeout', () => req.destroy(new Error(`${method} ${path}: no answer within ${REQUEST_TIMEOUT_MS / 1000}s`)));
-      req.on('error', reject);
-      req.end(payload);
+    const started = Date.now();
+    const { status, text } = await send().catch((e: { stale?: boolean }) => {
+      if (!e.stale) throw e;
+      this.onSlow?.(method, path, Date.now() - started, 'retried on a fresh connection');
+      return send();
     });
+    if (Date.now() - started > SLOW_MS) this.onSlow?.(method, path, Date.now() - started, `answered ${status}`);
     const parsed = text ? safeJson(text) : undefined;
     if (status >= 200 && status < 300) return parsed as T;
     const s = (parsed ?? {}) as { reason?: string; message?: string };

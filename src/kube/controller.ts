@@ -49,6 +49,8 @@ function resourceOfPath(method: string, path: string): string {
 
 export class Controller {
   private readonly informers = new Map<string, Informer[]>();
+  private readonly refsOf = new Map<string, string[]>();
+  private readonly dependentsOf = new Map<string, Set<string>>();
   private readonly queue: WorkQueue;
   private readonly reconciler: Reconciler;
   private readonly m: ReturnType<typeof controllerMetrics>;
@@ -67,6 +69,7 @@ export class Controller {
     private readonly opts: ControllerOptions,
   ) {
     this.m = controllerMetrics(metrics);
+    client.onSlow = (method, path, ms, what) => log.warn({ method, path, ms }, `slow API request: ${what}`);
     client.onWrite = (method, path) => this.m.writes.inc({ resource: resourceOfPath(method, path), verb: method.toLowerCase() });
     this.queue = new WorkQueue({ onDepth: (d) => this.m.depth.set(d) });
     const events = new EventRecorder(client, opts.identity, log);
@@ -138,23 +141,35 @@ export class Controller {
 
   private onEvent(kind: string, type: string, obj: KubeObject): void {
     const ns = obj.metadata.namespace ?? 'default';
-    this.queue.add(keyOf(ns, kind, obj.metadata.name));
+    const key = keyOf(ns, kind, obj.metadata.name);
+    this.index(key, type === 'delete' ? [] : this.referencesOf(kind, obj));
+    this.queue.add(key);
     // A resource appearing or going changes what its dependents can do.
     if (type !== 'update') this.enqueueDependents(ns, kind, obj.metadata.name);
   }
 
-  private enqueueDependents(namespace: string, kind: string, name: string): void {
-    for (const o of this.objects()) {
-      if ((o.metadata.namespace ?? 'default') !== namespace || !o.kind) continue;
-      const def = kindNamed(o.kind);
-      let refs;
-      try {
-        refs = def?.references(o.spec as never) ?? [];
-      } catch {
-        continue; // a spec its kind cannot read: its own reconcile says so
-      }
-      if (refs.some((r) => r.kind === kind && r.name === name)) this.queue.add(keyOf(namespace, o.kind, o.metadata.name));
+  private referencesOf(kind: string, obj: KubeObject): string[] {
+    const ns = obj.metadata.namespace ?? 'default';
+    try {
+      return (kindNamed(kind)?.references(obj.spec as never) ?? []).map((r) => keyOf(ns, r.kind, r.name));
+    } catch {
+      return []; // a spec its kind cannot read: its own reconcile says so
     }
+  }
+
+  /** Who references whom, kept from the informers' events: dependents are found without a scan. */
+  private index(key: string, targets: string[]): void {
+    for (const t of this.refsOf.get(key) ?? []) this.dependentsOf.get(t)?.delete(key);
+    if (targets.length) this.refsOf.set(key, targets);
+    else this.refsOf.delete(key);
+    for (const t of targets) {
+      if (!this.dependentsOf.has(t)) this.dependentsOf.set(t, new Set());
+      this.dependentsOf.get(t)!.add(key);
+    }
+  }
+
+  private enqueueDependents(namespace: string, kind: string, name: string): void {
+    for (const k of this.dependentsOf.get(keyOf(namespace, kind, name)) ?? []) this.queue.add(k);
   }
 
   private startLeading(): void {

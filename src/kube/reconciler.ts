@@ -8,11 +8,12 @@ import { kindNamed, type KindDefinition } from '../api/index.js';
 import { applyPlan } from '../engine/apply.js';
 import { canonical } from '../engine/canonical.js';
 import type { Engine } from '../engine/context.js';
-import { desiredOf } from '../engine/desired.js';
+import { desiredOf, idKey } from '../engine/desired.js';
 import { makePlan } from '../engine/plan.js';
 import type { SecretResolver } from '../engine/secrets.js';
 import { mergeConditions, type Condition, type ConditionInput } from '../engine/status.js';
 import type { Logger } from '../server/log.js';
+import type { ResourceId, StoredRecord } from '../store/types.js';
 import { JSON_PATCH, isNotFound, type KubeClient, type KubeObject } from './client.js';
 import { resourcePath } from './paths.js';
 import { checkCustomResource } from './resource.js';
@@ -46,6 +47,36 @@ export function parseKey(key: string): { namespace: string; kind: string; name: 
 /** The engine's source (inventory owner) for one custom resource. */
 export const sourceOf = (kind: string, name: string) => `kubernetes:${kind}/${name}`;
 
+/**
+ * The engine as the plan of one resource needs it. The plan reads every record of the store to
+ * find who references whom; for a create or update only the resource's own record and those it
+ * references matter (the others only list its dependents), and reading them all for each of N
+ * resources makes a full reconcile O(N^2); likewise the inventory. Filtered listings (what providers
+ * use) pass through.
+ */
+function planningView(engine: Engine, ids: ResourceId[], source: string): Engine {
+  const own = idKey(ids[0]!);
+  const store = new Proxy(engine.store, {
+    get(target, prop) {
+      if (prop === 'listInventory') {
+        // Its own source's entries; all of them only while it has none (to see another source owning it).
+        return async (filter?: string) => {
+          if (filter) return target.listInventory(filter);
+          const mine = await target.listInventory(source);
+          return mine.some((e) => idKey(e) === own) ? mine : target.listInventory();
+        };
+      }
+      if (prop === 'listRecords') {
+        return async (filter?: { tenant?: string; kind?: string }) =>
+          filter ? target.listRecords(filter) : (await Promise.all(ids.map((id) => target.getRecord(id)))).filter((r): r is StoredRecord => !!r);
+      }
+      const v = Reflect.get(target, prop, target) as unknown;
+      return typeof v === 'function' ? v.bind(target) : v;
+    },
+  });
+  return { ...engine, store };
+}
+
 export class Reconciler {
   /** The status last sent per key, and what the server kept of it (it prunes fields its schema lacks). */
   private readonly written = new Map<string, { sent: string; kept: string }>();
@@ -77,7 +108,12 @@ export class Reconciler {
     const id = { tenant: namespace, kind, name };
     const generation = obj.metadata.generation ?? 1;
     const desired = await desiredOf(checked.valid, checked.content, this.d.secrets, this.d.engine.key);
-    const plan = await makePlan(this.d.engine, [desired], { source: sourceOf(kind, name), revision: `generation ${generation}`, allowMassDelete: true });
+    const refs = desired.references.map((r) => ({ tenant: namespace, kind: r.kind, name: r.name }));
+    const plan = await makePlan(planningView(this.d.engine, [id, ...refs], sourceOf(kind, name)), [desired], {
+      source: sourceOf(kind, name),
+      revision: `generation ${generation}`,
+      allowMassDelete: true,
+    });
     if (plan.problems.length) {
       const message = plan.problems.map((p) => p.message + (p.hint ? ` (${p.hint})` : '')).join('; ');
       await this.writeStatus(key, obj, def, [{ type: 'Ready', status: 'False', reason: 'PlanRefused', message }], {}, 'Warning');
