@@ -78,7 +78,7 @@ describe('helm lint and template', () => {
     expect(container.ports).toEqual([{ name: 'http', containerPort: 8080, protocol: 'TCP' }]);
     expect(container.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 'http' });
     expect(container.readinessProbe.httpGet).toEqual({ path: '/readyz', port: 'http' });
-    expect(container.args).toEqual(['--port=8080', '--leader-elect', `--lease-namespace=${SYSTEM_NS}`, '--lease-name=mdmops-controller']);
+    expect(container.args).toEqual(['--listen=:8080', '--leader-elect', `--lease-namespace=${SYSTEM_NS}`, '--lease-name=mdmops-controller']);
     // A read-only root: the writable places are volumes.
     expect(container.volumeMounts.map((m: Doc) => m.mountPath).sort()).toEqual(['/tmp', '/var/lib/mdmops']);
     expect(deployment.spec.template.metadata.annotations).toMatchObject({ 'prometheus.io/scrape': 'true', 'prometheus.io/port': '8080', 'prometheus.io/path': '/metrics' });
@@ -104,7 +104,7 @@ describe('helm lint and template', () => {
     const roles = docs.filter((d) => d.kind === 'Role');
     expect(roles.map((r) => r.metadata.namespace)).toEqual(['tenant-a', 'tenant-b']);
     for (const role of roles) expect(role.rules).toEqual(expectedRules);
-    expect(docs.find((d) => d.kind === 'Deployment')!.spec.template.spec.containers[0].args).toEqual(['--port=8080', '--namespace=tenant-a', '--namespace=tenant-b']);
+    expect(docs.find((d) => d.kind === 'Deployment')!.spec.template.spec.containers[0].args).toEqual(['--listen=:8080', '--namespace=tenant-a', '--namespace=tenant-b']);
   });
 });
 

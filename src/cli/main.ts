@@ -14,6 +14,7 @@ import { registerSync } from './sync.js';
 import { registerDirectory } from './directory.js';
 import { registerRun } from './run.js';
 import { registerDiff } from './diff.js';
+import { registerController } from './controller.js';
 
 export function buildProgram(): Command {
   const program = new Command('mdmops')
@@ -34,6 +35,7 @@ export function buildProgram(): Command {
   registerDirectory(program);
   registerRun(program);
   registerDiff(program);
+  registerController(program);
   registerSchema(program);
   const override = (cmd: Command) => cmd.commands.forEach((c) => override(c.exitOverride().showHelpAfterError('(run with --help for usage)')));
   override(program);

@@ -118,7 +118,7 @@ export const CertificateAuthority = defineKind({
   status: certificateAuthorityStatus,
   printerColumns: [
     { name: 'Type', type: 'string', jsonPath: '.spec.type' },
-    { name: 'Expires', type: 'date', jsonPath: '.status.notAfter' },
+    { name: 'Expires', type: 'string', jsonPath: '.status.notAfter' },
   ],
   references: (spec) =>
     refsOf(

@@ -1,0 +1,154 @@
+// mdmops controller: reconcile the mdmops custom resources of a Kubernetes cluster into the tenant
+// store (a namespace is a tenant), with leader election for several replicas, and /healthz,
+// /readyz and /metrics on one port. SIGTERM: the reconciles under way finish, the Lease is handed back.
+import { Option, type Command } from 'commander';
+import { existsSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { parseDuration } from '../api/duration.js';
+import { Controller } from '../kube/controller.js';
+import { KubeClient, loadKubeConfig } from '../kube/client.js';
+import { KubeSecrets } from '../kube/secrets.js';
+import { serveHttp } from '../server/http.js';
+import { createLogger } from '../server/log.js';
+import { Registry } from '../server/metrics.js';
+import { loadMasterKey } from '../store/master-key.js';
+import { parseStoreSpec } from '../store/open.js';
+import { UserError } from './errors.js';
+import { parseListen } from './run.js';
+import { openSession, storeOptions, type StoreOptions } from './session.js';
+
+interface ControllerFlags extends StoreOptions {
+  kubeconfig?: string;
+  namespace: string[];
+  listen: string;
+  resync: string;
+  concurrency: string;
+  leaderElect?: boolean;
+  leaseNamespace?: string;
+  leaseName: string;
+  leaseDuration: string;
+  renewDeadline: string;
+  retryPeriod: string;
+  watchTimeout: string;
+}
+
+function duration(flag: string, text: string, minMs: number): number {
+  let ms: number;
+  try {
+    ms = parseDuration(text);
+  } catch {
+    throw new UserError(`${flag} ${text}: expected a duration such as 500ms, 30s, 1m or 1h`);
+  }
+  if (ms < minMs) throw new UserError(`${flag} ${text}: at least ${minMs}ms`);
+  return ms;
+}
+
+/**
+ * The chart points MDMOPS_MASTER_KEY_FILE at the data volume when no key Secret is given: the
+ * first start creates the key there (0600). Only for SQLite: replicas sharing PostgreSQL must all
+ * be given the same key, so a missing file is an error then.
+ */
+function ensureMasterKeyFile(opts: StoreOptions, log: ReturnType<typeof createLogger>): void {
+  const file = opts.masterKeyFile;
+  if (!file || process.env.MDMOPS_MASTER_KEY || existsSync(file)) return;
+  if (parseStoreSpec(opts.store).backend !== 'sqlite') {
+    throw new UserError(`the master key file ${file} does not exist: replicas sharing a PostgreSQL store need the same key; give it in a Secret (MDMOPS_MASTER_KEY, the chart's masterKey.existingSecret)`);
+  }
+  loadMasterKey({ createAt: file });
+  log.warn({ file }, `created a master key in ${file} (mode 0600); back it up, or give one from a Secret: without it the keys in the tenant store cannot be read`);
+}
+
+export function registerController(program: Command) {
+  storeOptions(
+    program
+      .command('controller')
+      .description('Reconcile the mdmops custom resources of a Kubernetes cluster (a namespace is a tenant), as the Helm chart runs it.')
+      .option('--kubeconfig <file>', 'kubeconfig to use (default: KUBECONFIG, ~/.kube/config, or the in-cluster ServiceAccount)')
+      .option('--namespace <ns>', 'namespace to watch; repeat for several (default: every namespace)', (v: string, all: string[]) => [...all, v], [] as string[])
+      .option('--listen <[host]:port>', 'address of /healthz, /readyz and /metrics', ':8080')
+      .option('--resync <duration>', 'how often every resource is reconciled again, to catch drift', '10m')
+      .option('--concurrency <n>', 'resources reconciled at once', '4')
+      .option('--leader-elect', 'campaign for a Lease: only the leader reconciles (for more than one replica)')
+      .addOption(new Option('--lease-namespace <ns>', 'namespace of the Lease (default: POD_NAMESPACE, else default)').env('POD_NAMESPACE'))
+      .option('--lease-name <name>', 'name of the Lease', 'mdmops-controller')
+      .option('--lease-duration <duration>', 'how long a Lease not renewed stays with its holder', '15s')
+      .option('--renew-deadline <duration>', 'how long the leader keeps trying to renew before it stops leading', '10s')
+      .option('--retry-period <duration>', 'how often candidates try to take, and the leader to renew, the Lease', '2s')
+      .option('--watch-timeout <duration>', 'length of each watch; a watch silent for longer (plus 30s) is restarted', '5m'),
+  )
+    .addHelpText('after', '\nExamples:\n  mdmops controller --kubeconfig ~/.kube/config --namespace contoso --listen 127.0.0.1:8080\n  mdmops controller --leader-elect --lease-namespace mdmops-system')
+    .action(async (opts: ControllerFlags) => {
+      const concurrency = Number(opts.concurrency);
+      if (!Number.isInteger(concurrency) || concurrency < 1) throw new UserError(`--concurrency ${opts.concurrency}: expected a whole number of at least 1`);
+      const listen = parseListen(opts.listen);
+      const resyncMs = duration('--resync', opts.resync, 1000);
+      const leaseDurationMs = duration('--lease-duration', opts.leaseDuration, 1000);
+      const renewDeadlineMs = duration('--renew-deadline', opts.renewDeadline, 100);
+      const retryPeriodMs = duration('--retry-period', opts.retryPeriod, 100);
+      if (opts.leaderElect && !(leaseDurationMs > renewDeadlineMs && renewDeadlineMs > retryPeriodMs)) {
+        throw new UserError('--lease-duration must be longer than --renew-deadline, itself longer than --retry-period');
+      }
+      const watchTimeoutSeconds = Math.max(1, Math.round(duration('--watch-timeout', opts.watchTimeout, 1000) / 1000));
+      const identity = process.env.POD_NAME || `${hostname()}_${process.pid}`;
+
+      const log = createLogger();
+      let client: KubeClient;
+      try {
+        client = new KubeClient(loadKubeConfig(opts.kubeconfig));
+        void client.server;
+      } catch (e) {
+        throw new UserError(`cannot load the Kubernetes configuration${opts.kubeconfig ? ` from ${opts.kubeconfig}` : ''}: ${(e as Error).message}`);
+      }
+      ensureMasterKeyFile(opts, log);
+      const session = await openSession(opts);
+      const metrics = new Registry();
+      let finished!: () => void;
+      const stopped = new Promise<void>((resolve) => (finished = resolve));
+      let exitCode = 0;
+      const controller = new Controller(client, session, new KubeSecrets(client), log, metrics, {
+        namespaces: opts.namespace,
+        resyncMs,
+        concurrency,
+        watchTimeoutSeconds,
+        identity,
+        lease: opts.leaderElect ? { namespace: opts.leaseNamespace || 'default', name: opts.leaseName, identity, leaseDurationMs, renewDeadlineMs, retryPeriodMs } : undefined,
+        onLostLease: () => {
+          // As client-go's controllers do: exit, and let the restart campaign afresh.
+          exitCode = 1;
+          stop('lease lost');
+        },
+      });
+      let http;
+      try {
+        http = await serveHttp({ host: listen.host, port: listen.port, metrics, notReady: () => controller.notReady() });
+      } catch (e) {
+        await session.close();
+        throw new UserError(`--listen ${opts.listen}: ${(e as Error).message}`);
+      }
+      log.info({ host: listen.host, port: http.port }, `listening on ${listen.host}:${http.port} (/healthz, /readyz, /metrics)`);
+      let stopping = false;
+      const stop = (why: string) => {
+        if (stopping) return;
+        stopping = true;
+        log.info({ why }, `${why}: stopping after the reconciles under way`);
+        void controller.stop().finally(finished);
+      };
+      const onSignal = (signal: string) => stop(signal);
+      process.on('SIGTERM', onSignal);
+      process.on('SIGINT', onSignal);
+      log.info({ identity, namespaces: opts.namespace.length ? opts.namespace : 'all', leaderElect: !!opts.leaderElect, resync: opts.resync, concurrency }, 'controller starting');
+      controller.start();
+      try {
+        await stopped;
+      } finally {
+        process.off('SIGTERM', onSignal);
+        process.off('SIGINT', onSignal);
+        await http.close();
+        client.close();
+        await session.close();
+        log.info('stopped');
+        log.flush();
+      }
+      process.exitCode = exitCode;
+    });
+}

@@ -1,0 +1,227 @@
+// The controller: informers on every mdmops kind feed a work queue keyed namespace/Kind/name;
+// workers reconcile keys (only while this process leads, when leader election is on); a periodic
+// resync queues every key again to catch drift; stop() finishes the reconciles under way.
+import { KINDS, kindNamed } from '../api/index.js';
+import type { Engine } from '../engine/context.js';
+import type { SecretResolver } from '../engine/secrets.js';
+import type { Logger } from '../server/log.js';
+import type { Registry } from '../server/metrics.js';
+import type { KubeClient, KubeObject } from './client.js';
+import { EventRecorder } from './events.js';
+import { Informer } from './informer.js';
+import { LeaderElector, type LeaseOptions } from './lease.js';
+import { collectionPath } from './paths.js';
+import { keyOf, parseKey, Reconciler } from './reconciler.js';
+import { WorkQueue } from './workqueue.js';
+
+export interface ControllerOptions {
+  /** Empty: every namespace. */
+  namespaces: string[];
+  resyncMs: number;
+  concurrency: number;
+  watchTimeoutSeconds: number;
+  identity: string;
+  /** Leader election; without it this process always leads. */
+  lease?: LeaseOptions;
+  /** Called when the lease is lost: the process should exit (and be restarted). */
+  onLostLease?(): void;
+}
+
+function controllerMetrics(metrics: Registry) {
+  return {
+    reconciles: metrics.counter('mdmops_controller_reconciles_total', 'Reconciles, by kind and result (success, requeue, error).'),
+    errors: metrics.counter('mdmops_controller_reconcile_errors_total', 'Reconciles that failed with an error, by kind.'),
+    duration: metrics.histogram('mdmops_controller_reconcile_duration_seconds', 'Time to reconcile one resource, by kind.'),
+    depth: metrics.gauge('mdmops_controller_queue_depth', 'Keys waiting for a worker.'),
+    writes: metrics.counter('mdmops_controller_api_writes_total', 'Requests that change something in the API (status, finalizers, Events, Leases), by resource and verb.'),
+    restarts: metrics.counter('mdmops_controller_watch_restarts_total', 'Watches restarted, by reason (gone, silent, error).'),
+    leader: metrics.gauge('mdmops_controller_leader', '1 while this process is the leader.'),
+    synced: metrics.gauge('mdmops_controller_informers_synced', '1 once every informer has listed its collection.'),
+  };
+}
+
+/** The resource a write names, for the writes metric: connectors/status, connectors (finalizers), events, leases. */
+function resourceOfPath(method: string, path: string): string {
+  const parts = path.split('?')[0]!.split('/');
+  if (parts.at(-1) === 'status') return `${parts.at(-3)}/status`;
+  return (method === 'POST' ? parts.at(-1) : parts.at(-2)) ?? path;
+}
+
+export class Controller {
+  private readonly informers = new Map<string, Informer[]>();
+  private readonly refsOf = new Map<string, string[]>();
+  private readonly dependentsOf = new Map<string, Set<string>>();
+  private readonly queue: WorkQueue;
+  private readonly reconciler: Reconciler;
+  private readonly m: ReturnType<typeof controllerMetrics>;
+  private readonly elector?: LeaderElector;
+  private workers: Promise<void>[] = [];
+  private resyncTimer?: NodeJS.Timeout;
+  private leading = false;
+  private stopping = false;
+
+  constructor(
+    private readonly client: KubeClient,
+    engine: Engine,
+    secrets: SecretResolver,
+    private readonly log: Logger,
+    metrics: Registry,
+    private readonly opts: ControllerOptions,
+  ) {
+    this.m = controllerMetrics(metrics);
+    client.onSlow = (method, path, ms, what) => log.warn({ method, path, ms }, `slow API request: ${what}`);
+    client.onWrite = (method, path) => this.m.writes.inc({ resource: resourceOfPath(method, path), verb: method.toLowerCase() });
+    this.queue = new WorkQueue({ onDepth: (d) => this.m.depth.set(d) });
+    const events = new EventRecorder(client, opts.identity, log);
+    this.reconciler = new Reconciler({
+      engine,
+      secrets,
+      client,
+      log,
+      actor: `controller:${opts.identity}`,
+      lookup: (kind, namespace, name) => this.lookup(kind, namespace, name),
+      event: (obj, type, reason, message) => events.record(obj, type, reason, message),
+    });
+    if (opts.lease) {
+      this.elector = new LeaderElector(client, opts.lease, log, {
+        started: () => this.startLeading(),
+        stopped: () => {
+          this.m.leader.set(0);
+          this.leading = false;
+          opts.onLostLease?.();
+        },
+      });
+    }
+  }
+
+  start(): void {
+    for (const def of KINDS) {
+      const list = (this.opts.namespaces.length ? this.opts.namespaces : [undefined]).map(
+        (ns) =>
+          new Informer(this.client, {
+            path: collectionPath(def, ns),
+            watchTimeoutSeconds: this.opts.watchTimeoutSeconds,
+            silenceMs: (this.opts.watchTimeoutSeconds + 30) * 1000,
+            log: this.log,
+            onEvent: (type, obj) => this.onEvent(def.kind, type, obj),
+            onRestart: (reason) => this.m.restarts.inc({ reason }),
+          }),
+      );
+      this.informers.set(def.kind, list);
+      for (const i of list) i.start();
+    }
+    if (this.elector) this.elector.start();
+    else this.startLeading();
+  }
+
+  /** Why not ready: informers not synced yet (a standby is ready once synced). */
+  notReady(): string | undefined {
+    if (this.stopping) return 'stopping';
+    const all = [...this.informers.values()].flat();
+    const synced = all.length > 0 && all.every((i) => i.synced);
+    this.m.synced.set(synced ? 1 : 0);
+    return synced ? undefined : 'informers have not listed every kind yet';
+  }
+
+  get isLeader(): boolean {
+    return this.leading;
+  }
+
+  private lookup(kind: string, namespace: string, name: string): KubeObject | undefined {
+    for (const i of this.informers.get(kind) ?? []) {
+      const o = i.cache.get(`${namespace}/${name}`);
+      if (o) return o;
+    }
+    return undefined;
+  }
+
+  private objects(): KubeObject[] {
+    return [...this.informers.values()].flat().flatMap((i) => [...i.cache.values()]);
+  }
+
+  private onEvent(kind: string, type: string, obj: KubeObject): void {
+    const ns = obj.metadata.namespace ?? 'default';
+    const key = keyOf(ns, kind, obj.metadata.name);
+    this.index(key, type === 'delete' ? [] : this.referencesOf(kind, obj));
+    this.queue.add(key);
+    // A resource appearing or going changes what its dependents can do.
+    if (type !== 'update') this.enqueueDependents(ns, kind, obj.metadata.name);
+  }
+
+  private referencesOf(kind: string, obj: KubeObject): string[] {
+    const ns = obj.metadata.namespace ?? 'default';
+    try {
+      return (kindNamed(kind)?.references(obj.spec as never) ?? []).map((r) => keyOf(ns, r.kind, r.name));
+    } catch {
+      return []; // a spec its kind cannot read: its own reconcile says so
+    }
+  }
+
+  /** Who references whom, kept from the informers' events: dependents are found without a scan. */
+  private index(key: string, targets: string[]): void {
+    for (const t of this.refsOf.get(key) ?? []) this.dependentsOf.get(t)?.delete(key);
+    if (targets.length) this.refsOf.set(key, targets);
+    else this.refsOf.delete(key);
+    for (const t of targets) {
+      if (!this.dependentsOf.has(t)) this.dependentsOf.set(t, new Set());
+      this.dependentsOf.get(t)!.add(key);
+    }
+  }
+
+  private enqueueDependents(namespace: string, kind: string, name: string): void {
+    for (const k of this.dependentsOf.get(keyOf(namespace, kind, name)) ?? []) this.queue.add(k);
+  }
+
+  private startLeading(): void {
+    if (this.stopping || this.leading) return;
+    this.leading = true;
+    this.m.leader.set(1);
+    for (const o of this.objects()) if (o.kind) this.queue.add(keyOf(o.metadata.namespace ?? 'default', o.kind, o.metadata.name));
+    for (let i = 0; i < this.opts.concurrency; i++) this.workers.push(this.work());
+    this.resyncTimer = setInterval(() => {
+      this.log.debug('resync: every resource queued again');
+      for (const o of this.objects()) if (o.kind) this.queue.add(keyOf(o.metadata.namespace ?? 'default', o.kind, o.metadata.name));
+    }, this.opts.resyncMs);
+    this.resyncTimer.unref();
+  }
+
+  private async work(): Promise<void> {
+    for (;;) {
+      const key = await this.queue.get();
+      if (key === undefined) return;
+      const { kind } = parseKey(key);
+      const started = process.hrtime.bigint();
+      try {
+        const outcome = await this.reconciler.reconcile(key);
+        if (outcome.retry) this.queue.addRateLimited(key);
+        else this.queue.forget(key);
+        this.m.reconciles.inc({ kind, result: outcome.retry ? 'requeue' : 'success' });
+        if (outcome.changed) {
+          const { namespace, name } = parseKey(key);
+          this.enqueueDependents(namespace, kind, name);
+        }
+      } catch (e) {
+        this.m.reconciles.inc({ kind, result: 'error' });
+        this.m.errors.inc({ kind });
+        this.log.warn({ resource: key, err: (e as Error).message, failures: this.queue.failures(key) + 1 }, 'reconcile failed: retrying with backoff');
+        this.queue.addRateLimited(key);
+      } finally {
+        this.m.duration.observe(Number(process.hrtime.bigint() - started) / 1e9, { kind });
+        this.queue.done(key);
+      }
+    }
+  }
+
+  /** Graceful: no new reconcile starts, those under way finish, the lease is handed back. */
+  async stop(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    clearInterval(this.resyncTimer);
+    this.queue.shutDown();
+    await this.queue.drained();
+    await Promise.all(this.workers);
+    await Promise.all([...this.informers.values()].flat().map((i) => i.stop()));
+    await this.elector?.release();
+    this.m.leader.set(0);
+  }
+}

@@ -1,0 +1,218 @@
+// The reconcile of one custom resource, level-based: whatever happened before, make the tenant
+// (the resource's namespace) hold what the resource says now, then report it in the resource's
+// status. Each custom resource is its own source in the engine's inventory, so a plan for it
+// touches only it, and removing it (finalizer) is a prune of that source: deleted or orphaned
+// as its deletionPolicy says. Status is written only when it changed, so a resync of resources
+// that are up to date makes no API write at all.
+import { kindNamed, type KindDefinition } from '../api/index.js';
+import { applyPlan } from '../engine/apply.js';
+import { canonical } from '../engine/canonical.js';
+import type { Engine } from '../engine/context.js';
+import { desiredOf, idKey } from '../engine/desired.js';
+import { makePlan } from '../engine/plan.js';
+import type { SecretResolver } from '../engine/secrets.js';
+import { mergeConditions, type Condition, type ConditionInput } from '../engine/status.js';
+import type { Logger } from '../server/log.js';
+import type { ResourceId, StoredRecord } from '../store/types.js';
+import { JSON_PATCH, isNotFound, type KubeClient, type KubeObject } from './client.js';
+import { resourcePath } from './paths.js';
+import { checkCustomResource } from './resource.js';
+
+export const FINALIZER = 'mdmops.io/finalizer';
+
+export interface ReconcilerDeps {
+  engine: Engine;
+  secrets: SecretResolver;
+  client: KubeClient;
+  log: Logger;
+  /** Who applied, in the audit log. */
+  actor: string;
+  /** The cached object, or undefined when it is gone. */
+  lookup(kind: string, namespace: string, name: string): KubeObject | undefined;
+  /** Reports an Event about the object (see events.ts). */
+  event(obj: KubeObject, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void>;
+}
+
+/** What the worker does with the key next. */
+export type Outcome = { retry: false; changed: boolean } | { retry: true; changed: boolean };
+
+/** Keys are namespace/Kind/name. */
+export const keyOf = (namespace: string, kind: string, name: string) => `${namespace}/${kind}/${name}`;
+
+export function parseKey(key: string): { namespace: string; kind: string; name: string } {
+  const [namespace, kind, name] = key.split('/') as [string, string, string];
+  return { namespace, kind, name };
+}
+
+/** The engine's source (inventory owner) for one custom resource. */
+export const sourceOf = (kind: string, name: string) => `kubernetes:${kind}/${name}`;
+
+/**
+ * The engine as the plan of one resource needs it. The plan reads every record of the store to
+ * find who references whom; for a create or update only the resource's own record and those it
+ * references matter (the others only list its dependents), and reading them all for each of N
+ * resources makes a full reconcile O(N^2); likewise the inventory. Filtered listings (what providers
+ * use) pass through.
+ */
+function planningView(engine: Engine, ids: ResourceId[], source: string): Engine {
+  const own = idKey(ids[0]!);
+  const store = new Proxy(engine.store, {
+    get(target, prop) {
+      if (prop === 'listInventory') {
+        // Its own source's entries; all of them only while it has none (to see another source owning it).
+        return async (filter?: string) => {
+          if (filter) return target.listInventory(filter);
+          const mine = await target.listInventory(source);
+          return mine.some((e) => idKey(e) === own) ? mine : target.listInventory();
+        };
+      }
+      if (prop === 'listRecords') {
+        return async (filter?: { tenant?: string; kind?: string }) =>
+          filter ? target.listRecords(filter) : (await Promise.all(ids.map((id) => target.getRecord(id)))).filter((r): r is StoredRecord => !!r);
+      }
+      const v = Reflect.get(target, prop, target) as unknown;
+      return typeof v === 'function' ? v.bind(target) : v;
+    },
+  });
+  return { ...engine, store };
+}
+
+export class Reconciler {
+  /** The status last sent per key, and what the server kept of it (it prunes fields its schema lacks). */
+  private readonly written = new Map<string, { sent: string; kept: string }>();
+
+  constructor(private readonly d: ReconcilerDeps) {}
+
+  async reconcile(key: string): Promise<Outcome> {
+    const { namespace, kind, name } = parseKey(key);
+    const def = kindNamed(kind);
+    if (!def) return { retry: false, changed: false };
+    const obj = this.d.lookup(kind, namespace, name);
+    if (!obj) {
+      // Gone without our finalizer (removed by hand): the record goes as its deletionPolicy says.
+      this.written.delete(key);
+      await this.release(namespace, kind, name);
+      return { retry: false, changed: false };
+    }
+    if (obj.metadata.deletionTimestamp) return this.finalize(key, obj, def);
+    if (!(obj.metadata.finalizers ?? []).includes(FINALIZER)) await this.addFinalizer(obj, def);
+
+    const checked = checkCustomResource(obj, def, (r) => !!this.d.lookup(r.kind, namespace, r.name));
+    if ('reason' in checked) {
+      // Invalid: nothing is applied until the spec changes; a missing reference is waited for
+      // (its creation enqueues this resource again).
+      const changed = await this.writeStatus(key, obj, def, [{ type: 'Ready', status: 'False', reason: checked.reason, message: checked.message }], {}, 'Warning');
+      return { retry: false, changed };
+    }
+
+    const id = { tenant: namespace, kind, name };
+    const generation = obj.metadata.generation ?? 1;
+    const desired = await desiredOf(checked.valid, checked.content, this.d.secrets, this.d.engine.key);
+    const refs = desired.references.map((r) => ({ tenant: namespace, kind: r.kind, name: r.name }));
+    const plan = await makePlan(planningView(this.d.engine, [id, ...refs], sourceOf(kind, name)), [desired], {
+      source: sourceOf(kind, name),
+      revision: `generation ${generation}`,
+      allowMassDelete: true,
+    });
+    if (plan.problems.length) {
+      const message = plan.problems.map((p) => p.message + (p.hint ? ` (${p.hint})` : '')).join('; ');
+      await this.writeStatus(key, obj, def, [{ type: 'Ready', status: 'False', reason: 'PlanRefused', message }], {}, 'Warning');
+      return { retry: true, changed: false };
+    }
+    const started = new Date().toISOString();
+    const result = await applyPlan(this.d.engine, plan, { concurrency: 1, actor: this.d.actor, secrets: this.d.secrets });
+    const r = result.results.find((x) => x.key === desired.key);
+    const record = await this.d.engine.store.getRecord(id);
+    let conditions: ConditionInput[];
+    if (r?.state === 'skipped') conditions = [{ type: 'Synced', status: 'False', reason: 'Suspended', message: r.message ?? 'spec.suspend is true' }];
+    else if (r?.state === 'failed' || r?.state === 'blocked' || !record) {
+      conditions = [{ type: 'Ready', status: 'False', reason: r?.reason ?? 'ReconcileFailed', message: r?.message ?? 'not applied' }];
+    } else {
+      conditions = ((record.status.conditions as Condition[] | undefined) ?? []).map(({ type, status, reason, message }) => ({ type, status, reason, message }));
+    }
+    const { conditions: _c, observedGeneration: _g, ...fields } = record?.status ?? {};
+    await this.writeStatus(key, obj, def, conditions, r?.state === 'failed' || r?.state === 'blocked' ? {} : fields);
+    await this.notify(obj, id, started);
+    const ready = conditions.find((c) => c.type === 'Ready')?.status === 'True';
+    return { retry: !ready && r?.state !== 'skipped', changed: r?.state === 'done' };
+  }
+
+  /** Deletion: the record goes (or stays, unmanaged) as deletionPolicy says; then the finalizer. */
+  private async finalize(key: string, obj: KubeObject, def: KindDefinition): Promise<Outcome> {
+    if (!(obj.metadata.finalizers ?? []).includes(FINALIZER)) return { retry: false, changed: false };
+    const { namespace = 'default', name } = obj.metadata;
+    const problem = await this.release(namespace, def.kind, name);
+    if (problem) {
+      await this.writeStatus(key, obj, def, [{ type: 'Ready', status: 'False', reason: 'DeletionBlocked', message: problem }], obj.status ?? {}, 'Warning');
+      return { retry: true, changed: false };
+    }
+    const rest = (obj.metadata.finalizers ?? []).filter((f) => f !== FINALIZER);
+    try {
+      await this.d.client.request('PATCH', resourcePath(def, namespace, name), [
+        { op: 'test', path: '/metadata/finalizers', value: obj.metadata.finalizers },
+        { op: 'replace', path: '/metadata/finalizers', value: rest },
+      ], JSON_PATCH);
+    } catch (e) {
+      if (!isNotFound(e)) throw e;
+    }
+    this.written.delete(key);
+    this.d.log.info({ resource: key, deletionPolicy: obj.spec?.deletionPolicy }, 'custom resource deleted: released from the tenant');
+    return { retry: false, changed: true };
+  }
+
+  /** Prunes the resource's own source. Returns why it cannot be, if it cannot. */
+  private async release(namespace: string, kind: string, name: string): Promise<string | undefined> {
+    const plan = await makePlan(this.d.engine, [], { source: sourceOf(kind, name), revision: 'deleted', allowMassDelete: true });
+    if (plan.problems.length) return plan.problems.map((p) => p.message + (p.hint ? ` (${p.hint})` : '')).join('; ');
+    if (!plan.changes.length) return undefined;
+    const result = await applyPlan(this.d.engine, plan, { concurrency: 1, actor: this.d.actor, secrets: this.d.secrets });
+    const failed = result.results.find((r) => r.state === 'failed' || r.state === 'blocked');
+    if (failed) return failed.message ?? 'the deletion failed';
+    this.d.log.info({ tenant: namespace, kind, name, action: plan.changes.map((c) => c.action).join(',') }, `${kind}/${name}: ${plan.changes[0]!.action === 'orphan' ? 'orphaned (deletionPolicy Orphan)' : 'deleted from the tenant'}`);
+    return undefined;
+  }
+
+  private async addFinalizer(obj: KubeObject, def: KindDefinition): Promise<void> {
+    const path = resourcePath(def, obj.metadata.namespace ?? 'default', obj.metadata.name);
+    const ops = obj.metadata.finalizers
+      ? [{ op: 'add', path: '/metadata/finalizers/-', value: FINALIZER }]
+      : [{ op: 'add', path: '/metadata/finalizers', value: [FINALIZER] }];
+    const updated = await this.d.client.request<KubeObject>('PATCH', path, ops, JSON_PATCH);
+    obj.metadata.finalizers = updated.metadata.finalizers;
+    obj.metadata.resourceVersion = updated.metadata.resourceVersion;
+  }
+
+  /**
+   * Writes status when it differs from what the object shows (and from what was last written).
+   * Conditions keep their transition time unless their status flips. Returns whether it wrote.
+   */
+  private async writeStatus(key: string, obj: KubeObject, def: KindDefinition, next: ConditionInput[], fields: Record<string, unknown>, eventType?: 'Warning'): Promise<boolean> {
+    const generation = obj.metadata.generation ?? 1;
+    const previous = obj.status ?? {};
+    const conditions = mergeConditions(previous.conditions, next, generation, new Date().toISOString());
+    const status = { ...fields, conditions, observedGeneration: generation };
+    const text = canonical(status);
+    const shown = canonical(previous);
+    const last = this.written.get(key);
+    if (text === shown || (last?.sent === text && last.kept === shown)) return false;
+    const path = `${resourcePath(def, obj.metadata.namespace ?? 'default', obj.metadata.name)}/status`;
+    let updated: KubeObject;
+    try {
+      updated = await this.d.client.request<KubeObject>('PATCH', path, [{ op: 'add', path: '/status', value: status }], JSON_PATCH);
+    } catch (e) {
+      if (isNotFound(e)) return false;
+      throw e;
+    }
+    this.written.set(key, { sent: text, kept: canonical(updated.status ?? {}) });
+    const ready = next.find((c) => c.type === 'Ready');
+    const before = (previous.conditions as Condition[] | undefined)?.find((c) => c.type === 'Ready');
+    if (eventType && ready && (before?.reason !== ready.reason || before?.message !== ready.message)) await this.d.event(obj, eventType, ready.reason, ready.message);
+    return true;
+  }
+
+  /** The tenant's notifications raised (or changed) by this reconcile become Events. */
+  private async notify(obj: KubeObject, id: { tenant: string; kind: string; name: string }, since: string): Promise<void> {
+    const raised = (await this.d.engine.store.listNotifications({ active: true })).filter((n) => n.tenant === id.tenant && n.kind === id.kind && n.name === id.name && n.lastSeen >= since);
+    for (const n of raised) await this.d.event(obj, n.severity === 'Info' ? 'Normal' : 'Warning', n.reason, n.message);
+  }
+}

@@ -1,0 +1,51 @@
+// A custom resource as the engine's validation sees it: the same schema, reference and content
+// checks as a YAML file, with two differences. A custom resource has no folder, so file fields
+// cannot name a file (their content goes inline in data:); and references resolve against the
+// other custom resources of the namespace, which the informers hold.
+import { API_VERSION, displayName, type KindDefinition, type Reference } from '../api/index.js';
+import { ContentChecker } from '../config/content.js';
+import type { Diagnostic } from '../config/diagnostics.js';
+import { DEFAULT_LIMITS } from '../config/limits.js';
+import { loadSources } from '../config/load.js';
+import { checkSchema } from '../config/schema-check.js';
+import type { ValidResource } from '../config/source.js';
+import { dotted } from '../engine/desired.js';
+import type { KubeObject } from './client.js';
+
+/** No folder: nothing is read from disk on a custom resource's behalf. */
+const NOWHERE = '/nonexistent/mdmops-custom-resource';
+
+export type Checked =
+  | { valid: ValidResource; content: ContentChecker }
+  | { reason: 'Invalid' | 'ReferenceNotFound'; message: string };
+
+const describe = (d: Diagnostic) => `${d.field ? `${d.field}: ` : ''}${d.message}${d.hint ? ` (${d.hint})` : ''}`;
+
+export function checkCustomResource(obj: KubeObject, def: KindDefinition, exists: (ref: Reference) => boolean): Checked {
+  const { name, namespace, labels, annotations } = obj.metadata;
+  const doc = { apiVersion: API_VERSION, kind: def.kind, metadata: { name, namespace, ...(labels ? { labels } : {}), ...(annotations ? { annotations } : {}) }, spec: obj.spec ?? {} };
+  const file = displayName(def.kind, name, namespace ?? 'default');
+  const loaded = loadSources([{ file, baseDir: NOWHERE, root: NOWHERE, bytes: Buffer.from(JSON.stringify(doc)) }], DEFAULT_LIMITS);
+  const src = loaded.resources[0];
+  if (loaded.diagnostics.length || !src) return { reason: 'Invalid', message: loaded.diagnostics.map(describe).join('; ') || 'not a resource' };
+  const schema = checkSchema(src);
+  if (!schema.resource) return { reason: 'Invalid', message: schema.diagnostics.map(describe).join('; ') };
+  const valid: ValidResource = { resource: schema.resource, def, source: src };
+
+  const named = (def.files?.(schema.resource.spec) ?? []).filter((f) => f.source.file !== undefined);
+  if (named.length) {
+    return {
+      reason: 'Invalid',
+      message: named.map((f) => `${dotted(f.path)}.file: a custom resource cannot name a file ("${f.source.file}"); put the content inline in ${dotted(f.path)}.data`).join('; '),
+    };
+  }
+  const content = new ContentChecker(DEFAULT_LIMITS);
+  const problems = content.check(valid);
+  if (problems.length) return { reason: 'Invalid', message: problems.map(describe).join('; ') };
+
+  const missing = def.references(schema.resource.spec).filter((r) => !exists(r));
+  if (missing.length) {
+    return { reason: 'ReferenceNotFound', message: missing.map((r) => `${dotted(r.path)}: ${r.kind} "${r.name}" not found in namespace "${namespace}"`).join('; ') };
+  }
+  return { valid, content };
+}

@@ -1,0 +1,96 @@
+// Two `mdmops controller` processes with leader election against a real kube-apiserver, both with
+// the chart's ServiceAccount token and one shared store: only the leader writes; when the leader is
+// killed (SIGKILL, in the middle of its work) the other takes the Lease once it expires and finishes.
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseAllDocuments } from 'yaml';
+import { ROOT } from './support/cli.js';
+import { eventually, startController, type ControllerProcess } from './support/controller.js';
+import { freePort } from './servers/ports.js';
+import { startKube, type KubeCluster } from './servers/kube.js';
+
+type Doc = Record<string, any>;
+
+const CHART = join(ROOT, 'charts/mdmops');
+const SYSTEM_NS = 'mdmops-system';
+const NS = 'ha';
+const LEASE = 'mdmops-controller';
+
+let kube: KubeCluster;
+let dir: string;
+const controllers: Record<string, ControllerProcess> = {};
+
+const space = (name: string) => ({ apiVersion: 'mdmops.io/v1alpha1', kind: 'Space', metadata: { name, namespace: NS }, spec: { displayName: name, priority: 1, members: { groups: [`${name}-devices`] }, admins: { groups: [`${name}-admins`] } } });
+const apply = (docs: Doc[]) => kube.kubectl(['apply', '-f', '-'], { input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items: docs }) });
+const spaces = (): Doc[] => JSON.parse(kube.kubectl(['get', 'spaces', '-n', NS, '-o', 'json'])).items;
+const ready = (o: Doc) => o.status?.conditions?.some((c: Doc) => c.type === 'Ready' && c.status === 'True') === true;
+const holder = (): string | undefined => JSON.parse(kube.kubectl(['get', 'lease', LEASE, '-n', SYSTEM_NS, '-o', 'json', '--ignore-not-found']) || '{}').spec?.holderIdentity;
+
+async function start(name: string, sa: string): Promise<void> {
+  controllers[name] = startController(
+    ['--kubeconfig', sa, '--namespace', NS, '--store', `sqlite:${join(dir, 'tenant.db')}`, '--leader-elect', '--lease-namespace', SYSTEM_NS, '--lease-name', LEASE,
+      '--lease-duration', '4s', '--renew-deadline', '3s', '--retry-period', '500ms', '--resync', '1m'],
+    await freePort(),
+    { POD_NAME: name, MDMOPS_MASTER_KEY_FILE: join(dir, 'master.key') },
+  );
+}
+
+beforeAll(async () => {
+  kube = await startKube();
+  dir = mkdtempSync(join(tmpdir(), 'mdmops-controller-ha-'));
+  kube.helm(['install', 'mdmops', CHART, '-n', SYSTEM_NS, '--create-namespace']);
+  for (const f of readdirSync(join(CHART, 'crds'))) {
+    kube.kubectl(['wait', '--for=condition=Established', '--timeout=60s', `crd/${parseAllDocuments(readFileSync(join(CHART, 'crds', f), 'utf8'))[0]!.toJS().metadata.name}`]);
+  }
+  kube.kubectl(['create', 'namespace', NS]);
+  const sa = await kube.mintServiceAccountKubeconfig(SYSTEM_NS, 'mdmops');
+  await start('controller-a', sa);
+  // The first holds the Lease before the second starts, so which one leads is known.
+  await eventually('controller-a leads', () => holder() === 'controller-a' || undefined);
+  await start('controller-b', sa);
+}, 60 * 60_000);
+
+afterAll(async () => {
+  for (const c of Object.values(controllers)) await c.stop();
+  await kube?.stop();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+describe('two controllers with leader election', () => {
+  it('only the leader reconciles and writes; the other stands by, ready', async () => {
+    const { 'controller-a': a, 'controller-b': b } = controllers as Record<string, ControllerProcess>;
+    await eventually('both ready', async () => ((await a!.get('/readyz')).status === 200 && (await b!.get('/readyz')).status === 200) || undefined);
+    apply(['emea', 'americas', 'apac'].map(space));
+    await eventually('three Ready spaces', () => (spaces().filter(ready).length === 3) || undefined);
+    expect(await a!.metric('mdmops_controller_leader')).toBe(1);
+    expect(await b!.metric('mdmops_controller_leader')).toBe(0);
+    expect(await a!.metric('mdmops_controller_api_writes_total', { resource: 'spaces/status' })).toBeGreaterThanOrEqual(3);
+    // The standby has written nothing at all: no status, no finalizer, no Event, no Lease.
+    expect(await b!.metric('mdmops_controller_api_writes_total')).toBe(0);
+    expect(await b!.metric('mdmops_controller_reconciles_total')).toBe(0);
+    expect(holder()).toBe('controller-a');
+  });
+
+  it('when the leader is killed mid-work, the other takes the Lease and finishes the work', async () => {
+    const { 'controller-a': a, 'controller-b': b } = controllers as Record<string, ControllerProcess>;
+    const names = Array.from({ length: 30 }, (_, i) => `team-${i}`);
+    const before = await a!.metric('mdmops_controller_reconciles_total', { kind: 'Space' });
+    apply(names.map(space));
+    // Killed as soon as it has started on the batch, without a chance to hand the Lease back.
+    await eventually('the leader at work', async () => (await a!.metric('mdmops_controller_reconciles_total', { kind: 'Space' })) > before || undefined);
+    a!.child.kill('SIGKILL');
+    await a!.exited;
+    expect(holder()).toBe('controller-a'); // still named in the Lease: only its expiry lets another in
+
+    await eventually('controller-b leads', () => holder() === 'controller-b' || undefined);
+    expect(await b!.metric('mdmops_controller_leader')).toBe(1);
+    expect(b!.log()).toContain('became the leader');
+    await eventually('all 33 Ready', () => (spaces().filter(ready).length === names.length + 3) || undefined);
+    for (const o of spaces()) expect(o.status.observedGeneration, o.metadata.name).toBe(o.metadata.generation);
+    expect(await b!.metric('mdmops_controller_api_writes_total', { resource: 'spaces/status' })).toBeGreaterThan(0);
+    const lease = JSON.parse(kube.kubectl(['get', 'lease', LEASE, '-n', SYSTEM_NS, '-o', 'json']));
+    expect(lease.spec.leaseTransitions).toBeGreaterThanOrEqual(1);
+  });
+});

@@ -1,0 +1,243 @@
+// mdmops controller end to end against a real kube-apiserver: the chart's CRDs and RBAC installed
+// with helm, examples/kubernetes applied with kubectl, and the controller started from the CLI
+// with a token of the chart's ServiceAccount (not an administrator), so the RBAC is proven enough.
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseAllDocuments } from 'yaml';
+import { mdmops, ROOT } from './support/cli.js';
+import { eventually, startController, type ControllerProcess } from './support/controller.js';
+import { freePort } from './servers/ports.js';
+import { KubeToolError, startKube, type KubeCluster } from './servers/kube.js';
+
+type Doc = Record<string, any>;
+
+const CHART = join(ROOT, 'charts/mdmops');
+const SYSTEM_NS = 'mdmops-system';
+const NS = 'contoso';
+const EXAMPLES = join(ROOT, 'examples/kubernetes');
+const examples: Doc[] = readdirSync(EXAMPLES)
+  .filter((f) => f.endsWith('.yaml'))
+  .flatMap((f) => parseAllDocuments(readFileSync(join(EXAMPLES, f), 'utf8')).map((d) => d.toJS() as Doc))
+  .filter((d) => d?.apiVersion === 'mdmops.io/v1alpha1');
+
+/** What each example resource settles on: the connector waits for its agent, which never dials in here. */
+const expected = (d: Doc) => (d.kind === 'Connector' ? { status: 'False', reason: 'AgentNotConnected' } : { status: 'True' });
+
+let kube: KubeCluster;
+let dir: string;
+let controller: ControllerProcess;
+const storeArgs = () => ['--store', `sqlite:${join(dir, 'tenant.db')}`];
+const keyFile = () => join(dir, 'keys', 'master.key');
+
+const get = (kind: string, name: string): Doc => JSON.parse(kube.kubectl(['get', kind, name, '-n', NS, '-o', 'json']));
+const tryGet = (kind: string, name: string): Doc | undefined => {
+  const out = kube.kubectl(['get', kind, name, '-n', NS, '-o', 'json', '--ignore-not-found']);
+  return out.trim() ? JSON.parse(out) : undefined;
+};
+const condition = (o: Doc | undefined, type = 'Ready'): Doc | undefined => o?.status?.conditions?.find((c: Doc) => c.type === type);
+/** The tenant store's view, read with the CLI (the store is SQLite: reads beside the controller are fine). */
+const stored = (): Doc[] => {
+  const r = mdmops(['status', '-o', 'json', '-n', NS, ...storeArgs()], { env: { MDMOPS_MASTER_KEY_FILE: keyFile() } });
+  if (r.code !== 0) throw new Error(r.stderr);
+  return JSON.parse(r.stdout).items;
+};
+/** Writes to the API other than Lease renewals. */
+const writes = async () => (await controller.metric('mdmops_controller_api_writes_total')) - (await controller.metric('mdmops_controller_api_writes_total', { resource: 'leases' }));
+
+beforeAll(async () => {
+  kube = await startKube();
+  dir = mkdtempSync(join(tmpdir(), 'mdmops-controller-'));
+  kube.helm(['install', 'mdmops', CHART, '-n', SYSTEM_NS, '--create-namespace']);
+  for (const f of readdirSync(join(CHART, 'crds'))) {
+    const name = parseAllDocuments(readFileSync(join(CHART, 'crds', f), 'utf8'))[0]!.toJS().metadata.name;
+    kube.kubectl(['wait', '--for=condition=Established', '--timeout=60s', `crd/${name}`]);
+  }
+  kube.kubectl(['create', 'namespace', NS]);
+  kube.kubectl(['apply', '-n', NS, '-f', EXAMPLES]);
+  const sa = await kube.mintServiceAccountKubeconfig(SYSTEM_NS, 'mdmops');
+  controller = startController(
+    ['--kubeconfig', sa, ...storeArgs(), '--resync', '3s', '--leader-elect', '--lease-namespace', SYSTEM_NS, '--lease-name', 'mdmops-controller'],
+    await freePort(),
+    // As the chart sets it without a master-key Secret: the file does not exist yet.
+    { MDMOPS_MASTER_KEY_FILE: keyFile(), POD_NAME: 'mdmops-test-0' },
+  );
+}, 60 * 60_000);
+
+afterAll(async () => {
+  await controller?.stop();
+  await kube?.stop();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+describe('mdmops controller', () => {
+  it('creates the missing master key file (0600), answers /healthz, and is ready once its informers have synced', async () => {
+    expect((await eventually('/healthz', async () => (await controller.get('/healthz').catch(() => undefined))?.status === 200 || undefined))).toBe(true);
+    await eventually('/readyz 200', async () => (await controller.get('/readyz')).status === 200 || undefined);
+    expect(existsSync(keyFile())).toBe(true);
+    expect(statSync(keyFile()).mode & 0o777).toBe(0o600);
+    expect(controller.log()).toContain('created a master key');
+  });
+
+  it('brings every example resource to its expected condition, with observedGeneration and the finalizer', async () => {
+    for (const d of examples) {
+      const want = expected(d);
+      const o = await eventually(`${d.kind}/${d.metadata.name} ${JSON.stringify(want)}`, () => {
+        const o = get(d.kind, d.metadata.name);
+        const c = condition(o);
+        return c && c.status === want.status && (!('reason' in want) || c.reason === want.reason) ? o : undefined;
+      });
+      expect(o.status.observedGeneration, `${d.kind}/${d.metadata.name}`).toBe(o.metadata.generation);
+      expect(condition(o)!.observedGeneration).toBe(o.metadata.generation);
+      expect(o.metadata.finalizers).toContain('mdmops.io/finalizer');
+    }
+    // And the tenant store holds them all, in the namespace's tenant.
+    expect(stored().map((r) => `${r.kind}/${r.metadata.name}`).sort()).toEqual(examples.map((d) => `${d.kind}/${d.metadata.name}`).sort());
+    // Only the leader reconciles: this one holds the Lease, in the chart's RBAC.
+    expect(JSON.parse(kube.kubectl(['get', 'lease', 'mdmops-controller', '-n', SYSTEM_NS, '-o', 'json'])).spec.holderIdentity).toBe('mdmops-test-0');
+  });
+
+  it('shows the printer columns: Ready, the kind\'s own columns, and a readable Expires', () => {
+    const lines = kube.kubectl(['get', 'certificateauthorities', '-n', NS]).trimEnd().split('\n');
+    expect(lines[0]!.split(/\s{2,}/)).toEqual(['NAME', 'READY', 'TYPE', 'EXPIRES', 'AGE']);
+    const root = lines.find((l) => l.startsWith('contoso-root '))!.split(/\s+/);
+    expect(root[1]).toBe('True');
+    expect(root[2]).toBe('Local');
+    expect(root[3]).toMatch(/^\d{4}-\d{2}-\d{2}T/);
+    const connectors = kube.kubectl(['get', 'connectors', '-n', NS]).trimEnd().split('\n');
+    expect(connectors.find((l) => l.startsWith('paris-dc '))!.split(/\s+/)[1]).toBe('False');
+  });
+
+  it('records Events for notifications', async () => {
+    const events = await eventually('an Event on paris-dc', () => {
+      const items: Doc[] = JSON.parse(kube.kubectl(['get', 'events', '-n', NS, '-o', 'json'])).items;
+      const mine = items.filter((e) => e.involvedObject.kind === 'Connector' && e.involvedObject.name === 'paris-dc');
+      return mine.length ? mine : undefined;
+    });
+    expect(events.map((e) => e.reason)).toContain('ConnectorNotConnected');
+    expect(events.find((e) => e.reason === 'ConnectorNotConnected')!.type).toBe('Warning');
+  });
+
+  it('makes no API write when a resync finds everything as it was', async () => {
+    // Settled: a few resyncs with the same count of writes.
+    let before = await writes();
+    await eventually('writes settle', async () => {
+      const reconciles = await controller.metric('mdmops_controller_reconciles_total');
+      await eventually('two resyncs', async () => (await controller.metric('mdmops_controller_reconciles_total')) >= reconciles + 2 * examples.length || undefined);
+      const now = await writes();
+      const settled = now === before;
+      before = now;
+      return settled || undefined;
+    }, 120_000);
+    const reconciles = await controller.metric('mdmops_controller_reconciles_total');
+    await eventually('another two resyncs', async () => (await controller.metric('mdmops_controller_reconciles_total')) >= reconciles + 2 * examples.length || undefined);
+    expect(await writes()).toBe(before);
+    expect(before).toBeGreaterThan(0); // the counter counts: finalizers, status and Events were written earlier
+  });
+
+  it('reconciles an edited spec: observedGeneration advances and the tenant store follows', async () => {
+    kube.kubectl(['patch', 'space', 'emea', '-n', NS, '--type', 'merge', '-p', '{"spec":{"priority":11}}']);
+    const o = await eventually('emea at generation 2', () => {
+      const o = get('space', 'emea');
+      return o.status?.observedGeneration === 2 ? o : undefined;
+    });
+    expect(o.metadata.generation).toBe(2);
+    expect(condition(o)!.status).toBe('True');
+    expect(condition(o, 'Synced')!.message).toContain('generation 2');
+    expect(stored().find((r) => r.kind === 'Space' && r.metadata.name === 'emea')!.spec.priority).toBe(11);
+  });
+
+  it('reads secretRef from a Secret in the resource\'s namespace', async () => {
+    kube.kubectl(['apply', '-n', NS, '-f', '-'], {
+      input: JSON.stringify({ apiVersion: 'mdmops.io/v1alpha1', kind: 'Connector', metadata: { name: 'lyon-dc' }, spec: { hosting: 'OnPremises', httpProxy: { url: 'http://proxy.lyon.contoso.com:3128', credentialsSecretRef: { name: 'lyon-proxy', key: 'credentials' } } } }),
+    });
+    const missing = await eventually('lyon-dc SecretNotFound', () => {
+      const c = condition(tryGet('connector', 'lyon-dc'));
+      return c?.reason === 'SecretNotFound' ? c : undefined;
+    });
+    expect(missing.message).toContain('create Secret "lyon-proxy" with key "credentials" in namespace "contoso"');
+    kube.kubectl(['create', 'secret', 'generic', 'lyon-proxy', '-n', NS, '--from-literal=credentials=u:p']);
+    // With the Secret in place, the connector only waits for its agent.
+    await eventually('lyon-dc AgentNotConnected', () => condition(tryGet('connector', 'lyon-dc'))?.reason === 'AgentNotConnected' || undefined);
+    expect(controller.log()).not.toContain('u:p');
+  });
+
+  it('refuses invalid resources: by the CRD schema, or with a status condition naming the problem', async () => {
+    let refused: unknown;
+    try {
+      kube.kubectl(['apply', '-n', NS, '-f', join(ROOT, 'examples/invalid/wrong-enum-value.yaml')]);
+    } catch (e) {
+      refused = e;
+    }
+    expect((refused as KubeToolError).stderr).toMatch(/spec\.logLevel: Unsupported value/);
+
+    kube.kubectl(['apply', '-n', NS, '-f', '-'], {
+      input: JSON.stringify({ apiVersion: 'mdmops.io/v1alpha1', kind: 'CertificateConfiguration', metadata: { name: 'from-file' }, spec: { uploaded: { certificate: { file: 'certs/root.pem' } } } }),
+    });
+    const invalid = await eventually('from-file Invalid', () => {
+      const c = condition(tryGet('certificateconfiguration', 'from-file'));
+      return c?.reason === 'Invalid' ? c : undefined;
+    });
+    expect(invalid.status).toBe('False');
+    expect(invalid.message).toContain('spec.uploaded.certificate.file: a custom resource cannot name a file');
+
+    kube.kubectl(['apply', '-n', NS, '-f', '-'], {
+      input: JSON.stringify({ apiVersion: 'mdmops.io/v1alpha1', kind: 'CertificateAuthority', metadata: { name: 'orphan-intermediate' }, spec: { type: 'Intermediate', issuerRef: { name: 'no-such-ca' }, subject: { commonName: 'Orphan' } } }),
+    });
+    const unresolved = await eventually('orphan-intermediate ReferenceNotFound', () => {
+      const c = condition(tryGet('certificateauthority', 'orphan-intermediate'));
+      return c?.reason === 'ReferenceNotFound' ? c : undefined;
+    });
+    expect(unresolved.message).toContain('CertificateAuthority "no-such-ca" not found in namespace "contoso"');
+    const events: Doc[] = JSON.parse(kube.kubectl(['get', 'events', '-n', NS, '-o', 'json'])).items;
+    expect(events.some((e) => e.involvedObject.name === 'from-file' && e.reason === 'Invalid' && e.type === 'Warning')).toBe(true);
+    // Nothing of them reached the tenant.
+    expect(stored().map((r) => r.metadata.name)).not.toContain('from-file');
+  });
+
+  it('follows the finalizer on delete: a referenced one waits, Delete removes the record, Orphan keeps it unmanaged', async () => {
+    // contoso-issuing (deletionPolicy Delete) still issues device-identity: its deletion waits, and says why.
+    kube.kubectl(['delete', 'certificateauthority', 'contoso-issuing', '-n', NS, '--wait=false']);
+    const blocked = await eventually('contoso-issuing DeletionBlocked', () => {
+      const c = condition(tryGet('certificateauthority', 'contoso-issuing'));
+      return c?.reason === 'DeletionBlocked' ? c : undefined;
+    });
+    expect(blocked.message).toContain('still referenced by CertificateConfiguration/contoso/device-identity');
+    expect(get('certificateauthority', 'contoso-issuing').metadata.deletionTimestamp).toBeTruthy();
+    expect(stored().some((r) => r.metadata.name === 'contoso-issuing')).toBe(true);
+
+    // Once the configuration it issues goes (deletionPolicy Delete too), both leave the cluster and the tenant.
+    kube.kubectl(['delete', 'certificateconfiguration', 'device-identity', '-n', NS, '--wait=false']);
+    await eventually('device-identity and contoso-issuing gone', () => (!tryGet('certificateconfiguration', 'device-identity') && !tryGet('certificateauthority', 'contoso-issuing')) || undefined);
+    const names = stored().map((r) => r.metadata.name);
+    expect(names).not.toContain('device-identity');
+    expect(names).not.toContain('contoso-issuing');
+
+    // CAs default to deletionPolicy Orphan: contoso-root leaves the cluster and stays in the tenant, unmanaged.
+    kube.kubectl(['delete', 'certificateauthority', 'contoso-root', '-n', NS, '--wait=false']);
+    await eventually('contoso-root gone', () => !tryGet('certificateauthority', 'contoso-root') || undefined);
+    const root = stored().find((r) => r.metadata.name === 'contoso-root');
+    expect(root?.status.conditions.find((c: Doc) => c.type === 'Synced').reason).toBe('Orphaned');
+  });
+
+  it('serves /metrics for Prometheus: reconciles, errors, durations, queue depth', async () => {
+    const { status, body } = await controller.get('/metrics');
+    expect(status).toBe(200);
+    for (const name of ['mdmops_controller_reconciles_total', 'mdmops_controller_reconcile_duration_seconds_bucket', 'mdmops_controller_queue_depth', 'mdmops_controller_leader', 'mdmops_controller_api_writes_total']) {
+      expect(body).toContain(name);
+    }
+    expect(body).toContain('# TYPE mdmops_controller_reconcile_errors_total counter');
+    expect(await controller.metric('mdmops_controller_reconciles_total', { kind: 'Space', result: 'success' })).toBeGreaterThan(0);
+    expect(await controller.metric('mdmops_controller_leader')).toBe(1);
+  });
+
+  it('stops on SIGTERM and hands the Lease back', async () => {
+    await eventually('/readyz 200', async () => (await controller.get('/readyz')).status === 200 || undefined);
+    const code = await controller.stop();
+    expect(code, controller.log().slice(-3000)).toBe(0);
+    expect(controller.log()).toContain('released the lease');
+    const lease = JSON.parse(kube.kubectl(['get', 'lease', 'mdmops-controller', '-n', SYSTEM_NS, '-o', 'json']));
+    expect(lease.spec.holderIdentity ?? '').toBe('');
+  });
+});
