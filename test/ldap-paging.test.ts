@@ -1,5 +1,6 @@
 // Groups and users that each span many pages, read at once: OpenLDAP keeps one paged search per
 // connection, so the two searches must not share one (else "paged results cookie is invalid").
+// The attribute mapping is spelled in another case than the directory's: LDAP names ignore case.
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { openStore, parseStoreSpec } from '../src/store/open.js';
@@ -20,11 +21,11 @@ afterAll(() => slapd?.stop());
 
 const ws = workspace();
 
-it('reads groups and users that span many small pages at once, and gives each user its group', async () => {
+it('reads groups and users that span many small pages at once, gives each user its group, and maps attributes whatever their case', async () => {
   ws.write(
     'config/ldap.yaml',
     doc('Connector', 'dc', 'hosting: OnPremises') +
-      doc('LdapSource', 'corp', `connectorRef: { name: dc }\nurl: ${slapd.url}\nbindDn: "${slapd.bindDn}"\nbindPasswordSecretRef: { name: corp-ldap, key: password }\nbaseDn: "${slapd.baseDn}"\npageSize: 3`),
+      doc('LdapSource', 'corp', `connectorRef: { name: dc }\nurl: ${slapd.url}\nbindDn: "${slapd.bindDn}"\nbindPasswordSecretRef: { name: corp-ldap, key: password }\nbaseDn: "${slapd.baseDn}"\npageSize: 3\nattributeMapping: { displayName: CN, email: MAIL, groupName: Cn }`),
   );
   const env = { MDMOPS_SECRET_CORP_LDAP_PASSWORD: slapd.bindPassword };
   expect(ws.run(['apply', '-f', 'config', '--auto-approve'], env).code).toBe(0);
@@ -39,7 +40,12 @@ it('reads groups and users that span many small pages at once, and gives each us
     const users = await store.listUsers('default');
     expect(users).toHaveLength(USERS);
     const index = new Map(seeds.map((u, i) => [u.uid, i]));
-    for (const u of users) expect(u.groups, u.id).toEqual([`team-${index.get(u.id.split('/').at(-1)!)! % GROUPS}`]);
+    for (const u of users) {
+      const i = index.get(u.id.split('/').at(-1)!)!;
+      expect(u.groups, u.id).toEqual([`team-${i % GROUPS}`]);
+      expect(u.displayName, u.id).toBe(seeds[i]!.cn);
+      expect(u.email, u.id).toBe(seeds[i]!.mail);
+    }
   } finally {
     await store.close();
   }

@@ -34,13 +34,31 @@ export interface DirectoryRead {
 
 const TIMEOUT_MS = 30_000;
 
-const text = (x: string | Buffer) => (typeof x === 'string' ? x : x.toString('utf8'));
+// Active Directory's ids are binary: read as bytes and written as hex, never decoded as (lossy) UTF-8.
+const BINARY = ['objectGUID', 'objectSid'];
+const text = (x: string | Buffer) => (typeof x === 'string' ? x : x.toString('hex'));
 const values = (v: Entry[string] | undefined): string[] => (v === undefined ? [] : Array.isArray(v) ? v.map(text) : [text(v)]);
 // Without an array: called for every attribute of every user.
 function first(v: Entry[string] | undefined): string | undefined {
   const x = Array.isArray(v) ? v[0] : v;
   return x === undefined ? undefined : text(x) || undefined;
 }
+/**
+ * LDAP attribute names are case-insensitive, and a server answers with its own spelling ("mail" for
+ * "Mail"): the entry's spelling of each requested name is found once, then read directly.
+ */
+function attributeReader(): (e: Entry, name: string) => Entry[string] | undefined {
+  const spelling = new Map<string, string>();
+  return (e, name) => {
+    const known = spelling.get(name);
+    if (known !== undefined && known in e) return e[known];
+    const lower = name.toLowerCase();
+    const key = Object.keys(e).find((k) => k.toLowerCase() === lower);
+    if (key !== undefined) spelling.set(name, key);
+    return key === undefined ? undefined : e[key];
+  };
+}
+
 // Directories write DNs without spaces around commas: the regex only runs when one has them.
 const SPACED = /\s,|,\s/;
 const normalDn = (dn: string) => (SPACED.test(dn) ? dn.replace(/\s*,\s*/g, ',') : dn).toLowerCase();
@@ -77,6 +95,7 @@ export async function readLdapDirectory(spec: LdapReadSpec, password: string, ca
     const membersOf = new Map<string, string[]>();
     const readGroups = async () => {
       const client = await open();
+      const attr = attributeReader();
       for await (const page of client.searchPaginated(spec.groupSearchBase ?? spec.baseDn, {
         scope: 'sub',
         filter: spec.groupFilter,
@@ -84,9 +103,9 @@ export async function readLdapDirectory(spec: LdapReadSpec, password: string, ca
         paged: { pageSize: spec.pageSize },
       })) {
         for (const g of page.searchEntries) {
-          const name = first(g[m.groupName]) ?? g.dn;
+          const name = first(attr(g, m.groupName)) ?? g.dn;
           groupOf.set(normalDn(g.dn), name);
-          for (const member of values(g[m.groupMember])) {
+          for (const member of values(attr(g, m.groupMember))) {
             const key = normalDn(member);
             const list = membersOf.get(key);
             if (list) list.push(name);
@@ -102,24 +121,26 @@ export async function readLdapDirectory(spec: LdapReadSpec, password: string, ca
     const memberOfs: string[][] = [];
     const readUsers = async () => {
       const client = await open();
+      const attr = attributeReader();
       const userAttributes = [m.uid, m.userPrincipalName, m.email, m.displayName, m.memberOf, ...custom.map((a) => a.attribute ?? a.name)];
       for await (const page of client.searchPaginated(spec.userSearchBase ?? spec.baseDn, {
         scope: 'sub',
         filter: spec.userFilter,
         attributes: userAttributes,
+        explicitBufferAttributes: BINARY.filter((a) => userAttributes.some((u) => u.toLowerCase() === a.toLowerCase())),
         paged: { pageSize: spec.pageSize },
       })) {
         for (const e of page.searchEntries) {
-          const uid = first(e[m.uid]);
+          const uid = first(attr(e, m.uid));
           if (!uid) continue; // an entry without the id attribute cannot be followed from one sync to the next
           const attributes: Record<string, string | string[]> = {};
           for (const a of custom) {
-            const v = values(e[a.attribute ?? a.name]);
+            const v = values(attr(e, a.attribute ?? a.name));
             if (v.length) attributes[a.name] = v.length === 1 ? v[0]! : v;
           }
-          users.push({ uid, upn: first(e[m.userPrincipalName]), email: first(e[m.email]), displayName: first(e[m.displayName]), groups: [], attributes });
+          users.push({ uid, upn: first(attr(e, m.userPrincipalName)), email: first(attr(e, m.email)), displayName: first(attr(e, m.displayName)), groups: [], attributes });
           dns.push(e.dn);
-          memberOfs.push(values(e[m.memberOf]));
+          memberOfs.push(values(attr(e, m.memberOf)));
         }
         progress?.(users.length);
       }
