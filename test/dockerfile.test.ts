@@ -1,7 +1,10 @@
 // The Dockerfile's shape (no container engine here to build it): multi-stage on a Node LTS image,
 // a non-root runtime user, `mdmops controller` as entrypoint, sources that exist, and a build
 // context that leaves out local state (the .mdmops store and its master key) and dependencies.
-import { existsSync, readFileSync } from 'node:fs';
+// Then its runtime stage replayed in a folder: production dependencies only, run as that user.
+import { spawnSync } from 'node:child_process';
+import { chmodSync, cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ROOT } from './support/cli.js';
@@ -48,4 +51,32 @@ describe('Dockerfile', () => {
     }
     for (const local of ['.git', 'node_modules', 'dist', '.mdmops']) expect(ignored).toContain(local);
   });
+
+  it('runs mdmops controller from the runtime stage\'s files, with production dependencies only, as its user', () => {
+    const app = mkdtempSync(join(tmpdir(), 'mdmops-image-'));
+    try {
+      for (const f of ['package.json', 'package-lock.json', 'bin', 'schemas']) cpSync(join(ROOT, f), join(app, f), { recursive: true });
+      // The build stage's `npm prune --omit=dev`: what the image keeps of node_modules.
+      const ci = spawnSync('npm', ['ci', '--omit=dev', '--ignore-scripts', '--no-audit', '--no-fund'], { cwd: app, encoding: 'utf8', timeout: 300_000 });
+      expect(ci.status, ci.stderr).toBe(0);
+      expect(existsSync(join(app, 'node_modules/typescript'))).toBe(false);
+      // Its `npm rebuild better-sqlite3` compiles the binding this machine's install compiled already.
+      cpSync(join(ROOT, 'node_modules/better-sqlite3/build'), join(app, 'node_modules/better-sqlite3/build'), { recursive: true });
+      cpSync(join(ROOT, 'dist'), join(app, 'dist'), { recursive: true, filter: (src) => !/[/\\]dist[/\\](bench|test)([/\\]|$)/.test(src) });
+      chmodSync(app, 0o755);
+      const [uid, gid] = runtime.filter(([k]) => k === 'USER').pop()![1].split(':').map(Number);
+      // As the image's user when this runs as root (as CI does), else as whoever runs it.
+      const run = (args: string[]) => {
+        const command = process.getuid?.() === 0 ? ['setpriv', `--reuid=${uid}`, `--regid=${gid ?? uid}`, '--clear-groups', process.execPath] : [process.execPath];
+        return spawnSync(command[0]!, [...command.slice(1), join(app, 'bin/mdmops.js'), ...args], { cwd: tmpdir(), encoding: 'utf8', env: { PATH: process.env.PATH, NODE_ENV: 'production', HOME: tmpdir() } });
+      };
+      const help = run(['controller', '--help']);
+      expect(help.status, help.stderr).toBe(0);
+      expect(help.stdout).toContain('--leader-elect');
+      const validate = run(['validate', '-f', join(ROOT, 'examples/tenant')]);
+      expect(validate.status, validate.stderr + validate.stdout).toBe(0);
+    } finally {
+      rmSync(app, { recursive: true, force: true });
+    }
+  }, 360_000);
 });
