@@ -22,7 +22,8 @@ let kube: KubeCluster;
 let dir: string;
 const controllers: Record<string, ControllerProcess> = {};
 
-const space = (name: string) => ({ apiVersion: 'mdmops.io/v1alpha1', kind: 'Space', metadata: { name, namespace: NS }, spec: { displayName: name, priority: 1, members: { groups: [`${name}-devices`] }, admins: { groups: [`${name}-admins`] } } });
+// Spaces' priorities must differ within a tenant.
+const space = (name: string, i: number) => ({ apiVersion: 'mdmops.io/v1alpha1', kind: 'Space', metadata: { name, namespace: NS }, spec: { displayName: name, priority: i + 1, members: { groups: [`${name}-devices`] }, admins: { groups: [`${name}-admins`] } } });
 const apply = (docs: Doc[]) => kube.kubectl(['apply', '-f', '-'], { input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items: docs }) });
 const spaces = (): Doc[] => JSON.parse(kube.kubectl(['get', 'spaces', '-n', NS, '-o', 'json'])).items;
 const ready = (o: Doc) => o.status?.conditions?.some((c: Doc) => c.type === 'Ready' && c.status === 'True') === true;
@@ -61,9 +62,11 @@ afterAll(async () => {
 describe('two controllers with leader election', () => {
   it('only the leader reconciles and writes; the other stands by, ready', async () => {
     const { 'controller-a': a, 'controller-b': b } = controllers as Record<string, ControllerProcess>;
-    await eventually('both ready', async () => ((await a!.get('/readyz')).status === 200 && (await b!.get('/readyz')).status === 200) || undefined);
-    apply(['emea', 'americas', 'apac'].map(space));
-    await eventually('three Ready spaces', () => (spaces().filter(ready).length === 3) || undefined);
+    await eventually('both ready', async () => ((await a!.get('/readyz')).status === 200 && (await b!.get('/readyz')).status === 200) || undefined, 20_000);
+    apply(['emea', 'americas', 'apac'].map((n, i) => space(n, i)));
+    await eventually('three Ready spaces', () => (spaces().filter(ready).length === 3) || undefined, 20_000).catch((e) => {
+      throw new Error(`${e.message}\n${a!.log().slice(-3000)}\n${JSON.stringify(spaces().map((o) => o.status))}`);
+    });
     expect(await a!.metric('mdmops_controller_leader')).toBe(1);
     expect(await b!.metric('mdmops_controller_leader')).toBe(0);
     expect(await a!.metric('mdmops_controller_api_writes_total', { resource: 'spaces/status' })).toBeGreaterThanOrEqual(3);
@@ -77,7 +80,7 @@ describe('two controllers with leader election', () => {
     const { 'controller-a': a, 'controller-b': b } = controllers as Record<string, ControllerProcess>;
     const names = Array.from({ length: 30 }, (_, i) => `team-${i}`);
     const before = await a!.metric('mdmops_controller_reconciles_total', { kind: 'Space' });
-    apply(names.map(space));
+    apply(names.map((n, i) => space(n, i + 3)));
     // Killed as soon as it has started on the batch, without a chance to hand the Lease back.
     await eventually('the leader at work', async () => (await a!.metric('mdmops_controller_reconciles_total', { kind: 'Space' })) > before || undefined);
     a!.child.kill('SIGKILL');

@@ -1,7 +1,7 @@
 // The controller: informers on every mdmops kind feed a work queue keyed namespace/Kind/name;
 // workers reconcile keys (only while this process leads, when leader election is on); a periodic
 // resync queues every key again to catch drift; stop() finishes the reconciles under way.
-import { KINDS, kindNamed } from '../api/index.js';
+import { KINDS, kindNamed, type Resource } from '../api/index.js';
 import type { Engine } from '../engine/context.js';
 import type { SecretResolver } from '../engine/secrets.js';
 import type { Logger } from '../server/log.js';
@@ -12,6 +12,7 @@ import { Informer } from './informer.js';
 import { LeaderElector, type LeaseOptions } from './lease.js';
 import { collectionPath } from './paths.js';
 import { keyOf, parseKey, Reconciler } from './reconciler.js';
+import { parseCustomResource } from './resource.js';
 import { WorkQueue } from './workqueue.js';
 
 export interface ControllerOptions {
@@ -50,6 +51,9 @@ function resourceOfPath(method: string, path: string): string {
 export class Controller {
   private readonly informers = new Map<string, Informer[]>();
   private readonly refsOf = new Map<string, string[]>();
+  /** Keys refused as invalid (a reference missing, a tenant rule broken), and per namespace a count of resources added or removed. */
+  private readonly invalid = new Set<string>();
+  private readonly epochs = new Map<string, number>();
   private readonly dependentsOf = new Map<string, Set<string>>();
   private readonly queue: WorkQueue;
   private readonly reconciler: Reconciler;
@@ -80,6 +84,7 @@ export class Controller {
       log,
       actor: `controller:${opts.identity}`,
       lookup: (kind, namespace, name) => this.lookup(kind, namespace, name),
+      tenant: (namespace) => this.tenant(namespace),
       event: (obj, type, reason, message) => events.record(obj, type, reason, message),
     });
     if (opts.lease) {
@@ -115,10 +120,14 @@ export class Controller {
   }
 
   /** Why not ready: informers not synced yet (a standby is ready once synced). */
+  private informersSynced(): boolean {
+    const all = [...this.informers.values()].flat();
+    return all.length > 0 && all.every((i) => i.synced);
+  }
+
   notReady(): string | undefined {
     if (this.stopping) return 'stopping';
-    const all = [...this.informers.values()].flat();
-    const synced = all.length > 0 && all.every((i) => i.synced);
+    const synced = this.informersSynced();
     this.m.synced.set(synced ? 1 : 0);
     return synced ? undefined : 'informers have not listed every kind yet';
   }
@@ -135,6 +144,22 @@ export class Controller {
     return undefined;
   }
 
+  /** Parsed once per resourceVersion: the tenant rules read every resource of the namespace at each reconcile. */
+  private readonly parsed = new Map<string, { version: string; resource?: Resource; created: string }>();
+
+  private tenant(namespace: string): Resource[] {
+    const out: { resource: Resource; created: string }[] = [];
+    for (const o of this.objects()) {
+      if ((o.metadata.namespace ?? 'default') !== namespace || !o.kind || o.metadata.deletionTimestamp) continue;
+      const key = keyOf(namespace, o.kind, o.metadata.name);
+      const cached = this.parsed.get(key);
+      const p = cached && cached.version === o.metadata.resourceVersion ? cached : { version: o.metadata.resourceVersion ?? '', resource: parseCustomResource(o, o.kind), created: `${String(o.metadata.creationTimestamp ?? '~')} ${o.metadata.name}` };
+      this.parsed.set(key, p);
+      if (p.resource) out.push({ resource: p.resource, created: p.created });
+    }
+    return out.sort((a, b) => (a.created < b.created ? -1 : a.created > b.created ? 1 : 0)).map((x) => x.resource);
+  }
+
   private objects(): KubeObject[] {
     return [...this.informers.values()].flat().flatMap((i) => [...i.cache.values()]);
   }
@@ -143,9 +168,14 @@ export class Controller {
     const ns = obj.metadata.namespace ?? 'default';
     const key = keyOf(ns, kind, obj.metadata.name);
     this.index(key, type === 'delete' ? [] : this.referencesOf(kind, obj));
+    if (type === 'delete') this.parsed.delete(key);
     this.queue.add(key);
-    // A resource appearing or going changes what its dependents can do.
-    if (type !== 'update') this.enqueueDependents(ns, kind, obj.metadata.name);
+    if (type === 'update') return;
+    // A resource appearing or going changes what its dependents can do, and may settle a tenant
+    // rule that made another one invalid.
+    this.enqueueDependents(ns, kind, obj.metadata.name);
+    this.epochs.set(ns, (this.epochs.get(ns) ?? 0) + 1);
+    for (const k of this.invalid) if (parseKey(k).namespace === ns) this.queue.add(k);
   }
 
   private referencesOf(kind: string, obj: KubeObject): string[] {
@@ -189,17 +219,20 @@ export class Controller {
     for (;;) {
       const key = await this.queue.get();
       if (key === undefined) return;
-      const { kind } = parseKey(key);
+      const { kind, namespace } = parseKey(key);
       const started = process.hrtime.bigint();
+      const epoch = this.epochs.get(namespace);
       try {
         const outcome = await this.reconciler.reconcile(key);
+        if (outcome.invalid) {
+          this.invalid.add(key);
+          // The namespace changed while it was checked: check it again with what is there now.
+          if (this.epochs.get(namespace) !== epoch) this.queue.add(key);
+        } else this.invalid.delete(key);
         if (outcome.retry) this.queue.addRateLimited(key);
         else this.queue.forget(key);
         this.m.reconciles.inc({ kind, result: outcome.retry ? 'requeue' : 'success' });
-        if (outcome.changed) {
-          const { namespace, name } = parseKey(key);
-          this.enqueueDependents(namespace, kind, name);
-        }
+        if (outcome.changed) this.enqueueDependents(namespace, kind, parseKey(key).name);
       } catch (e) {
         this.m.reconciles.inc({ kind, result: 'error' });
         this.m.errors.inc({ kind });
