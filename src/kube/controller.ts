@@ -1,7 +1,7 @@
 // The controller: informers on every mdmops kind feed a work queue keyed namespace/Kind/name;
 // workers reconcile keys (only while this process leads, when leader election is on); a periodic
 // resync queues every key again to catch drift; stop() finishes the reconciles under way.
-import { KINDS, kindNamed, type Resource } from '../api/index.js';
+import { KINDS, kindNamed, tenantRules, type Resource, type RuleViolation } from '../api/index.js';
 import type { Engine } from '../engine/context.js';
 import type { SecretResolver } from '../engine/secrets.js';
 import type { Logger } from '../server/log.js';
@@ -84,7 +84,7 @@ export class Controller {
       log,
       actor: `controller:${opts.identity}`,
       lookup: (kind, namespace, name) => this.lookup(kind, namespace, name),
-      tenant: (namespace) => this.tenant(namespace),
+      broken: (namespace, key) => this.broken(namespace, key),
       event: (obj, type, reason, message) => events.record(obj, type, reason, message),
     });
     if (opts.lease) {
@@ -144,20 +144,39 @@ export class Controller {
     return undefined;
   }
 
-  /** Parsed once per resourceVersion: the tenant rules read every resource of the namespace at each reconcile. */
-  private readonly parsed = new Map<string, { version: string; resource?: Resource; created: string }>();
+  /** Each resource parsed once per generation, and the tenant rules once per state of a namespace. */
+  private readonly parsed = new Map<string, { generation?: number; resource?: Resource; created: string }>();
+  private readonly rules = new Map<string, { epoch: number; byKey: Map<string, RuleViolation[]> }>();
 
-  private tenant(namespace: string): Resource[] {
-    const out: { resource: Resource; created: string }[] = [];
+  private broken(namespace: string, key: string): RuleViolation[] {
+    const epoch = this.epochs.get(namespace) ?? 0;
+    let cached = this.rules.get(namespace);
+    if (!cached || cached.epoch !== epoch) {
+      const members = this.tenant(namespace);
+      const keys = new Map(members.map((m) => [m.resource, m.key]));
+      const byKey = new Map<string, RuleViolation[]>();
+      for (const v of tenantRules(members.map((m) => m.resource))) {
+        const k = keys.get(v.resource as Resource)!;
+        byKey.set(k, [...(byKey.get(k) ?? []), v]);
+      }
+      cached = { epoch, byKey };
+      this.rules.set(namespace, cached);
+    }
+    return cached.byKey.get(key) ?? [];
+  }
+
+  /** The valid resources of a namespace, oldest first: of two that conflict, the newer one is refused. */
+  private tenant(namespace: string): { key: string; resource: Resource }[] {
+    const out: { key: string; resource: Resource; created: string }[] = [];
     for (const o of this.objects()) {
       if ((o.metadata.namespace ?? 'default') !== namespace || !o.kind || o.metadata.deletionTimestamp) continue;
       const key = keyOf(namespace, o.kind, o.metadata.name);
       const cached = this.parsed.get(key);
-      const p = cached && cached.version === o.metadata.resourceVersion ? cached : { version: o.metadata.resourceVersion ?? '', resource: parseCustomResource(o, o.kind), created: `${String(o.metadata.creationTimestamp ?? '~')} ${o.metadata.name}` };
+      const p = cached && cached.generation === o.metadata.generation ? cached : { generation: o.metadata.generation, resource: parseCustomResource(o, o.kind), created: `${String(o.metadata.creationTimestamp ?? '')} ${o.metadata.name}` };
       this.parsed.set(key, p);
-      if (p.resource) out.push({ resource: p.resource, created: p.created });
+      if (p.resource) out.push({ key, resource: p.resource, created: p.created });
     }
-    return out.sort((a, b) => (a.created < b.created ? -1 : a.created > b.created ? 1 : 0)).map((x) => x.resource);
+    return out.sort((a, b) => (a.created < b.created ? -1 : a.created > b.created ? 1 : 0));
   }
 
   private objects(): KubeObject[] {
@@ -168,14 +187,15 @@ export class Controller {
     const ns = obj.metadata.namespace ?? 'default';
     const key = keyOf(ns, kind, obj.metadata.name);
     this.index(key, type === 'delete' ? [] : this.referencesOf(kind, obj));
-    if (type === 'delete') this.parsed.delete(key);
     this.queue.add(key);
-    if (type === 'update') return;
-    // A resource appearing or going changes what its dependents can do, and may settle a tenant
-    // rule that made another one invalid.
-    this.enqueueDependents(ns, kind, obj.metadata.name);
+    const before = this.parsed.get(key);
+    if (type === 'delete') this.parsed.delete(key);
+    // Only a resource appearing, going or changing its spec changes the tenant rules' verdicts.
+    if (type === 'update' && before && before.generation === obj.metadata.generation) return;
     this.epochs.set(ns, (this.epochs.get(ns) ?? 0) + 1);
     for (const k of this.invalid) if (parseKey(k).namespace === ns) this.queue.add(k);
+    // A resource appearing or going changes what its dependents can do.
+    if (type !== 'update') this.enqueueDependents(ns, kind, obj.metadata.name);
   }
 
   private referencesOf(kind: string, obj: KubeObject): string[] {

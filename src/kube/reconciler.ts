@@ -4,7 +4,7 @@
 // touches only it, and removing it (finalizer) is a prune of that source: deleted or orphaned
 // as its deletionPolicy says. Status is written only when it changed, so a resync of resources
 // that are up to date makes no API write at all.
-import { kindNamed, type KindDefinition, type Resource } from '../api/index.js';
+import { kindNamed, type KindDefinition, type RuleViolation } from '../api/index.js';
 import { applyPlan } from '../engine/apply.js';
 import { canonical } from '../engine/canonical.js';
 import type { Engine } from '../engine/context.js';
@@ -29,8 +29,8 @@ export interface ReconcilerDeps {
   actor: string;
   /** The cached object, or undefined when it is gone. */
   lookup(kind: string, namespace: string, name: string): KubeObject | undefined;
-  /** The valid resources of a namespace, oldest first (for the tenant rules). */
-  tenant(namespace: string): Resource[];
+  /** The tenant rules a resource (by key) breaks with the others of its namespace. */
+  broken(namespace: string, key: string): Omit<RuleViolation, 'resource'>[];
   /** Reports an Event about the object (see events.ts). */
   event(obj: KubeObject, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void>;
 }
@@ -105,7 +105,7 @@ export class Reconciler {
     if (obj.metadata.deletionTimestamp) return this.finalize(key, obj, def);
     if (!(obj.metadata.finalizers ?? []).includes(FINALIZER)) await this.addFinalizer(obj, def);
 
-    const checked = checkCustomResource(obj, def, (r) => !!this.d.lookup(r.kind, namespace, r.name), () => this.d.tenant(namespace));
+    const checked = checkCustomResource(obj, def, (r) => !!this.d.lookup(r.kind, namespace, r.name), () => this.d.broken(namespace, key));
     if ('reason' in checked) {
       // Invalid: nothing is applied until the spec changes; a missing reference is waited for
       // (its creation enqueues this resource again).

@@ -2,7 +2,7 @@
 // checks as a YAML file, with two differences. A custom resource has no folder, so file fields
 // cannot name a file (their content goes inline in data:); and references resolve against the
 // other custom resources of the namespace, which the informers hold.
-import { API_VERSION, displayName, resourceSchemaOf, tenantRules, type KindDefinition, type Reference, type Resource } from '../api/index.js';
+import { API_VERSION, displayName, resourceSchemaOf, type KindDefinition, type Reference, type Resource, type RuleViolation } from '../api/index.js';
 import { ContentChecker } from '../config/content.js';
 import { fieldPath, type Diagnostic } from '../config/diagnostics.js';
 import { DEFAULT_LIMITS } from '../config/limits.js';
@@ -23,26 +23,16 @@ export type Checked =
 export function parseCustomResource(obj: KubeObject, kind: string): Resource | undefined {
   const { name, namespace, labels, annotations } = obj.metadata;
   const parsed = resourceSchemaOf(kind)?.safeParse({ apiVersion: API_VERSION, kind, metadata: { name, namespace, ...(labels ? { labels } : {}), ...(annotations ? { annotations } : {}) }, spec: obj.spec ?? {} });
-  return parsed?.success ? withCreation(parsed.data as Resource, obj) : undefined;
+  return parsed?.success ? (parsed.data as Resource) : undefined;
 }
 
 const describe = (d: Diagnostic) => `${d.field ? `${d.field}: ` : ''}${d.message}${d.hint ? ` (${d.hint})` : ''}`;
 
-const CREATED = Symbol('created');
-type Aged = Resource & { [CREATED]?: string };
-/** Creation time then name: the order the tenant rules see a namespace in. */
-const age = (r: Aged) => `${r[CREATED] ?? '~'} ${r.metadata.name}`;
-
-/** A parsed resource remembers when its custom resource was created. */
-export function withCreation(r: Resource, obj: KubeObject): Resource {
-  return Object.assign(r, { [CREATED]: String(obj.metadata.creationTimestamp ?? '') });
-}
-
 /**
- * `others` are the other valid resources of the namespace, oldest first, for the tenant rules
- * (one identity provider per tenant, ...): of two that conflict, the newer one is refused.
+ * `broken` gives the tenant rules (one identity provider per tenant, ...) the resource breaks with
+ * the others of its namespace.
  */
-export function checkCustomResource(obj: KubeObject, def: KindDefinition, exists: (ref: Reference) => boolean, others: () => Resource[] = () => []): Checked {
+export function checkCustomResource(obj: KubeObject, def: KindDefinition, exists: (ref: Reference) => boolean, broken: () => Omit<RuleViolation, 'resource'>[] = () => []): Checked {
   const { name, namespace, labels, annotations } = obj.metadata;
   const doc = { apiVersion: API_VERSION, kind: def.kind, metadata: { name, namespace, ...(labels ? { labels } : {}), ...(annotations ? { annotations } : {}) }, spec: obj.spec ?? {} };
   const file = displayName(def.kind, name, namespace ?? 'default');
@@ -51,7 +41,6 @@ export function checkCustomResource(obj: KubeObject, def: KindDefinition, exists
   if (loaded.diagnostics.length || !src) return { reason: 'Invalid', message: loaded.diagnostics.map(describe).join('; ') || 'not a resource' };
   const schema = checkSchema(src);
   if (!schema.resource) return { reason: 'Invalid', message: schema.diagnostics.map(describe).join('; ') };
-  withCreation(schema.resource, obj);
   const valid: ValidResource = { resource: schema.resource, def, source: src };
 
   const named = (def.files?.(schema.resource.spec) ?? []).filter((f) => f.source.file !== undefined);
@@ -61,13 +50,8 @@ export function checkCustomResource(obj: KubeObject, def: KindDefinition, exists
       message: named.map((f) => `${dotted(f.path)}.file: a custom resource cannot name a file ("${f.source.file}"); put the content inline in ${dotted(f.path)}.data`).join('; '),
     };
   }
-  const own = schema.resource;
-  const tenant = others().filter((r) => !(r.kind === own.kind && r.metadata.name === own.metadata.name));
-  // In its place by age: the older of two conflicting resources stands.
-  const at = tenant.findIndex((r) => age(r) > age(own));
-  tenant.splice(at < 0 ? tenant.length : at, 0, own);
-  const broken = tenantRules(tenant).filter((v) => v.resource === own);
-  if (broken.length) return { reason: 'Invalid', message: broken.map((v) => `${fieldPath(v.path)}: ${v.message}${v.hint ? ` (${v.hint})` : ''}`).join('; ') };
+  const rules = broken();
+  if (rules.length) return { reason: 'Invalid', message: rules.map((v) => `${fieldPath(v.path)}: ${v.message}${v.hint ? ` (${v.hint})` : ''}`).join('; ') };
 
   const content = new ContentChecker(DEFAULT_LIMITS);
   const problems = content.check(valid);
