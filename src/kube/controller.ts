@@ -11,7 +11,7 @@ import { EventRecorder } from './events.js';
 import { Informer } from './informer.js';
 import { LeaderElector, type LeaseOptions } from './lease.js';
 import { collectionPath } from './paths.js';
-import { keyOf, parseKey, Reconciler } from './reconciler.js';
+import { FINALIZER, keyOf, parseKey, Reconciler } from './reconciler.js';
 import { parseCustomResource } from './resource.js';
 import { WorkQueue } from './workqueue.js';
 
@@ -46,6 +46,12 @@ function resourceOfPath(method: string, path: string): string {
   const parts = path.split('?')[0]!.split('/');
   if (parts.at(-1) === 'status') return `${parts.at(-3)}/status`;
   return (method === 'POST' ? parts.at(-1) : parts.at(-2)) ?? path;
+}
+
+/** What a reconcile reads besides status: the spec (generation), deletion, labels and annotations. */
+function specOrLifecycleChanged(a: KubeObject, b: KubeObject): boolean {
+  const m = (o: KubeObject) => JSON.stringify([o.metadata.generation, o.metadata.deletionTimestamp ?? null, o.metadata.labels ?? {}, o.metadata.annotations ?? {}]);
+  return m(a) !== m(b) || !(b.metadata.finalizers ?? []).includes(FINALIZER);
 }
 
 export class Controller {
@@ -108,7 +114,7 @@ export class Controller {
             watchTimeoutSeconds: this.opts.watchTimeoutSeconds,
             silenceMs: (this.opts.watchTimeoutSeconds + 30) * 1000,
             log: this.log,
-            onEvent: (type, obj) => this.onEvent(def.kind, type, obj),
+            onEvent: (type, obj, old) => this.onEvent(def.kind, type, obj, old),
             onRestart: (reason) => this.m.restarts.inc({ reason }),
           }),
       );
@@ -183,10 +189,12 @@ export class Controller {
     return [...this.informers.values()].flat().flatMap((i) => [...i.cache.values()]);
   }
 
-  private onEvent(kind: string, type: string, obj: KubeObject): void {
+  private onEvent(kind: string, type: string, obj: KubeObject, old?: KubeObject): void {
     const ns = obj.metadata.namespace ?? 'default';
     const key = keyOf(ns, kind, obj.metadata.name);
     this.index(key, type === 'delete' ? [] : this.referencesOf(kind, obj));
+    // Our own status and finalizer writes come back as updates: they need no reconcile.
+    if (type === 'update' && old && !specOrLifecycleChanged(old, obj)) return;
     this.queue.add(key);
     const before = this.parsed.get(key);
     if (type === 'delete') this.parsed.delete(key);

@@ -15,7 +15,8 @@ export interface InformerOptions {
   /** No event nor bookmark for this long: the watch is dead; restart it. */
   silenceMs: number;
   log: Logger;
-  onEvent(type: InformerEvent, obj: KubeObject): void;
+  /** `old` is the cached object an update replaces. */
+  onEvent(type: InformerEvent, obj: KubeObject, old?: KubeObject): void;
   /** A watch restarted: reason gone (410), silent, or error. */
   onRestart?(reason: 'gone' | 'silent' | 'error'): void;
 }
@@ -98,7 +99,7 @@ export class Informer {
       const old = this.cache.get(key);
       this.cache.set(key, item);
       if (!old) this.opts.onEvent('add', item);
-      else if (old.metadata.resourceVersion !== item.metadata.resourceVersion) this.opts.onEvent('update', item);
+      else if (old.metadata.resourceVersion !== item.metadata.resourceVersion) this.opts.onEvent('update', item, old);
     }
     for (const [key, old] of this.cache) {
       if (seen.has(key)) continue;
@@ -142,9 +143,9 @@ export class Informer {
             this.cache.delete(key);
             this.opts.onEvent('delete', e.object);
           } else {
-            const had = this.cache.has(key);
+            const old = this.cache.get(key);
             this.cache.set(key, e.object);
-            this.opts.onEvent(had ? 'update' : 'add', e.object);
+            this.opts.onEvent(old ? 'update' : 'add', e.object, old);
           }
         },
         abort.signal,
