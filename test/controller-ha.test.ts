@@ -1,6 +1,7 @@
 // Two `mdmops controller` processes with leader election against a real kube-apiserver, both with
 // the chart's ServiceAccount token and one shared store: only the leader writes; when the leader is
 // killed (SIGKILL, in the middle of its work) the other takes the Lease once it expires and finishes.
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -26,6 +27,7 @@ const controllers: Record<string, ControllerProcess> = {};
 const space = (name: string, i: number) => ({ apiVersion: 'mdmops.io/v1alpha1', kind: 'Space', metadata: { name, namespace: NS }, spec: { displayName: name, priority: i + 1, members: { groups: [`${name}-devices`] }, admins: { groups: [`${name}-admins`] } } });
 const apply = (docs: Doc[]) => kube.kubectl(['apply', '-f', '-'], { input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items: docs }) });
 const spaces = (): Doc[] => JSON.parse(kube.kubectl(['get', 'spaces', '-n', NS, '-o', 'json'])).items;
+const condition = (o: Doc, type = 'Ready'): Doc | undefined => o.status?.conditions?.find((c: Doc) => c.type === type);
 const ready = (o: Doc) => o.status?.conditions?.some((c: Doc) => c.type === 'Ready' && c.status === 'True') === true;
 const holder = (): string | undefined => JSON.parse(kube.kubectl(['get', 'lease', LEASE, '-n', SYSTEM_NS, '-o', 'json', '--ignore-not-found']) || '{}').spec?.holderIdentity;
 
@@ -100,4 +102,24 @@ describe('two controllers with leader election', () => {
     const lease = JSON.parse(kube.kubectl(['get', 'lease', LEASE, '-n', SYSTEM_NS, '-o', 'json']));
     expect(lease.spec.leaseTransitions).toBeGreaterThanOrEqual(1);
   });
+
+  it('reconciles a resource again when a Secret it names changes (the leader watches Secrets; its resync is a minute away)', async () => {
+    // A PKCS#12 certificate, opened with the password in a Secret.
+    const openssl = (args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
+    openssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'wifi.key', '-out', 'wifi.pem', '-subj', '/CN=wifi', '-days', '30']);
+    openssl(['pkcs12', '-export', '-inkey', 'wifi.key', '-in', 'wifi.pem', '-passout', 'pass:right', '-certpbe', 'PBE-SHA1-3DES', '-keypbe', 'PBE-SHA1-3DES', '-macalg', 'sha1', '-out', 'wifi.p12']);
+    const secret = (password: string) => ({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'wifi', namespace: NS }, stringData: { password } });
+    apply([
+      secret('right'),
+      { apiVersion: 'mdmops.io/v1alpha1', kind: 'CertificateConfiguration', metadata: { name: 'wifi', namespace: NS },
+        spec: { uploaded: { format: 'PKCS12', certificate: { data: readFileSync(join(dir, 'wifi.p12')).toString('base64') }, passwordSecretRef: { name: 'wifi', key: 'password' } } } },
+    ]);
+    const cc = () => condition(JSON.parse(kube.kubectl(['get', 'certificateconfiguration', 'wifi', '-n', NS, '-o', 'json'])));
+    await eventually('wifi Ready', () => cc()?.status === 'True' || undefined, 20_000);
+    apply([secret('wrong')]);
+    const c = await eventually('wifi refused with the wrong password', () => (cc()?.reason === 'CertificateInvalid' ? cc() : undefined), 20_000);
+    expect(c!.message).toContain('wrong password');
+    expect(controllers['controller-b']!.log()).not.toMatch(/"(right|wrong)"/);
+  });
 });
+

@@ -3,6 +3,7 @@
 // resync queues every key again to catch drift; stop() finishes the reconciles under way.
 import { KINDS, kindNamed, tenantRules, type Resource, type RuleViolation } from '../api/index.js';
 import type { Engine } from '../engine/context.js';
+import { secretRefs } from '../engine/desired.js';
 import type { SecretResolver } from '../engine/secrets.js';
 import type { Logger } from '../server/log.js';
 import type { Registry } from '../server/metrics.js';
@@ -61,6 +62,7 @@ export class Controller {
   private readonly invalid = new Set<string>();
   private readonly epochs = new Map<string, number>();
   private readonly dependentsOf = new Map<string, Set<string>>();
+  private secretInformers: Informer[] = [];
   private readonly queue: WorkQueue;
   private readonly reconciler: Reconciler;
   private readonly m: ReturnType<typeof controllerMetrics>;
@@ -121,13 +123,27 @@ export class Controller {
       this.informers.set(def.kind, list);
       for (const i of list) i.start();
     }
+    // Secrets, for their names and versions only: one created or changed wakes the resources naming it.
+    this.secretInformers = (this.opts.namespaces.length ? this.opts.namespaces : [undefined]).map(
+      (ns) =>
+        new Informer(this.client, {
+          path: ns ? `/api/v1/namespaces/${encodeURIComponent(ns)}/secrets` : '/api/v1/secrets',
+          watchTimeoutSeconds: this.opts.watchTimeoutSeconds,
+          silenceMs: (this.opts.watchTimeoutSeconds + 30) * 1000,
+          log: this.log,
+          keep: (o) => ({ metadata: { name: o.metadata.name, namespace: o.metadata.namespace, resourceVersion: o.metadata.resourceVersion } }),
+          onEvent: (_type, o) => this.enqueueDependents(o.metadata.namespace ?? 'default', 'Secret', o.metadata.name),
+          onRestart: (reason) => this.m.restarts.inc({ reason }),
+        }),
+    );
+    for (const i of this.secretInformers) i.start();
     if (this.elector) this.elector.start();
     else this.startLeading();
   }
 
   /** Why not ready: informers not synced yet (a standby is ready once synced). */
   private informersSynced(): boolean {
-    const all = [...this.informers.values()].flat();
+    const all = [...this.informers.values()].flat().concat(this.secretInformers);
     return all.length > 0 && all.every((i) => i.synced);
   }
 
@@ -209,7 +225,8 @@ export class Controller {
   private referencesOf(kind: string, obj: KubeObject): string[] {
     const ns = obj.metadata.namespace ?? 'default';
     try {
-      return (kindNamed(kind)?.references(obj.spec as never) ?? []).map((r) => keyOf(ns, r.kind, r.name));
+      const refs = (kindNamed(kind)?.references(obj.spec as never) ?? []).map((r) => keyOf(ns, r.kind, r.name));
+      return [...refs, ...secretRefs(obj.spec ?? {}).map(([, ref]) => keyOf(ns, 'Secret', ref.name))];
     } catch {
       return []; // a spec its kind cannot read: its own reconcile says so
     }
@@ -281,7 +298,7 @@ export class Controller {
     this.queue.shutDown();
     await this.queue.drained();
     await Promise.all(this.workers);
-    await Promise.all([...this.informers.values()].flat().map((i) => i.stop()));
+    await Promise.all([...this.informers.values()].flat().concat(this.secretInformers).map((i) => i.stop()));
     await this.elector?.release();
     this.m.leader.set(0);
   }

@@ -17,6 +17,8 @@ export interface InformerOptions {
   log: Logger;
   /** `old` is the cached object an update replaces. */
   onEvent(type: InformerEvent, obj: KubeObject, old?: KubeObject): void;
+  /** What of each object the cache keeps (all of it by default): a Secret's data need not stay in memory. */
+  keep?(obj: KubeObject): KubeObject;
   /** A watch restarted: reason gone (410), silent, or error. */
   onRestart?(reason: 'gone' | 'silent' | 'error'): void;
 }
@@ -93,7 +95,8 @@ export class Informer {
       rv = page.metadata.resourceVersion;
     } while (cont);
     const seen = new Set<string>();
-    for (const item of items) {
+    for (const listed of items) {
+      const item = this.opts.keep ? this.opts.keep(listed) : listed;
       const key = objectKey(item);
       seen.add(key);
       const old = this.cache.get(key);
@@ -138,6 +141,7 @@ export class Informer {
           }
           if (e.object.metadata?.resourceVersion) this.resourceVersion = e.object.metadata.resourceVersion;
           if (e.type === 'BOOKMARK') return;
+          if (this.opts.keep) e.object = this.opts.keep(e.object);
           const key = objectKey(e.object);
           if (e.type === 'DELETED') {
             this.cache.delete(key);
