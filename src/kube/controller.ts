@@ -116,6 +116,8 @@ export class Controller {
             watchTimeoutSeconds: this.opts.watchTimeoutSeconds,
             silenceMs: (this.opts.watchTimeoutSeconds + 30) * 1000,
             log: this.log,
+            // managedFields are often the larger part of an object, and nothing here reads them.
+            keep: (o) => ({ ...o, metadata: { ...o.metadata, managedFields: undefined } }),
             onEvent: (type, obj, old) => this.onEvent(def.kind, type, obj, old),
             onRestart: (reason) => this.m.restarts.inc({ reason }),
           }),
