@@ -103,6 +103,7 @@ async function main() {
       await sleep(200);
     }
     const controllerMs = Number(process.hrtime.bigint() - started) / 1e6;
+    const firstPass = { reconciles: await metric(port, 'mdmops_controller_reconciles_total'), writes: await metric(port, 'mdmops_controller_api_writes_total') };
 
     // A resync that finds nothing to do: every key reconciled again, writes counted (Lease renewals aside; there is no election here).
     let before = await metric(port, 'mdmops_controller_api_writes_total');
@@ -125,6 +126,7 @@ async function main() {
     process.stdout.write(`\nmdmops controller, ${N.toLocaleString('en-US')} Space custom resources (concurrency ${CONCURRENCY}):\n`);
     process.stdout.write(`  floor: a plain client patching ${N} statuses      ${s(floorMs)}\n`);
     process.stdout.write(`  controller: start until all Ready (observedGeneration) ${s(controllerMs)}  (${(controllerMs / floorMs).toFixed(1)}x the floor)\n`);
+    process.stdout.write(`  reconciles / API writes until then                 ${firstPass.reconciles} / ${firstPass.writes}\n`);
     process.stdout.write(`  controller peak RSS                                ${hwm ? `${Math.round(Number(hwm) / 1024)} MiB` : 'unknown'}\n`);
     process.stdout.write(`  API writes during a no-op resync of ${N} resources  ${resyncWrites} (goal: 0)\n`);
     if (resyncWrites !== 0) process.exitCode = 1;

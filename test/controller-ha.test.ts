@@ -1,6 +1,7 @@
 // Two `mdmops controller` processes with leader election against a real kube-apiserver, both with
 // the chart's ServiceAccount token and one shared store: only the leader writes; when the leader is
 // killed (SIGKILL, in the middle of its work) the other takes the Lease once it expires and finishes.
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,9 +23,11 @@ let kube: KubeCluster;
 let dir: string;
 const controllers: Record<string, ControllerProcess> = {};
 
-const space = (name: string) => ({ apiVersion: 'mdmops.io/v1alpha1', kind: 'Space', metadata: { name, namespace: NS }, spec: { displayName: name, priority: 1, members: { groups: [`${name}-devices`] }, admins: { groups: [`${name}-admins`] } } });
+// Spaces' priorities must differ within a tenant.
+const space = (name: string, i: number) => ({ apiVersion: 'mdmops.io/v1alpha1', kind: 'Space', metadata: { name, namespace: NS }, spec: { displayName: name, priority: i + 1, members: { groups: [`${name}-devices`] }, admins: { groups: [`${name}-admins`] } } });
 const apply = (docs: Doc[]) => kube.kubectl(['apply', '-f', '-'], { input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items: docs }) });
 const spaces = (): Doc[] => JSON.parse(kube.kubectl(['get', 'spaces', '-n', NS, '-o', 'json'])).items;
+const condition = (o: Doc, type = 'Ready'): Doc | undefined => o.status?.conditions?.find((c: Doc) => c.type === type);
 const ready = (o: Doc) => o.status?.conditions?.some((c: Doc) => c.type === 'Ready' && c.status === 'True') === true;
 const holder = (): string | undefined => JSON.parse(kube.kubectl(['get', 'lease', LEASE, '-n', SYSTEM_NS, '-o', 'json', '--ignore-not-found']) || '{}').spec?.holderIdentity;
 
@@ -61,9 +64,11 @@ afterAll(async () => {
 describe('two controllers with leader election', () => {
   it('only the leader reconciles and writes; the other stands by, ready', async () => {
     const { 'controller-a': a, 'controller-b': b } = controllers as Record<string, ControllerProcess>;
-    await eventually('both ready', async () => ((await a!.get('/readyz')).status === 200 && (await b!.get('/readyz')).status === 200) || undefined);
-    apply(['emea', 'americas', 'apac'].map(space));
-    await eventually('three Ready spaces', () => (spaces().filter(ready).length === 3) || undefined);
+    await eventually('both ready', async () => ((await a!.get('/readyz')).status === 200 && (await b!.get('/readyz')).status === 200) || undefined, 20_000);
+    apply(['emea', 'americas', 'apac'].map((n, i) => space(n, i)));
+    await eventually('three Ready spaces', () => (spaces().filter(ready).length === 3) || undefined, 20_000).catch((e) => {
+      throw new Error(`${e.message}\n${a!.log().slice(-3000)}\n${JSON.stringify(spaces().map((o) => o.status))}`);
+    });
     expect(await a!.metric('mdmops_controller_leader')).toBe(1);
     expect(await b!.metric('mdmops_controller_leader')).toBe(0);
     expect(await a!.metric('mdmops_controller_api_writes_total', { resource: 'spaces/status' })).toBeGreaterThanOrEqual(3);
@@ -77,20 +82,44 @@ describe('two controllers with leader election', () => {
     const { 'controller-a': a, 'controller-b': b } = controllers as Record<string, ControllerProcess>;
     const names = Array.from({ length: 30 }, (_, i) => `team-${i}`);
     const before = await a!.metric('mdmops_controller_reconciles_total', { kind: 'Space' });
-    apply(names.map(space));
+    apply(names.map((n, i) => space(n, i + 3)));
     // Killed as soon as it has started on the batch, without a chance to hand the Lease back.
     await eventually('the leader at work', async () => (await a!.metric('mdmops_controller_reconciles_total', { kind: 'Space' })) > before || undefined);
     a!.child.kill('SIGKILL');
     await a!.exited;
     expect(holder()).toBe('controller-a'); // still named in the Lease: only its expiry lets another in
+    // Work that only the next leader can do.
+    const later = ['late-0', 'late-1', 'late-2'];
+    apply(later.map((n, i) => space(n, i + 100)));
 
     await eventually('controller-b leads', () => holder() === 'controller-b' || undefined);
     expect(await b!.metric('mdmops_controller_leader')).toBe(1);
     expect(b!.log()).toContain('became the leader');
-    await eventually('all 33 Ready', () => (spaces().filter(ready).length === names.length + 3) || undefined);
+    const total = names.length + later.length + 3;
+    await eventually(`all ${total} Ready`, () => (spaces().filter(ready).length === total) || undefined);
     for (const o of spaces()) expect(o.status.observedGeneration, o.metadata.name).toBe(o.metadata.generation);
-    expect(await b!.metric('mdmops_controller_api_writes_total', { resource: 'spaces/status' })).toBeGreaterThan(0);
+    expect(await b!.metric('mdmops_controller_api_writes_total', { resource: 'spaces/status' })).toBeGreaterThanOrEqual(later.length);
     const lease = JSON.parse(kube.kubectl(['get', 'lease', LEASE, '-n', SYSTEM_NS, '-o', 'json']));
     expect(lease.spec.leaseTransitions).toBeGreaterThanOrEqual(1);
   });
+
+  it('reconciles a resource again when a Secret it names changes (the leader watches Secrets; its resync is a minute away)', async () => {
+    // A PKCS#12 certificate, opened with the password in a Secret.
+    const openssl = (args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
+    openssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'wifi.key', '-out', 'wifi.pem', '-subj', '/CN=wifi', '-days', '30']);
+    openssl(['pkcs12', '-export', '-inkey', 'wifi.key', '-in', 'wifi.pem', '-passout', 'pass:right', '-certpbe', 'PBE-SHA1-3DES', '-keypbe', 'PBE-SHA1-3DES', '-macalg', 'sha1', '-out', 'wifi.p12']);
+    const secret = (password: string) => ({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'wifi', namespace: NS }, stringData: { password } });
+    apply([
+      secret('right'),
+      { apiVersion: 'mdmops.io/v1alpha1', kind: 'CertificateConfiguration', metadata: { name: 'wifi', namespace: NS },
+        spec: { uploaded: { format: 'PKCS12', certificate: { data: readFileSync(join(dir, 'wifi.p12')).toString('base64') }, passwordSecretRef: { name: 'wifi', key: 'password' } } } },
+    ]);
+    const cc = () => condition(JSON.parse(kube.kubectl(['get', 'certificateconfiguration', 'wifi', '-n', NS, '-o', 'json'])));
+    await eventually('wifi Ready', () => cc()?.status === 'True' || undefined, 20_000);
+    apply([secret('wrong')]);
+    const c = await eventually('wifi refused with the wrong password', () => (cc()?.reason === 'CertificateInvalid' ? cc() : undefined), 20_000);
+    expect(c!.message).toContain('wrong password');
+    expect(controllers['controller-b']!.log()).not.toMatch(/"(right|wrong)"/);
+  });
 });
+

@@ -196,6 +196,31 @@ describe('mdmops controller', () => {
     expect(stored().map((r) => r.metadata.name)).not.toContain('from-file');
   });
 
+  it('refuses a resource that breaks a tenant rule with the others of its namespace (the newer one)', async () => {
+    kube.kubectl(['create', 'namespace', 'rules']);
+    const doc = (kind: string, name: string, spec: Doc) => ({ apiVersion: 'mdmops.io/v1alpha1', kind, metadata: { name, namespace: 'rules' }, spec });
+    kube.kubectl(['apply', '-f', '-'], {
+      input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items: [
+        doc('EntraIdSource', 'contoso-entra', { displayName: 'Contoso', tenantId: 'contoso.onmicrosoft.com', clientId: '2f3e1a9c-5b7d-4e8f-9a0b-1c2d3e4f5a6b', clientSecretRef: { name: 'contoso-entra', key: 'client-secret' } }),
+        doc('IdentityProvider', 'entra', { type: 'EntraId' }),
+        doc('IdentityProvider', 'second', { type: 'Adfs', metadataUrl: 'https://adfs.contoso.com/FederationMetadata/2007-06/FederationMetadata.xml' }),
+      ] }),
+    });
+    const second = await eventually('second Invalid', () => {
+      const out = kube.kubectl(['get', 'identityprovider', 'second', '-n', 'rules', '-o', 'json']);
+      const c = condition(JSON.parse(out));
+      return c?.reason === 'Invalid' ? c : undefined;
+    });
+    expect(second.message).toContain('metadata.name: a tenant has at most one IdentityProvider; IdentityProvider/entra is already declared');
+    // The first one is not refused (it waits for its Entra ID source, which cannot be reached here).
+    const first = await eventually('entra reconciled, not refused', () => {
+      const c = condition(JSON.parse(kube.kubectl(['get', 'identityprovider', 'entra', '-n', 'rules', '-o', 'json'])));
+      if (c?.reason === 'Invalid') throw new Error(c.message);
+      return c;
+    }, 20_000);
+    expect(first.message).not.toContain('at most one IdentityProvider');
+  });
+
   it('follows the finalizer on delete: a referenced one waits, Delete removes the record, Orphan keeps it unmanaged', async () => {
     // contoso-issuing (deletionPolicy Delete) still issues device-identity: its deletion waits, and says why.
     kube.kubectl(['delete', 'certificateauthority', 'contoso-issuing', '-n', NS, '--wait=false']);

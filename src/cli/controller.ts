@@ -64,7 +64,7 @@ export function registerController(program: Command) {
       .command('controller')
       .description('Reconcile the mdmops custom resources of a Kubernetes cluster (a namespace is a tenant), as the Helm chart runs it.')
       .option('--kubeconfig <file>', 'kubeconfig to use (default: KUBECONFIG, ~/.kube/config, or the in-cluster ServiceAccount)')
-      .option('--namespace <ns>', 'namespace to watch; repeat for several (default: every namespace)', (v: string, all: string[]) => [...all, v], [] as string[])
+      .addOption(new Option('--namespace <ns>', 'namespace to watch; repeat for several').argParser((v: string, all: string[]) => [...all, v]).default([], 'every namespace'))
       .option('--listen <[host]:port>', 'address of /healthz, /readyz and /metrics', ':8080')
       .option('--resync <duration>', 'how often every resource is reconciled again, to catch drift', '10m')
       .option('--concurrency <n>', 'resources reconciled at once', '4')

@@ -1,8 +1,9 @@
 // The controller: informers on every mdmops kind feed a work queue keyed namespace/Kind/name;
 // workers reconcile keys (only while this process leads, when leader election is on); a periodic
 // resync queues every key again to catch drift; stop() finishes the reconciles under way.
-import { KINDS, kindNamed } from '../api/index.js';
+import { KINDS, kindNamed, tenantRules, type Resource, type RuleViolation } from '../api/index.js';
 import type { Engine } from '../engine/context.js';
+import { secretRefs } from '../engine/desired.js';
 import type { SecretResolver } from '../engine/secrets.js';
 import type { Logger } from '../server/log.js';
 import type { Registry } from '../server/metrics.js';
@@ -11,7 +12,8 @@ import { EventRecorder } from './events.js';
 import { Informer } from './informer.js';
 import { LeaderElector, type LeaseOptions } from './lease.js';
 import { collectionPath } from './paths.js';
-import { keyOf, parseKey, Reconciler } from './reconciler.js';
+import { FINALIZER, keyOf, parseKey, Reconciler } from './reconciler.js';
+import { parseCustomResource } from './resource.js';
 import { WorkQueue } from './workqueue.js';
 
 export interface ControllerOptions {
@@ -47,10 +49,20 @@ function resourceOfPath(method: string, path: string): string {
   return (method === 'POST' ? parts.at(-1) : parts.at(-2)) ?? path;
 }
 
+/** What a reconcile reads besides status: the spec (generation), deletion, labels and annotations. */
+function specOrLifecycleChanged(a: KubeObject, b: KubeObject): boolean {
+  const m = (o: KubeObject) => JSON.stringify([o.metadata.generation, o.metadata.deletionTimestamp ?? null, o.metadata.labels ?? {}, o.metadata.annotations ?? {}]);
+  return m(a) !== m(b) || !(b.metadata.finalizers ?? []).includes(FINALIZER);
+}
+
 export class Controller {
   private readonly informers = new Map<string, Informer[]>();
   private readonly refsOf = new Map<string, string[]>();
+  /** Keys refused as invalid (a reference missing, a tenant rule broken), and per namespace a count of resources added or removed. */
+  private readonly invalid = new Set<string>();
+  private readonly epochs = new Map<string, number>();
   private readonly dependentsOf = new Map<string, Set<string>>();
+  private secretInformers: Informer[] = [];
   private readonly queue: WorkQueue;
   private readonly reconciler: Reconciler;
   private readonly m: ReturnType<typeof controllerMetrics>;
@@ -80,6 +92,7 @@ export class Controller {
       log,
       actor: `controller:${opts.identity}`,
       lookup: (kind, namespace, name) => this.lookup(kind, namespace, name),
+      broken: (namespace, key) => this.broken(namespace, key),
       event: (obj, type, reason, message) => events.record(obj, type, reason, message),
     });
     if (opts.lease) {
@@ -103,22 +116,42 @@ export class Controller {
             watchTimeoutSeconds: this.opts.watchTimeoutSeconds,
             silenceMs: (this.opts.watchTimeoutSeconds + 30) * 1000,
             log: this.log,
-            onEvent: (type, obj) => this.onEvent(def.kind, type, obj),
+            // managedFields are often the larger part of an object, and nothing here reads them.
+            keep: (o) => ({ ...o, metadata: { ...o.metadata, managedFields: undefined } }),
+            onEvent: (type, obj, old) => this.onEvent(def.kind, type, obj, old),
             onRestart: (reason) => this.m.restarts.inc({ reason }),
           }),
       );
       this.informers.set(def.kind, list);
       for (const i of list) i.start();
     }
+    // Secrets, for their names and versions only: one created or changed wakes the resources naming it.
+    this.secretInformers = (this.opts.namespaces.length ? this.opts.namespaces : [undefined]).map(
+      (ns) =>
+        new Informer(this.client, {
+          path: ns ? `/api/v1/namespaces/${encodeURIComponent(ns)}/secrets` : '/api/v1/secrets',
+          watchTimeoutSeconds: this.opts.watchTimeoutSeconds,
+          silenceMs: (this.opts.watchTimeoutSeconds + 30) * 1000,
+          log: this.log,
+          keep: (o) => ({ metadata: { name: o.metadata.name, namespace: o.metadata.namespace, resourceVersion: o.metadata.resourceVersion } }),
+          onEvent: (_type, o) => this.enqueueDependents(o.metadata.namespace ?? 'default', 'Secret', o.metadata.name),
+          onRestart: (reason) => this.m.restarts.inc({ reason }),
+        }),
+    );
+    for (const i of this.secretInformers) i.start();
     if (this.elector) this.elector.start();
     else this.startLeading();
   }
 
   /** Why not ready: informers not synced yet (a standby is ready once synced). */
+  private informersSynced(): boolean {
+    const all = [...this.informers.values()].flat().concat(this.secretInformers);
+    return all.length > 0 && all.every((i) => i.synced);
+  }
+
   notReady(): string | undefined {
     if (this.stopping) return 'stopping';
-    const all = [...this.informers.values()].flat();
-    const synced = all.length > 0 && all.every((i) => i.synced);
+    const synced = this.informersSynced();
     this.m.synced.set(synced ? 1 : 0);
     return synced ? undefined : 'informers have not listed every kind yet';
   }
@@ -135,15 +168,58 @@ export class Controller {
     return undefined;
   }
 
+  /** Each resource parsed once per generation, and the tenant rules once per state of a namespace. */
+  private readonly parsed = new Map<string, { generation?: number; resource?: Resource; created: string }>();
+  private readonly rules = new Map<string, { epoch: number; byKey: Map<string, RuleViolation[]> }>();
+
+  private broken(namespace: string, key: string): RuleViolation[] {
+    const epoch = this.epochs.get(namespace) ?? 0;
+    let cached = this.rules.get(namespace);
+    if (!cached || cached.epoch !== epoch) {
+      const members = this.tenant(namespace);
+      const keys = new Map(members.map((m) => [m.resource, m.key]));
+      const byKey = new Map<string, RuleViolation[]>();
+      for (const v of tenantRules(members.map((m) => m.resource))) {
+        const k = keys.get(v.resource as Resource)!;
+        byKey.set(k, [...(byKey.get(k) ?? []), v]);
+      }
+      cached = { epoch, byKey };
+      this.rules.set(namespace, cached);
+    }
+    return cached.byKey.get(key) ?? [];
+  }
+
+  /** The valid resources of a namespace, oldest first: of two that conflict, the newer one is refused. */
+  private tenant(namespace: string): { key: string; resource: Resource }[] {
+    const out: { key: string; resource: Resource; created: string }[] = [];
+    for (const o of this.objects()) {
+      if ((o.metadata.namespace ?? 'default') !== namespace || !o.kind || o.metadata.deletionTimestamp) continue;
+      const key = keyOf(namespace, o.kind, o.metadata.name);
+      const cached = this.parsed.get(key);
+      const p = cached && cached.generation === o.metadata.generation ? cached : { generation: o.metadata.generation, resource: parseCustomResource(o, o.kind), created: `${String(o.metadata.creationTimestamp ?? '')} ${o.metadata.name}` };
+      this.parsed.set(key, p);
+      if (p.resource) out.push({ key, resource: p.resource, created: p.created });
+    }
+    return out.sort((a, b) => (a.created < b.created ? -1 : a.created > b.created ? 1 : 0));
+  }
+
   private objects(): KubeObject[] {
     return [...this.informers.values()].flat().flatMap((i) => [...i.cache.values()]);
   }
 
-  private onEvent(kind: string, type: string, obj: KubeObject): void {
+  private onEvent(kind: string, type: string, obj: KubeObject, old?: KubeObject): void {
     const ns = obj.metadata.namespace ?? 'default';
     const key = keyOf(ns, kind, obj.metadata.name);
     this.index(key, type === 'delete' ? [] : this.referencesOf(kind, obj));
+    // Our own status and finalizer writes come back as updates: they need no reconcile.
+    if (type === 'update' && old && !specOrLifecycleChanged(old, obj)) return;
     this.queue.add(key);
+    const before = this.parsed.get(key);
+    if (type === 'delete') this.parsed.delete(key);
+    // Only a resource appearing, going or changing its spec changes the tenant rules' verdicts.
+    if (type === 'update' && before && before.generation === obj.metadata.generation) return;
+    this.epochs.set(ns, (this.epochs.get(ns) ?? 0) + 1);
+    for (const k of this.invalid) if (parseKey(k).namespace === ns) this.queue.add(k);
     // A resource appearing or going changes what its dependents can do.
     if (type !== 'update') this.enqueueDependents(ns, kind, obj.metadata.name);
   }
@@ -151,7 +227,8 @@ export class Controller {
   private referencesOf(kind: string, obj: KubeObject): string[] {
     const ns = obj.metadata.namespace ?? 'default';
     try {
-      return (kindNamed(kind)?.references(obj.spec as never) ?? []).map((r) => keyOf(ns, r.kind, r.name));
+      const refs = (kindNamed(kind)?.references(obj.spec as never) ?? []).map((r) => keyOf(ns, r.kind, r.name));
+      return [...refs, ...secretRefs(obj.spec ?? {}).map(([, ref]) => keyOf(ns, 'Secret', ref.name))];
     } catch {
       return []; // a spec its kind cannot read: its own reconcile says so
     }
@@ -189,17 +266,20 @@ export class Controller {
     for (;;) {
       const key = await this.queue.get();
       if (key === undefined) return;
-      const { kind } = parseKey(key);
+      const { kind, namespace } = parseKey(key);
       const started = process.hrtime.bigint();
+      const epoch = this.epochs.get(namespace);
       try {
         const outcome = await this.reconciler.reconcile(key);
+        if (outcome.invalid) {
+          this.invalid.add(key);
+          // The namespace changed while it was checked: check it again with what is there now.
+          if (this.epochs.get(namespace) !== epoch) this.queue.add(key);
+        } else this.invalid.delete(key);
         if (outcome.retry) this.queue.addRateLimited(key);
         else this.queue.forget(key);
         this.m.reconciles.inc({ kind, result: outcome.retry ? 'requeue' : 'success' });
-        if (outcome.changed) {
-          const { namespace, name } = parseKey(key);
-          this.enqueueDependents(namespace, kind, name);
-        }
+        if (outcome.changed) this.enqueueDependents(namespace, kind, parseKey(key).name);
       } catch (e) {
         this.m.reconciles.inc({ kind, result: 'error' });
         this.m.errors.inc({ kind });
@@ -220,7 +300,7 @@ export class Controller {
     this.queue.shutDown();
     await this.queue.drained();
     await Promise.all(this.workers);
-    await Promise.all([...this.informers.values()].flat().map((i) => i.stop()));
+    await Promise.all([...this.informers.values()].flat().concat(this.secretInformers).map((i) => i.stop()));
     await this.elector?.release();
     this.m.leader.set(0);
   }

@@ -15,7 +15,10 @@ export interface InformerOptions {
   /** No event nor bookmark for this long: the watch is dead; restart it. */
   silenceMs: number;
   log: Logger;
-  onEvent(type: InformerEvent, obj: KubeObject): void;
+  /** `old` is the cached object an update replaces. */
+  onEvent(type: InformerEvent, obj: KubeObject, old?: KubeObject): void;
+  /** What of each object the cache keeps (all of it by default): a Secret's data need not stay in memory. */
+  keep?(obj: KubeObject): KubeObject;
   /** A watch restarted: reason gone (410), silent, or error. */
   onRestart?(reason: 'gone' | 'silent' | 'error'): void;
 }
@@ -92,13 +95,14 @@ export class Informer {
       rv = page.metadata.resourceVersion;
     } while (cont);
     const seen = new Set<string>();
-    for (const item of items) {
+    for (const listed of items) {
+      const item = this.opts.keep ? this.opts.keep(listed) : listed;
       const key = objectKey(item);
       seen.add(key);
       const old = this.cache.get(key);
       this.cache.set(key, item);
       if (!old) this.opts.onEvent('add', item);
-      else if (old.metadata.resourceVersion !== item.metadata.resourceVersion) this.opts.onEvent('update', item);
+      else if (old.metadata.resourceVersion !== item.metadata.resourceVersion) this.opts.onEvent('update', item, old);
     }
     for (const [key, old] of this.cache) {
       if (seen.has(key)) continue;
@@ -137,14 +141,15 @@ export class Informer {
           }
           if (e.object.metadata?.resourceVersion) this.resourceVersion = e.object.metadata.resourceVersion;
           if (e.type === 'BOOKMARK') return;
+          if (this.opts.keep) e.object = this.opts.keep(e.object);
           const key = objectKey(e.object);
           if (e.type === 'DELETED') {
             this.cache.delete(key);
             this.opts.onEvent('delete', e.object);
           } else {
-            const had = this.cache.has(key);
+            const old = this.cache.get(key);
             this.cache.set(key, e.object);
-            this.opts.onEvent(had ? 'update' : 'add', e.object);
+            this.opts.onEvent(old ? 'update' : 'add', e.object, old);
           }
         },
         abort.signal,

@@ -4,7 +4,7 @@
 // touches only it, and removing it (finalizer) is a prune of that source: deleted or orphaned
 // as its deletionPolicy says. Status is written only when it changed, so a resync of resources
 // that are up to date makes no API write at all.
-import { kindNamed, type KindDefinition } from '../api/index.js';
+import { kindNamed, type KindDefinition, type RuleViolation } from '../api/index.js';
 import { applyPlan } from '../engine/apply.js';
 import { canonical } from '../engine/canonical.js';
 import type { Engine } from '../engine/context.js';
@@ -29,12 +29,20 @@ export interface ReconcilerDeps {
   actor: string;
   /** The cached object, or undefined when it is gone. */
   lookup(kind: string, namespace: string, name: string): KubeObject | undefined;
+  /** The tenant rules a resource (by key) breaks with the others of its namespace. */
+  broken(namespace: string, key: string): Omit<RuleViolation, 'resource'>[];
   /** Reports an Event about the object (see events.ts). */
   event(obj: KubeObject, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void>;
 }
 
 /** What the worker does with the key next. */
-export type Outcome = { retry: false; changed: boolean } | { retry: true; changed: boolean };
+export interface Outcome {
+  retry: boolean;
+  /** The tenant changed (created, updated, deleted): dependents may have work. */
+  changed: boolean;
+  /** Refused as invalid: the namespace changing may change that. */
+  invalid?: boolean;
+}
 
 /** Keys are namespace/Kind/name. */
 export const keyOf = (namespace: string, kind: string, name: string) => `${namespace}/${kind}/${name}`;
@@ -97,12 +105,12 @@ export class Reconciler {
     if (obj.metadata.deletionTimestamp) return this.finalize(key, obj, def);
     if (!(obj.metadata.finalizers ?? []).includes(FINALIZER)) await this.addFinalizer(obj, def);
 
-    const checked = checkCustomResource(obj, def, (r) => !!this.d.lookup(r.kind, namespace, r.name));
+    const checked = checkCustomResource(obj, def, (r) => !!this.d.lookup(r.kind, namespace, r.name), () => this.d.broken(namespace, key));
     if ('reason' in checked) {
       // Invalid: nothing is applied until the spec changes; a missing reference is waited for
       // (its creation enqueues this resource again).
-      const changed = await this.writeStatus(key, obj, def, [{ type: 'Ready', status: 'False', reason: checked.reason, message: checked.message }], {}, 'Warning');
-      return { retry: false, changed };
+      await this.writeStatus(key, obj, def, [{ type: 'Ready', status: 'False', reason: checked.reason, message: checked.message }], {}, 'Warning');
+      return { retry: false, changed: false, invalid: true };
     }
 
     const id = { tenant: namespace, kind, name };
@@ -124,12 +132,12 @@ export class Reconciler {
     const r = result.results.find((x) => x.key === desired.key);
     const record = await this.d.engine.store.getRecord(id);
     let conditions: ConditionInput[];
-    if (r?.state === 'skipped') conditions = [{ type: 'Synced', status: 'False', reason: 'Suspended', message: r.message ?? 'spec.suspend is true' }];
-    else if (r?.state === 'failed' || r?.state === 'blocked' || !record) {
+    const kept = ((record?.status.conditions as Condition[] | undefined) ?? []).map(({ type, status, reason, message }) => ({ type, status, reason, message }));
+    if (r?.state === 'skipped') {
+      conditions = [...kept.filter((c) => c.type !== 'Synced'), { type: 'Synced', status: 'False', reason: 'Suspended', message: r.message ?? 'spec.suspend is true' }];
+    } else if (r?.state === 'failed' || r?.state === 'blocked' || !record) {
       conditions = [{ type: 'Ready', status: 'False', reason: r?.reason ?? 'ReconcileFailed', message: r?.message ?? 'not applied' }];
-    } else {
-      conditions = ((record.status.conditions as Condition[] | undefined) ?? []).map(({ type, status, reason, message }) => ({ type, status, reason, message }));
-    }
+    } else conditions = kept;
     const { conditions: _c, observedGeneration: _g, ...fields } = record?.status ?? {};
     await this.writeStatus(key, obj, def, conditions, r?.state === 'failed' || r?.state === 'blocked' ? {} : fields);
     await this.notify(obj, id, started);

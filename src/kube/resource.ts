@@ -2,9 +2,9 @@
 // checks as a YAML file, with two differences. A custom resource has no folder, so file fields
 // cannot name a file (their content goes inline in data:); and references resolve against the
 // other custom resources of the namespace, which the informers hold.
-import { API_VERSION, displayName, type KindDefinition, type Reference } from '../api/index.js';
+import { API_VERSION, displayName, resourceSchemaOf, type KindDefinition, type Reference, type Resource, type RuleViolation } from '../api/index.js';
 import { ContentChecker } from '../config/content.js';
-import type { Diagnostic } from '../config/diagnostics.js';
+import { fieldPath, type Diagnostic } from '../config/diagnostics.js';
 import { DEFAULT_LIMITS } from '../config/limits.js';
 import { loadSources } from '../config/load.js';
 import { checkSchema } from '../config/schema-check.js';
@@ -19,9 +19,20 @@ export type Checked =
   | { valid: ValidResource; content: ContentChecker }
   | { reason: 'Invalid' | 'ReferenceNotFound'; message: string };
 
+/** A custom resource as its kind's schema reads it (defaults applied), or undefined when it is invalid. */
+export function parseCustomResource(obj: KubeObject, kind: string): Resource | undefined {
+  const { name, namespace, labels, annotations } = obj.metadata;
+  const parsed = resourceSchemaOf(kind)?.safeParse({ apiVersion: API_VERSION, kind, metadata: { name, namespace, ...(labels ? { labels } : {}), ...(annotations ? { annotations } : {}) }, spec: obj.spec ?? {} });
+  return parsed?.success ? (parsed.data as Resource) : undefined;
+}
+
 const describe = (d: Diagnostic) => `${d.field ? `${d.field}: ` : ''}${d.message}${d.hint ? ` (${d.hint})` : ''}`;
 
-export function checkCustomResource(obj: KubeObject, def: KindDefinition, exists: (ref: Reference) => boolean): Checked {
+/**
+ * `broken` gives the tenant rules (one identity provider per tenant, ...) the resource breaks with
+ * the others of its namespace.
+ */
+export function checkCustomResource(obj: KubeObject, def: KindDefinition, exists: (ref: Reference) => boolean, broken: () => Omit<RuleViolation, 'resource'>[] = () => []): Checked {
   const { name, namespace, labels, annotations } = obj.metadata;
   const doc = { apiVersion: API_VERSION, kind: def.kind, metadata: { name, namespace, ...(labels ? { labels } : {}), ...(annotations ? { annotations } : {}) }, spec: obj.spec ?? {} };
   const file = displayName(def.kind, name, namespace ?? 'default');
@@ -39,6 +50,9 @@ export function checkCustomResource(obj: KubeObject, def: KindDefinition, exists
       message: named.map((f) => `${dotted(f.path)}.file: a custom resource cannot name a file ("${f.source.file}"); put the content inline in ${dotted(f.path)}.data`).join('; '),
     };
   }
+  const rules = broken();
+  if (rules.length) return { reason: 'Invalid', message: rules.map((v) => `${fieldPath(v.path)}: ${v.message}${v.hint ? ` (${v.hint})` : ''}`).join('; ') };
+
   const content = new ContentChecker(DEFAULT_LIMITS);
   const problems = content.check(valid);
   if (problems.length) return { reason: 'Invalid', message: problems.map(describe).join('; ') };
