@@ -2,7 +2,7 @@
 // and the ssh command git is given.
 import { createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { parseListen } from '../src/cli/run.js';
+import { parseListen } from '../src/cli/flags.js';
 import { sshCommand, urlProblem } from '../src/gitops/credentials.js';
 import { repoPath } from '../src/gitops/git.js';
 import { webhookAuthorized } from '../src/gitops/webhook.js';

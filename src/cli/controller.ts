@@ -4,7 +4,6 @@
 import { Option, type Command } from 'commander';
 import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { parseDuration } from '../api/duration.js';
 import { Controller } from '../kube/controller.js';
 import { KubeClient, loadKubeConfig } from '../kube/client.js';
 import { KubeSecrets } from '../kube/secrets.js';
@@ -14,7 +13,7 @@ import { Registry } from '../server/metrics.js';
 import { loadMasterKey } from '../store/master-key.js';
 import { parseStoreSpec } from '../store/open.js';
 import { UserError } from './errors.js';
-import { parseListen } from './run.js';
+import { duration, parseListen } from './flags.js';
 import { openSession, storeOptions, type StoreOptions } from './session.js';
 
 interface ControllerFlags extends StoreOptions {
@@ -30,17 +29,6 @@ interface ControllerFlags extends StoreOptions {
   renewDeadline: string;
   retryPeriod: string;
   watchTimeout: string;
-}
-
-function duration(flag: string, text: string, minMs: number): number {
-  let ms: number;
-  try {
-    ms = parseDuration(text);
-  } catch {
-    throw new UserError(`${flag} ${text}: expected a duration such as 500ms, 30s, 1m or 1h`);
-  }
-  if (ms < minMs) throw new UserError(`${flag} ${text}: at least ${minMs}ms`);
-  return ms;
 }
 
 /**

@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Option, type Command } from 'commander';
-import { parseDuration } from '../api/duration.js';
+import { duration, parseListen } from './flags.js';
 import { FolderSource } from '../gitops/folder-source.js';
 import { credentialEnv, readGitCredentials, urlProblem } from '../gitops/credentials.js';
 import { GitError, repoPath } from '../gitops/git.js';
@@ -36,25 +36,6 @@ interface RunOptions extends StoreOptions {
   gracePeriod?: string;
   allowMassDelete?: boolean;
   once?: boolean;
-}
-
-function duration(flag: string, text: string, minMs: number): number {
-  let ms: number;
-  try {
-    ms = parseDuration(text);
-  } catch {
-    throw new UserError(`${flag} ${text}: expected a duration such as 500ms, 30s, 1m or 1h`);
-  }
-  if (ms < minMs) throw new UserError(`${flag} ${text}: at least ${minMs}ms`);
-  return ms;
-}
-
-/** ":8080", "8080", "127.0.0.1:8080", "[::1]:8080". */
-export function parseListen(text: string): { host: string; port: number } {
-  const m = /^(?:(?:\[([^\]]+)\]|([^:[\]]*)):)?(\d+)$/.exec(text.trim());
-  const port = m ? Number(m[3]) : NaN;
-  if (!m || !(port >= 0 && port < 65536)) throw new UserError(`--listen ${text}: expected [HOST]:PORT, e.g. :8080 or 127.0.0.1:8080`);
-  return { host: m[1] ?? (m[2] || '0.0.0.0'), port };
 }
 
 function webhookSecret(file: string | undefined): string | undefined {

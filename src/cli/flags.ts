@@ -1,0 +1,23 @@
+// Values of command-line flags shared by the long-running commands (run, controller).
+import { parseDuration } from '../api/duration.js';
+import { UserError } from './errors.js';
+
+/** A duration flag (500ms, 30s, 1m, 1h) of at least minMs. */
+export function duration(flag: string, text: string, minMs: number): number {
+  let ms: number;
+  try {
+    ms = parseDuration(text);
+  } catch {
+    throw new UserError(`${flag} ${text}: expected a duration such as 500ms, 30s, 1m or 1h`);
+  }
+  if (ms < minMs) throw new UserError(`${flag} ${text}: at least ${minMs}ms`);
+  return ms;
+}
+
+/** ":8080", "8080", "127.0.0.1:8080", "[::1]:8080". */
+export function parseListen(text: string): { host: string; port: number } {
+  const m = /^(?:(?:\[([^\]]+)\]|([^:[\]]*)):)?(\d+)$/.exec(text.trim());
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || !(port >= 0 && port < 65536)) throw new UserError(`--listen ${text}: expected [HOST]:PORT, e.g. :8080 or 127.0.0.1:8080`);
+  return { host: m[1] ?? (m[2] || '0.0.0.0'), port };
+}
