@@ -1,7 +1,9 @@
 // The controller's informer against a real kube-apiserver, reached through a TCP relay that can
 // freeze its connections (they stay open and carry nothing: what a watch that "stops silently"
 // looks like from the client). The informer must notice the silence, restart its watch, and see
-// what changed meanwhile.
+// what changed meanwhile; and when the version it resumes from has been compacted away (410 Gone),
+// list everything again. The API server runs without its watch cache, so watches are served by etcd
+// and a compaction makes old versions expire at once.
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -63,7 +65,7 @@ let kube: KubeCluster;
 let dir: string;
 
 beforeAll(async () => {
-  kube = await startKube();
+  kube = await startKube({ watchCache: false });
   dir = mkdtempSync(join(tmpdir(), 'mdmops-informer-'));
   for (const f of readdirSync(join(ROOT, 'charts/mdmops/crds'))) kube.kubectl(['apply', '-f', join(ROOT, 'charts/mdmops/crds', f)]);
   kube.kubectl(['wait', '--for=condition=Established', '--timeout=60s', 'crd', '--all']);
@@ -75,27 +77,32 @@ afterAll(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-const space = (name: string) => JSON.stringify({ apiVersion: 'mdmops.io/v1alpha1', kind: 'Space', metadata: { name, namespace: 'silent' }, spec: { displayName: name, priority: 1, members: { groups: ['g'] }, admins: { groups: ['a'] } } });
+const space = (name: string, namespace = 'silent') => JSON.stringify({ apiVersion: 'mdmops.io/v1alpha1', kind: 'Space', metadata: { name, namespace }, spec: { displayName: name, priority: 1, members: { groups: ['g'] }, admins: { groups: ['a'] } } });
 
-it('restarts a watch that went silent and catches up on what happened meanwhile', async () => {
+/** The informer of a namespace's Spaces, reaching the API server through a relay. */
+async function relayedInformer(namespace: string, silenceMs: number) {
   const r = await relay(Number(new URL(kube.server).port));
   // The admin kubeconfig, pointed at the relay (the serving certificate names 127.0.0.1 either way).
   const config = JSON.parse(readFileSync(kube.kubeconfig, 'utf8'));
   config.clusters[0].cluster.server = `https://127.0.0.1:${r.port}`;
-  const file = join(dir, 'relay.kubeconfig');
+  const file = join(dir, `relay-${namespace}.kubeconfig`);
   writeFileSync(file, JSON.stringify(config));
-
   const events: string[] = [];
   const restarts: string[] = [];
   const log = createLogger({ level: 'warn', pretty: false, destination: new Writable({ write: (_c, _e, cb) => cb() }) });
   const informer = new Informer(new KubeClient(loadKubeConfig(file)), {
-    path: '/apis/mdmops.io/v1alpha1/namespaces/silent/spaces',
+    path: `/apis/mdmops.io/v1alpha1/namespaces/${namespace}/spaces`,
     watchTimeoutSeconds: 300,
-    silenceMs: 1500,
+    silenceMs,
     log,
     onEvent: (type, o: KubeObject) => events.push(`${type} ${o.metadata.name}`),
     onRestart: (reason) => restarts.push(reason),
   });
+  return { r, informer, events, restarts };
+}
+
+it('restarts a watch that went silent and catches up on what happened meanwhile', async () => {
+  const { r, informer, events, restarts } = await relayedInformer('silent', 1500);
   kube.kubectl(['apply', '-f', '-'], { input: space('before') });
   informer.start();
   try {
@@ -114,6 +121,38 @@ it('restarts a watch that went silent and catches up on what happened meanwhile'
     kube.kubectl(['delete', 'space', 'before', '-n', 'silent']);
     await eventually('delete seen', () => events.includes('delete before') || undefined);
     expect(informer.cache.has('silent/before')).toBe(false);
+  } finally {
+    await informer.stop();
+    await r.close();
+  }
+});
+
+/** Compacts etcd up to now, through its JSON gateway: every older revision is gone. */
+async function compactEtcd(): Promise<void> {
+  const post = async (path: string, body: unknown) => {
+    const res = await fetch(`${kube.etcdUrl}${path}`, { method: 'POST', body: JSON.stringify(body) });
+    expect(res.status, path).toBe(200);
+    return (await res.json()) as { header: { revision: string } };
+  };
+  const { header } = await post('/v3/kv/range', { key: Buffer.from('/').toString('base64') });
+  await post('/v3/kv/compaction', { revision: header.revision, physical: true });
+}
+
+it('lists everything again when the version it resumes from was compacted away (410 Gone)', async () => {
+  kube.kubectl(['create', 'namespace', 'compacted']);
+  // Silence is noticed late here: the changes and the compaction must all happen before the watch resumes.
+  const { r, informer, events, restarts } = await relayedInformer('compacted', 8000);
+  kube.kubectl(['apply', '-f', '-'], { input: space('kept', 'compacted') + '\n---\n' + space('removed', 'compacted') });
+  informer.start();
+  try {
+    await eventually('listed', () => informer.synced || undefined);
+    expect(r.freeze()).toBeGreaterThan(0);
+    kube.kubectl(['apply', '-f', '-'], { input: space('added', 'compacted') });
+    kube.kubectl(['delete', 'space', 'removed', '-n', 'compacted']);
+    await compactEtcd();
+    await eventually('a relist after 410 Gone', () => restarts.includes('gone') || undefined, 60_000);
+    await eventually('caught up', () => (events.includes('add added') && events.includes('delete removed')) || undefined, 30_000);
+    expect([...informer.cache.keys()].sort()).toEqual(['compacted/added', 'compacted/kept']);
   } finally {
     await informer.stop();
     await r.close();

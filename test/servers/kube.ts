@@ -23,6 +23,8 @@ export interface KubeCluster {
   caFile: string;
   /** Where etcd, kube-apiserver, kubectl and helm are. */
   binDir: string;
+  /** etcd's client URL (plain HTTP on loopback): tests compact it to make old resource versions expire. */
+  etcdUrl: string;
   /** Runs kubectl with the admin kubeconfig (or options.kubeconfig); returns stdout, throws with stderr. */
   kubectl(args: string[], options?: ToolOptions): string;
   /** Runs helm against this cluster (its own cache and config dirs); returns stdout, throws with stderr. */
@@ -72,7 +74,12 @@ export function kubeBinaries(): Promise<string> {
   });
 }
 
-export async function startKube(): Promise<KubeCluster> {
+export interface KubeOptions {
+  /** false: watches are served by etcd itself, so a compacted resource version is answered with 410 Gone. */
+  watchCache?: boolean;
+}
+
+export async function startKube(options: KubeOptions = {}): Promise<KubeCluster> {
   const binDir = await kubeBinaries();
   const bin = (name: string) => join(binDir, name);
   const dir = mkdtempSync(join(tmpdir(), 'mdmops-kube-'));
@@ -124,6 +131,7 @@ export async function startKube(): Promise<KubeCluster> {
       '--disable-admission-plugins=ServiceAccount',
       '--authorization-mode=RBAC',
       `--service-account-issuer=${server}/`, `--service-account-key-file=${p('sa.pub')}`, `--service-account-signing-key-file=${p('sa.key')}`,
+      ...(options.watchCache === false ? ['--watch-cache=false'] : []),
     ], dir, 'SIGKILL'));
     const tls = { ca: readFileSync(ca.cert), cert: readFileSync(admin.cert), key: readFileSync(admin.key) };
     await waitFor('kube-apiserver', procs[1]!, async () => (await httpGet(`${server}/healthz`, tls)) && httpGet(`${server}/readyz`, tls));
@@ -155,6 +163,7 @@ export async function startKube(): Promise<KubeCluster> {
       kubeconfig,
       caFile: ca.cert,
       binDir,
+      etcdUrl,
       kubectl: tool('kubectl'),
       helm: tool('helm'),
       async mintServiceAccountKubeconfig(namespace, serviceAccount, options = {}) {
