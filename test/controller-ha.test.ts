@@ -1,6 +1,7 @@
 // Two `mdmops controller` processes with leader election against a real kube-apiserver, both with
 // the chart's ServiceAccount token and one shared store: only the leader writes; when the leader is
-// killed (SIGKILL, in the middle of its work) the other takes the Lease once it expires and finishes.
+// killed (SIGKILL, in the middle of its work) the other takes the Lease once it expires and finishes;
+// a leader whose Lease is taken from it exits.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -121,5 +122,15 @@ describe('two controllers with leader election', () => {
     expect(c!.message).toContain('wrong password');
     expect(controllers['controller-b']!.log()).not.toMatch(/"(right|wrong)"/);
   });
-});
 
+  it('a leader whose Lease is taken from it stops leading and exits 1, to be restarted as a candidate', async () => {
+    const b = controllers['controller-b']!;
+    expect(holder()).toBe('controller-b');
+    // Another holder, renewed now: the leader can no longer renew it and must give up within its renew deadline (3s).
+    const now = new Date().toISOString().replace('Z', '000Z');
+    kube.kubectl(['patch', 'lease', LEASE, '-n', SYSTEM_NS, '--type', 'merge', '-p', JSON.stringify({ spec: { holderIdentity: 'intruder', renewTime: now, leaseDurationSeconds: 60 } })]);
+    expect(await b.exited).toBe(1);
+    expect(b.log()).toContain('lost the lease');
+    expect(holder()).toBe('intruder');
+  });
+});
