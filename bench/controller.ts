@@ -94,12 +94,15 @@ async function main() {
       stdio: ['ignore', 'ignore', 'inherit'],
     });
     let done = 0;
+    let shown = 0;
     for (;;) {
       const list = await client.request<{ items: KubeObject[] }>('GET', PATH('bench'));
       done = list.items.filter(ready).length;
       if (done === N) break;
       if (child.exitCode !== null) throw new Error(`the controller exited (${child.exitCode})`);
-      process.stdout.write(`\r${done}/${N} Ready`);
+      // On a terminal a line that counts up; in a log, a line every 100 more.
+      if (process.stdout.isTTY) process.stdout.write(`\r${done}/${N} Ready`);
+      else if (done >= shown + 100) process.stdout.write(`${(shown = done - (done % 100))}/${N} Ready\n`);
       await sleep(200);
     }
     const controllerMs = Number(process.hrtime.bigint() - started) / 1e6;
