@@ -28,6 +28,10 @@ describe('mdmops', () => {
       [['validate', '-f', 'no/such/dir'], /no\/such\/dir: no such file or directory/],
       [['validate', '-f', 'examples/tenant', '-o', 'yaml'], /unknown output format "yaml": use text or json/],
       [['schema', 'Conector'], /unknown kind "Conector"; did you mean Connector\?/],
+      [['apply', '-f', 'examples/tenant', '--concurrency', '0'], /--concurrency 0: expected a whole number of at least 1/],
+      [['audit', '--limit', 'ten'], /--limit ten: expected a whole number of at least 1/],
+      [['run', '--watch', 'examples/tenant', '--interval', 'soon'], /--interval soon: expected a duration such as 500ms, 30s, 1m or 1h/],
+      [['controller', '--listen', 'localhost'], /--listen localhost: expected \[HOST\]:PORT/],
     ];
     for (const [args, message] of cases) {
       const run = mdmops(args);

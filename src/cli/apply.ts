@@ -7,6 +7,7 @@ import { applyPlan, type ApplyResult, type ResourceResult } from '../engine/appl
 import { show } from '../engine/context.js';
 import { hasChanges, makePlan } from '../engine/plan.js';
 import { UserError } from './errors.js';
+import { wholeNumber } from './flags.js';
 import { planText } from './plan-format.js';
 import { colourWanted, planFor, planOptions, type PlanOptions } from './plan.js';
 import { actor, loadInput, openSession, type Session } from './session.js';
@@ -28,8 +29,7 @@ export function registerApply(program: Command) {
     .option('--no-color', 'plain text even on a terminal')
     .addHelpText('after', '\nExamples:\n  mdmops apply -f examples/tenant\n  mdmops apply -f config/ --auto-approve --wait=2m')
     .action(async (opts: ApplyOptions) => {
-      const concurrency = Number(opts.concurrency);
-      if (!Number.isInteger(concurrency) || concurrency < 1) throw new UserError(`--concurrency ${opts.concurrency}: expected a whole number of at least 1`);
+      const concurrency = wholeNumber('--concurrency', opts.concurrency);
       const waitMs = opts.wait === undefined ? undefined : waitDuration(opts.wait);
       const session = await openSession(opts);
       try {

@@ -13,7 +13,7 @@ import { Registry } from '../server/metrics.js';
 import { loadMasterKey } from '../store/master-key.js';
 import { parseStoreSpec } from '../store/open.js';
 import { UserError } from './errors.js';
-import { duration, parseListen } from './flags.js';
+import { duration, parseListen, wholeNumber } from './flags.js';
 import { openSession, storeOptions, type StoreOptions } from './session.js';
 
 interface ControllerFlags extends StoreOptions {
@@ -66,8 +66,7 @@ export function registerController(program: Command) {
   )
     .addHelpText('after', '\nExamples:\n  mdmops controller --kubeconfig ~/.kube/config --namespace contoso --listen 127.0.0.1:8080\n  mdmops controller --leader-elect --lease-namespace mdmops-system')
     .action(async (opts: ControllerFlags) => {
-      const concurrency = Number(opts.concurrency);
-      if (!Number.isInteger(concurrency) || concurrency < 1) throw new UserError(`--concurrency ${opts.concurrency}: expected a whole number of at least 1`);
+      const concurrency = wholeNumber('--concurrency', opts.concurrency);
       const listen = parseListen(opts.listen);
       const resyncMs = duration('--resync', opts.resync, 1000);
       const leaseDurationMs = duration('--lease-duration', opts.leaseDuration, 1000);

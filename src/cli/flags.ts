@@ -1,6 +1,13 @@
-// Values of command-line flags shared by the long-running commands (run, controller).
+// Values of command-line flags that several commands share.
 import { parseDuration } from '../api/duration.js';
 import { UserError } from './errors.js';
+
+/** A count flag (--concurrency, --limit): a whole number of at least 1. */
+export function wholeNumber(flag: string, text: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1) throw new UserError(`${flag} ${text}: expected a whole number of at least 1`);
+  return n;
+}
 
 /** A duration flag (500ms, 30s, 1m, 1h) of at least minMs. */
 export function duration(flag: string, text: string, minMs: number): number {

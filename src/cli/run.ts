@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Option, type Command } from 'commander';
-import { duration, parseListen } from './flags.js';
+import { duration, parseListen, wholeNumber } from './flags.js';
 import { FolderSource } from '../gitops/folder-source.js';
 import { credentialEnv, readGitCredentials, urlProblem } from '../gitops/credentials.js';
 import { GitError, repoPath } from '../gitops/git.js';
@@ -76,8 +76,7 @@ export function registerRun(program: Command) {
     )
     .action(async (opts: RunOptions) => {
       if (!!opts.git === !!opts.watch) throw new UserError('give either --git URL or --watch DIR');
-      const concurrency = Number(opts.concurrency);
-      if (!Number.isInteger(concurrency) || concurrency < 1) throw new UserError(`--concurrency ${opts.concurrency}: expected a whole number of at least 1`);
+      const concurrency = wholeNumber('--concurrency', opts.concurrency);
       const intervalMs = duration('--interval', opts.interval, 1000);
       const debounceMs = duration('--debounce', opts.debounce, 0);
       const gracePeriodMs = opts.gracePeriod === undefined ? undefined : duration('--grace-period', opts.gracePeriod, 0);

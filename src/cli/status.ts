@@ -7,6 +7,7 @@ import { idKey } from '../engine/desired.js';
 import { conditionOf, readyOf } from '../engine/status.js';
 import type { InventoryEntry, StoredRecord } from '../store/types.js';
 import { UserError } from './errors.js';
+import { wholeNumber } from './flags.js';
 import { parseResourceArg } from './resource-arg.js';
 import { openSession, storeOptions, type StoreOptions } from './session.js';
 import { table, age } from './table.js';
@@ -92,8 +93,7 @@ export function registerAudit(program: Command) {
     .option('--limit <n>', 'entries to show', '50')
     .addOption(new Option('-o, --output <format>', 'table, yaml or json').choices(['table', 'yaml', 'json']).default('table'))
     .action(async (opts: StoreOptions & { limit: string; output: string }) => {
-      const limit = Number(opts.limit);
-      if (!Number.isInteger(limit) || limit < 1) throw new UserError(`--limit ${opts.limit}: expected a whole number of at least 1`);
+      const limit = wholeNumber('--limit', opts.limit);
       const session = await openSession(opts);
       try {
         const list = await session.store.listAudit(limit);
