@@ -148,6 +148,18 @@ describe('mdmops controller', () => {
     expect(stored().find((r) => r.kind === 'Space' && r.metadata.name === 'emea')!.spec.priority).toBe(11);
   });
 
+  it('puts back what was changed in the tenant store behind its back, at the next resync', async () => {
+    const priority = () => stored().find((r) => r.kind === 'Space' && r.metadata.name === 'emea')!.spec.priority;
+    const env = { MDMOPS_MASTER_KEY_FILE: keyFile() };
+    const edit = mdmops(['tenant', 'set', `Space/${NS}/emea`, 'spec.priority=42', ...storeArgs()], { env });
+    expect(edit.code, edit.stderr).toBe(0);
+    // No change to the custom resource: only the periodic resync (3s here) can see the drift. The
+    // audit log (newest first) shows the edit, then the controller correcting it.
+    const actions = () => mdmops(['audit', ...storeArgs()], { env }).stdout.split('\n').filter((l) => l.includes(`Space/${NS}/emea`)).map((l) => l.split(/\s+/)[1]);
+    await eventually('the drift corrected', () => (actions().slice(0, 2).join(' ') === 'correct-drift console-edit' && priority() === 11) || undefined, 30_000);
+    expect(get('space', 'emea').metadata.generation).toBe(2);
+  });
+
   it('reads secretRef from a Secret in the resource\'s namespace', async () => {
     kube.kubectl(['apply', '-n', NS, '-f', '-'], {
       input: JSON.stringify({ apiVersion: 'mdmops.io/v1alpha1', kind: 'Connector', metadata: { name: 'lyon-dc' }, spec: { hosting: 'OnPremises', httpProxy: { url: 'http://proxy.lyon.contoso.com:3128', credentialsSecretRef: { name: 'lyon-proxy', key: 'credentials' } } } }),
