@@ -6,6 +6,7 @@ import type { DirectoryUser } from './types.js';
 /** JSON with the keys in order: a sync digests every user, so keys already in order are not re-sorted. */
 function sortedJson(o: Record<string, unknown>): string {
   const keys = Object.keys(o);
+  if (!keys.length) return '{}';
   for (let i = 1; i < keys.length; i++) if (keys[i - 1]! > keys[i]!) return JSON.stringify(o, keys.sort());
   return JSON.stringify(o);
 }
