@@ -11,15 +11,9 @@ import { StandaloneSecrets } from '../src/engine/secrets.js';
 import { defaultProviders } from '../src/providers/index.js';
 import { MasterKey } from '../src/store/master-key.js';
 import { openStore, parseStoreSpec } from '../src/store/open.js';
+import { PAGE, time, USERS } from './sync-common.js';
 
-const USERS = Number(process.env.BENCH_USERS ?? 100_000);
-const PAGE = 1000;
 
-const time = async (fn: () => Promise<unknown>) => {
-  const start = process.hrtime.bigint();
-  await fn();
-  return Number(process.hrtime.bigint() - start) / 1e6;
-};
 
 /** The Graph floor: the same delta pages fetched with node's fetch and parsed, nothing else. */
 async function graphFloor(base: string, token: string, select: string) {

@@ -22,18 +22,12 @@ import { openStore, parseStoreSpec } from '../src/store/open.js';
 import { userSelect } from '../src/identity/entra-directory.js';
 import { startEntra } from '../test/servers/entra.js';
 import { generatedUsers, startSlapd } from '../test/servers/slapd.js';
+import { PAGE, time, USERS } from './sync-common.js';
 
-const USERS = Number(process.env.BENCH_USERS ?? 100_000);
-const PAGE = 1000;
 const GOAL = 1.5;
 
 const doc = (kind: string, name: string, spec: string) => `apiVersion: mdmops.io/v1alpha1\nkind: ${kind}\nmetadata:\n  name: ${name}\nspec:\n${spec.replace(/^/gm, '  ')}\n---\n`;
 
-const time = async (fn: () => Promise<unknown>) => {
-  const start = process.hrtime.bigint();
-  await fn();
-  return Number(process.hrtime.bigint() - start) / 1e6;
-};
 const rate = (ms: number) => `${Math.round((USERS * 1000) / ms).toLocaleString('en-US')} users/s`;
 
 async function workspace(dir: string, config: string) {

@@ -107,38 +107,41 @@ export class Controller {
     }
   }
 
+  /** The namespaces watched, or undefined for all of them. */
+  private scopes(): (string | undefined)[] {
+    return this.opts.namespaces.length ? this.opts.namespaces : [undefined];
+  }
+
+  private informer(path: string, keep: (o: KubeObject) => KubeObject, onEvent: (type: string, obj: KubeObject, old?: KubeObject) => void): Informer {
+    const i = new Informer(this.client, {
+      path,
+      watchTimeoutSeconds: this.opts.watchTimeoutSeconds,
+      silenceMs: (this.opts.watchTimeoutSeconds + 30) * 1000,
+      log: this.log,
+      keep,
+      onEvent,
+      onRestart: (reason) => this.m.restarts.inc({ reason }),
+    });
+    i.start();
+    return i;
+  }
+
   start(): void {
     for (const def of KINDS) {
-      const list = (this.opts.namespaces.length ? this.opts.namespaces : [undefined]).map(
-        (ns) =>
-          new Informer(this.client, {
-            path: collectionPath(def, ns),
-            watchTimeoutSeconds: this.opts.watchTimeoutSeconds,
-            silenceMs: (this.opts.watchTimeoutSeconds + 30) * 1000,
-            log: this.log,
-            // managedFields are often the larger part of an object, and nothing here reads them.
-            keep: (o) => ({ ...o, metadata: { ...o.metadata, managedFields: undefined } }),
-            onEvent: (type, obj, old) => this.onEvent(def.kind, type, obj, old),
-            onRestart: (reason) => this.m.restarts.inc({ reason }),
-          }),
+      this.informers.set(
+        def.kind,
+        // managedFields are often the larger part of an object, and nothing here reads them.
+        this.scopes().map((ns) => this.informer(collectionPath(def, ns), (o) => ({ ...o, metadata: { ...o.metadata, managedFields: undefined } }), (type, obj, old) => this.onEvent(def.kind, type, obj, old))),
       );
-      this.informers.set(def.kind, list);
-      for (const i of list) i.start();
     }
     // Secrets, for their names and versions only: one created or changed wakes the resources naming it.
-    this.secretInformers = (this.opts.namespaces.length ? this.opts.namespaces : [undefined]).map(
-      (ns) =>
-        new Informer(this.client, {
-          path: ns ? `/api/v1/namespaces/${encodeURIComponent(ns)}/secrets` : '/api/v1/secrets',
-          watchTimeoutSeconds: this.opts.watchTimeoutSeconds,
-          silenceMs: (this.opts.watchTimeoutSeconds + 30) * 1000,
-          log: this.log,
-          keep: (o) => ({ metadata: { name: o.metadata.name, namespace: o.metadata.namespace, resourceVersion: o.metadata.resourceVersion } }),
-          onEvent: (_type, o) => this.enqueueDependents(o.metadata.namespace ?? 'default', 'Secret', o.metadata.name),
-          onRestart: (reason) => this.m.restarts.inc({ reason }),
-        }),
+    this.secretInformers = this.scopes().map((ns) =>
+      this.informer(
+        ns ? `/api/v1/namespaces/${encodeURIComponent(ns)}/secrets` : '/api/v1/secrets',
+        (o) => ({ metadata: { name: o.metadata.name, namespace: o.metadata.namespace, resourceVersion: o.metadata.resourceVersion } }),
+        (_type, o) => this.enqueueDependents(o.metadata.namespace ?? 'default', 'Secret', o.metadata.name),
+      ),
     );
-    for (const i of this.secretInformers) i.start();
     if (this.elector) this.elector.start();
     else this.startLeading();
   }
@@ -154,10 +157,6 @@ export class Controller {
     const synced = this.informersSynced();
     this.m.synced.set(synced ? 1 : 0);
     return synced ? undefined : 'informers have not listed every kind yet';
-  }
-
-  get isLeader(): boolean {
-    return this.leading;
   }
 
   private lookup(kind: string, namespace: string, name: string): KubeObject | undefined {
@@ -253,20 +252,24 @@ export class Controller {
     if (this.stopping || this.leading) return;
     this.leading = true;
     this.m.leader.set(1);
-    for (const o of this.objects()) if (o.kind) this.queue.add(keyOf(o.metadata.namespace ?? 'default', o.kind, o.metadata.name));
+    this.queueAll();
     for (let i = 0; i < this.opts.concurrency; i++) this.workers.push(this.work());
     this.resyncTimer = setInterval(() => {
       this.log.debug('resync: every resource queued again');
-      for (const o of this.objects()) if (o.kind) this.queue.add(keyOf(o.metadata.namespace ?? 'default', o.kind, o.metadata.name));
+      this.queueAll();
     }, this.opts.resyncMs);
     this.resyncTimer.unref();
+  }
+
+  private queueAll(): void {
+    for (const o of this.objects()) if (o.kind) this.queue.add(keyOf(o.metadata.namespace ?? 'default', o.kind, o.metadata.name));
   }
 
   private async work(): Promise<void> {
     for (;;) {
       const key = await this.queue.get();
       if (key === undefined) return;
-      const { kind, namespace } = parseKey(key);
+      const { kind, namespace, name } = parseKey(key);
       const started = process.hrtime.bigint();
       const epoch = this.epochs.get(namespace);
       try {
@@ -279,7 +282,7 @@ export class Controller {
         if (outcome.retry) this.queue.addRateLimited(key);
         else this.queue.forget(key);
         this.m.reconciles.inc({ kind, result: outcome.retry ? 'requeue' : 'success' });
-        if (outcome.changed) this.enqueueDependents(namespace, kind, parseKey(key).name);
+        if (outcome.changed) this.enqueueDependents(namespace, kind, name);
       } catch (e) {
         this.m.reconciles.inc({ kind, result: 'error' });
         this.m.errors.inc({ kind });

@@ -1,7 +1,7 @@
 // Where each kind's custom resources live in the API.
-import { API_GROUP, type KindDefinition } from '../api/index.js';
+import { API_VERSION, type KindDefinition } from '../api/index.js';
 
-export const API_PREFIX = `/apis/${API_GROUP}/v1alpha1`;
+const API_PREFIX = `/apis/${API_VERSION}`;
 
 /** The collection of a kind in one namespace, or in all of them. */
 export const collectionPath = (def: KindDefinition, namespace?: string) =>

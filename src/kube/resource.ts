@@ -19,10 +19,15 @@ export type Checked =
   | { valid: ValidResource; content: ContentChecker }
   | { reason: 'Invalid' | 'ReferenceNotFound'; message: string };
 
+/** The custom resource as a document of the configuration: what a YAML file would hold. */
+function documentOf(obj: KubeObject, kind: string) {
+  const { name, namespace, labels, annotations } = obj.metadata;
+  return { apiVersion: API_VERSION, kind, metadata: { name, namespace, ...(labels ? { labels } : {}), ...(annotations ? { annotations } : {}) }, spec: obj.spec ?? {} };
+}
+
 /** A custom resource as its kind's schema reads it (defaults applied), or undefined when it is invalid. */
 export function parseCustomResource(obj: KubeObject, kind: string): Resource | undefined {
-  const { name, namespace, labels, annotations } = obj.metadata;
-  const parsed = resourceSchemaOf(kind)?.safeParse({ apiVersion: API_VERSION, kind, metadata: { name, namespace, ...(labels ? { labels } : {}), ...(annotations ? { annotations } : {}) }, spec: obj.spec ?? {} });
+  const parsed = resourceSchemaOf(kind)?.safeParse(documentOf(obj, kind));
   return parsed?.success ? (parsed.data as Resource) : undefined;
 }
 
@@ -33,8 +38,8 @@ const describe = (d: Diagnostic) => `${d.field ? `${d.field}: ` : ''}${d.message
  * the others of its namespace.
  */
 export function checkCustomResource(obj: KubeObject, def: KindDefinition, exists: (ref: Reference) => boolean, broken: () => Omit<RuleViolation, 'resource'>[] = () => []): Checked {
-  const { name, namespace, labels, annotations } = obj.metadata;
-  const doc = { apiVersion: API_VERSION, kind: def.kind, metadata: { name, namespace, ...(labels ? { labels } : {}), ...(annotations ? { annotations } : {}) }, spec: obj.spec ?? {} };
+  const { name, namespace } = obj.metadata;
+  const doc = documentOf(obj, def.kind);
   const file = displayName(def.kind, name, namespace ?? 'default');
   const loaded = loadSources([{ file, baseDir: NOWHERE, root: NOWHERE, bytes: Buffer.from(JSON.stringify(doc)) }], DEFAULT_LIMITS);
   const src = loaded.resources[0];
