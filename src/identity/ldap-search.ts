@@ -169,16 +169,11 @@ export interface PagedSearch {
 export type Values = string | string[] | undefined;
 export type EntryHandler = (dn: string, values: Values[]) => void;
 
-/** Result of one search response message, as the search loop needs it. */
-type Done = { cookie: Buffer; entries: number };
-
-/** Decodes the responses to one search request (by message id), handing each entry over as it arrives. */
+/** Decodes the responses to a search, handing each entry over as it is decoded. */
 export class SearchDecoder {
   private readonly wanted: Buffer[];
   private readonly binary: boolean[];
   private readonly values: Values[];
-  messageId = 0;
-  entries = 0;
 
   constructor(attributes: string[], binary: string[], private readonly onEntry: EntryHandler) {
     const lower = attributes.map((a) => a.toLowerCase());
@@ -206,31 +201,33 @@ export class SearchDecoder {
   }
 
   /**
-   * One whole message. Returns the end of the search (SearchResultDone, when successful) or
-   * undefined for an entry or a reference; throws on a failed search or a malformed message.
+   * The kind of a whole message answering the search sent as messageId: SEARCH_RESULT_ENTRY,
+   * SEARCH_RESULT_DONE or SEARCH_RESULT_REFERENCE. Throws for anything else.
    */
-  message(buf: Buffer, start: number, end: number): Done | undefined {
+  kind(buf: Buffer, start: number, end: number, messageId: number): number {
     const r = new Reader(buf, start, end);
     const messageEnd = r.enter(SEQUENCE, end, 'LDAPMessage');
     const id = r.integer(INTEGER, messageEnd, 'messageID');
     const op = r.peek(messageEnd);
-    if (id !== this.messageId) {
+    if (id !== messageId) {
       // Message 0 is unsolicited: a Notice of Disconnection (RFC 4511 4.4.1) when the server hangs up.
       if (id === 0 && op === EXTENDED_RESPONSE) {
-        const opEnd = r.enter(EXTENDED_RESPONSE, messageEnd, 'ExtendedResponse');
-        const result = this.result(r, opEnd);
+        const result = this.result(r, r.enter(EXTENDED_RESPONSE, messageEnd, 'ExtendedResponse'), 0);
         throw new Error(`the server ended the connection (result code ${result.status}${result.errorMessage ? `: ${result.errorMessage}` : ''})`);
       }
-      throw new LdapProtocolError(`a response to message ${id} while searching as message ${this.messageId}`);
+      throw new LdapProtocolError(`a response to message ${id} while searching as message ${messageId}`);
     }
-    if (op === SEARCH_RESULT_ENTRY) {
-      this.entry(r, r.enter(SEARCH_RESULT_ENTRY, messageEnd, 'SearchResultEntry'));
-      return undefined;
-    }
-    if (op === SEARCH_RESULT_REFERENCE) return undefined; // referrals to other servers are not followed
-    if (op !== SEARCH_RESULT_DONE) throw new LdapProtocolError(`unexpected response ${hex(op)} to a search`);
+    if (op !== SEARCH_RESULT_ENTRY && op !== SEARCH_RESULT_DONE && op !== SEARCH_RESULT_REFERENCE) throw new LdapProtocolError(`unexpected response ${hex(op)} to a search`);
+    return op;
+  }
+
+  /** A SearchResultDone: the paged results cookie (empty: no more pages). Throws the result's error when the search failed. */
+  done(buf: Buffer, start: number, end: number): Buffer {
+    const r = new Reader(buf, start, end);
+    const messageEnd = r.enter(SEQUENCE, end, 'LDAPMessage');
+    const id = r.integer(INTEGER, messageEnd, 'messageID');
     const opEnd = r.enter(SEARCH_RESULT_DONE, messageEnd, 'SearchResultDone');
-    const result = this.result(r, opEnd);
+    const result = this.result(r, opEnd, id);
     r.pos = opEnd;
     if (result.status !== 0) throw StatusCodeParser.parse(result);
     let cookie: Buffer = Buffer.alloc(0);
@@ -249,19 +246,23 @@ export class SearchDecoder {
         r.pos = controlEnd;
       }
     }
-    return { cookie, entries: this.entries };
+    return cookie;
   }
 
   /** LDAPResult's first three fields, as ldapts's StatusCodeParser takes them. */
-  private result(r: Reader, limit: number): SearchResponse {
+  private result(r: Reader, limit: number, messageId: number): SearchResponse {
     const status = r.integer(ENUMERATED, limit, 'resultCode');
     const matchedDN = r.string(limit, 'matchedDN');
     const errorMessage = r.string(limit, 'diagnosticMessage');
-    return new SearchResponse({ messageId: this.messageId, status, matchedDN, errorMessage });
+    return new SearchResponse({ messageId, status, matchedDN, errorMessage });
   }
 
-  private entry(r: Reader, limit: number): void {
-    const buf = r.buf;
+  /** A SearchResultEntry (its message id checked by kind): its DN and wanted values go to onEntry. */
+  entry(buf: Buffer, start: number, end: number): void {
+    const r = new Reader(buf, start, end);
+    const messageEnd = r.enter(SEQUENCE, end, 'LDAPMessage');
+    r.pos = r.enter(INTEGER, messageEnd, 'messageID');
+    const limit = r.enter(SEARCH_RESULT_ENTRY, messageEnd, 'SearchResultEntry');
     const values = this.values;
     const dn = r.string(limit, 'objectName');
     const attributesEnd = r.enter(SEQUENCE, limit, 'attributes');
@@ -289,7 +290,6 @@ export class SearchDecoder {
       }
       r.pos = attributeEnd;
     }
-    this.entries++;
     try {
       this.onEntry(dn, values);
     } finally {
@@ -323,53 +323,47 @@ export function endSearches(socket: Socket): void {
 
 /**
  * Runs a paged search on a socket taken with takeSocket, page after page until the server gives no
- * cookie, handing each entry to onEntry as its message is read. Rejects, and destroys the socket,
- * on a failed search, a malformed response, the connection closing, or a page not done in time.
+ * cookie, handing each entry to onEntry. Rejects, and destroys the socket, on a failed search, a
+ * malformed response, the connection closing, or a page not done in time.
+ *
+ * The server cannot start a page before it is asked for it, and asking takes the cookie that ends
+ * the page before: so messages are only cut apart as they arrive, and each page is asked for as
+ * soon as the end of the one before is in, before the entries that came ahead of it are decoded.
  */
-export async function pagedSearch(socket: Socket, spec: PagedSearch, onEntry: EntryHandler, onPage?: (entries: number) => void): Promise<void> {
+export function pagedSearch(socket: Socket, spec: PagedSearch, onEntry: EntryHandler, onPage?: (entries: number) => void): Promise<void> {
   const decoder = new SearchDecoder(spec.attributes, spec.binary, onEntry);
   const filter = FilterParser.parseString(spec.filter);
-  let page: { resolve: (d: Done) => void; reject: (e: Error) => void } | undefined;
-  let failure: Error | undefined;
-  const fail = (e: Error) => {
-    failure ??= e;
-    socket.destroy();
-    page?.reject(failure);
-  };
-  const framer = new MessageFramer((buf, start, end) => {
-    if (failure) return;
-    try {
-      const done = decoder.message(buf, start, end);
-      if (done) {
-        const p = page;
-        page = undefined;
-        p?.resolve(done);
-      }
-    } catch (e) {
-      fail(e as Error);
-    }
-  });
-  const onData = (chunk: Buffer) => {
-    if (failure) return;
-    if (!page) return fail(new LdapProtocolError(`${chunk.length} bytes from the server with no search waiting for them`));
-    try {
-      framer.push(chunk);
-    } catch (e) {
-      fail(e as Error);
-    }
-  };
-  const onClose = () => fail(new Error(`the connection closed before the search ended${framer.partial ? ' (within a message)' : ''}`));
-  const onError = (e: Error) => fail(new Error(`connection error: ${e.message}`));
-  socket.on('data', onData);
-  socket.on('close', onClose);
-  socket.on('error', onError);
-  let messageId = 1000;
-  let cookie: Buffer | undefined;
-  try {
-    for (;;) {
-      if (failure) throw failure;
-      decoder.messageId = ++messageId;
-      decoder.entries = 0;
+  return new Promise<void>((resolve, reject) => {
+    let messageId = 1000;
+    let pageEntries = 0;
+    let lastPage = false;
+    let settled = false;
+    let timer: NodeJS.Timeout | undefined;
+    let draining: NodeJS.Immediate | undefined;
+    // Framed, not yet decoded: entries (buffer, start, end), and page ends (undefined, entries in the page, 0).
+    let bufs: (Buffer | undefined)[] = [];
+    let starts: number[] = [];
+    let ends: number[] = [];
+
+    const finish = (e?: Error) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      clearImmediate(draining);
+      socket.off('data', onData);
+      socket.off('close', onClose);
+      socket.off('error', onError);
+      // ldapts's own error listener stays: an error after this is not unhandled.
+      if (e) {
+        socket.destroy();
+        reject(e);
+      } else resolve();
+    };
+    const ask = (cookie?: Buffer) => {
+      messageId++;
+      pageEntries = 0;
+      clearTimeout(timer);
+      timer = setTimeout(() => finish(new Error(`no answer to a search page within ${spec.timeoutMs} ms`)), spec.timeoutMs);
       const request = new SearchRequest({
         messageId,
         baseDN: spec.base,
@@ -378,23 +372,60 @@ export async function pagedSearch(socket: Socket, spec: PagedSearch, onEntry: En
         attributes: spec.attributes,
         controls: [new PagedResultsControl({ value: { size: spec.pageSize, ...(cookie ? { cookie } : {}) } })],
       });
-      const done = await new Promise<Done>((resolve, reject) => {
-        const timer = setTimeout(() => fail(new Error(`no answer to a search page within ${spec.timeoutMs} ms`)), spec.timeoutMs);
-        page = {
-          resolve: (d) => (clearTimeout(timer), resolve(d)),
-          reject: (e) => (clearTimeout(timer), reject(e)),
-        };
-        socket.write(request.write());
-      });
-      onPage?.(done.entries);
-      // As ldapts: a page without entries ends the search even with a cookie, so a server repeating one cannot loop it.
-      if (!done.cookie.length || !done.entries) return;
-      cookie = done.cookie;
+      socket.write(request.write());
+    };
+    const framer = new MessageFramer((buf, start, end) => {
+      const kind = decoder.kind(buf, start, end, messageId);
+      if (kind === SEARCH_RESULT_ENTRY) {
+        pageEntries++;
+        bufs.push(buf), starts.push(start), ends.push(end);
+      } else if (kind === SEARCH_RESULT_DONE) {
+        const cookie = decoder.done(buf, start, end);
+        bufs.push(undefined), starts.push(pageEntries), ends.push(0);
+        // As ldapts: a page without entries ends the search even with a cookie, so a server repeating one cannot loop it.
+        if (cookie.length && pageEntries) ask(cookie);
+        else {
+          clearTimeout(timer);
+          lastPage = true;
+        }
+      } // references to other servers are not followed
+    });
+    const drain = () => {
+      draining = undefined;
+      try {
+        for (let i = 0; i < bufs.length; i++) {
+          const buf = bufs[i];
+          if (buf) decoder.entry(buf, starts[i]!, ends[i]!);
+          else onPage?.(starts[i]!);
+        }
+        bufs = [];
+        starts = [];
+        ends = [];
+        if (lastPage) finish();
+      } catch (e) {
+        finish(e as Error);
+      }
+    };
+    const onData = (chunk: Buffer) => {
+      if (settled) return;
+      if (lastPage) return finish(new LdapProtocolError(`${chunk.length} bytes after the search ended`));
+      try {
+        framer.push(chunk);
+      } catch (e) {
+        return finish(e as Error);
+      }
+      // Decoded after the data already in has been cut apart: a page's end found there asks for the next page first.
+      if (bufs.length && !draining) draining = setImmediate(drain);
+    };
+    const onClose = () => finish(new Error(`the connection closed before the search ended${framer.partial ? ' (within a message)' : ''}`));
+    const onError = (e: Error) => finish(new Error(`connection error: ${e.message}`));
+    socket.on('data', onData);
+    socket.on('close', onClose);
+    socket.on('error', onError);
+    try {
+      ask();
+    } catch (e) {
+      finish(e as Error);
     }
-  } finally {
-    socket.off('data', onData);
-    socket.off('close', onClose);
-    socket.off('error', onError);
-    // ldapts's error listener stays: an error after this must not be unhandled.
-  }
+  });
 }
