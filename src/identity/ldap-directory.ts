@@ -1,7 +1,9 @@
-// Reading users and groups from an LDAP directory with ldapts: simple bind over ldap:// (with
-// StartTLS) or ldaps://, paged searches (RFC 2696) read page by page, attribute mapping and group
-// membership from both memberOf and the groups' member attribute.
-import { Client, type Entry } from 'ldapts';
+// Reading users and groups from an LDAP directory: simple bind with ldapts over ldap:// (with
+// StartTLS) or ldaps://, paged searches (RFC 2696) decoded as they arrive (ldap-search.ts),
+// attribute mapping and group membership from both memberOf and the groups' member attribute.
+import type { Socket } from 'node:net';
+import { Client } from 'ldapts';
+import { endSearches, pagedSearch, takeSocket, type Values } from './ldap-search.js';
 
 export interface LdapReadSpec {
   url: string;
@@ -35,36 +37,36 @@ export interface DirectoryRead {
 const TIMEOUT_MS = 30_000;
 
 // Active Directory's ids are binary: read as bytes and written as hex, never decoded as (lossy) UTF-8.
-const BINARY = ['objectGUID', 'objectSid'];
-const text = (x: string | Buffer) => (typeof x === 'string' ? x : x.toString('hex'));
-const values = (v: Entry[string] | undefined): string[] => (v === undefined ? [] : Array.isArray(v) ? v.map(text) : [text(v)]);
-// Without an array: called for every attribute of every user.
-function first(v: Entry[string] | undefined): string | undefined {
-  const x = Array.isArray(v) ? v[0] : v;
-  return x === undefined ? undefined : text(x) || undefined;
-}
+const BINARY = ['objectguid', 'objectsid'];
+const first = (v: Values): string | undefined => (typeof v === 'string' ? v : v?.[0]) || undefined;
+const list = (v: Values): readonly string[] => (v === undefined ? [] : typeof v === 'string' ? [v] : v);
+/** The groups of a user in none: shared, so frozen. */
+const NO_GROUPS: string[] = Object.freeze([]) as unknown as string[];
+
 /**
- * LDAP attribute names are case-insensitive, and a server answers with its own spelling ("mail" for
- * "Mail"): the entry's spelling of each requested name is found once, then read directly.
+ * LDAP attribute names are case-insensitive ("mail" and "Mail" are one attribute, and the server
+ * answers with its own spelling): the names asked for once each, and where each mapped name's
+ * values come among them.
  */
-function attributeReader(): (e: Entry, name: string) => Entry[string] | undefined {
-  const spelling = new Map<string, string>();
-  return (e, name) => {
-    const known = spelling.get(name);
-    if (known !== undefined && known in e) return e[known];
-    const lower = name.toLowerCase();
-    const key = Object.keys(e).find((k) => k.toLowerCase() === lower);
-    if (key !== undefined) spelling.set(name, key);
-    return key === undefined ? undefined : e[key];
-  };
+function attributeSlots(names: string[]) {
+  const distinct: string[] = [];
+  const index = new Map<string, number>();
+  for (const n of names) {
+    const k = n.toLowerCase();
+    if (!index.has(k)) index.set(k, distinct.push(n) - 1);
+  }
+  return { distinct, at: (name: string) => index.get(name.toLowerCase())! };
 }
 
 // Directories write DNs without spaces around commas: the regex only runs when one has them.
 const SPACED = /\s,|,\s/;
 const normalDn = (dn: string) => (SPACED.test(dn) ? dn.replace(/\s*,\s*/g, ',') : dn).toLowerCase();
 
-/** A bound connection: ldap:// (with StartTLS when asked) or ldaps://. */
-async function connect(spec: LdapReadSpec, password: string, caPem?: string): Promise<Client> {
+/**
+ * A bound connection, ldap:// (with StartTLS when asked) or ldaps://, made by ldapts; its socket is
+ * then taken for the searches (ldap-search.ts).
+ */
+async function connect(spec: LdapReadSpec, password: string, caPem?: string): Promise<Socket> {
   const tlsOptions = { ...(caPem ? { ca: caPem } : {}), ...(spec.tls?.serverName ? { servername: spec.tls.serverName } : {}) };
   // ldapts speaks TLS from the first byte whenever it is given tlsOptions: only for ldaps://.
   const ldaps = /^ldaps:/i.test(spec.url);
@@ -72,7 +74,7 @@ async function connect(spec: LdapReadSpec, password: string, caPem?: string): Pr
   try {
     if (spec.startTls) await client.startTLS(tlsOptions);
     await client.bind(spec.bindDn, password);
-    return client;
+    return takeSocket(client);
   } catch (e) {
     await client.unbind().catch(() => undefined);
     throw e;
@@ -84,77 +86,95 @@ export async function readLdapDirectory(spec: LdapReadSpec, password: string, ca
   const custom = spec.customAttributes ?? [];
   // Groups and users are read at once, on a connection each: OpenLDAP keeps one paged search per
   // connection, and a second one interleaved on it gets "paged results cookie is invalid".
-  const clients: Client[] = [];
+  const sockets: Socket[] = [];
   const open = async () => {
-    const c = await connect(spec, password, caPem);
-    clients.push(c);
-    return c;
+    const s = await connect(spec, password, caPem);
+    sockets.push(s);
+    return s;
   };
+  const search = (filter: string, base: string | undefined, attributes: string[]) => ({
+    base: base ?? spec.baseDn,
+    scope: 'sub' as const,
+    filter,
+    attributes,
+    binary: attributes.filter((a) => BINARY.includes(a.toLowerCase())),
+    pageSize: spec.pageSize,
+    timeoutMs: TIMEOUT_MS,
+  });
   try {
     const groupOf = new Map<string, string>();
     const membersOf = new Map<string, string[]>();
+    let groupsRead = false;
     const readGroups = async () => {
-      const client = await open();
-      const attr = attributeReader();
-      for await (const page of client.searchPaginated(spec.groupSearchBase ?? spec.baseDn, {
-        scope: 'sub',
-        filter: spec.groupFilter,
-        attributes: [m.groupName, m.groupMember],
-        paged: { pageSize: spec.pageSize },
-      })) {
-        for (const g of page.searchEntries) {
-          const name = first(attr(g, m.groupName)) ?? g.dn;
-          groupOf.set(normalDn(g.dn), name);
-          for (const member of values(attr(g, m.groupMember))) {
-            const key = normalDn(member);
-            const list = membersOf.get(key);
-            if (list) list.push(name);
-            else membersOf.set(key, [name]);
-          }
+      const socket = await open();
+      const slots = attributeSlots([m.groupName, m.groupMember]);
+      const nameAt = slots.at(m.groupName);
+      const memberAt = slots.at(m.groupMember);
+      await pagedSearch(socket, search(spec.groupFilter, spec.groupSearchBase, slots.distinct), (dn, v) => {
+        const name = first(v[nameAt]) ?? dn;
+        groupOf.set(normalDn(dn), name);
+        for (const member of list(v[memberAt])) {
+          const key = normalDn(member);
+          const names = membersOf.get(key);
+          if (names) names.push(name);
+          else membersOf.set(key, [name]);
         }
-      }
+      });
+      groupsRead = true;
     };
-    // Each user's DN and memberOf, beside it until its groups are known: a directory of 100,000
-    // users is held once, not copied.
-    const users: DirectoryEntry[] = [];
-    const dns: string[] = [];
-    const memberOfs: string[][] = [];
-    const readUsers = async () => {
-      const client = await open();
-      const attr = attributeReader();
-      const userAttributes = [m.uid, m.userPrincipalName, m.email, m.displayName, m.memberOf, ...custom.map((a) => a.attribute ?? a.name)];
-      for await (const page of client.searchPaginated(spec.userSearchBase ?? spec.baseDn, {
-        scope: 'sub',
-        filter: spec.userFilter,
-        attributes: userAttributes,
-        explicitBufferAttributes: BINARY.filter((a) => userAttributes.some((u) => u.toLowerCase() === a.toLowerCase())),
-        paged: { pageSize: spec.pageSize },
-      })) {
-        for (const e of page.searchEntries) {
-          const uid = first(attr(e, m.uid));
-          if (!uid) continue; // an entry without the id attribute cannot be followed from one sync to the next
-          const attributes: Record<string, string | string[]> = {};
-          for (const a of custom) {
-            const v = values(attr(e, a.attribute ?? a.name));
-            if (v.length) attributes[a.name] = v.length === 1 ? v[0]! : v;
-          }
-          users.push({ uid, upn: first(attr(e, m.userPrincipalName)), email: first(attr(e, m.email)), displayName: first(attr(e, m.displayName)), groups: [], attributes });
-          dns.push(e.dn);
-          memberOfs.push(values(attr(e, m.memberOf)));
-        }
-        progress?.(users.length);
+    // memberOf holds the same few group DNs for many users: each is looked up once.
+    const nameOf = new Map<string, string>();
+    const groupName = (g: string) => {
+      let name = nameOf.get(g);
+      if (name === undefined) nameOf.set(g, (name = groupOf.get(normalDn(g)) ?? g));
+      return name;
+    };
+    /** A user's groups, from its memberOf and the groups' member attribute; only once every group is read. */
+    const groupsOf = (dn: string, memberOf: Values): string[] => {
+      const direct = membersOf.size ? membersOf.get(normalDn(dn)) : undefined;
+      if (memberOf === undefined && !direct) return NO_GROUPS;
+      if (typeof memberOf === 'string') {
+        const name = groupName(memberOf);
+        if (!direct) return [name];
+        if (direct.length === 1 && direct[0] === name) return direct; // the same group both ways: this user's own list
       }
+      const names = new Set(list(memberOf).map(groupName));
+      for (const n of direct ?? []) names.add(n);
+      return [...names].sort();
+    };
+    const users: DirectoryEntry[] = [];
+    // Users read before the last group are given their groups after it, with their DN and memberOf kept till then.
+    const early: { user: DirectoryEntry; dn: string; memberOf: Values }[] = [];
+    const readUsers = async () => {
+      const socket = await open();
+      const slots = attributeSlots([m.uid, m.userPrincipalName, m.email, m.displayName, m.memberOf, ...custom.map((a) => a.attribute ?? a.name)]);
+      const [uidAt, upnAt, emailAt, displayNameAt, memberOfAt] = [m.uid, m.userPrincipalName, m.email, m.displayName, m.memberOf].map(slots.at) as [number, number, number, number, number];
+      const customAt = custom.map((a) => [a.name, slots.at(a.attribute ?? a.name)] as const);
+      await pagedSearch(
+        socket,
+        search(spec.userFilter, spec.userSearchBase, slots.distinct),
+        (dn, v) => {
+          const uid = first(v[uidAt]);
+          if (!uid) return; // an entry without the id attribute cannot be followed from one sync to the next
+          const attributes: Record<string, string | string[]> = {};
+          for (const [name, at] of customAt) {
+            const x = v[at];
+            if (x !== undefined) attributes[name] = x;
+          }
+          const user: DirectoryEntry = { uid, upn: first(v[upnAt]), email: first(v[emailAt]), displayName: first(v[displayNameAt]), groups: NO_GROUPS, attributes };
+          users.push(user);
+          if (groupsRead) user.groups = groupsOf(dn, v[memberOfAt]);
+          else early.push({ user, dn, memberOf: v[memberOfAt] });
+        },
+        () => progress?.(users.length),
+      );
     };
     // Both settle before the connections close, so a failed one cannot leave the other open.
     const failed = (await Promise.allSettled([readGroups(), readUsers()])).find((r) => r.status === 'rejected');
     if (failed) throw failed.reason;
-    users.forEach((u, i) => {
-      const memberOf = memberOfs[i]!;
-      const direct = membersOf.get(normalDn(dns[i]!));
-      if (memberOf.length || direct) u.groups = [...new Set([...memberOf.map((g) => groupOf.get(normalDn(g)) ?? g), ...(direct ?? [])])].sort();
-    });
+    for (const e of early) e.user.groups = groupsOf(e.dn, e.memberOf);
     return { users, groupCount: groupOf.size };
   } finally {
-    await Promise.all(clients.map((c) => c.unbind().catch(() => undefined)));
+    for (const s of sockets) endSearches(s);
   }
 }

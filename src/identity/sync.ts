@@ -20,8 +20,9 @@ export function syncRound(tenant: string, stored: Map<string, string>, incoming:
   if (!incoming.length && stored.size) {
     return { writes: [], added: 0, updated: 0, removed: 0, blocked: `the source returned no users (the ${stored.size} synced before are kept): check its search base and filter` };
   }
-  const seen = new Set(incoming.map((u) => u.id));
-  const gone = [...stored.keys()].filter((id) => !seen.has(id));
+  // A first round (nothing stored) has nothing to remove: the ids are not gathered for it.
+  const seen = stored.size ? new Set(incoming.map((u) => u.id)) : undefined;
+  const gone = seen ? [...stored.keys()].filter((id) => !seen.has(id)) : [];
   if (!allowMassDelete && gone.length && (gone.length > DELETE_GUARD.count || gone.length > stored.size * DELETE_GUARD.fraction)) {
     return {
       writes: [],

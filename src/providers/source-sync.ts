@@ -61,9 +61,9 @@ export async function runSourceSync(engine: Engine, record: StoredRecord, reader
       problems.set(`${reader.prefix}DeletionBlocked`, { severity: 'Warning', message: round.blocked });
     } else {
       Object.assign(report, { added: round.added, updated: round.updated, removed: round.removed, userCount: apple.users.length });
-      writes.push(...round.writes);
+      for (const w of round.writes) writes.push(w); // not push(...): 100,000s of arguments overflow the stack
       if (read.state) writes.push({ op: 'putBlob', id, purpose: SYNC_STATE, sealed: engine.key.seal(read.state, blobAad(id, SYNC_STATE)) });
-      if (spec.autoInviteUsers) writes.push(...invitations(stored, apple.users, source, at));
+      if (spec.autoInviteUsers) for (const w of invitations(stored, apple.users, source, at)) writes.push(w);
       const names = (spec.customAttributes ?? []).map((a) => a.name);
       const coverage = attributeCoverage(apple.users, names);
       if (coverage.none) {
