@@ -2,7 +2,7 @@
 // and apply, as `mdmops apply` does, into a SQLite store), ECDSA P-256 then RSA-2048, against a floor
 // measured in the same run: the same number of key generations and signatures with node's crypto
 // alone, as many in flight at once. Prints certificates per second, ratios and peak RSS.
-import { generateKeyPair, randomBytes, sign, type KeyObject } from 'node:crypto';
+import { createECDH, generateKeyPair, randomBytes, sign, type KeyObject } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,27 +23,34 @@ const IN_FLIGHT = 16; // as the provider: enough to keep the thread pool busy
 
 const doc = (kind: string, name: string, spec: string) => `apiVersion: mdmops.io/v1alpha1\nkind: ${kind}\nmetadata:\n  name: ${name}\nspec:\n${spec.replace(/^/gm, '  ')}\n---\n`;
 
-/** The floor: a key pair and a signature by the CA key per certificate, nothing else. */
-async function floor(algorithm: string, caKey: KeyObject): Promise<number> {
-  const run = limiter(IN_FLIGHT);
+/**
+ * The floor: a key pair and a signature by the CA key per certificate, nothing else, as many in
+ * flight at once. Two ways of making the key, and the faster counts: on the thread pool
+ * (generateKeyPair), or for EC on the main thread as raw numbers (ECDH, as the provider does).
+ */
+async function floor(algorithm: string, caKey: KeyObject): Promise<{ ms: number; how: string }> {
   const tbs = randomBytes(450); // about the size of an identity certificate's TBSCertificate
-  const start = process.hrtime.bigint();
-  await Promise.all(
-    Array.from({ length: USERS }, () =>
-      run(
-        () =>
-          new Promise<void>((resolve, reject) => {
-            const done = (err: Error | null) => {
-              if (err) return reject(err);
-              sign('sha256', tbs, caKey, (e) => (e ? reject(e) : resolve()));
-            };
-            if (algorithm === 'RSA-2048') generateKeyPair('rsa', { modulusLength: 2048 }, done);
-            else generateKeyPair('ec', { namedCurve: 'P-256' }, done);
-          }),
-      ),
-    ),
-  );
-  return Number(process.hrtime.bigint() - start) / 1e6;
+  const signed = () => new Promise<void>((resolve, reject) => sign('sha256', tbs, caKey, (e) => (e ? reject(e) : resolve())));
+  const ecdh = createECDH('prime256v1');
+  const ways: Record<string, () => Promise<void>> = {
+    generateKeyPair: () =>
+      new Promise<void>((resolve, reject) => {
+        const done = (err: Error | null) => (err ? reject(err) : resolve(signed()));
+        if (algorithm === 'RSA-2048') generateKeyPair('rsa', { modulusLength: 2048 }, done);
+        else generateKeyPair('ec', { namedCurve: 'P-256' }, done);
+      }),
+    ...(algorithm === 'RSA-2048' ? {} : { ECDH: () => (ecdh.generateKeys(), ecdh.getPrivateKey(), signed()) }),
+  };
+  let best = { ms: Infinity, how: '' };
+  for (const [how, one] of Object.entries(ways)) {
+    global.gc?.();
+    const run = limiter(IN_FLIGHT);
+    const start = process.hrtime.bigint();
+    await Promise.all(Array.from({ length: USERS }, () => run(one)));
+    const ms = Number(process.hrtime.bigint() - start) / 1e6;
+    if (ms < best.ms) best = { ms, how };
+  }
+  return best;
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'mdmops-bench-issue-'));
@@ -58,13 +65,18 @@ try {
       doc('CertificateAuthority', 'root', 'type: Local\nsubject: { commonName: Bench Root }\nkeyAlgorithm: ECDSA-P256') +
         doc('CertificateConfiguration', 'wifi', `identity:\n  certificateAuthorityRef: { name: root }\n  subject: CN=\${userUPN},O=Bench\n  subjectAltNames: [{ type: Email, value: "\${userEmailAddress}" }]\n  keyAlgorithm: ${algorithm}\ndistribution: { devices: AllDevices }`),
     );
+  /** Validates, plans and applies; gives the milliseconds until the plan was made. */
   const apply = async () => {
+    const start = process.hrtime.bigint();
     const result = validatePaths([config]);
     if (result.diagnostics.length) throw new Error(JSON.stringify(result.diagnostics[0]));
     const desired: Desired[] = [];
     for (const v of result.resources) desired.push(await desiredOf(v, result.content, secrets, engine.key));
-    const applied = await applyPlan(engine, await makePlan(engine, desired, { source: 'bench', revision: 'r' }), { actor: 'bench', secrets });
+    const plan = await makePlan(engine, desired, { source: 'bench', revision: 'r' });
+    const planned = Number(process.hrtime.bigint() - start) / 1e6;
+    const applied = await applyPlan(engine, plan, { actor: 'bench', secrets });
     if (applied.results.some((r) => r.state === 'failed')) throw new Error(applied.results.find((r) => r.state === 'failed')!.message);
+    return planned;
   };
 
   write('ECDSA-P256');
@@ -79,16 +91,15 @@ try {
 
   console.log(`identity certificates: ${USERS} users, Local CA (ECDSA P-256), SQLite store, ${availableParallelism()} cores, thread pool ${process.env.UV_THREADPOOL_SIZE ?? 4}`);
   for (const algorithm of (process.env.BENCH_ALGORITHMS ?? 'ECDSA-P256,RSA-2048').split(',')) {
-    global.gc?.();
-    const floorMs = await floor(algorithm, caKey);
+    const { ms: floorMs, how } = await floor(algorithm, caKey);
     write(algorithm);
     global.gc?.();
     const start = process.hrtime.bigint();
-    await apply(); // issues (or, for RSA, issues again) one certificate per user
+    const planMs = await apply(); // issues (or, for RSA, issues again) one certificate per user
     const ms = Number(process.hrtime.bigint() - start) / 1e6;
     const held = await engine.store.listCertificates({ tenant: 'default', configuration: 'wifi' });
     if (held.length !== USERS) throw new Error(`expected ${USERS} certificates, found ${held.length}`);
-    console.log(`  ${algorithm}: floor (key pair + signature, node crypto) ${floorMs.toFixed(0)} ms; through the provider ${ms.toFixed(0)} ms = ${((USERS * 1000) / ms).toFixed(0)} certificates/s, ${(ms / floorMs).toFixed(2)}x the floor (goal: 1.3x)`);
+    console.log(`  ${algorithm}: floor (key pair + signature, node crypto, ${how}) ${floorMs.toFixed(0)} ms; through the provider ${ms.toFixed(0)} ms (validation and plan ${planMs.toFixed(0)} ms) = ${((USERS * 1000) / ms).toFixed(0)} certificates/s, ${(ms / floorMs).toFixed(2)}x the floor (goal: 1.3x)`);
   }
   await engine.store.close();
   console.log(`  peak RSS: ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB`);

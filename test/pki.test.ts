@@ -91,6 +91,18 @@ describe('X.509 certificates', () => {
     expect(createPublicKey(key).export({ type: 'spki', format: 'der' })).toEqual(spki);
   });
 
+  it('keeps an EC private key at its full length when it starts with a zero byte', async () => {
+    // One key in 256 does; node gives such a number without its leading zero.
+    for (let i = 0; i < 20_000; i++) {
+      const { pkcs8 } = await makeKeyDer('ECDSA-P256');
+      const key = privateKey(pkcs8);
+      if (Buffer.from(key.export({ format: 'jwk' }).d!, 'base64url')[0] !== 0) continue;
+      expect(key.export({ type: 'pkcs8', format: 'der' })).toEqual(pkcs8);
+      return;
+    }
+    throw new Error('no key starting with a zero byte in 20,000');
+  });
+
   it('refuses names a string type cannot hold rather than writing other characters', async () => {
     const root = await ca('ECDSA-P256', 'Root');
     const leaf = (san: string) =>

@@ -24,46 +24,55 @@ export interface San {
   value: string;
 }
 
-export interface CertificateInput {
-  /** Encoded Name (see name.ts). */
-  subject: Buffer;
-  /** The key certified: a KeyObject, or its SubjectPublicKeyInfo DER (cheaper when issuing many). */
-  publicKey: KeyObject | Buffer;
+/** What certificates issued alike share: encoded once (see certificateTemplate). */
+export interface TemplateInput {
   /** keyId: the issuer certificate's subject key identifier, which the authority key identifier must repeat. */
   issuer: { name: Buffer; key: KeyObject; publicKey: KeyObject | Buffer; keyId?: Buffer };
-  /** Made here when not given (see serialNumber). */
-  serial?: Buffer;
   notBefore: Date;
   notAfter: Date;
   ca?: { pathLength?: number };
   keyUsage: number[];
   extendedKeyUsage?: string[];
+}
+
+/** What is each certificate's own. */
+export interface SubjectInput {
+  /** Encoded Name (see name.ts). */
+  subject: Buffer;
+  /** The key certified: a KeyObject, or its SubjectPublicKeyInfo DER (cheaper when issuing many). */
+  publicKey: KeyObject | Buffer;
+  /** Made here when not given (see serialNumber). */
+  serial?: Buffer;
   subjectAltNames?: San[];
 }
 
+export type CertificateInput = TemplateInput & SubjectInput;
+
 /** Issues a certificate; signing runs on the thread pool, so many can be issued at once. */
-export async function issueCertificate(input: CertificateInput): Promise<Buffer> {
-  const spki = spkiOf(input.publicKey);
-  const extensions = [
-    input.ca ? extension('2.5.29.19', seq(TRUE, ...(input.ca.pathLength === undefined ? [] : [int(input.ca.pathLength)])), true) : extension('2.5.29.19', seq(), true),
-    extension('2.5.29.15', namedBits(input.keyUsage), true),
-    extension('2.5.29.14', octets(keyId(spki))),
-    extension('2.5.29.35', seq(tlv(0x80, input.issuer.keyId ?? keyId(spkiOf(input.issuer.publicKey))))),
-  ];
-  if (input.extendedKeyUsage?.length) extensions.push(extension('2.5.29.37', seq(...input.extendedKeyUsage.map(oid))));
-  if (input.subjectAltNames?.length) extensions.push(extension('2.5.29.17', generalNames(input.subjectAltNames)));
-  const algorithm = signatureAlgorithm(input.issuer.key);
-  const tbs = seq(
-    explicit(0, int(2)), // v3
-    int(input.serial ?? serialNumber()),
-    algorithm.id,
-    input.issuer.name,
-    seq(time(input.notBefore), time(input.notAfter)),
-    input.subject,
-    spki,
-    explicit(3, seq(...extensions)),
-  );
-  return seq(tbs, algorithm.id, bits(await signAsync(algorithm.hash, tbs, input.issuer.key)));
+export const issueCertificate = (input: CertificateInput): Promise<Buffer> => certificateTemplate(input).issue(input);
+
+/**
+ * Issues certificates alike: the issuer, validity and usages are encoded once, so that issuing
+ * thousands costs little beyond their keys and signatures.
+ */
+export function certificateTemplate(t: TemplateInput): { notBefore: Date; notAfter: Date; issue(s: SubjectInput): Promise<Buffer> } {
+  const algorithm = signatureAlgorithm(t.issuer.key);
+  const version = explicit(0, int(2)); // v3
+  const middle = Buffer.concat([algorithm.id, t.issuer.name, seq(time(t.notBefore), time(t.notAfter))]);
+  const shared = Buffer.concat([
+    t.ca ? extension('2.5.29.19', seq(TRUE, ...(t.ca.pathLength === undefined ? [] : [int(t.ca.pathLength)])), true) : extension('2.5.29.19', seq(), true),
+    extension('2.5.29.15', namedBits(t.keyUsage), true),
+  ]);
+  const authority = extension('2.5.29.35', seq(tlv(0x80, t.issuer.keyId ?? keyId(spkiOf(t.issuer.publicKey)))));
+  const none = Buffer.alloc(0);
+  const usages = t.extendedKeyUsage?.length ? extension('2.5.29.37', seq(...t.extendedKeyUsage.map(oid))) : none;
+  const issue = async (s: SubjectInput) => {
+    const spki = spkiOf(s.publicKey);
+    const extensions = seq(shared, extension('2.5.29.14', octets(keyId(spki))), authority, usages, s.subjectAltNames?.length ? extension('2.5.29.17', generalNames(s.subjectAltNames)) : none);
+    const tbs = seq(version, int(s.serial ?? serialNumber()), middle, s.subject, spki, explicit(3, extensions));
+    return seq(tbs, algorithm.id, bits(await signAsync(algorithm.hash, tbs, t.issuer.key)));
+  };
+  return { notBefore: t.notBefore, notAfter: t.notAfter, issue };
 }
 
 export interface RequestInput {

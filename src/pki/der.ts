@@ -1,20 +1,27 @@
 // Just enough DER (X.690) to write certificates, requests and PKCS#12 files: each function returns
 // one encoded value, so a structure reads as it is written in its RFC.
 
-function length(n: number): Buffer {
-  if (n < 0x80) return Buffer.from([n]);
-  const bytes: number[] = [];
-  for (let v = n; v > 0; v = Math.floor(v / 256)) bytes.unshift(v & 0xff);
-  return Buffer.from([0x80 | bytes.length, ...bytes]);
+/** One value: tag, length and the contents written into a single buffer (certificates are built by the thousand). */
+function encode(tag: number, parts: Buffer[]): Buffer {
+  let size = 0;
+  for (const p of parts) size += p.length;
+  let lengthBytes = 0;
+  if (size >= 0x80) for (let v = size; v > 0; v = Math.floor(v / 256)) lengthBytes++;
+  const out = Buffer.allocUnsafe(2 + lengthBytes + size);
+  out[0] = tag;
+  let at = 1;
+  if (lengthBytes) {
+    out[at++] = 0x80 | lengthBytes;
+    for (let i = lengthBytes - 1; i >= 0; i--) out[at++] = Math.floor(size / 256 ** i) & 0xff;
+  } else out[at++] = size;
+  for (const p of parts) at += p.copy(out, at);
+  return out;
 }
 
-export function tlv(tag: number, content: Buffer): Buffer {
-  return Buffer.concat([Buffer.from([tag]), length(content.length), content]);
-}
-
-export const seq = (...items: Buffer[]) => tlv(0x30, Buffer.concat(items));
+export const tlv = (tag: number, content: Buffer) => encode(tag, [content]);
+export const seq = (...items: Buffer[]) => encode(0x30, items);
 /** SET OF: DER orders the elements by their encodings. */
-export const set = (...items: Buffer[]) => tlv(0x31, Buffer.concat([...items].sort(Buffer.compare)));
+export const set = (...items: Buffer[]) => encode(0x31, [...items].sort(Buffer.compare));
 export const explicit = (n: number, inner: Buffer) => tlv(0xa0 + n, inner);
 export const octets = (b: Buffer) => tlv(0x04, b);
 export const utf8 = (s: string) => tlv(0x0c, Buffer.from(s, 'utf8'));
@@ -64,7 +71,8 @@ function encodeOid(dotted: string): Buffer {
 }
 
 /** BIT STRING of whole bytes (keys, signatures). */
-export const bits = (b: Buffer) => tlv(0x03, Buffer.concat([Buffer.from([0]), b]));
+const NO_UNUSED_BITS = Buffer.from([0]);
+export const bits = (b: Buffer) => encode(0x03, [NO_UNUSED_BITS, b]);
 
 /** A named-bit BIT STRING (keyUsage): bit 0 is the most significant bit of the first byte; DER drops trailing zeros. */
 export function namedBits(set: number[]): Buffer {

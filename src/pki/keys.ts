@@ -1,6 +1,6 @@
 // Key pairs, made with the platform's crypto on its thread pool and kept as PKCS#8 DER (sealed by
 // the engine before they reach the store).
-import { createHash, createPrivateKey, createPublicKey, generateKeyPair, type KeyObject } from 'node:crypto';
+import { createECDH, createHash, createPrivateKey, createPublicKey, generateKeyPair, type KeyObject } from 'node:crypto';
 import { bits, explicit, int, octets, oid, seq } from './der.js';
 
 /** A private key for a keyAlgorithm of the API: RSA-2048/3072/4096, ECDSA-P256/P384. */
@@ -13,19 +13,32 @@ export function makeKey(algorithm: string): Promise<KeyObject> {
   });
 }
 
+const CURVES = {
+  P256: { ecdh: createECDH('prime256v1'), oid: '1.2.840.10045.3.1.7', bytes: 32 },
+  P384: { ecdh: createECDH('secp384r1'), oid: '1.3.132.0.34', bytes: 48 },
+};
+
 /**
- * A key pair as PKCS#8 and SubjectPublicKeyInfo DER, for issuing many. OpenSSL's encoders cost more
- * than making an EC key, so EC keys are encoded here from their JWK form (RFC 5915, RFC 5480).
+ * A key pair as PKCS#8 and SubjectPublicKeyInfo DER, for issuing many. An EC key is made as raw
+ * numbers (ECDH: same curve, same key; one object per curve, as each generateKeys makes a new pair)
+ * and encoded here (RFC 5915, RFC 5480): OpenSSL's encoders cost several times the key itself, and
+ * exporting a fresh key as JWK can deadlock node 20 when a garbage collection falls inside it.
  */
 export async function makeKeyDer(algorithm: string): Promise<{ pkcs8: Buffer; spki: Buffer }> {
-  const key = await makeKey(algorithm);
-  if (key.asymmetricKeyType !== 'ec') return { pkcs8: pkcs8(key), spki: createPublicKey(key).export({ type: 'spki', format: 'der' }) };
-  const jwk = key.export({ format: 'jwk' });
-  const b = (v: string | undefined) => Buffer.from(v!, 'base64url');
-  const point = Buffer.concat([Buffer.from([4]), b(jwk.x), b(jwk.y)]);
-  const algorithmId = seq(oid('1.2.840.10045.2.1'), oid(jwk.crv === 'P-384' ? '1.3.132.0.34' : '1.2.840.10045.3.1.7'));
+  const [family, size] = algorithm.split('-') as [string, string];
+  if (family !== 'ECDSA') {
+    const key = await makeKey(algorithm);
+    return { pkcs8: pkcs8(key), spki: createPublicKey(key).export({ type: 'spki', format: 'der' }) };
+  }
+  const curve = CURVES[size as keyof typeof CURVES];
+  const point = curve.ecdh.generateKeys();
+  // The private key is a fixed-length octet string; node drops leading zero bytes.
+  const d = Buffer.alloc(curve.bytes);
+  const raw = curve.ecdh.getPrivateKey();
+  raw.copy(d, curve.bytes - raw.length);
+  const algorithmId = seq(oid('1.2.840.10045.2.1'), oid(curve.oid));
   return {
-    pkcs8: seq(int(0), algorithmId, octets(seq(int(1), octets(b(jwk.d)), explicit(1, bits(point))))),
+    pkcs8: seq(int(0), algorithmId, octets(seq(int(1), octets(d), explicit(1, bits(point))))),
     spki: seq(algorithmId, bits(point)),
   };
 }

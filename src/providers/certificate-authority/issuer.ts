@@ -4,7 +4,7 @@ import { createPublicKey, X509Certificate, type KeyObject } from 'node:crypto';
 import { parseDuration } from '../../api/duration.js';
 import type { ProviderContext } from '../../engine/provider.js';
 import { acmeIssue } from '../../pki/acme.js';
-import { certificationRequest, issueCertificate, KeyUsage, serialNumber, subjectKeyIdOf, subjectOf, toPem, CLOCK_SKEW_MS, type San } from '../../pki/certificate.js';
+import { certificateTemplate, certificationRequest, KeyUsage, serialNumber, subjectKeyIdOf, subjectOf, toPem, CLOCK_SKEW_MS, type San } from '../../pki/certificate.js';
 import { makeKey, makeKeyDer, pkcs8, privateKey, publicKeySha256 } from '../../pki/keys.js';
 import { enroll } from '../../pki/scep.js';
 import { readCertificates } from '../../pki/x509.js';
@@ -87,28 +87,34 @@ export async function openIssuer(ctx: ProviderContext, tenant: string, name: str
   if (spec.type === 'Local' || spec.type === 'Intermediate') {
     const signer = await openSigner(ctx, record);
     if (!signer) return { waiting: `CertificateAuthority/${name} has no key or certificate yet` };
+    // Certificates issued in one round share their validity, so requests alike share a template.
+    const now = Date.now();
+    const templates = new Map<string, ReturnType<typeof certificateTemplate>>();
+    const templateFor = (r: IssueRequest) => {
+      const key = `${r.keyAlgorithm}|${r.validity}|${r.extendedKeyUsage.join(',')}`;
+      let t = templates.get(key);
+      if (!t) {
+        t = certificateTemplate({
+          issuer: signer,
+          notBefore: new Date(now - CLOCK_SKEW_MS),
+          notAfter: new Date(Math.min(now + parseDuration(r.validity), signer.notAfter)),
+          keyUsage: r.keyAlgorithm.startsWith('RSA') ? [KeyUsage.digitalSignature, KeyUsage.keyEncipherment] : [KeyUsage.digitalSignature, KeyUsage.keyAgreement],
+          extendedKeyUsage: r.extendedKeyUsage,
+        });
+        templates.set(key, t);
+      }
+      return t;
+    };
     return {
       key: publicKeySha256(signer.key),
       chain: signer.chain,
       notAfter: signer.notAfter,
       async issue(r) {
         const { pkcs8: key, spki } = await makeKeyDer(r.keyAlgorithm);
-        const now = Date.now();
         const serial = serialNumber();
-        const notBefore = new Date(now - CLOCK_SKEW_MS);
-        const notAfter = new Date(Math.min(now + parseDuration(r.validity), signer.notAfter));
-        const certificate = await issueCertificate({
-          subject: r.subject,
-          publicKey: spki,
-          issuer: signer,
-          serial,
-          notBefore,
-          notAfter,
-          keyUsage: r.keyAlgorithm.startsWith('RSA') ? [KeyUsage.digitalSignature, KeyUsage.keyEncipherment] : [KeyUsage.digitalSignature, KeyUsage.keyAgreement],
-          extendedKeyUsage: r.extendedKeyUsage,
-          subjectAltNames: r.subjectAltNames,
-        });
-        return { certificate, pkcs8: key, facts: { serial: serial.toString('hex').toUpperCase(), notBefore, notAfter } };
+        const template = templateFor(r);
+        const certificate = await template.issue({ subject: r.subject, publicKey: spki, serial, subjectAltNames: r.subjectAltNames });
+        return { certificate, pkcs8: key, facts: { serial: serial.toString('hex').toUpperCase(), notBefore: template.notBefore, notAfter: template.notAfter } };
       },
     };
   }
