@@ -14,7 +14,7 @@ import { doc, workspace, type Workspace } from './support/workspace.js';
 const openssl = (...args: string[]) => execFileSync('openssl', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 const status = (ws: Workspace, resource: string) => JSON.parse(ws.run(['status', resource, '-o', 'json']).stdout).status;
 const listed = (ws: Workspace, config?: string) =>
-  JSON.parse(ws.run(['certificates', ...(config ? [config] : []), '--format', 'json']).stdout) as { user: string; serial: string; fingerprintSha256: string; subject: string }[];
+  JSON.parse(ws.run(['certificates', ...(config ? [config] : []), '--format', 'json']).stdout) as { user: string; serial: string; fingerprintSha256: string; subject: string; notAfter: string }[];
 
 const source = doc('EntraIdSource', 'entra', 'displayName: Entra\ntenantId: 72f988bf-86f1-41af-91ab-2d7cd011db47\nclientId: 2f3e1a9c-5b7d-4e8f-9a0b-1c2d3e4f5a6b\nclientSecretRef: { name: entra, key: secret }\nenabled: false\ncustomAttributes: [{ name: department }]');
 const root = doc('CertificateAuthority', 'root', 'type: Local\nsubject: { commonName: Test Root, organization: Contoso, country: FR }\nkeyAlgorithm: ECDSA-P384');
@@ -145,6 +145,40 @@ describe('Local and Intermediate CAs issuing identity certificates', () => {
     expect(apply().code).toBe(0);
     expect(ws.run(['certificates']).stdout).toContain('No identity certificates');
   });
+});
+
+describe('renewal through the CLI', () => {
+  const ws = workspace();
+  const run = (...args: string[]) => ws.run([...args, '-f', 'config'], { MDMOPS_SECRET_ENTRA_SECRET: 'x' });
+  const held = () => listed(ws, 'wifi');
+
+  it('renews a CA certificate and an identity certificate once within renewBefore, and then leaves them', async () => {
+    // A minute of life (and 5 minutes backdated for clock skew): due 15 seconds after issue, a margin
+    // wide enough for the plans around it on a slow machine.
+    const wifi = doc('CertificateConfiguration', 'wifi', 'identity:\n  certificateAuthorityRef: { name: root }\n  subject: CN=${userUPN}\n  keyAlgorithm: ECDSA-P256\n  validity: 60s\n  renewBefore: 45s\ndistribution: { devices: AllDevices }');
+    const short = doc('CertificateAuthority', 'short', 'type: Local\nsubject: { commonName: Short-lived Root }\nkeyAlgorithm: ECDSA-P256\nvalidity: 60s\nrenewBefore: 45s');
+    ws.write('config/pki.yaml', source + doc('CertificateAuthority', 'root', 'type: Local\nsubject: { commonName: Renewing Root }\nkeyAlgorithm: ECDSA-P256') + wifi);
+    expect(run('apply', '--auto-approve').code).toBe(0);
+    await putUsers(ws.dir, [users[0]!]);
+    ws.write('config/pki.yaml', source + doc('CertificateAuthority', 'root', 'type: Local\nsubject: { commonName: Renewing Root }\nkeyAlgorithm: ECDSA-P256') + wifi + short);
+    expect(run('apply', '--auto-approve').code).toBe(0);
+    const [first] = held();
+    expect(run('plan', '--detailed-exitcode').code).toBe(0); // not yet due
+
+    await new Promise((r) => setTimeout(r, Date.parse(first!.notAfter) - 45_000 - Date.now() + 500));
+    const caBefore = status(ws, 'CertificateAuthority/short');
+    const p = run('plan').stdout;
+    expect(p).toContain('renew 1 identity certificate');
+    expect(p).toMatch(/~ CertificateAuthority\/short \(update\)\n\s+impact: issue the CA certificate: it expires on \S+, within renewBefore \(45s\)/);
+    expect(run('apply', '--auto-approve').code).toBe(0);
+    const caAfter = status(ws, 'CertificateAuthority/short');
+    expect(caAfter.fingerprintSha256).not.toBe(caBefore.fingerprintSha256);
+    expect(Date.parse(caAfter.notAfter)).toBeGreaterThan(Date.parse(caBefore.notAfter));
+    const [second] = held();
+    expect(second!.serial).not.toBe(first!.serial);
+    expect(Date.parse(second!.notAfter)).toBeGreaterThan(Date.parse(first!.notAfter));
+    expect(run('plan', '--detailed-exitcode').code).toBe(0); // renewed once, not on every apply
+  }, 60_000);
 });
 
 describe('deciding the work (pure)', () => {

@@ -88,7 +88,8 @@ export async function keyHolderReconcile(ctx: ProviderContext, d: Desired, recor
   if (issuerId(d) && !issuer) return made({});
   if (!certificateDue(status, spec, issuerFacts(issuer), Date.now())) return made({});
   const now = Date.now();
-  let notAfter = now - CLOCK_SKEW_MS + parseDuration(spec.validity);
+  // Validity counts from now, as for the certificates it issues: the backdating is extra.
+  let notAfter = now + parseDuration(spec.validity);
   // An intermediate cannot usefully outlive the CA that signed it.
   if (issuer) notAfter = Math.min(notAfter, issuer.notAfter);
   const subject = subjectName(spec.subject);
