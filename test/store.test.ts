@@ -140,6 +140,9 @@ describe.each(backends)('%s store', (_name, specOf) => {
     const sealedKey = randomBytes(64);
     await store.commit([{ op: 'putCertificate', certificate: { ...cert, serial: '02', sealedKey, chain: 'PEM' } }, { op: 'deleteUser', tenant: 't', id: 'u2' }]);
     expect(await store.listCertificates({ tenant: 't', configuration: 'wifi' })).toEqual([{ ...cert, serial: '02', sealedKey, chain: 'PEM' }]);
+    const { certificate: _, ...facts } = cert;
+    expect(await store.listCertificateFacts({ tenant: 't', configuration: 'wifi' })).toEqual([{ ...facts, serial: '02' }]);
+    expect(await store.listCertificateFacts({ tenant: 'other' })).toEqual([]);
     expect((await store.listUsers('t')).map((u) => u.id)).toEqual(['u1']);
     await store.commit([{ op: 'deleteCertificates', tenant: 't', configuration: 'wifi' }]);
     expect(await store.listCertificates({ tenant: 't' })).toEqual([]);

@@ -56,6 +56,9 @@ class RevisionStore implements Store {
   async listCertificates() {
     return [];
   }
+  async listCertificateFacts() {
+    return [];
+  }
   async commit(): Promise<void> {
     throw new Error('a revision compared offline is not written to');
   }

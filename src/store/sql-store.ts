@@ -1,6 +1,6 @@
 // The store over SQL, shared by both backends: a driver supplies the connection and the dialect.
 import { MIGRATIONS, SCHEMA_VERSION, type Dialect } from './migrations.js';
-import type { Invitation, AuditEntry, DirectoryUser, InventoryEntry, IssuedCertificate, Notification, ResourceId, Store, StoredRecord, Write } from './types.js';
+import type { Invitation, AuditEntry, CertificateFacts, CertificateFilter, DirectoryUser, InventoryEntry, IssuedCertificate, Notification, ResourceId, Store, StoredRecord, Write } from './types.js';
 import { USER_COLUMNS, USER_DIGEST_PARAMS, USER_DIGEST_SQL, userColumns } from './user-digest.js';
 
 // Built once: a sync writes it for each of 100,000 users.
@@ -164,6 +164,20 @@ function statement(w: Write): [string, unknown[]] {
   }
 }
 
+const certificateFacts = (r: Record<string, unknown>): CertificateFacts => ({
+  tenant: r.tenant as string,
+  configuration: r.configuration as string,
+  userId: r.user_id as string,
+  serial: r.serial as string,
+  subject: r.subject as string,
+  notBefore: r.not_before as string,
+  notAfter: r.not_after as string,
+  fingerprintSha256: r.fingerprint as string,
+  contentHash: r.content_hash as string,
+  issuerKey: r.issuer_key as string,
+  issuedAt: r.issued_at as string,
+});
+
 export class SqlStore implements Store {
   writes = 0;
   constructor(private readonly driver: Driver) {}
@@ -265,30 +279,28 @@ export class SqlStore implements Store {
     return rows.map((r): Invitation => ({ tenant: r.tenant as string, userId: r.user_id as string, source: r.source as string, email: r.email as string, queuedAt: r.queued_at as string }));
   }
 
-  async listCertificates(filter: { tenant?: string; configuration?: string }) {
+  async listCertificates(filter: CertificateFilter) {
+    return (await this.queryCertificates('*', filter)).map(
+      (r): IssuedCertificate => ({
+        ...certificateFacts(r),
+        certificate: Buffer.from(r.certificate as Uint8Array),
+        ...(r.chain == null ? {} : { chain: r.chain as string }),
+        ...(r.sealed_key == null ? {} : { sealedKey: Buffer.from(r.sealed_key as Uint8Array) }),
+      }),
+    );
+  }
+
+  async listCertificateFacts(filter: CertificateFilter) {
+    return (await this.queryCertificates('tenant, configuration, user_id, serial, subject, not_before, not_after, fingerprint, content_hash, issuer_key, issued_at', filter)).map(certificateFacts);
+  }
+
+  private async queryCertificates(columns: string, filter: CertificateFilter) {
     const where: string[] = [];
     const params: unknown[] = [];
     if (filter.tenant) (where.push('tenant = ?'), params.push(filter.tenant));
     if (filter.configuration) (where.push('configuration = ?'), params.push(filter.configuration));
-    const sql = `SELECT * FROM certificates${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY tenant, configuration, user_id`;
-    return (await this.driver.query(sql, params)).rows.map(
-      (r): IssuedCertificate => ({
-        tenant: r.tenant as string,
-        configuration: r.configuration as string,
-        userId: r.user_id as string,
-        serial: r.serial as string,
-        subject: r.subject as string,
-        notBefore: r.not_before as string,
-        notAfter: r.not_after as string,
-        fingerprintSha256: r.fingerprint as string,
-        contentHash: r.content_hash as string,
-        issuerKey: r.issuer_key as string,
-        certificate: Buffer.from(r.certificate as Uint8Array),
-        ...(r.chain == null ? {} : { chain: r.chain as string }),
-        ...(r.sealed_key == null ? {} : { sealedKey: Buffer.from(r.sealed_key as Uint8Array) }),
-        issuedAt: r.issued_at as string,
-      }),
-    );
+    const sql = `SELECT ${columns} FROM certificates${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY tenant, configuration, user_id`;
+    return (await this.driver.query(sql, params)).rows;
   }
 
   // Commits run one at a time (resources applied in parallel share one connection on SQLite), and

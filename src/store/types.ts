@@ -96,7 +96,10 @@ export interface Invitation {
 }
 
 /** An identity certificate issued to one user for one CertificateConfiguration. */
-export interface IssuedCertificate {
+export type CertificateFilter = { tenant?: string; configuration?: string };
+
+/** An issued certificate as far as deciding what to do needs it: without its material. */
+export interface CertificateFacts {
   tenant: string;
   configuration: string;
   userId: string;
@@ -109,13 +112,16 @@ export interface IssuedCertificate {
   contentHash: string;
   /** The CA key that signed it (or the CA certificate of a server CA): a new CA re-issues. */
   issuerKey: string;
+  issuedAt: string;
+}
+
+export interface IssuedCertificate extends CertificateFacts {
   /** DER. */
   certificate: Buffer;
   /** PEM: the CAs above it, when the CA handed them out with it (ACME). */
   chain?: string;
   /** The private key, PKCS#8 sealed under the master key; absent when the key never left the device. */
   sealedKey?: Buffer;
-  issuedAt: string;
 }
 
 /** One write; a batch of them commits in one transaction or not at all. */
@@ -156,7 +162,9 @@ export interface Store {
   /** The users of one source by id, each with the digest of what is stored for it (see user-digest.ts). */
   listUserDigests(tenant: string, source: string): Promise<Map<string, string>>;
   listInvitations(tenant?: string): Promise<Invitation[]>;
-  listCertificates(filter: { tenant?: string; configuration?: string }): Promise<IssuedCertificate[]>;
+  listCertificates(filter: CertificateFilter): Promise<IssuedCertificate[]>;
+  /** As listCertificates, without reading the certificates and keys themselves. */
+  listCertificateFacts(filter: CertificateFilter): Promise<CertificateFacts[]>;
   commit(writes: Write[]): Promise<void>;
   /**
    * Takes (or renews) a named lock until `ttlMs` from now, unless someone else holds it unexpired,

@@ -16,7 +16,7 @@ export const certificateAuthorityProvider = recordProvider({
   pending: (ctx, d, record) => (holdsKey(d.spec.type) ? keyHolderPending(ctx, d, record) : serverCa.pending(d, record)),
   async impact(ctx, d, record, replace) {
     if (!replace.length || !holdsKey(record.spec.type)) return [];
-    const issued = (await ctx.store.listCertificates({ tenant: d.id.tenant })).filter((c) => c.issuerKey === record.status.publicKeySha256).length;
+    const issued = (await ctx.store.listCertificateFacts({ tenant: d.id.tenant })).filter((c) => c.issuerKey === record.status.publicKeySha256).length;
     return [`a new key pair replaces the current one: ${issued} identity certificate${issued === 1 ? '' : 's'} it issued ${issued === 1 ? 'is' : 'are'} issued again, and intermediates it signed are signed again`];
   },
 });

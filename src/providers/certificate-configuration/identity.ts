@@ -10,7 +10,7 @@ import { limiter } from '../../engine/limit.js';
 import type { ProviderContext } from '../../engine/provider.js';
 import { OID, type San } from '../../pki/certificate.js';
 import { encodeName, escapeDnValue, parseDn } from '../../pki/name.js';
-import type { DirectoryUser, IssuedCertificate, StoredRecord, Write } from '../../store/types.js';
+import type { CertificateFacts, DirectoryUser, IssuedCertificate, StoredRecord, Write } from '../../store/types.js';
 import { openIssuer, type IssueRequest } from '../certificate-authority/issuer.js';
 import type { Made } from '../record.js';
 import { reachedUsers, type Distribution, type SpaceMembers } from './distribution.js';
@@ -80,7 +80,7 @@ export interface Work {
   issue: Target[];
   renew: Target[];
   reissue: Target[];
-  remove: IssuedCertificate[];
+  remove: CertificateFacts[];
 }
 
 /**
@@ -88,7 +88,7 @@ export interface Work {
  * within renewBefore, but not in the first half of its life nor when a new one could not last
  * longer (its CA expires first): else each apply would renew it again.
  */
-export function decideWork(targets: Target[], reached: Set<string>, existing: IssuedCertificate[], issuer: { key: string; notAfter?: number } | undefined, renewBeforeMs: number, now: number): Work {
+export function decideWork(targets: Target[], reached: Set<string>, existing: CertificateFacts[], issuer: { key: string; notAfter?: number } | undefined, renewBeforeMs: number, now: number): Work {
   const held = new Map(existing.map((c) => [c.userId, c]));
   const work: Work = { issue: [], renew: [], reissue: [], remove: existing.filter((c) => !reached.has(c.userId)) };
   if (!issuer) return work;
@@ -121,7 +121,7 @@ async function survey(ctx: ProviderContext, d: Desired) {
   const [users, spaces, existing, issuer] = await Promise.all([
     ctx.store.listUsers(tenant),
     ctx.store.listRecords({ tenant, kind: 'Space' }),
-    ctx.store.listCertificates({ tenant, configuration: d.id.name }),
+    ctx.store.listCertificateFacts({ tenant, configuration: d.id.name }),
     openIssuer(ctx, tenant, id.certificateAuthorityRef.name),
   ]);
   const reached = reachedUsers(d.spec as unknown as Distribution, users, spaces.map((s) => ({ name: s.name, ...(s.spec as Omit<SpaceMembers, 'name'>) })));
