@@ -159,9 +159,11 @@ function faulted(target: 'graph' | 'token', req: IncomingMessage, res: ServerRes
   if (o && (o.target === target || o.target === 'all') && o.pagesLeft <= 0) {
     if ((o.remaining !== null && --o.remaining <= 0) || o.refuseSeconds) state.outage = undefined;
     record({ ...entry, status: 0, fault: 'outage' });
+    // Listening stops before the reset goes out: a client quick to connect again is refused, not
+    // queued in the backlog and reset with it.
+    if (o.refuseSeconds) server.close();
     reset(req);
     if (o.refuseSeconds) {
-      server.close();
       server.closeAllConnections();
       setTimeout(() => server.listen(config.port, '127.0.0.1'), o.refuseSeconds * 1000);
     }
