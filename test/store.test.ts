@@ -9,6 +9,7 @@ import { SCHEMA_VERSION } from '../src/store/migrations.js';
 import { openStore, parseStoreSpec, type StoreSpec } from '../src/store/open.js';
 import type { Store, StoredRecord } from '../src/store/types.js';
 import { startPostgres, type PostgresServer } from './servers/postgres.js';
+import { DIGEST_CHUNK } from '../src/store/sql-store.js';
 import { userDigest } from '../src/store/user-digest.js';
 import { doc, workspace } from './support/workspace.js';
 
@@ -143,6 +144,18 @@ describe.each(backends)('%s store', (_name, specOf) => {
     expect((await store.listUsers('t')).map((u) => u.id)).toEqual(['u1']);
     await store.commit([{ op: 'deleteCertificates', tenant: 't', configuration: 'wifi' }]);
     expect(await store.listCertificates({ tenant: 't' })).toEqual([]);
+  });
+
+  it('lists the digests of every user of a source, over several chunks', async () => {
+    // Ids in an order neither of insertion nor of number, and another source's users between them.
+    const n = DIGEST_CHUNK * 2 + 3;
+    const mine = Array.from({ length: n }, (_, i) => ({ tenant: 'chunks', id: `${(i * 7919) % n}-Ü${i % 3 ? 'a' : 'B'}`, source: 'LdapSource/many', upn: `u${i}@example.com`, groups: [], attributes: {}, labels: {} }));
+    const theirs = mine.filter((_, i) => i % 10 === 0).map((u) => ({ ...u, id: `${u.id}-other`, source: 'EntraIdSource/other' }));
+    await store.commit([...mine, ...theirs].map((user) => ({ op: 'putUser' as const, user })));
+    const digests = await store.listUserDigests('chunks', 'LdapSource/many');
+    expect(digests.size).toBe(n);
+    for (const u of mine) expect(digests.get(u.id)).toBe(userDigest(u));
+    expect((await store.listUserDigests('chunks', 'EntraIdSource/other')).size).toBe(theirs.length);
   });
 
   it('upgrades a store made by an older mdmops, keeping what it holds', async () => {

@@ -7,6 +7,9 @@ import { USER_COLUMNS, USER_DIGEST_PARAMS, USER_DIGEST_SQL, userColumns } from '
 const PUT_USER = `INSERT INTO users (tenant, id, ${USER_COLUMNS.join(', ')}) VALUES (?, ?, ${USER_COLUMNS.map(() => '?').join(', ')})
   ON CONFLICT (tenant, id) DO UPDATE SET ${USER_COLUMNS.map((c) => `${c} = excluded.${c}`).join(', ')}`;
 
+/** Stored digests listed per query (Store.listUserDigests). */
+export const DIGEST_CHUNK = 5000;
+
 export interface Exec {
   (sql: string, params?: unknown[]): Promise<{ rows: Record<string, unknown>[]; changes: number }>;
 }
@@ -134,7 +137,7 @@ function statement(w: Write): [string, unknown[]] {
       const u = w.user;
       return [
         PUT_USER,
-        [u.tenant, u.id, ...userColumns(u)],
+        [u.tenant, u.id, ...(w.columns ?? userColumns(u))],
       ];
     }
     case 'invite': {
@@ -255,9 +258,18 @@ export class SqlStore implements Store {
     );
   }
 
+  // In chunks by id (the primary key's order), yielding to the event loop between them: SQLite's
+  // queries block the thread, and a sync lists the stored users while it reads the source.
   async listUserDigests(tenant: string, source: string) {
-    const { rows } = await this.driver.query(`SELECT id, ${USER_DIGEST_SQL} AS digest FROM users WHERE tenant = ? AND source = ?`, [...USER_DIGEST_PARAMS, tenant, source]);
-    return new Map(rows.map((r) => [r.id as string, r.digest as string]));
+    const digests = new Map<string, string>();
+    const sql = `SELECT id, ${USER_DIGEST_SQL} AS digest FROM users WHERE tenant = ? AND source = ? AND id > ? ORDER BY id LIMIT ${DIGEST_CHUNK}`;
+    for (let after = ''; ; ) {
+      const { rows } = await this.driver.query(sql, [...USER_DIGEST_PARAMS, tenant, source, after]);
+      for (const r of rows) digests.set(r.id as string, r.digest as string);
+      if (rows.length < DIGEST_CHUNK) return digests;
+      after = rows[rows.length - 1]!.id as string;
+      await new Promise((resolve) => setImmediate(resolve));
+    }
   }
 
   async listInvitations(tenant?: string) {

@@ -132,7 +132,8 @@ export type Write =
   | { op: 'resolveNotification'; id: ResourceId; reason: string }
   | { op: 'audit'; entry: AuditEntry }
   | { op: 'setMeta'; key: string; value: string }
-  | { op: 'putUser'; user: DirectoryUser }
+  /** columns: userColumns(user), when the caller has them already (a sync computes them as users arrive). */
+  | { op: 'putUser'; user: DirectoryUser; columns?: (string | null)[] }
   | { op: 'deleteUser'; tenant: string; id: string }
   /** Queued once per user: a user invited before is not invited again. */
   | { op: 'invite'; invitation: Invitation }
@@ -153,7 +154,10 @@ export interface Store {
   listNotifications(filter?: { active?: boolean }): Promise<Notification[]>;
   listAudit(limit?: number): Promise<AuditEntry[]>;
   listUsers(tenant: string): Promise<DirectoryUser[]>;
-  /** The users of one source by id, each with the digest of what is stored for it (see user-digest.ts). */
+  /**
+   * The users of one source by id, each with the digest of what is stored for it (see user-digest.ts).
+   * Listed a few thousand at a time, letting other work run in between: a sync lists them while it reads.
+   */
   listUserDigests(tenant: string, source: string): Promise<Map<string, string>>;
   listInvitations(tenant?: string): Promise<Invitation[]>;
   listCertificates(filter: { tenant?: string; configuration?: string }): Promise<IssuedCertificate[]>;

@@ -21,7 +21,14 @@ export function userColumns(u: DirectoryUser): (string | null)[] {
 /** Joins the columns with a control character no directory value holds (JSON escapes it). */
 const SEPARATOR = '\u0001';
 
-export const userDigest = (u: DirectoryUser) => userColumns(u).map((v) => v ?? '').join(SEPARATOR);
+/** The digest of columns as userColumns gives them. */
+export function columnsDigest(columns: readonly (string | null)[]): string {
+  let d = columns[0] ?? '';
+  for (let i = 1; i < columns.length; i++) d += SEPARATOR + (columns[i] ?? '');
+  return d;
+}
+
+export const userDigest = (u: DirectoryUser) => columnsDigest(userColumns(u));
 
 /** The same digest in SQL (SQLite and PostgreSQL alike), with SEPARATOR bound to each `?`. */
 export const USER_DIGEST_SQL = USER_COLUMNS.map((c) => `COALESCE(${c}, '')`).join(' || ? || ');
