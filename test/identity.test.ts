@@ -7,7 +7,7 @@ import { appleIdOf, assignAppleIds } from '../src/identity/apple-id.js';
 import { attributeCoverage } from '../src/identity/attributes.js';
 import { groupsByUser, mergeGroup, mergeUser, userSelect } from '../src/identity/entra-directory.js';
 import { retryAfterMs } from '../src/identity/graph.js';
-import { syncRound } from '../src/identity/sync.js';
+import { RoundBuilder, syncRound } from '../src/identity/sync.js';
 import { userDigest } from '../src/store/user-digest.js';
 import type { DirectoryUser, StoredRecord } from '../src/store/types.js';
 
@@ -65,6 +65,69 @@ describe('sync rounds', () => {
     expect(syncRound('t', stored, mine.slice(11)).blocked).toContain('would delete 11 of 100 users');
     expect(syncRound('t', stored, mine.slice(10))).toMatchObject({ removed: 10 });
     expect(syncRound('t', stored, mine.slice(11), true).writes.filter((w) => w.op === 'deleteUser')).toHaveLength(11);
+  });
+});
+
+describe('sync rounds built as users arrive', () => {
+  const byEmail = { mode: 'Schema' as const, schema: 'UserEmailAddress' as const, includeAppleIdSubdomain: false };
+  const summary = (r: ReturnType<RoundBuilder['finish']>) => ({
+    added: r.added,
+    updated: r.updated,
+    removed: r.removed,
+    blocked: r.blocked,
+    writes: r.writes.map((w) => (w.op === 'putUser' ? `put ${w.user.id} ${w.user.appleId ?? '-'}` : w.op === 'deleteUser' ? `delete ${w.id}` : w.op)),
+  });
+
+  it('come to the same whether the stored users are compared before, amid or after the users read', () => {
+    const stored = new Map(Array.from({ length: 50 }, (_, i) => user(`u${i}`)).map((u) => [u.id, userDigest(u)]));
+    const incoming = () => [...Array.from({ length: 45 }, (_, i) => user(`u${i + 5}`, i === 3 ? { displayName: 'Changed' } : {})), user('new', { email: 'new@contoso.com' })];
+    const results = [0, 20, 46].map((at) => {
+      const round = new RoundBuilder('t', { attributes: [] });
+      incoming().forEach((u, i) => {
+        if (i === at) round.compareWith(stored);
+        round.add(u);
+      });
+      if (at === 46) round.compareWith(stored);
+      return round.finish();
+    });
+    for (const r of results) expect(summary(r)).toEqual(summary(results[0]!));
+    expect(summary(results[0]!)).toMatchObject({ added: 1, updated: 1, removed: 5, writes: ['put u8 -', 'put new -', 'delete u0', 'delete u1', 'delete u2', 'delete u3', 'delete u4'] });
+    expect(results[0]!.newUsers.map((u) => u.id)).toEqual(['new']);
+  });
+
+  it('take back an Apple ID that a later user turns out to share, and write the user that held it', () => {
+    // a holds Anne@contoso.com in the store; b, read after a was found unchanged, claims it too.
+    const a = user('a', { email: 'Anne@contoso.com' });
+    const stored = new Map([[a.id, userDigest({ ...a, appleId: 'Anne@contoso.com' })]]);
+    const round = new RoundBuilder('t', { appleIds: byEmail, attributes: ['dept'] });
+    round.compareWith(stored);
+    round.add(user('a', { email: 'Anne@contoso.com' }));
+    round.add(user('b', { email: 'anne@contoso.com', attributes: { dept: 'R&D' } }));
+    round.add(user('c', { email: 'carl@contoso.com' }));
+    const r = round.finish();
+    expect(summary(r)).toEqual({ added: 2, updated: 1, removed: 0, blocked: undefined, writes: ['put a -', 'put b -', 'put c carl@contoso.com'] });
+    expect(r.appleIds.collisions).toEqual([{ appleId: 'Anne@contoso.com', users: ['a@contoso.com', 'b@contoso.com'] }]);
+    expect(r.coverage).toEqual({ none: false, lacking: [{ name: 'dept', users: 2 }] });
+    // Once stored without it, the same users are unchanged.
+    const again = new RoundBuilder('t', { appleIds: byEmail });
+    again.compareWith(new Map(r.users.map((u) => [u.id, userDigest(u)])));
+    for (const u of [user('a', { email: 'Anne@contoso.com' }), user('b', { email: 'anne@contoso.com', attributes: { dept: 'R&D' } }), user('c', { email: 'carl@contoso.com' })]) again.add(u);
+    expect(summary(again.finish()).writes).toEqual([]);
+  });
+
+  it('never delete on an empty answer, and stop above the guard unless confirmed', () => {
+    const stored = new Map(Array.from({ length: 1000 }, (_, i) => user(`u${i}`)).map((u) => [u.id, userDigest(u)]));
+    const empty = new RoundBuilder('t');
+    empty.compareWith(stored);
+    expect(empty.finish(true)).toMatchObject({ writes: [], blocked: expect.stringContaining('returned no users') });
+    const most = () => {
+      const round = new RoundBuilder('t');
+      round.compareWith(stored);
+      for (let i = 0; i < 899; i++) round.add(user(`u${i}`));
+      return round;
+    };
+    expect(most().finish()).toMatchObject({ writes: [], blocked: expect.stringContaining('would delete 101 of 1000 users') });
+    expect(most().finish(true)).toMatchObject({ removed: 101 });
   });
 });
 
