@@ -135,11 +135,26 @@ export type Write =
   /** columns: userColumns(user), when the caller has them already (a sync computes them as users arrive). */
   | { op: 'putUser'; user: DirectoryUser; columns?: (string | null)[] }
   | { op: 'deleteUser'; tenant: string; id: string }
+  /** Every user put in the stage (Store.stageUsers), as putUser each; a commit holds at most one. */
+  | { op: 'putStagedUsers'; stage: UserStage }
   /** Queued once per user: a user invited before is not invited again. */
   | { op: 'invite'; invitation: Invitation }
   | { op: 'putCertificate'; certificate: IssuedCertificate }
   | { op: 'deleteCertificate'; tenant: string; configuration: string; userId: string }
   | { op: 'deleteCertificates'; tenant: string; configuration: string };
+
+/**
+ * Users to be put, staged by a sync while it reads its source: none of them is in the tenant until
+ * a commit with putStagedUsers, and staging holds no lock on the tenant's tables.
+ */
+export interface UserStage {
+  /** Stages a user with its columns (userColumns); one staged again replaces the one before. */
+  put(user: DirectoryUser, columns: (string | null)[]): void;
+  /** Takes a staged user out again. */
+  unstage(tenant: string, id: string): void;
+  /** Drops the stage and what it holds; the users of a commit that put them stay put. */
+  close(): Promise<void>;
+}
 
 export interface Store {
   readonly location: string;
@@ -159,6 +174,8 @@ export interface Store {
    * Listed a few thousand at a time, letting other work run in between: a sync lists them while it reads.
    */
   listUserDigests(tenant: string, source: string): Promise<Map<string, string>>;
+  /** A stage for the users a sync round puts; optional: without one, a round's users are put one by one. */
+  stageUsers?(): Promise<UserStage>;
   listInvitations(tenant?: string): Promise<Invitation[]>;
   listCertificates(filter: { tenant?: string; configuration?: string }): Promise<IssuedCertificate[]>;
   commit(writes: Write[]): Promise<void>;
