@@ -8,7 +8,7 @@
 import { AppleIdAssigner, type AppleIdResult, type AppleIdSettings } from './apple-id.js';
 import type { AttributeCoverage } from './attributes.js';
 import { columnsDigest, userColumns } from '../store/user-digest.js';
-import type { DirectoryUser, Write } from '../store/types.js';
+import type { DirectoryUser, UserStage, Write } from '../store/types.js';
 
 /** Above either, a round that deletes users stops until an administrator confirms (as Entra Connect's accidental-delete prevention). */
 export const DELETE_GUARD = { count: 500, fraction: 0.1 };
@@ -44,6 +44,11 @@ export interface RoundOptions {
   appleIds?: AppleIdSettings;
   /** Custom attribute names whose coverage is counted. */
   attributes?: string[];
+  /**
+   * Where the users to put go as soon as they are found new or changed (Store.stageUsers); the
+   * round then puts them with one putStagedUsers. Without it, each is a putUser.
+   */
+  stage?: UserStage;
 }
 
 export class RoundBuilder {
@@ -58,12 +63,14 @@ export class RoundBuilder {
   private readonly apple?: AppleIdAssigner;
   private readonly names: string[];
   private readonly have: number[];
+  private readonly stage?: UserStage;
 
   constructor(
     private readonly tenant: string,
     options: RoundOptions = {},
   ) {
     if (options.appleIds) this.apple = new AppleIdAssigner(options.appleIds);
+    this.stage = options.stage;
     this.names = options.attributes ?? [];
     this.have = this.names.map(() => 0);
   }
@@ -99,8 +106,12 @@ export class RoundBuilder {
       this.seen!.add(u.id);
       this.verdicts[i] = old === columnsDigest(columns) ? SAME : UPDATED;
     }
-    // An unchanged user's columns are not written: they need not be kept.
-    this.columns[i] = this.verdicts[i] === SAME ? undefined : columns;
+    // An unchanged user's columns are not written, and a staged user's are written: neither is kept.
+    if (this.verdicts[i] === SAME || !this.stage) this.columns[i] = this.verdicts[i] === SAME ? undefined : columns;
+    else {
+      this.stage.put(u, columns);
+      this.columns[i] = undefined;
+    }
   }
 
   /** The round, once every user is in and compared. */
@@ -114,8 +125,10 @@ export class RoundBuilder {
       const at = new Map(users.map((u, i) => [u, i]));
       for (const u of appleIds.taken) {
         const i = at.get(u)!;
+        const before = this.verdicts[i];
         this.columns[i] = userColumns(u);
         this.compare(i);
+        if (before !== SAME && this.verdicts[i] === SAME) this.stage?.unstage(u.tenant, u.id);
       }
     }
     const coverage: AttributeCoverage =
@@ -148,8 +161,9 @@ export class RoundBuilder {
         added++;
         newUsers.push(users[i]!);
       } else updated++;
-      writes.push({ op: 'putUser', user: users[i]!, columns: this.columns[i]! });
+      if (!this.stage) writes.push({ op: 'putUser', user: users[i]!, columns: this.columns[i]! });
     }
+    if (this.stage && added + updated) writes.push({ op: 'putStagedUsers', stage: this.stage });
     for (const id of gone) writes.push({ op: 'deleteUser', tenant: this.tenant, id });
     return { ...base, writes, newUsers, added, updated, removed: gone.length };
   }

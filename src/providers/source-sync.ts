@@ -49,7 +49,10 @@ export async function runSourceSync(engine: Engine, record: StoredRecord, reader
   const writes: Write[] = [];
   let groupCount: number | undefined;
   const names = (spec.customAttributes ?? []).map((a) => a.name);
-  const round = new RoundBuilder(record.tenant, { appleIds: spec.managedAppleIds ?? { mode: 'None', includeAppleIdSubdomain: false }, attributes: names });
+  // Users to put are staged as they are found (no lock on the tenant's tables meanwhile), and moved
+  // into users by the commit that ends the round; a round that fails or stops drops them.
+  const stage = await engine.store.stageUsers?.();
+  const round = new RoundBuilder(record.tenant, { appleIds: spec.managedAppleIds ?? { mode: 'None', includeAppleIdSubdomain: false }, attributes: names, stage });
   // The stored users are listed while the source is read (a few thousand at a time), and each user
   // read is compared as soon as both are in: Node mostly waits on the directory during a read.
   const listing = engine.store.listUserDigests(record.tenant, source).then((stored) => round.compareWith(stored));
@@ -104,7 +107,11 @@ export async function runSourceSync(engine: Engine, record: StoredRecord, reader
     const p = problems.get(reason);
     writes.push(p ? notice(record, reason, p.severity, p.message, at) : { op: 'resolveNotification', id, reason });
   }
-  await engine.store.commit(writes);
+  try {
+    await engine.store.commit(writes);
+  } finally {
+    await stage?.close();
+  }
   return report;
 }
 
