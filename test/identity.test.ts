@@ -8,7 +8,7 @@ import { attributeCoverage } from '../src/identity/attributes.js';
 import { groupsByUser, mergeGroup, mergeUser, userSelect } from '../src/identity/entra-directory.js';
 import { retryAfterMs } from '../src/identity/graph.js';
 import { RoundBuilder, syncRound } from '../src/identity/sync.js';
-import { userDigest } from '../src/store/user-digest.js';
+import { digestMatches, userColumns, userDigest } from '../src/store/user-digest.js';
 import type { DirectoryUser, StoredRecord } from '../src/store/types.js';
 
 const user = (id: string, extra: Partial<DirectoryUser> = {}): DirectoryUser => ({ tenant: 't', id, source: 'S/s', upn: `${id}@contoso.com`, groups: [], attributes: {}, labels: {}, ...extra });
@@ -51,7 +51,15 @@ describe('sync rounds', () => {
     expect(userDigest({ ...a, attributes: { e: 'z', d: ['x', 'y'] } })).toBe(userDigest(a));
     for (const changed of [{ attributes: { d: ['y', 'x'], e: 'z' } }, { attributes: { d: 'x', e: 'z' } }, { groups: ['g1', 'g2'] }, { appleId: 'a@x' }, { email: 'a@x' }, { displayName: 'A' }, { upn: 'b@x' }, { labels: { os: 'ios' } }]) {
       expect(userDigest({ ...a, ...changed }), JSON.stringify(changed)).not.toBe(userDigest(a));
+      expect(digestMatches(userDigest(a), userColumns({ ...a, ...changed })), JSON.stringify(changed)).toBe(false);
+      expect(digestMatches(userDigest({ ...a, ...changed }), userColumns(a)), JSON.stringify(changed)).toBe(false);
     }
+    // Compared in place, as a sync does: equal only to the whole digest.
+    expect(digestMatches(userDigest(a), userColumns(a))).toBe(true);
+    expect(digestMatches(userDigest({ ...a, appleId: 'a@x' }), userColumns({ ...a, appleId: 'a@x' }))).toBe(true);
+    expect(digestMatches(`${userDigest(a)}x`, userColumns(a))).toBe(false);
+    expect(digestMatches(userDigest(a).slice(0, -1), userColumns(a))).toBe(false);
+    expect(digestMatches(userDigest(a).replace('\u0001', '\u0002'), userColumns(a))).toBe(false);
   });
 
   it('write only what changed, never delete on an empty answer, and stop above the guard unless confirmed', () => {

@@ -7,7 +7,7 @@
 // is only what needs every user: Apple ID collisions, removals and the mass-delete guard.
 import { AppleIdAssigner, type AppleIdResult, type AppleIdSettings } from './apple-id.js';
 import type { AttributeCoverage } from './attributes.js';
-import { columnsDigest, userColumns } from '../store/user-digest.js';
+import { digestMatches, userColumns } from '../store/user-digest.js';
 import type { DirectoryUser, UserStage, Write } from '../store/types.js';
 
 /** Above either, a round that deletes users stops until an administrator confirms (as Entra Connect's accidental-delete prevention). */
@@ -104,7 +104,7 @@ export class RoundBuilder {
     if (old === undefined) this.verdicts[i] = ADDED;
     else {
       this.seen!.add(u.id);
-      this.verdicts[i] = old === columnsDigest(columns) ? SAME : UPDATED;
+      this.verdicts[i] = digestMatches(old, columns) ? SAME : UPDATED;
     }
     // An unchanged user's columns are not written, and a staged user's are written: neither is kept.
     if (this.verdicts[i] === SAME || !this.stage) this.columns[i] = this.verdicts[i] === SAME ? undefined : columns;

@@ -5,7 +5,7 @@ import type { SyncOptions, SyncReport } from '../../engine/provider.js';
 import type { SecretResolver } from '../../engine/secrets.js';
 import { readyOf } from '../../engine/status.js';
 import { readLdapDirectory, type LdapReadSpec } from '../../identity/ldap-directory.js';
-import type { StoredRecord } from '../../store/types.js';
+import type { DirectoryUser, StoredRecord } from '../../store/types.js';
 import { runSourceSync } from '../source-sync.js';
 
 type LdapSpec = LdapReadSpec & { bindPasswordSecretRef: { name: string; key: string }; connectorRef?: { name: string } };
@@ -27,19 +27,12 @@ export async function syncLdapSource(engine: Engine, secrets: SecretResolver, re
       if (password === undefined) throw new Error(`the bind password is missing: ${secrets.where(record.tenant, spec.bindPasswordSecretRef)}`);
       const sealedCa = await engine.store.getBlob(id, 'file:spec.tls.caCertificates');
       const caPem = sealedCa && engine.key.open(sealedCa, blobAad(id, 'file:spec.tls.caCertificates')).toString();
-      const read = await readLdapDirectory(spec, password, caPem, progress, (u) =>
-        accept({
-          tenant: record.tenant,
-          id: `${source}/${u.uid}`,
-          source,
-          upn: u.upn ?? u.email ?? u.uid,
-          ...(u.email ? { email: u.email } : {}),
-          ...(u.displayName ? { displayName: u.displayName } : {}),
-          groups: u.groups,
-          attributes: u.attributes,
-          labels: {},
-        }),
-      );
+      const read = await readLdapDirectory(spec, password, caPem, progress, (u) => {
+        const user: DirectoryUser = { tenant: record.tenant, id: `${source}/${u.uid}`, source, upn: u.upn ?? u.email ?? u.uid, groups: u.groups, attributes: u.attributes, labels: {} };
+        if (u.email) user.email = u.email;
+        if (u.displayName) user.displayName = u.displayName;
+        accept(user);
+      });
       return { groupCount: read.groupCount };
     },
   }, options);
