@@ -9,7 +9,7 @@ import { groupsByUser, mergeGroup, mergeUser, userSelect } from '../src/identity
 import { retryAfterMs } from '../src/identity/graph.js';
 import { RoundBuilder, syncRound } from '../src/identity/sync.js';
 import { digestMatches, userColumns, userDigest } from '../src/store/user-digest.js';
-import type { DirectoryUser, StoredRecord } from '../src/store/types.js';
+import type { DirectoryUser, StoredRecord, UserStage } from '../src/store/types.js';
 
 const user = (id: string, extra: Partial<DirectoryUser> = {}): DirectoryUser => ({ tenant: 't', id, source: 'S/s', upn: `${id}@contoso.com`, groups: [], attributes: {}, labels: {}, ...extra });
 
@@ -90,7 +90,7 @@ describe('sync rounds built as users arrive', () => {
     const stored = new Map(Array.from({ length: 50 }, (_, i) => user(`u${i}`)).map((u) => [u.id, userDigest(u)]));
     const incoming = () => [...Array.from({ length: 45 }, (_, i) => user(`u${i + 5}`, i === 3 ? { displayName: 'Changed' } : {})), user('new', { email: 'new@contoso.com' })];
     const results = [0, 20, 46].map((at) => {
-      const round = new RoundBuilder('t', { attributes: [] });
+      const round = new RoundBuilder('t', { attributes: [], newUsers: true });
       incoming().forEach((u, i) => {
         if (i === at) round.compareWith(stored);
         round.add(u);
@@ -103,25 +103,44 @@ describe('sync rounds built as users arrive', () => {
     expect(results[0]!.newUsers.map((u) => u.id)).toEqual(['new']);
   });
 
-  it('take back an Apple ID that a later user turns out to share, and write the user that held it', () => {
-    // a holds Anne@contoso.com in the store; b, read after a was found unchanged, claims it too.
-    const a = user('a', { email: 'Anne@contoso.com' });
-    const stored = new Map([[a.id, userDigest({ ...a, appleId: 'Anne@contoso.com' })]]);
-    const round = new RoundBuilder('t', { appleIds: byEmail, attributes: ['dept'] });
-    round.compareWith(stored);
-    round.add(user('a', { email: 'Anne@contoso.com' }));
-    round.add(user('b', { email: 'anne@contoso.com', attributes: { dept: 'R&D' } }));
-    round.add(user('c', { email: 'carl@contoso.com' }));
-    const r = round.finish();
-    expect(summary(r)).toEqual({ added: 2, updated: 1, removed: 0, blocked: undefined, writes: ['put a -', 'put b -', 'put c carl@contoso.com'] });
-    expect(r.appleIds.collisions).toEqual([{ appleId: 'Anne@contoso.com', users: ['a@contoso.com', 'b@contoso.com'] }]);
-    expect(r.coverage).toEqual({ none: false, lacking: [{ name: 'dept', users: 2 }] });
-    // Once stored without it, the same users are unchanged.
-    const again = new RoundBuilder('t', { appleIds: byEmail });
-    again.compareWith(new Map(r.users.map((u) => [u.id, userDigest(u)])));
-    for (const u of [user('a', { email: 'Anne@contoso.com' }), user('b', { email: 'anne@contoso.com', attributes: { dept: 'R&D' } }), user('c', { email: 'carl@contoso.com' })]) again.add(u);
-    expect(summary(again.finish()).writes).toEqual([]);
-  });
+  /** A stage that keeps what it holds in a map, and writes it as putUser writes would read. */
+  const fakeStage = () => {
+    const held = new Map<string, string>();
+    const stage: UserStage = { put: (u, columns) => void held.set(u.id, `put ${u.id} ${columns[7] ?? '-'}`), unstage: (_t, id) => void held.delete(id), close: async () => undefined };
+    return { stage, held };
+  };
+
+  for (const staged of [false, true]) {
+    it(`take back an Apple ID that a later user turns out to share, and write the user that held it${staged ? ' (staged)' : ''}`, () => {
+      // a holds Anne@contoso.com in the store; b, read after a was found unchanged, claims it too.
+      // d is stored without an Apple ID (it collided before) and is read before e, which claims the same one.
+      const a = user('a', { email: 'Anne@contoso.com' });
+      const d = user('d', { email: 'dora@contoso.com' });
+      const stored = new Map([[a.id, userDigest({ ...a, appleId: 'Anne@contoso.com' })], [d.id, userDigest(d)]]);
+      const fake = fakeStage();
+      const round = new RoundBuilder('t', { appleIds: byEmail, attributes: ['dept'], newUsers: true, ...(staged ? { stage: fake.stage } : {}) });
+      round.compareWith(stored);
+      const users = [user('a', { email: 'Anne@contoso.com' }), user('d', { email: 'dora@contoso.com' }), user('b', { email: 'anne@contoso.com', attributes: { dept: 'R&D' } }), user('c', { email: 'carl@contoso.com' }), user('e', { email: 'Dora@contoso.com' })];
+      for (const u of users) round.add(u);
+      const r = round.finish();
+      const writes = ['put a -', 'put b -', 'put c carl@contoso.com', 'put e -'];
+      if (staged) {
+        expect(summary(r)).toEqual({ added: 3, updated: 1, removed: 0, blocked: undefined, writes: ['putStagedUsers'] });
+        expect([...fake.held.values()].sort()).toEqual(writes);
+      } else expect({ ...summary(r), writes: summary(r).writes.sort() }).toEqual({ added: 3, updated: 1, removed: 0, blocked: undefined, writes });
+      expect(r.newUsers.map((u) => u.id)).toEqual(['b', 'c', 'e']);
+      expect(r.appleIds.collisions).toEqual([
+        { appleId: 'Anne@contoso.com', users: ['a@contoso.com', 'b@contoso.com'] },
+        { appleId: 'dora@contoso.com', users: ['d@contoso.com', 'e@contoso.com'] },
+      ]);
+      expect(r.coverage).toEqual({ none: false, lacking: [{ name: 'dept', users: 4 }] });
+      // Once stored without it, the same users are unchanged.
+      const again = new RoundBuilder('t', { appleIds: byEmail });
+      again.compareWith(new Map(users.map((u) => [u.id, userDigest(u)])));
+      for (const u of [user('a', { email: 'Anne@contoso.com' }), user('d', { email: 'dora@contoso.com' }), user('b', { email: 'anne@contoso.com', attributes: { dept: 'R&D' } }), user('c', { email: 'carl@contoso.com' }), user('e', { email: 'Dora@contoso.com' })]) again.add(u);
+      expect(summary(again.finish()).writes).toEqual([]);
+    });
+  }
 
   it('never delete on an empty answer, and stop above the guard unless confirmed', () => {
     const stored = new Map(Array.from({ length: 1000 }, (_, i) => user(`u${i}`)).map((u) => [u.id, userDigest(u)]));

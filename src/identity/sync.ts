@@ -23,18 +23,17 @@ export interface SyncRound {
 }
 
 export interface BuiltRound extends SyncRound {
-  /** Every user the source gave, in the order it gave them (with its Apple ID, if any). */
-  users: DirectoryUser[];
+  /** How many users the source gave. */
+  userCount: number;
   /** How many users of this source the store held. */
   storedCount: number;
-  /** Users new to the store (for invitations), in the order the source gave them. */
+  /** Users new to the store, in the order the source gave them: only when RoundOptions.newUsers asks. */
   newUsers: DirectoryUser[];
   appleIds: Omit<AppleIdResult, 'users'>;
   coverage: AttributeCoverage;
 }
 
-// What the comparison made of each user.
-const PENDING = 0;
+// What the comparison made of a user.
 const SAME = 1;
 const ADDED = 2;
 const UPDATED = 3;
@@ -49,17 +48,31 @@ export interface RoundOptions {
    * round then puts them with one putStagedUsers. Without it, each is a putUser.
    */
   stage?: UserStage;
+  /** Gathers the users new to the store (for invitations). */
+  newUsers?: boolean;
 }
 
+/**
+ * A round built user by user. A user is kept only as long as something still needs it: until it is
+ * compared (the stored digests may come after it), while it is to be put and there is no stage,
+ * while it holds an Apple ID that a later user may claim too, and when new users are gathered. So a
+ * round that stages its users holds few of them at once, and the garbage collector has little to
+ * keep alive.
+ */
 export class RoundBuilder {
-  readonly users: DirectoryUser[] = [];
-  /** Each user's stored columns, until it is found unchanged. */
-  private readonly columns: ((string | null)[] | undefined)[] = [];
-  private readonly verdicts: number[] = [];
+  private count = 0;
+  /** Users read before the stored digests came, with their columns. */
+  private waiting: [DirectoryUser, (string | null)[]][] = [];
   private stored?: Map<string, string>;
   /** The stored ids the source gave again (not gathered on a first round: nothing to remove). */
   private seen?: Set<string>;
-  private compared = 0;
+  private added = 0;
+  private updated = 0;
+  /** Without a stage: the users to put, with their columns, in the order read. */
+  private readonly puts = new Map<DirectoryUser, (string | null)[]>();
+  /** The verdicts on users holding an Apple ID, in case a later user claims it too. */
+  private readonly verdicts = new Map<DirectoryUser, number>();
+  private readonly newUsers?: DirectoryUser[];
   private readonly apple?: AppleIdAssigner;
   private readonly names: string[];
   private readonly have: number[];
@@ -71,6 +84,7 @@ export class RoundBuilder {
   ) {
     if (options.appleIds) this.apple = new AppleIdAssigner(options.appleIds);
     this.stage = options.stage;
+    if (options.newUsers) this.newUsers = [];
     this.names = options.attributes ?? [];
     this.have = this.names.map(() => 0);
   }
@@ -79,67 +93,75 @@ export class RoundBuilder {
   add(u: DirectoryUser): void {
     this.apple?.add(u);
     for (let k = 0; k < this.names.length; k++) if (u.attributes[this.names[k]!] !== undefined) this.have[k]!++;
-    this.users.push(u);
-    this.columns.push(userColumns(u));
-    this.verdicts.push(PENDING);
-    if (this.stored) this.compareUpTo(this.users.length);
+    this.count++;
+    const columns = userColumns(u);
+    if (this.stored) this.judge(u, columns);
+    else this.waiting.push([u, columns]);
   }
 
   /** The source's users in the store, by id, with their digests (Store.listUserDigests): before, during or after the adds. */
   compareWith(stored: Map<string, string>): void {
     this.stored = stored;
     if (stored.size) this.seen = new Set();
-    this.compareUpTo(this.users.length);
+    const waiting = this.waiting;
+    this.waiting = [];
+    for (const [u, columns] of waiting) this.judge(u, columns);
   }
 
-  private compareUpTo(end: number) {
-    for (let i = this.compared; i < end; i++) this.compare(i);
-    this.compared = end;
-  }
-
-  private compare(i: number) {
-    const u = this.users[i]!;
+  private verdictOn(u: DirectoryUser, columns: (string | null)[]): number {
     const old = this.stored!.get(u.id);
-    const columns = this.columns[i] ?? userColumns(u);
-    if (old === undefined) this.verdicts[i] = ADDED;
-    else {
-      this.seen!.add(u.id);
-      this.verdicts[i] = digestMatches(old, columns) ? SAME : UPDATED;
-    }
-    // An unchanged user's columns are not written, and a staged user's are written: neither is kept.
-    if (this.verdicts[i] === SAME || !this.stage) this.columns[i] = this.verdicts[i] === SAME ? undefined : columns;
-    else {
-      this.stage.put(u, columns);
-      this.columns[i] = undefined;
-    }
+    if (old === undefined) return ADDED;
+    this.seen!.add(u.id);
+    return digestMatches(old, columns) ? SAME : UPDATED;
+  }
+
+  private judge(u: DirectoryUser, columns: (string | null)[]) {
+    const verdict = this.verdictOn(u, columns);
+    if (this.apple && u.appleId !== undefined) this.verdicts.set(u, verdict);
+    if (verdict === SAME) return;
+    if (verdict === ADDED) {
+      this.added++;
+      this.newUsers?.push(u);
+    } else this.updated++;
+    if (this.stage) this.stage.put(u, columns);
+    else this.puts.set(u, columns);
   }
 
   /** The round, once every user is in and compared. */
   finish(allowMassDelete = false): BuiltRound {
     const stored = this.stored;
     if (!stored) throw new Error('a sync round was finished before the stored users were compared');
-    const users = this.users;
     const appleIds = this.apple?.finish() ?? { collisions: [], missing: [], taken: [] };
-    if (appleIds.taken.length) {
-      // Users that turned out to share an Apple ID keep none: compared again without it.
-      const at = new Map(users.map((u, i) => [u, i]));
-      for (const u of appleIds.taken) {
-        const i = at.get(u)!;
-        const before = this.verdicts[i];
-        this.columns[i] = userColumns(u);
-        this.compare(i);
-        if (before !== SAME && this.verdicts[i] === SAME) this.stage?.unstage(u.tenant, u.id);
+    // Users that turned out to share an Apple ID keep none: judged again without it.
+    for (const u of appleIds.taken) {
+      const before = this.verdicts.get(u)!;
+      const columns = userColumns(u);
+      const verdict = this.verdictOn(u, columns);
+      if (verdict === before) {
+        if (verdict !== SAME) (this.stage ? this.stage.put(u, columns) : this.puts.set(u, columns));
+        continue;
+      }
+      // ADDED depends on the id alone: only SAME and UPDATED trade places.
+      if (verdict === SAME) {
+        this.updated--;
+        if (this.stage) this.stage.unstage(u.tenant, u.id);
+        else this.puts.delete(u);
+      } else {
+        this.updated++;
+        if (this.stage) this.stage.put(u, columns);
+        else this.puts.set(u, columns);
       }
     }
+    const count = this.count;
     const coverage: AttributeCoverage =
-      !this.names.length || !users.length
+      !this.names.length || !count
         ? { none: false, lacking: [] }
         : {
             none: this.have.every((n) => n === 0),
-            lacking: this.names.flatMap((name, k) => (this.have[k]! < users.length ? [{ name, users: users.length - this.have[k]! }] : [])),
+            lacking: this.names.flatMap((name, k) => (this.have[k]! < count ? [{ name, users: count - this.have[k]! }] : [])),
           };
-    const base = { users, storedCount: stored.size, newUsers: [] as DirectoryUser[], appleIds: { collisions: appleIds.collisions, missing: appleIds.missing }, coverage, writes: [] as Write[], added: 0, updated: 0, removed: 0 };
-    if (!users.length && stored.size) {
+    const base = { userCount: count, storedCount: stored.size, newUsers: [] as DirectoryUser[], appleIds: { collisions: appleIds.collisions, missing: appleIds.missing }, coverage, writes: [] as Write[], added: 0, updated: 0, removed: 0 };
+    if (!count && stored.size) {
       return { ...base, blocked: `the source returned no users (the ${stored.size} synced before are kept): check its search base and filter` };
     }
     const seen = this.seen;
@@ -151,21 +173,10 @@ export class RoundBuilder {
       };
     }
     const writes: Write[] = [];
-    const newUsers: DirectoryUser[] = [];
-    let added = 0;
-    let updated = 0;
-    for (let i = 0; i < users.length; i++) {
-      const v = this.verdicts[i];
-      if (v === SAME) continue;
-      if (v === ADDED) {
-        added++;
-        newUsers.push(users[i]!);
-      } else updated++;
-      if (!this.stage) writes.push({ op: 'putUser', user: users[i]!, columns: this.columns[i]! });
-    }
-    if (this.stage && added + updated) writes.push({ op: 'putStagedUsers', stage: this.stage });
+    for (const [user, columns] of this.puts) writes.push({ op: 'putUser', user, columns });
+    if (this.stage && this.added + this.updated) writes.push({ op: 'putStagedUsers', stage: this.stage });
     for (const id of gone) writes.push({ op: 'deleteUser', tenant: this.tenant, id });
-    return { ...base, writes, newUsers, added, updated, removed: gone.length };
+    return { ...base, writes, newUsers: this.newUsers ?? [], added: this.added, updated: this.updated, removed: gone.length };
   }
 }
 

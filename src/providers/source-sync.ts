@@ -52,7 +52,7 @@ export async function runSourceSync(engine: Engine, record: StoredRecord, reader
   // Users to put are staged as they are found (no lock on the tenant's tables meanwhile), and moved
   // into users by the commit that ends the round; a round that fails or stops drops them.
   const stage = await engine.store.stageUsers?.();
-  const round = new RoundBuilder(record.tenant, { appleIds: spec.managedAppleIds ?? { mode: 'None', includeAppleIdSubdomain: false }, attributes: names, stage });
+  const round = new RoundBuilder(record.tenant, { appleIds: spec.managedAppleIds ?? { mode: 'None', includeAppleIdSubdomain: false }, attributes: names, stage, newUsers: spec.autoInviteUsers });
   // The stored users are listed while the source is read (a few thousand at a time), and each user
   // read is compared as soon as both are in: Node mostly waits on the directory during a read.
   const listing = engine.store.listUserDigests(record.tenant, source).then((stored) => round.compareWith(stored));
@@ -68,8 +68,7 @@ export async function runSourceSync(engine: Engine, record: StoredRecord, reader
       report.blocked = built.blocked;
       problems.set(`${reader.prefix}DeletionBlocked`, { severity: 'Warning', message: built.blocked });
     } else {
-      const users = built.users;
-      Object.assign(report, { added: built.added, updated: built.updated, removed: built.removed, userCount: users.length });
+      Object.assign(report, { added: built.added, updated: built.updated, removed: built.removed, userCount: built.userCount });
       for (const w of built.writes) writes.push(w); // not push(...): 100,000s of arguments overflow the stack
       if (read.state) writes.push({ op: 'putBlob', id, purpose: SYNC_STATE, sealed: engine.key.seal(read.state, blobAad(id, SYNC_STATE)) });
       // Newly imported users with an e-mail address are invited; the store keeps one invitation per user, ever.
@@ -78,7 +77,7 @@ export async function runSourceSync(engine: Engine, record: StoredRecord, reader
       if (coverage.none) {
         problems.set(`${reader.prefix}NoAttributesSynced`, { severity: 'Warning', message: `no user has any of the custom attributes ${names.join(', ')}: check that ${reader.where} exposes them to mdmops` });
       } else if (coverage.lacking.length) {
-        problems.set(`${reader.prefix}SomeAttributesNotSynced`, { severity: 'Warning', message: `some users lack custom attributes: ${describeLacking(coverage.lacking, users.length)}; they get no value where \${name} is used` });
+        problems.set(`${reader.prefix}SomeAttributesNotSynced`, { severity: 'Warning', message: `some users lack custom attributes: ${describeLacking(coverage.lacking, built.userCount)}; they get no value where \${name} is used` });
       }
       const apple = built.appleIds;
       if (apple.collisions.length || apple.missing.length) {
