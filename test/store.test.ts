@@ -3,12 +3,12 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { MasterKey } from '../src/store/master-key.js';
 import { SCHEMA_VERSION } from '../src/store/migrations.js';
 import { runSourceSync } from '../src/providers/source-sync.js';
 import { openStore, parseStoreSpec, type StoreSpec } from '../src/store/open.js';
-import type { DirectoryUser, Store, StoredRecord } from '../src/store/types.js';
+import type { DirectoryUser, Store, StoredRecord, UserStage } from '../src/store/types.js';
 import { startPostgres, type PostgresServer } from './servers/postgres.js';
 import { DIGEST_CHUNK } from '../src/store/sql-store.js';
 import { userColumns, userDigest } from '../src/store/user-digest.js';
@@ -162,16 +162,22 @@ describe.each(backends)('%s store', (_name, specOf) => {
 
   it('stages users without locking the tenant, and puts them with the commit that ends the round, or never', async () => {
     const u = (i: number, extra: Partial<DirectoryUser> = {}): DirectoryUser => ({ tenant: 'staged', id: `s${i}`, source: 'LdapSource/staged', upn: `s${i}@example.com`, groups: ['g'], attributes: { a: 'Ü' }, labels: {}, ...extra });
+    const open: UserStage[] = [];
     const stageOf = async (users: DirectoryUser[]) => {
       const stage = await store.stageUsers!();
+      open.push(stage);
       for (const user of users) stage.put(user, userColumns(user));
       return stage;
     };
+    // Stages are closed whatever happens: an open one holds a client of PostgreSQL's pool.
+    onTestFinished(() => Promise.all(open.map((st) => st.close())).then(() => undefined));
     // More users than one statement stages, one of them staged twice and one taken out again.
     const users = Array.from({ length: 250 }, (_, i) => u(i));
     const stage = await stageOf(users);
     stage.put(u(7, { displayName: 'Second' }), userColumns(u(7, { displayName: 'Second' })));
     stage.unstage('staged', 's9');
+    // Again while still waiting for its statement; and the same id in another tenant.
+    for (const again of [u(240, { displayName: 'Buffered' }), u(241, { tenant: 'staged-other' }), u(242), u(242, { displayName: 'Twice' })]) stage.put(again, userColumns(again));
     // A second round, meanwhile, has a stage of its own.
     const other = await stageOf([u(1000)]);
     // Staged is not stored, and another connection commits meanwhile: staging holds no lock.
@@ -187,22 +193,24 @@ describe.each(backends)('%s store', (_name, specOf) => {
     expect((await store.listUsers('staged')).map((x) => x.id)).toEqual(['s500']);
     await store.commit([{ op: 'putStagedUsers', stage }, { op: 'setMeta', key: 'staged', value: 'yes' }]);
     await stage.close();
-    const expected = [...users.filter((x) => x.id !== 's9').map((x) => (x.id === 's7' ? u(7, { displayName: 'Second' }) : x)), u(500)].sort((a, b) => (a.id < b.id ? -1 : 1));
+    const changed: Record<string, DirectoryUser> = { s7: u(7, { displayName: 'Second' }), s240: u(240, { displayName: 'Buffered' }), s242: u(242, { displayName: 'Twice' }) };
+    const expected = [...users.filter((x) => x.id !== 's9').map((x) => changed[x.id] ?? x), u(500)].sort((a, b) => (a.id < b.id ? -1 : 1));
     expect(await store.listUsers('staged')).toEqual(expected);
+    expect(await store.listUsers('staged-other')).toEqual([u(241, { tenant: 'staged-other' })]);
     expect(await store.getMeta('staged')).toBe('yes');
     // A stage closed without a commit leaves nothing behind, and the next stage starts empty.
     await other.close();
-    const empty = await store.stageUsers!();
+    const empty = await stageOf([]);
     await store.commit([{ op: 'putStagedUsers', stage: empty }]);
     await empty.close();
     expect(await store.listUsers('staged')).toEqual(expected);
     // A stage is committed by its own store only.
     const again = await openStore(spec);
+    const foreign = await again.stageUsers!();
     try {
-      const foreign = await again.stageUsers!();
       await expect(store.commit([{ op: 'putStagedUsers', stage: foreign }])).rejects.toThrow(/store that staged them/);
-      await foreign.close();
     } finally {
+      await foreign.close();
       await again.close();
     }
   });

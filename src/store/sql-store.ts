@@ -49,7 +49,7 @@ const stageInsert = (table: string, rows: number) =>
  */
 class SqlUserStage implements UserStage {
   private rows: unknown[] = [];
-  /** Where each user waiting in rows is, by tenant and id: a statement must not stage one twice. */
+  /** Where each user waiting in rows is, by id (its tenant is there): a statement must not stage one twice. */
   private readonly at = new Map<string, number>();
   private last: Promise<unknown> = Promise.resolve();
   private error?: unknown;
@@ -63,13 +63,15 @@ class SqlUserStage implements UserStage {
 
   put(user: DirectoryUser, columns: (string | null)[]): void {
     if (this.closed) throw new Error('the user stage is closed');
-    const key = `${user.tenant}\u0000${user.id}`;
-    const at = this.at.get(key);
+    const at = this.at.get(user.id);
     if (at !== undefined) {
-      for (let c = 0; c < columns.length; c++) this.rows[at + 2 + c] = columns[c];
-      return;
+      if (this.rows[at] === user.tenant) {
+        for (let c = 0; c < columns.length; c++) this.rows[at + 2 + c] = columns[c];
+        return;
+      }
+      this.write(); // the same id in another tenant: the statement so far goes first
     }
-    this.at.set(key, this.rows.length);
+    this.at.set(user.id, this.rows.length);
     this.rows.push(user.tenant, user.id);
     for (const c of columns) this.rows.push(c);
     if (this.rows.length === STAGE_ROWS * STAGE_COLUMNS.length) this.write();
