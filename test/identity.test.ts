@@ -7,9 +7,9 @@ import { appleIdOf, assignAppleIds } from '../src/identity/apple-id.js';
 import { attributeCoverage } from '../src/identity/attributes.js';
 import { groupsByUser, mergeGroup, mergeUser, userSelect } from '../src/identity/entra-directory.js';
 import { retryAfterMs } from '../src/identity/graph.js';
-import { syncRound } from '../src/identity/sync.js';
-import { userDigest } from '../src/store/user-digest.js';
-import type { DirectoryUser, StoredRecord } from '../src/store/types.js';
+import { RoundBuilder, syncRound } from '../src/identity/sync.js';
+import { digestMatches, userColumns, userDigest } from '../src/store/user-digest.js';
+import type { DirectoryUser, StoredRecord, UserStage } from '../src/store/types.js';
 
 const user = (id: string, extra: Partial<DirectoryUser> = {}): DirectoryUser => ({ tenant: 't', id, source: 'S/s', upn: `${id}@contoso.com`, groups: [], attributes: {}, labels: {}, ...extra });
 
@@ -51,7 +51,15 @@ describe('sync rounds', () => {
     expect(userDigest({ ...a, attributes: { e: 'z', d: ['x', 'y'] } })).toBe(userDigest(a));
     for (const changed of [{ attributes: { d: ['y', 'x'], e: 'z' } }, { attributes: { d: 'x', e: 'z' } }, { groups: ['g1', 'g2'] }, { appleId: 'a@x' }, { email: 'a@x' }, { displayName: 'A' }, { upn: 'b@x' }, { labels: { os: 'ios' } }]) {
       expect(userDigest({ ...a, ...changed }), JSON.stringify(changed)).not.toBe(userDigest(a));
+      expect(digestMatches(userDigest(a), userColumns({ ...a, ...changed })), JSON.stringify(changed)).toBe(false);
+      expect(digestMatches(userDigest({ ...a, ...changed }), userColumns(a)), JSON.stringify(changed)).toBe(false);
     }
+    // Compared in place, as a sync does: equal only to the whole digest.
+    expect(digestMatches(userDigest(a), userColumns(a))).toBe(true);
+    expect(digestMatches(userDigest({ ...a, appleId: 'a@x' }), userColumns({ ...a, appleId: 'a@x' }))).toBe(true);
+    expect(digestMatches(`${userDigest(a)}x`, userColumns(a))).toBe(false);
+    expect(digestMatches(userDigest(a).slice(0, -1), userColumns(a))).toBe(false);
+    expect(digestMatches(userDigest(a).replace('\u0001', '\u0002'), userColumns(a))).toBe(false);
   });
 
   it('write only what changed, never delete on an empty answer, and stop above the guard unless confirmed', () => {
@@ -65,6 +73,88 @@ describe('sync rounds', () => {
     expect(syncRound('t', stored, mine.slice(11)).blocked).toContain('would delete 11 of 100 users');
     expect(syncRound('t', stored, mine.slice(10))).toMatchObject({ removed: 10 });
     expect(syncRound('t', stored, mine.slice(11), true).writes.filter((w) => w.op === 'deleteUser')).toHaveLength(11);
+  });
+});
+
+describe('sync rounds built as users arrive', () => {
+  const byEmail = { mode: 'Schema' as const, schema: 'UserEmailAddress' as const, includeAppleIdSubdomain: false };
+  const summary = (r: ReturnType<RoundBuilder['finish']>) => ({
+    added: r.added,
+    updated: r.updated,
+    removed: r.removed,
+    blocked: r.blocked,
+    writes: r.writes.map((w) => (w.op === 'putUser' ? `put ${w.user.id} ${w.user.appleId ?? '-'}` : w.op === 'deleteUser' ? `delete ${w.id}` : w.op)),
+  });
+
+  it('come to the same whether the stored users are compared before, amid or after the users read', () => {
+    const stored = new Map(Array.from({ length: 50 }, (_, i) => user(`u${i}`)).map((u) => [u.id, userDigest(u)]));
+    const incoming = () => [...Array.from({ length: 45 }, (_, i) => user(`u${i + 5}`, i === 3 ? { displayName: 'Changed' } : {})), user('new', { email: 'new@contoso.com' })];
+    const results = [0, 20, 46].map((at) => {
+      const round = new RoundBuilder('t', { attributes: [], newUsers: true });
+      incoming().forEach((u, i) => {
+        if (i === at) round.compareWith(stored);
+        round.add(u);
+      });
+      if (at === 46) round.compareWith(stored);
+      return round.finish();
+    });
+    for (const r of results) expect(summary(r)).toEqual(summary(results[0]!));
+    expect(summary(results[0]!)).toMatchObject({ added: 1, updated: 1, removed: 5, writes: ['put u8 -', 'put new -', 'delete u0', 'delete u1', 'delete u2', 'delete u3', 'delete u4'] });
+    expect(results[0]!.newUsers.map((u) => u.id)).toEqual(['new']);
+  });
+
+  /** A stage that keeps what it holds in a map, and writes it as putUser writes would read. */
+  const fakeStage = () => {
+    const held = new Map<string, string>();
+    const stage: UserStage = { put: (u, columns) => void held.set(u.id, `put ${u.id} ${columns[7] ?? '-'}`), unstage: (_t, id) => void held.delete(id), close: async () => undefined };
+    return { stage, held };
+  };
+
+  for (const staged of [false, true]) {
+    it(`take back an Apple ID that a later user turns out to share, and write the user that held it${staged ? ' (staged)' : ''}`, () => {
+      // a holds Anne@contoso.com in the store; b, read after a was found unchanged, claims it too.
+      // d is stored without an Apple ID (it collided before) and is read before e, which claims the same one.
+      const a = user('a', { email: 'Anne@contoso.com' });
+      const d = user('d', { email: 'dora@contoso.com' });
+      const stored = new Map([[a.id, userDigest({ ...a, appleId: 'Anne@contoso.com' })], [d.id, userDigest(d)]]);
+      const fake = fakeStage();
+      const round = new RoundBuilder('t', { appleIds: byEmail, attributes: ['dept'], newUsers: true, ...(staged ? { stage: fake.stage } : {}) });
+      round.compareWith(stored);
+      const users = [user('a', { email: 'Anne@contoso.com' }), user('d', { email: 'dora@contoso.com' }), user('b', { email: 'anne@contoso.com', attributes: { dept: 'R&D' } }), user('c', { email: 'carl@contoso.com' }), user('e', { email: 'Dora@contoso.com' })];
+      for (const u of users) round.add(u);
+      const r = round.finish();
+      const writes = ['put a -', 'put b -', 'put c carl@contoso.com', 'put e -'];
+      if (staged) {
+        expect(summary(r)).toEqual({ added: 3, updated: 1, removed: 0, blocked: undefined, writes: ['putStagedUsers'] });
+        expect([...fake.held.values()].sort()).toEqual(writes);
+      } else expect({ ...summary(r), writes: summary(r).writes.sort() }).toEqual({ added: 3, updated: 1, removed: 0, blocked: undefined, writes });
+      expect(r.newUsers.map((u) => u.id)).toEqual(['b', 'c', 'e']);
+      expect(r.appleIds.collisions).toEqual([
+        { appleId: 'Anne@contoso.com', users: ['a@contoso.com', 'b@contoso.com'] },
+        { appleId: 'dora@contoso.com', users: ['d@contoso.com', 'e@contoso.com'] },
+      ]);
+      expect(r.coverage).toEqual({ none: false, lacking: [{ name: 'dept', users: 4 }] });
+      // Once stored without it, the same users are unchanged.
+      const again = new RoundBuilder('t', { appleIds: byEmail });
+      again.compareWith(new Map(users.map((u) => [u.id, userDigest(u)])));
+      for (const u of [user('a', { email: 'Anne@contoso.com' }), user('d', { email: 'dora@contoso.com' }), user('b', { email: 'anne@contoso.com', attributes: { dept: 'R&D' } }), user('c', { email: 'carl@contoso.com' }), user('e', { email: 'Dora@contoso.com' })]) again.add(u);
+      expect(summary(again.finish()).writes).toEqual([]);
+    });
+  }
+
+  it('never delete on an empty answer, and stop above the guard unless confirmed', () => {
+    const stored = new Map(Array.from({ length: 1000 }, (_, i) => user(`u${i}`)).map((u) => [u.id, userDigest(u)]));
+    const empty = new RoundBuilder('t');
+    empty.compareWith(stored);
+    expect(empty.finish(true)).toMatchObject({ writes: [], blocked: expect.stringContaining('returned no users') });
+    const most = () => {
+      const round = new RoundBuilder('t');
+      round.compareWith(stored);
+      for (let i = 0; i < 899; i++) round.add(user(`u${i}`));
+      return round;
+    };
+    expect(most().finish()).toMatchObject({ writes: [], blocked: expect.stringContaining('would delete 101 of 1000 users') });
+    expect(most().finish(true)).toMatchObject({ removed: 101 });
   });
 });
 

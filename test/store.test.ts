@@ -3,13 +3,15 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { MasterKey } from '../src/store/master-key.js';
 import { SCHEMA_VERSION } from '../src/store/migrations.js';
+import { runSourceSync } from '../src/providers/source-sync.js';
 import { openStore, parseStoreSpec, type StoreSpec } from '../src/store/open.js';
-import type { Store, StoredRecord } from '../src/store/types.js';
+import type { DirectoryUser, Store, StoredRecord, UserStage } from '../src/store/types.js';
 import { startPostgres, type PostgresServer } from './servers/postgres.js';
-import { userDigest } from '../src/store/user-digest.js';
+import { DIGEST_CHUNK } from '../src/store/sql-store.js';
+import { userColumns, userDigest } from '../src/store/user-digest.js';
 import { doc, workspace } from './support/workspace.js';
 
 let postgres: PostgresServer;
@@ -22,6 +24,7 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
+const record_ = (kind: string, name: string): StoredRecord => ({ ...record(name), kind, status: {} });
 const record = (name: string, extra: Partial<StoredRecord> = {}): StoredRecord => ({
   tenant: 'default',
   kind: 'Space',
@@ -148,6 +151,117 @@ describe.each(backends)('%s store', (_name, specOf) => {
     expect(await store.listCertificates({ tenant: 't' })).toEqual([]);
   });
 
+  it('lists the digests of every user of a source, over several chunks', async () => {
+    // Ids in an order neither of insertion nor of number, and another source's users between them.
+    const n = DIGEST_CHUNK * 2 + 3;
+    const mine = Array.from({ length: n }, (_, i) => ({ tenant: 'chunks', id: `${(i * 7919) % n}-Ü${i % 3 ? 'a' : 'B'}`, source: 'LdapSource/many', upn: `u${i}@example.com`, groups: [], attributes: {}, labels: {} }));
+    const theirs = mine.filter((_, i) => i % 10 === 0).map((u) => ({ ...u, id: `${u.id}-other`, source: 'EntraIdSource/other' }));
+    await store.commit([...mine, ...theirs].map((user) => ({ op: 'putUser' as const, user })));
+    const digests = await store.listUserDigests('chunks', 'LdapSource/many');
+    expect(digests.size).toBe(n);
+    for (const u of mine) expect(digests.get(u.id)).toBe(userDigest(u));
+    expect((await store.listUserDigests('chunks', 'EntraIdSource/other')).size).toBe(theirs.length);
+  });
+
+  it('stages users without locking the tenant, and puts them with the commit that ends the round, or never', async () => {
+    const u = (i: number, extra: Partial<DirectoryUser> = {}): DirectoryUser => ({ tenant: 'staged', id: `s${i}`, source: 'LdapSource/staged', upn: `s${i}@example.com`, groups: ['g'], attributes: { a: 'Ü' }, labels: {}, ...extra });
+    const open: UserStage[] = [];
+    const stageOf = async (users: DirectoryUser[]) => {
+      const stage = await store.stageUsers!();
+      open.push(stage);
+      for (const user of users) stage.put(user, userColumns(user));
+      return stage;
+    };
+    // Stages are closed whatever happens: an open one holds a client of PostgreSQL's pool.
+    onTestFinished(() => Promise.all(open.map((st) => st.close())).then(() => undefined));
+    // More users than one statement stages, one of them staged twice and one taken out again.
+    const users = Array.from({ length: 250 }, (_, i) => u(i));
+    const stage = await stageOf(users);
+    stage.put(u(7, { displayName: 'Second' }), userColumns(u(7, { displayName: 'Second' })));
+    stage.unstage('staged', 's9');
+    // Again while still waiting for its statement; and the same id in another tenant.
+    for (const again of [u(240, { displayName: 'Buffered' }), u(241, { tenant: 'staged-other' }), u(242), u(242, { displayName: 'Twice' })]) stage.put(again, userColumns(again));
+    // A second round, meanwhile, has a stage of its own.
+    const other = await stageOf([u(1000)]);
+    // Staged is not stored, and another connection commits meanwhile: staging holds no lock.
+    expect(await store.listUsers('staged')).toEqual([]);
+    const elsewhere = await openStore(spec);
+    try {
+      await elsewhere.commit([{ op: 'putUser', user: u(500) }]);
+    } finally {
+      await elsewhere.close();
+    }
+    // A commit that fails puts none of them.
+    await expect(store.commit([{ op: 'putStagedUsers', stage }, { op: 'putBlob', id: { tenant: 'staged', kind: 'Space', name: 'x' }, purpose: 'k', sealed: null as unknown as Buffer }])).rejects.toThrow();
+    expect((await store.listUsers('staged')).map((x) => x.id)).toEqual(['s500']);
+    await store.commit([{ op: 'putStagedUsers', stage }, { op: 'setMeta', key: 'staged', value: 'yes' }]);
+    await stage.close();
+    const changed: Record<string, DirectoryUser> = { s7: u(7, { displayName: 'Second' }), s240: u(240, { displayName: 'Buffered' }), s242: u(242, { displayName: 'Twice' }) };
+    const expected = [...users.filter((x) => x.id !== 's9').map((x) => changed[x.id] ?? x), u(500)].sort((a, b) => (a.id < b.id ? -1 : 1));
+    expect(await store.listUsers('staged')).toEqual(expected);
+    expect(await store.listUsers('staged-other')).toEqual([u(241, { tenant: 'staged-other' })]);
+    expect(await store.getMeta('staged')).toBe('yes');
+    // A stage closed without a commit leaves nothing behind, and the next stage starts empty.
+    await other.close();
+    const empty = await stageOf([]);
+    await store.commit([{ op: 'putStagedUsers', stage: empty }]);
+    await empty.close();
+    expect(await store.listUsers('staged')).toEqual(expected);
+    // A stage is committed by its own store only.
+    const again = await openStore(spec);
+    const foreign = await again.stageUsers!();
+    try {
+      await expect(store.commit([{ op: 'putStagedUsers', stage: foreign }])).rejects.toThrow(/store that staged them/);
+    } finally {
+      await foreign.close();
+      await again.close();
+    }
+  });
+
+  it('runs identity sync rounds: staged users put, changed and removed, and nothing of a failed or stopped round', async () => {
+    const engine = { store, key: new MasterKey(randomBytes(32)), providers: undefined as never };
+    let record: StoredRecord = { ...record_('LdapSource', 'rounds'), tenant: 'rounds', spec: { autoInviteUsers: true, customAttributes: [{ name: 'dept' }], managedAppleIds: { mode: 'Schema', schema: 'UserEmailAddress', includeAppleIdSubdomain: false } } };
+    const u = (i: number, extra: Partial<DirectoryUser> = {}): DirectoryUser => ({ tenant: 'rounds', id: `LdapSource/rounds/u${i}`, source: 'LdapSource/rounds', upn: `u${i}@example.com`, email: `u${i}@example.com`, groups: [], attributes: { dept: 'R&D' }, labels: {}, ...extra });
+    const round = async (users: DirectoryUser[], opts: { failAt?: number; allowMassDelete?: boolean } = {}) => {
+      const report = await runSourceSync(engine, record, {
+        prefix: 'Ldap',
+        where: 'ldap://test',
+        async read(_state, _progress, accept) {
+          for (let i = 0; i < users.length; i++) {
+            if (i === opts.failAt) throw new Error('the connection closed before the search ended');
+            accept(users[i]!);
+            if (i % 100 === 0) await new Promise((r) => setImmediate(r));
+          }
+          return { groupCount: 0 };
+        },
+      }, { actor: 'test', allowMassDelete: opts.allowMassDelete });
+      record = (await store.getRecord({ tenant: 'rounds', kind: 'LdapSource', name: 'rounds' }))!;
+      return report;
+    };
+    const stored = async () => (await store.listUsers('rounds')).map((x) => `${x.id.split('/')[2]} ${x.displayName ?? '-'} ${x.appleId ?? '-'}`).sort();
+    const first = Array.from({ length: 1000 }, (_, i) => u(i));
+    // u1 and u2 want the same Apple ID: neither gets it.
+    first[2] = u(2, { email: 'U1@example.com' });
+    expect(await round(first)).toMatchObject({ added: 1000, updated: 0, removed: 0, userCount: 1000 });
+    expect((await stored()).slice(0, 4)).toEqual(['u0 - u0@example.com', 'u1 - -', 'u10 - u10@example.com', 'u100 - u100@example.com']);
+    expect(await stored()).toContain('u2 - -');
+    expect((await store.listInvitations('rounds')).length).toBe(1000);
+    // A round that fails mid-read, or one that would delete too many, changes no user.
+    const before = await stored();
+    expect((await round(first.map((x) => ({ ...x, displayName: 'X' })), { failAt: 700 })).error).toContain('connection closed');
+    expect((await round(first.slice(0, 800))).blocked).toContain('would delete 200 of 1000 users');
+    expect(await round([])).toMatchObject({ blocked: expect.stringContaining('returned no users'), userCount: 1000 });
+    expect(await stored()).toEqual(before);
+    // Changes, additions and removals; u1 gets its Apple ID once u2 no longer claims it.
+    const next = [...first.slice(0, 950).map((x, i) => (i === 5 ? { ...x, displayName: 'Five' } : i === 2 ? u(2) : x)), u(2000)];
+    expect(await round(next)).toMatchObject({ added: 1, updated: 3, removed: 50, userCount: 951 });
+    expect((await stored()).slice(0, 3)).toEqual(['u0 - u0@example.com', 'u1 - u1@example.com', 'u10 - u10@example.com']);
+    expect(await stored()).toContain('u5 Five u5@example.com');
+    expect(await stored()).not.toContain('u999 - u999@example.com');
+    expect((await store.listInvitations('rounds')).length).toBe(1001);
+    expect(await round(next)).toMatchObject({ added: 0, updated: 0, removed: 0, userCount: 951 });
+  });
+
   it('upgrades a store made by an older mdmops, keeping what it holds', async () => {
     const { sqliteDriver } = await import('../src/store/sqlite.js');
     const { postgresDriver } = await import('../src/store/postgres.js');
@@ -168,6 +282,32 @@ describe.each(backends)('%s store', (_name, specOf) => {
     await store.commit([{ op: 'setMeta', key: 'schema_version', value: String(SCHEMA_VERSION + 1) }]);
     await expect(openStore(spec)).rejects.toThrow(`written by a newer mdmops (store schema ${SCHEMA_VERSION + 1}; this mdmops knows up to ${SCHEMA_VERSION})`);
     await store.commit([{ op: 'setMeta', key: 'schema_version', value: String(SCHEMA_VERSION) }]);
+  });
+});
+
+describe('SQLite sessions', () => {
+  it("wait out another caller's transaction on the shared connection instead of joining it", async () => {
+    const { sqliteDriver } = await import('../src/store/sqlite.js');
+    const driver = sqliteDriver(join(dir, 'sessions.db'));
+    try {
+      const session = await driver.session();
+      await session.query('CREATE TEMP TABLE staged (x TEXT)');
+      let staging: Promise<unknown> | undefined;
+      await expect(
+        driver.transaction(async (exec) => {
+          await exec('CREATE TABLE t (x TEXT)');
+          // A statement of the session, issued while this transaction is open and awaiting.
+          staging = session.query('INSERT INTO staged VALUES (?)', ['kept']);
+          for (let i = 0; i < 3; i++) await new Promise((resolve) => setImmediate(resolve));
+          throw new Error('rolled back');
+        }),
+      ).rejects.toThrow('rolled back');
+      await staging;
+      expect((await session.query('SELECT x FROM staged')).rows).toEqual([{ x: 'kept' }]);
+      await session.release();
+    } finally {
+      await driver.close();
+    }
   });
 });
 

@@ -26,26 +26,55 @@ export function appleIdOf(address: string | undefined, subdomain: boolean): stri
 }
 
 /**
- * Assigns Apple IDs within one source, setting each user's appleId in place (the users are the
- * round's own, fresh from the reader: a directory of 100,000 users is not copied again). Apple IDs
- * compare without regard to case, so "Anne@x" and "anne@x" collide; a collision is reported rather
- * than resolved by guessing.
+ * Assigns Apple IDs within one source, user by user as a round reads them: each user is given its
+ * Apple ID at once (set in place: the users are the round's own, fresh from the reader, and a
+ * directory of 100,000 users is not copied again), and finish() takes it back from those that turn
+ * out to share it. Apple IDs compare without regard to case, so "Anne@x" and "anne@x" collide; a
+ * collision is reported rather than resolved by guessing.
  */
+export class AppleIdAssigner {
+  /** By Apple ID in lower case: its first holder, or all of them once there are several. */
+  private readonly wanted = new Map<string, DirectoryUser | DirectoryUser[]>();
+  private readonly missing: string[] = [];
+
+  constructor(private readonly settings: AppleIdSettings) {}
+
+  add(u: DirectoryUser): void {
+    delete u.appleId;
+    if (this.settings.mode === 'None') return;
+    const id = appleIdOf(this.settings.schema === 'UserUPN' ? u.upn : u.email, this.settings.includeAppleIdSubdomain);
+    if (!id) {
+      this.missing.push(u.upn);
+      return;
+    }
+    u.appleId = id;
+    const key = id.toLowerCase();
+    const had = this.wanted.get(key);
+    if (had === undefined) this.wanted.set(key, u);
+    else if (Array.isArray(had)) had.push(u);
+    else this.wanted.set(key, [had, u]);
+  }
+
+  /** The collisions and the users without an address; the colliding users (now without an Apple ID) in `taken`. */
+  finish(): Omit<AppleIdResult, 'users'> & { taken: DirectoryUser[] } {
+    const collisions: AppleIdResult['collisions'] = [];
+    const taken: DirectoryUser[] = [];
+    for (const holders of this.wanted.values()) {
+      if (!Array.isArray(holders)) continue;
+      collisions.push({ appleId: holders[0]!.appleId!, users: holders.map((u) => u.upn).sort() });
+      for (const u of holders) {
+        delete u.appleId;
+        taken.push(u);
+      }
+    }
+    return { collisions, missing: this.missing, taken };
+  }
+}
+
+/** All of a round's users at once (see AppleIdAssigner). */
 export function assignAppleIds(users: DirectoryUser[], settings: AppleIdSettings): AppleIdResult {
-  for (const u of users) delete u.appleId;
-  if (settings.mode === 'None') return { users, collisions: [], missing: [] };
-  const wanted = new Map<string, DirectoryUser[]>();
-  const missing: string[] = [];
-  for (const u of users) {
-    const id = appleIdOf(settings.schema === 'UserUPN' ? u.upn : u.email, settings.includeAppleIdSubdomain);
-    if (!id) missing.push(u.upn);
-    else wanted.set(id.toLowerCase(), [...(wanted.get(id.toLowerCase()) ?? []), u]);
-  }
-  const collisions: AppleIdResult['collisions'] = [];
-  for (const holders of wanted.values()) {
-    const id = appleIdOf(settings.schema === 'UserUPN' ? holders[0]!.upn : holders[0]!.email, settings.includeAppleIdSubdomain)!;
-    if (holders.length > 1) collisions.push({ appleId: id, users: holders.map((u) => u.upn).sort() });
-    else holders[0]!.appleId = id;
-  }
+  const assigner = new AppleIdAssigner(settings);
+  for (const u of users) assigner.add(u);
+  const { collisions, missing } = assigner.finish();
   return { users, collisions, missing };
 }

@@ -81,7 +81,15 @@ async function connect(spec: LdapReadSpec, password: string, caPem?: string): Pr
   }
 }
 
-export async function readLdapDirectory(spec: LdapReadSpec, password: string, caPem?: string, progress?: (users: number) => void): Promise<DirectoryRead> {
+/** Users handed over between turns of the event loop, so that reading goes on meanwhile. */
+const SLICE = 1000;
+
+/**
+ * Reads the directory's users and groups. With `onUser`, each user goes to it as soon as its groups
+ * are known (those read before the last group, a slice at a time once it is), in the order read,
+ * and the result's users are empty.
+ */
+export async function readLdapDirectory(spec: LdapReadSpec, password: string, caPem?: string, progress?: (users: number) => void, onUser?: (user: DirectoryEntry) => void): Promise<DirectoryRead> {
   const m = spec.attributeMapping;
   const custom = spec.customAttributes ?? [];
   // Groups and users are read at once, on a connection each: OpenLDAP keeps one paged search per
@@ -121,6 +129,7 @@ export async function readLdapDirectory(spec: LdapReadSpec, password: string, ca
         }
       });
       groupsRead = true;
+      if (waiting.length) slicing = setImmediate(nextSlice);
     };
     // memberOf holds the same few group DNs for many users: each is looked up once.
     const nameOf = new Map<string, string>();
@@ -143,8 +152,27 @@ export async function readLdapDirectory(spec: LdapReadSpec, password: string, ca
       return [...names].sort();
     };
     const users: DirectoryEntry[] = [];
-    // Users read before the last group are given their groups after it, with their DN and memberOf kept till then.
-    const early: { user: DirectoryEntry; dn: string; memberOf: Values }[] = [];
+    const emit = onUser ?? ((user: DirectoryEntry) => void users.push(user));
+    let count = 0;
+    // Users read before the last group (and after them, until they are out) wait for their groups
+    // here, with their DN and memberOf.
+    let waiting: { user: DirectoryEntry; dn: string; memberOf: Values }[] = [];
+    let waited = 0;
+    let slicing: NodeJS.Immediate | undefined;
+    const release = (limit: number) => {
+      const end = Math.min(waiting.length, waited + limit);
+      for (; waited < end; waited++) {
+        const e = waiting[waited]!;
+        e.user.groups = groupsOf(e.dn, e.memberOf);
+        emit(e.user);
+      }
+      if (waited === waiting.length) (waiting = []), (waited = 0);
+    };
+    const nextSlice = () => {
+      slicing = undefined;
+      release(SLICE);
+      if (waiting.length) slicing = setImmediate(nextSlice);
+    };
     const readUsers = async () => {
       const socket = await open();
       const slots = attributeSlots([m.uid, m.userPrincipalName, m.email, m.displayName, m.memberOf, ...custom.map((a) => a.attribute ?? a.name)]);
@@ -162,17 +190,20 @@ export async function readLdapDirectory(spec: LdapReadSpec, password: string, ca
             if (x !== undefined) attributes[name] = x;
           }
           const user: DirectoryEntry = { uid, upn: first(v[upnAt]), email: first(v[emailAt]), displayName: first(v[displayNameAt]), groups: NO_GROUPS, attributes };
-          users.push(user);
-          if (groupsRead) user.groups = groupsOf(dn, v[memberOfAt]);
-          else early.push({ user, dn, memberOf: v[memberOfAt] });
+          count++;
+          if (groupsRead && !waiting.length) {
+            user.groups = groupsOf(dn, v[memberOfAt]);
+            emit(user);
+          } else waiting.push({ user, dn, memberOf: v[memberOfAt] });
         },
-        () => progress?.(users.length),
+        () => progress?.(count),
       );
     };
     // Both settle before the connections close, so a failed one cannot leave the other open.
     const failed = (await Promise.allSettled([readGroups(), readUsers()])).find((r) => r.status === 'rejected');
+    clearImmediate(slicing);
     if (failed) throw failed.reason;
-    for (const e of early) e.user.groups = groupsOf(e.dn, e.memberOf);
+    release(Infinity);
     return { users, groupCount: groupOf.size };
   } finally {
     for (const s of sockets) endSearches(s);

@@ -5,14 +5,12 @@
 import type { Engine } from '../engine/context.js';
 import { blobAad } from '../engine/context.js';
 import type { SyncOptions, SyncReport } from '../engine/provider.js';
-import { assignAppleIds, type AppleIdSettings } from '../identity/apple-id.js';
-import { attributeCoverage, describeLacking } from '../identity/attributes.js';
-import { syncRound } from '../identity/sync.js';
+import type { AppleIdSettings } from '../identity/apple-id.js';
+import { describeLacking } from '../identity/attributes.js';
+import { RoundBuilder } from '../identity/sync.js';
 import type { DirectoryUser, StoredRecord, Write } from '../store/types.js';
 
 export interface SourceRead {
-  /** Every user of the source as of this round. */
-  users: DirectoryUser[];
   groupCount: number;
   /** What the next round starts from (delta links), sealed; kept only when this round is applied. */
   state?: Buffer;
@@ -23,7 +21,11 @@ export interface SourceReader {
   prefix: string;
   /** Where it reads from, for messages. */
   where: string;
-  read(previousState: Buffer | undefined, progress: (read: number) => void): Promise<SourceRead>;
+  /**
+   * Reads every user of the source as of this round, handing each to `accept` once, as soon as it
+   * is complete: the round's work on a user is done while the rest are read.
+   */
+  read(previousState: Buffer | undefined, progress: (read: number) => void, accept: (user: DirectoryUser) => void): Promise<SourceRead>;
 }
 
 export const SYNC_STATE = 'sync-state';
@@ -42,35 +44,42 @@ export async function runSourceSync(engine: Engine, record: StoredRecord, reader
   const previousState = sealedState && engine.key.open(sealedState, blobAad(id, SYNC_STATE));
   const at = (options.now ?? new Date()).toISOString();
   const problems = new Map<string, { severity: 'Warning' | 'Error'; message: string }>();
-  // Known before the read only from the last round's status: the source's users are listed after
-  // it, so that the directory and the stored users are not both being built at the peak of a read.
   const lastCount = typeof record.status.userCount === 'number' ? record.status.userCount : 0;
   const report: SyncReport = { userCount: lastCount, added: 0, updated: 0, removed: 0, warnings: [] };
   const writes: Write[] = [];
   let groupCount: number | undefined;
+  const names = (spec.customAttributes ?? []).map((a) => a.name);
+  // Users to put are staged as they are found (no lock on the tenant's tables meanwhile), and moved
+  // into users by the commit that ends the round; a round that fails or stops drops them.
+  const stage = await engine.store.stageUsers?.();
+  const round = new RoundBuilder(record.tenant, { appleIds: spec.managedAppleIds ?? { mode: 'None', includeAppleIdSubdomain: false }, attributes: names, stage, newUsers: spec.autoInviteUsers });
+  // The stored users are listed while the source is read (a few thousand at a time), and each user
+  // read is compared as soon as both are in: Node mostly waits on the directory during a read.
+  const listing = engine.store.listUserDigests(record.tenant, source).then((stored) => round.compareWith(stored));
+  listing.catch(() => undefined); // awaited below; a read that fails first must not leave it unhandled
 
   try {
-    const read = await reader.read(previousState, (n) => options.progress?.(n, lastCount || undefined));
+    const read = await reader.read(previousState, (n) => options.progress?.(n, lastCount || undefined), (u) => round.add(u));
     groupCount = read.groupCount;
-    const stored = await engine.store.listUserDigests(record.tenant, source);
-    report.userCount = stored.size;
-    const apple = assignAppleIds(read.users, spec.managedAppleIds ?? { mode: 'None', includeAppleIdSubdomain: false });
-    const round = syncRound(record.tenant, stored, apple.users, options.allowMassDelete);
-    if (round.blocked) {
-      report.blocked = round.blocked;
-      problems.set(`${reader.prefix}DeletionBlocked`, { severity: 'Warning', message: round.blocked });
+    await listing;
+    const built = round.finish(options.allowMassDelete);
+    report.userCount = built.storedCount;
+    if (built.blocked) {
+      report.blocked = built.blocked;
+      problems.set(`${reader.prefix}DeletionBlocked`, { severity: 'Warning', message: built.blocked });
     } else {
-      Object.assign(report, { added: round.added, updated: round.updated, removed: round.removed, userCount: apple.users.length });
-      for (const w of round.writes) writes.push(w); // not push(...): 100,000s of arguments overflow the stack
+      Object.assign(report, { added: built.added, updated: built.updated, removed: built.removed, userCount: built.userCount });
+      for (const w of built.writes) writes.push(w); // not push(...): 100,000s of arguments overflow the stack
       if (read.state) writes.push({ op: 'putBlob', id, purpose: SYNC_STATE, sealed: engine.key.seal(read.state, blobAad(id, SYNC_STATE)) });
-      if (spec.autoInviteUsers) for (const w of invitations(stored, apple.users, source, at)) writes.push(w);
-      const names = (spec.customAttributes ?? []).map((a) => a.name);
-      const coverage = attributeCoverage(apple.users, names);
+      // Newly imported users with an e-mail address are invited; the store keeps one invitation per user, ever.
+      if (spec.autoInviteUsers) for (const u of built.newUsers) if (u.email) writes.push({ op: 'invite', invitation: { tenant: u.tenant, userId: u.id, source, email: u.email, queuedAt: at } });
+      const coverage = built.coverage;
       if (coverage.none) {
         problems.set(`${reader.prefix}NoAttributesSynced`, { severity: 'Warning', message: `no user has any of the custom attributes ${names.join(', ')}: check that ${reader.where} exposes them to mdmops` });
       } else if (coverage.lacking.length) {
-        problems.set(`${reader.prefix}SomeAttributesNotSynced`, { severity: 'Warning', message: `some users lack custom attributes: ${describeLacking(coverage.lacking, apple.users.length)}; they get no value where \${name} is used` });
+        problems.set(`${reader.prefix}SomeAttributesNotSynced`, { severity: 'Warning', message: `some users lack custom attributes: ${describeLacking(coverage.lacking, built.userCount)}; they get no value where \${name} is used` });
       }
+      const apple = built.appleIds;
       if (apple.collisions.length || apple.missing.length) {
         const parts = [
           ...apple.collisions.slice(0, 5).map((c) => `${c.appleId} would belong to ${c.users.join(' and ')}`),
@@ -79,11 +88,12 @@ export async function runSourceSync(engine: Engine, record: StoredRecord, reader
         problems.set('ManagedAppleIdsIncomplete', { severity: 'Warning', message: `${apple.collisions.length} managed Apple ID collisions left unassigned${apple.collisions.length > 5 ? ' (first 5 shown)' : ''}: ${parts.join('; ')}` });
       }
       report.warnings.push(...[...problems.values()].map((p) => p.message));
-      writes.push({ op: 'audit', entry: { at, ...id, action: 'sync', source: 'sync', revision: '-', actor: options.actor, detail: { added: round.added, updated: round.updated, removed: round.removed } } });
+      writes.push({ op: 'audit', entry: { at, ...id, action: 'sync', source: 'sync', revision: '-', actor: options.actor, detail: { added: built.added, updated: built.updated, removed: built.removed } } });
     }
   } catch (e) {
     report.error = `${reader.where}: ${(e as Error).message}`;
     problems.set(`${reader.prefix}Unreachable`, { severity: 'Warning', message: report.error });
+    await listing.catch(() => undefined);
   }
 
   const { lastError: _e, ...kept } = record.status;
@@ -96,16 +106,13 @@ export async function runSourceSync(engine: Engine, record: StoredRecord, reader
     const p = problems.get(reason);
     writes.push(p ? notice(record, reason, p.severity, p.message, at) : { op: 'resolveNotification', id, reason });
   }
-  await engine.store.commit(writes);
+  try {
+    await engine.store.commit(writes);
+  } finally {
+    await stage?.close();
+  }
   return report;
 }
 
 /** Notification reasons a sync round raises or clears; * is the source's prefix. */
 export const SYNC_REASONS = ['*Unreachable', '*DeletionBlocked', '*NoAttributesSynced', '*SomeAttributesNotSynced', 'ManagedAppleIdsIncomplete'];
-
-/** Newly imported users with an e-mail address are invited; the store keeps one invitation per user, ever. */
-function invitations(before: Map<string, string>, after: DirectoryUser[], source: string, at: string): Write[] {
-  return after
-    .filter((u) => !before.has(u.id) && u.email)
-    .map((u) => ({ op: 'invite', invitation: { tenant: u.tenant, userId: u.id, source, email: u.email!, queuedAt: at } }));
-}

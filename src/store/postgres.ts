@@ -28,6 +28,17 @@ export function postgresDriver(url: string): Driver {
       const r = await client.query(numbered(sql), params);
       return { rows: r.rows, changes: r.rowCount ?? 0 };
     };
+  const within = async <T>(client: pg.PoolClient, fn: (exec: Exec) => Promise<T>): Promise<T> => {
+    try {
+      await client.query('BEGIN');
+      const result = await fn(on(client));
+      await client.query('COMMIT');
+      return result;
+    } catch (e) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw e;
+    }
+  };
   return {
     dialect: 'postgres',
     location: redactUrl(url),
@@ -35,16 +46,20 @@ export function postgresDriver(url: string): Driver {
     async transaction(fn) {
       const client = await pool.connect();
       try {
-        await client.query('BEGIN');
-        const result = await fn(on(client));
-        await client.query('COMMIT');
-        return result;
-      } catch (e) {
-        await client.query('ROLLBACK').catch(() => undefined);
-        throw e;
+        return await within(client, fn);
       } finally {
         client.release();
       }
+    },
+    // A client of the pool kept for the session: TEMP tables live in its server session.
+    async session() {
+      const client = await pool.connect();
+      return {
+        query: on(client),
+        transaction: (fn) => within(client, fn),
+        // A session that failed is not handed to anyone else: its temp tables may still be there.
+        release: async (failed?: boolean) => client.release(failed),
+      };
     },
     close: () => pool.end(),
   };

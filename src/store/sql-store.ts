@@ -1,11 +1,14 @@
 // The store over SQL, shared by both backends: a driver supplies the connection and the dialect.
 import { MIGRATIONS, SCHEMA_VERSION, type Dialect } from './migrations.js';
-import type { Invitation, AuditEntry, CertificateFacts, CertificateFilter, DirectoryUser, InventoryEntry, IssuedCertificate, Notification, ResourceId, Store, StoredRecord, Write } from './types.js';
+import type { Invitation, AuditEntry, CertificateFacts, CertificateFilter, DirectoryUser, InventoryEntry, IssuedCertificate, Notification, ResourceId, Store, StoredRecord, UserStage, Write } from './types.js';
 import { USER_COLUMNS, USER_DIGEST_PARAMS, USER_DIGEST_SQL, userColumns } from './user-digest.js';
 
 // Built once: a sync writes it for each of 100,000 users.
 const PUT_USER = `INSERT INTO users (tenant, id, ${USER_COLUMNS.join(', ')}) VALUES (?, ?, ${USER_COLUMNS.map(() => '?').join(', ')})
   ON CONFLICT (tenant, id) DO UPDATE SET ${USER_COLUMNS.map((c) => `${c} = excluded.${c}`).join(', ')}`;
+
+/** Stored digests listed per query (Store.listUserDigests). */
+export const DIGEST_CHUNK = 5000;
 
 export interface Exec {
   (sql: string, params?: unknown[]): Promise<{ rows: Record<string, unknown>[]; changes: number }>;
@@ -17,7 +20,107 @@ export interface Driver {
   query: Exec;
   /** Runs fn inside one transaction, committed when it returns and rolled back when it throws. */
   transaction<T>(fn: (exec: Exec) => Promise<T>): Promise<T>;
+  /** A connection to keep for a while, where TEMP tables stay: SQLite's one connection, a client of PostgreSQL's pool. */
+  session(): Promise<Session>;
   close(): Promise<void>;
+}
+
+export interface Session {
+  /** On SQLite, the one connection is everyone's: a statement waits for a transaction begun elsewhere to end. */
+  query: Exec;
+  transaction<T>(fn: (exec: Exec) => Promise<T>): Promise<T>;
+  /** Gives the connection back; `failed`: it is not to be used again. */
+  release(failed?: boolean): Promise<void>;
+}
+
+/** Staged users written per statement. */
+const STAGE_ROWS = 100;
+const STAGE_COLUMNS = ['tenant', 'id', ...USER_COLUMNS];
+const stageInsert = (table: string, rows: number) =>
+  `INSERT INTO ${table} (${STAGE_COLUMNS.join(', ')}) VALUES ${Array.from({ length: rows }, () => `(${STAGE_COLUMNS.map(() => '?').join(', ')})`).join(', ')}
+  ON CONFLICT (tenant, id) DO UPDATE SET ${USER_COLUMNS.map((c) => `${c} = excluded.${c}`).join(', ')}`;
+
+/**
+ * Users staged in a TEMP table of a session of their own: writing there takes no lock on the
+ * tenant's tables (SQLite writes TEMP tables in a database of their own; PostgreSQL's are the
+ * session's), so a sync stages users while it reads the source and the commit that ends the round
+ * moves them into users in one statement. Each statement stages a hundred users, in its own
+ * implicit transaction: no transaction is held open between them.
+ */
+class SqlUserStage implements UserStage {
+  private rows: unknown[] = [];
+  /** Where each user waiting in rows is, by id (its tenant is there): a statement must not stage one twice. */
+  private readonly at = new Map<string, number>();
+  private last: Promise<unknown> = Promise.resolve();
+  private error?: unknown;
+  private closed = false;
+
+  constructor(
+    readonly session: Session,
+    readonly table: string,
+    private readonly done: () => void,
+  ) {}
+
+  put(user: DirectoryUser, columns: (string | null)[]): void {
+    if (this.closed) throw new Error('the user stage is closed');
+    const at = this.at.get(user.id);
+    if (at !== undefined) {
+      if (this.rows[at] === user.tenant) {
+        for (let c = 0; c < columns.length; c++) this.rows[at + 2 + c] = columns[c];
+        return;
+      }
+      this.write(); // the same id in another tenant: the statement so far goes first
+    }
+    this.at.set(user.id, this.rows.length);
+    this.rows.push(user.tenant, user.id);
+    for (const c of columns) this.rows.push(c);
+    if (this.rows.length === STAGE_ROWS * STAGE_COLUMNS.length) this.write();
+  }
+
+  unstage(tenant: string, id: string): void {
+    this.write();
+    this.run(`DELETE FROM ${this.table} WHERE tenant = ? AND id = ?`, [tenant, id]);
+  }
+
+  private write() {
+    if (!this.rows.length) return;
+    const rows = this.rows;
+    this.rows = [];
+    this.at.clear();
+    this.run(stageInsert(this.table, rows.length / STAGE_COLUMNS.length), rows);
+  }
+
+  /** Each statement after the one before (a statement may wait: see Session.query). */
+  private run(sql: string, params: unknown[]) {
+    this.last = this.last
+      .then(() => this.session.query(sql, params))
+      .catch((e) => {
+        this.error ??= e;
+      });
+  }
+
+  /** Every user put is in the table; throws what failed. */
+  async flush(): Promise<void> {
+    this.write();
+    await this.last;
+    if (this.error) throw this.error;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.rows = [];
+    await this.last;
+    let dropped = false;
+    try {
+      await this.session.query(`DROP TABLE IF EXISTS ${this.table}`);
+      dropped = true;
+    } catch {
+      // released as failed below
+    }
+    await this.session.release(!dropped);
+    this.done();
+  }
 }
 
 export class StoreVersionError extends Error {}
@@ -134,7 +237,7 @@ function statement(w: Write): [string, unknown[]] {
       const u = w.user;
       return [
         PUT_USER,
-        [u.tenant, u.id, ...userColumns(u)],
+        [u.tenant, u.id, ...(w.columns ?? userColumns(u))],
       ];
     }
     case 'invite': {
@@ -146,6 +249,11 @@ function statement(w: Write): [string, unknown[]] {
     }
     case 'deleteUser':
       return ['DELETE FROM users WHERE tenant = ? AND id = ?', [w.tenant, w.id]];
+    case 'putStagedUsers': {
+      // In key order: the primary key's index is appended to rather than written all over.
+      const table = (w.stage as SqlUserStage).table;
+      return [`INSERT INTO users (${STAGE_COLUMNS.join(', ')}) SELECT ${STAGE_COLUMNS.join(', ')} FROM ${table} WHERE true ORDER BY tenant, id ${PUT_USER.slice(PUT_USER.indexOf('ON CONFLICT'))}`, []];
+    }
     case 'putCertificate': {
       const c = w.certificate;
       return [
@@ -269,9 +377,18 @@ export class SqlStore implements Store {
     );
   }
 
+  // In chunks by id (the primary key's order), yielding to the event loop between them: SQLite's
+  // queries block the thread, and a sync lists the stored users while it reads the source.
   async listUserDigests(tenant: string, source: string) {
-    const { rows } = await this.driver.query(`SELECT id, ${USER_DIGEST_SQL} AS digest FROM users WHERE tenant = ? AND source = ?`, [...USER_DIGEST_PARAMS, tenant, source]);
-    return new Map(rows.map((r) => [r.id as string, r.digest as string]));
+    const digests = new Map<string, string>();
+    const sql = `SELECT id, ${USER_DIGEST_SQL} AS digest FROM users WHERE tenant = ? AND source = ? AND id > ? ORDER BY id LIMIT ${DIGEST_CHUNK}`;
+    for (let after = ''; ; ) {
+      const { rows } = await this.driver.query(sql, [...USER_DIGEST_PARAMS, tenant, source, after]);
+      for (const r of rows) digests.set(r.id as string, r.digest as string);
+      if (rows.length < DIGEST_CHUNK) return digests;
+      after = rows[rows.length - 1]!.id as string;
+      await new Promise((resolve) => setImmediate(resolve));
+    }
   }
 
   async listInvitations(tenant?: string) {
@@ -306,13 +423,22 @@ export class SqlStore implements Store {
   // Commits run one at a time (resources applied in parallel share one connection on SQLite), and
   // those that queue up behind a running one go in together: one transaction, one sync to disk.
   // Each batch stays whole: if the group fails, its batches are tried one by one.
-  private pending: { writes: Write[]; resolve: () => void; reject: (e: unknown) => void }[] = [];
+  // A batch that puts staged users runs alone, on its stage's session.
+  private pending: { writes: Write[]; stage?: SqlUserStage; resolve: () => void; reject: (e: unknown) => void }[] = [];
   private running = false;
 
   commit(writes: Write[]): Promise<void> {
     if (writes.length === 0) return Promise.resolve();
+    const stages = new Set<SqlUserStage>();
+    for (const w of writes) {
+      if (w.op !== 'putStagedUsers') continue;
+      if (!(w.stage instanceof SqlUserStage) || !this.stages.has(w.stage)) return Promise.reject(new Error('staged users are committed by the store that staged them'));
+      stages.add(w.stage);
+    }
+    if (stages.size > 1) return Promise.reject(new Error('one commit puts the users of one stage'));
+    const [stage] = stages;
     return new Promise((resolve, reject) => {
-      this.pending.push({ writes, resolve, reject });
+      this.pending.push({ writes, stage, resolve, reject });
       if (!this.running) void this.drain();
     });
   }
@@ -320,7 +446,23 @@ export class SqlStore implements Store {
   private async drain() {
     this.running = true;
     while (this.pending.length) {
-      const group = this.pending.splice(0);
+      const staged = this.pending[0]!;
+      if (staged.stage) {
+        this.pending.shift();
+        try {
+          await staged.stage.flush();
+          await staged.stage.session.transaction(async (exec) => {
+            for (const w of staged.writes) await exec(...statement(w));
+          });
+          this.writes += staged.writes.length;
+          staged.resolve();
+        } catch (e) {
+          staged.reject(e);
+        }
+        continue;
+      }
+      const next = this.pending.findIndex((b) => b.stage);
+      const group = this.pending.splice(0, next < 0 ? this.pending.length : next);
       try {
         await this.run(group.flatMap((b) => b.writes));
         this.writes += group.reduce((n, b) => n + b.writes.length, 0);
@@ -347,6 +489,33 @@ export class SqlStore implements Store {
     return this.driver.transaction(async (exec) => {
       for (const w of writes) await exec(...statement(w));
     });
+  }
+
+  private readonly stages = new Set<SqlUserStage>();
+  /** Numbers of the stage tables in use: SQLite's one connection holds every stage's. */
+  private readonly stageNumbers = new Set<number>();
+
+  async stageUsers(): Promise<UserStage> {
+    let n = 0;
+    while (this.stageNumbers.has(n)) n++;
+    this.stageNumbers.add(n);
+    const table = `user_stage_${n}`;
+    let session: Session | undefined;
+    try {
+      session = await this.driver.session();
+      await session.query(`DROP TABLE IF EXISTS ${table}`);
+      await session.query(`CREATE TEMP TABLE ${table} (tenant TEXT NOT NULL, id TEXT NOT NULL, ${USER_COLUMNS.map((c) => `${c} TEXT`).join(', ')}, PRIMARY KEY (tenant, id))`);
+    } catch (e) {
+      await session?.release(true);
+      this.stageNumbers.delete(n);
+      throw e;
+    }
+    const stage = new SqlUserStage(session, table, () => {
+      this.stages.delete(stage);
+      this.stageNumbers.delete(n);
+    });
+    this.stages.add(stage);
+    return stage;
   }
 
   // Locks are coordination, not tenant state: they do not count as writes.

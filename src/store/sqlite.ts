@@ -22,21 +22,32 @@ export function sqliteDriver(path: string): Driver {
     if (stmt.reader) return { rows: stmt.all(...params) as Record<string, unknown>[], changes: 0 };
     return { rows: [], changes: stmt.run(...params).changes };
   };
+  const transaction: Driver['transaction'] = async (fn) => {
+    db.exec('BEGIN IMMEDIATE');
+    try {
+      const result = await fn(exec);
+      db.exec('COMMIT');
+      return result;
+    } catch (e) {
+      if (db.inTransaction) db.exec('ROLLBACK');
+      throw e;
+    }
+  };
   return {
     dialect: 'sqlite',
     location: path,
     query: exec,
-    async transaction(fn) {
-      db.exec('BEGIN IMMEDIATE');
-      try {
-        const result = await fn(exec);
-        db.exec('COMMIT');
-        return result;
-      } catch (e) {
-        if (db.inTransaction) db.exec('ROLLBACK');
-        throw e;
-      }
-    },
+    transaction,
+    // One connection: its TEMP tables are every session's. A session's statement waits out a
+    // transaction that another caller has begun and is awaiting in, rather than joining it.
+    session: async () => ({
+      query: async (sql, params) => {
+        while (db.inTransaction) await new Promise((resolve) => setImmediate(resolve));
+        return exec(sql, params);
+      },
+      transaction,
+      release: async () => undefined,
+    }),
     async close() {
       db.close();
     },

@@ -138,13 +138,29 @@ export type Write =
   | { op: 'resolveNotification'; id: ResourceId; reason: string }
   | { op: 'audit'; entry: AuditEntry }
   | { op: 'setMeta'; key: string; value: string }
-  | { op: 'putUser'; user: DirectoryUser }
+  /** columns: userColumns(user), when the caller has them already (a sync computes them as users arrive). */
+  | { op: 'putUser'; user: DirectoryUser; columns?: (string | null)[] }
   | { op: 'deleteUser'; tenant: string; id: string }
+  /** Every user put in the stage (Store.stageUsers), as putUser each; a commit holds at most one. */
+  | { op: 'putStagedUsers'; stage: UserStage }
   /** Queued once per user: a user invited before is not invited again. */
   | { op: 'invite'; invitation: Invitation }
   | { op: 'putCertificate'; certificate: IssuedCertificate }
   | { op: 'deleteCertificate'; tenant: string; configuration: string; userId: string }
   | { op: 'deleteCertificates'; tenant: string; configuration: string };
+
+/**
+ * Users to be put, staged by a sync while it reads its source: none of them is in the tenant until
+ * a commit with putStagedUsers, and staging holds no lock on the tenant's tables.
+ */
+export interface UserStage {
+  /** Stages a user with its columns (userColumns); one staged again replaces the one before. */
+  put(user: DirectoryUser, columns: (string | null)[]): void;
+  /** Takes a staged user out again. */
+  unstage(tenant: string, id: string): void;
+  /** Drops the stage and what it holds; the users of a commit that put them stay put. */
+  close(): Promise<void>;
+}
 
 export interface Store {
   readonly location: string;
@@ -159,8 +175,13 @@ export interface Store {
   listNotifications(filter?: { active?: boolean }): Promise<Notification[]>;
   listAudit(limit?: number): Promise<AuditEntry[]>;
   listUsers(tenant: string): Promise<DirectoryUser[]>;
-  /** The users of one source by id, each with the digest of what is stored for it (see user-digest.ts). */
+  /**
+   * The users of one source by id, each with the digest of what is stored for it (see user-digest.ts).
+   * Listed a few thousand at a time, letting other work run in between: a sync lists them while it reads.
+   */
   listUserDigests(tenant: string, source: string): Promise<Map<string, string>>;
+  /** A stage for the users a sync round puts; optional: without one, a round's users are put one by one. */
+  stageUsers?(): Promise<UserStage>;
   listInvitations(tenant?: string): Promise<Invitation[]>;
   listCertificates(filter: CertificateFilter): Promise<IssuedCertificate[]>;
   /** As listCertificates, without reading the certificates and keys themselves. */

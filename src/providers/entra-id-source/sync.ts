@@ -5,7 +5,7 @@ import type { SyncOptions, SyncReport } from '../../engine/provider.js';
 import type { SecretRef, SecretResolver } from '../../engine/secrets.js';
 import { groupsByUser, readEntraDirectory, type CustomAttribute, type EntraState, type EntraUser } from '../../identity/entra-directory.js';
 import { GraphClient, type GraphCredentials } from '../../identity/graph.js';
-import type { DirectoryUser, StoredRecord } from '../../store/types.js';
+import type { StoredRecord } from '../../store/types.js';
 import { runSourceSync } from '../source-sync.js';
 import { authorityOf, graphOf } from './endpoints.js';
 
@@ -40,7 +40,7 @@ export async function syncEntraIdSource(engine: Engine, secrets: SecretResolver,
   return runSourceSync(engine, record, {
     prefix: 'Entra',
     where: `Entra ID tenant ${spec.tenantId}`,
-    async read(state, progress) {
+    async read(state, progress, accept) {
       const graph = new GraphClient(await credentialsOf(secrets, record), { pageSize: PAGE_SIZE });
       // A delta round starts from the users synced before; a first (or full) round from nothing.
       const existing = state ? (await engine.store.listUsers(record.tenant)).filter((u) => u.source === source) : [];
@@ -54,18 +54,21 @@ export async function syncEntraIdSource(engine: Engine, secrets: SecretResolver,
       const previous = state && (JSON.parse(state.toString()) as EntraState);
       const read = await readEntraDirectory(graph, spec.customAttributes ?? [], known, previous, progress);
       const memberOf = groupsByUser(read.groups);
-      const users = read.users.map((u): DirectoryUser => ({
-        tenant: record.tenant,
-        id: `${prefix}${u.id}`,
-        source,
-        upn: u.upn,
-        ...(u.email ? { email: u.email } : {}),
-        ...(u.displayName ? { displayName: u.displayName } : {}),
-        groups: memberOf.get(u.id) ?? [],
-        attributes: u.attributes,
-        labels: {},
-      }));
-      return { users, groupCount: Object.keys(read.groups).length, state: Buffer.from(JSON.stringify(read.state)) };
+      // Delta rounds merge changes into the users before: each user is only complete at the end.
+      for (const u of read.users) {
+        accept({
+          tenant: record.tenant,
+          id: `${prefix}${u.id}`,
+          source,
+          upn: u.upn,
+          ...(u.email ? { email: u.email } : {}),
+          ...(u.displayName ? { displayName: u.displayName } : {}),
+          groups: memberOf.get(u.id) ?? [],
+          attributes: u.attributes,
+          labels: {},
+        });
+      }
+      return { groupCount: Object.keys(read.groups).length, state: Buffer.from(JSON.stringify(read.state)) };
     },
   }, options);
 }

@@ -17,7 +17,7 @@ export async function syncLdapSource(engine: Engine, secrets: SecretResolver, re
   return runSourceSync(engine, record, {
     prefix: 'Ldap',
     where: spec.url,
-    async read(_state, progress) {
+    async read(_state, progress, accept) {
       if (spec.connectorRef) {
         const connector = await engine.store.getRecord({ tenant: record.tenant, kind: 'Connector', name: spec.connectorRef.name });
         const ready = readyOf(connector?.status);
@@ -27,19 +27,13 @@ export async function syncLdapSource(engine: Engine, secrets: SecretResolver, re
       if (password === undefined) throw new Error(`the bind password is missing: ${secrets.where(record.tenant, spec.bindPasswordSecretRef)}`);
       const sealedCa = await engine.store.getBlob(id, 'file:spec.tls.caCertificates');
       const caPem = sealedCa && engine.key.open(sealedCa, blobAad(id, 'file:spec.tls.caCertificates')).toString();
-      const read = await readLdapDirectory(spec, password, caPem, progress);
-      const users = read.users.map((u): DirectoryUser => ({
-        tenant: record.tenant,
-        id: `${source}/${u.uid}`,
-        source,
-        upn: u.upn ?? u.email ?? u.uid,
-        ...(u.email ? { email: u.email } : {}),
-        ...(u.displayName ? { displayName: u.displayName } : {}),
-        groups: u.groups,
-        attributes: u.attributes,
-        labels: {},
-      }));
-      return { users, groupCount: read.groupCount };
+      const read = await readLdapDirectory(spec, password, caPem, progress, (u) => {
+        const user: DirectoryUser = { tenant: record.tenant, id: `${source}/${u.uid}`, source, upn: u.upn ?? u.email ?? u.uid, groups: u.groups, attributes: u.attributes, labels: {} };
+        if (u.email) user.email = u.email;
+        if (u.displayName) user.displayName = u.displayName;
+        accept(user);
+      });
+      return { groupCount: read.groupCount };
     },
   }, options);
 }
