@@ -9,12 +9,31 @@ export interface AttributeCoverage {
   lacking: { name: string; users: number }[];
 }
 
+/** Counts, user by user as a round reads them, which custom attributes they have. */
+export class AttributeCounter {
+  private users = 0;
+  private readonly have: number[];
+
+  constructor(private readonly names: string[]) {
+    this.have = names.map(() => 0);
+  }
+
+  add(u: DirectoryUser): void {
+    this.users++;
+    for (let k = 0; k < this.names.length; k++) if (u.attributes[this.names[k]!] !== undefined) this.have[k]!++;
+  }
+
+  coverage(): AttributeCoverage {
+    const { names, have, users } = this;
+    if (!names.length || !users) return { none: false, lacking: [] };
+    return { none: have.every((n) => n === 0), lacking: names.flatMap((name, k) => (have[k]! < users ? [{ name, users: users - have[k]! }] : [])) };
+  }
+}
+
 export function attributeCoverage(users: DirectoryUser[], names: string[]): AttributeCoverage {
-  if (!names.length || !users.length) return { none: false, lacking: [] };
-  const have = new Map(names.map((n) => [n, 0]));
-  for (const u of users) for (const n of names) if (u.attributes[n] !== undefined) have.set(n, have.get(n)! + 1);
-  const lacking = names.filter((n) => have.get(n)! < users.length).map((n) => ({ name: n, users: users.length - have.get(n)! }));
-  return { none: names.every((n) => have.get(n) === 0), lacking };
+  const counter = new AttributeCounter(names);
+  for (const u of users) counter.add(u);
+  return counter.coverage();
 }
 
 export function describeLacking(lacking: AttributeCoverage['lacking'], total: number): string {

@@ -6,7 +6,7 @@
 // (listed while the source is read), compared with what is stored. What is left when the read ends
 // is only what needs every user: Apple ID collisions, removals and the mass-delete guard.
 import { AppleIdAssigner, type AppleIdResult, type AppleIdSettings } from './apple-id.js';
-import type { AttributeCoverage } from './attributes.js';
+import { AttributeCounter, type AttributeCoverage } from './attributes.js';
 import { digestMatches, userColumns } from '../store/user-digest.js';
 import type { DirectoryUser, UserStage, Write } from '../store/types.js';
 
@@ -74,8 +74,7 @@ export class RoundBuilder {
   private readonly verdicts = new Map<DirectoryUser, number>();
   private readonly newUsers?: DirectoryUser[];
   private readonly apple?: AppleIdAssigner;
-  private readonly names: string[];
-  private readonly have: number[];
+  private readonly attributes: AttributeCounter;
   private readonly stage?: UserStage;
 
   constructor(
@@ -85,14 +84,13 @@ export class RoundBuilder {
     if (options.appleIds) this.apple = new AppleIdAssigner(options.appleIds);
     this.stage = options.stage;
     if (options.newUsers) this.newUsers = [];
-    this.names = options.attributes ?? [];
-    this.have = this.names.map(() => 0);
+    this.attributes = new AttributeCounter(options.attributes ?? []);
   }
 
   /** One user of the source, as it is read. */
   add(u: DirectoryUser): void {
     this.apple?.add(u);
-    for (let k = 0; k < this.names.length; k++) if (u.attributes[this.names[k]!] !== undefined) this.have[k]!++;
+    this.attributes.add(u);
     this.count++;
     const columns = userColumns(u);
     if (this.stored) this.judge(u, columns);
@@ -123,6 +121,11 @@ export class RoundBuilder {
       this.added++;
       this.newUsers?.push(u);
     } else this.updated++;
+    this.put(u, columns);
+  }
+
+  /** To the stage, or without one to the round's own puts. */
+  private put(u: DirectoryUser, columns: (string | null)[]) {
     if (this.stage) this.stage.put(u, columns);
     else this.puts.set(u, columns);
   }
@@ -138,7 +141,7 @@ export class RoundBuilder {
       const columns = userColumns(u);
       const verdict = this.verdictOn(u, columns);
       if (verdict === before) {
-        if (verdict !== SAME) (this.stage ? this.stage.put(u, columns) : this.puts.set(u, columns));
+        if (verdict !== SAME) this.put(u, columns);
         continue;
       }
       // ADDED depends on the id alone: only SAME and UPDATED trade places.
@@ -148,18 +151,11 @@ export class RoundBuilder {
         else this.puts.delete(u);
       } else {
         this.updated++;
-        if (this.stage) this.stage.put(u, columns);
-        else this.puts.set(u, columns);
+        this.put(u, columns);
       }
     }
     const count = this.count;
-    const coverage: AttributeCoverage =
-      !this.names.length || !count
-        ? { none: false, lacking: [] }
-        : {
-            none: this.have.every((n) => n === 0),
-            lacking: this.names.flatMap((name, k) => (this.have[k]! < count ? [{ name, users: count - this.have[k]! }] : [])),
-          };
+    const coverage = this.attributes.coverage();
     const base = { userCount: count, storedCount: stored.size, newUsers: [] as DirectoryUser[], appleIds: { collisions: appleIds.collisions, missing: appleIds.missing }, coverage, writes: [] as Write[], added: 0, updated: 0, removed: 0 };
     if (!count && stored.size) {
       return { ...base, blocked: `the source returned no users (the ${stored.size} synced before are kept): check its search base and filter` };

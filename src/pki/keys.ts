@@ -1,5 +1,5 @@
-// Key pairs, made with the platform's crypto on its thread pool and kept as PKCS#8 DER (sealed by
-// the engine before they reach the store).
+// Key pairs, made with the platform's crypto (on its thread pool, but for the EC keys of identity
+// certificates: see makeKeyDer) and kept as PKCS#8 DER (sealed by the engine before they reach the store).
 import { createECDH, createHash, createPrivateKey, createPublicKey, generateKeyPair, type KeyObject } from 'node:crypto';
 import { bits, explicit, int, octets, oid, seq } from './der.js';
 
