@@ -5,7 +5,7 @@ import { progressLine } from '../src/cli/progress.js';
 import { nextSyncAt } from '../src/engine/scheduled-sync.js';
 import { appleIdOf, assignAppleIds } from '../src/identity/apple-id.js';
 import { attributeCoverage } from '../src/identity/attributes.js';
-import { groupsByUser, mergeGroup, mergeUser, userSelect } from '../src/identity/entra-directory.js';
+import { groupsByUser, mergeGroup, mergeUser, noteChange, userSelect, withChange, type UserChange } from '../src/identity/entra-directory.js';
 import { retryAfterMs } from '../src/identity/graph.js';
 import { RoundBuilder, syncRound } from '../src/identity/sync.js';
 import { digestMatches, userColumns, userDigest } from '../src/store/user-digest.js';
@@ -170,6 +170,26 @@ describe('Graph delta merges', () => {
     expect(first).toEqual({ id: '1', upn: 'a@x', displayName: 'A', attributes: { dept: 'R&D', cc: 'CC1' } });
     const changed = mergeUser(first, { id: '1', displayName: 'Anne', department: null }, custom);
     expect(changed).toEqual({ id: '1', upn: 'a@x', displayName: 'Anne', attributes: { cc: 'CC1' } });
+  });
+
+  it("fold a delta round's items for one user into one change, applied to the user stored before", () => {
+    const stored = mergeUser(undefined, { id: '1', userPrincipalName: 'a@x', displayName: 'A', department: 'R&D', onPremisesExtensionAttributes: { extensionAttribute1: 'CC1' } }, custom);
+    const changes = new Map<string, UserChange>();
+    noteChange(changes, { id: '1', displayName: 'Anne', onPremisesExtensionAttributes: { extensionAttribute1: 'CC2' } });
+    noteChange(changes, { id: '1', department: 'Sales', onPremisesExtensionAttributes: { extensionAttribute1: null } });
+    // As if each item were merged in turn.
+    const inTurn = mergeUser(mergeUser(stored, { id: '1', displayName: 'Anne', onPremisesExtensionAttributes: { extensionAttribute1: 'CC2' } }, custom), { id: '1', department: 'Sales', onPremisesExtensionAttributes: { extensionAttribute1: null } }, custom);
+    expect(withChange(stored, changes.get('1'), custom)).toEqual(inTurn);
+    expect(inTurn).toEqual({ id: '1', upn: 'a@x', displayName: 'Anne', attributes: { dept: 'Sales' } });
+    // Removed, then back in the same round: nothing stored carries over.
+    noteChange(changes, { id: '1', '@removed': { reason: 'changed' } });
+    expect(withChange(stored, changes.get('1'), custom)).toBeUndefined();
+    noteChange(changes, { id: '1', userPrincipalName: 'b@x' });
+    expect(withChange(stored, changes.get('1'), custom)).toEqual({ id: '1', upn: 'b@x', attributes: {} });
+    // Users the round does not name stay as stored; one it only removes is gone.
+    expect(withChange(stored, changes.get('2'), custom)).toBe(stored);
+    noteChange(changes, { id: '3', '@removed': { reason: 'deleted' } });
+    expect(withChange(undefined, changes.get('3'), custom)).toBeUndefined();
   });
 
   it('add and remove user members across pages, ignoring other member types', () => {

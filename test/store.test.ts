@@ -151,7 +151,7 @@ describe.each(backends)('%s store', (_name, specOf) => {
     expect(await store.listCertificates({ tenant: 't' })).toEqual([]);
   });
 
-  it('lists the digests of every user of a source, over several chunks', async () => {
+  it('lists the digests of every user of a source, and walks its users, over several chunks', async () => {
     // Ids in an order neither of insertion nor of number, and another source's users between them.
     const n = DIGEST_CHUNK * 2 + 3;
     const mine = Array.from({ length: n }, (_, i) => ({ tenant: 'chunks', id: `${(i * 7919) % n}-Ü${i % 3 ? 'a' : 'B'}`, source: 'LdapSource/many', upn: `u${i}@example.com`, groups: [], attributes: {}, labels: {} }));
@@ -161,6 +161,11 @@ describe.each(backends)('%s store', (_name, specOf) => {
     expect(digests.size).toBe(n);
     for (const u of mine) expect(digests.get(u.id)).toBe(userDigest(u));
     expect((await store.listUserDigests('chunks', 'EntraIdSource/other')).size).toBe(theirs.length);
+    // Walking them gives each once, whole.
+    const walked: DirectoryUser[] = [];
+    await store.forEachUser('chunks', 'LdapSource/many', (u) => walked.push(u));
+    const byId = (a: DirectoryUser, b: DirectoryUser) => (a.id < b.id ? -1 : 1);
+    expect(walked.sort(byId)).toEqual([...mine].sort(byId));
   });
 
   it('stages users without locking the tenant, and puts them with the commit that ends the round, or never', async () => {

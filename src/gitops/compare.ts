@@ -47,6 +47,7 @@ class RevisionStore implements Store {
   async listUsers() {
     return [];
   }
+  async forEachUser() {}
   async listUserDigests() {
     return new Map<string, string>();
   }

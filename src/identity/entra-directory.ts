@@ -24,13 +24,19 @@ export interface EntraState {
   groups: Record<string, EntraGroup>;
 }
 
-export interface EntraRead {
-  users: EntraUser[];
+/** What a delta round says of one user: removed, or the properties its items changed (merged). */
+export type UserChange = { removed: true } | { removed: false; raw: Raw; fresh: boolean };
+
+interface ReadBase {
   groups: Record<string, EntraGroup>;
   state: EntraState;
-  /** True when everything was read anew (first round, or the delta token had expired). */
-  full: boolean;
 }
+
+/**
+ * A full round (the first, or one after the delta token expired) holds every user; a delta round
+ * only what changed, to be applied to the users stored before (withChange), which it never holds.
+ */
+export type EntraRead = ReadBase & ({ full: true; users: EntraUser[] } | { full: false; changes: Map<string, UserChange> });
 
 export interface CustomAttribute {
   name: string;
@@ -96,31 +102,50 @@ export function mergeGroup(group: GroupInProgress | undefined, raw: Raw): GroupI
   return g;
 }
 
-export async function readEntraDirectory(
-  graph: GraphClient,
-  custom: CustomAttribute[],
-  existing: EntraUser[],
-  previous: EntraState | undefined,
-  progress: (users: number) => void,
-): Promise<EntraRead> {
+/** One item of a delta round into the round's changes; a user may come more than once. Pure but for `changes`. */
+export function noteChange(changes: Map<string, UserChange>, raw: Raw): void {
+  const id = String(raw.id);
+  if (raw['@removed']) return void changes.set(id, { removed: true });
+  // Merging the items' properties, later over earlier, is merging each in turn: mergeUser looks
+  // at top-level properties only.
+  const before = changes.get(id);
+  changes.set(id, before && !before.removed ? { removed: false, raw: { ...before.raw, ...raw }, fresh: before.fresh } : { removed: false, raw, fresh: before !== undefined });
+}
+
+/**
+ * A user as a delta round leaves it: as stored before (`old`, undefined when new) with the round's
+ * change applied; undefined when removed. `fresh`: removed and back in the same round, so nothing
+ * stored carries over. Pure.
+ */
+export function withChange(old: EntraUser | undefined, change: UserChange | undefined, custom: CustomAttribute[]): EntraUser | undefined {
+  if (!change) return old;
+  if (change.removed) return undefined;
+  return mergeUser(change.fresh ? undefined : old, change.raw, custom);
+}
+
+export async function readEntraDirectory(graph: GraphClient, custom: CustomAttribute[], previous: EntraState | undefined, progress: (users: number) => void): Promise<EntraRead> {
   try {
-    return await readRound(graph, custom, previous ? existing : [], previous);
+    return await readRound(previous);
   } catch (e) {
     if (!(e instanceof DeltaGone) || !previous) throw e;
     // The delta token expired: everything is read again, and what is missing is removed (guarded).
-    return readRound(graph, custom, [], undefined);
+    return readRound(undefined);
   }
 
-  async function readRound(graph: GraphClient, custom: CustomAttribute[], base: EntraUser[], from: EntraState | undefined): Promise<EntraRead> {
-    const users = new Map(base.map((u) => [u.id, u]));
+  async function readRound(from: EntraState | undefined): Promise<EntraRead> {
+    const users = new Map<string, EntraUser>();
+    const changes = new Map<string, UserChange>();
     let count = 0;
     const groups = new Map(Object.entries(from?.groups ?? {}).map(([id, g]) => [id, { name: g.name, members: new Set(g.members) }]));
     // Users and groups are two delta queries of their own: read both at once.
     const usersDelta = graph.delta(from?.usersDeltaLink ?? `/users/delta?$select=${userSelect(custom)}`, (items) => {
       for (const raw of items) {
         const id = String(raw.id);
-        if (raw['@removed']) users.delete(id);
-        else users.set(id, mergeUser(users.get(id), raw, custom));
+        if (!from) {
+          // A user may come more than once in a round: later items change earlier ones.
+          if (raw['@removed']) users.delete(id);
+          else users.set(id, mergeUser(users.get(id), raw, custom));
+        } else noteChange(changes, raw);
       }
       count += items.length;
       progress(count);
@@ -134,7 +159,8 @@ export async function readEntraDirectory(
     });
     const [usersDeltaLink, groupsDeltaLink] = await Promise.all([usersDelta, groupsDelta]);
     const done = Object.fromEntries([...groups].map(([id, g]) => [id, { name: g.name, members: [...g.members].sort() }]));
-    return { users: [...users.values()], groups: done, state: { usersDeltaLink, groupsDeltaLink, groups: done }, full: !from };
+    const base = { groups: done, state: { usersDeltaLink, groupsDeltaLink, groups: done } };
+    return from ? { ...base, full: false, changes } : { ...base, full: true, users: [...users.values()] };
   }
 }
 

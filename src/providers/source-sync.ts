@@ -23,9 +23,11 @@ export interface SourceReader {
   where: string;
   /**
    * Reads every user of the source as of this round, handing each to `accept` once, as soon as it
-   * is complete: the round's work on a user is done while the rest are read.
+   * is complete: the round's work on a user is done while the rest are read. `storedListed`
+   * resolves once the stored users are listed to compare with: a reader about to hand over users
+   * faster than a directory answers (from the store) waits for it, else each is held until then.
    */
-  read(previousState: Buffer | undefined, progress: (read: number) => void, accept: (user: DirectoryUser) => void): Promise<SourceRead>;
+  read(previousState: Buffer | undefined, progress: (read: number) => void, accept: (user: DirectoryUser) => void, storedListed: Promise<void>): Promise<SourceRead>;
 }
 
 export const SYNC_STATE = 'sync-state';
@@ -59,7 +61,7 @@ export async function runSourceSync(engine: Engine, record: StoredRecord, reader
   listing.catch(() => undefined); // awaited below; a read that fails first must not leave it unhandled
 
   try {
-    const read = await reader.read(previousState, (n) => options.progress?.(n, lastCount || undefined), (u) => round.add(u));
+    const read = await reader.read(previousState, (n) => options.progress?.(n, lastCount || undefined), (u) => round.add(u), listing);
     groupCount = read.groupCount;
     await listing;
     const built = round.finish(options.allowMassDelete);

@@ -166,6 +166,21 @@ function toRecord(r: Record<string, unknown>): StoredRecord {
   };
 }
 
+function toUser(r: Record<string, unknown>): DirectoryUser {
+  return {
+    tenant: r.tenant as string,
+    id: r.id as string,
+    source: r.source as string,
+    upn: r.upn as string,
+    ...(r.email == null ? {} : { email: r.email as string }),
+    ...(r.display_name == null ? {} : { displayName: r.display_name as string }),
+    groups: JSON.parse(r.groups_json as string),
+    attributes: JSON.parse(r.attributes as string),
+    labels: JSON.parse(r.labels as string),
+    ...(r.apple_id == null ? {} : { appleId: r.apple_id as string }),
+  };
+}
+
 function toNotification(r: Record<string, unknown>): Notification {
   return {
     ...idOf(r),
@@ -361,20 +376,19 @@ export class SqlStore implements Store {
 
   async listUsers(tenant: string) {
     const { rows } = await this.driver.query('SELECT * FROM users WHERE tenant = ? ORDER BY id', [tenant]);
-    return rows.map(
-      (r): DirectoryUser => ({
-        tenant: r.tenant as string,
-        id: r.id as string,
-        source: r.source as string,
-        upn: r.upn as string,
-        ...(r.email == null ? {} : { email: r.email as string }),
-        ...(r.display_name == null ? {} : { displayName: r.display_name as string }),
-        groups: JSON.parse(r.groups_json as string),
-        attributes: JSON.parse(r.attributes as string),
-        labels: JSON.parse(r.labels as string),
-        ...(r.apple_id == null ? {} : { appleId: r.apple_id as string }),
-      }),
-    );
+    return rows.map(toUser);
+  }
+
+  // Chunked as listUserDigests, which a sync runs beside it.
+  async forEachUser(tenant: string, source: string, each: (user: DirectoryUser) => void) {
+    const sql = `SELECT * FROM users WHERE tenant = ? AND source = ? AND id > ? ORDER BY id LIMIT ${DIGEST_CHUNK}`;
+    for (let after = ''; ; ) {
+      const { rows } = await this.driver.query(sql, [tenant, source, after]);
+      for (const r of rows) each(toUser(r));
+      if (rows.length < DIGEST_CHUNK) return;
+      after = rows[rows.length - 1]!.id as string;
+      await new Promise((resolve) => setImmediate(resolve));
+    }
   }
 
   // In chunks by id (the primary key's order), yielding to the event loop between them: SQLite's

@@ -175,6 +175,8 @@ export interface Store {
   listNotifications(filter?: { active?: boolean }): Promise<Notification[]>;
   listAudit(limit?: number): Promise<AuditEntry[]>;
   listUsers(tenant: string): Promise<DirectoryUser[]>;
+  /** Each user of one source, in id order, a few thousand read at a time: for work that need not hold them all. */
+  forEachUser(tenant: string, source: string, each: (user: DirectoryUser) => void): Promise<void>;
   /**
    * The users of one source by id, each with the digest of what is stored for it (see user-digest.ts).
    * Listed a few thousand at a time, letting other work run in between: a sync lists them while it reads.

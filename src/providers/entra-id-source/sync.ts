@@ -3,7 +3,7 @@
 import type { Engine } from '../../engine/context.js';
 import type { SyncOptions, SyncReport } from '../../engine/provider.js';
 import type { SecretRef, SecretResolver } from '../../engine/secrets.js';
-import { groupsByUser, readEntraDirectory, type CustomAttribute, type EntraState, type EntraUser } from '../../identity/entra-directory.js';
+import { groupsByUser, readEntraDirectory, withChange, type CustomAttribute, type EntraState, type EntraUser } from '../../identity/entra-directory.js';
 import { GraphClient, type GraphCredentials } from '../../identity/graph.js';
 import type { StoredRecord } from '../../store/types.js';
 import { runSourceSync } from '../source-sync.js';
@@ -40,22 +40,15 @@ export async function syncEntraIdSource(engine: Engine, secrets: SecretResolver,
   return runSourceSync(engine, record, {
     prefix: 'Entra',
     where: `Entra ID tenant ${spec.tenantId}`,
-    async read(state, progress, accept) {
+    async read(state, progress, accept, storedListed) {
       const graph = new GraphClient(await credentialsOf(secrets, record), { pageSize: PAGE_SIZE });
-      // A delta round starts from the users synced before; a first (or full) round from nothing.
-      const existing = state ? (await engine.store.listUsers(record.tenant)).filter((u) => u.source === source) : [];
-      const known: EntraUser[] = existing.map((u) => ({
-        id: u.id.slice(prefix.length),
-        upn: u.upn,
-        ...(u.email ? { email: u.email } : {}),
-        ...(u.displayName ? { displayName: u.displayName } : {}),
-        attributes: u.attributes,
-      }));
+      const custom = spec.customAttributes ?? [];
       const previous = state && (JSON.parse(state.toString()) as EntraState);
-      const read = await readEntraDirectory(graph, spec.customAttributes ?? [], known, previous, progress);
+      const read = await readEntraDirectory(graph, custom, previous, progress);
       const memberOf = groupsByUser(read.groups);
-      // Delta rounds merge changes into the users before: each user is only complete at the end.
-      for (const u of read.users) {
+      // Users are only complete once both delta queries end (group members come with the groups).
+      const hand = (u: EntraUser | undefined) => {
+        if (!u) return;
         accept({
           tenant: record.tenant,
           id: `${prefix}${u.id}`,
@@ -67,6 +60,22 @@ export async function syncEntraIdSource(engine: Engine, secrets: SecretResolver,
           attributes: u.attributes,
           labels: {},
         });
+      };
+      if (read.full) for (const u of read.users) hand(u);
+      else {
+        // A delta round walks the users stored before, changing what the round changed, then adds
+        // those new to it: the directory is never held whole.
+        const changes = read.changes;
+        await storedListed;
+        let walked = 0;
+        await engine.store.forEachUser(record.tenant, source, (stored) => {
+          const id = stored.id.slice(prefix.length);
+          const known: EntraUser = { id, upn: stored.upn, ...(stored.email ? { email: stored.email } : {}), ...(stored.displayName ? { displayName: stored.displayName } : {}), attributes: stored.attributes };
+          hand(withChange(known, changes.get(id), custom));
+          changes.delete(id);
+          if (++walked % 1000 === 0) progress(walked);
+        });
+        for (const change of changes.values()) hand(withChange(undefined, change, custom));
       }
       return { groupCount: Object.keys(read.groups).length, state: Buffer.from(JSON.stringify(read.state)) };
     },
