@@ -191,6 +191,24 @@ customAttributes:
     await entra.clearFaults();
   });
 
+  it('takes the last of a user that a full round gives twice (changed while the round read it)', async () => {
+    // The first user is on the first page; changed after it, Graph gives it again at the end.
+    const first = entra.generatedUserId(0);
+    const before = byGraphId(await users(), first)!;
+    await entra.setFaults({ expireDeltaTokens: true, change: { afterUserPages: 1, id: first, patch: { displayName: 'Changed Mid-Round', department: null } } });
+    await entra.clearRequests();
+    const r = sync();
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain(`${USERS} users (0 added, 1 changed, 0 removed)`);
+    const fullRound = (await entra.requests()).filter((x) => x.kind === 'graph' && x.status === 200 && x.path.startsWith('/v1.0/users/delta'));
+    expect(fullRound.reduce((n, x) => n + (x.items ?? 0), 0)).toBe(USERS + 1);
+    const after = byGraphId(await users(), first)!;
+    expect(after).toMatchObject({ displayName: 'Changed Mid-Round', upn: before.upn, groups: before.groups });
+    expect(after.attributes.department).toBeUndefined();
+    expect(await users()).toHaveLength(USERS);
+    await entra.clearFaults();
+  });
+
   it('stops a round that would delete too many users until it is confirmed', async () => {
     for (let p = 100; p < 300; p++) await entra.deleteUser(entra.generatedUserId(p), { hard: true });
     const blocked = sync();

@@ -6,7 +6,7 @@ import { nextSyncAt } from '../src/engine/scheduled-sync.js';
 import { appleIdOf, assignAppleIds } from '../src/identity/apple-id.js';
 import { attributeCoverage } from '../src/identity/attributes.js';
 import { groupsByUser, mergeGroup, mergeUser, noteChange, userSelect, withChange, type UserChange } from '../src/identity/entra-directory.js';
-import { retryAfterMs } from '../src/identity/graph.js';
+import { leadingNextLink, retryAfterMs } from '../src/identity/graph.js';
 import { RoundBuilder, syncRound } from '../src/identity/sync.js';
 import { digestMatches, userColumns, userDigest } from '../src/store/user-digest.js';
 import type { DirectoryUser, StoredRecord, UserStage } from '../src/store/types.js';
@@ -206,6 +206,18 @@ describe('Graph delta merges', () => {
     expect(retryAfterMs(new Date(10_000).toUTCString(), 4_000)).toBe(6000);
     expect(retryAfterMs(null)).toBeUndefined();
     expect(retryAfterMs('soon')).toBeUndefined();
+  });
+
+  it("find a page's nextLink ahead of its value, and nothing that only looks like one", () => {
+    const link = 'https://graph.microsoft.com/v1.0/users/delta?$skiptoken=a\u0026b';
+    const page = (members: Record<string, unknown>) => JSON.stringify({ '@odata.context': 'https://graph.microsoft.com/v1.0/$metadata#users', ...members });
+    expect(leadingNextLink(page({ '@odata.nextLink': link, value: [{ id: '1' }] }))).toBe(link);
+    expect(leadingNextLink(`{ "@odata.nextLink" : "${link.replace('&', '\\u0026')}", "value": [] }`)).toBe(link);
+    // After value (so not ahead), only in a string, or a deltaLink: none.
+    expect(leadingNextLink(page({ value: [{ id: '1' }], '@odata.nextLink': link }))).toBeUndefined();
+    expect(leadingNextLink(page({ value: [{ id: '1', displayName: '"@odata.nextLink": "https://evil"' }] }))).toBeUndefined();
+    expect(leadingNextLink(page({ '@odata.deltaLink': link, value: [] }))).toBeUndefined();
+    expect(leadingNextLink('{"@odata.nextLink": "unterminated')).toBeUndefined();
   });
 });
 

@@ -184,6 +184,8 @@ describe.each(backends)('%s store', (_name, specOf) => {
     const stage = await stageOf(users);
     stage.put(u(7, { displayName: 'Second' }), userColumns(u(7, { displayName: 'Second' })));
     stage.unstage('staged', 's9');
+    stage.unstage('staged', 's11');
+    stage.put(u(11, { displayName: 'Back' }), userColumns(u(11, { displayName: 'Back' })));
     // Again while still waiting for its statement; and the same id in another tenant.
     for (const again of [u(240, { displayName: 'Buffered' }), u(241, { tenant: 'staged-other' }), u(242), u(242, { displayName: 'Twice' })]) stage.put(again, userColumns(again));
     // A second round, meanwhile, has a stage of its own.
@@ -201,7 +203,7 @@ describe.each(backends)('%s store', (_name, specOf) => {
     expect((await store.listUsers('staged')).map((x) => x.id)).toEqual(['s500']);
     await store.commit([{ op: 'putStagedUsers', stage }, { op: 'setMeta', key: 'staged', value: 'yes' }]);
     await stage.close();
-    const changed: Record<string, DirectoryUser> = { s7: u(7, { displayName: 'Second' }), s240: u(240, { displayName: 'Buffered' }), s242: u(242, { displayName: 'Twice' }) };
+    const changed: Record<string, DirectoryUser> = { s7: u(7, { displayName: 'Second' }), s11: u(11, { displayName: 'Back' }), s240: u(240, { displayName: 'Buffered' }), s242: u(242, { displayName: 'Twice' }) };
     const expected = [...users.filter((x) => x.id !== 's9').map((x) => changed[x.id] ?? x), u(500)].sort((a, b) => (a.id < b.id ? -1 : 1));
     expect(await store.listUsers('staged')).toEqual(expected);
     expect(await store.listUsers('staged-other')).toEqual([u(241, { tenant: 'staged-other' })]);
@@ -231,7 +233,7 @@ describe.each(backends)('%s store', (_name, specOf) => {
       const report = await runSourceSync(engine, record, {
         prefix: 'Ldap',
         where: 'ldap://test',
-        async read(_state, _progress, accept) {
+        async read(_state, { accept }) {
           for (let i = 0; i < users.length; i++) {
             if (i === opts.failAt) throw new Error('the connection closed before the search ended');
             accept(users[i]!);

@@ -29,14 +29,17 @@ export type UserChange = { removed: true } | { removed: false; raw: Raw; fresh: 
 
 interface ReadBase {
   groups: Record<string, EntraGroup>;
+  /** Group names by user id. */
+  memberOf: Map<string, string[]>;
   state: EntraState;
 }
 
 /**
- * A full round (the first, or one after the delta token expired) holds every user; a delta round
- * only what changed, to be applied to the users stored before (withChange), which it never holds.
+ * A full round (the first, or one after the delta token expired) holds every user, all handed
+ * already unless `repeated`: one came again, and they are all to be handed anew. A delta round
+ * holds only what changed, to be applied to the users stored before (withChange).
  */
-export type EntraRead = ReadBase & ({ full: true; users: EntraUser[] } | { full: false; changes: Map<string, UserChange> });
+export type EntraRead = ReadBase & ({ full: true; users: EntraUser[]; repeated: boolean } | { full: false; changes: Map<string, UserChange> });
 
 export interface CustomAttribute {
   name: string;
@@ -53,35 +56,44 @@ export function userSelect(custom: CustomAttribute[]): string {
   return [...new Set([...BASE_PROPERTIES, ...top])].join(',');
 }
 
-function valueAt(raw: Raw, path: string): string | string[] | undefined {
-  let v: unknown = raw;
-  for (const part of path.split('.')) v = v && typeof v === 'object' ? (v as Raw)[part] : undefined;
-  if (v === null || v === undefined || v === '') return undefined;
-  if (Array.isArray(v)) return v.length ? v.map(String) : undefined;
-  return String(v);
+/** Each custom attribute's name and path into a Graph user, split once: a round merges 100,000s of users. */
+interface AttributePath {
+  name: string;
+  path: string[];
 }
+const paths = new WeakMap<CustomAttribute[], AttributePath[]>();
+function pathsOf(custom: CustomAttribute[]): AttributePath[] {
+  let p = paths.get(custom);
+  // In name order: attributes made in key order are stored without sorting (user-digest.ts).
+  if (!p) paths.set(custom, (p = custom.map((a) => ({ name: a.name, path: (a.attribute ?? a.name).split('.') })).sort((a, b) => (a.name < b.name ? -1 : 1))));
+  return p;
+}
+
+function valueAt(raw: Raw, path: string[]): string | string[] | undefined {
+  let v: unknown = raw;
+  for (const part of path) v = v && typeof v === 'object' ? (v as Raw)[part] : undefined;
+  if (Array.isArray(v)) return v.length ? v.map(String) : undefined;
+  return text(v);
+}
+
+const text = (v: unknown): string | undefined => (v === null || v === undefined || v === '' ? undefined : String(v));
 
 /** A user as changed by one delta item: present properties replace, absent ones stay. Pure. */
 export function mergeUser(old: EntraUser | undefined, raw: Raw, custom: CustomAttribute[]): EntraUser {
-  const has = (p: string) => Object.prototype.hasOwnProperty.call(raw, p);
-  const pick = (p: string, before: string | undefined) => (has(p) ? (valueAt(raw, p) as string | undefined) : before);
-  const attributes = { ...old?.attributes };
-  for (const a of custom) {
-    const path = a.attribute ?? a.name;
-    if (!has(path.split('.')[0]!)) continue;
-    const v = valueAt(raw, path);
+  const attributes: Record<string, string | string[]> = old ? { ...old.attributes } : {};
+  for (const a of pathsOf(custom)) {
+    if (!Object.hasOwn(raw, a.path[0]!)) continue;
+    const v = valueAt(raw, a.path);
     if (v === undefined) delete attributes[a.name];
     else attributes[a.name] = v;
   }
-  const email = pick('mail', old?.email);
-  const displayName = pick('displayName', old?.displayName);
-  return {
-    id: String(raw.id),
-    upn: pick('userPrincipalName', old?.upn) ?? String(raw.id),
-    ...(email ? { email } : {}),
-    ...(displayName ? { displayName } : {}),
-    attributes,
-  };
+  const id = String(raw.id);
+  const user: EntraUser = { id, upn: (Object.hasOwn(raw, 'userPrincipalName') ? text(raw.userPrincipalName) : old?.upn) ?? id, attributes };
+  const email = Object.hasOwn(raw, 'mail') ? text(raw.mail) : old?.email;
+  if (email) user.email = email;
+  const displayName = Object.hasOwn(raw, 'displayName') ? text(raw.displayName) : old?.displayName;
+  if (displayName) user.displayName = displayName;
+  return user;
 }
 
 /** A group while a round reads it: members as a set, since a large group arrives over many pages. */
@@ -123,44 +135,78 @@ export function withChange(old: EntraUser | undefined, change: UserChange | unde
   return mergeUser(change.fresh ? undefined : old, change.raw, custom);
 }
 
-export async function readEntraDirectory(graph: GraphClient, custom: CustomAttribute[], previous: EntraState | undefined, progress: (users: number) => void): Promise<EntraRead> {
+const GROUPS_QUERY = '/groups/delta?$select=displayName,members';
+
+/**
+ * Reads a round. A full round (the first, or one after the delta token expired) reads the groups
+ * first, then the users, handing each user to `onUser` as soon as its page is read: its groups are
+ * known by then. A delta round reads both at once and hands nothing: its changes are applied to the
+ * users stored before (withChange).
+ */
+export async function readEntraDirectory(
+  graph: GraphClient,
+  custom: CustomAttribute[],
+  previous: EntraState | undefined,
+  progress: (users: number) => void,
+  onUser: (user: EntraUser, memberOf: Map<string, string[]>) => void,
+): Promise<EntraRead> {
   try {
-    return await readRound(previous);
+    return previous ? await readDelta(previous) : await readFull();
   } catch (e) {
     if (!(e instanceof DeltaGone) || !previous) throw e;
     // The delta token expired: everything is read again, and what is missing is removed (guarded).
-    return readRound(undefined);
+    return readFull();
   }
 
-  async function readRound(from: EntraState | undefined): Promise<EntraRead> {
-    const users = new Map<string, EntraUser>();
-    const changes = new Map<string, UserChange>();
-    let count = 0;
+  async function readGroups(from: EntraState | undefined) {
     const groups = new Map(Object.entries(from?.groups ?? {}).map(([id, g]) => [id, { name: g.name, members: new Set(g.members) }]));
-    // Users and groups are two delta queries of their own: read both at once.
-    const usersDelta = graph.delta(from?.usersDeltaLink ?? `/users/delta?$select=${userSelect(custom)}`, (items) => {
-      for (const raw of items) {
-        const id = String(raw.id);
-        if (!from) {
-          // A user may come more than once in a round: later items change earlier ones.
-          if (raw['@removed']) users.delete(id);
-          else users.set(id, mergeUser(users.get(id), raw, custom));
-        } else noteChange(changes, raw);
-      }
-      count += items.length;
-      progress(count);
-    });
-    const groupsDelta = graph.delta(from?.groupsDeltaLink ?? '/groups/delta?$select=displayName,members', (items) => {
+    const link = await graph.delta(from?.groupsDeltaLink ?? GROUPS_QUERY, (items) => {
       for (const raw of items) {
         const id = String(raw.id);
         if (raw['@removed']) groups.delete(id);
         else groups.set(id, mergeGroup(groups.get(id), raw));
       }
     });
-    const [usersDeltaLink, groupsDeltaLink] = await Promise.all([usersDelta, groupsDelta]);
     const done = Object.fromEntries([...groups].map(([id, g]) => [id, { name: g.name, members: [...g.members].sort() }]));
-    const base = { groups: done, state: { usersDeltaLink, groupsDeltaLink, groups: done } };
-    return from ? { ...base, full: false, changes } : { ...base, full: true, users: [...users.values()] };
+    return { link, groups: done };
+  }
+
+  async function readFull(): Promise<EntraRead> {
+    const g = await readGroups(undefined);
+    const memberOf = groupsByUser(g.groups);
+    const users = new Map<string, EntraUser>();
+    let repeated = false;
+    let count = 0;
+    const link = await graph.delta(`/users/delta?$select=${userSelect(custom)}`, (items) => {
+      for (const raw of items) {
+        const id = String(raw.id);
+        // A user changed while the round reads may come again, even removed: what was handed is stale.
+        const before = users.get(id);
+        if (before) repeated = true;
+        if (raw['@removed']) {
+          users.delete(id);
+          continue;
+        }
+        const u = mergeUser(before, raw, custom);
+        users.set(id, u);
+        if (!repeated) onUser(u, memberOf);
+      }
+      count += items.length;
+      progress(count);
+    });
+    return { full: true, users: [...users.values()], repeated, memberOf, groups: g.groups, state: { usersDeltaLink: link, groupsDeltaLink: g.link, groups: g.groups } };
+  }
+
+  async function readDelta(from: EntraState): Promise<EntraRead> {
+    const changes = new Map<string, UserChange>();
+    let count = 0;
+    const usersDelta = graph.delta(from.usersDeltaLink, (items) => {
+      for (const raw of items) noteChange(changes, raw);
+      count += items.length;
+      progress(count);
+    });
+    const [link, g] = await Promise.all([usersDelta, readGroups(from)]);
+    return { full: false, changes, memberOf: groupsByUser(g.groups), groups: g.groups, state: { usersDeltaLink: link, groupsDeltaLink: g.link, groups: g.groups } };
   }
 }
 
@@ -174,6 +220,6 @@ export function groupsByUser(groups: Record<string, EntraGroup>): Map<string, st
       else byUser.set(m, [g.name]);
     }
   }
-  for (const list of byUser.values()) list.sort();
+  for (const list of byUser.values()) if (list.length > 1) list.sort();
   return byUser;
 }

@@ -1,9 +1,10 @@
 // Microsoft Graph v1.0 for a daemon: an app-only token from the Microsoft identity platform by
-// client credentials (msal-node, with a secret or a certificate), then GETs that honour Graph's
-// throttling (429 and 503/504 with Retry-After, else exponential backoff), renew an expired token
-// once, and follow delta queries from @odata.nextLink to @odata.deltaLink.
+// client credentials (msal-node, with a secret or a certificate), then GETs (net/http-get.ts) that
+// honour Graph's throttling (429 and 503/504 with Retry-After, else exponential backoff), renew an
+// expired token once, and follow delta queries from @odata.nextLink to @odata.deltaLink.
 import { ConfidentialClientApplication, type Configuration } from '@azure/msal-node';
 import { X509Certificate } from 'node:crypto';
+import { HttpGetter, type TextResponse } from '../net/http-get.js';
 
 export interface GraphCredentials {
   /** https://login.microsoftonline.com or another cloud's, or a test authority. */
@@ -70,6 +71,7 @@ export class GraphClient {
   private readonly app: ConfidentialClientApplication;
   private readonly sleep: (ms: number) => Promise<void>;
   private readonly scope: string;
+  private readonly http = new HttpGetter();
 
   constructor(private readonly credentials: GraphCredentials, private readonly options: GraphOptions = {}) {
     this.app = new ConfidentialClientApplication(msalConfiguration(credentials));
@@ -98,28 +100,33 @@ export class GraphClient {
     }
   }
 
+  /** Closes the connections to Graph kept open between requests. */
+  close(): void {
+    this.http.close();
+  }
+
   /** GET a Graph URL (absolute, or a path under /v1.0), as JSON. */
   async get(url: string): Promise<Record<string, unknown>> {
+    return JSON.parse(await this.getText(url)) as Record<string, unknown>;
+  }
+
+  /** GET a Graph URL, the body as text. */
+  private async getText(url: string): Promise<string> {
     const full = url.startsWith('https://') ? url : `${this.credentials.graphEndpoint.replace(/\/$/, '')}/v1.0${url}`;
     let renewed = false;
     for (let attempt = 1; ; attempt++) {
-      let res: Response;
+      let res: TextResponse;
       try {
-        res = await fetch(full, {
-          headers: {
-            authorization: `Bearer ${await this.token(false)}`,
-            accept: 'application/json',
-            ...(this.options.pageSize ? { prefer: `odata.maxpagesize=${this.options.pageSize}` } : {}),
-          },
-          signal: AbortSignal.timeout(60_000),
-        });
+        const headers: Record<string, string> = { authorization: `Bearer ${await this.token(false)}`, accept: 'application/json' };
+        if (this.options.pageSize) headers.prefer = `odata.maxpagesize=${this.options.pageSize}`;
+        res = await this.http.get(full, headers, 60_000);
       } catch (e) {
         if (e instanceof GraphError || attempt >= 3) throw new GraphError(`cannot reach ${new URL(full).host}: ${causeOf(e)}`);
         await this.sleep(500 * 2 ** attempt);
         continue;
       }
-      if (res.ok) return (await res.json()) as Record<string, unknown>;
-      const body = (await res.json().catch(() => ({}))) as { error?: { code?: string; message?: string } };
+      if (res.status >= 200 && res.status < 300) return res.text;
+      const body = errorBody(res.text);
       const code = body.error?.code;
       const message = `Graph answered ${res.status}${code ? ` ${code}` : ''}${body.error?.message ? `: ${body.error.message}` : ''}`;
       if (res.status === 410) throw new DeltaGone(message, 410, code);
@@ -131,27 +138,34 @@ export class GraphClient {
       }
       const throttled = res.status === 429 || res.status === 503 || res.status === 504;
       if (!throttled || attempt >= MAX_ATTEMPTS) throw new GraphError(`${message} (${new URL(full).pathname})`, res.status, code);
-      await this.sleep(Math.min(MAX_WAIT_MS, retryAfterMs(res.headers.get('retry-after')) ?? 1000 * 2 ** (attempt - 1)));
+      await this.sleep(Math.min(MAX_WAIT_MS, retryAfterMs(res.header('retry-after') ?? null) ?? 1000 * 2 ** (attempt - 1)));
     }
   }
 
   /**
    * Follows a delta query: each page's items go to onPage; returns the deltaLink for next time.
    * A page may be empty; a page never carries both links.
+   *
+   * The next page is asked for before this one is handled, so Graph prepares it meanwhile; and, as
+   * Graph writes @odata.nextLink ahead of the page's value, before this one is even parsed. Should
+   * the link found ahead not be the page's own, the page's own is asked for.
    */
   async delta(firstUrl: string, onPage: (items: Record<string, unknown>[]) => void): Promise<string> {
+    const request = (url: string) => {
+      const text = this.getText(url);
+      text.catch(() => undefined); // awaited when its turn comes; a page that fails to be handled first must not leave it unhandled
+      return text;
+    };
     let url = firstUrl;
-    let pending = this.get(url);
+    let pending = request(url);
     for (;;) {
-      const page = await pending;
+      const text = await pending;
+      const ahead = leadingNextLink(text);
+      if (ahead) pending = request(ahead);
+      const page = JSON.parse(text) as Record<string, unknown>;
       const next = page['@odata.nextLink'];
       const delta = page['@odata.deltaLink'];
-      if (typeof delta !== 'string' && typeof next === 'string') {
-        // The next page is asked for before this one is handled: Graph prepares it meanwhile. (Its
-        // failure, should this page's handling throw first, is not left unhandled.)
-        pending = this.get(next);
-        pending.catch(() => undefined);
-      }
+      if (typeof delta !== 'string' && typeof next === 'string' && next !== ahead) pending = request(next);
       onPage((page.value as Record<string, unknown>[] | undefined) ?? []);
       if (typeof delta === 'string') return delta;
       if (typeof next !== 'string') throw new GraphError(`a delta page of ${new URL(url, this.credentials.graphEndpoint).pathname} carries neither @odata.nextLink nor @odata.deltaLink`);
@@ -160,7 +174,34 @@ export class GraphClient {
   }
 }
 
+/** @odata.nextLink when a page's JSON names it among its first members (before value), else undefined. */
+export function leadingNextLink(text: string): string | undefined {
+  const head = text.slice(0, 4096);
+  const value = head.indexOf('"value"');
+  const at = head.indexOf('"@odata.nextLink"');
+  if (at < 0 || (value >= 0 && value < at)) return undefined;
+  const m = /^"@odata\.nextLink"\s*:\s*("(?:[^"\\]|\\.)*")/.exec(head.slice(at));
+  if (!m) return undefined;
+  try {
+    return JSON.parse(m[1]!) as string;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Why a request had no answer: the system's code (ECONNREFUSED, ...), or the token's refusal. */
 function causeOf(e: unknown): string {
-  const err = e as { message?: string; cause?: { code?: string; message?: string } };
-  return err.cause?.code ?? err.cause?.message ?? err.message ?? String(e);
+  if (e instanceof GraphError) return e.message;
+  const err = e as { code?: string; message?: string };
+  return err.code ?? err.message ?? String(e);
+}
+
+/** Graph's error body, or nothing when the answer is not one. */
+function errorBody(text: string): { error?: { code?: string; message?: string } } {
+  try {
+    const body = JSON.parse(text) as unknown;
+    return body && typeof body === 'object' ? body : {};
+  } catch {
+    return {};
+  }
 }

@@ -16,18 +16,28 @@ export interface SourceRead {
   state?: Buffer;
 }
 
+/** What a reader is given to hand its users to the round. */
+export interface RoundInput {
+  /** Users read so far, for progress. */
+  progress(read: number): void;
+  /** A user as of this round, once, as soon as it is complete: the round's work on a user is done while the rest are read. */
+  accept(user: DirectoryUser): void;
+  /**
+   * Resolves once the stored users are listed to compare with: a reader about to hand over users
+   * faster than a directory answers (from the store) waits for it, else each is held until then.
+   */
+  storedListed: Promise<void>;
+  /** Forgets every user accepted so far: the reader hands them all again (one it handed has changed). */
+  restart(): Promise<void>;
+}
+
 export interface SourceReader {
   /** Reason prefix of this source's notifications: Ldap, Entra. */
   prefix: string;
   /** Where it reads from, for messages. */
   where: string;
-  /**
-   * Reads every user of the source as of this round, handing each to `accept` once, as soon as it
-   * is complete: the round's work on a user is done while the rest are read. `storedListed`
-   * resolves once the stored users are listed to compare with: a reader about to hand over users
-   * faster than a directory answers (from the store) waits for it, else each is held until then.
-   */
-  read(previousState: Buffer | undefined, progress: (read: number) => void, accept: (user: DirectoryUser) => void, storedListed: Promise<void>): Promise<SourceRead>;
+  /** Reads every user of the source as of this round into `round`. */
+  read(previousState: Buffer | undefined, round: RoundInput): Promise<SourceRead>;
 }
 
 export const SYNC_STATE = 'sync-state';
@@ -53,15 +63,23 @@ export async function runSourceSync(engine: Engine, record: StoredRecord, reader
   const names = (spec.customAttributes ?? []).map((a) => a.name);
   // Users to put are staged as they are found (no lock on the tenant's tables meanwhile), and moved
   // into users by the commit that ends the round; a round that fails or stops drops them.
-  const stage = await engine.store.stageUsers?.();
-  const round = new RoundBuilder(record.tenant, { appleIds: spec.managedAppleIds ?? { mode: 'None', includeAppleIdSubdomain: false }, attributes: names, stage, newUsers: spec.autoInviteUsers });
+  let stage = await engine.store.stageUsers?.();
+  const newRound = () => new RoundBuilder(record.tenant, { appleIds: spec.managedAppleIds ?? { mode: 'None', includeAppleIdSubdomain: false }, attributes: names, stage, newUsers: spec.autoInviteUsers });
+  let round = newRound();
   // The stored users are listed while the source is read (a few thousand at a time), and each user
   // read is compared as soon as both are in: Node mostly waits on the directory during a read.
-  const listing = engine.store.listUserDigests(record.tenant, source).then((stored) => round.compareWith(stored));
+  let stored: Map<string, string> | undefined;
+  const listing = engine.store.listUserDigests(record.tenant, source).then((s) => round.compareWith((stored = s)));
   listing.catch(() => undefined); // awaited below; a read that fails first must not leave it unhandled
+  const restart = async () => {
+    await stage?.close();
+    stage = await engine.store.stageUsers?.();
+    round = newRound();
+    if (stored) round.compareWith(stored);
+  };
 
   try {
-    const read = await reader.read(previousState, (n) => options.progress?.(n, lastCount || undefined), (u) => round.add(u), listing);
+    const read = await reader.read(previousState, { progress: (n) => options.progress?.(n, lastCount || undefined), accept: (u) => round.add(u), storedListed: listing, restart });
     groupCount = read.groupCount;
     await listing;
     const built = round.finish(options.allowMassDelete);

@@ -9,7 +9,9 @@
 //   same group object repeated with the next slice of members;
 // - state lives in opaque tokens (base64url JSON with an HMAC), so links survive anything but an
 //   expiry, which answers 410 Gone.
-// Changes made while a round is paged are reported again by the next round (replays are allowed).
+// Changes made while a round is paged are reported again by the next round (replays are allowed); an
+// initial round also gives users changed while it ran once more at its end, as Graph's initial snapshot
+// may give a user on several pages.
 // Node built-ins only: this module runs in the emulator's own process.
 import { createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
 import {
@@ -341,11 +343,15 @@ export class Directory {
     const wanted = c.filter && new Set(c.filter);
     let pos = c.pos;
     let afterSeq = c.afterSeq;
+    // An initial round reads the users as they are when each page is made; users changed since it
+    // began come once more after the last position, whole (a user may appear on several pages).
+    const userEnd = c.phase === 'initial' && this.version > c.start ? 2 * this.userCount : this.userCount;
     if (c.kind === 'users') {
-      for (; pos < this.userCount && value.length < size; pos++) {
-        const u = this.userAt(pos);
+      for (; pos < userEnd && value.length < size; pos++) {
+        const again = pos >= this.userCount;
+        const u = this.userAt(again ? pos - this.userCount : pos);
         if (!u || (wanted && !wanted.has(u.id))) continue;
-        if (c.phase === 'initial' ? u.state === 'active' : u.version > c.since) value.push(this.render(u, c, mode));
+        if (again ? u.state === 'active' && u.version > c.start : c.phase === 'initial' ? u.state === 'active' : u.version > c.since) value.push(this.render(u, c, mode));
       }
     } else {
       let budget = memberBudget;
@@ -371,7 +377,7 @@ export class Directory {
         afterSeq = 0;
       }
     }
-    const done = c.kind === 'users' ? pos >= this.userCount : pos >= this.groups.length;
+    const done = c.kind === 'users' ? pos >= userEnd : pos >= this.groups.length;
     return done ? { value, delta: { ...c, phase: 'delta', since: c.start, start: c.start, pos: 0, afterSeq: 0 } } : { value, next: { ...c, pos, afterSeq } };
   }
 

@@ -40,6 +40,8 @@ export interface Faults {
   revokeTokens?: boolean;
   /** Every nextLink and deltaLink issued so far answers 410 Gone from now on. */
   expireDeltaTokens?: boolean;
+  /** After `afterUserPages` more pages of users, the user is changed (as updateUser), as an administrator may while a sync reads. */
+  change?: { afterUserPages: number; id: string; patch: Record<string, unknown> } | null;
 }
 
 export interface RequestRecord {
@@ -86,6 +88,7 @@ const state = {
   epoch: 1,
   throttle: undefined as undefined | { remaining: number; skip: number; retryAfter: number | null; status: 429 | 503 | 504; target: 'graph' | 'token' },
   outage: undefined as undefined | { pagesLeft: number; remaining: number | null; target: 'graph' | 'token' | 'all'; refuseSeconds?: number },
+  change: undefined as undefined | { pagesLeft: number; id: string; patch: Record<string, unknown> },
   log: [] as RequestRecord[],
   seq: 0,
 };
@@ -100,6 +103,8 @@ function setFaults(f: Faults): void {
   if (f.tokenLifetime !== undefined) state.tokenLifetime = f.tokenLifetime;
   if (f.revokeTokens) state.revokedBelow = state.tokenSerial + 1;
   if (f.expireDeltaTokens) state.epoch++;
+  if (f.change === null) state.change = undefined;
+  else if (f.change) state.change = { pagesLeft: f.change.afterUserPages, id: f.change.id, patch: f.change.patch };
 }
 
 function faultsNow() {
@@ -196,9 +201,14 @@ function faulted(target: 'graph' | 'token', req: IncomingMessage, res: ServerRes
 }
 
 /** A successful answer of the target: counts towards an outage set to begin after N of them. */
-function served(target: 'graph' | 'token'): void {
+function served(target: 'graph' | 'token', kind?: Kind): void {
   const o = state.outage;
   if (o && (o.target === target || o.target === 'all') && o.pagesLeft > 0) o.pagesLeft--;
+  const c = state.change;
+  if (c && kind === 'users' && --c.pagesLeft <= 0) {
+    state.change = undefined;
+    directory.updateUser(c.id, c.patch);
+  }
 }
 
 // ---- token endpoint and metadata ----
@@ -288,7 +298,7 @@ function graph(req: IncomingMessage, res: ServerResponse, url: URL, at: number):
   const page = directory.page(cursor, size, config.memberPageSize, p.minimal);
   const link = page.next ? { '@odata.nextLink': `${base}/v1.0/${kind}/delta?$skiptoken=${encodeCursor(page.next, tokenKey)}` } : { '@odata.deltaLink': `${base}/v1.0/${kind}/delta?$deltatoken=${encodeCursor(page.delta!, tokenKey)}` };
   record({ ...entry, status: 200, auth: 'ok', items: page.value.length, link: page.next ? 'next' : 'delta' });
-  served('graph');
+  served('graph', kind);
   const headers: Record<string, string> = { ...ids.headers, 'content-type': 'application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8' };
   const applied = [p.maxPageSize !== undefined ? `odata.maxpagesize=${size}` : '', p.minimal && cursor.phase === 'delta' ? 'return=minimal' : ''].filter(Boolean).join(',');
   if (applied) headers['preference-applied'] = applied;

@@ -57,17 +57,37 @@ const JOBS = ['Engineer', 'Account Manager', 'Analyst', 'Technician', 'Directeur
 
 /**
  * Generated users are numbered by their position in the directory; the id carries the position in its
- * last 12 hex digits, so 100,000 of them need no id index.
+ * last 12 hex digits (8 of them), so 100,000 of them need no id index. The position is scrambled (invertibly,
+ * in 32 bits): Entra ID's object ids are random GUIDs, and a client must not find them in the order
+ * it reads them.
  */
+const SCRAMBLE = 0x9e3779b1; // odd: invertible modulo 2^32
+const UNSCRAMBLE = inverse(SCRAMBLE);
+const MASK = 0x5d1f3a27;
+
+function inverse(a: number): number {
+  // Newton's iteration for the inverse of an odd number modulo 2^32: each step doubles the bits that hold.
+  let x = a;
+  for (let i = 0; i < 5; i++) x = Math.imul(x, 2 - Math.imul(a, x));
+  return x;
+}
+
+/** An invertible mix of 32 bits: xor with a mask, multiply by an odd number, fold the high half in. */
+const scramble = (n: number) => {
+  const x = Math.imul(n ^ MASK, SCRAMBLE);
+  return (x ^ (x >>> 16)) >>> 0;
+};
+const unscramble = (n: number) => (Math.imul(n ^ (n >>> 16), UNSCRAMBLE) ^ MASK) >>> 0;
+
 export function generatedUserId(idPrefix: string, position: number): string {
   const p = idPrefix;
-  return `${p.slice(0, 8)}-${p.slice(8, 12)}-4${p.slice(12, 15)}-8${p.slice(15, 18)}-${position.toString(16).padStart(12, '0')}`;
+  return `${p.slice(0, 8)}-${p.slice(8, 12)}-4${p.slice(12, 15)}-8${p.slice(15, 18)}-${scramble(position).toString(16).padStart(8, '0')}${p.slice(16, 20)}`;
 }
 
 export function generatedPosition(idPrefix: string, id: string): number | undefined {
-  if (id.length !== 36 || generatedUserId(idPrefix, 0).slice(0, 24) !== id.slice(0, 24)) return undefined;
-  const n = Number.parseInt(id.slice(24), 16);
-  return Number.isNaN(n) ? undefined : n;
+  const zero = generatedUserId(idPrefix, 0);
+  if (id.length !== 36 || zero.slice(0, 24) !== id.slice(0, 24) || zero.slice(32) !== id.slice(32) || !/^[0-9a-f]{8}$/.test(id.slice(24, 32))) return undefined;
+  return unscramble(Number.parseInt(id.slice(24, 32), 16));
 }
 
 /** The given names as mail local parts take them: ASCII letters only ('Zoë' → 'zoe', '王' → 'user'). */

@@ -3,9 +3,9 @@
 import type { Engine } from '../../engine/context.js';
 import type { SyncOptions, SyncReport } from '../../engine/provider.js';
 import type { SecretRef, SecretResolver } from '../../engine/secrets.js';
-import { groupsByUser, readEntraDirectory, withChange, type CustomAttribute, type EntraState, type EntraUser } from '../../identity/entra-directory.js';
+import { readEntraDirectory, withChange, type CustomAttribute, type EntraState, type EntraUser } from '../../identity/entra-directory.js';
 import { GraphClient, type GraphCredentials } from '../../identity/graph.js';
-import type { StoredRecord } from '../../store/types.js';
+import type { DirectoryUser, StoredRecord } from '../../store/types.js';
 import { runSourceSync } from '../source-sync.js';
 import { authorityOf, graphOf } from './endpoints.js';
 
@@ -40,29 +40,24 @@ export async function syncEntraIdSource(engine: Engine, secrets: SecretResolver,
   return runSourceSync(engine, record, {
     prefix: 'Entra',
     where: `Entra ID tenant ${spec.tenantId}`,
-    async read(state, progress, accept, storedListed) {
+    async read(state, { progress, accept, storedListed, restart }) {
       const graph = new GraphClient(await credentialsOf(secrets, record), { pageSize: PAGE_SIZE });
       const custom = spec.customAttributes ?? [];
       const previous = state && (JSON.parse(state.toString()) as EntraState);
-      const read = await readEntraDirectory(graph, custom, previous, progress);
-      const memberOf = groupsByUser(read.groups);
-      // Users are only complete once both delta queries end (group members come with the groups).
-      const hand = (u: EntraUser | undefined) => {
+      const hand = (u: EntraUser | undefined, memberOf: Map<string, string[]>) => {
         if (!u) return;
-        accept({
-          tenant: record.tenant,
-          id: `${prefix}${u.id}`,
-          source,
-          upn: u.upn,
-          ...(u.email ? { email: u.email } : {}),
-          ...(u.displayName ? { displayName: u.displayName } : {}),
-          groups: memberOf.get(u.id) ?? [],
-          attributes: u.attributes,
-          labels: {},
-        });
+        const user: DirectoryUser = { tenant: record.tenant, id: prefix + u.id, source, upn: u.upn, groups: memberOf.get(u.id) ?? [], attributes: u.attributes, labels: {} };
+        if (u.email) user.email = u.email;
+        if (u.displayName) user.displayName = u.displayName;
+        accept(user);
       };
-      if (read.full) for (const u of read.users) hand(u);
-      else {
+      const read = await readEntraDirectory(graph, custom, previous, progress, hand).finally(() => graph.close());
+      if (read.full) {
+        if (read.repeated) {
+          await restart();
+          for (const u of read.users) hand(u, read.memberOf);
+        }
+      } else {
         // A delta round walks the users stored before, changing what the round changed, then adds
         // those new to it: the directory is never held whole.
         const changes = read.changes;
@@ -71,11 +66,11 @@ export async function syncEntraIdSource(engine: Engine, secrets: SecretResolver,
         await engine.store.forEachUser(record.tenant, source, (stored) => {
           const id = stored.id.slice(prefix.length);
           const known: EntraUser = { id, upn: stored.upn, ...(stored.email ? { email: stored.email } : {}), ...(stored.displayName ? { displayName: stored.displayName } : {}), attributes: stored.attributes };
-          hand(withChange(known, changes.get(id), custom));
+          hand(withChange(known, changes.get(id), custom), read.memberOf);
           changes.delete(id);
           if (++walked % 1000 === 0) progress(walked);
         });
-        for (const change of changes.values()) hand(withChange(undefined, change, custom));
+        for (const change of changes.values()) hand(withChange(undefined, change, custom), read.memberOf);
       }
       return { groupCount: Object.keys(read.groups).length, state: Buffer.from(JSON.stringify(read.state)) };
     },

@@ -17,7 +17,7 @@ export async function syncLdapSource(engine: Engine, secrets: SecretResolver, re
   return runSourceSync(engine, record, {
     prefix: 'Ldap',
     where: spec.url,
-    async read(_state, progress, accept) {
+    async read(_state, { progress, accept }) {
       if (spec.connectorRef) {
         const connector = await engine.store.getRecord({ tenant: record.tenant, kind: 'Connector', name: spec.connectorRef.name });
         const ready = readyOf(connector?.status);
