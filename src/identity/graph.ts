@@ -156,16 +156,25 @@ export class GraphClient {
       text.catch(() => undefined); // awaited when its turn comes; a page that fails to be handled first must not leave it unhandled
       return text;
     };
+    // Node writes a request on a later turn of the event loop: one is let by before this page is
+    // parsed and handled, else Graph would only see the request once the page is done.
+    const turn = () => new Promise((resolve) => setImmediate(resolve));
     let url = firstUrl;
     let pending = request(url);
     for (;;) {
       const text = await pending;
       const ahead = leadingNextLink(text);
-      if (ahead) pending = request(ahead);
+      if (ahead) {
+        pending = request(ahead);
+        await turn();
+      }
       const page = JSON.parse(text) as Record<string, unknown>;
       const next = page['@odata.nextLink'];
       const delta = page['@odata.deltaLink'];
-      if (typeof delta !== 'string' && typeof next === 'string' && next !== ahead) pending = request(next);
+      if (typeof delta !== 'string' && typeof next === 'string' && next !== ahead) {
+        pending = request(next);
+        await turn();
+      }
       onPage((page.value as Record<string, unknown>[] | undefined) ?? []);
       if (typeof delta === 'string') return delta;
       if (typeof next !== 'string') throw new GraphError(`a delta page of ${new URL(url, this.credentials.graphEndpoint).pathname} carries neither @odata.nextLink nor @odata.deltaLink`);
