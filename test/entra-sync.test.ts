@@ -60,9 +60,12 @@ customAttributes:
     );
     const applied = ws.run(['apply', '-f', 'config', '--auto-approve'], env());
     expect(applied.code, applied.stdout + applied.stderr).toBe(0);
+    await entra.clearRequests();
     const first = sync();
     expect(first.code, first.stderr).toBe(0);
     expect(first.stdout).toContain(`EntraIdSource/contoso: ${USERS} users (${USERS} added, 0 changed, 0 removed)`);
+    // msal stays offline until the token: no instance discovery, no OpenID configuration fetched.
+    expect((await entra.requests()).map((r) => r.kind).filter((k) => k !== 'graph')).toEqual(['token']);
 
     const all = await users();
     expect(all).toHaveLength(USERS);

@@ -26,9 +26,6 @@ export class GraphError extends Error {
 /** 410 Gone: the delta token is no longer known; the caller starts over with a full read. */
 export class DeltaGone extends GraphError {}
 
-/** Public clouds' authorities are known to msal; any other host must be declared as known. */
-const PUBLIC_AUTHORITIES = ['login.microsoftonline.com', 'login.microsoftonline.us', 'login.chinacloudapi.cn'];
-
 const MAX_ATTEMPTS = 8;
 const MAX_WAIT_MS = 120_000;
 
@@ -49,12 +46,22 @@ export function msalConfiguration(c: GraphCredentials): Configuration {
           x5c: c.certificate!.certificatePem,
         },
       };
+  const authority = `${c.authorityHost.replace(/\/$/, '')}/${c.tenantId}`;
   return {
     auth: {
       clientId: c.clientId,
-      authority: `${c.authorityHost.replace(/\/$/, '')}/${c.tenantId}`,
+      authority,
       ...credential,
-      ...(PUBLIC_AUTHORITIES.includes(host) ? {} : { knownAuthorities: [host] }),
+      // msal asks nothing before the token: the authority is known and its endpoints are those
+      // every Microsoft identity platform authority has (as its OpenID configuration gives them).
+      knownAuthorities: [host],
+      authorityMetadata: JSON.stringify({
+        token_endpoint: `${authority}/oauth2/v2.0/token`,
+        authorization_endpoint: `${authority}/oauth2/v2.0/authorize`,
+        end_session_endpoint: `${authority}/oauth2/v2.0/logout`,
+        jwks_uri: `${authority}/discovery/v2.0/keys`,
+        issuer: `${authority}/v2.0`,
+      }),
     },
   };
 }
