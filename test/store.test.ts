@@ -229,11 +229,14 @@ describe.each(backends)('%s store', (_name, specOf) => {
     const engine = { store, key: new MasterKey(randomBytes(32)), providers: undefined as never };
     let record: StoredRecord = { ...record_('LdapSource', 'rounds'), tenant: 'rounds', spec: { autoInviteUsers: true, customAttributes: [{ name: 'dept' }], managedAppleIds: { mode: 'Schema', schema: 'UserEmailAddress', includeAppleIdSubdomain: false } } };
     const u = (i: number, extra: Partial<DirectoryUser> = {}): DirectoryUser => ({ tenant: 'rounds', id: `LdapSource/rounds/u${i}`, source: 'LdapSource/rounds', upn: `u${i}@example.com`, email: `u${i}@example.com`, groups: [], attributes: { dept: 'R&D' }, labels: {}, ...extra });
-    const round = async (users: DirectoryUser[], opts: { failAt?: number; allowMassDelete?: boolean } = {}) => {
+    const round = async (users: DirectoryUser[], opts: { failAt?: number; allowMassDelete?: boolean; restartWith?: DirectoryUser[] } = {}) => {
       const report = await runSourceSync(engine, record, {
         prefix: 'Ldap',
         where: 'ldap://test',
-        async read(_state, { accept }) {
+        async read(_state, { accept, restart }) {
+          // restartWith: these are handed first, then forgotten (as a reader whose user came again).
+          for (const u of opts.restartWith ?? []) accept(u);
+          if (opts.restartWith) await restart();
           for (let i = 0; i < users.length; i++) {
             if (i === opts.failAt) throw new Error('the connection closed before the search ended');
             accept(users[i]!);
@@ -267,6 +270,11 @@ describe.each(backends)('%s store', (_name, specOf) => {
     expect(await stored()).not.toContain('u999 - u999@example.com');
     expect((await store.listInvitations('rounds')).length).toBe(1001);
     expect(await round(next)).toMatchObject({ added: 0, updated: 0, removed: 0, userCount: 951 });
+    // A round restarted by its reader counts and writes only what it was handed after.
+    const stale = next.map((x) => ({ ...x, displayName: 'Stale' }));
+    expect(await round(next, { restartWith: [...stale, u(3000)] })).toMatchObject({ added: 0, updated: 0, removed: 0, userCount: 951 });
+    expect((await stored()).filter((x) => x.includes('Stale') || x.startsWith('u3000 '))).toEqual([]);
+    expect((await store.listInvitations('rounds')).length).toBe(1001);
   });
 
   it('upgrades a store made by an older mdmops, keeping what it holds', async () => {
