@@ -1,5 +1,5 @@
-// The pure decisions of identity sources: Apple IDs, attribute coverage, delta merges, the
-// schedule, Retry-After and the progress line.
+// The pure decisions of identity sources: Apple IDs, attribute coverage, delta merges, LDAP names,
+// the schedule, Retry-After and the progress line.
 import { describe, expect, it } from 'vitest';
 import { progressLine } from '../src/cli/progress.js';
 import { nextSyncAt } from '../src/engine/scheduled-sync.js';
@@ -7,6 +7,8 @@ import { appleIdOf, assignAppleIds } from '../src/identity/apple-id.js';
 import { attributeCoverage } from '../src/identity/attributes.js';
 import { groupsByUser, mergeGroup, mergeUser, noteChange, userSelect, withChange, type UserChange } from '../src/identity/entra-directory.js';
 import { leadingNextLink, retryAfterMs } from '../src/identity/graph.js';
+import { describeSkipped, memberAttributes } from '../src/identity/ldap-directory.js';
+import { caseIgnore, dnKey, memberDnKey } from '../src/identity/ldap-names.js';
 import { RoundBuilder, syncRound } from '../src/identity/sync.js';
 import { digestMatches, userColumns, userDigest } from '../src/store/user-digest.js';
 import type { DirectoryUser, StoredRecord, UserStage } from '../src/store/types.js';
@@ -218,6 +220,60 @@ describe('Graph delta merges', () => {
     expect(leadingNextLink(page({ value: [{ id: '1', displayName: '"@odata.nextLink": "https://evil"' }] }))).toBeUndefined();
     expect(leadingNextLink(page({ '@odata.deltaLink': link, value: [] }))).toBeUndefined();
     expect(leadingNextLink('{"@odata.nextLink": "unterminated')).toBeUndefined();
+  });
+});
+
+describe('LDAP names', () => {
+  it('compare one DN however it is spelled: case, spaces, escapes, quotes, UTF-8 in hex, the order of a multi-valued RDN', () => {
+    const same = (...dns: string[]) => expect(new Set(dns.map(dnKey)).size, dns.join(' | ')).toBe(1);
+    same('uid=jdoe,ou=People,dc=example,dc=test', 'UID=JDoe, ou=people , dc=EXAMPLE;dc=test', 'uid = jdoe,ou=people,dc=example,dc=test');
+    same('cn=Doe\\, Jane+uid=jdoe,o=x', 'uid=jdoe+cn=Doe\\2C Jane,o=x', 'cn="Doe, Jane" + uid=JDOE,o=x', 'cn=Doe\\,   Jane+uid=jdoe, o=x');
+    same('cn=Müller\\2C Hans,o=x', 'cn=M\\C3\\BCller\\, Hans,o=x', 'CN=MÜLLER\\, HANS,O=X', 'cn=Mu\u0308ller\\, Hans,o=x');
+    same('cn=Chen\\+Wu,o=x', 'cn=Chen\\2BWu,o=x');
+  });
+
+  it('tell DNs apart that only look alike: an escaped separator is part of the value', () => {
+    expect(dnKey('cn=a\\,ou=b')).not.toBe(dnKey('cn=a,ou=b'));
+    expect(dnKey('cn=a\\+uid=b,o=x')).not.toBe(dnKey('cn=a+uid=b,o=x'));
+    expect(dnKey('cn=a b,o=x')).not.toBe(dnKey('cn=ab,o=x'));
+    expect(dnKey('uid=jdoe,ou=staff,o=x')).not.toBe(dnKey('uid=jdoe,ou=contractors,o=x'));
+  });
+
+  it("keep what does not parse as a DN, without case", () => {
+    expect(dnKey('not a DN')).toBe('not a dn');
+    expect(dnKey('cn=trailing\\')).toBe('cn=trailing\\');
+  });
+
+  it("read a member value as a DN without uniqueMember's optional uid, or as a uid", () => {
+    expect(memberDnKey("uid=jdoe+cn=Doe\\2C Jane, ou=Staff#'0'B")).toBe(dnKey('cn=Doe\\, Jane+uid=jdoe,ou=staff'));
+    expect(memberDnKey("UID=KLEE,o=x#'1011'B")).toBe('uid=klee,o=x');
+    expect(memberDnKey('uid=klee,o=x')).toBe('uid=klee,o=x');
+    // An escaped # is the value's own.
+    expect(memberDnKey("cn=x\\#'0'B")).toBe("cn=x#'0'b");
+    // memberUid: a uid, not a DN.
+    expect(memberDnKey('jdoe')).toBeUndefined();
+    expect(memberDnKey('J.Doe-2')).toBeUndefined();
+  });
+
+  it('compare uids as the directory does: without case, spaces insignificant', () => {
+    expect(caseIgnore('ASmith')).toBe('asmith');
+    expect(caseIgnore('  Jane   Doe ')).toBe('jane doe');
+    expect(caseIgnore('RENÉE')).toBe(caseIgnore('rene\u0301e'));
+  });
+
+  it('read several member attributes from one groupMember, separated by commas', () => {
+    expect(memberAttributes('member')).toEqual(['member']);
+    expect(memberAttributes('memberUid, uniqueMember,member')).toEqual(['memberUid', 'uniqueMember', 'member']);
+  });
+
+  it('say which entries were skipped for want of the id attribute, and how many more', () => {
+    expect(describeSkipped('uid', { count: 0, first: [] })).toBeUndefined();
+    expect(describeSkipped('employeeNumber', { count: 1, first: ['uid=backup,o=x'] })).toBe(
+      '1 entry has no employeeNumber (the id attribute) and was skipped: uid=backup,o=x; userFilter can leave out entries that are not users',
+    );
+    expect(describeSkipped('uid', { count: 5, first: ['cn=a,o=x', 'cn=b,o=x', 'cn=c,o=x'] })).toBe(
+      '5 entries have no uid (the id attribute) and were skipped: cn=a,o=x; cn=b,o=x; cn=c,o=x and 2 more; userFilter can leave out entries that are not users',
+    );
   });
 });
 

@@ -1,8 +1,10 @@
 // Reading users and groups from an LDAP directory: simple bind with ldapts over ldap:// (with
 // StartTLS) or ldaps://, paged searches (RFC 2696) decoded as they arrive (ldap-search.ts),
-// attribute mapping and group membership from both memberOf and the groups' member attribute.
+// attribute mapping and group membership from both memberOf and the groups' member attributes
+// (DNs, or RFC 2307's memberUid uids), names matched as ldap-names.ts says.
 import type { Socket } from 'node:net';
 import { Client } from 'ldapts';
+import { caseIgnore, dnKey, memberDnKey } from './ldap-names.js';
 import { endSearches, pagedSearch, takeSocket, type Values } from './ldap-search.js';
 
 export interface LdapReadSpec {
@@ -32,6 +34,8 @@ export interface DirectoryEntry {
 export interface DirectoryRead {
   users: DirectoryEntry[];
   groupCount: number;
+  /** Entries the user search found without the id attribute: how many, and the first few DNs. */
+  skipped: { count: number; first: string[] };
 }
 
 const TIMEOUT_MS = 30_000;
@@ -58,9 +62,22 @@ function attributeSlots(names: string[]) {
   return { distinct, at: (name: string) => index.get(name.toLowerCase())! };
 }
 
-// Directories write DNs without spaces around commas: the regex only runs when one has them.
-const SPACED = /\s,|,\s/;
-const normalDn = (dn: string) => (SPACED.test(dn) ? dn.replace(/\s*,\s*/g, ',') : dn).toLowerCase();
+/** RFC 2307: memberUid names a member by this attribute of its entry, whatever attribute the id is mapped from. */
+const POSIX_UID = 'uid';
+/** Skipped entries named in the report. */
+const SKIPPED_SHOWN = 3;
+
+/** The attributes groupMember names: one, or several separated by commas (attribute names have none). */
+export const memberAttributes = (groupMember: string): string[] => groupMember.split(',').map((a) => a.trim()).filter(Boolean);
+
+/** What a round says of the entries it skipped for want of the id attribute `attribute`. */
+export function describeSkipped(attribute: string, skipped: DirectoryRead['skipped']): string | undefined {
+  const { count, first } = skipped;
+  if (!count) return undefined;
+  const more = count > first.length ? ` and ${count - first.length} more` : '';
+  const what = count === 1 ? '1 entry has' : `${count} entries have`;
+  return `${what} no ${attribute} (the id attribute) and ${count === 1 ? 'was' : 'were'} skipped: ${first.join('; ')}${more}; userFilter can leave out entries that are not users`;
+}
 
 /**
  * A bound connection, ldap:// (with StartTLS when asked) or ldaps://, made by ldapts; its socket is
@@ -111,59 +128,77 @@ export async function readLdapDirectory(spec: LdapReadSpec, password: string, ca
   });
   try {
     const groupOf = new Map<string, string>();
+    // The groups naming each member: by the dnKey of its DN, or by the caseIgnore of its uid.
     const membersOf = new Map<string, string[]>();
+    const membersByUid = new Map<string, string[]>();
+    const addMember = (members: Map<string, string[]>, key: string, name: string) => {
+      const names = members.get(key);
+      if (names) names.push(name);
+      else members.set(key, [name]);
+    };
     let groupsRead = false;
     const readGroups = async () => {
       const socket = await open();
-      const slots = attributeSlots([m.groupName, m.groupMember]);
+      const memberNames = memberAttributes(m.groupMember);
+      const slots = attributeSlots([m.groupName, ...memberNames]);
       const nameAt = slots.at(m.groupName);
-      const memberAt = slots.at(m.groupMember);
+      const memberAts = [...new Set(memberNames.map(slots.at))];
       await pagedSearch(socket, search(spec.groupFilter, spec.groupSearchBase, slots.distinct), (dn, v) => {
         const name = first(v[nameAt]) ?? dn;
-        groupOf.set(normalDn(dn), name);
-        for (const member of list(v[memberAt])) {
-          const key = normalDn(member);
-          const names = membersOf.get(key);
-          if (names) names.push(name);
-          else membersOf.set(key, [name]);
+        groupOf.set(dnKey(dn), name);
+        for (const at of memberAts) {
+          for (const member of list(v[at])) {
+            // A group among the members is kept by DN like a user, and matches none: nesting is not followed.
+            const key = memberDnKey(member);
+            if (key !== undefined) addMember(membersOf, key, name);
+            else addMember(membersByUid, caseIgnore(member), name);
+          }
         }
       });
       groupsRead = true;
       if (waiting.length) slicing = setImmediate(nextSlice);
     };
-    // memberOf holds the same few group DNs for many users: each is looked up once.
-    const nameOf = new Map<string, string>();
+    // memberOf holds the same few group DNs for many users: each is looked up once. A group the
+    // group search did not find (outside groupSearchBase or groupFilter) is not one of the source's: null.
+    const nameOf = new Map<string, string | null>();
     const groupName = (g: string) => {
       let name = nameOf.get(g);
-      if (name === undefined) nameOf.set(g, (name = groupOf.get(normalDn(g)) ?? g));
+      if (name === undefined) nameOf.set(g, (name = groupOf.get(dnKey(g)) ?? null));
       return name;
     };
-    /** A user's groups, from its memberOf and the groups' member attribute; only once every group is read. */
-    const groupsOf = (dn: string, memberOf: Values): string[] => {
-      const direct = membersOf.size ? membersOf.get(normalDn(dn)) : undefined;
-      if (memberOf === undefined && !direct) return NO_GROUPS;
-      if (typeof memberOf === 'string') {
+    /** A user's groups, from its memberOf and the groups' member attributes; only once every group is read. */
+    const groupsOf = (dn: string, memberOf: Values, posixUid: Values): string[] => {
+      const direct = membersOf.size ? membersOf.get(dnKey(dn)) : undefined;
+      const byUid = membersByUid.size ? list(posixUid).flatMap((uid) => membersByUid.get(caseIgnore(uid)) ?? []) : NO_GROUPS;
+      if (memberOf === undefined && !direct && !byUid.length) return NO_GROUPS;
+      if (typeof memberOf === 'string' && !byUid.length) {
         const name = groupName(memberOf);
-        if (!direct) return [name];
-        if (direct.length === 1 && direct[0] === name) return direct; // the same group both ways: this user's own list
+        if (!direct) return name === null ? NO_GROUPS : [name];
+        if (direct.length === 1 && (name === null || direct[0] === name)) return direct; // the same group both ways: this user's own list
       }
-      const names = new Set(list(memberOf).map(groupName));
+      const names = new Set<string>();
+      for (const g of list(memberOf)) {
+        const name = groupName(g);
+        if (name !== null) names.add(name);
+      }
       for (const n of direct ?? []) names.add(n);
-      return [...names].sort();
+      for (const n of byUid) names.add(n);
+      return names.size ? [...names].sort() : NO_GROUPS;
     };
     const users: DirectoryEntry[] = [];
+    const skipped: DirectoryRead['skipped'] = { count: 0, first: [] };
     const emit = onUser ?? ((user: DirectoryEntry) => void users.push(user));
     let count = 0;
     // Users read before the last group (and after them, until they are out) wait for their groups
-    // here, with their DN and memberOf.
-    let waiting: { user: DirectoryEntry; dn: string; memberOf: Values }[] = [];
+    // here, with their DN, memberOf and uid.
+    let waiting: { user: DirectoryEntry; dn: string; memberOf: Values; posixUid: Values }[] = [];
     let waited = 0;
     let slicing: NodeJS.Immediate | undefined;
     const release = (limit: number) => {
       const end = Math.min(waiting.length, waited + limit);
       for (; waited < end; waited++) {
         const e = waiting[waited]!;
-        e.user.groups = groupsOf(e.dn, e.memberOf);
+        e.user.groups = groupsOf(e.dn, e.memberOf, e.posixUid);
         emit(e.user);
       }
       if (waited === waiting.length) (waiting = []), (waited = 0);
@@ -175,15 +210,20 @@ export async function readLdapDirectory(spec: LdapReadSpec, password: string, ca
     };
     const readUsers = async () => {
       const socket = await open();
-      const slots = attributeSlots([m.uid, m.userPrincipalName, m.email, m.displayName, m.memberOf, ...custom.map((a) => a.attribute ?? a.name)]);
-      const [uidAt, upnAt, emailAt, displayNameAt, memberOfAt] = [m.uid, m.userPrincipalName, m.email, m.displayName, m.memberOf].map(slots.at) as [number, number, number, number, number];
+      const slots = attributeSlots([m.uid, m.userPrincipalName, m.email, m.displayName, m.memberOf, POSIX_UID, ...custom.map((a) => a.attribute ?? a.name)]);
+      const [uidAt, upnAt, emailAt, displayNameAt, memberOfAt, posixUidAt] = [m.uid, m.userPrincipalName, m.email, m.displayName, m.memberOf, POSIX_UID].map(slots.at) as [number, number, number, number, number, number];
       const customAt = custom.map((a) => [a.name, slots.at(a.attribute ?? a.name)] as const);
       await pagedSearch(
         socket,
         search(spec.userFilter, spec.userSearchBase, slots.distinct),
         (dn, v) => {
           const uid = first(v[uidAt]);
-          if (!uid) return; // an entry without the id attribute cannot be followed from one sync to the next
+          if (!uid) {
+            // An entry without the id attribute cannot be followed from one sync to the next: skipped, and said.
+            if (skipped.first.length < SKIPPED_SHOWN) skipped.first.push(dn);
+            skipped.count++;
+            return;
+          }
           const attributes: Record<string, string | string[]> = {};
           for (const [name, at] of customAt) {
             const x = v[at];
@@ -192,9 +232,9 @@ export async function readLdapDirectory(spec: LdapReadSpec, password: string, ca
           const user: DirectoryEntry = { uid, upn: first(v[upnAt]), email: first(v[emailAt]), displayName: first(v[displayNameAt]), groups: NO_GROUPS, attributes };
           count++;
           if (groupsRead && !waiting.length) {
-            user.groups = groupsOf(dn, v[memberOfAt]);
+            user.groups = groupsOf(dn, v[memberOfAt], v[posixUidAt]);
             emit(user);
-          } else waiting.push({ user, dn, memberOf: v[memberOfAt] });
+          } else waiting.push({ user, dn, memberOf: v[memberOfAt], posixUid: v[posixUidAt] });
         },
         () => progress?.(count),
       );
@@ -204,7 +244,7 @@ export async function readLdapDirectory(spec: LdapReadSpec, password: string, ca
     clearImmediate(slicing);
     if (failed) throw failed.reason;
     release(Infinity);
-    return { users, groupCount: groupOf.size };
+    return { users, groupCount: groupOf.size, skipped };
   } finally {
     for (const s of sockets) endSearches(s);
   }

@@ -14,6 +14,8 @@ export interface SourceRead {
   groupCount: number;
   /** What the next round starts from (delta links), sealed; kept only when this round is applied. */
   state?: Buffer;
+  /** What the source holds that could not be synced as users, and why (`*UsersSkipped`). */
+  skipped?: string;
 }
 
 /** What a reader is given to hand its users to the round. */
@@ -99,6 +101,7 @@ export async function runSourceSync(engine: Engine, record: StoredRecord, reader
       } else if (coverage.lacking.length) {
         problems.set(`${reader.prefix}SomeAttributesNotSynced`, { severity: 'Warning', message: `some users lack custom attributes: ${describeLacking(coverage.lacking, built.userCount)}; they get no value where \${name} is used` });
       }
+      if (read.skipped) problems.set(`${reader.prefix}UsersSkipped`, { severity: 'Warning', message: read.skipped });
       const apple = built.appleIds;
       if (apple.collisions.length || apple.missing.length) {
         const parts = [
@@ -135,4 +138,4 @@ export async function runSourceSync(engine: Engine, record: StoredRecord, reader
 }
 
 /** Notification reasons a sync round raises or clears; * is the source's prefix. */
-export const SYNC_REASONS = ['*Unreachable', '*DeletionBlocked', '*NoAttributesSynced', '*SomeAttributesNotSynced', 'ManagedAppleIdsIncomplete'];
+export const SYNC_REASONS = ['*Unreachable', '*DeletionBlocked', '*NoAttributesSynced', '*SomeAttributesNotSynced', 'ManagedAppleIdsIncomplete', '*UsersSkipped'];

@@ -37,6 +37,8 @@ export interface SlapdServer {
   addUsers(users: LdapUserSeed[]): Promise<void>;
   /** Adds a groupOfNames cn=<name>,ou=groups,<baseDn> with the users as members (at least one: the schema requires it). */
   addGroup(name: string, memberUids: string[]): Promise<void>;
+  /** ldapadd of this LDIF (entries of any shape, under the base DN). */
+  add(ldif: string): Promise<void>;
   /** ldapmodify with this LDIF (changetype: add/modify/delete/modrdn records). */
   modify(ldif: string): Promise<void>;
   /** Deletes uid=<uid>,ou=people,<baseDn>; the memberof overlay drops it from its groups, except from one it is the last member of. */
@@ -270,6 +272,7 @@ export async function startSlapd(): Promise<SlapdServer> {
       const lines = [ldifLine('dn', groupDn(name)), 'objectClass: groupOfNames', ldifLine('cn', name), ...memberUids.map((uid) => ldifLine('member', userDn(uid)))];
       await ldapadd(lines.join('\n') + '\n', `adding group ${name}`);
     },
+    add: (ldif) => ldapadd(ldif, 'add'),
     modify: (ldif) => ldapmodify(ldif, 'modify'),
     async deleteUser(uid) {
       await ldapmodify(`${ldifLine('dn', userDn(uid))}\nchangetype: delete\n`, `deleting user ${uid}`);

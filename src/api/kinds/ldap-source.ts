@@ -31,7 +31,10 @@ export const ldapSourceSpec = z
         displayName: z.string().default('cn'),
         memberOf: z.string().default('memberOf'),
         groupName: z.string().default('cn'),
-        groupMember: z.string().default('member'),
+        groupMember: z
+          .string()
+          .default('member')
+          .describe("A group's members: DNs (member, uniqueMember) or uids (memberUid); several attributes separated by commas."),
       })
       .default({
         uid: 'uid', userPrincipalName: 'userPrincipalName', email: 'mail', firstName: 'givenName', lastName: 'sn',

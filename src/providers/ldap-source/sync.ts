@@ -4,7 +4,7 @@ import { blobAad, type Engine } from '../../engine/context.js';
 import type { SyncOptions, SyncReport } from '../../engine/provider.js';
 import type { SecretResolver } from '../../engine/secrets.js';
 import { readyOf } from '../../engine/status.js';
-import { readLdapDirectory, type LdapReadSpec } from '../../identity/ldap-directory.js';
+import { describeSkipped, readLdapDirectory, type LdapReadSpec } from '../../identity/ldap-directory.js';
 import type { DirectoryUser, StoredRecord } from '../../store/types.js';
 import { runSourceSync } from '../source-sync.js';
 
@@ -33,7 +33,7 @@ export async function syncLdapSource(engine: Engine, secrets: SecretResolver, re
         if (u.displayName) user.displayName = u.displayName;
         accept(user);
       });
-      return { groupCount: read.groupCount };
+      return { groupCount: read.groupCount, skipped: describeSkipped(spec.attributeMapping.uid, read.skipped) };
     },
   }, options);
 }
