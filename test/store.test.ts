@@ -275,6 +275,10 @@ describe.each(backends)('%s store', (_name, specOf) => {
     expect(await round(next, { restartWith: [...stale, u(3000)] })).toMatchObject({ added: 0, updated: 0, removed: 0, userCount: 951 });
     expect((await stored()).filter((x) => x.includes('Stale') || x.startsWith('u3000 '))).toEqual([]);
     expect((await store.listInvitations('rounds')).length).toBe(1001);
+    // The source's deletionThreshold, not the default: 20 of 951 (2%) is too many above 10 users.
+    record = { ...record, spec: { ...record.spec, deletionThreshold: { users: 10, percent: 100 } } };
+    expect((await round(next.slice(0, 931))).blocked).toContain('would delete 20 of 951 users (more than 10, or more than 100%: deletionThreshold)');
+    expect(await round(next.slice(0, 941))).toMatchObject({ removed: 10, userCount: 941 });
   });
 
   it('upgrades a store made by an older mdmops, keeping what it holds', async () => {

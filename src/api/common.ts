@@ -142,6 +142,15 @@ export function policies(deletionDefault?: 'Delete' | 'Orphan') {
 export const BUILTIN_VARIABLES = ['userEmailAddress', 'userUPN'] as const;
 export const ATTRIBUTE_NAME = /^[A-Za-z][A-Za-z0-9_]*$/;
 
+/** How many users a sync round may delete before it stops for confirmation (accidental-delete prevention). */
+export const deletionThreshold = z
+  .strictObject({
+    users: z.number().int().min(0).default(500).describe('More deletions than this stop the round.'),
+    percent: z.number().min(0).max(100).default(10).describe('Deleting more than this share of the synced users stops the round.'),
+  })
+  .default({ users: 500, percent: 10 })
+  .describe('A round that would delete more users than either stops, changing nothing, until it is run with --allow-mass-delete.');
+
 export const customAttribute = z.strictObject({
   name: z
     .string()

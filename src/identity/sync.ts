@@ -10,8 +10,15 @@ import { AttributeCounter, type AttributeCoverage } from './attributes.js';
 import { digestMatches, userColumns } from '../store/user-digest.js';
 import type { DirectoryUser, UserStage, Write } from '../store/types.js';
 
-/** Above either, a round that deletes users stops until an administrator confirms (as Entra Connect's accidental-delete prevention). */
-export const DELETE_GUARD = { count: 500, fraction: 0.1 };
+/**
+ * Above either, a round that deletes users stops until an administrator confirms (as Entra
+ * Connect's accidental-delete prevention): a source's deletionThreshold, by default this one.
+ */
+export interface DeletionThreshold {
+  users: number;
+  percent: number;
+}
+export const DELETE_GUARD: DeletionThreshold = { users: 500, percent: 10 };
 
 export interface SyncRound {
   writes: Write[];
@@ -131,7 +138,7 @@ export class RoundBuilder {
   }
 
   /** The round, once every user is in and compared. */
-  finish(allowMassDelete = false): BuiltRound {
+  finish(allowMassDelete = false, threshold: DeletionThreshold = DELETE_GUARD): BuiltRound {
     const stored = this.stored;
     if (!stored) throw new Error('a sync round was finished before the stored users were compared');
     const appleIds = this.apple?.finish() ?? { collisions: [], missing: [], taken: [] };
@@ -162,10 +169,10 @@ export class RoundBuilder {
     }
     const seen = this.seen;
     const gone = seen && seen.size < stored.size ? [...stored.keys()].filter((id) => !seen.has(id)) : [];
-    if (!allowMassDelete && gone.length && (gone.length > DELETE_GUARD.count || gone.length > stored.size * DELETE_GUARD.fraction)) {
+    if (!allowMassDelete && gone.length && (gone.length > threshold.users || gone.length * 100 > stored.size * threshold.percent)) {
       return {
         ...base,
-        blocked: `this round would delete ${gone.length} of ${stored.size} users (more than ${DELETE_GUARD.count}, or more than ${DELETE_GUARD.fraction * 100}%): nothing was changed; if it is meant, run mdmops sync with --allow-mass-delete`,
+        blocked: `this round would delete ${gone.length} of ${stored.size} users (more than ${threshold.users}, or more than ${threshold.percent}%: deletionThreshold): nothing was changed; if it is meant, run mdmops sync with --allow-mass-delete`,
       };
     }
     const writes: Write[] = [];

@@ -7,7 +7,7 @@ import { blobAad } from '../engine/context.js';
 import type { SyncOptions, SyncReport } from '../engine/provider.js';
 import type { AppleIdSettings } from '../identity/apple-id.js';
 import { describeLacking } from '../identity/attributes.js';
-import { RoundBuilder } from '../identity/sync.js';
+import { RoundBuilder, type DeletionThreshold } from '../identity/sync.js';
 import type { DirectoryUser, StoredRecord, Write } from '../store/types.js';
 
 export interface SourceRead {
@@ -52,7 +52,7 @@ const notice = (r: StoredRecord, reason: string, severity: 'Warning' | 'Error', 
 export async function runSourceSync(engine: Engine, record: StoredRecord, reader: SourceReader, options: SyncOptions): Promise<SyncReport> {
   const id = { tenant: record.tenant, kind: record.kind, name: record.name };
   const source = `${record.kind}/${record.name}`;
-  const spec = record.spec as { customAttributes?: { name: string }[]; managedAppleIds?: AppleIdSettings; autoInviteUsers?: boolean };
+  const spec = record.spec as { customAttributes?: { name: string }[]; managedAppleIds?: AppleIdSettings; autoInviteUsers?: boolean; deletionThreshold?: DeletionThreshold };
   const started = Date.now();
   const sealedState = await engine.store.getBlob(id, SYNC_STATE);
   const previousState = sealedState && engine.key.open(sealedState, blobAad(id, SYNC_STATE));
@@ -84,7 +84,7 @@ export async function runSourceSync(engine: Engine, record: StoredRecord, reader
     const read = await reader.read(previousState, { progress: (n) => options.progress?.(n, lastCount || undefined), accept: (u) => round.add(u), storedListed: listing, restart });
     groupCount = read.groupCount;
     await listing;
-    const built = round.finish(options.allowMassDelete);
+    const built = round.finish(options.allowMassDelete, spec.deletionThreshold);
     report.userCount = built.storedCount;
     if (built.blocked) {
       report.blocked = built.blocked;

@@ -1,7 +1,7 @@
 // EntraIdSource (seed 002): users and groups synced from Microsoft Entra ID through Graph delta queries.
 import { z } from 'zod';
 import { defineKind, refsOf } from '../kind.js';
-import { customAttribute, duration, httpsUrl, policies, secretRef, syncStatus, uniqueBy } from '../common.js';
+import { customAttribute, deletionThreshold, duration, httpsUrl, policies, secretRef, syncStatus, uniqueBy } from '../common.js';
 
 const GUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
 const DOMAIN = /^([a-zA-Z0-9]([-a-zA-Z0-9]*[a-zA-Z0-9])?\.)+[a-zA-Z]{2,}$/;
@@ -22,6 +22,7 @@ export const entraIdSourceSpec = z
     authorityHost: httpsUrl.optional().describe('Overrides the cloud authority host, e.g. https://login.microsoftonline.com.'),
     graphEndpoint: httpsUrl.optional().describe('Overrides the Graph endpoint, e.g. https://graph.microsoft.com.'),
     syncInterval: duration.default('1h'),
+    deletionThreshold,
     enabled: z.boolean().default(true).describe('Enable this Entra ID instance.'),
     autoInviteUsers: z.boolean().default(false).describe('Invite each newly imported user to enrol, by e-mail.'),
     managedAppleIds: z

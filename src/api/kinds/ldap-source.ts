@@ -1,7 +1,7 @@
 // LdapSource (seed 002): users and groups from an on-premises directory, reached through a connector.
 import { z } from 'zod';
 import { defineKind, refsOf, type FileField } from '../kind.js';
-import { customAttribute, duration, fileSource, policies, ref, secretRef, syncStatus, uniqueBy, url } from '../common.js';
+import { customAttribute, deletionThreshold, duration, fileSource, policies, ref, secretRef, syncStatus, uniqueBy, url } from '../common.js';
 
 export const ldapSourceSpec = z
   .strictObject({
@@ -43,6 +43,7 @@ export const ldapSourceSpec = z
     customAttributes: z.array(customAttribute).optional(),
     pageSize: z.number().int().min(1).max(10000).default(500).describe('Paged search size (RFC 2696).'),
     syncInterval: duration.default('1h'),
+    deletionThreshold,
     enabled: z.boolean().default(true),
     ...policies('Delete'),
   })
