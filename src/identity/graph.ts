@@ -112,12 +112,7 @@ export class GraphClient {
     this.http.close();
   }
 
-  /** GET a Graph URL (absolute, or a path under /v1.0), as JSON. */
-  async get(url: string): Promise<Record<string, unknown>> {
-    return JSON.parse(await this.getText(url)) as Record<string, unknown>;
-  }
-
-  /** GET a Graph URL, the body as text. */
+  /** GET a Graph URL (absolute, or a path under /v1.0), the body as text. */
   private async getText(url: string): Promise<string> {
     const full = url.startsWith('https://') ? url : `${this.credentials.graphEndpoint.replace(/\/$/, '')}/v1.0${url}`;
     let renewed = false;
