@@ -266,13 +266,15 @@ describe('LDAP names', () => {
     expect(memberAttributes('memberUid, uniqueMember,member')).toEqual(['memberUid', 'uniqueMember', 'member']);
   });
 
-  it('say which entries were skipped for want of the id attribute, and how many more', () => {
-    expect(describeSkipped('uid', { count: 0, first: [] })).toBeUndefined();
-    expect(describeSkipped('employeeNumber', { count: 1, first: ['uid=backup,o=x'] })).toBe(
+  it("say which entries were skipped for want of the id attribute or for another's id, and how many more", () => {
+    const none = { count: 0, first: [] };
+    expect(describeSkipped('uid', { noId: none, sameId: none })).toBeUndefined();
+    expect(describeSkipped('employeeNumber', { noId: { count: 1, first: ['uid=backup,o=x'] }, sameId: none })).toBe(
       '1 entry has no employeeNumber (the id attribute) and was skipped: uid=backup,o=x; userFilter can leave out entries that are not users',
     );
-    expect(describeSkipped('uid', { count: 5, first: ['cn=a,o=x', 'cn=b,o=x', 'cn=c,o=x'] })).toBe(
-      '5 entries have no uid (the id attribute) and were skipped: cn=a,o=x; cn=b,o=x; cn=c,o=x and 2 more; userFilter can leave out entries that are not users',
+    expect(describeSkipped('uid', { noId: { count: 5, first: ['cn=a,o=x', 'cn=b,o=x', 'cn=c,o=x'] }, sameId: { count: 1, first: ['cn=d,o=x'] } })).toBe(
+      '5 entries have no uid (the id attribute) and were skipped: cn=a,o=x; cn=b,o=x; cn=c,o=x and 2 more; userFilter can leave out entries that are not users. ' +
+        '1 entry has the uid of an entry read before it and was skipped: cn=d,o=x; the first keeps the id; each user needs a uid of its own',
     );
   });
 });

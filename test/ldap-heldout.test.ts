@@ -48,6 +48,9 @@ const PEOPLE = [
   }),
 ];
 
+// Jane's old account, read after hers: the same uid and employeeNumber, so neither source may take it for her.
+const DUPLICATE = person(`uid=jdoe,${CONTRACTORS}`, ['jdoe'], 2099, { cn: 'Jane Doe (old)', sn: 'Doe', displayName: 'Jane Doe (old)', employeeNumber: 'E1001', mail: 'jane.old@partner.example' });
+
 // Raw: the backslashes are LDIF's (RFC 4514 escapes in DNs). OpenLDAP's tools take UTF-8 values as they are.
 const DIRECTORY = String.raw`
 dn: ${STAFF}
@@ -59,6 +62,7 @@ objectClass: organizationalUnit
 ou: contractors
 
 ${PEOPLE.join('\n')}
+${DUPLICATE}
 dn: uid=backup,ou=people,${BASE}
 objectClass: account
 objectClass: posixAccount
@@ -211,6 +215,8 @@ pageSize: 2`,
     expect(status).toMatchObject({ userCount: 20, groupCount: 6 });
     // The service account has no employeeNumber: it cannot be followed from one sync to the next, and the user is told.
     expect(first.stderr).toContain(`1 entry has no employeeNumber (the id attribute) and was skipped: uid=backup,ou=people,${BASE}`);
+    // Jane's old account has her employeeNumber: the first read (hers, above) keeps it, and the user is told.
+    expect(first.stderr).toContain(`1 entry has the employeeNumber of an entry read before it and was skipped: uid=jdoe,${CONTRACTORS}`);
     expect(first.stderr).toContain('department (missing on 2 of 20 users)'); // KLEE and user9
     expect(first.stderr).toContain('addresses (missing on 1 of 20 users)');
     const notes = ws.run(['notifications']).stdout;
@@ -235,6 +241,7 @@ pageSize: 2`,
         `dn: cn=Renée O'Brien,${CONTRACTORS}\nchangetype: delete\n`,
         `dn: cn=VPN Users,ou=groups,${BASE}\nchangetype: modify\nadd: uniqueMember\nuniqueMember: UID=NNEW,${CONTRACTORS}\n`,
         `dn: uid=backup,ou=people,${BASE}\nchangetype: delete\n`,
+        `dn: uid=jdoe,${CONTRACTORS}\nchangetype: delete\n`,
       ].join('\n'),
     );
     const changed = sync('heldout');

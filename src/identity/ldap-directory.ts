@@ -34,8 +34,14 @@ export interface DirectoryEntry {
 export interface DirectoryRead {
   users: DirectoryEntry[];
   groupCount: number;
-  /** Entries the user search found without the id attribute: how many, and the first few DNs. */
-  skipped: { count: number; first: string[] };
+  /** Entries the user search found without the id attribute, and with an id an entry read before has. */
+  skipped: { noId: Skipped; sameId: Skipped };
+}
+
+/** Entries skipped for one reason: how many, and the first few DNs. */
+export interface Skipped {
+  count: number;
+  first: string[];
 }
 
 const TIMEOUT_MS = 30_000;
@@ -70,13 +76,18 @@ const SKIPPED_SHOWN = 3;
 /** The attributes groupMember names: one, or several separated by commas (attribute names have none). */
 export const memberAttributes = (groupMember: string): string[] => groupMember.split(',').map((a) => a.trim()).filter(Boolean);
 
-/** What a round says of the entries it skipped for want of the id attribute `attribute`. */
+/** What a round says of the entries it skipped, `attribute` being the id attribute. Pure. */
 export function describeSkipped(attribute: string, skipped: DirectoryRead['skipped']): string | undefined {
-  const { count, first } = skipped;
-  if (!count) return undefined;
-  const more = count > first.length ? ` and ${count - first.length} more` : '';
-  const what = count === 1 ? '1 entry has' : `${count} entries have`;
-  return `${what} no ${attribute} (the id attribute) and ${count === 1 ? 'was' : 'were'} skipped: ${first.join('; ')}${more}; userFilter can leave out entries that are not users`;
+  const part = ({ count, first }: Skipped, has: string, have: string, hint: string) => {
+    if (!count) return [];
+    const more = count > first.length ? ` and ${count - first.length} more` : '';
+    return [`${count === 1 ? `1 entry ${has}` : `${count} entries ${have}`} and ${count === 1 ? 'was' : 'were'} skipped: ${first.join('; ')}${more}; ${hint}`];
+  };
+  const parts = [
+    ...part(skipped.noId, `has no ${attribute} (the id attribute)`, `have no ${attribute} (the id attribute)`, 'userFilter can leave out entries that are not users'),
+    ...part(skipped.sameId, `has the ${attribute} of an entry read before it`, `have the ${attribute} of an entry read before them`, `the first keeps the id; each user needs a ${attribute} of its own`),
+  ];
+  return parts.length ? parts.join('. ') : undefined;
 }
 
 /**
@@ -186,7 +197,13 @@ export async function readLdapDirectory(spec: LdapReadSpec, password: string, ca
       return names.size ? [...names].sort() : NO_GROUPS;
     };
     const users: DirectoryEntry[] = [];
-    const skipped: DirectoryRead['skipped'] = { count: 0, first: [] };
+    const skipped: DirectoryRead['skipped'] = { noId: { count: 0, first: [] }, sameId: { count: 0, first: [] } };
+    const skip = (why: Skipped, dn: string) => {
+      if (why.first.length < SKIPPED_SHOWN) why.first.push(dn);
+      why.count++;
+    };
+    // Two entries with one id would be one user, each round the other: the first read keeps it.
+    const ids = new Set<string>();
     const emit = onUser ?? ((user: DirectoryEntry) => void users.push(user));
     let count = 0;
     // Users read before the last group (and after them, until they are out) wait for their groups
@@ -218,12 +235,10 @@ export async function readLdapDirectory(spec: LdapReadSpec, password: string, ca
         search(spec.userFilter, spec.userSearchBase, slots.distinct),
         (dn, v) => {
           const uid = first(v[uidAt]);
-          if (!uid) {
-            // An entry without the id attribute cannot be followed from one sync to the next: skipped, and said.
-            if (skipped.first.length < SKIPPED_SHOWN) skipped.first.push(dn);
-            skipped.count++;
-            return;
-          }
+          // An entry without the id attribute cannot be followed from one sync to the next: skipped, and said.
+          if (!uid) return skip(skipped.noId, dn);
+          if (ids.has(uid)) return skip(skipped.sameId, dn);
+          ids.add(uid);
           const attributes: Record<string, string | string[]> = {};
           for (const [name, at] of customAt) {
             const x = v[at];
