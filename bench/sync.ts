@@ -65,6 +65,7 @@ function syncInChild(dir: string, kind: string, name: string, round: 'first' | '
 
 /** Floor and syncs are measured this many times each, alternately, and the best of each compared: the machine may be shared. */
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
+if (!Number.isInteger(RUNS) || RUNS < 1) throw new Error(`BENCH_RUNS must be a whole number of runs, 1 or more: ${process.env.BENCH_RUNS}`);
 
 /**
  * Each run syncs a copy of the workspace made before any sync (`template`), so each first sync

@@ -208,9 +208,11 @@ describe.each(backends)('%s store', (_name, specOf) => {
     expect(await store.listUsers('staged')).toEqual(expected);
     expect(await store.listUsers('staged-other')).toEqual([u(241, { tenant: 'staged-other' })]);
     expect(await store.getMeta('staged')).toBe('yes');
-    // A stage closed without a commit leaves nothing behind, and the next stage starts empty.
+    // A stage closed without a commit leaves nothing behind, and the next stage starts empty; a user
+    // taken out that was never staged is nothing to move.
     await other.close();
     const empty = await stageOf([]);
+    empty.unstage('staged', 'never-staged');
     await store.commit([{ op: 'putStagedUsers', stage: empty }]);
     await empty.close();
     expect(await store.listUsers('staged')).toEqual(expected);
@@ -270,6 +272,37 @@ describe.each(backends)('%s store', (_name, specOf) => {
     expect(await stored()).not.toContain('u999 - u999@example.com');
     expect((await store.listInvitations('rounds')).length).toBe(1001);
     expect(await round(next)).toMatchObject({ added: 0, updated: 0, removed: 0, userCount: 951 });
+    // A restart while the stored users are still being listed: the listing, ending in the middle of
+    // the restart, compares with the new round (the old one's stage is closed).
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let stages = 0;
+    const gated = Object.create(store, {
+      listUserDigests: { value: async (...args: [string, string]) => (await gate, store.listUserDigests(...args)) },
+      stageUsers: {
+        value: async () => {
+          // The second stage is the restart's: the listing ends while it is being made.
+          if (++stages === 2) {
+            release();
+            await new Promise((r) => setTimeout(r, 50));
+          }
+          return store.stageUsers!();
+        },
+      },
+    }) as Store;
+    const racing = await runSourceSync({ ...engine, store: gated }, record, {
+      prefix: 'Ldap',
+      where: 'ldap://test',
+      async read(_state, { accept, restart }) {
+        accept(u(0, { displayName: 'Stale' }));
+        await restart();
+        for (const x of next) accept(x);
+        return { groupCount: 0 };
+      },
+    }, { actor: 'test' });
+    expect(racing).toMatchObject({ added: 0, updated: 0, removed: 0, userCount: 951 });
+    expect(racing.error).toBeUndefined();
+    record = (await store.getRecord({ tenant: 'rounds', kind: 'LdapSource', name: 'rounds' }))!;
     // A round restarted by its reader counts and writes only what it was handed after.
     const stale = next.map((x) => ({ ...x, displayName: 'Stale' }));
     expect(await round(next, { restartWith: [...stale, u(3000)] })).toMatchObject({ added: 0, updated: 0, removed: 0, userCount: 951 });
@@ -279,6 +312,9 @@ describe.each(backends)('%s store', (_name, specOf) => {
     record = { ...record, spec: { ...record.spec, deletionThreshold: { users: 10, percent: 100 } } };
     expect((await round(next.slice(0, 931))).blocked).toContain('would delete 20 of 951 users (more than 10, or more than 100%: deletionThreshold)');
     expect(await round(next.slice(0, 941))).toMatchObject({ removed: 10, userCount: 941 });
+    record = { ...record, spec: { ...record.spec, deletionThreshold: { users: 500, percent: 1 } } };
+    expect((await round(next.slice(0, 931))).blocked).toContain('would delete 10 of 941 users (more than 500, or more than 1%: deletionThreshold)');
+    expect(await round(next.slice(0, 932))).toMatchObject({ removed: 9, userCount: 932 });
   });
 
   it('upgrades a store made by an older mdmops, keeping what it holds', async () => {

@@ -197,15 +197,14 @@ export async function readEntraDirectory(
     return { full: true, users: [...users.values()], repeated, memberOf, groups: g.groups, state: { usersDeltaLink: link, groupsDeltaLink: g.link, groups: g.groups } };
   }
 
+  // Both walks end before the round goes on (as a full round, after a 410): none is left running.
   async function readDelta(from: EntraState): Promise<EntraRead> {
     const changes = new Map<string, UserChange>();
-    let count = 0;
-    const usersDelta = graph.delta(from.usersDeltaLink, (items) => {
-      for (const raw of items) noteChange(changes, raw);
-      count += items.length;
-      progress(count);
-    });
-    const [link, g] = await Promise.all([usersDelta, readGroups(from)]);
+    const walks = await Promise.allSettled([graph.delta(from.usersDeltaLink, (items) => items.forEach((raw) => noteChange(changes, raw))), readGroups(from)]);
+    const failed = walks.flatMap((w) => (w.status === 'rejected' ? [w.reason as unknown] : []));
+    // A 410 reads everything again; any other failure ends the round.
+    if (failed.length) throw failed.find((e) => !(e instanceof DeltaGone)) ?? failed[0];
+    const [{ value: link }, { value: g }] = walks as [PromiseFulfilledResult<string>, PromiseFulfilledResult<Awaited<ReturnType<typeof readGroups>>>];
     return { full: false, changes, memberOf: groupsByUser(g.groups), groups: g.groups, state: { usersDeltaLink: link, groupsDeltaLink: g.link, groups: g.groups } };
   }
 }

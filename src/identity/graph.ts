@@ -107,8 +107,11 @@ export class GraphClient {
     }
   }
 
-  /** Closes the connections to Graph kept open between requests. */
+  private closed = false;
+
+  /** Closes the connections to Graph kept open between requests; no request is made after. */
   close(): void {
+    this.closed = true;
     this.http.close();
   }
 
@@ -117,6 +120,9 @@ export class GraphClient {
     const full = url.startsWith('https://') ? url : `${this.credentials.graphEndpoint.replace(/\/$/, '')}/v1.0${url}`;
     let renewed = false;
     for (let attempt = 1; ; attempt++) {
+      // A request still on its way when the round ended (a page read ahead, the other walk of a
+      // failed round) is not tried again.
+      if (this.closed) throw new GraphError('the sync round has ended');
       let res: TextResponse;
       try {
         const headers: Record<string, string> = { authorization: `Bearer ${await this.token(false)}`, accept: 'application/json' };
@@ -170,7 +176,12 @@ export class GraphClient {
         pending = request(ahead);
         await turn();
       }
-      const page = JSON.parse(text) as Record<string, unknown>;
+      let page: Record<string, unknown>;
+      try {
+        page = JSON.parse(text) as Record<string, unknown>;
+      } catch (e) {
+        throw new GraphError(`a delta page of ${new URL(url, this.credentials.graphEndpoint).pathname} is not JSON (${(e as Error).message}): was it cut short?`);
+      }
       const next = page['@odata.nextLink'];
       const delta = page['@odata.deltaLink'];
       if (typeof delta !== 'string' && typeof next === 'string' && next !== ahead) {

@@ -237,8 +237,9 @@ export async function readLdapDirectory(spec: LdapReadSpec, password: string, ca
           const uid = first(v[uidAt]);
           // An entry without the id attribute cannot be followed from one sync to the next: skipped, and said.
           if (!uid) return skip(skipped.noId, dn);
-          if (ids.has(uid)) return skip(skipped.sameId, dn);
-          ids.add(uid);
+          const idKey = caseIgnore(uid); // "JDoe" and "jdoe" are one value to the directory
+          if (ids.has(idKey)) return skip(skipped.sameId, dn);
+          ids.add(idKey);
           const attributes: Record<string, string | string[]> = {};
           for (const [name, at] of customAt) {
             const x = v[at];

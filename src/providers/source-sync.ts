@@ -73,11 +73,15 @@ export async function runSourceSync(engine: Engine, record: StoredRecord, reader
   let stored: Map<string, string> | undefined;
   const listing = engine.store.listUserDigests(record.tenant, source).then((s) => round.compareWith((stored = s)));
   listing.catch(() => undefined); // awaited below; a read that fails first must not leave it unhandled
+  // The new stage first, then round and stage swapped at once: the listing may end meanwhile, and
+  // compares with whichever round is current.
   const restart = async () => {
-    await stage?.close();
-    stage = await engine.store.stageUsers?.();
+    const next = await engine.store.stageUsers?.();
+    const old = stage;
+    stage = next;
     round = newRound();
     if (stored) round.compareWith(stored);
+    await old?.close();
   };
 
   try {

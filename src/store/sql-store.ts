@@ -76,6 +76,7 @@ class SqlUserStage implements UserStage {
 
   unstage(tenant: string, id: string): void {
     this.append(tenant, id, NO_USER);
+    this.restaged = true; // the move must leave the tombstone out, staged before or not
   }
 
   private append(tenant: string, id: string, columns: readonly (string | null)[]) {
@@ -392,7 +393,7 @@ export class SqlStore implements Store {
     return rows.map(toUser);
   }
 
-  // Chunked as listUserDigests, which a sync runs beside it.
+  // Chunked as listUserDigests, yielding to the event loop between chunks.
   async forEachUser(tenant: string, source: string, each: (user: DirectoryUser) => void) {
     const sql = `SELECT * FROM users WHERE tenant = ? AND source = ? AND id > ? ORDER BY id LIMIT ${DIGEST_CHUNK}`;
     for (let after = ''; ; ) {

@@ -56,10 +56,10 @@ const DEPARTMENTS = ['Engineering', 'Sales', 'Finance', 'Support', 'R&D', 'Vente
 const JOBS = ['Engineer', 'Account Manager', 'Analyst', 'Technician', 'Directeur général'];
 
 /**
- * Generated users are numbered by their position in the directory; the id carries the position in its
- * last 12 hex digits (8 of them), so 100,000 of them need no id index. The position is scrambled (invertibly,
- * in 32 bits): Entra ID's object ids are random GUIDs, and a client must not find them in the order
- * it reads them.
+ * Generated users are numbered by their position in the directory; the id carries the position in
+ * the 8 hex digits after its last dash, so 100,000 of them need no id index. The position is
+ * scrambled (invertibly, in 32 bits): Entra ID's object ids are random GUIDs, and a client must not
+ * find them in the order it reads them.
  */
 const SCRAMBLE = 0x9e3779b1; // odd: invertible modulo 2^32
 const UNSCRAMBLE = inverse(SCRAMBLE);

@@ -70,6 +70,7 @@ export async function syncEntraIdSource(engine: Engine, secrets: SecretResolver,
           changes.delete(id);
           if (++walked % 1000 === 0) progress(walked);
         });
+        progress(walked);
         for (const change of changes.values()) hand(withChange(undefined, change, custom), read.memberOf);
       }
       return { groupCount: Object.keys(read.groups).length, state: Buffer.from(JSON.stringify(read.state)) };
