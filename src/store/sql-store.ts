@@ -393,27 +393,24 @@ export class SqlStore implements Store {
     return rows.map(toUser);
   }
 
-  // Chunked as listUserDigests, yielding to the event loop between chunks.
   async forEachUser(tenant: string, source: string, each: (user: DirectoryUser) => void) {
-    const sql = `SELECT * FROM users WHERE tenant = ? AND source = ? AND id > ? ORDER BY id LIMIT ${DIGEST_CHUNK}`;
-    for (let after = ''; ; ) {
-      const { rows } = await this.driver.query(sql, [tenant, source, after]);
-      for (const r of rows) each(toUser(r));
-      if (rows.length < DIGEST_CHUNK) return;
-      after = rows[rows.length - 1]!.id as string;
-      await new Promise((resolve) => setImmediate(resolve));
-    }
+    await this.sourceUsers('*', [], tenant, source, (r) => each(toUser(r)));
   }
 
-  // In chunks by id (the primary key's order), yielding to the event loop between them: SQLite's
-  // queries block the thread, and a sync lists the stored users while it reads the source.
   async listUserDigests(tenant: string, source: string) {
     const digests = new Map<string, string>();
-    const sql = `SELECT id, ${USER_DIGEST_SQL} AS digest FROM users WHERE tenant = ? AND source = ? AND id > ? ORDER BY id LIMIT ${DIGEST_CHUNK}`;
+    await this.sourceUsers(`id, ${USER_DIGEST_SQL} AS digest`, USER_DIGEST_PARAMS, tenant, source, (r) => digests.set(r.id as string, r.digest as string));
+    return digests;
+  }
+
+  // A source's users in chunks by id (the primary key's order), yielding to the event loop between
+  // them: SQLite's queries block the thread, and a sync reads the stored users while it reads the source.
+  private async sourceUsers(columns: string, params: readonly unknown[], tenant: string, source: string, each: (row: Record<string, unknown>) => void) {
+    const sql = `SELECT ${columns} FROM users WHERE tenant = ? AND source = ? AND id > ? ORDER BY id LIMIT ${DIGEST_CHUNK}`;
     for (let after = ''; ; ) {
-      const { rows } = await this.driver.query(sql, [...USER_DIGEST_PARAMS, tenant, source, after]);
-      for (const r of rows) digests.set(r.id as string, r.digest as string);
-      if (rows.length < DIGEST_CHUNK) return digests;
+      const { rows } = await this.driver.query(sql, [...params, tenant, source, after]);
+      for (const r of rows) each(r);
+      if (rows.length < DIGEST_CHUNK) return;
       after = rows[rows.length - 1]!.id as string;
       await new Promise((resolve) => setImmediate(resolve));
     }
