@@ -3,17 +3,35 @@
 import { describe, expect, it } from 'vitest';
 import { progressLine } from '../src/cli/progress.js';
 import { nextSyncAt } from '../src/engine/scheduled-sync.js';
-import { appleIdOf, assignAppleIds } from '../src/identity/apple-id.js';
-import { attributeCoverage } from '../src/identity/attributes.js';
+import { AppleIdAssigner, appleIdOf, type AppleIdSettings } from '../src/identity/apple-id.js';
+import { AttributeCounter } from '../src/identity/attributes.js';
 import { groupsByUser, mergeGroup, mergeUser, noteChange, userSelect, withChange, type UserChange } from '../src/identity/entra-directory.js';
 import { leadingNextLink, retryAfterMs } from '../src/identity/graph.js';
 import { describeSkipped, memberAttributes } from '../src/identity/ldap-directory.js';
 import { caseIgnore, dnKey, memberDnKey } from '../src/identity/ldap-names.js';
-import { RoundBuilder, syncRound } from '../src/identity/sync.js';
+import { RoundBuilder } from '../src/identity/sync.js';
 import { digestMatches, userColumns, userDigest } from '../src/store/user-digest.js';
 import type { DirectoryUser, StoredRecord, UserStage } from '../src/store/types.js';
 
 const user = (id: string, extra: Partial<DirectoryUser> = {}): DirectoryUser => ({ tenant: 't', id, source: 'S/s', upn: `${id}@contoso.com`, groups: [], attributes: {}, labels: {}, ...extra });
+
+// A whole list of users at once through the builders a sync round feeds one user at a time.
+function assignAppleIds(users: DirectoryUser[], settings: AppleIdSettings) {
+  const assigner = new AppleIdAssigner(settings);
+  for (const u of users) assigner.add(u);
+  return { users, ...assigner.finish() };
+}
+function attributeCoverage(users: DirectoryUser[], names: string[]) {
+  const counter = new AttributeCounter(names);
+  for (const u of users) counter.add(u);
+  return counter.coverage();
+}
+function syncRound(tenant: string, stored: Map<string, string>, incoming: DirectoryUser[], allowMassDelete = false) {
+  const round = new RoundBuilder(tenant);
+  round.compareWith(stored);
+  for (const u of incoming) round.add(u);
+  return round.finish(allowMassDelete);
+}
 
 describe('managed Apple IDs', () => {
   it('are built from the address, in the appleid subdomain when asked', () => {

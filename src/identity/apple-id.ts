@@ -8,9 +8,8 @@ export interface AppleIdSettings {
   includeAppleIdSubdomain: boolean;
 }
 
+/** What a round's Apple IDs came to, beyond those set on the users. */
 export interface AppleIdResult {
-  /** The users, each with its Apple ID, or none when it cannot have one. */
-  users: DirectoryUser[];
   /** Apple IDs that two or more users would get: none of them gets it. */
   collisions: { appleId: string; users: string[] }[];
   /** Users without the address the schema builds from. */
@@ -56,7 +55,7 @@ export class AppleIdAssigner {
   }
 
   /** The collisions and the users without an address; the colliding users (now without an Apple ID) in `taken`. */
-  finish(): Omit<AppleIdResult, 'users'> & { taken: DirectoryUser[] } {
+  finish(): AppleIdResult & { taken: DirectoryUser[] } {
     const collisions: AppleIdResult['collisions'] = [];
     const taken: DirectoryUser[] = [];
     for (const holders of this.wanted.values()) {
@@ -69,12 +68,4 @@ export class AppleIdAssigner {
     }
     return { collisions, missing: this.missing, taken };
   }
-}
-
-/** All of a round's users at once (see AppleIdAssigner). */
-export function assignAppleIds(users: DirectoryUser[], settings: AppleIdSettings): AppleIdResult {
-  const assigner = new AppleIdAssigner(settings);
-  for (const u of users) assigner.add(u);
-  const { collisions, missing } = assigner.finish();
-  return { users, collisions, missing };
 }

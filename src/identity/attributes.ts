@@ -30,12 +30,6 @@ export class AttributeCounter {
   }
 }
 
-export function attributeCoverage(users: DirectoryUser[], names: string[]): AttributeCoverage {
-  const counter = new AttributeCounter(names);
-  for (const u of users) counter.add(u);
-  return counter.coverage();
-}
-
 export function describeLacking(lacking: AttributeCoverage['lacking'], total: number): string {
   return lacking.map((l) => `${l.name} (missing on ${l.users} of ${total} users)`).join(', ');
 }

@@ -36,7 +36,7 @@ export interface BuiltRound extends SyncRound {
   storedCount: number;
   /** Users new to the store, in the order the source gave them: only when RoundOptions.newUsers asks. */
   newUsers: DirectoryUser[];
-  appleIds: Omit<AppleIdResult, 'users'>;
+  appleIds: AppleIdResult;
   coverage: AttributeCoverage;
 }
 
@@ -181,13 +181,4 @@ export class RoundBuilder {
     for (const id of gone) writes.push({ op: 'deleteUser', tenant: this.tenant, id });
     return { ...base, writes, newUsers: this.newUsers ?? [], added: this.added, updated: this.updated, removed: gone.length };
   }
-}
-
-/** `stored`: the source's users in the store, by id, with their digests (Store.listUserDigests). */
-export function syncRound(tenant: string, stored: Map<string, string>, incoming: DirectoryUser[], allowMassDelete = false): SyncRound {
-  const round = new RoundBuilder(tenant);
-  round.compareWith(stored);
-  for (const u of incoming) round.add(u);
-  const { writes, added, updated, removed, blocked } = round.finish(allowMassDelete);
-  return blocked ? { writes, added, updated, removed, blocked } : { writes, added, updated, removed };
 }
