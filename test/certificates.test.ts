@@ -4,7 +4,8 @@ import { X509Certificate } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { decideWork, type Target } from '../src/providers/certificate-configuration/identity.js';
+import { canonical } from '../src/engine/canonical.js';
+import { contentText, decideWork, targetsFor, type IdentitySpec, type Target } from '../src/providers/certificate-configuration/identity.js';
 import { reachedUsers } from '../src/providers/certificate-configuration/distribution.js';
 import { certificateDue } from '../src/providers/certificate-authority/key-holder.js';
 import type { DirectoryUser, IssuedCertificate } from '../src/store/types.js';
@@ -188,6 +189,35 @@ describe('deciding the work (pure)', () => {
     ({ userId, notBefore: '2025-06-01T00:00:00Z', notAfter, contentHash, issuerKey } as IssuedCertificate);
   const now = Date.parse('2026-06-01T00:00:00Z');
   const day = 86_400_000;
+
+  it('hashes what a certificate says as the canonical JSON of it, as stored hashes were made', () => {
+    const spec = { keyAlgorithm: 'ECDSA-P256', validity: '365d' };
+    const cases: [string, Target['request']['subjectAltNames'], string[]][] = [
+      ['CN=a@x,O=Bench', [{ type: 'Email', value: 'a@x' }], ['1.3.6.1.5.5.7.3.2']],
+      ['CN=Zoë \\"Q\\"\\, Jr.', [{ type: 'UPN', value: 'zoë@x' }, { type: 'DNS', value: 'h.x' }], []],
+      ['CN=b', [], ['1.3.6.1.5.5.7.3.2', '1.3.6.1.4.1.311.20.2.2']],
+    ];
+    for (const [subject, subjectAltNames, eku] of cases) {
+      expect(contentText(spec, eku, subject, subjectAltNames)).toBe(canonical({ subject, subjectAltNames, eku, ...spec }));
+    }
+  });
+
+  it('expands the templates for each user, escaping values in the subject, and names what a user lacks', () => {
+    const id = {
+      subject: 'CN=${userUPN},OU=${department},O=Bench',
+      subjectAltNames: [{ type: 'Email', value: '${userEmailAddress}' }, { type: 'UPN', value: '${userUPN}' }],
+      keyAlgorithm: 'ECDSA-P256',
+      validity: '365d',
+      usages: { clientAuthentication: true, ipsec: false, smartCardLogon: false },
+    } as IdentitySpec;
+    const { targets, problems } = targetsFor(id, [
+      user('a', { upn: 'a,b+c@x', email: 'a@x', attributes: { department: ['R&D', 'ops'] } }),
+      user('b', { attributes: { department: 'Sales' } }),
+      user('c', { email: 'c@x' }),
+    ]);
+    expect(targets.map((t) => [t.subject, t.request.subjectAltNames.map((s) => s.value)])).toEqual([['CN=a\\,b\\+c@x,OU=R&D,O=Bench', ['a@x', 'a,b+c@x']]]);
+    expect(problems).toEqual(['b@x has no ${userEmailAddress}: no certificate issued', 'c@x has no ${department}: no certificate issued']);
+  });
 
   it('renews within renewBefore and not before', () => {
     const w = decideWork([target('a'), target('b')], new Set(['a', 'b']), [held('a', '2026-06-20T00:00:00Z'), held('b', '2026-08-01T00:00:00Z')], { key: 'k' }, 30 * day, now);

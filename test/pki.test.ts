@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { certificationRequest, issueCertificate, KeyUsage, OID, toPem } from '../src/pki/certificate.js';
+import { issueMany, type ManyResult } from '../src/pki/issue-many.js';
 import { makeKey, makeKeyDer, privateKey } from '../src/pki/keys.js';
 import { escapeDnValue, parseDn, encodeName, subjectName } from '../src/pki/name.js';
 import { readPkcs12, writePkcs12 } from '../src/pki/pkcs12.js';
@@ -118,6 +119,42 @@ describe('X.509 certificates', () => {
     await expect(leaf('zoő@contoso.com')).rejects.toThrow('"zoő@contoso.com" cannot be written as an IA5String (ASCII only)');
     expect(() => encodeName(parseDn('CN=x,serialNumber=E_1'))).toThrow('cannot be written as a PrintableString');
     expect(parseDn('CN=Z\\C3\\A9lie')).toEqual([[{ type: 'CN', value: 'Zélie' }]]);
+  });
+
+  it('issues many in slices, letting the event loop run between them, and fails only the items that cannot be issued', async () => {
+    const root = await ca('ECDSA-P384', 'Many Root');
+    const items = Array.from({ length: 120 }, (_, i) => ({
+      get subject() {
+        return encodeName(parseDn(i === 7 ? 'CN=x,C=France' : `CN=user${i}`));
+      },
+      subjectAltNames: [{ type: 'Email' as const, value: i === 9 ? 'zoő@contoso.com' : `user${i}@contoso.com` }],
+    }));
+    let turns = 0;
+    const tick = () => {
+      turns++;
+      timer = setImmediate(tick);
+    };
+    let timer = setImmediate(tick);
+    const results: ManyResult[] = [];
+    const input = { issuer: { name: root.subject, key: root.key, publicKey: createPublicKey(root.key) }, notBefore: new Date(), notAfter: new Date(Date.now() + YEAR), keyUsage: [KeyUsage.digitalSignature], extendedKeyUsage: [OID.clientAuth] };
+    await issueMany(input, 'P256', items, (i, r) => {
+      expect(results[i]).toBeUndefined();
+      results[i] = r;
+    });
+    clearImmediate(timer);
+    expect(turns).toBeGreaterThanOrEqual(2); // three slices of 50
+    expect(results[7]).toEqual({ error: 'C must be a two-letter country code, not "France"' });
+    expect(results[9]).toEqual({ error: '"zoő@contoso.com" cannot be written as an IA5String (ASCII only)' });
+    const issued = results.filter((r): r is Exclude<ManyResult, { error: string }> => !('error' in r));
+    expect(issued).toHaveLength(118);
+    expect(new Set(issued.map((r) => r.serial.toString('hex'))).size).toBe(118);
+    const files = issued.map((r, i) => file(`many-${i}.pem`, toPem(r.certificate)));
+    expect(openssl('verify', '-x509_strict', '-CAfile', file('many-root.pem', toPem(root.der)), ...files).match(/: OK/g)).toHaveLength(118);
+    for (const r of issued.slice(0, 5)) {
+      const cert = new X509Certificate(r.certificate);
+      expect(createPublicKey(privateKey(r.pkcs8)).export({ type: 'spki', format: 'der' })).toEqual(cert.publicKey.export({ type: 'spki', format: 'der' }));
+      expect(cert.serialNumber).toBe(r.serial.toString('hex').toUpperCase());
+    }
   });
 
   it('refuses a subject that is not a distinguished name', () => {

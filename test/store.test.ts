@@ -340,6 +340,17 @@ describe.each(backends)('%s store', (_name, specOf) => {
   });
 });
 
+describe('the master key', () => {
+  it('seals each value under its own nonce, across refills of its drawn randomness', () => {
+    const key = new MasterKey(randomBytes(32));
+    const plain = Buffer.from('a private key');
+    const sealed = Array.from({ length: 600 }, (_, i) => key.seal(plain, `aad-${i}`));
+    expect(new Set(sealed.map((s) => s.subarray(1, 13).toString('hex'))).size).toBe(600);
+    sealed.forEach((s, i) => expect(key.open(s, `aad-${i}`)).toEqual(plain));
+    expect(() => key.open(sealed[0]!, 'aad-1')).toThrow(/does not open/);
+  });
+});
+
 describe('SQLite sessions', () => {
   it("wait out another caller's transaction on the shared connection instead of joining it", async () => {
     const { sqliteDriver } = await import('../src/store/sqlite.js');

@@ -55,7 +55,16 @@ export const issueCertificate = (input: CertificateInput): Promise<Buffer> => ce
  * Issues certificates alike: the issuer, validity and usages are encoded once, so that issuing
  * thousands costs little beyond their keys and signatures.
  */
-export function certificateTemplate(t: TemplateInput): { notBefore: Date; notAfter: Date; issue(s: SubjectInput): Promise<Buffer> } {
+export interface CertificateTemplate {
+  notBefore: Date;
+  notAfter: Date;
+  /** Signs on the thread pool. */
+  issue(s: SubjectInput): Promise<Buffer>;
+  /** Signs on this thread: for a worker issuing a batch (see issue-many.ts). */
+  issueSync(s: SubjectInput): Buffer;
+}
+
+export function certificateTemplate(t: TemplateInput): CertificateTemplate {
   const algorithm = signatureAlgorithm(t.issuer.key);
   const version = explicit(0, int(2)); // v3
   const middle = Buffer.concat([algorithm.id, t.issuer.name, seq(time(t.notBefore), time(t.notAfter))]);
@@ -66,13 +75,24 @@ export function certificateTemplate(t: TemplateInput): { notBefore: Date; notAft
   const authority = extension('2.5.29.35', seq(tlv(0x80, t.issuer.keyId ?? keyId(spkiOf(t.issuer.publicKey)))));
   const none = Buffer.alloc(0);
   const usages = t.extendedKeyUsage?.length ? extension('2.5.29.37', seq(...t.extendedKeyUsage.map(oid))) : none;
-  const issue = async (s: SubjectInput) => {
+  const tbsOf = (s: SubjectInput) => {
     const spki = spkiOf(s.publicKey);
     const extensions = seq(shared, extension('2.5.29.14', octets(keyId(spki))), authority, usages, s.subjectAltNames?.length ? extension('2.5.29.17', generalNames(s.subjectAltNames)) : none);
-    const tbs = seq(version, int(s.serial ?? serialNumber()), middle, s.subject, spki, explicit(3, extensions));
-    return seq(tbs, algorithm.id, bits(await signAsync(algorithm.hash, tbs, t.issuer.key)));
+    return seq(version, int(s.serial ?? serialNumber()), middle, s.subject, spki, explicit(3, extensions));
   };
-  return { notBefore: t.notBefore, notAfter: t.notAfter, issue };
+  const signed = (tbs: Buffer, signature: Buffer) => seq(tbs, algorithm.id, bits(signature));
+  return {
+    notBefore: t.notBefore,
+    notAfter: t.notAfter,
+    async issue(s) {
+      const tbs = tbsOf(s);
+      return signed(tbs, await signAsync(algorithm.hash, tbs, t.issuer.key));
+    },
+    issueSync(s) {
+      const tbs = tbsOf(s);
+      return signed(tbs, sign(algorithm.hash, tbs, t.issuer.key));
+    },
+  };
 }
 
 export interface RequestInput {
@@ -146,11 +166,10 @@ export function keyId(spki: Buffer): Buffer {
 
 const spkiOf = (k: KeyObject | Buffer) => (Buffer.isBuffer(k) ? k : k.export({ type: 'spki', format: 'der' }));
 
-/** Positive, non-zero, 128 random bits (CA/Browser Forum asks for at least 64). */
-export function serialNumber(): Buffer {
-  const b = randomBytes(16);
-  b[0] = (b[0]! & 0x7f) | 0x01;
-  return b;
+/** Positive, non-zero, 128 random bits (CA/Browser Forum asks for at least 64); made of `random` (16 bytes) when given. */
+export function serialNumber(random = randomBytes(16)): Buffer {
+  random[0] = (random[0]! & 0x7f) | 0x01;
+  return random;
 }
 
 function signatureAlgorithm(key: KeyObject): { id: Buffer; hash: string } {

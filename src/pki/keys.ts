@@ -30,6 +30,11 @@ export async function makeKeyDer(algorithm: string): Promise<{ pkcs8: Buffer; sp
     const key = await makeKey(algorithm);
     return { pkcs8: pkcs8(key), spki: createPublicKey(key).export({ type: 'spki', format: 'der' }) };
   }
+  return ecKeyDer(size!);
+}
+
+/** An EC key pair (size P256 or P384) as PKCS#8 and SubjectPublicKeyInfo DER, made on this thread. */
+export function ecKeyDer(size: string): { pkcs8: Buffer; spki: Buffer } {
   const curve = CURVES[size as keyof typeof CURVES];
   const point = curve.ecdh.generateKeys();
   // The private key is a fixed-length octet string; node drops leading zero bytes.

@@ -29,6 +29,7 @@ export interface Attribute {
 
 /** RFC 4514 escaping, for values put into a DN string (a UPN may hold a comma). */
 export function escapeDnValue(v: string): string {
+  if (!/[,+"\\<>;=]|^[ #]| $/.test(v)) return v;
   return v.replace(/[,+"\\<>;=]/g, '\\$&').replace(/^[ #]/, '\\$&').replace(/ $/, '\\ ');
 }
 

@@ -4,7 +4,9 @@ import { createPublicKey, X509Certificate, type KeyObject } from 'node:crypto';
 import { parseDuration } from '../../api/duration.js';
 import type { ProviderContext } from '../../engine/provider.js';
 import { acmeIssue } from '../../pki/acme.js';
-import { certificateTemplate, certificationRequest, KeyUsage, serialNumber, subjectKeyIdOf, subjectOf, toPem, CLOCK_SKEW_MS, type San } from '../../pki/certificate.js';
+import { certificateTemplate, certificationRequest, KeyUsage, serialNumber, subjectKeyIdOf, subjectOf, toPem, CLOCK_SKEW_MS, type San, type TemplateInput } from '../../pki/certificate.js';
+import { issueMany } from '../../pki/issue-many.js';
+import { limiter } from '../../engine/limit.js';
 import { makeKey, makeKeyDer, pkcs8, privateKey, publicKeySha256 } from '../../pki/keys.js';
 import { enroll } from '../../pki/scep.js';
 import { readCertificates } from '../../pki/x509.js';
@@ -28,7 +30,7 @@ export interface Issued {
   /** PEM: the CAs above it, when they come with it (ACME). */
   chain?: string;
   /** Known when we signed it ourselves; otherwise read from the certificate. */
-  facts?: { serial: string; notBefore: Date; notAfter: Date };
+  facts?: { serial: string; notBefore: string; notAfter: string };
 }
 
 export interface Issuer {
@@ -38,7 +40,19 @@ export interface Issuer {
   chain: Buffer[];
   /** When the CA certificate expires, if known: what it signs cannot outlive it. */
   notAfter?: number;
-  issue(request: IssueRequest): Promise<Issued>;
+  /** Issues each request, calling `each` with its index as each is issued or fails, in no set order. */
+  issueAll(requests: IssueRequest[], each: (index: number, result: Issued | Error) => void): Promise<void>;
+}
+
+/** How many certificates issue at once when each waits on a server or the thread pool. */
+const ISSUE_CONCURRENCY = 16;
+
+/** issueAll for issuers that issue one request at a time. */
+function oneByOne(issue: (r: IssueRequest) => Promise<Issued>): Issuer['issueAll'] {
+  return async (requests, each) => {
+    const run = limiter(ISSUE_CONCURRENCY);
+    await Promise.all(requests.map((r, i) => run(() => issue(r).then((x) => each(i, x), (e: Error) => each(i, e)))));
+  };
 }
 
 /** Port on which mdmops answers ACME http-01 challenges while it orders certificates. */
@@ -89,32 +103,50 @@ export async function openIssuer(ctx: ProviderContext, tenant: string, name: str
     if (!signer) return { waiting: `CertificateAuthority/${name} has no key or certificate yet` };
     // Certificates issued in one round share their validity, so requests alike share a template.
     const now = Date.now();
-    const templates = new Map<string, ReturnType<typeof certificateTemplate>>();
-    const templateFor = (r: IssueRequest) => {
-      const key = `${r.keyAlgorithm}|${r.validity}|${r.extendedKeyUsage.join(',')}`;
-      let t = templates.get(key);
-      if (!t) {
-        t = certificateTemplate({
-          issuer: signer,
-          notBefore: new Date(now - CLOCK_SKEW_MS),
-          notAfter: new Date(Math.min(now + parseDuration(r.validity), signer.notAfter)),
-          keyUsage: r.keyAlgorithm.startsWith('RSA') ? [KeyUsage.digitalSignature, KeyUsage.keyEncipherment] : [KeyUsage.digitalSignature, KeyUsage.keyAgreement],
-          extendedKeyUsage: r.extendedKeyUsage,
-        });
-        templates.set(key, t);
-      }
-      return t;
-    };
+    const templateFor = (r: IssueRequest): TemplateInput => ({
+      issuer: signer,
+      notBefore: new Date(now - CLOCK_SKEW_MS),
+      notAfter: new Date(Math.min(now + parseDuration(r.validity), signer.notAfter)),
+      keyUsage: r.keyAlgorithm.startsWith('RSA') ? [KeyUsage.digitalSignature, KeyUsage.keyEncipherment] : [KeyUsage.digitalSignature, KeyUsage.keyAgreement],
+      extendedKeyUsage: r.extendedKeyUsage,
+    });
     return {
       key: publicKeySha256(signer.key),
       chain: signer.chain,
       notAfter: signer.notAfter,
-      async issue(r) {
-        const { pkcs8: key, spki } = await makeKeyDer(r.keyAlgorithm);
-        const serial = serialNumber();
-        const template = templateFor(r);
-        const certificate = await template.issue({ subject: r.subject, publicKey: spki, serial, subjectAltNames: r.subjectAltNames });
-        return { certificate, pkcs8: key, facts: { serial: serial.toString('hex').toUpperCase(), notBefore: template.notBefore, notAfter: template.notAfter } };
+      async issueAll(requests, each) {
+        const alike = new Map<string, number[]>();
+        requests.forEach((r, i) => {
+          const key = `${r.keyAlgorithm}|${r.validity}|${r.extendedKeyUsage.join(',')}`;
+          const indexes = alike.get(key);
+          if (indexes) indexes.push(i);
+          else alike.set(key, [i]);
+        });
+        for (const indexes of alike.values()) {
+          const first = requests[indexes[0]!]!;
+          const input = templateFor(first);
+          const dates = { notBefore: input.notBefore.toISOString(), notAfter: input.notAfter.toISOString() };
+          const factsOf = (serial: Buffer) => ({ serial: serial.toString('hex').toUpperCase(), ...dates });
+          const [family, size] = first.keyAlgorithm.split('-');
+          if (family === 'ECDSA') {
+            // Made and signed in slices (issue-many.ts). A subject is encoded there: one that cannot be fails alone.
+            await issueMany(input, size!, indexes.map((i) => requests[i]!), (k, r) =>
+              each(indexes[k]!, 'error' in r ? new Error(r.error) : { certificate: r.certificate, pkcs8: r.pkcs8, facts: factsOf(r.serial) }),
+            );
+            continue;
+          }
+          // RSA keys take long to make: each on the thread pool.
+          const template = certificateTemplate(input);
+          await oneByOne(async (r) => {
+            const { pkcs8: key, spki } = await makeKeyDer(r.keyAlgorithm);
+            const serial = serialNumber();
+            const certificate = await template.issue({ subject: r.subject, publicKey: spki, serial, subjectAltNames: r.subjectAltNames });
+            return { certificate, pkcs8: key, facts: factsOf(serial) };
+          })(
+            indexes.map((i) => requests[i]!),
+            (k, r) => each(indexes[k]!, r),
+          );
+        }
       },
     };
   }
@@ -126,12 +158,12 @@ export async function openIssuer(ctx: ProviderContext, tenant: string, name: str
     return {
       key: String(status.fingerprintSha256),
       chain,
-      async issue(r) {
+      issueAll: oneByOne(async (r) => {
         const key = await makeKey(r.keyAlgorithm);
         const csrDer = await certificationRequest({ subject: r.subject, key, challengePassword: challenge.toString(), subjectAltNames: r.subjectAltNames, extendedKeyUsage: r.extendedKeyUsage });
         const { certificate } = await enroll({ url: String(spec.url), csrDer, keyPkcs8: pkcs8(key), caFingerprint: spec.caFingerprint as string | undefined, transport: scepTransport() });
         return { certificate, pkcs8: pkcs8(key) };
-      },
+      }),
     };
   }
 
@@ -142,7 +174,7 @@ export async function openIssuer(ctx: ProviderContext, tenant: string, name: str
     return {
       key: `acme:${spec.directoryUrl}`,
       chain: [],
-      async issue(r) {
+      issueAll: oneByOne(async (r) => {
         const dnsNames = r.subjectAltNames.filter((s) => s.type === 'DNS').map((s) => s.value);
         if (!dnsNames.length) throw new Error('an ACME CA certifies DNS names only: add a subject alternative name of type DNS');
         const key = await makeKey(r.keyAlgorithm);
@@ -150,7 +182,7 @@ export async function openIssuer(ctx: ProviderContext, tenant: string, name: str
         const { chainPem } = await acmeIssue({ ...account, csrDer, dnsNames, http01: { port: http01Port() } });
         const [leaf, ...above] = readCertificates(Buffer.from(chainPem));
         return { certificate: leaf!.der, chain: above.map((c) => toPem(c.der)).join(''), pkcs8: pkcs8(key) };
-      },
+      }),
     };
   }
   return { waiting: `a ${spec.type} CA issues its certificates through its own service; mdmops does not issue them` };

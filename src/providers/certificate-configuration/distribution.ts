@@ -27,7 +27,9 @@ export function selects(selector: Selector, user: DirectoryUser): boolean {
 
 /** The space a user's devices belong to: the matching space of lowest priority number, else the default space. */
 export function spaceOf(user: DirectoryUser, spaces: SpaceMembers[]): string | undefined {
-  return spaces.filter((s) => selects(s.members, user)).sort((a, b) => a.priority - b.priority)[0]?.name;
+  let found: SpaceMembers | undefined;
+  for (const s of spaces) if ((!found || s.priority < found.priority) && selects(s.members, user)) found = s;
+  return found?.name;
 }
 
 export function reachedUsers(config: Distribution, users: DirectoryUser[], spaces: SpaceMembers[]): DirectoryUser[] {

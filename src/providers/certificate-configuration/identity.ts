@@ -3,10 +3,9 @@
 // when what it says (or the CA) changes, removed when the user is no longer reached.
 import { createHash, X509Certificate } from 'node:crypto';
 import { parseDuration } from '../../api/duration.js';
-import { canonical, sha256 } from '../../engine/canonical.js';
+import { sha256 } from '../../engine/canonical.js';
 import { blobAad } from '../../engine/context.js';
 import type { Desired } from '../../engine/desired.js';
-import { limiter } from '../../engine/limit.js';
 import type { ProviderContext } from '../../engine/provider.js';
 import { OID, type San } from '../../pki/certificate.js';
 import { encodeName, escapeDnValue, parseDn } from '../../pki/name.js';
@@ -14,7 +13,7 @@ import type { CertificateFacts, DirectoryUser, IssuedCertificate, StoredRecord, 
 import { openIssuer, type IssueRequest } from '../certificate-authority/issuer.js';
 import type { Made } from '../record.js';
 import { reachedUsers, type Distribution, type SpaceMembers } from './distribution.js';
-import { expand } from './template.js';
+import { compile, expand } from './template.js';
 
 export interface IdentitySpec {
   certificateAuthorityRef: { name: string };
@@ -34,8 +33,6 @@ export interface Target {
   contentHash: string;
 }
 
-/** How many certificates issue at once: key generation and signing run on the thread pool. */
-const ISSUE_CONCURRENCY = 16;
 const MAX_PROBLEMS = 10;
 const HOUR = 3_600_000;
 
@@ -48,16 +45,29 @@ export function extendedKeyUsages(u: IdentitySpec['usages']): string[] {
   ];
 }
 
+/**
+ * What the content hash of an identity certificate covers, as canonical JSON:
+ * canonical({ subject, subjectAltNames, eku, keyAlgorithm, validity }), written out for speed (every
+ * plan hashes every reached user). The text must not change: a new hash issues every certificate again.
+ */
+export function contentText(id: Pick<IdentitySpec, 'keyAlgorithm' | 'validity'>, eku: string[], subject: string, subjectAltNames: San[]): string {
+  const q = JSON.stringify;
+  const sans = subjectAltNames.map((s) => `{"type":${q(s.type)},"value":${q(s.value)}}`).join(',');
+  return `{"eku":[${eku.map((e) => q(e)).join(',')}],"keyAlgorithm":${q(id.keyAlgorithm)},"subject":${q(subject)},"subjectAltNames":[${sans}],"validity":${q(id.validity)}}`;
+}
+
 /** What each reached user's certificate must say, or why it cannot be issued. Pure. */
 export function targetsFor(id: IdentitySpec, users: DirectoryUser[]): { targets: Target[]; problems: string[] } {
   const targets: Target[] = [];
   const problems: string[] = [];
   const eku = extendedKeyUsages(id.usages);
+  const subjectTemplate = compile(id.subject);
+  const sanTemplates = (id.subjectAltNames ?? []).map((s) => ({ type: s.type, parts: compile(s.value) }));
   for (const user of users) {
-    const subject = expand(id.subject, user, escapeDnValue);
-    const sans = (id.subjectAltNames ?? []).map((s) => ({ type: s.type, e: expand(s.value, user) }));
-    const missing = [...('missing' in subject ? subject.missing : []), ...sans.flatMap((s) => ('missing' in s.e ? s.e.missing : []))];
-    if (missing.length || 'missing' in subject) {
+    const subject = expand(subjectTemplate, user, escapeDnValue);
+    const sans = sanTemplates.map((s) => ({ type: s.type, e: expand(s.parts, user) }));
+    if ('missing' in subject || sans.some((s) => 'missing' in s.e)) {
+      const missing = [subject, ...sans.map((s) => s.e)].flatMap((e) => ('missing' in e ? e.missing : []));
       problems.push(`${user.upn} has no ${[...new Set(missing)].map((m) => '${' + m + '}').join(', ')}: no certificate issued`);
       continue;
     }
@@ -71,7 +81,7 @@ export function targetsFor(id: IdentitySpec, users: DirectoryUser[]): { targets:
     const subjectAltNames = sans.map((s) => ({ type: s.type, value: (s.e as { value: string }).value }));
     // Encoded only when issued: every plan surveys every user, few are issued.
     const request = { get subject() { return encodeName(rdns); }, subjectAltNames, extendedKeyUsage: eku, keyAlgorithm: id.keyAlgorithm, validity: id.validity };
-    targets.push({ user, subject: subject.value, request, contentHash: sha256(canonical({ subject: subject.value, subjectAltNames, eku, keyAlgorithm: id.keyAlgorithm, validity: id.validity })) });
+    targets.push({ user, subject: subject.value, request, contentHash: sha256(contentText(id, eku, subject.value, subjectAltNames)) });
   }
   return { targets, problems };
 }
@@ -138,36 +148,33 @@ export async function identityReconcile(ctx: ProviderContext, d: Desired): Promi
   const { reached, problems, existing, issuer, work } = await survey(ctx, d);
   const writes: Write[] = work.remove.map((c) => ({ op: 'deleteCertificate', tenant: d.id.tenant, configuration: d.id.name, userId: c.userId }));
   if (!('waiting' in issuer)) {
-    const run = limiter(ISSUE_CONCURRENCY);
     const failures: string[] = [];
-    await Promise.all(
-      [...work.issue, ...work.renew, ...work.reissue].map((t) =>
-        run(async () => {
-          try {
-            const { certificate, chain, pkcs8, facts } = await issuer.issue(t.request);
-            const x = facts ? undefined : new X509Certificate(certificate);
-            const record: IssuedCertificate = {
-              tenant: d.id.tenant,
-              configuration: d.id.name,
-              userId: t.user.id,
-              serial: facts?.serial ?? x!.serialNumber,
-              subject: t.subject,
-              notBefore: (facts?.notBefore ?? new Date(x!.validFrom)).toISOString(),
-              notAfter: (facts?.notAfter ?? new Date(x!.validTo)).toISOString(),
-              fingerprintSha256: createHash('sha256').update(certificate).digest('hex'),
-              contentHash: t.contentHash,
-              issuerKey: issuer.key,
-              certificate,
-              ...(chain ? { chain } : {}),
-              sealedKey: ctx.key.seal(pkcs8, certificateKeyAad(d.id, t.user.id)),
-              issuedAt: new Date().toISOString(),
-            };
-            writes.push({ op: 'putCertificate', certificate: record });
-          } catch (e) {
-            failures.push(`${t.user.upn}: ${(e as Error).message}`);
-          }
-        }),
-      ),
+    const targets = [...work.issue, ...work.renew, ...work.reissue];
+    await issuer.issueAll(
+      targets.map((t) => t.request),
+      (i, issued) => {
+        const t = targets[i]!;
+        if (issued instanceof Error) return void failures.push(`${t.user.upn}: ${issued.message}`);
+        const { certificate, chain, pkcs8, facts } = issued;
+        const x = facts ? undefined : new X509Certificate(certificate);
+        const record: IssuedCertificate = {
+          tenant: d.id.tenant,
+          configuration: d.id.name,
+          userId: t.user.id,
+          serial: facts?.serial ?? x!.serialNumber,
+          subject: t.subject,
+          notBefore: facts?.notBefore ?? new Date(x!.validFrom).toISOString(),
+          notAfter: facts?.notAfter ?? new Date(x!.validTo).toISOString(),
+          fingerprintSha256: createHash('sha256').update(certificate).digest('hex'),
+          contentHash: t.contentHash,
+          issuerKey: issuer.key,
+          certificate,
+          ...(chain ? { chain } : {}),
+          sealedKey: ctx.key.seal(pkcs8, certificateKeyAad(d.id, t.user.id)),
+          issuedAt: new Date().toISOString(),
+        };
+        writes.push({ op: 'putCertificate', certificate: record });
+      },
     );
     problems.unshift(...failures.sort());
   }

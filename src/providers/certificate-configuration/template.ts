@@ -9,13 +9,19 @@ export function variable(user: DirectoryUser, name: string): string | undefined 
   return (Array.isArray(v) ? v[0] : v) || undefined;
 }
 
+/** A template split once for expanding it for many users: text, then each variable's name followed by the text after it. */
+export const compile = (template: string): string[] => template.split(/\$\{([^}]+)\}/);
+
 /** The template with each variable replaced (through `escape`), or the variables the user lacks. */
-export function expand(template: string, user: DirectoryUser, escape: (v: string) => string = (v) => v): { value: string } | { missing: string[] } {
-  const missing: string[] = [];
-  const value = template.replace(/\$\{([^}]+)\}/g, (_, name: string) => {
-    const v = variable(user, name);
-    if (v === undefined) missing.push(name);
-    return v === undefined ? '' : escape(v);
-  });
-  return missing.length ? { missing } : { value };
+export function expand(template: string | string[], user: DirectoryUser, escape: (v: string) => string = (v) => v): { value: string } | { missing: string[] } {
+  const parts = typeof template === 'string' ? compile(template) : template;
+  let value = parts[0]!;
+  let missing: string[] | undefined;
+  for (let i = 1; i < parts.length; i += 2) {
+    const v = variable(user, parts[i]!);
+    if (v === undefined) (missing ??= []).push(parts[i]!);
+    else value += escape(v);
+    value += parts[i + 1]!;
+  }
+  return missing ? { missing } : { value };
 }
