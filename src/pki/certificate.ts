@@ -60,7 +60,7 @@ export interface CertificateTemplate {
   notAfter: Date;
   /** Signs on the thread pool. */
   issue(s: SubjectInput): Promise<Buffer>;
-  /** Signs on this thread: for a worker issuing a batch (see issue-many.ts). */
+  /** Signs on this thread: for issuing many in slices (see issue-many.ts). */
   issueSync(s: SubjectInput): Buffer;
 }
 

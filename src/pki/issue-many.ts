@@ -1,13 +1,14 @@
 // Issuing many EC certificates alike (identity certificates for a whole directory), on this thread
 // in short slices between which the event loop runs. Handing each signature to the thread pool
-// costs this thread about as much as signing it here, and worker threads start too slowly to pay
-// on two cores (bench/issue.ts). Keys come back as PKCS#8 for the caller to seal.
+// costs this thread about as much as signing it here; worker threads (some 35 ms each to start)
+// measured slower on two cores, even kept warm between batches (bench/issue.ts). Keys come back as
+// PKCS#8 for the caller to seal.
 import { randomBytes } from 'node:crypto';
 import { certificateTemplate, serialNumber, type San, type TemplateInput } from './certificate.js';
 import { ecKeyDer } from './keys.js';
 
 export interface ManyItem {
-  /** Encoded subject Name. */
+  /** Encoded subject Name; it may be encoded only when read, and fail then (that item fails). */
   subject: Buffer;
   subjectAltNames: San[];
 }
