@@ -120,6 +120,22 @@ describe('Local and Intermediate CAs issuing identity certificates', () => {
     expect(openssl('x509', '-in', join(ws.dir, 'alice.pem'), '-noout', '-ext', 'extendedKeyUsage')).toMatch(/^\s+TLS Web Client Authentication$/m);
   });
 
+  it('issues RSA keys when the template asks for them', () => {
+    ws.write('config/pki.yaml', source + root + issuing + identity('{ clientAuthentication: true }').replace('keyAlgorithm: ECDSA-P256', 'keyAlgorithm: RSA-2048'));
+    expect(plan().stdout).toContain('issue again 2 identity certificates');
+    expect(apply().code).toBe(0);
+    const out = ws.run(['certificates', 'vpn', '--export', 'alice@contoso.com', '-o', 'alice-rsa.p12'], { MDMOPS_EXPORT_PASSWORD: 'pw' });
+    expect(out.code, out.stderr).toBe(0);
+    const p12 = join(ws.dir, 'alice-rsa.p12');
+    const leaf = ws.write('alice-rsa.pem', openssl('pkcs12', '-in', p12, '-passin', 'pass:pw', '-clcerts', '-nokeys'));
+    const chain = ws.write('alice-rsa-chain.pem', openssl('pkcs12', '-in', p12, '-passin', 'pass:pw', '-cacerts', '-nokeys'));
+    expect(openssl('verify', '-x509_strict', '-CAfile', join(ws.dir, 'root.pem'), '-untrusted', chain, leaf)).toContain('OK');
+    const text = openssl('x509', '-in', leaf, '-noout', '-text');
+    expect(text).toContain('Public-Key: (2048 bit)');
+    expect(text).toMatch(/Key Usage: critical\s+Digital Signature, Key Encipherment/);
+    expect(openssl('pkcs12', '-in', p12, '-passin', 'pass:pw', '-nocerts', '-nodes')).toContain('BEGIN PRIVATE KEY');
+  });
+
   it('removes the certificate of a user who leaves the distribution', async () => {
     await deleteUser(ws.dir, 'u1');
     expect(plan().stdout).toContain('remove 1 identity certificate (users no longer reached)');

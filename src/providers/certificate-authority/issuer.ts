@@ -14,13 +14,18 @@ import { readyOf } from '../../engine/status.js';
 import type { StoredRecord } from '../../store/types.js';
 import { acmeAccountInput, scepTransport } from './servers.js';
 
-export interface IssueRequest {
-  /** Encoded subject Name. */
-  subject: Buffer;
-  subjectAltNames: San[];
-  extendedKeyUsage: string[];
+/** What the certificates issued together share. */
+export interface IssueProfile {
   keyAlgorithm: string;
   validity: string;
+  extendedKeyUsage: string[];
+}
+
+/** What each certificate says of its user. */
+export interface IssueRequest {
+  /** Encoded subject Name (it may be encoded only when read, and fail then: that request fails). */
+  subject: Buffer;
+  subjectAltNames: San[];
 }
 
 export interface Issued {
@@ -41,17 +46,17 @@ export interface Issuer {
   /** When the CA certificate expires, if known: what it signs cannot outlive it. */
   notAfter?: number;
   /** Issues each request, calling `each` with its index as each is issued or fails, in no set order. */
-  issueAll(requests: IssueRequest[], each: (index: number, result: Issued | Error) => void): Promise<void>;
+  issueAll(profile: IssueProfile, requests: IssueRequest[], each: (index: number, result: Issued | Error) => void): Promise<void>;
 }
 
 /** How many certificates issue at once when each waits on a server or the thread pool. */
 const ISSUE_CONCURRENCY = 16;
 
 /** issueAll for issuers that issue one request at a time. */
-function oneByOne(issue: (r: IssueRequest) => Promise<Issued>): Issuer['issueAll'] {
-  return async (requests, each) => {
+function oneByOne(issue: (p: IssueProfile, r: IssueRequest) => Promise<Issued>): Issuer['issueAll'] {
+  return async (profile, requests, each) => {
     const run = limiter(ISSUE_CONCURRENCY);
-    await Promise.all(requests.map((r, i) => run(() => issue(r).then((x) => each(i, x), (e: Error) => each(i, e)))));
+    await Promise.all(requests.map((r, i) => run(() => issue(profile, r).then((x) => each(i, x), (e: Error) => each(i, e)))));
   };
 }
 
@@ -101,52 +106,34 @@ export async function openIssuer(ctx: ProviderContext, tenant: string, name: str
   if (spec.type === 'Local' || spec.type === 'Intermediate') {
     const signer = await openSigner(ctx, record);
     if (!signer) return { waiting: `CertificateAuthority/${name} has no key or certificate yet` };
-    // Certificates issued in one round share their validity, so requests alike share a template.
-    const now = Date.now();
-    const templateFor = (r: IssueRequest): TemplateInput => ({
-      issuer: signer,
-      notBefore: new Date(now - CLOCK_SKEW_MS),
-      notAfter: new Date(Math.min(now + parseDuration(r.validity), signer.notAfter)),
-      keyUsage: r.keyAlgorithm.startsWith('RSA') ? [KeyUsage.digitalSignature, KeyUsage.keyEncipherment] : [KeyUsage.digitalSignature, KeyUsage.keyAgreement],
-      extendedKeyUsage: r.extendedKeyUsage,
-    });
     return {
       key: publicKeySha256(signer.key),
       chain: signer.chain,
       notAfter: signer.notAfter,
-      async issueAll(requests, each) {
-        const alike = new Map<string, number[]>();
-        requests.forEach((r, i) => {
-          const key = `${r.keyAlgorithm}|${r.validity}|${r.extendedKeyUsage.join(',')}`;
-          const indexes = alike.get(key);
-          if (indexes) indexes.push(i);
-          else alike.set(key, [i]);
-        });
-        for (const indexes of alike.values()) {
-          const first = requests[indexes[0]!]!;
-          const input = templateFor(first);
-          const dates = { notBefore: input.notBefore.toISOString(), notAfter: input.notAfter.toISOString() };
-          const factsOf = (serial: Buffer) => ({ serial: serial.toString('hex').toUpperCase(), ...dates });
-          const [family, size] = first.keyAlgorithm.split('-');
-          if (family === 'ECDSA') {
-            // Made and signed in slices (issue-many.ts). A subject is encoded there: one that cannot be fails alone.
-            await issueMany(input, size!, indexes.map((i) => requests[i]!), (k, r) =>
-              each(indexes[k]!, 'error' in r ? new Error(r.error) : { certificate: r.certificate, pkcs8: r.pkcs8, facts: factsOf(r.serial) }),
-            );
-            continue;
-          }
-          // RSA keys take long to make: each on the thread pool.
-          const template = certificateTemplate(input);
-          await oneByOne(async (r) => {
-            const { pkcs8: key, spki } = await makeKeyDer(r.keyAlgorithm);
-            const serial = serialNumber();
-            const certificate = await template.issue({ subject: r.subject, publicKey: spki, serial, subjectAltNames: r.subjectAltNames });
-            return { certificate, pkcs8: key, facts: factsOf(serial) };
-          })(
-            indexes.map((i) => requests[i]!),
-            (k, r) => each(indexes[k]!, r),
-          );
+      async issueAll(profile, requests, each) {
+        const now = Date.now();
+        const [family, size] = profile.keyAlgorithm.split('-');
+        const input: TemplateInput = {
+          issuer: signer,
+          notBefore: new Date(now - CLOCK_SKEW_MS),
+          notAfter: new Date(Math.min(now + parseDuration(profile.validity), signer.notAfter)),
+          keyUsage: family === 'RSA' ? [KeyUsage.digitalSignature, KeyUsage.keyEncipherment] : [KeyUsage.digitalSignature, KeyUsage.keyAgreement],
+          extendedKeyUsage: profile.extendedKeyUsage,
+        };
+        const dates = { notBefore: input.notBefore.toISOString(), notAfter: input.notAfter.toISOString() };
+        const factsOf = (serial: Buffer) => ({ serial: serial.toString('hex').toUpperCase(), ...dates });
+        if (family === 'ECDSA') {
+          // Made and signed in slices on this thread (issue-many.ts).
+          return issueMany(input, size!, requests, (i, r) => each(i, 'error' in r ? new Error(r.error) : { certificate: r.certificate, pkcs8: r.pkcs8, facts: factsOf(r.serial) }));
         }
+        // RSA keys take long to make: each on the thread pool.
+        const template = certificateTemplate(input);
+        return oneByOne(async (_, r) => {
+          const { pkcs8: key, spki } = await makeKeyDer(profile.keyAlgorithm);
+          const serial = serialNumber();
+          const certificate = await template.issue({ subject: r.subject, publicKey: spki, serial, subjectAltNames: r.subjectAltNames });
+          return { certificate, pkcs8: key, facts: factsOf(serial) };
+        })(profile, requests, each);
       },
     };
   }
@@ -158,9 +145,9 @@ export async function openIssuer(ctx: ProviderContext, tenant: string, name: str
     return {
       key: String(status.fingerprintSha256),
       chain,
-      issueAll: oneByOne(async (r) => {
-        const key = await makeKey(r.keyAlgorithm);
-        const csrDer = await certificationRequest({ subject: r.subject, key, challengePassword: challenge.toString(), subjectAltNames: r.subjectAltNames, extendedKeyUsage: r.extendedKeyUsage });
+      issueAll: oneByOne(async (p, r) => {
+        const key = await makeKey(p.keyAlgorithm);
+        const csrDer = await certificationRequest({ subject: r.subject, key, challengePassword: challenge.toString(), subjectAltNames: r.subjectAltNames, extendedKeyUsage: p.extendedKeyUsage });
         const { certificate } = await enroll({ url: String(spec.url), csrDer, keyPkcs8: pkcs8(key), caFingerprint: spec.caFingerprint as string | undefined, transport: scepTransport() });
         return { certificate, pkcs8: pkcs8(key) };
       }),
@@ -174,10 +161,10 @@ export async function openIssuer(ctx: ProviderContext, tenant: string, name: str
     return {
       key: `acme:${spec.directoryUrl}`,
       chain: [],
-      issueAll: oneByOne(async (r) => {
+      issueAll: oneByOne(async (p, r) => {
         const dnsNames = r.subjectAltNames.filter((s) => s.type === 'DNS').map((s) => s.value);
         if (!dnsNames.length) throw new Error('an ACME CA certifies DNS names only: add a subject alternative name of type DNS');
-        const key = await makeKey(r.keyAlgorithm);
+        const key = await makeKey(p.keyAlgorithm);
         const csrDer = await certificationRequest({ subject: r.subject, key, subjectAltNames: r.subjectAltNames.filter((s) => s.type === 'DNS') });
         const { chainPem } = await acmeIssue({ ...account, csrDer, dnsNames, http01: { port: http01Port() } });
         const [leaf, ...above] = readCertificates(Buffer.from(chainPem));

@@ -10,7 +10,7 @@ import type { ProviderContext } from '../../engine/provider.js';
 import { OID, type San } from '../../pki/certificate.js';
 import { encodeName, escapeDnValue, parseDn } from '../../pki/name.js';
 import type { CertificateFacts, DirectoryUser, IssuedCertificate, StoredRecord, Write } from '../../store/types.js';
-import { openIssuer, type IssueRequest } from '../certificate-authority/issuer.js';
+import { openIssuer, type IssueProfile, type IssueRequest } from '../certificate-authority/issuer.js';
 import type { Made } from '../record.js';
 import { reachedUsers, type Distribution, type SpaceMembers } from './distribution.js';
 import { compile, expand } from './template.js';
@@ -44,6 +44,8 @@ export function extendedKeyUsages(u: IdentitySpec['usages']): string[] {
     ...(u.customOids ?? []),
   ];
 }
+
+const profileOf = (id: IdentitySpec): IssueProfile => ({ keyAlgorithm: id.keyAlgorithm, validity: id.validity, extendedKeyUsage: extendedKeyUsages(id.usages) });
 
 /**
  * What the content hash of an identity certificate covers, as canonical JSON:
@@ -80,7 +82,7 @@ export function targetsFor(id: IdentitySpec, users: DirectoryUser[]): { targets:
     }
     const subjectAltNames = sans.map((s) => ({ type: s.type, value: (s.e as { value: string }).value }));
     // Encoded only when issued: every plan surveys every user, few are issued.
-    const request = { get subject() { return encodeName(rdns); }, subjectAltNames, extendedKeyUsage: eku, keyAlgorithm: id.keyAlgorithm, validity: id.validity };
+    const request = { get subject() { return encodeName(rdns); }, subjectAltNames };
     targets.push({ user, subject: subject.value, request, contentHash: sha256(contentText(id, eku, subject.value, subjectAltNames)) });
   }
   return { targets, problems };
@@ -145,12 +147,13 @@ export async function identityPending(ctx: ProviderContext, d: Desired): Promise
 }
 
 export async function identityReconcile(ctx: ProviderContext, d: Desired): Promise<Made> {
-  const { reached, problems, existing, issuer, work } = await survey(ctx, d);
+  const { id, reached, problems, existing, issuer, work } = await survey(ctx, d);
   const writes: Write[] = work.remove.map((c) => ({ op: 'deleteCertificate', tenant: d.id.tenant, configuration: d.id.name, userId: c.userId }));
   if (!('waiting' in issuer)) {
     const failures: string[] = [];
     const targets = [...work.issue, ...work.renew, ...work.reissue];
     await issuer.issueAll(
+      profileOf(id),
       targets.map((t) => t.request),
       (i, issued) => {
         const t = targets[i]!;
