@@ -10,6 +10,7 @@ import { reachedUsers } from '../src/providers/certificate-configuration/distrib
 import { certificateDue } from '../src/providers/certificate-authority/key-holder.js';
 import type { DirectoryUser, IssuedCertificate } from '../src/store/types.js';
 import { deleteUser, putUsers, type UserSeed } from './support/seed.js';
+import { BIN_PATH } from './support/cli.js';
 import { doc, workspace, type Workspace } from './support/workspace.js';
 
 const openssl = (...args: string[]) => execFileSync('openssl', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
@@ -161,6 +162,22 @@ describe('Local and Intermediate CAs issuing identity certificates', () => {
     ws.write('config/pki.yaml', source + root + issuing.replace('RSA-2048', 'ECDSA-P256'));
     expect(apply().code).toBe(0);
     expect(ws.run(['certificates']).stdout).toContain('No identity certificates');
+  });
+});
+
+describe('apply on a terminal', () => {
+  const ws = workspace();
+
+  it('shows how many identity certificates are issued while it works', async () => {
+    const wifi = doc('CertificateConfiguration', 'wifi', 'identity:\n  certificateAuthorityRef: { name: root }\n  subject: CN=${userUPN}\n  keyAlgorithm: ECDSA-P256\ndistribution: { devices: AllDevices }');
+    ws.write('config/pki.yaml', root + wifi);
+    expect(ws.run(['apply', '-f', 'config', '--auto-approve']).code).toBe(0);
+    await putUsers(ws.dir, Array.from({ length: 300 }, (_, i) => ({ id: `u${i}`, upn: `user${i}@contoso.com` })));
+    // script(1) gives the command a terminal, as an administrator's shell does.
+    const out = execFileSync('script', ['-qec', `'${process.execPath}' '${BIN_PATH}' apply -f config --auto-approve`, '/dev/null'], { cwd: ws.dir, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
+    expect(out).toMatch(/\rCertificateConfiguration\/wifi: [\d,]+ \/ 300 identity certificates, [\d,]+\/s/);
+    expect(out).toContain('CertificateConfiguration/wifi updated');
+    expect(listed(ws, 'wifi')).toHaveLength(300);
   });
 });
 

@@ -310,7 +310,8 @@ describe('schedule and progress', () => {
   });
 
   it('draws a bar against the last count, or a count alone', () => {
-    expect(progressLine('S', 500, 1000, 1000)).toBe('S [###############               ] 500 / ~1,000 users read, 500/s');
+    expect(progressLine('S', 500, 1000, 1000)).toBe('S 500 / ~1,000 users read, 500/s [###############               ]');
+    expect(progressLine('C:', 20, 2000, 10, { unit: 'identity certificates', estimated: false })).toBe('C: 20 / 2,000 identity certificates, 2,000/s [                              ]');
     expect(progressLine('S', 1500, undefined, 500)).toBe('S 1,500 users read, 3,000/s');
     expect(progressLine('S', 3000, 1000, 1000)).toContain('[##############################]');
   });

@@ -5,10 +5,11 @@ import { createInterface } from 'node:readline/promises';
 import { parseDuration } from '../api/duration.js';
 import { applyPlan, type ApplyResult, type ResourceResult } from '../engine/apply.js';
 import { show } from '../engine/context.js';
-import { hasChanges, makePlan } from '../engine/plan.js';
+import { hasChanges, makePlan, type Change } from '../engine/plan.js';
 import { UserError } from './errors.js';
 import { wholeNumber } from './flags.js';
 import { planText } from './plan-format.js';
+import { progressLine } from './progress.js';
 import { colourWanted, planFor, planOptions, type PlanOptions } from './plan.js';
 import { actor, loadInput, openSession, type Session } from './session.js';
 
@@ -103,7 +104,7 @@ async function apply(session: Session, opts: ApplyOptions, concurrency: number, 
   }
 
   const progress = progressReporter(plan.changes.length);
-  const result = await applyPlan(session, plan, { concurrency, actor: actor(), secrets: session.secrets, onResult: progress.onResult });
+  const result = await applyPlan(session, plan, { concurrency, actor: actor(), secrets: session.secrets, onResult: progress.onResult, onProgress: progress.onProgress });
   progress.end();
   report(result, changes);
   let failed = result.results.filter((r) => r.state === 'failed' || r.state === 'blocked').length;
@@ -112,24 +113,39 @@ async function apply(session: Session, opts: ApplyOptions, concurrency: number, 
   return failed ? 1 : 0;
 }
 
-/** On a terminal, one line that counts; elsewhere, a line per resource that changed or failed. */
+/**
+ * A line per resource that changed or failed. On a terminal, also one line redrawn in place, at
+ * most ten times a second: how many resources are done (when there are many), and how far a
+ * resource's long work is (identity certificates issued).
+ */
 function progressReporter(total: number) {
-  const tty = process.stderr.isTTY === true && total > 20;
+  const terminal = process.stderr.isTTY === true;
+  const begun = new Map<string, number>();
   let last = 0;
+  let drawn = false;
+  const due = () => terminal && Date.now() - last >= 100;
+  const draw = (text: string) => {
+    last = Date.now();
+    drawn = true;
+    process.stderr.write(`\r${text.slice(0, (process.stderr.columns || 80) - 1)}\x1b[K`);
+  };
+  const clear = () => {
+    if (drawn) process.stderr.write('\r\x1b[K');
+    drawn = false;
+  };
   return {
     onResult(r: ResourceResult, done: number) {
       if (r.state === 'done' || r.state === 'failed' || r.state === 'blocked') {
-        if (tty) process.stderr.write('\r\x1b[K');
+        clear();
         process.stdout.write(`${line(r)}\n`);
       }
-      if (tty && (Date.now() - last > 100 || done === total)) {
-        last = Date.now();
-        process.stderr.write(`\r\x1b[K[${done}/${total}] ${show(r.change.id)}`);
-      }
+      if (total > 20 && (due() || (terminal && done === total))) draw(`[${done}/${total}] ${show(r.change.id)}`);
     },
-    end() {
-      if (tty) process.stderr.write('\r\x1b[K');
+    onProgress(c: Change, done: number, of: number, unit: string) {
+      if (!begun.has(c.key)) begun.set(c.key, Date.now());
+      if (due()) draw(progressLine(`${show(c.id)}:`, done, of, Date.now() - begun.get(c.key)!, { unit, estimated: false }));
     },
+    end: clear,
   };
 }
 

@@ -3,13 +3,21 @@
 
 const WIDTH = 30;
 
-/** A bar when the total is known (or estimated), else a count. Pure. */
-export function progressLine(label: string, done: number, total: number | undefined, elapsedMs: number): string {
+export interface Counting {
+  /** What is counted: "users read". */
+  unit: string;
+  /** The total is a guess (the last round's count). */
+  estimated: boolean;
+}
+
+/** A count, and a bar when the total is known (or estimated). Pure. */
+export function progressLine(label: string, done: number, total: number | undefined, elapsedMs: number, counting: Counting = { unit: 'users read', estimated: true }): string {
   const rate = elapsedMs > 0 ? Math.round((done * 1000) / elapsedMs) : 0;
-  const tail = `${done.toLocaleString('en-US')} ${total ? `/ ~${total.toLocaleString('en-US')} ` : ''}users read, ${rate.toLocaleString('en-US')}/s`;
+  const tail = `${done.toLocaleString('en-US')} ${total ? `/ ${counting.estimated ? '~' : ''}${total.toLocaleString('en-US')} ` : ''}${counting.unit}, ${rate.toLocaleString('en-US')}/s`;
   if (!total) return `${label} ${tail}`;
+  // The bar comes last: a narrow terminal cuts it, not the counts.
   const filled = Math.min(WIDTH, Math.round((done / total) * WIDTH));
-  return `${label} [${'#'.repeat(filled)}${' '.repeat(WIDTH - filled)}] ${tail}`;
+  return `${label} ${tail} [${'#'.repeat(filled)}${' '.repeat(WIDTH - filled)}]`;
 }
 
 export function terminalProgress(label: string, stream: NodeJS.WriteStream = process.stderr) {

@@ -29,6 +29,8 @@ export interface ApplyOptions {
   concurrency?: number;
   actor: string;
   secrets: SecretResolver;
+  /** Called as a resource's long work advances (see ProviderContext.progress). */
+  onProgress?: (change: Change, done: number, total: number, unit: string) => void;
   /** Called as each resource finishes: progress for long runs. */
   onResult?: (result: ResourceResult, done: number, total: number) => void;
   now?: () => string;
@@ -95,6 +97,7 @@ export async function applyPlan(engine: Engine, plan: Plan, options: ApplyOption
     }
 
     const d = c.desired!;
+    const working = options.onProgress ? { ...ctx, progress: (done: number, total: number, unit: string) => options.onProgress!(c, done, total, unit) } : ctx;
     if (c.observeOnly && !c.record) return { key: c.key, change: c, state: 'unchanged', ready: false, reason: 'NotFound', message: c.impact[0] };
     let outcome: Outcome | undefined;
     let action = c.action;
@@ -107,12 +110,12 @@ export async function applyPlan(engine: Engine, plan: Plan, options: ApplyOption
       else outcome = seen.outcome;
     }
     if (action === 'create') {
-      outcome = await provider.create(ctx, d);
+      outcome = await provider.create(working, d);
     } else if (action === 'replace') {
       writes.push(...((await provider.delete(ctx, c.record!, 'Delete')) ?? []), { op: 'deleteBlobs', id: c.id });
-      outcome = await provider.create(ctx, d);
+      outcome = await provider.create(working, d);
     } else if (action === 'update') {
-      outcome = await provider.update(ctx, d, c.record!);
+      outcome = await provider.update(working, d, c.record!);
     }
     if (!outcome) throw new Error(`no outcome for ${show(c.id)}`);
 

@@ -42,6 +42,8 @@ export interface ProviderContext {
   record(id: ResourceId): Promise<StoredRecord | undefined>;
   /** Key material of a resource, opened. */
   blob(id: ResourceId, purpose: string): Promise<Buffer | undefined>;
+  /** Long work says how far it is, e.g. (1200, 2000, 'identity certificates'); the CLI shows it on a terminal. */
+  progress?(done: number, total: number, unit: string): void;
 }
 
 export interface Provider {

@@ -152,11 +152,13 @@ export async function identityReconcile(ctx: ProviderContext, d: Desired): Promi
   if (!('waiting' in issuer)) {
     const failures: string[] = [];
     const targets = [...work.issue, ...work.renew, ...work.reissue];
+    let done = 0;
     await issuer.issueAll(
       profileOf(id),
       targets.map((t) => t.request),
       (i, issued) => {
         const t = targets[i]!;
+        ctx.progress?.(++done, targets.length, 'identity certificates');
         if (issued instanceof Error) return void failures.push(`${t.user.upn}: ${issued.message}`);
         const { certificate, chain, pkcs8, facts } = issued;
         const x = facts ? undefined : new X509Certificate(certificate);
