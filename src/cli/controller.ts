@@ -4,9 +4,7 @@
 import { Option, type Command } from 'commander';
 import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { Controller } from '../kube/controller.js';
-import { KubeClient, loadKubeConfig } from '../kube/client.js';
-import { KubeSecrets } from '../kube/secrets.js';
+import type { KubeClient } from '../kube/client.js';
 import { serveHttp } from '../server/http.js';
 import { createLogger } from '../server/log.js';
 import { Registry } from '../server/metrics.js';
@@ -79,6 +77,8 @@ export function registerController(program: Command) {
       const identity = process.env.POD_NAME || `${hostname()}_${process.pid}`;
 
       const log = createLogger();
+      // Loaded here: the Kubernetes client takes a third of a second to load, which no other command needs.
+      const [{ Controller }, { KubeClient, loadKubeConfig }, { KubeSecrets }] = await Promise.all([import('../kube/controller.js'), import('../kube/client.js'), import('../kube/secrets.js')]);
       let client: KubeClient;
       try {
         client = new KubeClient(loadKubeConfig(opts.kubeconfig));

@@ -2,7 +2,7 @@
 // client credentials (msal-node, with a secret or a certificate), then GETs (net/http-get.ts) that
 // honour Graph's throttling (429 and 503/504 with Retry-After, else exponential backoff), renew an
 // expired token once, and follow delta queries from @odata.nextLink to @odata.deltaLink.
-import { ConfidentialClientApplication, type Configuration } from '@azure/msal-node';
+import type { ConfidentialClientApplication, Configuration } from '@azure/msal-node';
 import { X509Certificate } from 'node:crypto';
 import { HttpGetter, type TextResponse } from '../net/http-get.js';
 
@@ -75,13 +75,13 @@ export function retryAfterMs(header: string | null, now = Date.now()): number | 
 }
 
 export class GraphClient {
-  private readonly app: ConfidentialClientApplication;
+  /** Made at the first token: msal takes some 70 ms to load, which commands that never sync need not pay. */
+  private app?: Promise<ConfidentialClientApplication>;
   private readonly sleep: (ms: number) => Promise<void>;
   private readonly scope: string;
   private readonly http = new HttpGetter();
 
   constructor(private readonly credentials: GraphCredentials, private readonly options: GraphOptions = {}) {
-    this.app = new ConfidentialClientApplication(msalConfiguration(credentials));
     this.sleep = options.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
     this.scope = `${credentials.graphEndpoint.replace(/\/$/, '')}/.default`;
   }
@@ -92,8 +92,10 @@ export class GraphClient {
   /** msal asks for a new token shortly before it expires; renew (after a 401) skips its cache. */
   private async token(renew: boolean): Promise<string> {
     if (!renew && this.held && Date.now() < this.held.renewAt) return this.held.token;
+    this.app ??= import('@azure/msal-node').then((msal) => new msal.ConfidentialClientApplication(msalConfiguration(this.credentials)));
+    const app = await this.app;
     try {
-      const result = await this.app.acquireTokenByClientCredential({ scopes: [this.scope], skipCache: renew });
+      const result = await app.acquireTokenByClientCredential({ scopes: [this.scope], skipCache: renew });
       if (!result?.accessToken) throw new Error('the token endpoint returned no access token');
       // Back to msal five minutes before expiry, as its own cache would refresh it.
       const expires = result.expiresOn?.getTime() ?? 0;

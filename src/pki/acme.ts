@@ -9,7 +9,7 @@ import { createServer, type Server } from 'node:http';
 import { Agent, get as httpsGet, type RequestOptions } from 'node:https';
 import type { Duplex } from 'node:stream';
 import { rootCertificates } from 'node:tls';
-import acme from 'acme-client';
+import type acme from 'acme-client';
 
 /**
  * - unreachable: no (trusted) connection to the CA: refused, DNS, timeout, TLS certificate not trusted;
@@ -79,29 +79,38 @@ class RecordingAgent extends Agent {
 
 const context = new AsyncLocalStorage<CallContext>();
 
-acme.axios.interceptors.request.use((config) => {
-  const ctx = context.getStore();
-  if (ctx) {
-    config.httpsAgent = ctx.agent;
-    // The directory check below goes direct; so does everything else, rather than via an *_PROXY variable.
-    config.proxy = false;
-    config.timeout ||= REQUEST_TIMEOUT_MS;
-    ctx.pending = config.url;
-  }
-  return config;
-});
+let loaded: Promise<typeof acme> | undefined;
 
-acme.axios.interceptors.response.use((response) => {
-  const ctx = context.getStore();
-  if (ctx) {
-    ctx.pending = undefined;
-    const data = response.data as { type?: unknown; detail?: unknown } | undefined;
-    ctx.problem = response.status >= 400
-      ? { status: response.status, type: typeof data?.type === 'string' ? data.type : '', detail: typeof data?.detail === 'string' ? data.detail : '' }
-      : undefined;
-  }
-  return response;
-});
+/** acme-client, loaded at the first ACME call (it takes some 140 ms to load), its one axios instance given the interceptors. */
+function acmeClient(): Promise<typeof acme> {
+  loaded ??= import('acme-client').then(({ default: lib }) => {
+    lib.axios.interceptors.request.use((config) => {
+      const ctx = context.getStore();
+      if (ctx) {
+        config.httpsAgent = ctx.agent;
+        // The directory check below goes direct; so does everything else, rather than via an *_PROXY variable.
+        config.proxy = false;
+        config.timeout ||= REQUEST_TIMEOUT_MS;
+        ctx.pending = config.url;
+      }
+      return config;
+    });
+
+    lib.axios.interceptors.response.use((response) => {
+      const ctx = context.getStore();
+      if (ctx) {
+        ctx.pending = undefined;
+        const data = response.data as { type?: unknown; detail?: unknown } | undefined;
+        ctx.problem = response.status >= 400
+          ? { status: response.status, type: typeof data?.type === 'string' ? data.type : '', detail: typeof data?.detail === 'string' ? data.detail : '' }
+          : undefined;
+      }
+      return response;
+    });
+    return lib;
+  });
+  return loaded;
+}
 
 function redact(text: string, secrets: string[]): string {
   let out = text.replace(/-----BEGIN [^-]*-----[\s\S]*?(-----END [^-]*-----|$)/g, '[PEM]');
@@ -221,8 +230,9 @@ function checkDirectory(ctx: CallContext, directoryUrl: string): Promise<void> {
   });
 }
 
-function newClient(input: AcmeAccountInput): acme.Client {
-  return new acme.Client({
+async function newClient(input: AcmeAccountInput): Promise<acme.Client> {
+  const lib = await acmeClient();
+  return new lib.Client({
     directoryUrl: input.directoryUrl,
     accountKey: input.accountKeyPem,
     ...(input.externalAccountBinding ? { externalAccountBinding: { kid: input.externalAccountBinding.keyId, hmacKey: input.externalAccountBinding.hmacKey } } : {}),
@@ -252,7 +262,7 @@ export async function acmeAccount(input: AcmeAccountInput): Promise<{ accountUrl
   return context.run(ctx, async () => {
     try {
       await checkDirectory(ctx, input.directoryUrl);
-      const accountUrl = await ensureAccount(ctx, newClient(input), input);
+      const accountUrl = await ensureAccount(ctx, await newClient(input), input);
       return { accountUrl };
     } finally {
       ctx.agent.destroy();
@@ -367,7 +377,7 @@ export async function acmeIssue(input: AcmeOrderInput): Promise<{ chainPem: stri
   return context.run(ctx, async () => {
     try {
       await checkDirectory(ctx, input.directoryUrl);
-      const client = newClient(input);
+      const client = await newClient(input);
       await ensureAccount(ctx, client, input);
 
       const order = await step(ctx, 'newOrder', () => client.createOrder({ identifiers: input.dnsNames.map((value) => ({ type: 'dns', value })) }));

@@ -1,6 +1,6 @@
 // Opening the tenant store named by --store (or MDMOPS_STORE): sqlite:PATH, postgres://..., or the default.
 import { join, resolve } from 'node:path';
-import { postgresDriver, redactUrl } from './postgres.js';
+import { redactUrl } from './redact-url.js';
 import { migrate, SqlStore } from './sql-store.js';
 import { sqliteDriver } from './sqlite.js';
 import type { Store } from './types.js';
@@ -28,7 +28,8 @@ export function defaultKeyFile(cwd = process.cwd()): string {
 }
 
 export async function openStore(spec: StoreSpec): Promise<Store> {
-  const driver = spec.backend === 'sqlite' ? sqliteDriver(spec.path) : postgresDriver(spec.url);
+  // PostgreSQL's client is loaded only for a PostgreSQL store.
+  const driver = spec.backend === 'sqlite' ? sqliteDriver(spec.path) : (await import('./postgres.js')).postgresDriver(spec.url);
   try {
     await migrate(driver);
   } catch (e) {

@@ -1,22 +1,12 @@
 // PostgreSQL backend, for several replicas sharing one tenant store.
 import pg from 'pg';
+import { redactUrl } from './redact-url.js';
 import type { Driver, Exec } from './sql-store.js';
 
 /** Our SQL is written with ? placeholders; PostgreSQL numbers them. */
 function numbered(sql: string): string {
   let n = 0;
   return sql.replace(/\?/g, () => `$${++n}`);
-}
-
-/** The URL without its password, for messages. */
-export function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return 'postgres://…';
-  }
 }
 
 export function postgresDriver(url: string): Driver {

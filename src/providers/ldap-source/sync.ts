@@ -4,7 +4,7 @@ import { blobAad, type Engine } from '../../engine/context.js';
 import type { SyncOptions, SyncReport } from '../../engine/provider.js';
 import type { SecretResolver } from '../../engine/secrets.js';
 import { readyOf } from '../../engine/status.js';
-import { describeSkipped, readLdapDirectory, type LdapReadSpec } from '../../identity/ldap-directory.js';
+import type { LdapReadSpec } from '../../identity/ldap-directory.js';
 import type { DirectoryUser, StoredRecord } from '../../store/types.js';
 import { runSourceSync } from '../source-sync.js';
 
@@ -27,6 +27,8 @@ export async function syncLdapSource(engine: Engine, secrets: SecretResolver, re
       if (password === undefined) throw new Error(`the bind password is missing: ${secrets.where(record.tenant, spec.bindPasswordSecretRef)}`);
       const sealedCa = await engine.store.getBlob(id, 'file:spec.tls.caCertificates');
       const caPem = sealedCa && engine.key.open(sealedCa, blobAad(id, 'file:spec.tls.caCertificates')).toString();
+      // The LDAP client is loaded only to sync: other commands need not pay its load time.
+      const { describeSkipped, readLdapDirectory } = await import('../../identity/ldap-directory.js');
       const read = await readLdapDirectory(spec, password, caPem, progress, (u) => {
         const user: DirectoryUser = { tenant: record.tenant, id: `${source}/${u.uid}`, source, upn: u.upn ?? u.email ?? u.uid, groups: u.groups, attributes: u.attributes, labels: {} };
         if (u.email) user.email = u.email;
