@@ -1,8 +1,9 @@
 // The mdmops command as a user meets it: help, version, exit codes, output formats, bad invocations.
-import { mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { clean, mdmops, ROOT } from './support/cli.js';
 
 const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
@@ -15,6 +16,22 @@ describe('mdmops', () => {
       expect(run.stdout).toMatch(/^Usage: mdmops/);
     }
     expect(mdmops(['--help']).stdout).toMatch(/validate[\s\S]*schema/);
+  });
+
+  it('loads the client of a server only for the commands that talk to it', () => {
+    const cwd = mkdtempSync(join(tmpdir(), 'mdmops-load-'));
+    onTestFinished(() => rmSync(cwd, { recursive: true, force: true }));
+    const loaded = (args: string[]) => {
+      const r = spawnSync(process.execPath, ['--import', join(ROOT, 'test/support/package-log.mjs'), join(ROOT, 'bin/mdmops.js'), ...args], { cwd, encoding: 'utf8' });
+      expect(r.status, r.stderr).toBe(0);
+      return [...r.stderr.matchAll(/^package (\S+)$/gm)].map((m) => m[1]);
+    };
+    const servers = ['@kubernetes/client-node', 'acme-client', '@azure/msal-node', 'pg', 'ldapts'];
+    for (const args of [['validate', '-f', join(ROOT, 'examples/tenant')], ['plan', '-f', join(ROOT, 'examples/tenant')], ['status']]) {
+      const packages = loaded(args);
+      expect(packages).toContain('zod'); // the log works
+      expect(packages.filter((p) => servers.includes(p!)), args[0]).toEqual([]);
+    }
   });
 
   it('prints its version', () => {
