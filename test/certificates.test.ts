@@ -217,7 +217,7 @@ describe('renewal through the CLI', () => {
 
 describe('deciding the work (pure)', () => {
   const user = (id: string, extra: Partial<DirectoryUser> = {}): DirectoryUser => ({ tenant: 't', id, source: 's', upn: `${id}@x`, groups: [], attributes: {}, labels: {}, ...extra });
-  const target = (id: string, contentHash = 'c'): Target => ({ user: user(id), subject: `CN=${id}`, contentHash, request: {} as Target['request'] });
+  const target = (id: string, contentHash = 'c'): Target => ({ user: user(id), subject: `CN=${id}`, subjectAltNames: [], contentHash });
   const held = (userId: string, notAfter: string, contentHash = 'c', issuerKey = 'k'): IssuedCertificate =>
     ({ userId, notBefore: '2025-06-01T00:00:00Z', notAfter, contentHash, issuerKey } as IssuedCertificate);
   const now = Date.parse('2026-06-01T00:00:00Z');
@@ -225,7 +225,7 @@ describe('deciding the work (pure)', () => {
 
   it('hashes what a certificate says as the canonical JSON of it, as stored hashes were made', () => {
     const spec = { keyAlgorithm: 'ECDSA-P256', validity: '365d' };
-    const cases: [string, Target['request']['subjectAltNames'], string[]][] = [
+    const cases: [string, Target['subjectAltNames'], string[]][] = [
       ['CN=a@x,O=Bench', [{ type: 'Email', value: 'a@x' }], ['1.3.6.1.5.5.7.3.2']],
       ['CN=Zoë \\"Q\\"\\, Jr.', [{ type: 'UPN', value: 'zoë@x' }, { type: 'DNS', value: 'h.x' }], []],
       ['CN=b', [], ['1.3.6.1.5.5.7.3.2', '1.3.6.1.4.1.311.20.2.2']],
@@ -248,7 +248,7 @@ describe('deciding the work (pure)', () => {
       user('b', { attributes: { department: 'Sales' } }),
       user('c', { email: 'c@x' }),
     ]);
-    expect(targets.map((t) => [t.subject, t.request.subjectAltNames.map((s) => s.value)])).toEqual([['CN=a\\,b\\+c@x,OU=R&D,O=Bench', ['a@x', 'a,b+c@x']]]);
+    expect(targets.map((t) => [t.subject, t.subjectAltNames.map((s) => s.value)])).toEqual([['CN=a\\,b\\+c@x,OU=R&D,O=Bench', ['a@x', 'a,b+c@x']]]);
     expect(problems).toEqual(['b@x has no ${userEmailAddress}: no certificate issued', 'c@x has no ${department}: no certificate issued']);
   });
 

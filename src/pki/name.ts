@@ -36,16 +36,21 @@ export function escapeDnValue(v: string): string {
 /** Parses "CN=a,OU=b+O=c" into relative distinguished names, most significant first (as encoded). */
 export function parseDn(text: string): Attribute[][] {
   const rdns: Attribute[][] = [[]];
-  let type = '';
-  let value = '';
+  // Characters are gathered in arrays and joined: a string built a character at a time is a chain
+  // of pieces, and targets keep their subject's attributes for every user of a directory.
+  let type: string[] = [];
+  let value: string[] = [];
   let inValue = false;
   const end = () => {
-    const t = type.trim().toUpperCase();
+    const written = type.join('').trim();
+    const t = written.toUpperCase();
     if (!t) throw new NameError(`empty attribute in "${text}"`);
-    if (!ATTRIBUTES[t] && !/^\d+(\.\d+)+$/.test(t)) throw new NameError(`unknown attribute type "${type.trim()}" (known: ${Object.keys(ATTRIBUTES).join(', ')}, or a dotted OID)`);
-    if (!value.length) throw new NameError(`empty value for ${t}`);
-    rdns.at(-1)!.push({ type: t, value });
-    type = value = '';
+    if (!ATTRIBUTES[t] && !/^\d+(\.\d+)+$/.test(t)) throw new NameError(`unknown attribute type "${written}" (known: ${Object.keys(ATTRIBUTES).join(', ')}, or a dotted OID)`);
+    const v = value.join('');
+    if (!v.length) throw new NameError(`empty value for ${t}`);
+    rdns.at(-1)!.push({ type: t, value: v });
+    type = [];
+    value = [];
     inValue = false;
   };
   for (let i = 0; i < text.length; i++) {
@@ -54,10 +59,10 @@ export function parseDn(text: string): Attribute[][] {
       // \XX escapes are bytes of UTF-8: a run of them is one or more characters.
       const hex = /^(\\[0-9a-fA-F]{2})+/.exec(text.slice(i));
       if (hex) {
-        value += Buffer.from(hex[0].replace(/\\/g, ''), 'hex').toString('utf8');
+        value.push(Buffer.from(hex[0].replace(/\\/g, ''), 'hex').toString('utf8'));
         i += hex[0].length - 1;
       } else {
-        value += text[i + 1] ?? '';
+        value.push(text[i + 1] ?? '');
         i += 1;
       }
     } else if (ch === '=' && !inValue) {
@@ -66,9 +71,9 @@ export function parseDn(text: string): Attribute[][] {
       end();
       if (ch === ',') rdns.push([]);
     } else if (inValue) {
-      value += ch;
+      value.push(ch);
     } else {
-      type += ch;
+      type.push(ch);
     }
   }
   if (!inValue) throw new NameError(`"${text}" is not a distinguished name such as CN=name,O=organization`);

@@ -301,19 +301,34 @@ function statement(w: Write): [string, unknown[]] {
   }
 }
 
-const certificateFacts = (r: Record<string, unknown>): CertificateFacts => ({
-  tenant: r.tenant as string,
-  configuration: r.configuration as string,
-  userId: r.user_id as string,
-  serial: r.serial as string,
-  subject: r.subject as string,
-  notBefore: r.not_before as string,
-  notAfter: r.not_after as string,
-  fingerprintSha256: r.fingerprint as string,
-  contentHash: r.content_hash as string,
-  issuerKey: r.issuer_key as string,
-  issuedAt: r.issued_at as string,
-});
+/**
+ * Rows as certificate facts. The fields certificates issued together share (tenant, configuration,
+ * validity, issuer) are kept once, not once a row: a configuration may hold a certificate for each
+ * of 100,000 users.
+ */
+function certificateFacts(): (r: Record<string, unknown>) => CertificateFacts {
+  const seen = new Map<string, string>();
+  const once = (v: unknown) => {
+    const s = v as string;
+    const kept = seen.get(s);
+    if (kept !== undefined) return kept;
+    seen.set(s, s);
+    return s;
+  };
+  return (r) => ({
+    tenant: once(r.tenant),
+    configuration: once(r.configuration),
+    userId: r.user_id as string,
+    serial: r.serial as string,
+    subject: r.subject as string,
+    notBefore: once(r.not_before),
+    notAfter: once(r.not_after),
+    fingerprintSha256: r.fingerprint as string,
+    contentHash: r.content_hash as string,
+    issuerKey: once(r.issuer_key),
+    issuedAt: r.issued_at as string,
+  });
+}
 
 export class SqlStore implements Store {
   writes = 0;
@@ -422,9 +437,10 @@ export class SqlStore implements Store {
   }
 
   async listCertificates(filter: CertificateFilter) {
+    const facts = certificateFacts();
     return (await this.queryCertificates('*', filter)).map(
       (r): IssuedCertificate => ({
-        ...certificateFacts(r),
+        ...facts(r),
         certificate: Buffer.from(r.certificate as Uint8Array),
         ...(r.chain == null ? {} : { chain: r.chain as string }),
         ...(r.sealed_key == null ? {} : { sealedKey: Buffer.from(r.sealed_key as Uint8Array) }),
@@ -433,7 +449,7 @@ export class SqlStore implements Store {
   }
 
   async listCertificateFacts(filter: CertificateFilter) {
-    return (await this.queryCertificates('tenant, configuration, user_id, serial, subject, not_before, not_after, fingerprint, content_hash, issuer_key, issued_at', filter)).map(certificateFacts);
+    return (await this.queryCertificates('tenant, configuration, user_id, serial, subject, not_before, not_after, fingerprint, content_hash, issuer_key, issued_at', filter)).map(certificateFacts());
   }
 
   private async queryCertificates(columns: string, filter: CertificateFilter) {

@@ -27,9 +27,9 @@ export interface IdentitySpec {
 
 export interface Target {
   user: DirectoryUser;
-  /** The subject as requested, RFC 4514. */
+  /** The subject as requested, RFC 4514 (checked to parse). */
   subject: string;
-  request: IssueRequest;
+  subjectAltNames: San[];
   contentHash: string;
 }
 
@@ -58,6 +58,14 @@ export function contentText(id: Pick<IdentitySpec, 'keyAlgorithm' | 'validity'>,
   return `{"eku":[${eku.map((e) => q(e)).join(',')}],"keyAlgorithm":${q(id.keyAlgorithm)},"subject":${q(subject)},"subjectAltNames":[${sans}],"validity":${q(id.validity)}}`;
 }
 
+/** What the CA is asked for a target. Every plan surveys every user and few are issued: a subject is parsed again and encoded only when issued. */
+const requestOf = (t: Target): IssueRequest => ({
+  get subject() {
+    return encodeName(parseDn(t.subject));
+  },
+  subjectAltNames: t.subjectAltNames,
+});
+
 /** What each reached user's certificate must say, or why it cannot be issued. Pure. */
 export function targetsFor(id: IdentitySpec, users: DirectoryUser[]): { targets: Target[]; problems: string[] } {
   const targets: Target[] = [];
@@ -73,17 +81,14 @@ export function targetsFor(id: IdentitySpec, users: DirectoryUser[]): { targets:
       problems.push(`${user.upn} has no ${[...new Set(missing)].map((m) => '${' + m + '}').join(', ')}: no certificate issued`);
       continue;
     }
-    let rdns: ReturnType<typeof parseDn>;
     try {
-      rdns = parseDn(subject.value);
+      parseDn(subject.value);
     } catch (e) {
       problems.push(`${user.upn}: subject "${subject.value}": ${(e as Error).message}`);
       continue;
     }
     const subjectAltNames = sans.map((s) => ({ type: s.type, value: (s.e as { value: string }).value }));
-    // Encoded only when issued: every plan surveys every user, few are issued.
-    const request = { get subject() { return encodeName(rdns); }, subjectAltNames };
-    targets.push({ user, subject: subject.value, request, contentHash: sha256(contentText(id, eku, subject.value, subjectAltNames)) });
+    targets.push({ user, subject: subject.value, subjectAltNames, contentHash: sha256(contentText(id, eku, subject.value, subjectAltNames)) });
   }
   return { targets, problems };
 }
@@ -155,7 +160,7 @@ export async function identityReconcile(ctx: ProviderContext, d: Desired): Promi
     let done = 0;
     await issuer.issueAll(
       profileOf(id),
-      targets.map((t) => t.request),
+      targets.map(requestOf),
       (i, issued) => {
         const t = targets[i]!;
         ctx.progress?.(++done, targets.length, 'identity certificates');
