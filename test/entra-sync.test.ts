@@ -242,5 +242,13 @@ customAttributes:
     expect(r.stdout).toContain(`EntraIdSource/by-cert: ${USERS - 200} users`);
     // No user has the one custom attribute: the source is probably not allowed to read it.
     expect(notifications()).toMatch(/EntraIdSource\/by-cert\s.*EntraNoAttributesSynced/);
+
+    // A certificate secret that holds no certificate is said at once, not taken for an unreachable Graph.
+    ws.write('.mdmops/secrets/entra-cert/tls.crt', 'not a certificate');
+    const broken = ws.run(['sync', 'EntraIdSource/by-cert'], env());
+    expect(broken.code).toBe(1);
+    expect(broken.stderr).toContain('EntraIdSource/by-cert: the source cannot be read, no user was changed');
+    expect(broken.stderr).toContain('the client certificate is not a PEM certificate');
+    expect(broken.stderr).not.toContain('cannot reach');
   });
 });

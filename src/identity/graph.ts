@@ -35,13 +35,21 @@ export interface GraphOptions {
   pageSize?: number;
 }
 
+function thumbprintOf(pem: string): string {
+  try {
+    return new X509Certificate(pem).fingerprint256.replace(/:/g, '');
+  } catch (e) {
+    throw new GraphError(`the client certificate is not a PEM certificate (${(e as Error).message})`);
+  }
+}
+
 export function msalConfiguration(c: GraphCredentials): Configuration {
   const host = new URL(c.authorityHost).host;
   const credential = c.secret !== undefined
     ? { clientSecret: c.secret }
     : {
         clientCertificate: {
-          thumbprintSha256: new X509Certificate(c.certificate!.certificatePem).fingerprint256.replace(/:/g, ''),
+          thumbprintSha256: thumbprintOf(c.certificate!.certificatePem),
           privateKey: c.certificate!.privateKeyPem,
           x5c: c.certificate!.certificatePem,
         },
@@ -75,6 +83,8 @@ export function retryAfterMs(header: string | null, now = Date.now()): number | 
 }
 
 export class GraphClient {
+  /** Made here, so that bad credentials (a certificate that is none) fail at once, not at the first request. */
+  private readonly config: Configuration;
   /** Made at the first token: msal takes some 70 ms to load, which commands that never sync need not pay. */
   private app?: Promise<ConfidentialClientApplication>;
   private readonly sleep: (ms: number) => Promise<void>;
@@ -82,6 +92,7 @@ export class GraphClient {
   private readonly http = new HttpGetter();
 
   constructor(private readonly credentials: GraphCredentials, private readonly options: GraphOptions = {}) {
+    this.config = msalConfiguration(credentials);
     this.sleep = options.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
     this.scope = `${credentials.graphEndpoint.replace(/\/$/, '')}/.default`;
   }
@@ -92,7 +103,7 @@ export class GraphClient {
   /** msal asks for a new token shortly before it expires; renew (after a 401) skips its cache. */
   private async token(renew: boolean): Promise<string> {
     if (!renew && this.held && Date.now() < this.held.renewAt) return this.held.token;
-    this.app ??= import('@azure/msal-node').then((msal) => new msal.ConfidentialClientApplication(msalConfiguration(this.credentials)));
+    this.app ??= import('@azure/msal-node').then((msal) => new msal.ConfidentialClientApplication(this.config));
     const app = await this.app;
     try {
       const result = await app.acquireTokenByClientCredential({ scopes: [this.scope], skipCache: renew });

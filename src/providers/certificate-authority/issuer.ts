@@ -56,7 +56,7 @@ const ISSUE_CONCURRENCY = 16;
 function oneByOne(issue: (p: IssueProfile, r: IssueRequest) => Promise<Issued>): Issuer['issueAll'] {
   return async (profile, requests, each) => {
     const run = limiter(ISSUE_CONCURRENCY);
-    await Promise.all(requests.map((r, i) => run(() => issue(profile, r).then((x) => each(i, x), (e: Error) => each(i, e)))));
+    await Promise.all(requests.map((r, i) => run(() => issue(profile, r).then((x) => each(i, x), (e: unknown) => each(i, e instanceof Error ? e : new Error(String(e)))))));
   };
 }
 
@@ -122,11 +122,12 @@ export async function openIssuer(ctx: ProviderContext, tenant: string, name: str
         };
         const dates = { notBefore: input.notBefore.toISOString(), notAfter: input.notAfter.toISOString() };
         const factsOf = (serial: Buffer) => ({ serial: serial.toString('hex').toUpperCase(), ...dates });
-        if (family === 'ECDSA') {
-          // Made and signed in slices on this thread (issue-many.ts).
+        if (family === 'ECDSA' && signer.key.asymmetricKeyType === 'ec') {
+          // Made and signed in slices on this thread (issue-many.ts): EC keys and signatures cost
+          // microseconds. An RSA CA's signatures take a millisecond or more: on the thread pool, below.
           return issueMany(input, size!, requests, (i, r) => each(i, 'error' in r ? new Error(r.error) : { certificate: r.certificate, pkcs8: r.pkcs8, facts: factsOf(r.serial) }));
         }
-        // RSA keys take long to make: each on the thread pool.
+        // RSA keys take long to make, and RSA CAs long to sign: each on the thread pool.
         const template = certificateTemplate(input);
         return oneByOne(async (_, r) => {
           const { pkcs8: key, spki } = await makeKeyDer(profile.keyAlgorithm);

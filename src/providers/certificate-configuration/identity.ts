@@ -10,7 +10,7 @@ import type { ProviderContext } from '../../engine/provider.js';
 import { OID, type San } from '../../pki/certificate.js';
 import { encodeName, escapeDnValue, parseDn } from '../../pki/name.js';
 import type { CertificateFacts, DirectoryUser, IssuedCertificate, StoredRecord, Write } from '../../store/types.js';
-import { openIssuer, type IssueProfile, type IssueRequest } from '../certificate-authority/issuer.js';
+import { openIssuer, type IssueProfile, type IssueRequest, type Issued } from '../certificate-authority/issuer.js';
 import type { Made } from '../record.js';
 import { reachedUsers, type Distribution, type SpaceMembers } from './distribution.js';
 import { compile, expand } from './template.js';
@@ -164,26 +164,13 @@ export async function identityReconcile(ctx: ProviderContext, d: Desired): Promi
       (i, issued) => {
         const t = targets[i]!;
         ctx.progress?.(++done, targets.length, 'identity certificates');
-        if (issued instanceof Error) return void failures.push(`${t.user.upn}: ${issued.message}`);
-        const { certificate, chain, pkcs8, facts } = issued;
-        const x = facts ? undefined : new X509Certificate(certificate);
-        const record: IssuedCertificate = {
-          tenant: d.id.tenant,
-          configuration: d.id.name,
-          userId: t.user.id,
-          serial: facts?.serial ?? x!.serialNumber,
-          subject: t.subject,
-          notBefore: facts?.notBefore ?? new Date(x!.validFrom).toISOString(),
-          notAfter: facts?.notAfter ?? new Date(x!.validTo).toISOString(),
-          fingerprintSha256: createHash('sha256').update(certificate).digest('hex'),
-          contentHash: t.contentHash,
-          issuerKey: issuer.key,
-          certificate,
-          ...(chain ? { chain } : {}),
-          sealedKey: ctx.key.seal(pkcs8, certificateKeyAad(d.id, t.user.id)),
-          issuedAt: new Date().toISOString(),
-        };
-        writes.push({ op: 'putCertificate', certificate: record });
+        // A certificate that cannot be recorded (a server's answer that does not parse) fails its user alone.
+        try {
+          if (issued instanceof Error) throw issued;
+          writes.push({ op: 'putCertificate', certificate: recordOf(ctx, d, t, issuer.key, issued) });
+        } catch (e) {
+          failures.push(`${t.user.upn}: ${(e as Error).message}`);
+        }
       },
     );
     problems.unshift(...failures.sort());
@@ -198,6 +185,26 @@ export async function identityReconcile(ctx: ProviderContext, d: Desired): Promi
       waitingCount: reached.filter((u) => !current.has(u.id)).length,
       problems: problems.length ? problems.slice(0, MAX_PROBLEMS) : undefined,
     },
+  };
+}
+
+function recordOf(ctx: ProviderContext, d: Desired, t: Target, issuerKey: string, { certificate, chain, pkcs8, facts }: Issued): IssuedCertificate {
+  const x = facts ? undefined : new X509Certificate(certificate);
+  return {
+    tenant: d.id.tenant,
+    configuration: d.id.name,
+    userId: t.user.id,
+    serial: facts?.serial ?? x!.serialNumber,
+    subject: t.subject,
+    notBefore: facts?.notBefore ?? new Date(x!.validFrom).toISOString(),
+    notAfter: facts?.notAfter ?? new Date(x!.validTo).toISOString(),
+    fingerprintSha256: createHash('sha256').update(certificate).digest('hex'),
+    contentHash: t.contentHash,
+    issuerKey,
+    certificate,
+    ...(chain ? { chain } : {}),
+    sealedKey: ctx.key.seal(pkcs8, certificateKeyAad(d.id, t.user.id)),
+    issuedAt: new Date().toISOString(),
   };
 }
 
