@@ -70,7 +70,7 @@ const requestOf = (t: Target): IssueRequest => ({
 export function targetsFor(id: IdentitySpec, users: DirectoryUser[]): { targets: Target[]; problems: string[] } {
   const targets: Target[] = [];
   const problems: string[] = [];
-  const eku = extendedKeyUsages(id.usages);
+  const eku = profileOf(id).extendedKeyUsage;
   const subjectTemplate = compile(id.subject);
   const sanTemplates = (id.subjectAltNames ?? []).map((s) => ({ type: s.type, parts: compile(s.value) }));
   for (const user of users) {
