@@ -333,6 +333,27 @@ describe.each(backends)('%s store', (_name, specOf) => {
     await upgraded.close();
   });
 
+  it('puts the tenant into the controller inventory sources of an older store, leaving other sources alone', async () => {
+    const { sqliteDriver } = await import('../src/store/sqlite.js');
+    const { postgresDriver } = await import('../src/store/postgres.js');
+    const entry = (tenant: string, name: string, source: string) => ({ op: 'putInventory' as const, entry: { tenant, kind: 'Space', name, source, revision: 'generation 1', appliedAt: '2026-01-01T00:00:00.000Z' } });
+    await store.commit([
+      entry('tenant-a', 'eng', 'kubernetes:Space/eng'),
+      entry('tenant-b', 'eng', 'kubernetes:Space/eng'),
+      entry('tenant-b', 'ops', 'kubernetes:tenant-b/Space/ops'),
+      entry('default', 'cli', 'default'),
+    ]);
+    // As mdmops before the tenant was in the source left it: one schema version lower.
+    const driver = spec.backend === 'sqlite' ? sqliteDriver(spec.path) : postgresDriver(spec.url);
+    await driver.query(`UPDATE meta SET value = '${SCHEMA_VERSION - 1}' WHERE key = 'schema_version'`);
+    await driver.close();
+    const upgraded = await openStore(spec);
+    const sources = (await upgraded.listInventory()).filter((e) => ['eng', 'ops', 'cli'].includes(e.name)).map((e) => `${e.tenant} ${e.name} ${e.source}`);
+    expect(sources.sort()).toEqual(['default cli default', 'tenant-a eng kubernetes:tenant-a/Space/eng', 'tenant-b eng kubernetes:tenant-b/Space/eng', 'tenant-b ops kubernetes:tenant-b/Space/ops']);
+    await upgraded.commit(['tenant-a', 'tenant-b', 'default'].flatMap((tenant) => ['eng', 'ops', 'cli'].map((name) => ({ op: 'deleteInventory' as const, id: { tenant, kind: 'Space', name } }))));
+    await upgraded.close();
+  });
+
   it('refuses a store written by a newer mdmops', async () => {
     await store.commit([{ op: 'setMeta', key: 'schema_version', value: String(SCHEMA_VERSION + 1) }]);
     await expect(openStore(spec)).rejects.toThrow(`written by a newer mdmops (store schema ${SCHEMA_VERSION + 1}; this mdmops knows up to ${SCHEMA_VERSION})`);

@@ -52,8 +52,11 @@ export function parseKey(key: string): { namespace: string; kind: string; name: 
   return { namespace, kind, name };
 }
 
-/** The engine's source (inventory owner) for one custom resource. */
-export const sourceOf = (kind: string, name: string) => `kubernetes:${kind}/${name}`;
+/**
+ * The engine's source (inventory owner) for one custom resource. The namespace (tenant) is part of
+ * it: same-named resources of two tenants must never share a source, or pruning one prunes both.
+ */
+export const sourceOf = (namespace: string, kind: string, name: string) => `kubernetes:${namespace}/${kind}/${name}`;
 
 /**
  * The engine as the plan of one resource needs it. The plan reads every record of the store to
@@ -117,8 +120,8 @@ export class Reconciler {
     const generation = obj.metadata.generation ?? 1;
     const desired = await desiredOf(checked.valid, checked.content, this.d.secrets, this.d.engine.key);
     const refs = desired.references.map((r) => ({ tenant: namespace, kind: r.kind, name: r.name }));
-    const plan = await makePlan(planningView(this.d.engine, [id, ...refs], sourceOf(kind, name)), [desired], {
-      source: sourceOf(kind, name),
+    const plan = await makePlan(planningView(this.d.engine, [id, ...refs], sourceOf(namespace, kind, name)), [desired], {
+      source: sourceOf(namespace, kind, name),
       revision: `generation ${generation}`,
       allowMassDelete: true,
     });
@@ -170,7 +173,7 @@ export class Reconciler {
 
   /** Prunes the resource's own source. Returns why it cannot be, if it cannot. */
   private async release(namespace: string, kind: string, name: string): Promise<string | undefined> {
-    const plan = await makePlan(this.d.engine, [], { source: sourceOf(kind, name), revision: 'deleted', allowMassDelete: true });
+    const plan = await makePlan(this.d.engine, [], { source: sourceOf(namespace, kind, name), revision: 'deleted', allowMassDelete: true });
     if (plan.problems.length) return plan.problems.map((p) => p.message + (p.hint ? ` (${p.hint})` : '')).join('; ');
     if (!plan.changes.length) return undefined;
     const result = await applyPlan(this.d.engine, plan, { concurrency: 1, actor: this.d.actor, secrets: this.d.secrets });

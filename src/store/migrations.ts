@@ -54,6 +54,12 @@ export const MIGRATIONS: ((d: Dialect) => string[])[] = [
        tenant TEXT NOT NULL, user_id TEXT NOT NULL, source TEXT NOT NULL, email TEXT NOT NULL,
        queued_at TEXT NOT NULL, PRIMARY KEY (tenant, user_id))`,
   ],
+  // The controller's inventory sources were kubernetes:Kind/name, shared by same-named resources of
+  // every tenant; they are kubernetes:tenant/Kind/name now (each row knows its tenant).
+  () => [
+    `UPDATE inventory SET source = 'kubernetes:' || tenant || '/' || substr(source, 12)
+       WHERE source LIKE 'kubernetes:%' AND source NOT LIKE 'kubernetes:%/%/%'`,
+  ],
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
