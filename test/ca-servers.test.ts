@@ -37,7 +37,7 @@ describe('SCEP CA (Debian scepserver)', () => {
   });
   afterAll(() => scep?.stop());
   const ws = workspace();
-  const env = () => ({ MDMOPS_SECRET_SCEP_CHALLENGE: scep.challenge });
+  const env = () => ({ MDMOPS_SECRET_SCEP__CHALLENGE: scep.challenge });
   const ca = (pin: string) => doc('CertificateAuthority', 'scep', `type: ScepOnPremises\nurl: ${scep.url}\nconnectorRef: { name: dc }\nchallengeSecretRef: { name: scep, key: challenge }\ncaFingerprint: "${pin}"`);
   const wifi = doc('CertificateConfiguration', 'wifi', 'identity:\n  certificateAuthorityRef: { name: scep }\n  subject: CN=${userUPN},O=Contoso\n  subjectAltNames: [{ type: Email, value: "${userEmailAddress}" }]\ndistribution: { devices: AllDevices }');
 
@@ -83,7 +83,7 @@ describe('PublicCloud CA over ACME (Pebble)', () => {
   let env: NodeJS.ProcessEnv;
   beforeAll(async () => {
     pebble = await startPebble({ eabRequired: true });
-    env = { NODE_EXTRA_CA_CERTS: ws.write('pebble-tls.pem', pebble.caPem), MDMOPS_ACME_HTTP01_PORT: String(pebble.http01Port), MDMOPS_SECRET_ACME_HMAC: pebble.eab.hmacKey, MDMOPS_SECRET_ENTRA_SECRET: 'x' };
+    env = { NODE_EXTRA_CA_CERTS: ws.write('pebble-tls.pem', pebble.caPem), MDMOPS_ACME_HTTP01_PORT: String(pebble.http01Port), MDMOPS_SECRET_ACME__HMAC: pebble.eab.hmacKey, MDMOPS_SECRET_ENTRA__SECRET: 'x' };
   });
   afterAll(() => pebble?.stop());
 
@@ -137,7 +137,7 @@ describe('NonScepOnPremises CA by mutual TLS', () => {
 
   it('opens the authentication certificate and is accepted by the CA', () => {
     ws.write('config/ca.yaml', ca('auth.p12'));
-    const out = ws.run(['apply', '-f', 'config', '--auto-approve'], { MDMOPS_SECRET_OPENTRUST_PASSWORD: 'p12-pässword' });
+    const out = ws.run(['apply', '-f', 'config', '--auto-approve'], { MDMOPS_SECRET_OPENTRUST__PASSWORD: 'p12-pässword' });
     expect(out.code, out.stderr).toBe(0);
     const s = status(ws, 'CertificateAuthority/opentrust');
     expect(s.authentication.subject).toBe('CN=mdm-client');
@@ -145,7 +145,7 @@ describe('NonScepOnPremises CA by mutual TLS', () => {
   });
 
   it('says the password is wrong without showing it', () => {
-    const out = ws.run(['apply', '-f', 'config', '--auto-approve'], { MDMOPS_SECRET_OPENTRUST_PASSWORD: 'not-the-pässword' });
+    const out = ws.run(['apply', '-f', 'config', '--auto-approve'], { MDMOPS_SECRET_OPENTRUST__PASSWORD: 'not-the-pässword' });
     expect(out.stdout).toContain('CertificateAuthority/opentrust: AuthenticationCertificateInvalid');
     const notes = ws.run(['notifications']).stdout;
     expect(notes).toContain('cannot open spec.authenticationCertificate (auth.p12): wrong password');
@@ -154,7 +154,7 @@ describe('NonScepOnPremises CA by mutual TLS', () => {
 
   it('reports a certificate the CA does not accept', () => {
     ws.write('config/ca.yaml', ca('other.p12'));
-    const out = ws.run(['apply', '-f', 'config', '--auto-approve'], { MDMOPS_SECRET_OPENTRUST_PASSWORD: 'p12-pässword' });
+    const out = ws.run(['apply', '-f', 'config', '--auto-approve'], { MDMOPS_SECRET_OPENTRUST__PASSWORD: 'p12-pässword' });
     expect(out.stdout).toContain('CertificateAuthority/opentrust: CAServerUnreachable');
     expect(ws.run(['notifications']).stdout).toContain('TLS handshake failed');
   });
@@ -223,7 +223,7 @@ describe('uploaded certificates', () => {
     openssl('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', path('k.pem'), '-out', path('c.pem'), '-subj', '/CN=Uploaded Root', '-days', '10');
     openssl('pkcs12', '-export', '-inkey', path('k.pem'), '-in', path('c.pem'), '-out', path('config/root.p12'), '-passout', 'pass:s3cret');
     ws.write('config/c.yaml', upload('root.p12'));
-    const out = ws.run(['apply', '-f', 'config', '--auto-approve'], { MDMOPS_SECRET_UPLOAD_PASSWORD: 's3cret' });
+    const out = ws.run(['apply', '-f', 'config', '--auto-approve'], { MDMOPS_SECRET_UPLOAD__PASSWORD: 's3cret' });
     expect(out.code, out.stderr).toBe(0);
     expect(status(ws, 'CertificateConfiguration/root')).toMatchObject({ subject: 'CN=Uploaded Root', issuer: 'CN=Uploaded Root' });
     expect(ws.run(['notifications']).stdout).toMatch(/CertificateExpiring.*expires on .*, in 10 days/);
@@ -236,19 +236,19 @@ describe('uploaded certificates', () => {
     ws.write('both.pem', readFileSync(path('ca.pem'), 'utf8') + readFileSync(path('leaf.pem'), 'utf8'));
     openssl('pkcs12', '-export', '-inkey', path('leaf.key'), '-in', path('both.pem'), '-out', path('config/chain.p12'), '-passout', 'pass:s3cret');
     ws.write('config/c.yaml', upload('chain.p12'));
-    expect(ws.run(['apply', '-f', 'config', '--auto-approve'], { MDMOPS_SECRET_UPLOAD_PASSWORD: 's3cret' }).code).toBe(0);
+    expect(ws.run(['apply', '-f', 'config', '--auto-approve'], { MDMOPS_SECRET_UPLOAD__PASSWORD: 's3cret' }).code).toBe(0);
     expect(status(ws, 'CertificateConfiguration/root')).toMatchObject({ subject: 'CN=Uploaded Leaf', issuer: 'CN=Upload CA' });
     ws.write('config/c.yaml', upload('root.p12'));
   });
 
   it('refuses a wrong password, and a v1 certificate inside', () => {
-    expect(ws.run(['apply', '-f', 'config', '--auto-approve'], { MDMOPS_SECRET_UPLOAD_PASSWORD: 'bad' }).stdout).toContain('CertificateConfiguration/root: CertificateInvalid');
+    expect(ws.run(['apply', '-f', 'config', '--auto-approve'], { MDMOPS_SECRET_UPLOAD__PASSWORD: 'bad' }).stdout).toContain('CertificateConfiguration/root: CertificateInvalid');
     expect(ws.run(['notifications']).stdout).toContain('cannot open spec.uploaded.certificate (root.p12): wrong password');
     openssl('req', '-new', '-key', path('k.pem'), '-out', path('v1.csr'), '-subj', '/CN=Legacy');
     openssl('x509', '-req', '-in', path('v1.csr'), '-signkey', path('k.pem'), '-out', path('v1.pem'), '-days', '10');
     openssl('pkcs12', '-export', '-inkey', path('k.pem'), '-in', path('v1.pem'), '-out', path('config/v1.p12'), '-passout', 'pass:s3cret');
     ws.write('config/c.yaml', upload('v1.p12'));
-    ws.run(['apply', '-f', 'config', '--auto-approve'], { MDMOPS_SECRET_UPLOAD_PASSWORD: 's3cret' });
+    ws.run(['apply', '-f', 'config', '--auto-approve'], { MDMOPS_SECRET_UPLOAD__PASSWORD: 's3cret' });
     expect(ws.run(['notifications']).stdout).toContain('(v1.p12) is an X.509 v1 certificate; only v3 certificates are accepted');
   });
 });

@@ -47,7 +47,7 @@ const users: UserSeed[] = [
 
 describe('Local and Intermediate CAs issuing identity certificates', () => {
   const ws = workspace();
-  const env = { MDMOPS_SECRET_ENTRA_SECRET: 'x' };
+  const env = { MDMOPS_SECRET_ENTRA__SECRET: 'x' };
   const apply = () => ws.run(['apply', '-f', 'config', '--auto-approve'], env);
   const plan = () => ws.run(['plan', '-f', 'config'], env);
 
@@ -183,7 +183,7 @@ describe('apply on a terminal', () => {
 
 describe('renewal through the CLI', () => {
   const ws = workspace();
-  const run = (...args: string[]) => ws.run([...args, '-f', 'config'], { MDMOPS_SECRET_ENTRA_SECRET: 'x' });
+  const run = (...args: string[]) => ws.run([...args, '-f', 'config'], { MDMOPS_SECRET_ENTRA__SECRET: 'x' });
   const held = () => listed(ws, 'wifi');
 
   it('renews a CA certificate and an identity certificate once within renewBefore, and then leaves them', async () => {

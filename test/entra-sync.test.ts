@@ -18,7 +18,7 @@ afterAll(() => entra?.stop());
 
 describe('EntraIdSource sync', () => {
   const ws = workspace();
-  const env = () => ({ MDMOPS_SECRET_ENTRA_SECRET: entra.secret, NODE_EXTRA_CA_CERTS: entra.caFile, MDMOPS_GRAPH_PAGE_SIZE: '200' });
+  const env = () => ({ MDMOPS_SECRET_ENTRA__SECRET: entra.secret, NODE_EXTRA_CA_CERTS: entra.caFile, MDMOPS_GRAPH_PAGE_SIZE: '200' });
   const read = async <T,>(fn: (s: Awaited<ReturnType<typeof openStore>>) => Promise<T>): Promise<T> => {
     const store = await openStore(parseStoreSpec(`sqlite:${join(ws.dir, '.mdmops/tenant.db')}`));
     try {
@@ -228,7 +228,7 @@ customAttributes:
   });
 
   it('names a refused credential without showing it, and signs in with a certificate', async () => {
-    const bad = ws.run(['sync', 'EntraIdSource/contoso'], { ...env(), MDMOPS_SECRET_ENTRA_SECRET: 'not-the-secret-8Q~abcdefghijklmnop' });
+    const bad = ws.run(['sync', 'EntraIdSource/contoso'], { ...env(), MDMOPS_SECRET_ENTRA__SECRET: 'not-the-secret-8Q~abcdefghijklmnop' });
     expect(bad.code).toBe(1);
     expect(bad.stderr).toContain('AADSTS7000215');
     expect(bad.stderr).not.toContain('not-the-secret');

@@ -63,7 +63,7 @@ describe('mdmops run --git with a token', () => {
     const wrong = 'ghp_wrongWrongWrong_0000';
     const run = await startRun(ws.dir, ['--git', `${server.url}/origin.git`, '--path', 'config', '--git-secret', 'git', '--once'], {
       HOME: home,
-      MDMOPS_SECRET_GIT_PASSWORD: wrong, // the environment wins over the secrets folder
+      MDMOPS_SECRET_GIT__PASSWORD: wrong, // the environment wins over the secrets folder
     });
     expect(await run.exited).toBe(1);
     expect(run.output()).toMatch(/"reason":"FetchFailed".*cannot fetch branch main of http:\/\/127\.0\.0\.1:\d+\/origin\.git: Authentication failed/);
@@ -78,11 +78,21 @@ describe('mdmops run --git with a token', () => {
     expect(r.stdout + r.stderr).not.toContain(TOKEN);
   });
 
+  it('refuses a token in the URL\'s user part (https://TOKEN@host/), without echoing it', () => {
+    const r = mdmops(['run', '--git', `https://${TOKEN}@git.example.com/contoso/config.git`, '--once'], { cwd: ws.dir });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('mdmops: --git https://git.example.com/contoso/config.git: the URL holds a user part, which may be a token; put the token (and the user name) in a secret and name it with --git-secret');
+    expect(r.stdout + r.stderr).not.toContain(TOKEN);
+    // Nothing kept it: the cache's remote config (from the runs before) does not hold it.
+    const config = join(ws.dir, '.mdmops/run/default/repo.git/config');
+    if (existsSync(config)) expect(readFileSync(config, 'utf8')).not.toContain(TOKEN);
+  });
+
   it('says where to put a git secret that is missing', () => {
     const r = mdmops(['run', '--git', 'https://git.example.com/contoso/config.git', '--git-secret', 'nope', '--once'], { cwd: ws.dir });
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('--git-secret nope: the git secret "nope" has neither a password');
-    expect(r.stderr).toContain('.mdmops/secrets/nope/password or set MDMOPS_SECRET_NOPE_PASSWORD');
+    expect(r.stderr).toContain('.mdmops/secrets/nope/password or set MDMOPS_SECRET_NOPE__PASSWORD');
   });
 });
 
@@ -115,7 +125,7 @@ describe('mdmops run --git over SSH with a key', () => {
   });
 
   it('refuses a server whose host key is not the one in known_hosts', async () => {
-    const run = await startRun(ws.dir, ['--git', url, '--path', 'config', '--git-secret', 'deploy-key', '--once'], { MDMOPS_SECRET_DEPLOY_KEY_KNOWN_HOSTS: sshd.wrongKnownHosts });
+    const run = await startRun(ws.dir, ['--git', url, '--path', 'config', '--git-secret', 'deploy-key', '--once'], { MDMOPS_SECRET_DEPLOY_KEY__KNOWN_HOSTS: sshd.wrongKnownHosts });
     expect(await run.exited).toBe(1);
     expect(run.output()).toMatch(/"reason":"FetchFailed".*Host key verification failed/);
   });

@@ -20,7 +20,7 @@ afterAll(() => slapd?.stop());
 
 describe('LdapSource sync', () => {
   const ws = workspace();
-  const env = () => ({ MDMOPS_SECRET_CORP_LDAP_PASSWORD: slapd.bindPassword });
+  const env = () => ({ MDMOPS_SECRET_CORP_LDAP__PASSWORD: slapd.bindPassword });
   const users = async (): Promise<DirectoryUser[]> => {
     const store = await openStore(parseStoreSpec(`sqlite:${join(ws.dir, '.mdmops/tenant.db')}`));
     try {

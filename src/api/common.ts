@@ -48,7 +48,7 @@ export const secretRef = z
     name: dnsName.describe('Name of the Secret (or folder under the secrets directory).'),
     key: z
       .string()
-      .regex(/^[-._a-zA-Z0-9]+$/, { error: "must be a Secret key: letters, digits, '-', '_' and '.'" })
+      .regex(/^(?!\.\.?$)[-._a-zA-Z0-9]+$/, { error: "must be a Secret key: letters, digits, '-', '_' and '.', and not . or .." })
       .describe('Key within the Secret.'),
   })
   .describe('Reference to a key of a Secret; the value itself never appears in YAML.');
