@@ -44,11 +44,12 @@ async function start(name: string, sa: string): Promise<void> {
 beforeAll(async () => {
   kube = await startKube();
   dir = mkdtempSync(join(tmpdir(), 'mdmops-controller-ha-'));
-  kube.helm(['install', 'mdmops', CHART, '-n', SYSTEM_NS, '--create-namespace']);
+  // As the chart runs the controller with --namespace: with watchNamespaces, whose Roles it needs.
+  kube.kubectl(['create', 'namespace', NS]);
+  kube.helm(['install', 'mdmops', CHART, '-n', SYSTEM_NS, '--create-namespace', '--set', `watchNamespaces={${NS}}`]);
   for (const f of readdirSync(join(CHART, 'crds'))) {
     kube.kubectl(['wait', '--for=condition=Established', '--timeout=60s', `crd/${parseAllDocuments(readFileSync(join(CHART, 'crds', f), 'utf8'))[0]!.toJS().metadata.name}`]);
   }
-  kube.kubectl(['create', 'namespace', NS]);
   const sa = await kube.mintServiceAccountKubeconfig(SYSTEM_NS, 'mdmops');
   await start('controller-a', sa);
   // The first holds the Lease before the second starts, so which one leads is known.

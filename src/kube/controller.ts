@@ -134,10 +134,12 @@ export class Controller {
         this.scopes().map((ns) => this.informer(collectionPath(def, ns), (o) => ({ ...o, metadata: { ...o.metadata, managedFields: undefined } }), (type, obj, old) => this.onEvent(def.kind, type, obj, old))),
       );
     }
-    // Secrets, for their names and versions only: one created or changed wakes the resources naming it.
-    this.secretInformers = this.scopes().map((ns) =>
+    // Secrets, for their names and versions only: one created or changed wakes the resources naming
+    // it. Only in the namespaces listed: watching every Secret of the cluster is more than a tenant's
+    // controller may do; watching all namespaces, a Secret change is seen at the next resync.
+    this.secretInformers = this.opts.namespaces.map((ns) =>
       this.informer(
-        ns ? `/api/v1/namespaces/${encodeURIComponent(ns)}/secrets` : '/api/v1/secrets',
+        `/api/v1/namespaces/${encodeURIComponent(ns)}/secrets`,
         (o) => ({ metadata: { name: o.metadata.name, namespace: o.metadata.namespace, resourceVersion: o.metadata.resourceVersion } }),
         (_type, o) => this.enqueueDependents(o.metadata.namespace ?? 'default', 'Secret', o.metadata.name),
       ),

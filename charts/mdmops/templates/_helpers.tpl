@@ -57,14 +57,25 @@ A JSON list, for fromJsonArray.
 - apiGroups: [mdmops.io]
   resources: [{{ range $i, $p := $plurals }}{{ if $i }}, {{ end }}{{ $p }}/finalizers{{ end }}]
   verbs: [update]
-# Secret refs are read, never written.
+# Secret refs are read, never written. Watching all namespaces, Secrets are only read by name (a
+# change is seen at the next resync): no cluster-wide list or watch of every Secret.
 - apiGroups: [""]
   resources: [secrets]
-  verbs: [get, list, watch]
+  verbs: {{ if .Values.watchNamespaces }}[get, list, watch]{{ else }}[get]{{ end }}
 - apiGroups: [""]
   resources: [events]
   verbs: [create, patch]
 - apiGroups: [events.k8s.io]
   resources: [events]
   verbs: [create, patch]
+{{- end }}
+
+{{/* The store is PostgreSQL (given as a URL or a Secret): nothing of it lives on the data volume. */}}
+{{- define "mdmops.sharedStore" -}}
+{{- if or .Values.store.existingSecret.name (hasPrefix "postgres" .Values.store.url) }}true{{ end }}
+{{- end }}
+
+{{/* The claim holding the data volume. */}}
+{{- define "mdmops.claimName" -}}
+{{- .Values.persistence.existingClaim | default (include "mdmops.fullname" .) }}
 {{- end }}
