@@ -10,10 +10,10 @@ COPY package.json package-lock.json ./
 # Without scripts: the package's prepare step would build before the sources are here.
 RUN npm ci --ignore-scripts --no-audit --no-fund \
  && npm rebuild better-sqlite3
-COPY tsconfig.json tsconfig.build.json ./
+# Only what ships is built: the benchmarks (and the test servers they start) stay out of the image.
+COPY tsconfig.json tsconfig.image.json ./
 COPY src ./src
-COPY bench ./bench
-RUN npm run build && rm -rf dist/bench \
+RUN npm run build:image \
  && npm prune --omit=dev --no-audit --no-fund
 
 # Runtime stage: Node and the built package, run as an unprivileged user.

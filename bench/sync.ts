@@ -110,7 +110,7 @@ async function ldap() {
     console.log(`LdapSource: ${USERS.toLocaleString('en-US')} users in 20 groups loaded into slapd in ${((Date.now() - seedStart) / 1000).toFixed(0)} s; page size ${PAGE}`);
     const config =
       doc('Connector', 'dc', 'hosting: OnPremises') +
-      doc('LdapSource', 'corp', `connectorRef: { name: dc }\nurl: ${slapd.url}\nbindDn: "${slapd.bindDn}"\nbindPasswordSecretRef: { name: corp, key: password }\nbaseDn: "${slapd.baseDn}"\ncustomAttributes: [{ name: department, attribute: departmentNumber }, { name: description }]\npageSize: ${PAGE}`);
+      doc('LdapSource', 'corp', `connectorRef: { name: dc }\nurl: ${slapd.url}\ninsecure: true\nbindDn: "${slapd.bindDn}"\nbindPasswordSecretRef: { name: corp, key: password }\nbaseDn: "${slapd.baseDn}"\ncustomAttributes: [{ name: department, attribute: departmentNumber }, { name: description }]\npageSize: ${PAGE}`);
     mkdirSync(join(dir, 'secrets', 'corp'), { recursive: true });
     writeFileSync(join(dir, 'secrets', 'corp', 'password'), slapd.bindPassword);
     const { engine, apply } = await workspace(dir, config);

@@ -1,10 +1,10 @@
 // plan, apply, prune, drift, status, notifications and export, through the CLI on a fresh store.
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { BIN_PATH, clean } from './support/cli.js';
+import { BIN_PATH, clean, ROOT } from './support/cli.js';
 import { doc, workspace } from './support/workspace.js';
 import { freePort } from './servers/ports.js';
 
@@ -114,6 +114,9 @@ describe('plan formats', () => {
   ws.write('config/a.yaml', space('emea', 10) + connector('paris'));
 
   it('prints stable JSON and a Markdown comment', () => {
+    // plan reads a store and never makes one: another source makes it here.
+    ws.write('setup/a.yaml', connector('setup'));
+    expect(ws.run(['apply', '-f', 'setup', '--source', 'setup', '--auto-approve']).code).toBe(0);
     const json = ws.run(['plan', '-f', 'config', '-o', 'json']);
     expect(json.code).toBe(0);
     const plan = JSON.parse(json.stdout);
@@ -132,6 +135,18 @@ describe('plan formats', () => {
     expect(md).toContain('+ spec.priority: 10');
   });
 
+  it('says why an invalid configuration has no plan, in the format asked for, and exits 1', () => {
+    ws.write('bad/a.yaml', space('emea', 10).replace('priority: 10', 'priority: ten'));
+    const json = ws.run(['plan', '-f', 'bad', '-o', 'json']);
+    expect(json.code).toBe(1);
+    const out = JSON.parse(json.stdout);
+    expect(out).toMatchObject({ formatVersion: 1, valid: false });
+    expect(out.errors).toEqual([expect.objectContaining({ file: 'bad/a.yaml', resource: 'Space/emea', field: 'spec.priority' })]);
+    const md = ws.run(['plan', '-f', 'bad', '-o', 'markdown']);
+    expect(md.code).toBe(1);
+    expect(md.stdout).toMatch(/^### mdmops plan\n\n\*\*The configuration is invalid\*\* \(1 error\): nothing can be planned\.\n\n```\nbad\/a\.yaml:\d+:\d+: Space\/emea: spec\.priority: /);
+  });
+
   it('refuses to apply without confirmation off a terminal, and applies nothing when invalid', () => {
     const off = ws.run(['apply', '-f', 'config']);
     expect(off.code).toBe(1);
@@ -142,7 +157,8 @@ describe('plan formats', () => {
     expect(invalid.stderr).toMatch(/b\.yaml:\d+:\d+: Space\/apac: spec\.priority:/);
     expect(invalid.stderr).toContain('nothing was planned or applied');
     ws.remove('config/b.yaml');
-    expect(ws.run(['status']).stdout).toContain('is empty');
+    // Only what another source applied before: nothing of this configuration.
+    expect(ws.run(['status']).stdout).not.toMatch(/Space\/(emea|apac)/);
   });
 });
 
@@ -188,6 +204,25 @@ describe('prune', () => {
     expect(clean(refused)).toBe(true);
   });
 
+  it.each([['with --concurrency 1', ['--concurrency', '1']], ['by default', []]])('deletes dependents before what they reference, %s', (_how, flags: string[]) => {
+    const chain = connector('lyon') +
+      doc('LdapSource', 'lyon-ldap', 'connectorRef: { name: lyon }\nurl: ldaps://ldap.lyon.example.com\nbindDn: cn=sync,dc=example,dc=com\nbindPasswordSecretRef: { name: lyon-ldap, key: password }\nbaseDn: dc=example,dc=com') +
+      doc('SqlProvisioning', 'lyon-hr', `managementAgentExport: { file: hr.xml }\nconnection: { driver: PostgreSQL, urlSecretRef: { name: hr, key: url } }\ntable: users\nanchor: { attribute: EmployeeId, column: employee_id }\nattributeMapping: [{ attribute: Mail, column: email, from: userEmailAddress }]\nsourceRef: { kind: LdapSource, name: lyon-ldap }`);
+    const keep = connector('paris') + space('keep1', 1) + space('keep2', 2) + space('keep3', 3) + space('keep4', 4) + space('keep5', 5);
+    ws.write('chain/hr.xml', readFileSync(join(ROOT, 'examples/tenant/sql/hr-gsql-export.xml'), 'utf8'));
+    ws.write('chain/a.yaml', keep + chain);
+    const applied = ws.run(['apply', '-f', 'chain', '--auto-approve', '--allow-mass-delete', ...flags]);
+    expect(applied.code, applied.stderr).toBe(0);
+    ws.write('chain/a.yaml', keep);
+    const removed = ws.run(['apply', '-f', 'chain', '--auto-approve', '--allow-mass-delete', ...flags]);
+    expect(removed.code, removed.stdout + removed.stderr).toBe(0);
+    // The audit log, newest first: the connector went last.
+    const deletions = (JSON.parse(ws.run(['audit', '-o', 'json']).stdout) as { action: string; kind: string }[]).filter((e) => e.action === 'delete').map((e) => e.kind);
+    expect(deletions.slice(0, 3)).toEqual(['Connector', 'LdapSource', 'SqlProvisioning']);
+    const lines = removed.stdout.split('\n').filter((l) => / deleted$/.test(l));
+    expect(lines).toEqual(['SqlProvisioning/lyon-hr deleted', 'LdapSource/lyon-ldap deleted', 'Connector/lyon deleted']);
+  });
+
   it('takes an orphaned CA back, with the same key, when it returns to the configuration', () => {
     ws.write('config/a.yaml', connector('paris') + space('keep1', 1) + space('keep2', 2) + space('keep3', 3) + space('keep4', 4) + space('keep5', 5) + localCa('root'));
     const plan = ws.run(['plan', '-f', 'config', '--detailed-exitcode']);
@@ -195,6 +230,27 @@ describe('prune', () => {
     expect(plan.stdout).toContain('CertificateAuthority/root (adopt)');
     expect(ws.run(['apply', '-f', 'config', '--auto-approve']).code).toBe(0);
     expect(JSON.parse(ws.run(['status', 'CertificateAuthority/root', '-o', 'json']).stdout).managed).toBe(true);
+  });
+});
+
+describe('the mass-delete guard in a small tenant', () => {
+  const ws = workspace();
+  const connectors = (n: number) => Array.from({ length: n }, (_, i) => connector(`c${i}`)).join('');
+
+  it('lets two of three resources go, and stops five of eight', () => {
+    ws.write('config/a.yaml', connectors(3));
+    expect(ws.run(['apply', '-f', 'config', '--auto-approve']).code).toBe(0);
+    ws.write('config/a.yaml', connectors(1));
+    const small = ws.run(['apply', '-f', 'config', '--auto-approve']);
+    expect(small.code, small.stdout).toBe(0);
+    expect(small.stdout).toContain('Connector/c2 deleted');
+
+    ws.write('config/a.yaml', connectors(8));
+    expect(ws.run(['apply', '-f', 'config', '--auto-approve']).code).toBe(0);
+    ws.write('config/a.yaml', connectors(3));
+    const many = ws.run(['apply', '-f', 'config', '--auto-approve']);
+    expect(many.code).toBe(1);
+    expect(many.stdout).toContain('this would delete 5 of the 8 resources applied from source "default" (more than 10, or 5 or more and more than 25%)');
   });
 });
 
@@ -235,7 +291,7 @@ describe('--wait', () => {
     // Any kind that waits on a server does; this one only needs it to accept connections.
     const entra = `displayName: Test\ntenantId: 72f988bf-86f1-41af-91ab-2d7cd011db47\nclientId: 2f3e1a9c-5b7d-4e8f-9a0b-1c2d3e4f5a6b\nclientSecretRef: { name: core, key: password }\nauthorityHost: https://127.0.0.1:${port}`;
     ws.write('config/a.yaml', doc('EntraIdSource', 'peer', entra));
-    const env = { MDMOPS_SECRET_CORE_PASSWORD: 'pw' };
+    const env = { MDMOPS_SECRET_CORE__PASSWORD: 'pw' };
     const down = ws.run(['apply', '-f', 'config', '--auto-approve', '--wait=2s'], env);
     expect(down.code, down.stderr).toBe(1);
     expect(down.stdout, down.stderr).toContain('EntraIdSource/peer: EntraUnreachable');
@@ -346,7 +402,8 @@ describe('after review', () => {
     expect(r.stderr).toContain('master.key is missing, and this store was made with a key');
     expect(r.stderr).not.toContain('created a master key');
     expect(existsSync(join(ws.dir, '.mdmops/master.key'))).toBe(false);
-    ws.write('.mdmops/master.key', key.toString());
+    // Restored as a backup is: the owner's alone (mdmops refuses a key others may read).
+    chmodSync(ws.write('.mdmops/master.key', key.toString()), 0o600);
     expect(ws.run(['plan', '-f', 'config']).code).toBe(0);
   });
 });

@@ -26,6 +26,8 @@ describe('mdmops', () => {
       expect(r.status, r.stderr).toBe(0);
       return [...r.stderr.matchAll(/^package (\S+)$/gm)].map((m) => m[1]);
     };
+    // plan and status read a store: one is made first.
+    expect(mdmops(['apply', '-f', join(ROOT, 'examples/tenant/spaces.yaml'), '--auto-approve'], { cwd }).code).toBe(0);
     const servers = ['@kubernetes/client-node', 'acme-client', '@azure/msal-node', 'pg', 'ldapts'];
     for (const args of [['validate', '-f', join(ROOT, 'examples/tenant')], ['plan', '-f', join(ROOT, 'examples/tenant')], ['status']]) {
       const packages = loaded(args);

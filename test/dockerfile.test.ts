@@ -3,9 +3,9 @@
 // context that leaves out local state (the .mdmops store and its master key) and dependencies.
 // Then its runtime stage replayed in a folder: production dependencies only, run as that user.
 import { spawnSync } from 'node:child_process';
-import { chmodSync, cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative, sep } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ROOT } from './support/cli.js';
 
@@ -75,6 +75,26 @@ describe('Dockerfile', () => {
       expect(help.stdout).toContain('--leader-elect');
       const validate = run(['validate', '-f', join(ROOT, 'examples/tenant')]);
       expect(validate.status, validate.stderr + validate.stdout).toBe(0);
+    } finally {
+      rmSync(app, { recursive: true, force: true });
+    }
+  }, 360_000);
+
+  it('builds from what its build stage copies, and nothing else (.dockerignore applied)', () => {
+    const build = steps.slice(0, lastFrom);
+    const app = mkdtempSync(join(tmpdir(), 'mdmops-image-build-'));
+    try {
+      const copied = build.filter(([k, a]) => k === 'COPY' && !a.startsWith('--from')).flatMap(([, a]) => a.split(/\s+/).slice(0, -1));
+      const left = (src: string) => ignored.some((pattern) => relative(ROOT, src).split(sep).includes(pattern));
+      for (const src of copied) cpSync(join(ROOT, src), join(app, src), { recursive: true, filter: (from) => !left(from) });
+      // The build stage's npm ci, as this machine installed it.
+      symlinkSync(join(ROOT, 'node_modules'), join(app, 'node_modules'));
+      const commands = build.filter(([k]) => k === 'RUN').map(([, a]) => a).find((a) => a.includes('npm run build'))!.split('&&').map((c) => c.trim()).filter((c) => c.startsWith('npm run build'));
+      expect(commands.length).toBe(1);
+      const ran = spawnSync('sh', ['-c', commands[0]!], { cwd: app, encoding: 'utf8', timeout: 300_000 });
+      expect(ran.status, ran.stdout + ran.stderr).toBe(0);
+      expect(existsSync(join(app, 'dist/src/cli/main.js'))).toBe(true);
+      expect(existsSync(join(app, 'dist/bench'))).toBe(false);
     } finally {
       rmSync(app, { recursive: true, force: true });
     }

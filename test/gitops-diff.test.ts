@@ -82,6 +82,7 @@ describe('mdmops diff', () => {
       [['diff', '--repo', repos.clone, '--from', 'no-such-branch'], 'no-such-branch: no such revision'],
       [['diff', '--repo', repos.clone, '--from', 'HEAD', '-f', '../elsewhere'], '-f ../elsewhere: give a folder inside the repository'],
       [['diff', '--repo', repos.clone, '--from', v2, '--to', v2, '-f', 'README.md'], 'is a file: give the folder holding the configuration with -f'],
+      [['diff', '--repo', repos.clone, '--from', v1, '--to', v2, '-f', 'confg'], `-f confg: neither ${v1} nor ${v2} has this folder`],
     ];
     for (const [args, message] of cases) {
       const r = ws.run(args);

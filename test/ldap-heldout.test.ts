@@ -132,9 +132,9 @@ beforeAll(async () => {
 afterAll(() => slapd?.stop());
 
 const ws = workspace();
-const env = () => ({ MDMOPS_SECRET_CORP_LDAP_PASSWORD: slapd.bindPassword });
+const env = () => ({ MDMOPS_SECRET_CORP_LDAP__PASSWORD: slapd.bindPassword });
 const source = (name: string, spec: string) =>
-  doc('LdapSource', name, `connectorRef: { name: dc }\nurl: ${slapd.url}\nbindDn: "${slapd.bindDn}"\nbindPasswordSecretRef: { name: corp-ldap, key: password }\nbaseDn: "${slapd.baseDn}"\n${spec}`);
+  doc('LdapSource', name, `connectorRef: { name: dc }\nurl: ${slapd.url}\ninsecure: true\nbindDn: "${slapd.bindDn}"\nbindPasswordSecretRef: { name: corp-ldap, key: password }\nbaseDn: "${slapd.baseDn}"\n${spec}`);
 const sync = (name: string) => ws.run(['sync', `LdapSource/${name}`], env());
 const users = async (name: string): Promise<Map<string, DirectoryUser>> => {
   const store = await openStore(parseStoreSpec(`sqlite:${join(ws.dir, '.mdmops/tenant.db')}`));

@@ -25,9 +25,9 @@ it('reads groups and users that span many small pages at once, gives each user i
   ws.write(
     'config/ldap.yaml',
     doc('Connector', 'dc', 'hosting: OnPremises') +
-      doc('LdapSource', 'corp', `connectorRef: { name: dc }\nurl: ${slapd.url}\nbindDn: "${slapd.bindDn}"\nbindPasswordSecretRef: { name: corp-ldap, key: password }\nbaseDn: "${slapd.baseDn}"\npageSize: 3\nattributeMapping: { displayName: CN, email: MAIL, groupName: Cn }`),
+      doc('LdapSource', 'corp', `connectorRef: { name: dc }\nurl: ${slapd.url}\ninsecure: true\nbindDn: "${slapd.bindDn}"\nbindPasswordSecretRef: { name: corp-ldap, key: password }\nbaseDn: "${slapd.baseDn}"\npageSize: 3\nattributeMapping: { displayName: CN, email: MAIL, groupName: Cn }`),
   );
-  const env = { MDMOPS_SECRET_CORP_LDAP_PASSWORD: slapd.bindPassword };
+  const env = { MDMOPS_SECRET_CORP_LDAP__PASSWORD: slapd.bindPassword };
   expect(ws.run(['apply', '-f', 'config', '--auto-approve'], env).code).toBe(0);
   await connectAgent(ws.dir, 'dc');
   expect(ws.run(['apply', '-f', 'config', '--auto-approve'], env).code).toBe(0);

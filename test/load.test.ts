@@ -98,14 +98,14 @@ describe('hostile input', () => {
   });
 
   it('keeps the good documents of a file with a broken one, so references to them still resolve', () => {
-    const ldap = resource('LdapSource', 'l', 'connectorRef: { name: paris }\nurl: ldap://x.example.com\nbindDn: cn=a\nbindPasswordSecretRef: { name: l, key: p }\nbaseDn: dc=x');
+    const ldap = resource('LdapSource', 'l', 'connectorRef: { name: paris }\nurl: ldaps://x.example.com\nbindDn: cn=a\nbindPasswordSecretRef: { name: l, key: p }\nbaseDn: dc=x');
     const r = validateText({ 'a.yaml': `${connector('paris')}---\nfoo: [\n`, 'b.yaml': ldap });
     expect(lines(r)).toEqual(['a.yaml:8:1: flow sequence in block collection must be sufficiently indented and end with a ]']);
   });
 
   it('keeps suggestions fast for many unresolved references with long names', () => {
     const long = (i: number) => `${'x'.repeat(200)}-${i}`;
-    const docs = Array.from({ length: 300 }, (_, i) => `${connector(long(i))}---\n${resource('LdapSource', `l${i}`, `connectorRef: { name: ${long(i)}-gone }\nurl: ldap://x.example.com\nbindDn: cn=a\nbindPasswordSecretRef: { name: l, key: p }\nbaseDn: dc=x`)}`);
+    const docs = Array.from({ length: 300 }, (_, i) => `${connector(long(i))}---\n${resource('LdapSource', `l${i}`, `connectorRef: { name: ${long(i)}-gone }\nurl: ldaps://x.example.com\nbindDn: cn=a\nbindPasswordSecretRef: { name: l, key: p }\nbaseDn: dc=x`)}`);
     const r = validateText({ 'a.yaml': docs.join('---\n') });
     expect(r.diagnostics).toHaveLength(300);
     expect(r.diagnostics.every((d) => d.code === 'reference')).toBe(true);

@@ -41,7 +41,7 @@ describe('http', () => {
     let ready: string | undefined = 'waiting for the first sync';
     const http = await serveHttp({
       host: '127.0.0.1', port: 0, metrics, notReady: () => ready, maxBody: 10,
-      routes: { 'POST /echo': async (_req, body) => ({ status: 202, body: { got: body.toString() } }) },
+      routes: { 'POST /echo': async (_req, body) => ({ status: 202, body: { got: (await body()).toString() } }) },
     });
     const base = `http://127.0.0.1:${http.port}`;
     try {

@@ -1,11 +1,13 @@
 // Validation layers beyond the shipped examples: references, cycles, tenant rules and file contents.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { idpMetadata, signingCertificate } from './support/saml.js';
+import { ROOT } from './support/cli.js';
 import { lines, resource, validateText } from './support/sources.js';
+import { workspace } from './support/workspace.js';
 
 const local = (name: string) => resource('CertificateAuthority', name, 'type: Local\nsubject: { commonName: Root }');
 const entra = (name: string, extra = '') =>
@@ -23,13 +25,13 @@ describe('references', () => {
   });
 
   it('does not report a reference to a resource that is itself invalid', () => {
-    const ldap = resource('LdapSource', 'l', 'connectorRef: { name: edge }\nurl: ldap://x.example.com\nbindDn: cn=a\nbindPasswordSecretRef: { name: l, key: p }\nbaseDn: dc=x');
+    const ldap = resource('LdapSource', 'l', 'connectorRef: { name: edge }\nurl: ldaps://x.example.com\nbindDn: cn=a\nbindPasswordSecretRef: { name: l, key: p }\nbaseDn: dc=x');
     const r = validateText({ 'a.yaml': docs(resource('Connector', 'edge', 'logLevel: Loud'), ldap) });
     expect(lines(r)).toEqual(['a.yaml:6:13: Connector/edge: spec.logLevel: must be one of Error, Warn, Info, Debug, Trace']);
   });
 
   it('refuses a reference to the wrong kind', () => {
-    const ldap = resource('LdapSource', 'l', 'connectorRef: { name: root }\nurl: ldap://x.example.com\nbindDn: cn=a\nbindPasswordSecretRef: { name: l, key: p }\nbaseDn: dc=x');
+    const ldap = resource('LdapSource', 'l', 'connectorRef: { name: root }\nurl: ldaps://x.example.com\nbindDn: cn=a\nbindPasswordSecretRef: { name: l, key: p }\nbaseDn: dc=x');
     expect(lines(validateText({ 'a.yaml': docs(local('root'), ldap) }))).toEqual(['a.yaml:14:17: LdapSource/l: spec.connectorRef: Connector "root" not found in tenant "default"']);
   });
 
@@ -136,5 +138,39 @@ describe('tenant rules', () => {
     const cfg = (file: string) => resource('CertificateConfiguration', 'c', `uploaded:\n  certificate: { file: ${file} }`);
     expect(lines(validateText({ 'a.yaml': cfg('/etc/ssl/certs/ca-certificates.crt') }))[0]).toContain('must be a path relative to the YAML file');
     expect(lines(validateText({ 'a.yaml': cfg('../../etc/hostname') }))[0]).toContain('is outside the configuration folder');
+  });
+});
+
+describe('through the CLI', () => {
+  const ws = workspace();
+
+  it('refuses ldap:// without StartTLS unless the spec says insecure: true, and then the plan warns', () => {
+    const ldap = (extra: string) => resource('Connector', 'dc', 'hosting: OnPremises') + '---\n' + resource('LdapSource', 'corp', `connectorRef: { name: dc }\nurl: ldap://ldap.example.com\nbindDn: cn=sync\nbindPasswordSecretRef: { name: corp, key: password }\nbaseDn: dc=example${extra}`);
+    ws.write('ldap/a.yaml', ldap(''));
+    const refused = ws.run(['validate', '-f', 'ldap']);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr + refused.stdout).toMatch(/a\.yaml:\d+:\d+: LdapSource\/corp: spec\.url: ldap:\/\/ without StartTLS sends the bind password in clear: use ldaps:\/\/, set startTls: true, or, knowingly, insecure: true/);
+    ws.write('ldap/a.yaml', ldap('\ninsecure: true'));
+    expect(ws.run(['validate', '-f', 'ldap']).code).toBe(0);
+    const applied = ws.run(['apply', '-f', 'ldap', '--auto-approve']);
+    expect(applied.stdout).toContain('insecure: the bind password and every entry travel in clear over ldap://');
+    ws.write('ldap/a.yaml', ldap('\nstartTls: true'));
+    expect(ws.run(['validate', '-f', 'ldap']).code).toBe(0);
+  });
+
+  it('refuses a file reference through a symbolic link that leads out of the folder, naming where it leads (mdmops validate)', () => {
+    const secret = ws.write('outside/key.pem', readFileSync(join(ROOT, 'examples/tenant/certs/contoso-root.pem'), 'utf8'));
+    ws.write('config/a.yaml', resource('CertificateConfiguration', 'c', 'uploaded:\n  certificate: { file: certs/root.pem }\ndistribution: { devices: AllDevices }'));
+    mkdirSync(join(ws.dir, 'config/certs'));
+    symlinkSync(secret, join(ws.dir, 'config/certs/root.pem'));
+    const r = ws.run(['validate', '-f', 'config']);
+    expect(r.code).toBe(1);
+    expect(r.stderr + r.stdout).toContain(`CertificateConfiguration/c: spec.uploaded.certificate.file: file "certs/root.pem" is a symbolic link to ${realpathSync(secret)}, outside the configuration folder`);
+    // A link that stays inside the folder is fine.
+    rmSync(join(ws.dir, 'config/certs/root.pem'));
+    ws.write('config/real/root.pem', readFileSync(secret, 'utf8'));
+    symlinkSync(join(ws.dir, 'config/real/root.pem'), join(ws.dir, 'config/certs/root.pem'));
+    const ok = ws.run(['validate', '-f', 'config']);
+    expect(ok.code, ok.stderr + ok.stdout).toBe(0);
   });
 });

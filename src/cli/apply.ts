@@ -11,7 +11,8 @@ import { wholeNumber } from './flags.js';
 import { planText } from './plan-format.js';
 import { progressLine } from './progress.js';
 import { colourWanted, planFor, planOptions, type PlanOptions } from './plan.js';
-import { actor, loadInput, openSession, type Session } from './session.js';
+import type { ValidationResult } from '../config/validate.js';
+import { actor, checkInput, loadInput, openSession, type Session } from './session.js';
 
 interface ApplyOptions extends PlanOptions {
   autoApprove?: boolean;
@@ -32,11 +33,12 @@ export function registerApply(program: Command) {
     .action(async (opts: ApplyOptions) => {
       const concurrency = wholeNumber('--concurrency', opts.concurrency);
       const waitMs = opts.wait === undefined ? undefined : waitDuration(opts.wait);
+      const checked = checkInput(opts.filename);
       const session = await openSession(opts);
       try {
         const release = await applyLock(session);
         try {
-          process.exitCode = await apply(session, opts, concurrency, waitMs);
+          process.exitCode = await apply(session, opts, checked, concurrency, waitMs);
         } finally {
           await release();
         }
@@ -86,9 +88,9 @@ function waitDuration(wait: boolean | string): number {
   return ms;
 }
 
-async function apply(session: Session, opts: ApplyOptions, concurrency: number, waitMs: number | undefined): Promise<number> {
+async function apply(session: Session, opts: ApplyOptions, checked: ValidationResult, concurrency: number, waitMs: number | undefined): Promise<number> {
   const out = process.stdout;
-  const plan = await planFor(session, opts);
+  const plan = await planFor(session, opts, checked);
   const changes = hasChanges(plan);
   if (changes || plan.problems.length) out.write(planText(plan, colourWanted(out, opts.color)));
   if (plan.problems.length) throw new UserError('nothing was applied: the plan has problems');
@@ -191,7 +193,7 @@ async function waitReady(session: Session, opts: ApplyOptions, concurrency: numb
     process.stderr.write(`waiting for ${waiting.length} resource${waiting.length === 1 ? '' : 's'} to become Ready...\n`);
     await new Promise((r) => setTimeout(r, Math.min(delay, Math.max(0, deadline - Date.now()))));
     delay = Math.min(delay * 2, 15_000);
-    const input = await loadInput(opts.filename, session);
+    const input = await loadInput(checkInput(opts.filename), session);
     const plan = await makePlan(session, input.desired, { source: opts.source, revision: opts.revision ?? input.digest, allowMassDelete: opts.allowMassDelete });
     // What changed while waiting (a secret put in place, say) is applied too: it is this configuration.
     if (plan.problems.length) throw new UserError('the configuration changed while waiting and its plan has problems: nothing more was applied');

@@ -28,7 +28,7 @@ export function registerCertificates(program: Command) {
     .option('--password-file <file>', 'with --export: file holding the PKCS#12 password (or set MDMOPS_EXPORT_PASSWORD)')
     .addOption(new Option('--format <format>', 'listing format').choices(['table', 'json']).default('table'))
     .action(async (configuration: string | undefined, opts: Options) => {
-      const session = await openSession(opts);
+      const session = await openSession(opts, { readOnly: true });
       try {
         if (opts.export) await exportOne(session, configuration, opts);
         else await list(session, configuration, opts);

@@ -51,7 +51,7 @@ export function registerController(program: Command) {
       .description('Reconcile the mdmops custom resources of a Kubernetes cluster (a namespace is a tenant), as the Helm chart runs it.')
       .option('--kubeconfig <file>', 'kubeconfig to use (default: KUBECONFIG, ~/.kube/config, or the in-cluster ServiceAccount)')
       .addOption(new Option('--namespace <ns>', 'namespace to watch; repeat for several').argParser((v: string, all: string[]) => [...all, v]).default([], 'every namespace'))
-      .option('--listen <[host]:port>', 'address of /healthz, /readyz and /metrics', ':8080')
+      .option('--listen <[host]:port>', 'address of /healthz, /readyz and /metrics (:8080 listens on every interface, as the chart does)', '127.0.0.1:8080')
       .option('--resync <duration>', 'how often every resource is reconciled again, to catch drift', '10m')
       .option('--concurrency <n>', 'resources reconciled at once', '4')
       .option('--leader-elect', 'campaign for a Lease: only the leader reconciles (for more than one replica)')

@@ -2,7 +2,7 @@
 // a git repository, for reviewers without access to the tenant. Both revisions are read from git's
 // objects (never from the working tree), validated whole, and compared as plans are.
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, posix, relative } from 'node:path';
 import { Option, type Command } from 'commander';
@@ -91,6 +91,10 @@ export function registerDiff(program: Command) {
         };
         const before = await read(opts.from, from, 'from');
         const after = await read(opts.to, to, 'to');
+        // A folder in neither revision is a mistake (a typo), not two empty configurations.
+        if (!existsSync(join(tmp, 'from')) && !existsSync(join(tmp, 'to'))) {
+          throw new UserError(`-f ${path || '.'}: neither ${opts.from} nor ${opts.to} has this folder: give the folder holding the configuration, relative to the top of the repository`);
+        }
         const plan = await compareRevisions(before, after, { source: opts.source, revision: `${opts.from}..${opts.to}`, providers: defaultProviders(), key });
         if (format === 'json') process.stdout.write(JSON.stringify({ ...(planJson(plan) as object), from: { rev: opts.from, commit: from }, to: { rev: opts.to, commit: to } }, null, 2) + '\n');
         else if (format === 'markdown') process.stdout.write(planMarkdown(plan, 'mdmops diff'));

@@ -15,7 +15,7 @@ interface ListOptions extends StoreOptions {
 const formatOption = () => new Option('--format <format>', 'listing format').choices(['table', 'json']).default('table');
 
 async function withSession(opts: StoreOptions, fn: (s: Session) => Promise<void>) {
-  const session = await openSession(opts);
+  const session = await openSession(opts, { readOnly: true });
   try {
     await fn(session);
   } finally {

@@ -21,7 +21,7 @@ export function registerExport(program: Command) {
       if (existsSync(opts.output) && readdirSync(opts.output).length && !opts.force) {
         throw new UserError(`${opts.output} is not empty: choose another folder, or add --force`);
       }
-      const session = await openSession(opts);
+      const session = await openSession(opts, { readOnly: true });
       try {
         const records = (await session.store.listRecords(opts.namespace ? { tenant: opts.namespace } : {})).filter((r) => r.managed);
         if (!records.length) throw new UserError(`nothing to export: the tenant store at ${session.store.location} holds no managed resources${opts.namespace ? ` in tenant ${opts.namespace}` : ''}`);

@@ -1,4 +1,5 @@
 // Values of command-line flags that several commands share.
+import { readFileSync } from 'node:fs';
 import { parseDuration } from '../api/duration.js';
 import { UserError } from './errors.js';
 
@@ -27,4 +28,16 @@ export function parseListen(text: string): { host: string; port: number } {
   const port = m ? Number(m[3]) : NaN;
   if (!m || !(port >= 0 && port < 65536)) throw new UserError(`--listen ${text}: expected [HOST]:PORT, e.g. :8080 or 127.0.0.1:8080`);
   return { host: m[1] ?? (m[2] || '0.0.0.0'), port };
+}
+
+/** A secret a long-running mode is given: a file's content (one trailing newline dropped), or an environment variable. */
+export function secretFlag(flag: string, file: string | undefined, envName: string): string | undefined {
+  if (file) {
+    try {
+      return readFileSync(file, 'utf8').replace(/\r?\n$/, '');
+    } catch (e) {
+      throw new UserError(`${flag} ${file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
+    }
+  }
+  return process.env[envName] || undefined;
 }

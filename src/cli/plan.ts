@@ -3,7 +3,9 @@ import { Option, type Command } from 'commander';
 import { makePlan, hasChanges, type Plan } from '../engine/plan.js';
 import { UserError } from './errors.js';
 import { planJson, planMarkdown, planText } from './plan-format.js';
-import { loadInput, openSession, storeOptions, type Session, type StoreOptions } from './session.js';
+import { formatDiagnostic, type Diagnostic } from '../config/diagnostics.js';
+import { validatePaths, type ValidationResult } from '../config/validate.js';
+import { checkInput, loadInput, openSession, storeOptions, type Session, type StoreOptions } from './session.js';
 
 export interface PlanOptions extends StoreOptions {
   filename: string[];
@@ -18,12 +20,12 @@ export function planOptions(cmd: Command): Command {
       .requiredOption('-f, --filename <path...>', 'files or directories of the whole configuration; - reads standard input')
       .option('--source <name>', 'name of this configuration: resources it applied and no longer holds are pruned', 'default')
       .option('--revision <rev>', 'revision recorded in the inventory and audit log (default: a digest of the input)')
-      .option('--allow-mass-delete', `allow a prune of more than 10 resources or more than 25% of the source's inventory`),
+      .option('--allow-mass-delete', `allow a prune of more than 10 resources, or 5 or more and more than 25% of the source's inventory`),
   );
 }
 
-export async function planFor(session: Session, opts: PlanOptions): Promise<Plan> {
-  const input = await loadInput(opts.filename, session);
+export async function planFor(session: Session, opts: PlanOptions, checked: ValidationResult): Promise<Plan> {
+  const input = await loadInput(checked, session);
   return makePlan(session, input.desired, { source: opts.source, revision: opts.revision ?? input.digest, allowMassDelete: opts.allowMassDelete });
 }
 
@@ -38,9 +40,15 @@ export function registerPlan(program: Command) {
     .option('--no-color', 'plain text even on a terminal')
     .addHelpText('after', '\nExamples:\n  mdmops plan -f examples/tenant\n  mdmops plan -f config/ -o markdown > plan.md\n  mdmops plan -f config/ --detailed-exitcode || [ $? -eq 2 ]')
     .action(async (opts: PlanOptions & { output: string; detailedExitcode?: boolean; color?: boolean }) => {
-      const session = await openSession(opts);
+      // A plan read by a machine (a pull-request comment) says why it could not be made, in its format.
+      const checked = opts.output === 'text' ? checkInput(opts.filename) : validatePaths(opts.filename);
+      if (checked.diagnostics.length) {
+        process.stdout.write(opts.output === 'json' ? JSON.stringify({ formatVersion: 1, valid: false, errors: checked.diagnostics }, null, 2) + '\n' : invalidMarkdown(checked.diagnostics));
+        throw new UserError(`the configuration is invalid (${checked.diagnostics.length} error${checked.diagnostics.length === 1 ? '' : 's'}): nothing was planned`);
+      }
+      const session = await openSession(opts, { readOnly: true });
       try {
-        const plan = await planFor(session, opts);
+        const plan = await planFor(session, opts, checked);
         if (opts.output === 'json') process.stdout.write(JSON.stringify(planJson(plan), null, 2) + '\n');
         else if (opts.output === 'markdown') process.stdout.write(planMarkdown(plan));
         else process.stdout.write(planText(plan, colourWanted(process.stdout, opts.color)));
@@ -50,4 +58,9 @@ export function registerPlan(program: Command) {
         await session.close();
       }
     });
+}
+
+function invalidMarkdown(diagnostics: Diagnostic[]): string {
+  const n = diagnostics.length;
+  return `### mdmops plan\n\n**The configuration is invalid** (${n} error${n === 1 ? '' : 's'}): nothing can be planned.\n\n\`\`\`\n${diagnostics.map(formatDiagnostic).join('\n')}\n\`\`\`\n`;
 }

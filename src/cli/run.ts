@@ -1,17 +1,16 @@
 // mdmops run --git URL | --watch DIR: the long-running GitOps mode. Applies each new revision whose
 // whole configuration validates, serves /healthz, /readyz, /metrics, GET /status and the webhook
 // POST /hooks/git, and on SIGTERM lets the apply under way finish or stops it cleanly.
-import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Option, type Command } from 'commander';
-import { duration, parseListen, wholeNumber } from './flags.js';
+import { duration, parseListen, secretFlag, wholeNumber } from './flags.js';
 import { FolderSource } from '../gitops/folder-source.js';
-import { credentialEnv, readGitCredentials, urlProblem } from '../gitops/credentials.js';
+import { credentialEnv, readGitCredentials, shownUrl, urlProblem } from '../gitops/credentials.js';
 import { GitError, repoPath } from '../gitops/git.js';
 import { GitSource } from '../gitops/git-source.js';
 import { Runner } from '../gitops/runner.js';
 import type { RevisionSource } from '../gitops/source.js';
-import { webhookAuthorized } from '../gitops/webhook.js';
+import { deliveryId, SeenDeliveries, webhookAuthorized } from '../gitops/webhook.js';
 import { serveHttp, type Route } from '../server/http.js';
 import { createLogger } from '../server/log.js';
 import { Registry } from '../server/metrics.js';
@@ -29,6 +28,7 @@ interface RunOptions extends StoreOptions {
   debounce: string;
   listen: string;
   webhookSecretFile?: string;
+  apiTokenFile?: string;
   gitSecret?: string;
   workdir?: string;
   source: string;
@@ -36,17 +36,6 @@ interface RunOptions extends StoreOptions {
   gracePeriod?: string;
   allowMassDelete?: boolean;
   once?: boolean;
-}
-
-function webhookSecret(file: string | undefined): string | undefined {
-  if (file) {
-    try {
-      return readFileSync(file, 'utf8').replace(/\r?\n$/, '');
-    } catch (e) {
-      throw new UserError(`--webhook-secret-file ${file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
-    }
-  }
-  return process.env.MDMOPS_WEBHOOK_SECRET || undefined;
 }
 
 export function registerRun(program: Command) {
@@ -60,14 +49,15 @@ export function registerRun(program: Command) {
       .option('--path <dir>', 'folder of the configuration inside the repository', '.')
       .option('--interval <duration>', 'how often to fetch, and to apply the revision in force again', '1m')
       .option('--debounce <duration>', 'with --watch: quiet time after the last edit before a round', '500ms')
-      .option('--listen <[host]:port>', 'address of /healthz, /readyz, /metrics, /status and /hooks/git', ':8080')
+      .option('--listen <[host]:port>', 'address of /healthz, /readyz, /metrics, /status and /hooks/git (:8080 listens on every interface)', '127.0.0.1:8080')
+      .addOption(new Option('--api-token-file <file>', 'bearer token of the status API (or set MDMOPS_API_TOKEN); without one, /status answers only on a loopback --listen'))
       .addOption(new Option('--webhook-secret-file <file>', 'shared secret of POST /hooks/git (or set MDMOPS_WEBHOOK_SECRET); without one the webhook answers 401'))
       .option('--git-secret <name>', 'secret holding the repository credentials: keys password (an HTTPS token) and optional username, or identity (an SSH key) and optional known_hosts')
       .option('--workdir <dir>', `where the repository cache and revisions' files are kept (default: ${STATE_DIR}/run/<source>)`)
       .option('--source <name>', 'name of this configuration: resources it applied and no longer holds are pruned', 'default')
       .option('--concurrency <n>', 'resources applied at once', '8')
       .option('--grace-period <duration>', 'on SIGTERM, how long an apply under way may go on before no further resource is started (default: until the revision is applied to the end)')
-      .option('--allow-mass-delete', `allow revisions that prune more than 10 resources or more than 25% of the source's inventory`)
+      .option('--allow-mass-delete', `allow revisions that prune more than 10 resources, or 5 or more and more than 25% of the source's inventory`)
       .option('--once', 'one round (fetch, validate, apply), then exit: 0 when the head is applied, 1 when not'),
   )
     .addHelpText(
@@ -81,7 +71,8 @@ export function registerRun(program: Command) {
       const debounceMs = duration('--debounce', opts.debounce, 0);
       const gracePeriodMs = opts.gracePeriod === undefined ? undefined : duration('--grace-period', opts.gracePeriod, 0);
       const listen = parseListen(opts.listen);
-      const secret = webhookSecret(opts.webhookSecretFile);
+      const secret = secretFlag('--webhook-secret-file', opts.webhookSecretFile, 'MDMOPS_WEBHOOK_SECRET');
+      const apiToken = secretFlag('--api-token-file', opts.apiTokenFile, 'MDMOPS_API_TOKEN');
       const workdir = resolve(opts.workdir ?? join(STATE_DIR, 'run', opts.source));
       let path = '';
       if (opts.git) {
@@ -127,14 +118,22 @@ export function registerRun(program: Command) {
           lock: () => applyLock(session),
         }, metrics);
 
-        const webhooks = metrics.counter('mdmops_webhook_requests_total', 'Webhook requests, by result (accepted, unauthorized).');
+        const webhooks = metrics.counter('mdmops_webhook_requests_total', 'Webhook requests, by result (accepted, duplicate, unauthorized).');
         const routes: Record<string, Route> = { 'GET /status': async () => ({ status: 200, body: await runner.status() }) };
+        const hooks: Record<string, Route> = {};
         if (opts.git) {
-          routes['POST /hooks/git'] = async (req, body) => {
-            if (!secret || !webhookAuthorized(req.headers, body, secret)) {
+          const seen = new SeenDeliveries();
+          hooks['POST /hooks/git'] = async (req, body) => {
+            if (!secret || !(await webhookAuthorized(req.headers, body, secret))) {
               webhooks.inc({ result: 'unauthorized' });
               log.warn({ remote: req.socket.remoteAddress }, 'webhook refused: no valid signature or token');
               return { status: 401, body: { error: secret ? 'unauthorized: sign the body (X-Hub-Signature-256) or send the shared secret (Authorization: Bearer)' : 'unauthorized: no webhook secret is configured (--webhook-secret-file or MDMOPS_WEBHOOK_SECRET)' } };
+            }
+            // A delivery sent again (a replay) changes nothing: the first one fetched already.
+            const id = deliveryId(req.headers);
+            if (id !== undefined && !seen.first(id)) {
+              webhooks.inc({ result: 'duplicate' });
+              return { status: 200, body: { accepted: false, reason: `delivery ${id} was seen before` } };
             }
             webhooks.inc({ result: 'accepted' });
             log.info({ event: req.headers['x-github-event'] ?? req.headers['x-gitlab-event'] ?? null }, 'webhook: fetching now');
@@ -144,7 +143,7 @@ export function registerRun(program: Command) {
         }
         if (!opts.once) {
           try {
-            http = await serveHttp({ host: listen.host, port: listen.port, metrics, notReady: () => runner.notReady(), routes });
+            http = await serveHttp({ host: listen.host, port: listen.port, metrics, notReady: () => runner.notReady(), routes, apiToken, hooks });
           } catch (e) {
             throw new UserError(`--listen ${opts.listen}: ${(e as Error).message}`);
           }
@@ -157,7 +156,7 @@ export function registerRun(program: Command) {
         };
         process.on('SIGTERM', stop);
         process.on('SIGINT', stop);
-        log.info({ ...src.describe(), source: opts.source, interval: opts.interval }, opts.git ? `following ${opts.git} branch ${opts.branch}` : `watching ${opts.watch}`);
+        log.info({ ...src.describe(), source: opts.source, interval: opts.interval }, opts.git ? `following ${shownUrl(opts.git)} branch ${opts.branch}` : `watching ${opts.watch}`);
         try {
           await runner.run();
         } finally {

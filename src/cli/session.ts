@@ -2,18 +2,18 @@
 // and turning validated files into desired state.
 import { Option, type Command } from 'commander';
 import { userInfo } from 'node:os';
-import { rmSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { displayName } from '../api/index.js';
 import { formatDiagnostic, type Diagnostic } from '../config/diagnostics.js';
-import { validatePaths } from '../config/validate.js';
+import { validatePaths, type ValidationResult } from '../config/validate.js';
 import { sha256 } from '../engine/canonical.js';
 import type { Engine } from '../engine/context.js';
 import { desiredOf, type Desired } from '../engine/desired.js';
 import { StandaloneSecrets, type SecretResolver } from '../engine/secrets.js';
 import { defaultProviders } from '../providers/index.js';
 import { loadMasterKey, MasterKeyError } from '../store/master-key.js';
-import { defaultKeyFile, openStore, parseStoreSpec, STATE_DIR, StoreSpecError } from '../store/open.js';
+import { openStore, parseStoreSpec, STATE_DIR, stateDirOf, StoreSpecError } from '../store/open.js';
 import { StoreVersionError } from '../store/sql-store.js';
 import { UserError } from './errors.js';
 
@@ -26,8 +26,8 @@ export interface StoreOptions {
 export function storeOptions(cmd: Command): Command {
   return cmd
     .addOption(new Option('--store <spec>', `tenant store: sqlite:PATH or postgres://user@host/db (default: sqlite in ${STATE_DIR}/)`).env('MDMOPS_STORE'))
-    .addOption(new Option('--master-key-file <path>', `file holding the master key (default: ${STATE_DIR}/master.key, created on first use; or set MDMOPS_MASTER_KEY)`).env('MDMOPS_MASTER_KEY_FILE'))
-    .addOption(new Option('--secrets-dir <dir>', 'folder of secrets laid out as <name>/<key> (or set MDMOPS_SECRET_<NAME>_<KEY>)').default(join(STATE_DIR, 'secrets')).env('MDMOPS_SECRETS_DIR'));
+    .addOption(new Option('--master-key-file <path>', `file holding the master key (default: master.key beside a SQLite store, created on first use; or set MDMOPS_MASTER_KEY)`).env('MDMOPS_MASTER_KEY_FILE'))
+    .addOption(new Option('--secrets-dir <dir>', 'folder of secrets laid out as <name>/<key>, and <tenant>/<name>/<key> for tenants other than default (default: secrets/ beside a SQLite store; or set MDMOPS_SECRET_<NAME>__<KEY>, MDMOPS_SECRET_<TENANT>__<NAME>__<KEY>)').env('MDMOPS_SECRETS_DIR'));
 }
 
 export interface Session extends Engine {
@@ -35,7 +35,11 @@ export interface Session extends Engine {
   close(): Promise<void>;
 }
 
-export async function openSession(opts: StoreOptions): Promise<Session> {
+/**
+ * Opens the store named by the options, with its master key. A command that only reads (plan,
+ * status, ...) passes readOnly: it never creates a store, a folder or a key.
+ */
+export async function openSession(opts: StoreOptions, how: { readOnly?: boolean } = {}): Promise<Session> {
   let spec;
   try {
     spec = parseStoreSpec(opts.store);
@@ -43,21 +47,10 @@ export async function openSession(opts: StoreOptions): Promise<Session> {
     if (e instanceof StoreSpecError) throw new UserError(e.message);
     throw e;
   }
-  let loaded;
-  try {
-    loaded = loadMasterKey({
-      env: process.env.MDMOPS_MASTER_KEY,
-      file: opts.masterKeyFile,
-      // Only the embedded default creates its own key: replicas sharing PostgreSQL must be given one.
-      createAt: spec.backend === 'sqlite' ? defaultKeyFile() : undefined,
-    });
-  } catch (e) {
-    if (e instanceof MasterKeyError || (e as NodeJS.ErrnoException).code) throw new UserError((e as Error).message);
-    throw e;
+  const stateDir = stateDirOf(spec);
+  if (how.readOnly && spec.backend === 'sqlite' && !existsSync(spec.path)) {
+    throw new UserError(`there is no tenant store at ${spec.path}: mdmops apply -f DIR makes one there (or name another with --store)`);
   }
-  const announce = () => loaded.created && process.stderr.write(`mdmops: created a master key in ${loaded.created} (mode 0600). Back it up: without it the keys in the tenant store cannot be read.\n`);
-  if (loaded.warning) process.stderr.write(`mdmops: warning: ${loaded.warning}\n`);
-
   let store;
   try {
     store = await openStore(spec);
@@ -66,24 +59,36 @@ export async function openSession(opts: StoreOptions): Promise<Session> {
     const where = spec.backend === 'sqlite' ? spec.path : 'the PostgreSQL store';
     throw new UserError(`cannot open the tenant store at ${where}: ${(e as Error).message}`);
   }
+  const keyFile = join(stateDir, 'master.key');
   const known = await store.getMeta('master_key_id');
-  if (known && loaded.created) {
-    // The store was made with a key that is gone: a new one cannot open anything in it.
-    rmSync(loaded.created, { force: true });
+  let loaded;
+  try {
+    const byDefault = spec.backend === 'sqlite' && !opts.masterKeyFile && !process.env.MDMOPS_MASTER_KEY;
+    // The store was made with a key that is gone: a new one could open nothing in it.
+    if (known && byDefault && !existsSync(keyFile)) {
+      throw new UserError(`the master key file ${keyFile} is missing, and this store was made with a key (id ${known}): restore the file from your backup, or give the key with MDMOPS_MASTER_KEY`);
+    }
+    loaded = loadMasterKey({
+      env: process.env.MDMOPS_MASTER_KEY,
+      file: opts.masterKeyFile ?? (how.readOnly && byDefault ? keyFile : undefined),
+      // Only SQLite creates its own key, beside the store: replicas sharing PostgreSQL must be given one.
+      createAt: byDefault && !how.readOnly ? keyFile : undefined,
+    });
+    if (known && known !== loaded.key.id) {
+      throw new UserError(`the master key (id ${loaded.key.id}) is not the one this store was made with (id ${known}): give the store's key with MDMOPS_MASTER_KEY or --master-key-file`);
+    }
+  } catch (e) {
     await store.close();
-    throw new UserError(`the master key file ${loaded.created} is missing, and this store was made with a key (id ${known}): restore the file from your backup, or give the key with MDMOPS_MASTER_KEY`);
+    if (e instanceof MasterKeyError || (e as NodeJS.ErrnoException).code) throw new UserError((e as Error).message);
+    throw e;
   }
-  if (known && known !== loaded.key.id) {
-    await store.close();
-    throw new UserError(`the master key (id ${loaded.key.id}) is not the one this store was made with (id ${known}): give the store's key with MDMOPS_MASTER_KEY or --master-key-file`);
-  }
+  if (loaded.created) process.stderr.write(`mdmops: created a master key in ${loaded.created} (mode 0600). Back it up: without it the keys in the tenant store cannot be read.\n`);
   if (!known) await store.commit([{ op: 'setMeta', key: 'master_key_id', value: loaded.key.id }]);
-  announce();
   return {
     store,
     key: loaded.key,
     providers: defaultProviders(),
-    secrets: new StandaloneSecrets(opts.secretsDir ?? join(STATE_DIR, 'secrets')),
+    secrets: new StandaloneSecrets(opts.secretsDir ?? join(stateDir, 'secrets')),
     close: () => store.close(),
   };
 }
@@ -94,9 +99,22 @@ export interface Input {
   digest: string;
 }
 
-/** Validates everything first: one invalid resource means nothing goes further. */
-export async function loadInput(paths: string[], session: Session): Promise<Input> {
-  const read = await readInput(paths, session);
+/**
+ * Validates everything first: one invalid resource means nothing goes further. Called before the
+ * store is opened, so that an invalid configuration creates nothing.
+ */
+export function checkInput(paths: string[]): ValidationResult {
+  const result = validatePaths(paths);
+  if (result.diagnostics.length) {
+    for (const d of result.diagnostics) process.stderr.write(formatDiagnostic(d) + '\n');
+    throw new UserError(`the configuration is invalid (${result.diagnostics.length} error${result.diagnostics.length === 1 ? '' : 's'}): nothing was planned or applied`);
+  }
+  return result;
+}
+
+/** The desired state of a checked configuration (see checkInput). */
+export async function loadInput(checked: ValidationResult, session: Session): Promise<Input> {
+  const read = await desiredInput(checked, session);
   if ('diagnostics' in read) {
     for (const d of read.diagnostics) process.stderr.write(formatDiagnostic(d) + '\n');
     throw new UserError(`the configuration is invalid (${read.diagnostics.length} error${read.diagnostics.length === 1 ? '' : 's'}): nothing was planned or applied`);
@@ -111,6 +129,10 @@ export async function loadInput(paths: string[], session: Session): Promise<Inpu
 export async function readInput(paths: string[], engine: Pick<Session, 'secrets' | 'key'>, label?: (file: string) => string): Promise<Input | { diagnostics: Diagnostic[] }> {
   const result = validatePaths(paths, undefined, label);
   if (result.diagnostics.length) return { diagnostics: result.diagnostics };
+  return desiredInput(result, engine);
+}
+
+async function desiredInput(result: ValidationResult, engine: Pick<Session, 'secrets' | 'key'>): Promise<Input | { diagnostics: Diagnostic[] }> {
   const desired: Desired[] = [];
   for (const v of result.resources) {
     const origin = { file: v.source.file, line: v.source.lineCounter.linePos(v.source.node.range?.[0] ?? 0).line };
@@ -120,6 +142,17 @@ export async function readInput(paths: string[], engine: Pick<Session, 'secrets'
       const resource = displayName(v.resource.kind, v.resource.metadata.name, v.resource.metadata.namespace);
       return { diagnostics: [{ file: origin.file, line: origin.line, column: 1, resource, message: (e as Error).message, code: 'file' }] };
     }
+  }
+  // Two refs read from one place would silently share a value.
+  const refs = desired.flatMap((d) => Object.values(d.secrets).map((s) => ({ desired: d, tenant: d.id.tenant, ref: s.ref })));
+  const clashes = engine.secrets.conflicts?.(refs) ?? [];
+  if (clashes.length) {
+    return {
+      diagnostics: clashes.map(({ index, message }) => {
+        const d = refs[index]!.desired;
+        return { file: d.origin?.file ?? '', line: d.origin?.line ?? 0, column: 1, resource: displayName(d.id.kind, d.id.name, d.id.tenant), message, code: 'reference' as const };
+      }),
+    };
   }
   const digest = sha256(desired.map((d) => `${d.key}=${d.desiredHash}`).sort().join('\n')).slice(0, 12);
   return { desired, digest: `sha256:${digest}` };

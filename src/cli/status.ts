@@ -18,7 +18,7 @@ export function registerStatus(program: Command) {
     .option('-n, --namespace <tenant>', 'only this tenant (for Kind/name: default)')
     .addOption(new Option('-o, --output <format>', 'table, yaml or json').choices(['table', 'yaml', 'json']).default('table'))
     .action(async (resource: string | undefined, opts: StoreOptions & { namespace?: string; output: string }) => {
-      const session = await openSession(opts);
+      const session = await openSession(opts, { readOnly: true });
       try {
         const inventory = new Map((await session.store.listInventory()).map((e) => [idKey(e), e]));
         let records: StoredRecord[];
@@ -69,7 +69,7 @@ export function registerNotifications(program: Command) {
     .option('--all', 'include notifications whose cause has gone')
     .addOption(new Option('-o, --output <format>', 'table, yaml or json').choices(['table', 'yaml', 'json']).default('table'))
     .action(async (opts: StoreOptions & { all?: boolean; output: string }) => {
-      const session = await openSession(opts);
+      const session = await openSession(opts, { readOnly: true });
       try {
         const list = await session.store.listNotifications(opts.all ? {} : { active: true });
         if (opts.output === 'json') process.stdout.write(JSON.stringify(list, null, 2) + '\n');
@@ -94,7 +94,7 @@ export function registerAudit(program: Command) {
     .addOption(new Option('-o, --output <format>', 'table, yaml or json').choices(['table', 'yaml', 'json']).default('table'))
     .action(async (opts: StoreOptions & { limit: string; output: string }) => {
       const limit = wholeNumber('--limit', opts.limit);
-      const session = await openSession(opts);
+      const session = await openSession(opts, { readOnly: true });
       try {
         const list = await session.store.listAudit(limit);
         if (opts.output === 'json') process.stdout.write(JSON.stringify(list, null, 2) + '\n');

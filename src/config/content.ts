@@ -1,6 +1,6 @@
 // Files that resources point at: they exist, stay inside the configuration, and hold what they should.
-import { readFileSync, statSync } from 'node:fs';
-import { isAbsolute, relative, resolve } from 'node:path';
+import { readFileSync, realpathSync, statSync } from 'node:fs';
+import { isAbsolute, relative, resolve, sep } from 'node:path';
 import type { FileField } from '../api/index.js';
 import { checkPkcs12Structure, readCertificates } from '../pki/x509.js';
 import { parseGsqlExport, provisionable, type GsqlExport } from '../sql/gsql-export.js';
@@ -72,11 +72,18 @@ export class ContentChecker {
   private read(baseDir: string, root: string, file: string): Buffer | string {
     if (isAbsolute(file)) return `file "${file}" must be a path relative to the YAML file`;
     const path = resolve(baseDir, file);
-    if (relative(root, path).startsWith('..')) return `file "${file}" is outside the configuration folder ${root}`;
+    if (!inside(root, path)) return `file "${file}" is outside the configuration folder ${root}`;
     const cached = this.cache.get(path);
     if (cached !== undefined) return cached;
     let result: Buffer | string;
     try {
+      // A symbolic link may lead out of the folder: where it really is must be inside too.
+      const real = realpathSync(path);
+      if (!inside(realpathSync(root), real)) {
+        result = `file "${file}" is a symbolic link to ${real}, outside the configuration folder ${root}`;
+        this.cache.set(path, result);
+        return result;
+      }
       const size = statSync(path).size;
       result = size > this.limits.maxFileBytes ? `file "${file}" is ${size} bytes, above the limit of ${this.limits.maxFileBytes}` : readFileSync(path);
     } catch {
@@ -86,4 +93,10 @@ export class ContentChecker {
     this.cache.set(path, result);
     return result;
   }
+}
+
+/** Whether path is root or below it. */
+function inside(root: string, path: string): boolean {
+  const rel = relative(root, path);
+  return rel !== '..' && !rel.startsWith(`..${sep}`) && !isAbsolute(rel);
 }

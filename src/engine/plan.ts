@@ -60,8 +60,13 @@ export interface PlanOptions {
 const OBSERVE_CONCURRENCY = 32;
 const POLICY_PATHS = new Set(POLICY_FIELDS.map((f) => `spec.${f}`));
 
-/** Above either, a prune needs --allow-mass-delete. */
-export const MASS_DELETE = { count: 10, fraction: 0.25 };
+/**
+ * Above either, a prune needs --allow-mass-delete. The fraction counts only from `minimum`
+ * deletions on: in a tenant of three resources, removing two is not a mass deletion.
+ */
+export const MASS_DELETE = { count: 10, fraction: 0.25, minimum: 5 };
+
+const massDelete = (doomed: number, owned: number) => doomed > MASS_DELETE.count || (doomed >= MASS_DELETE.minimum && doomed > owned * MASS_DELETE.fraction);
 
 export const hasChanges = (plan: Plan) => plan.changes.some((c) => c.action !== 'no-op' || c.adopt || c.settings);
 
@@ -105,7 +110,8 @@ export async function makePlan(engine: Engine, desired: Desired[], options: Plan
   };
   for (const c of changes) {
     if (c.desired) c.dependsOn = c.desired.references.map((r) => idKey({ tenant: c.id.tenant, kind: r.kind, name: r.name }));
-    else if (c.record && c.action === 'orphan') c.dependsOn = recordReferences(c.record);
+    // A pruned resource depends on what its record references: apply removes dependents first.
+    else if (c.record) c.dependsOn = recordReferences(c.record);
     for (const to of c.dependsOn) addReferrer(c.key, to);
   }
   for (const r of records) {
@@ -128,9 +134,9 @@ export async function makePlan(engine: Engine, desired: Desired[], options: Plan
   }
 
   const owned = inventory.filter((e) => e.source === options.source).length;
-  if (doomed.length && !options.allowMassDelete && (doomed.length > MASS_DELETE.count || doomed.length > owned * MASS_DELETE.fraction)) {
+  if (doomed.length && !options.allowMassDelete && massDelete(doomed.length, owned)) {
     problems.push({
-      message: `this would delete ${doomed.length} of the ${owned} resources applied from source "${options.source}" (more than ${MASS_DELETE.count}, or more than ${MASS_DELETE.fraction * 100}%)`,
+      message: `this would delete ${doomed.length} of the ${owned} resources applied from source "${options.source}" (more than ${MASS_DELETE.count}, or ${MASS_DELETE.minimum} or more and more than ${MASS_DELETE.fraction * 100}%)`,
       hint: 'check that the whole configuration was given with -f; if the deletions are meant, add --allow-mass-delete',
     });
   }

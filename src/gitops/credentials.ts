@@ -81,7 +81,11 @@ export function credentialEnv(creds: GitCredentials | undefined, dir: string): {
   return { env, remove };
 }
 
-/** A URL with a password in it is refused: the token belongs in a secret. Says why, without echoing it. */
+/**
+ * A URL with credentials in it is refused: the token belongs in a secret. Over HTTP(S) any user
+ * part is one (https://TOKEN@host/ is how many hosts take a token); an ssh:// URL may name its
+ * user, which is no secret (git@). Says why, without echoing it.
+ */
 export function urlProblem(url: string): string | undefined {
   let parsed: URL;
   try {
@@ -89,6 +93,21 @@ export function urlProblem(url: string): string | undefined {
   } catch {
     return undefined; // scp-like (git@host:org/repo.git) or a path
   }
-  if (parsed.password) return `--git ${parsed.protocol}//${parsed.host}${parsed.pathname}: the URL holds a password; put the token in a secret and name it with --git-secret`;
+  const shown = `--git ${parsed.protocol}//${parsed.host}${parsed.pathname}`;
+  if (parsed.password) return `${shown}: the URL holds a password; put the token in a secret and name it with --git-secret`;
+  if (parsed.username && parsed.protocol !== 'ssh:') return `${shown}: the URL holds a user part, which may be a token; put the token (and the user name) in a secret and name it with --git-secret`;
   return undefined;
+}
+
+/** A URL as messages, logs and the status API show it: without a user part, whatever it holds. */
+export function shownUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (!parsed.username && !parsed.password) return url;
+    parsed.username = '';
+    parsed.password = '';
+    return parsed.toString();
+  } catch {
+    return url; // scp-like or a path: git@ names the ssh user, nothing secret
+  }
 }

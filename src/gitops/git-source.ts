@@ -1,6 +1,7 @@
 // Revisions from one branch of a git repository, fetched into a bare cache under the work folder.
 import { existsSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { shownUrl } from './credentials.js';
 import { GitError, gitMessage, Repo } from './git.js';
 import type { Checkout, Look, RevisionInfo, RevisionSource } from './source.js';
 
@@ -22,7 +23,7 @@ export class GitSource implements RevisionSource {
   constructor(private readonly opts: GitSourceOptions) {}
 
   describe() {
-    return { repository: this.opts.url, branch: this.opts.branch, path: this.opts.path || '.' };
+    return { repository: shownUrl(this.opts.url), branch: this.opts.branch, path: this.opts.path || '.' };
   }
 
   private async cache(): Promise<Repo> {
@@ -31,7 +32,8 @@ export class GitSource implements RevisionSource {
   }
 
   async look(): Promise<Look> {
-    const { url, branch } = this.opts;
+    const { branch } = this.opts;
+    const url = shownUrl(this.opts.url);
     let fetched;
     try {
       fetched = await (await this.cache()).fetch(branch);

@@ -21,6 +21,8 @@ export interface KindBehaviour {
   /** Makes what the resource needs on creation (record undefined) or update: keys, certificates. */
   reconcile?(ctx: ProviderContext, desired: Desired, record: StoredRecord | undefined): Promise<Made>;
   impact?(ctx: ProviderContext, desired: Desired, record: StoredRecord, replace: string[]): Promise<string[]>;
+  /** What a reviewer must be told of the desired spec whenever it changes (a password sent in clear). Pure. */
+  warnings?(desired: Desired): string[];
   cleanup?(ctx: ProviderContext, record: StoredRecord, policy: 'Delete' | 'Orphan'): Promise<Write[] | void>;
   sync?: Provider['sync'];
 }
@@ -44,7 +46,7 @@ export function recordProvider(b: KindBehaviour): Provider {
       return {
         outcome: await outcome(ctx, desired, record),
         replace,
-        impact: record && b.impact ? await b.impact(ctx, desired, record, replace) : [],
+        impact: [...(b.warnings?.(desired) ?? []), ...(record && b.impact ? await b.impact(ctx, desired, record, replace) : [])],
         pending: replace.length ? [] : ((await b.pending?.(ctx, desired, record)) ?? []),
       };
     },

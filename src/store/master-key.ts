@@ -1,6 +1,6 @@
 // The master key: seals key material in the store (AES-256-GCM) and keys the digests of secret values.
 import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes } from 'node:crypto';
-import { linkSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, fstatSync, fsyncSync, linkSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 
 const VERSION = 1;
@@ -77,16 +77,23 @@ export interface KeySource {
   createAt?: string;
 }
 
-export function loadMasterKey(source: KeySource): { key: MasterKey; created?: string; warning?: string } {
+export function loadMasterKey(source: KeySource): { key: MasterKey; created?: string } {
   if (source.env) return { key: parseKey(source.env, 'MDMOPS_MASTER_KEY') };
   const file = source.file ?? source.createAt;
   if (!file) throw new MasterKeyError('no master key: set MDMOPS_MASTER_KEY or --master-key-file (every replica sharing a store needs the same key)');
   if (source.file) return readKeyFile(source.file);
   // Written aside and linked into place: a crash never leaves a half-written key, and of two
-  // processes starting at once, one key wins and both use it.
+  // processes starting at once, one key wins and both use it. The aside name is random and made
+  // with O_EXCL|O_NOFOLLOW: a file or link planted in the folder beforehand is never written through.
   mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
-  const aside = `${file}.${process.pid}.tmp`;
-  writeFileSync(aside, `${randomBytes(32).toString('base64')}\n`, { mode: 0o600 });
+  const aside = `${file}.${randomBytes(8).toString('hex')}.tmp`;
+  const fd = openSync(aside, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+  try {
+    writeSync(fd, `${randomBytes(32).toString('base64')}\n`);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
   try {
     linkSync(aside, file);
   } catch (e) {
@@ -98,14 +105,23 @@ export function loadMasterKey(source: KeySource): { key: MasterKey; created?: st
   return { ...readKeyFile(file), created: file };
 }
 
+/** Reads a key file that is the owner's alone: a link (which could point anywhere) or a file others may read is refused. */
 function readKeyFile(file: string) {
-  let text: string;
+  let fd: number;
   try {
-    text = readFileSync(file, 'utf8');
+    fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW);
   } catch (e) {
-    throw new MasterKeyError(`${file}: cannot read the master key (${(e as NodeJS.ErrnoException).code})`);
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ELOOP') throw new MasterKeyError(`${file} is a symbolic link: give the master key file itself (or its content in MDMOPS_MASTER_KEY)`);
+    throw new MasterKeyError(`${file}: cannot read the master key (${code})`);
   }
-  const mode = statSync(file).mode & 0o777;
-  const warning = mode & 0o077 ? `${file} is readable by others (mode ${mode.toString(8)}): chmod 600 it` : undefined;
-  return { key: parseKey(text, file), warning };
+  try {
+    const stat = fstatSync(fd);
+    if (!stat.isFile()) throw new MasterKeyError(`${file} is not a regular file`);
+    const mode = stat.mode & 0o777;
+    if (mode & 0o077) throw new MasterKeyError(`${file} may be read by others (mode ${mode.toString(8)}): chmod 600 it`);
+    return { key: parseKey(readFileSync(fd, 'utf8'), file) };
+  } finally {
+    closeSync(fd);
+  }
 }

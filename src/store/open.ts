@@ -1,5 +1,5 @@
 // Opening the tenant store named by --store (or MDMOPS_STORE): sqlite:PATH, postgres://..., or the default.
-import { join, resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { redactUrl } from './redact-url.js';
 import { migrate, SqlStore } from './sql-store.js';
 import { sqliteDriver } from './sqlite.js';
@@ -22,9 +22,13 @@ export function parseStoreSpec(spec: string | undefined, cwd = process.cwd()): S
   throw new StoreSpecError(`--store ${/^\w+:\/\//.test(spec) ? redactUrl(spec) : spec}: expected sqlite:PATH or postgres://user@host/db`);
 }
 
-/** Where standalone mode keeps its master key when none is given: beside the default store. */
-export function defaultKeyFile(cwd = process.cwd()): string {
-  return join(resolve(cwd, STATE_DIR), 'master.key');
+/**
+ * The folder of a store's companions (its master key file, standalone secrets) when none is named:
+ * the SQLite file's own folder, so that --store sqlite:/srv/t.db keeps them in /srv; .mdmops/
+ * beside a PostgreSQL store.
+ */
+export function stateDirOf(spec: StoreSpec, cwd = process.cwd()): string {
+  return spec.backend === 'sqlite' ? dirname(spec.path) : resolve(cwd, STATE_DIR);
 }
 
 export async function openStore(spec: StoreSpec): Promise<Store> {

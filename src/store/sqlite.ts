@@ -1,15 +1,19 @@
 // SQLite backend (the embedded default), through better-sqlite3.
 import Database from 'better-sqlite3';
-import { chmodSync, existsSync, mkdirSync } from 'node:fs';
+import { closeSync, constants, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Driver, Exec } from './sql-store.js';
 
 export function sqliteDriver(path: string): Driver {
   mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-  const fresh = !existsSync(path);
+  // It holds sealed keys and digests of secrets: for its owner only, from the first byte (made
+  // here 0600 before SQLite opens it, not chmodded after). Its -wal and -shm files take its mode.
+  try {
+    closeSync(openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600));
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+  }
   const db = new Database(path);
-  // It holds sealed keys and digests of secrets: for its owner only.
-  if (fresh) chmodSync(path, 0o600);
   // WAL keeps readers off the writer's back. With NORMAL sync a commit survives the process being
   // killed at any point; a power cut may lose the last commits, never half of one.
   db.pragma('journal_mode = WAL');

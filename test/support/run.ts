@@ -43,9 +43,10 @@ const killAll = () => { for (const child of running) child.kill('SIGKILL'); };
 afterAll(killAll);
 process.on('exit', killAll);
 
-export async function startRun(cwd: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<RunningMdmops> {
+/** `listenHost` '' listens on every interface (the tests still call it on 127.0.0.1). */
+export async function startRun(cwd: string, args: string[], env: NodeJS.ProcessEnv = {}, listenHost = '127.0.0.1'): Promise<RunningMdmops> {
   const port = await freePort();
-  const child = spawn(process.execPath, [BIN_PATH, 'run', ...args, '--listen', `127.0.0.1:${port}`], {
+  const child = spawn(process.execPath, [BIN_PATH, 'run', ...args, '--listen', `${listenHost}:${port}`], {
     cwd,
     env: { ...process.env, NO_COLOR: '1', MDMOPS_LOG_JSON: '1', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

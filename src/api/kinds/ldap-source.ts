@@ -8,6 +8,7 @@ export const ldapSourceSpec = z
     connectorRef: ref('Connector').optional().describe('Connector that reaches the directory.'),
     url: url('ldap|ldaps'),
     startTls: z.boolean().default(false).describe('Upgrade an ldap:// connection with StartTLS.'),
+    insecure: z.boolean().default(false).describe('Allow ldap:// without StartTLS: the bind password and the entries travel in clear. The plan warns.'),
     tls: z
       .strictObject({
         caCertificates: fileSource.optional().describe('CA bundle (PEM) that signs the directory certificate.'),
@@ -54,6 +55,13 @@ export const ldapSourceSpec = z
         path: [],
         message: 'an LdapSource is reached through a connector: connectorRef is required',
         params: { hint: 'add connectorRef: { name: <Connector> }' },
+      });
+    }
+    if (/^ldap:/i.test(spec.url) && !spec.startTls && !spec.insecure) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['url'],
+        message: 'ldap:// without StartTLS sends the bind password in clear: use ldaps://, set startTls: true, or, knowingly, insecure: true',
       });
     }
     if (spec.startTls && /^ldaps:/i.test(spec.url)) {

@@ -9,5 +9,10 @@ export const ldapSourceProvider = recordProvider({
     const connector = d.spec.connectorRef as { name: string };
     return (await dependencyReady(ctx, { tenant: d.id.tenant, kind: 'Connector', name: connector.name }, 'Connector')) ?? {};
   },
+  warnings(d) {
+    return d.spec.insecure === true && /^ldap:/i.test(String(d.spec.url)) && d.spec.startTls !== true
+      ? ['insecure: the bind password and every entry travel in clear over ldap://']
+      : [];
+  },
   sync: syncLdapSource,
 });
