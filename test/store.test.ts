@@ -465,17 +465,21 @@ describe('one apply at a time', () => {
   it('refuses a second apply while one runs, and lets a killed one go', async () => {
     const { spawn } = await import('node:child_process');
     const { BIN_PATH } = await import('./support/cli.js');
-    ws.run(['plan', '-f', 'config']); // makes the store and its key first
     const first = spawn(process.execPath, [BIN_PATH, 'apply', '-f', 'config', '--auto-approve', '--concurrency', '1'], { cwd: ws.dir });
     // Wait until the first apply has its lock and is at work.
     await new Promise<void>((resolve) => first.stdout.once('data', () => resolve()));
     const second = ws.run(['apply', '-f', 'config', '--auto-approve']);
     expect(second.code).toBe(1);
-    expect(second.stderr).toMatch(/another apply \(.+:\d+\) is running on the tenant store/);
+    expect(second.stderr).toMatch(/another apply \(.+:\d+:[0-9a-f]{8}\) is running on tenant default of the tenant store at .*: try again when it has finished/);
+    // mdmops run on the same store waits its turn too: its round is not applied while the apply runs.
+    const beside = ws.run(['run', '--watch', 'config', '--once']);
+    expect(beside.code).toBe(1);
+    expect(beside.stdout + beside.stderr).toMatch(/another apply \(.+\) is running on tenant default[^"]*; the next round tries again/);
     first.kill('SIGKILL');
     await new Promise((resolve) => first.on('exit', resolve));
     const after = ws.run(['apply', '-f', 'config', '--auto-approve']);
     expect(after.code, after.stderr).toBe(0);
     expect(ws.run(['plan', '-f', 'config', '--detailed-exitcode']).code).toBe(0);
+    expect(ws.run(['run', '--watch', 'config', '--once']).code).toBe(0);
   }, 120_000);
 });

@@ -1,11 +1,11 @@
 // mdmops apply -f PATH: validate everything, show the plan, and make the tenant match it.
 import type { Command } from 'commander';
-import { hostname } from 'node:os';
 import { createInterface } from 'node:readline/promises';
 import { parseDuration } from '../api/duration.js';
 import { applyPlan, type ApplyResult, type ResourceResult } from '../engine/apply.js';
 import { show } from '../engine/context.js';
 import { hasChanges, makePlan, type Change } from '../engine/plan.js';
+import { ApplyLockHeld, takeApplyLocks, type ApplyLock } from '../store/apply-lock.js';
 import { UserError } from './errors.js';
 import { wholeNumber } from './flags.js';
 import { planText } from './plan-format.js';
@@ -36,11 +36,11 @@ export function registerApply(program: Command) {
       const checked = checkInput(opts.filename);
       const session = await openSession(opts);
       try {
-        const release = await applyLock(session);
+        const lock = await applyLock(session, opts.source, checked.resources.map((v) => v.resource.metadata.namespace ?? 'default'));
         try {
-          process.exitCode = await apply(session, opts, checked, concurrency, waitMs);
+          process.exitCode = await apply(session, opts, checked, concurrency, waitMs, lock.signal);
         } finally {
-          await release();
+          await lock.release();
         }
       } finally {
         await session.close();
@@ -48,30 +48,23 @@ export function registerApply(program: Command) {
     });
 }
 
-const LOCK_TTL_MS = 30_000;
+/**
+ * The apply locks of every tenant the source touches: those of its input, and those it applied
+ * before (a prune writes there too). Planned and applied under them.
+ */
+export async function applyLock(session: Session, source: string, inputTenants: string[]): Promise<ApplyLock> {
+  const applied = (await session.store.listInventory(source)).map((e) => e.tenant);
+  try {
+    return await takeApplyLocks(session.store, [...inputTenants, ...applied]);
+  } catch (e) {
+    if (e instanceof ApplyLockHeld) throw new UserError(`${e.message}: try again when it has finished`);
+    throw e;
+  }
+}
 
-/** One apply at a time per store. The lock is renewed while apply runs and lapses soon after it stops. */
-export async function applyLock(session: Session): Promise<() => Promise<void>> {
-  const me = `${hostname()}:${process.pid}`;
-  // A holder on this machine whose process is gone (killed) no longer counts.
-  const gone = (holder: string) => {
-    const [host, pid] = holder.split(':');
-    if (host !== hostname()) return false;
-    try {
-      process.kill(Number(pid), 0);
-      return false;
-    } catch (e) {
-      return (e as NodeJS.ErrnoException).code === 'ESRCH';
-    }
-  };
-  const holder = await session.store.lock('apply', me, LOCK_TTL_MS, gone);
-  if (holder) throw new UserError(`another apply (${holder}) is running on the tenant store at ${session.store.location}: try again when it has finished`);
-  const renew = setInterval(() => void session.store.lock('apply', me, LOCK_TTL_MS).catch(() => undefined), LOCK_TTL_MS / 3);
-  renew.unref();
-  return async () => {
-    clearInterval(renew);
-    await session.store.unlock('apply', me);
-  };
+/** Stops a command whose lock was taken from it (it stalled past the lock's time): it writes no more. */
+export function stopIfLockLost(signal: AbortSignal): void {
+  if (signal.aborted) throw new UserError((signal.reason as Error).message);
 }
 
 const MAX_WAIT_MS = 24 * 3_600_000;
@@ -88,7 +81,7 @@ function waitDuration(wait: boolean | string): number {
   return ms;
 }
 
-async function apply(session: Session, opts: ApplyOptions, checked: ValidationResult, concurrency: number, waitMs: number | undefined): Promise<number> {
+async function apply(session: Session, opts: ApplyOptions, checked: ValidationResult, concurrency: number, waitMs: number | undefined, signal: AbortSignal): Promise<number> {
   const out = process.stdout;
   const plan = await planFor(session, opts, checked);
   const changes = hasChanges(plan);
@@ -106,12 +99,13 @@ async function apply(session: Session, opts: ApplyOptions, checked: ValidationRe
   }
 
   const progress = progressReporter(plan.changes.length);
-  const result = await applyPlan(session, plan, { concurrency, actor: actor(), secrets: session.secrets, onResult: progress.onResult, onProgress: progress.onProgress });
+  const result = await applyPlan(session, plan, { concurrency, actor: actor(), secrets: session.secrets, signal, onResult: progress.onResult, onProgress: progress.onProgress });
   progress.end();
   report(result, changes);
   let failed = result.results.filter((r) => r.state === 'failed' || r.state === 'blocked').length;
   if (failed) return 1;
-  if (waitMs !== undefined) failed = await waitReady(session, opts, concurrency, result, waitMs);
+  stopIfLockLost(signal);
+  if (waitMs !== undefined) failed = await waitReady(session, opts, concurrency, result, waitMs, signal);
   return failed ? 1 : 0;
 }
 
@@ -181,7 +175,7 @@ function report(result: ApplyResult, changed: boolean) {
 const notReady = (result: ApplyResult) => result.results.filter((r) => r.ready === false && r.state !== 'failed' && r.state !== 'blocked');
 
 /** Observes again with backoff until everything is Ready or time runs out. Returns how many are not. */
-async function waitReady(session: Session, opts: ApplyOptions, concurrency: number, first: ApplyResult, waitMs: number): Promise<number> {
+async function waitReady(session: Session, opts: ApplyOptions, concurrency: number, first: ApplyResult, waitMs: number, signal: AbortSignal): Promise<number> {
   const deadline = Date.now() + waitMs;
   let waiting = notReady(first);
   let delay = 1000;
@@ -193,11 +187,13 @@ async function waitReady(session: Session, opts: ApplyOptions, concurrency: numb
     process.stderr.write(`waiting for ${waiting.length} resource${waiting.length === 1 ? '' : 's'} to become Ready...\n`);
     await new Promise((r) => setTimeout(r, Math.min(delay, Math.max(0, deadline - Date.now()))));
     delay = Math.min(delay * 2, 15_000);
+    stopIfLockLost(signal);
     const input = await loadInput(checkInput(opts.filename), session);
     const plan = await makePlan(session, input.desired, { source: opts.source, revision: opts.revision ?? input.digest, allowMassDelete: opts.allowMassDelete });
     // What changed while waiting (a secret put in place, say) is applied too: it is this configuration.
     if (plan.problems.length) throw new UserError('the configuration changed while waiting and its plan has problems: nothing more was applied');
-    const result = await applyPlan(session, plan, { concurrency, actor: actor(), secrets: session.secrets });
+    const result = await applyPlan(session, plan, { concurrency, actor: actor(), secrets: session.secrets, signal });
+    stopIfLockLost(signal);
     for (const r of result.results) if (r.state === 'done' || r.state === 'failed') process.stdout.write(`${line(r)}\n`);
     waiting = notReady(result);
   }

@@ -115,7 +115,7 @@ export function registerRun(program: Command) {
           actor: actor(),
           once: opts.once,
           read: (dir, label) => readInput([dir], session, label),
-          lock: () => applyLock(session),
+          lock: (desired) => applyLock(session, opts.source, desired.map((d) => d.id.tenant)),
         }, metrics);
 
         const webhooks = metrics.counter('mdmops_webhook_requests_total', 'Webhook requests, by result (accepted, duplicate, unauthorized).');

@@ -20,6 +20,7 @@ import type { Engine } from '../engine/context.js';
 import { conditionOf, readyOf } from '../engine/status.js';
 import type { Logger } from '../server/log.js';
 import type { Registry } from '../server/metrics.js';
+import type { ApplyLock } from '../store/apply-lock.js';
 import { syncDueIdentitySources } from './scheduled-syncs.js';
 import type { RevisionInfo, RevisionSource } from './source.js';
 import { commitDetail, SourceReport } from './report.js';
@@ -45,8 +46,8 @@ export interface RunnerOptions {
   once?: boolean;
   /** Validates a folder and reads its desired state; `label` names its files in messages. */
   read(dir: string, label: (file: string) => string): Promise<ReadResult>;
-  /** Takes the store's apply lock (throws when another apply holds it); returns its release. */
-  lock(): Promise<() => Promise<void>>;
+  /** Takes the apply locks of the tenants the source touches (throws when another apply holds one). */
+  lock(desired: Desired[]): Promise<ApplyLock>;
 }
 
 interface Attempt extends RevisionInfo {
@@ -252,6 +253,22 @@ export class Runner {
   }
 
   private async apply(rev: RevisionInfo, desired: Desired[], fresh: boolean, rewritten: boolean): Promise<void> {
+    // Planned under the lock: what another apply writes meanwhile cannot make the plan stale.
+    let lock;
+    try {
+      lock = await this.opts.lock(desired);
+    } catch (e) {
+      await this.report.raise({ reason: 'ApplyLocked', severity: 'Warning', message: `${(e as Error).message}; the next round tries again` }, { failure: true, notify: false });
+      return;
+    }
+    try {
+      await this.applyLocked(rev, desired, fresh, rewritten, lock.signal);
+    } finally {
+      await lock.release();
+    }
+  }
+
+  private async applyLocked(rev: RevisionInfo, desired: Desired[], fresh: boolean, rewritten: boolean, lost: AbortSignal): Promise<void> {
     const started = Date.now();
     const { source } = this.opts;
     const plan: Plan = await makePlan(this.session, desired, { source, revision: rev.revision, allowMassDelete: this.opts.allowMassDelete });
@@ -266,13 +283,6 @@ export class Runner {
     }
     const changes = hasChanges(plan);
     const recorded = fresh || this.state.partial?.revision === rev.revision || this.state.applied?.revision !== rev.revision;
-    let release;
-    try {
-      release = await this.opts.lock();
-    } catch (e) {
-      await this.report.raise({ reason: 'ApplyLocked', severity: 'Warning', message: `${(e as Error).message}; the next round tries again` }, { failure: true, notify: false });
-      return;
-    }
     const total = plan.changes.length;
     try {
       if (recorded) {
@@ -287,7 +297,7 @@ export class Runner {
         concurrency: this.opts.concurrency,
         actor: this.opts.actor,
         secrets: this.session.secrets,
-        signal: this.abort.signal,
+        signal: AbortSignal.any([this.abort.signal, lost]),
         auditDetail: commitDetail(rev),
         onResult: (r) => {
           results.push(r);
@@ -306,7 +316,8 @@ export class Runner {
         this.state = { ...this.state, partial: { ...rev, done, total, at } };
         await saveRunState(this.session.store, source, this.state);
         this.m.applied.inc({ result: 'interrupted' });
-        const message = `revision ${describeRev(rev)} was partly applied when mdmops stopped: ${done} of ${total} resources done, ${cancelled} not started; it is applied again at the next start`;
+        const why = lost.aborted ? `it ${(lost.reason as Error).message}` : 'mdmops stopped';
+        const message = `revision ${describeRev(rev)} was partly applied when ${why}: ${done} of ${total} resources done, ${cancelled} not started; it is applied again at the next start`;
         this.lastAttempt = { ...rev, at, result: 'interrupted', message };
         await this.report.raise({ reason: 'ApplyInterrupted', severity: 'Warning', message });
         await this.report.audit('interrupt-revision', rev, { done, total });
@@ -327,7 +338,6 @@ export class Runner {
       if (fresh) await this.report.resolve('InvalidRevision', 'PlanRefused', ...(rewritten ? [] : ['HistoryRewritten']));
     } finally {
       this.applying = undefined;
-      await release();
     }
   }
 

@@ -13,7 +13,8 @@ import { makePlan } from '../engine/plan.js';
 import type { SecretResolver } from '../engine/secrets.js';
 import { mergeConditions, type Condition, type ConditionInput } from '../engine/status.js';
 import type { Logger } from '../server/log.js';
-import type { ResourceId, StoredRecord } from '../store/types.js';
+import { ApplyLockHeld, lockHolder, takeApplyLocks, type ApplyLock } from '../store/apply-lock.js';
+import type { ResourceId, Store, StoredRecord } from '../store/types.js';
 import { JSON_PATCH, isNotFound, type KubeClient, type KubeObject } from './client.js';
 import { resourcePath } from './paths.js';
 import { checkCustomResource } from './resource.js';
@@ -91,10 +92,33 @@ function planningView(engine: Engine, ids: ResourceId[], source: string): Engine
 export class Reconciler {
   /** The status last sent per key, and what the server kept of it (it prunes fields its schema lacks). */
   private readonly written = new Map<string, { sent: string; kept: string }>();
+  private readonly locks: TenantLocks;
 
-  constructor(private readonly d: ReconcilerDeps) {}
+  constructor(private readonly d: ReconcilerDeps) {
+    this.locks = new TenantLocks(d.engine.store);
+  }
 
+  /**
+   * Under the tenant's apply lock, which `mdmops apply` and `mdmops run` on the same store take too.
+   * While one of them holds it, the resource is tried again later.
+   */
   async reconcile(key: string): Promise<Outcome> {
+    const { namespace } = parseKey(key);
+    try {
+      await this.locks.hold(namespace);
+    } catch (e) {
+      if (!(e instanceof ApplyLockHeld)) throw e;
+      this.d.log.info({ resource: key }, `${e.message}: reconciled once it is done`);
+      return { retry: true, changed: false };
+    }
+    try {
+      return await this.reconcileLocked(key);
+    } finally {
+      await this.locks.letGo(namespace);
+    }
+  }
+
+  private async reconcileLocked(key: string): Promise<Outcome> {
     const { namespace, kind, name } = parseKey(key);
     const def = kindNamed(kind);
     if (!def) return { retry: false, changed: false };
@@ -225,5 +249,39 @@ export class Reconciler {
   private async notify(obj: KubeObject, id: { tenant: string; kind: string; name: string }, since: string): Promise<void> {
     const raised = (await this.d.engine.store.listNotifications({ active: true })).filter((n) => n.tenant === id.tenant && n.kind === id.kind && n.name === id.name && n.lastSeen >= since);
     for (const n of raised) await this.d.event(obj, n.severity === 'Info' ? 'Normal' : 'Warning', n.reason, n.message);
+  }
+}
+
+/**
+ * The controller's hold on each tenant's apply lock: the workers reconciling in one namespace share
+ * one hold (they are one process, and the engine keeps them apart), taken by the first and given
+ * back by the last.
+ */
+class TenantLocks {
+  private readonly held = new Map<string, { lock: Promise<ApplyLock>; users: number }>();
+  private readonly holder = lockHolder();
+
+  constructor(private readonly store: Store) {}
+
+  async hold(tenant: string): Promise<void> {
+    let entry = this.held.get(tenant);
+    if (!entry) {
+      entry = { lock: takeApplyLocks(this.store, [tenant], this.holder), users: 0 };
+      this.held.set(tenant, entry);
+    }
+    entry.users++;
+    try {
+      await entry.lock;
+    } catch (e) {
+      if (--entry.users === 0) this.held.delete(tenant);
+      throw e;
+    }
+  }
+
+  async letGo(tenant: string): Promise<void> {
+    const entry = this.held.get(tenant);
+    if (!entry || --entry.users > 0) return;
+    this.held.delete(tenant);
+    await (await entry.lock).release();
   }
 }
