@@ -105,20 +105,19 @@ export interface Input {
  */
 export function checkInput(paths: string[]): ValidationResult {
   const result = validatePaths(paths);
-  if (result.diagnostics.length) {
-    for (const d of result.diagnostics) process.stderr.write(formatDiagnostic(d) + '\n');
-    throw new UserError(`the configuration is invalid (${result.diagnostics.length} error${result.diagnostics.length === 1 ? '' : 's'}): nothing was planned or applied`);
-  }
+  if (result.diagnostics.length) refuseInvalid(result.diagnostics);
   return result;
+}
+
+function refuseInvalid(diagnostics: Diagnostic[]): never {
+  for (const d of diagnostics) process.stderr.write(formatDiagnostic(d) + '\n');
+  throw new UserError(`the configuration is invalid (${diagnostics.length} error${diagnostics.length === 1 ? '' : 's'}): nothing was planned or applied`);
 }
 
 /** The desired state of a checked configuration (see checkInput). */
 export async function loadInput(checked: ValidationResult, session: Session): Promise<Input> {
   const read = await desiredInput(checked, session);
-  if ('diagnostics' in read) {
-    for (const d of read.diagnostics) process.stderr.write(formatDiagnostic(d) + '\n');
-    throw new UserError(`the configuration is invalid (${read.diagnostics.length} error${read.diagnostics.length === 1 ? '' : 's'}): nothing was planned or applied`);
-  }
+  if ('diagnostics' in read) refuseInvalid(read.diagnostics);
   return read;
 }
 

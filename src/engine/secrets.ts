@@ -17,6 +17,8 @@ export interface SecretResolver {
   conflicts?(refs: { tenant: string; ref: SecretRef }[]): { index: number; message: string }[];
 }
 
+const DEFAULT_TENANT = 'default';
+
 /** One tenant, Secret name or key in an environment name: runs of other characters become one '_'. */
 const envPart = (text: string) => text.toUpperCase().replace(/[^A-Z0-9]+/g, '_');
 
@@ -29,7 +31,6 @@ export function envName(tenant: string, ref: SecretRef): string {
   return `MDMOPS_SECRET_${[...(tenant === DEFAULT_TENANT ? [] : [tenant]), ref.name, ref.key].map(envPart).join('__')}`;
 }
 
-const DEFAULT_TENANT = 'default';
 
 /** Standalone secrets: files laid out per tenant as Kubernetes projects Secrets, or the environment. */
 export class StandaloneSecrets implements SecretResolver {

@@ -62,7 +62,7 @@ async function readBody(req: IncomingMessage, max: number): Promise<Buffer> {
 const LIMITS = { maxHeaderSize: 16 * 1024, headersTimeoutMs: 10_000, requestTimeoutMs: 30_000, keepAliveTimeoutMs: 5_000, maxConnections: 128 };
 
 /** Whether a listen host keeps its listener on this machine. */
-export function isLoopback(host: string): boolean {
+function isLoopback(host: string): boolean {
   if (host === 'localhost') return true;
   if (isIP(host) === 4) return host.startsWith('127.');
   return host === '::1';
