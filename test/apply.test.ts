@@ -195,13 +195,28 @@ describe('prune', () => {
     expect(status.status.publicKeySha256).toBe(key);
     expect(status.status.conditions.find((c: { type: string }) => c.type === 'Synced').reason).toBe('Orphaned');
 
-    // The orphaned SCEP CA still uses the connector: deleting the connector is refused.
+    // A SCEP CA holds no key of its own: its orphaning does not speak of key material.
+    expect(orphan.stdout).toContain('- CertificateAuthority/scep (orphan: kept in the tenant, no longer managed)');
+
+    // The orphaned SCEP CA still names the connector, but no longer holds it back.
     ws.write('config/a.yaml', space('keep1', 1) + space('keep2', 2) + space('keep3', 3) + space('keep4', 4) + space('keep5', 5));
-    const refused = ws.run(['apply', '-f', 'config', '--auto-approve', '--allow-mass-delete']);
-    expect(refused.code).toBe(1);
-    expect(refused.stdout).toContain('cannot delete Connector/paris: still referenced by CertificateAuthority/scep');
-    expect(ws.run(['status', 'Connector/paris']).code).toBe(0);
-    expect(clean(refused)).toBe(true);
+    const removed = ws.run(['apply', '-f', 'config', '--auto-approve']);
+    expect(removed.code, removed.stdout).toBe(0);
+    expect(removed.stdout).toContain('Connector/paris deleted');
+    expect(ws.run(['status', 'Connector/paris']).code).toBe(1);
+
+    // An orphan is removed on purpose only, and a managed resource never this way.
+    const managed = ws.run(['tenant', 'forget', 'Space/keep1']);
+    expect(managed.code).toBe(1);
+    expect(managed.stderr).toContain('Space/keep1 is managed: remove it from its configuration');
+    const forgotten = ws.run(['tenant', 'forget', 'CertificateAuthority/scep']);
+    expect(forgotten.code, forgotten.stderr).toBe(0);
+    expect(ws.run(['status', 'CertificateAuthority/scep']).code).toBe(1);
+    expect(ws.run(['audit', '-o', 'json']).stdout).toContain('"action": "forget"');
+    expect(clean(managed)).toBe(true);
+    // Put back as the tests below expect it: the connector managed again.
+    ws.write('config/a.yaml', connector('paris') + space('keep1', 1) + space('keep2', 2) + space('keep3', 3) + space('keep4', 4) + space('keep5', 5));
+    expect(ws.run(['apply', '-f', 'config', '--auto-approve']).code).toBe(0);
   });
 
   it.each([['with --concurrency 1', ['--concurrency', '1']], ['by default', []]])('deletes dependents before what they reference, %s', (_how, flags: string[]) => {

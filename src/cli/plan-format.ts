@@ -25,7 +25,8 @@ const SYMBOL: Record<Action, string> = { create: '+', update: '~', replace: '-/+
 function headline(c: Change): string {
   const notes: string[] = [];
   if (c.action === 'replace') notes.push(`replace: ${c.replaceFields.join(', ')} cannot change in place`);
-  else if (c.action === 'orphan') notes.push('orphan: kept in the tenant with its key material, no longer managed');
+  // Only a resource that made its own key (a local or intermediate CA) keeps key material.
+  else if (c.action === 'orphan') notes.push(`orphan: kept in the tenant${c.record?.status.publicKeySha256 ? ' with its key material' : ''}, no longer managed`);
   else if (c.observeOnly && !c.record) notes.push('not found in the tenant; managementPolicy Observe creates nothing');
   else if (c.observeOnly) notes.push(c.diffs.length ? 'drift reported, not corrected: managementPolicy Observe' : 'policy settings recorded; managementPolicy Observe');
   else if (c.suspended) notes.push('suspended: only its policy settings are recorded');

@@ -1,11 +1,12 @@
 // mdmops tenant set Kind/name FIELD=VALUE: edit the tenant store directly, as an administrator's
 // console edit would. The next plan shows the drift; apply corrects it (unless managementPolicy: Observe).
+// mdmops tenant forget Kind/name: remove an orphaned resource, which no configuration manages any more.
 import type { Command } from 'commander';
 import { parse } from 'yaml';
 import { kindNamed } from '../api/index.js';
 import { fieldPath } from '../config/diagnostics.js';
-import { show } from '../engine/context.js';
-import { mapFileRefs } from '../engine/desired.js';
+import { recordReferences, show } from '../engine/context.js';
+import { idKey, mapFileRefs } from '../engine/desired.js';
 import { UserError } from './errors.js';
 import { parseResourceArg } from './resource-arg.js';
 import { actor, openSession, storeOptions, type StoreOptions } from './session.js';
@@ -87,6 +88,33 @@ export function registerTenant(program: Command) {
           { op: 'audit', entry: { at, ...id, action: 'console-edit', source: 'console', revision: '', actor: actor(), detail: { fields: edits.map((e) => `spec.${fieldPath(e.path)}`) } } },
         ]);
         process.stdout.write(`${show(id)}: ${edits.map((e) => `spec.${fieldPath(e.path)}`).join(', ')} changed in the tenant store\n`);
+      } finally {
+        await session.close();
+      }
+    });
+
+  storeOptions(tenant.command('forget').description('Remove an orphaned resource (deletionPolicy Orphan) from the tenant store, with what it holds (keys, certificates).'))
+    .argument('<resource>', 'Kind/name, e.g. CertificateAuthority/corp-scep (or Kind/tenant/name)')
+    .option('-n, --namespace <tenant>', 'tenant', 'default')
+    .addHelpText('after', '\nExample:\n  mdmops tenant forget CertificateAuthority/corp-scep')
+    .action(async (resource: string, opts: StoreOptions & { namespace: string }) => {
+      const id = parseResourceArg(resource, opts.namespace);
+      const session = await openSession(opts);
+      try {
+        const record = await session.store.getRecord(id);
+        if (!record) throw new UserError(`${show(id)} is not in the tenant store at ${session.store.location}`);
+        if (record.managed) throw new UserError(`${show(id)} is managed: remove it from its configuration (or its custom resource) instead; only an orphaned resource is forgotten`);
+        const referrers = (await session.store.listRecords({ tenant: id.tenant })).filter((r) => r.managed && recordReferences(r).includes(idKey(id)));
+        if (referrers.length) throw new UserError(`${show(id)} is still referenced by ${referrers.map(show).join(', ')}: change those first`);
+        const at = new Date().toISOString();
+        await session.store.commit([
+          { op: 'deleteRecord', id },
+          { op: 'deleteBlobs', id },
+          { op: 'deleteInventory', id },
+          ...(id.kind === 'CertificateConfiguration' ? [{ op: 'deleteCertificates' as const, tenant: id.tenant, configuration: id.name }] : []),
+          { op: 'audit', entry: { at, ...id, action: 'forget', source: 'console', revision: '', actor: actor(), detail: {} } },
+        ]);
+        process.stdout.write(`${show(id)} forgotten: removed from the tenant store with what it held\n`);
       } finally {
         await session.close();
       }

@@ -119,15 +119,18 @@ export async function makePlan(engine: Engine, desired: Desired[], options: Plan
     if (desiredKeys.has(key) || doomedKeys.has(key)) continue;
     for (const to of recordReferences(r)) addReferrer(key, to);
   }
+  // An orphaned record (deletionPolicy Orphan) is no longer managed: it may keep naming what it
+  // referenced, and does not hold it back (mdmops tenant forget removes it when it is not wanted).
+  const letGo = new Set([...records.filter((r) => !r.managed).map(idKey), ...doomed.filter((c) => c.action === 'orphan').map((c) => c.key)]);
   for (const c of changes) {
     c.dependents = (referrers.get(c.key) ?? []).map(showKey).sort();
     if (c.action === 'delete') {
-      const keeping = (referrers.get(c.key) ?? []).filter((k) => !gone.has(k));
+      const keeping = (referrers.get(c.key) ?? []).filter((k) => !gone.has(k) && !letGo.has(k));
       if (keeping.length) {
         problems.push({
           key: c.key,
           message: `cannot delete ${show(c.id)}: still referenced by ${keeping.map(showKey).join(', ')}`,
-          hint: 'remove or change those references first (an orphaned record still counts)',
+          hint: 'remove or change those references first',
         });
       }
     }
