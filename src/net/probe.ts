@@ -24,7 +24,7 @@ export function probeUrl(url: string, timeoutMs = 3000): Promise<ProbeResult> {
   return probe(host, port, timeoutMs);
 }
 
-export function probe(host: string, port: number, timeoutMs = 3000): Promise<ProbeResult> {
+function probe(host: string, port: number, timeoutMs = 3000): Promise<ProbeResult> {
   const key = `${host}:${port}`;
   const hit = cache.get(key);
   if (hit && Date.now() - hit.at < CACHE_MS) return hit.result;
