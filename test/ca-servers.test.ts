@@ -68,6 +68,30 @@ describe('SCEP CA (Debian scepserver)', () => {
     expect(ws.run(['notifications']).stdout).toContain('not the pinned caFingerprint');
   });
 
+  it('without caFingerprint trusts the CA first seen, says so in the plan, and refuses another until it is pinned', async () => {
+    const unpinned = (url: string) => doc('CertificateAuthority', 'scep', `type: ScepOnPremises\nurl: ${url}\nconnectorRef: { name: dc }\nchallengeSecretRef: { name: scep, key: challenge }`);
+    ws.write('config/scep.yaml', connector + unpinned(scep.url) + wifi);
+    const first = ws.run(['apply', '-f', 'config', '--auto-approve'], env());
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.stdout).toContain('no caFingerprint: the SCEP CA certificate first seen is trusted from then on (trust on first use)');
+    expect(status(ws, 'CertificateAuthority/scep').trustedOnFirstUse).toBe(scep.caFingerprint);
+
+    // Another CA answers at the CA's address (here: the URL moved to another server with its own CA).
+    const other = await startScep();
+    try {
+      ws.write('config/scep.yaml', connector + unpinned(other.url) + wifi);
+      const refused = ws.run(['apply', '-f', 'config', '--auto-approve'], env());
+      expect(refused.stdout).toContain('CertificateAuthority/scep: CAFingerprintMismatch');
+      expect(ws.run(['notifications']).stdout).toContain(`not the one first seen and trusted (${scep.caFingerprint}; no caFingerprint is set)`);
+      // Committing the new CA's fingerprint is the reviewed decision that lets it in.
+      ws.write('config/scep.yaml', connector + ca(other.caFingerprint).replace(scep.url, other.url) + wifi);
+      ws.run(['apply', '-f', 'config', '--auto-approve'], env());
+      expect(status(ws, 'CertificateAuthority/scep').conditions.find((c: { type: string }) => c.type === 'Ready')).toMatchObject({ status: 'True', reason: 'CAServerReady' });
+    } finally {
+      await other.stop();
+    }
+  });
+
   it('says so when the server cannot be reached', async () => {
     ws.write('config/scep.yaml', connector + ca(scep.caFingerprint) + wifi);
     await scep.stop();

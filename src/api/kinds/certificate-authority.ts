@@ -101,6 +101,10 @@ export const certificateAuthorityStatus = z.strictObject({
     .optional()
     .describe('The authentication certificate of a non-SCEP CA.'),
   fingerprintSha256: z.string().optional(),
+  trustedOnFirstUse: z
+    .string()
+    .optional()
+    .describe('A SCEP CA without caFingerprint: the SHA-256 of the CA certificate first seen, which a later one must match (commit caFingerprint to change it).'),
   notBefore: z.string().optional(),
   notAfter: z.string().optional(),
   csr: z.string().optional().describe('For an externally signed Intermediate: the CSR to have signed.'),

@@ -14,6 +14,11 @@ export const certificateAuthorityProvider = recordProvider({
   reconcile: (ctx, d, record) => (holdsKey(d.spec.type) ? keyHolderReconcile(ctx, d, record) : serverCa.reconcile(ctx, d, record)),
   inspect: (ctx, d, status, record) => (holdsKey(d.spec.type) ? keyHolderInspect(ctx, d, status, record) : serverCa.inspect(ctx, d, status)),
   pending: (ctx, d, record) => (holdsKey(d.spec.type) ? keyHolderPending(ctx, d, record) : serverCa.pending(d, record)),
+  warnings(d) {
+    return d.spec.type === 'ScepOnPremises' && !d.spec.caFingerprint
+      ? ['no caFingerprint: the SCEP CA certificate first seen is trusted from then on (trust on first use), and a different one is refused; commit caFingerprint to pin it']
+      : [];
+  },
   async impact(ctx, d, record, replace) {
     if (!replace.length || !holdsKey(record.spec.type)) return [];
     const issued = (await ctx.store.listCertificateFacts({ tenant: d.id.tenant })).filter((c) => c.issuerKey === record.status.publicKeySha256).length;

@@ -12,7 +12,7 @@ import { enroll } from '../../pki/scep.js';
 import { readCertificates } from '../../pki/x509.js';
 import { readyOf } from '../../engine/status.js';
 import type { StoredRecord } from '../../store/types.js';
-import { acmeAccountInput, scepTransport } from './servers.js';
+import { acmeAccountInput, scepPin, scepTransport } from './servers.js';
 
 /** What the certificates issued together share. */
 export interface IssueProfile {
@@ -149,7 +149,7 @@ export async function openIssuer(ctx: ProviderContext, tenant: string, name: str
       issueAll: oneByOne(async (p, r) => {
         const key = await makeKey(p.keyAlgorithm);
         const csrDer = await certificationRequest({ subject: r.subject, key, challengePassword: challenge.toString(), subjectAltNames: r.subjectAltNames, extendedKeyUsage: p.extendedKeyUsage });
-        const { certificate } = await enroll({ url: String(spec.url), csrDer, keyPkcs8: pkcs8(key), caFingerprint: spec.caFingerprint as string | undefined, transport: scepTransport() });
+        const { certificate } = await enroll({ url: String(spec.url), csrDer, keyPkcs8: pkcs8(key), caFingerprint: scepPin(spec, status), transport: scepTransport() });
         return { certificate, pkcs8: pkcs8(key) };
       }),
     };

@@ -33,28 +33,37 @@ async function connectorGate(ctx: ProviderContext, d: Desired): Promise<Partial<
 
 // --- SCEP ---------------------------------------------------------------------------------
 
+/**
+ * The pin a SCEP CA is held to: the committed caFingerprint, else the fingerprint of the CA
+ * certificate first seen (trust on first use), kept in status.
+ */
+export const scepPin = (spec: Record<string, unknown>, status: Record<string, unknown>) => (spec.caFingerprint as string | undefined) ?? (status.trustedOnFirstUse as string | undefined);
+
 /** The SCEP CA certificate, checked against the pin. */
-export async function scepCaCertificate(d: Desired): Promise<{ der: Buffer; caps: string[] }> {
+export async function scepCaCertificate(d: Desired, status: Record<string, unknown>): Promise<{ der: Buffer; caps: string[] }> {
   const url = String(d.spec.url);
   const [caps, certs] = await withRetry(() => Promise.all([getCaCaps(url, scepTransport()), getCaCert(url, scepTransport())]), unreachableError);
   // With an RA, GetCACert returns the RA certificates and the CA: the pinned one, else the self-issued one, else the last.
-  const pin = d.spec.caFingerprint as string | undefined;
+  const pin = scepPin(d.spec, status);
   if (pin) {
     const ca = certs.find((c) => fingerprint(c) === normal(pin));
-    if (!ca) throw new ScepError(`the SCEP CA certificate's SHA-256 fingerprint is ${certs.map(fingerprint).join(' or ')}, not the pinned caFingerprint ${normal(pin)}: check that ${url} is your CA, then update the pin`, 'pin');
+    const pinned = d.spec.caFingerprint ? `the pinned caFingerprint ${normal(pin)}` : `the one first seen and trusted (${normal(pin)}; no caFingerprint is set)`;
+    if (!ca) throw new ScepError(`the SCEP CA certificate's SHA-256 fingerprint is ${certs.map(fingerprint).join(' or ')}, not ${pinned}: check that ${url} is your CA, then commit its fingerprint as caFingerprint`, 'pin');
     return { der: ca, caps };
   }
   return { der: certs.find((c) => new X509Certificate(c).checkIssued(new X509Certificate(c))) ?? certs.at(-1)!, caps };
 }
 
-async function scepInspect(ctx: ProviderContext, d: Desired): Promise<Partial<Outcome>> {
+async function scepInspect(ctx: ProviderContext, d: Desired, status: Record<string, unknown>): Promise<Partial<Outcome>> {
   const gate = await connectorGate(ctx, d);
   if (gate) return gate;
   try {
-    const { der, caps } = await scepCaCertificate(d);
+    const { der, caps } = await scepCaCertificate(d, status);
     const info = certificateInfo(der);
+    // Without a committed pin, the first CA seen is the one trusted from then on.
+    const firstUse = d.spec.caFingerprint ? {} : { trustedOnFirstUse: status.trustedOnFirstUse ?? info.fingerprintSha256 };
     return {
-      status: { certificate: toPem(der), fingerprintSha256: info.fingerprintSha256, notAfter: info.notAfter, capabilities: caps },
+      status: { certificate: toPem(der), fingerprintSha256: info.fingerprintSha256, notAfter: info.notAfter, capabilities: caps, ...firstUse },
       ready: { status: true, reason: 'CAServerReady', message: `SCEP CA "${info.subject}" answers at ${d.spec.url}` },
     };
   } catch (e) {
@@ -143,7 +152,7 @@ export const serverCa = {
     return d.spec.type === 'ScepOnPremises' && challenge !== undefined ? { blobs: [{ purpose: 'challenge', value: Buffer.from(challenge) }] } : {};
   },
   inspect(ctx: ProviderContext, d: Desired, status: Record<string, unknown>): Promise<Partial<Outcome>> {
-    if (d.spec.type === 'ScepOnPremises') return scepInspect(ctx, d);
+    if (d.spec.type === 'ScepOnPremises') return scepInspect(ctx, d, status);
     if (d.spec.type === 'PublicCloud') return acmeInspect(d, status);
     return nonScepInspect(ctx, d);
   },
