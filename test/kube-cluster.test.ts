@@ -132,6 +132,14 @@ describe('helm lint and template', () => {
     expect(restored.find((d) => d.kind === 'Deployment')!.spec.template.spec.volumes.find((v: Doc) => v.name === 'data').persistentVolumeClaim).toEqual({ claimName: 'restored' });
   });
 
+  it('passes the outbound policy to the controller: the cluster\'s service range refused, or internal targets allowed', () => {
+    const args = (...set: string[]) => docsOf(kube.helm(['template', RELEASE, CHART, ...set.flatMap((v) => ['--set', v])])).find((d) => d.kind === 'Deployment')!.spec.template.spec.containers[0].args as string[];
+    expect(args('outbound.internalRanges={10.96.0.0/12,fd00::/108}')).toEqual(expect.arrayContaining(['--internal-range=10.96.0.0/12', '--internal-range=fd00::/108']));
+    expect(args('outbound.allowInternalTargets=true')).toContain('--allow-internal-targets');
+    expect(args().some((a) => a.includes('internal'))).toBe(false);
+    expect(() => kube.helm(['lint', '--strict', CHART, '--set', 'outbound.internalRanges={not-a-range}'])).toThrow(/internalRanges/);
+  });
+
   it('grants Roles in the watched namespaces only when watchNamespaces is set, and passes them to the controller', () => {
     const docs = docsOf(kube.helm(['template', RELEASE, CHART, '-n', SYSTEM_NS, '--set', 'watchNamespaces={tenant-a,tenant-b}', '--set', 'leaderElection.enabled=false']));
     expect(docs.filter((d) => d.kind.startsWith('Cluster'))).toEqual([]);

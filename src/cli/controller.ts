@@ -11,10 +11,10 @@ import { Registry } from '../server/metrics.js';
 import { loadMasterKey } from '../store/master-key.js';
 import { parseStoreSpec } from '../store/open.js';
 import { UserError } from './errors.js';
-import { duration, parseListen, wholeNumber } from './flags.js';
+import { duration, outboundOptions, outboundPolicy, parseListen, wholeNumber, type OutboundFlags } from './flags.js';
 import { openSession, storeOptions, type StoreOptions } from './session.js';
 
-interface ControllerFlags extends StoreOptions {
+interface ControllerFlags extends StoreOptions, OutboundFlags {
   kubeconfig?: string;
   namespace: string[];
   listen: string;
@@ -45,7 +45,7 @@ function ensureMasterKeyFile(opts: StoreOptions, log: ReturnType<typeof createLo
 }
 
 export function registerController(program: Command) {
-  storeOptions(
+  outboundOptions(storeOptions(
     program
       .command('controller')
       .description('Reconcile the mdmops custom resources of a Kubernetes cluster (a namespace is a tenant), as the Helm chart runs it.')
@@ -61,7 +61,7 @@ export function registerController(program: Command) {
       .option('--renew-deadline <duration>', 'how long the leader keeps trying to renew before it stops leading', '10s')
       .option('--retry-period <duration>', 'how often candidates try to take, and the leader to renew, the Lease', '2s')
       .option('--watch-timeout <duration>', 'length of each watch; a watch silent for longer (plus 30s) is restarted', '5m'),
-  )
+  ))
     .addHelpText('after', '\nExamples:\n  mdmops controller --kubeconfig ~/.kube/config --namespace contoso --listen 127.0.0.1:8080\n  mdmops controller --leader-elect --lease-namespace mdmops-system')
     .action(async (opts: ControllerFlags) => {
       const concurrency = wholeNumber('--concurrency', opts.concurrency);
@@ -87,7 +87,10 @@ export function registerController(program: Command) {
         throw new UserError(`cannot load the Kubernetes configuration${opts.kubeconfig ? ` from ${opts.kubeconfig}` : ''}: ${(e as Error).message}`);
       }
       ensureMasterKeyFile(opts, log);
+      const outbound = outboundPolicy(opts);
       const session = await openSession(opts);
+      // Tenants share the controller: their URLs reach no internal address unless allowed.
+      session.outbound = outbound;
       const metrics = new Registry();
       let finished!: () => void;
       const stopped = new Promise<void>((resolve) => (finished = resolve));

@@ -1,5 +1,8 @@
 // Values of command-line flags that several commands share.
+import { Option, type Command } from 'commander';
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
+import type { OutboundPolicy } from '../net/outbound.js';
 import { parseDuration } from '../api/duration.js';
 import { UserError } from './errors.js';
 
@@ -40,4 +43,25 @@ export function secretFlag(flag: string, file: string | undefined, envName: stri
     }
   }
   return process.env[envName] || undefined;
+}
+
+export interface OutboundFlags {
+  allowInternalTargets?: boolean;
+  internalRange: string[];
+}
+
+/** --allow-internal-targets and --internal-range CIDR (repeatable), for the modes tenants share. */
+export function outboundOptions(cmd: Command): Command {
+  return cmd
+    .option('--allow-internal-targets', "let tenants' URLs reach loopback, link-local (169.254.169.254) and the --internal-range addresses")
+    .addOption(new Option('--internal-range <cidr>', "another range tenants' URLs may not reach, e.g. the cluster's service CIDR; repeat for several").argParser((v: string, all: string[]) => [...all, v]).default([]));
+}
+
+export function outboundPolicy(flags: OutboundFlags): OutboundPolicy {
+  for (const range of flags.internalRange) {
+    const [net, bits] = range.split('/');
+    const family = isIP(net ?? '');
+    if (!family || !/^\d+$/.test(bits ?? '') || Number(bits) > (family === 6 ? 128 : 32)) throw new UserError(`--internal-range ${range}: expected an address range such as 10.96.0.0/12`);
+  }
+  return { allowInternal: !!flags.allowInternalTargets, internalRanges: flags.internalRange };
 }

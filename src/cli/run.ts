@@ -3,7 +3,7 @@
 // POST /hooks/git, and on SIGTERM lets the apply under way finish or stops it cleanly.
 import { join, resolve } from 'node:path';
 import { Option, type Command } from 'commander';
-import { duration, parseListen, secretFlag, wholeNumber } from './flags.js';
+import { duration, outboundOptions, outboundPolicy, parseListen, secretFlag, wholeNumber, type OutboundFlags } from './flags.js';
 import { FolderSource } from '../gitops/folder-source.js';
 import { credentialEnv, readGitCredentials, shownUrl, urlProblem } from '../gitops/credentials.js';
 import { GitError, repoPath } from '../gitops/git.js';
@@ -19,7 +19,7 @@ import { applyLock } from './apply.js';
 import { UserError } from './errors.js';
 import { actor, openSession, readInput, storeOptions, type StoreOptions } from './session.js';
 
-interface RunOptions extends StoreOptions {
+interface RunOptions extends StoreOptions, OutboundFlags {
   git?: string;
   watch?: string;
   branch: string;
@@ -39,7 +39,7 @@ interface RunOptions extends StoreOptions {
 }
 
 export function registerRun(program: Command) {
-  storeOptions(
+  outboundOptions(storeOptions(
     program
       .command('run')
       .description('Apply a configuration continuously from a git branch (--git) or a watched folder (--watch): each new revision is applied only if it all validates.')
@@ -59,7 +59,7 @@ export function registerRun(program: Command) {
       .option('--grace-period <duration>', 'on SIGTERM, how long an apply under way may go on before no further resource is started (default: until the revision is applied to the end)')
       .option('--allow-mass-delete', `allow revisions that prune more than 10 resources, or 5 or more and more than 25% of the source's inventory`)
       .option('--once', 'one round (fetch, validate, apply), then exit: 0 when the head is applied, 1 when not'),
-  )
+  ))
     .addHelpText(
       'after',
       '\nExamples:\n  mdmops run --git https://github.com/contoso/mdm-config.git --path config --git-secret github\n  mdmops run --watch config/ --listen 127.0.0.1:8080',
@@ -86,7 +86,9 @@ export function registerRun(program: Command) {
       }
 
       const log = createLogger();
+      const outbound = outboundPolicy(opts);
       const session = await openSession(opts);
+      session.outbound = outbound;
       let auth = credentialEnv(undefined, join(workdir, 'auth'));
       let src: RevisionSource | undefined;
       let http;
@@ -115,7 +117,13 @@ export function registerRun(program: Command) {
           actor: actor(),
           once: opts.once,
           read: (dir, label) => readInput([dir], session, label),
-          lock: (desired) => applyLock(session, opts.source, desired.map((d) => d.id.tenant)),
+          lock: (desired) => {
+            // Tenants share a configuration of several: their URLs reach no internal address unless
+            // allowed. One tenant's is an administrator's own, which may.
+            const tenants = new Set(desired.map((d) => d.id.tenant));
+            outbound.allowInternal = !!opts.allowInternalTargets || tenants.size <= 1;
+            return applyLock(session, opts.source, [...tenants]);
+          },
         }, metrics);
 
         const webhooks = metrics.counter('mdmops_webhook_requests_total', 'Webhook requests, by result (accepted, duplicate, unauthorized).');

@@ -1,5 +1,6 @@
 // What the engine works with: the store, the master key and the providers.
 import { displayName, kindNamed } from '../api/index.js';
+import type { OutboundPolicy } from '../net/outbound.js';
 import type { MasterKey } from '../store/master-key.js';
 import type { ResourceId, Store, StoredRecord } from '../store/types.js';
 import { idKey } from './desired.js';
@@ -9,6 +10,8 @@ export interface Engine {
   store: Store;
   key: MasterKey;
   providers: ProviderRegistry;
+  /** Where tenants' URLs may lead; open unless the mode is shared by tenants. */
+  outbound?: OutboundPolicy;
 }
 
 /** Sealed values are bound to their resource and purpose. */
@@ -18,6 +21,7 @@ export function providerContext(engine: Engine): ProviderContext {
   return {
     store: engine.store,
     key: engine.key,
+    outbound: engine.outbound ?? { allowInternal: true },
     record: (id) => engine.store.getRecord(id),
     async blob(id, purpose) {
       const sealed = await engine.store.getBlob(id, purpose);

@@ -1,5 +1,6 @@
 // The provider contract: how one kind is observed, created, updated and deleted.
 // The engine drives providers through this and never names a kind.
+import type { OutboundPolicy } from '../net/outbound.js';
 import type { MasterKey } from '../store/master-key.js';
 import type { ResourceId, Severity, Store, StoredRecord, Write } from '../store/types.js';
 import type { Engine } from './context.js';
@@ -44,6 +45,8 @@ export interface ProviderContext {
   blob(id: ResourceId, purpose: string): Promise<Buffer | undefined>;
   /** Long work says how far it is, e.g. (1200, 2000, 'identity certificates'); the CLI shows it on a terminal. */
   progress?(done: number, total: number, unit: string): void;
+  /** Where a tenant's URLs may lead (net/outbound.ts). */
+  outbound: OutboundPolicy;
 }
 
 export interface Provider {

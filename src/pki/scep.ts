@@ -16,6 +16,7 @@ import {
 import http from 'node:http';
 import https from 'node:https';
 import forge from 'node-forge';
+import type { LookupFunction } from 'node:net';
 
 export interface ScepTransport {
   request(method: 'GET' | 'POST', url: string, body?: Buffer): Promise<{ status: number; contentType: string; body: Buffer }>;
@@ -39,7 +40,11 @@ const NETWORK_REASONS: Record<string, string> = {
   ENETUNREACH: 'network unreachable',
 };
 
-export const httpTransport: ScepTransport = {
+/** CA certificates and PKI messages are a few KiB: an answer past this is not a SCEP server's. */
+const MAX_ANSWER_BYTES = 1 << 20;
+
+/** SCEP over HTTP(S); `lookup` resolves host names (an outbound policy's guard, say). */
+export const httpTransportWith = (lookup?: LookupFunction): ScepTransport => ({
   request(method, url, body) {
     return new Promise((resolve, reject) => {
       const target = new URL(url);
@@ -49,9 +54,16 @@ export const httpTransport: ScepTransport = {
         reject(new ScepError(`SCEP server ${target.origin} unreachable: ${timedOut ? `no answer within ${TIMEOUT_MS / 1000} s` : reason}`, 'unreachable'));
       };
       const headers = body ? { 'content-type': 'application/x-pki-message', 'content-length': body.length } : undefined;
-      const req = (target.protocol === 'https:' ? https : http).request(target, { method, headers }, (res) => {
+      const req = (target.protocol === 'https:' ? https : http).request(target, { method, headers, ...(lookup ? { lookup } : {}) }, (res) => {
         const chunks: Buffer[] = [];
-        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        let size = 0;
+        res.on('data', (chunk: Buffer) => {
+          size += chunk.length;
+          if (size > MAX_ANSWER_BYTES) {
+            req.destroy();
+            fail(`the answer is larger than ${MAX_ANSWER_BYTES} bytes`);
+          } else chunks.push(chunk);
+        });
         res.on('error', () => fail('connection lost'));
         res.on('end', () => {
           clearTimeout(timer);
@@ -67,7 +79,9 @@ export const httpTransport: ScepTransport = {
       req.end(body);
     });
   },
-};
+});
+
+export const httpTransport = httpTransportWith();
 
 // ---- ASN.1 building and reading, on node-forge's tree (values are binary strings) ----
 

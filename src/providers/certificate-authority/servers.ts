@@ -7,9 +7,10 @@ import { acmeAccount, AcmeError } from '../../pki/acme.js';
 import { toPem } from '../../pki/certificate.js';
 import { makeKey, pkcs8, privateKey } from '../../pki/keys.js';
 import { readPkcs12 } from '../../pki/pkcs12.js';
-import { getCaCaps, getCaCert, ScepError, httpTransport, type ScepTransport } from '../../pki/scep.js';
+import { getCaCaps, getCaCert, ScepError, httpTransportWith, type ScepTransport } from '../../pki/scep.js';
 import { certificateInfo, readCertificates } from '../../pki/x509.js';
 import { checkMutualTls } from '../../net/mtls.js';
+import { guardedLookup, hostRefusal, type OutboundPolicy } from '../../net/outbound.js';
 import { probeUrl } from '../../net/probe.js';
 import { withRetry } from '../../net/retry.js';
 import type { StoredRecord } from '../../store/types.js';
@@ -17,9 +18,17 @@ import { dependencyReady, unreachable, type Made } from '../record.js';
 
 /**
  * How SCEP requests travel. Until connector agents relay them, mdmops speaks to the server from
- * where it runs; the connector's readiness still gates it.
+ * where it runs, where the outbound policy lets it; the connector's readiness still gates it.
  */
-export const scepTransport = (): ScepTransport => httpTransport;
+export function scepTransport(policy: OutboundPolicy): ScepTransport {
+  const transport = httpTransportWith(guardedLookup(policy));
+  return {
+    request(method, url, body) {
+      const refused = hostRefusal(policy, new URL(url).hostname);
+      return refused ? Promise.reject(new ScepError(refused, 'unreachable')) : transport.request(method, url, body);
+    },
+  };
+}
 
 const secret = (d: Desired, path: string) => d.secrets[path]?.value;
 const unreachableError = (e: unknown) => (e instanceof ScepError || e instanceof AcmeError) && e.kind === 'unreachable';
@@ -40,9 +49,10 @@ async function connectorGate(ctx: ProviderContext, d: Desired): Promise<Partial<
 export const scepPin = (spec: Record<string, unknown>, status: Record<string, unknown>) => (spec.caFingerprint as string | undefined) ?? (status.trustedOnFirstUse as string | undefined);
 
 /** The SCEP CA certificate, checked against the pin. */
-export async function scepCaCertificate(d: Desired, status: Record<string, unknown>): Promise<{ der: Buffer; caps: string[] }> {
+export async function scepCaCertificate(ctx: ProviderContext, d: Desired, status: Record<string, unknown>): Promise<{ der: Buffer; caps: string[] }> {
   const url = String(d.spec.url);
-  const [caps, certs] = await withRetry(() => Promise.all([getCaCaps(url, scepTransport()), getCaCert(url, scepTransport())]), unreachableError);
+  const transport = scepTransport(ctx.outbound);
+  const [caps, certs] = await withRetry(() => Promise.all([getCaCaps(url, transport), getCaCert(url, transport)]), unreachableError);
   // With an RA, GetCACert returns the RA certificates and the CA: the pinned one, else the self-issued one, else the last.
   const pin = scepPin(d.spec, status);
   if (pin) {
@@ -58,7 +68,7 @@ async function scepInspect(ctx: ProviderContext, d: Desired, status: Record<stri
   const gate = await connectorGate(ctx, d);
   if (gate) return gate;
   try {
-    const { der, caps } = await scepCaCertificate(d, status);
+    const { der, caps } = await scepCaCertificate(ctx, d, status);
     const info = certificateInfo(der);
     // Without a committed pin, the first CA seen is the one trusted from then on.
     const firstUse = d.spec.caFingerprint ? {} : { trustedOnFirstUse: status.trustedOnFirstUse ?? info.fingerprintSha256 };
@@ -104,9 +114,9 @@ async function acmeReconcile(ctx: ProviderContext, d: Desired, record: StoredRec
   }
 }
 
-async function acmeInspect(d: Desired, status: Record<string, unknown>): Promise<Partial<Outcome>> {
+async function acmeInspect(ctx: ProviderContext, d: Desired, status: Record<string, unknown>): Promise<Partial<Outcome>> {
   const url = String(d.spec.directoryUrl);
-  const probe = await probeUrl(url);
+  const probe = await probeUrl(url, ctx.outbound);
   if (!probe.ok) return unreachable('CAServerUnreachable', `ACME directory ${url} cannot be reached (${probe.message})`);
   if (!status.accountUrl) return { ready: { status: false, reason: 'AccountPending', message: 'the ACME account is registered at apply' } };
   return { ready: { status: true, reason: 'AccountReady', message: `ACME account ${status.accountUrl}` } };
@@ -153,7 +163,7 @@ export const serverCa = {
   },
   inspect(ctx: ProviderContext, d: Desired, status: Record<string, unknown>): Promise<Partial<Outcome>> {
     if (d.spec.type === 'ScepOnPremises') return scepInspect(ctx, d, status);
-    if (d.spec.type === 'PublicCloud') return acmeInspect(d, status);
+    if (d.spec.type === 'PublicCloud') return acmeInspect(ctx, d, status);
     return nonScepInspect(ctx, d);
   },
   async pending(d: Desired, record: StoredRecord | undefined): Promise<string[]> {

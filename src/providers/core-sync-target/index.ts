@@ -7,10 +7,10 @@ import { recordProvider, unreachable } from '../record.js';
 
 export const coreSyncTargetProvider = recordProvider({
   kind: 'CoreSyncTarget',
-  async inspect(_ctx, d) {
+  async inspect(ctx, d) {
     if (d.spec.syncEnabled === false) return { ready: { status: true, reason: 'SyncDisabled', message: 'syncEnabled is false' } };
     const where = `${d.spec.fqdn}:${d.spec.port}`;
-    const presented = await presentedCertificate(String(d.spec.fqdn).replace(/\.$/, ''), Number(d.spec.port));
+    const presented = await presentedCertificate(String(d.spec.fqdn).replace(/\.$/, ''), Number(d.spec.port), ctx.outbound);
     if (!presented.ok) return unreachable('CoreUnreachable', `core server ${where} cannot be reached (${presented.message})`);
     const seen = { presentedCertificateSha256: presented.sha256 };
     const pin = (d.spec.trust as { certificateSha256?: string }).certificateSha256;

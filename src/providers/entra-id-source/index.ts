@@ -7,10 +7,10 @@ import { syncEntraIdSource } from './sync.js';
 
 export const entraIdSourceProvider = recordProvider({
   kind: 'EntraIdSource',
-  async inspect(_ctx, d) {
+  async inspect(ctx, d) {
     if (d.spec.enabled === false) return { ready: { status: true, reason: 'Disabled', message: 'enabled is false: no users are synced' } };
     const authority = authorityOf(d.spec);
-    const probe = await probeUrl(authority);
+    const probe = await probeUrl(authority, ctx.outbound);
     if (!probe.ok) return unreachable('EntraUnreachable', `Entra ID authority ${authority} cannot be reached (${probe.message})`);
     return { ready: { status: true, reason: 'Reachable', message: probe.message } };
   },

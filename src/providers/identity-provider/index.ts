@@ -8,19 +8,21 @@ import { parseIdpMetadata, serviceProviderMetadata, serviceProviderUrls, signing
 import { issueCertificate, KeyUsage } from '../../pki/certificate.js';
 import { makeKey, pkcs8 } from '../../pki/keys.js';
 import { subjectName } from '../../pki/name.js';
+import { fetchText } from '../../net/outbound.js';
 import { recordProvider, unreachable, type Made } from '../record.js';
 
 const SP_KEY = 'sp-key';
 const SP_CERTIFICATE = 'sp-certificate';
 const SP_VALIDITY_MS = 10 * 365 * 86_400_000;
 
-async function idpMetadata(d: Desired): Promise<string | undefined> {
+/** SAML metadata documents are a few KiB; 1 MiB leaves room for many signing certificates. */
+const METADATA_LIMITS = { maxBytes: 1 << 20, timeoutMs: 15_000 };
+
+async function idpMetadata(ctx: ProviderContext, d: Desired): Promise<string | undefined> {
   const file = d.files['spec.metadata'];
   if (file) return file.bytes.toString('utf8');
   if (typeof d.spec.metadataUrl !== 'string') return undefined;
-  const res = await fetch(d.spec.metadataUrl, { signal: AbortSignal.timeout(15_000) });
-  if (!res.ok) throw new Error(`${d.spec.metadataUrl} answered ${res.status}`);
-  return res.text();
+  return fetchText(d.spec.metadataUrl, ctx.outbound, METADATA_LIMITS);
 }
 
 function metadataStatus(m: IdpMetadata) {
@@ -31,10 +33,10 @@ function metadataStatus(m: IdpMetadata) {
   };
 }
 
-async function inspect(_ctx: ProviderContext, d: Desired, status: Record<string, unknown>): Promise<Partial<Outcome>> {
+async function inspect(ctx: ProviderContext, d: Desired, status: Record<string, unknown>): Promise<Partial<Outcome>> {
   let xml: string | undefined;
   try {
-    xml = await idpMetadata(d);
+    xml = await idpMetadata(ctx, d);
   } catch (e) {
     return unreachable('IdpMetadataUnreachable', `the identity provider's metadata cannot be fetched: ${(e as Error).message}`);
   }

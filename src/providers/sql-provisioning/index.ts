@@ -10,7 +10,7 @@ export const sqlProvisioningProvider = recordProvider({
     if (waiting) return waiting;
     const url = d.secrets['spec.connection.urlSecretRef']?.value;
     if (!url || (d.spec.connection as { driver: string }).driver === 'SQLite') return {};
-    const probe = await probeUrl(url);
+    const probe = await probeUrl(url, ctx.outbound);
     // The URL holds credentials: the message names only host and port.
     if (!probe.ok) return unreachable('SqlServerUnreachable', `the application database cannot be reached (${probe.message})`);
     return {};
