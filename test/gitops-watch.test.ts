@@ -1,6 +1,6 @@
 // mdmops run --watch DIR: edits are debounced into one round, the folder's content digest is the
 // revision, a broken edit is never applied (the last good snapshot stays in force), and its fix is.
-import { writeFileSync } from 'node:fs';
+import { cpSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { startRun, type RunningMdmops } from './support/run.js';
@@ -52,6 +52,27 @@ describe('mdmops run --watch', () => {
     await run.waitFor('the fix applied', (s) => s.applied?.revision === first);
     expect(stored().spec.logLevel).toBe('Info');
     expect((await run.status()).problems).toEqual([]);
+  });
+
+  it('follows the folder when it is deleted and made again, as editors and deploy tools do', async () => {
+    const before = (await run.status()).applied.revision;
+    ws.write('next/connectors.yaml', connector('Warn'));
+    ws.write('next/spaces.yaml', space);
+    rmSync(join(ws.dir, 'config'), { recursive: true, force: true });
+    cpSync(join(ws.dir, 'next'), join(ws.dir, 'config'), { recursive: true });
+    // And swapped in whole, by a rename (an atomic deploy): the old folder moves away.
+    ws.write('swap/connectors.yaml', connector('Warn'));
+    ws.write('swap/spaces.yaml', space.replace('priority: 10', 'priority: 12'));
+    renameSync(join(ws.dir, 'config'), join(ws.dir, 'previous'));
+    renameSync(join(ws.dir, 'swap'), join(ws.dir, 'config'));
+    const applied = await run.waitFor('the new folder applied', (s) => s.applied?.revision !== before && s.applied);
+    expect(stored()).toMatchObject({ spec: { logLevel: 'Warn' }, revision: applied.revision });
+    await run.waitFor('the swapped folder applied', (s) => JSON.parse(ws.run(['status', 'Space/emea', '-o', 'json']).stdout).spec.priority === 12 || undefined);
+    // And it is still watched: a later edit is applied too.
+    const swapped = (await run.status()).applied.revision;
+    writeFileSync(join(ws.dir, 'config/connectors.yaml'), connector('Debug'));
+    await run.waitFor('the later edit applied', (s) => s.applied?.revision !== swapped && s.applied);
+    expect(stored().spec.logLevel).toBe('Debug');
     expect(await run.stop()).toBe(0);
   });
 });

@@ -4,7 +4,7 @@
 // broken. Edits are debounced: a round starts once the folder has been quiet for a moment.
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { basename, join, relative, resolve } from 'node:path';
+import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
 import type { Checkout, Look, RevisionInfo, RevisionSource } from './source.js';
 
@@ -64,12 +64,21 @@ export class FolderSource implements RevisionSource {
     return { folder: this.opts.folder, debounce: `${this.opts.debounceMs}ms` };
   }
 
-  /** Starts watching: every edit (hidden files aside) restarts the quiet period. */
+  /**
+   * Starts watching: every edit (hidden files aside) restarts the quiet period. The folder is watched
+   * from its parent, so that one deleted and made again (rm -rf dir; cp -r new dir, as editors and
+   * deploy tools do) is still followed.
+   */
   async start(): Promise<void> {
     const root = resolve(this.opts.folder);
-    this.watcher = watch(root, {
+    const parent = dirname(root);
+    this.watcher = watch(parent, {
       ignoreInitial: true,
-      ignored: (path: string) => path !== root && relative(root, path).split(/[\\/]/).some((part) => part.startsWith('.')),
+      ignored: (path: string) => {
+        if (path === parent || path === root) return false;
+        const inside = relative(root, path);
+        return inside.startsWith('..') || isAbsolute(inside) || inside.split(/[\\/]/).some((part) => part.startsWith('.'));
+      },
     });
     this.watcher.on('all', () => {
       this.dirty = true;
