@@ -400,6 +400,34 @@ describe('after review', () => {
     expect(ws.run(['plan', '-f', 'config', '--detailed-exitcode']).code).toBe(0);
   });
 
+  it('tenant set: refuses YAML tags in one clear line, removes a field with FIELD-, and warns before an edit that a CA key replacement would correct', () => {
+    for (const value of ['!!binary aGVsbG8=', '!custom x', '[!!str a]']) {
+      const r = ws.run(['tenant', 'set', 'Space/emea', `displayName=${value}`]);
+      expect(r.code, value).toBe(1);
+      expect(r.stderr.trim().split('\n'), value).toEqual([`mdmops: displayName=${value}: YAML tags (!!binary, !name) are not accepted; quote the value to set it as text`]);
+    }
+    expect(ws.run(['tenant', 'set', 'Space/emea', 'description=temporary']).code).toBe(0);
+    expect(JSON.parse(ws.run(['status', 'Space/emea', '-o', 'json']).stdout).spec.description).toBe('temporary');
+    const removed = ws.run(['tenant', 'set', 'Space/emea', 'description-']);
+    expect(removed.code, removed.stderr).toBe(0);
+    expect(JSON.parse(ws.run(['status', 'Space/emea', '-o', 'json']).stdout).spec.description).toBeUndefined();
+    const required = ws.run(['tenant', 'set', 'Space/emea', 'displayName-']);
+    expect(required.code).toBe(1);
+    expect(required.stderr).toContain('nothing was changed');
+
+    ws.write('config/ca.yaml', localCa('contoso-root'));
+    expect(ws.run(['apply', '-f', 'config', '--auto-approve']).code).toBe(0);
+    const key = ws.run(['tenant', 'set', 'CertificateAuthority/contoso-root', 'keyAlgorithm=ECDSA-P384']);
+    expect(key.code, key.stderr).toBe(0);
+    expect(key.stderr).toContain('warning: spec.keyAlgorithm cannot change in place: the next apply that corrects this edit replaces CertificateAuthority/contoso-root');
+    expect(ws.run(['tenant', 'set', 'Space/emea', 'priority=10']).stderr).not.toContain('warning');
+    // Put back as it was, so that the next apply has no key to replace.
+    expect(ws.run(['tenant', 'set', 'CertificateAuthority/contoso-root', 'keyAlgorithm=ECDSA-P256']).code).toBe(0);
+    const plan = ws.run(['plan', '-f', 'config']).stdout;
+    expect(plan).not.toContain('CertificateAuthority/contoso-root');
+    expect(ws.run(['apply', '-f', 'config', '--auto-approve']).code).toBe(0);
+  });
+
   it('finds a resource of another tenant as status prints it, and lists one tenant with -n', () => {
     expect(ws.run(['status']).stdout).toContain('Space/acme/apac');
     expect(JSON.parse(ws.run(['status', 'Space/acme/apac', '-o', 'json']).stdout).metadata.namespace).toBe('acme');

@@ -2,11 +2,13 @@
 // console edit would. The next plan shows the drift; apply corrects it (unless managementPolicy: Observe).
 // mdmops tenant forget Kind/name: remove an orphaned resource, which no configuration manages any more.
 import type { Command } from 'commander';
-import { parse } from 'yaml';
+import { isNode, parseDocument, visit } from 'yaml';
 import { kindNamed } from '../api/index.js';
 import { fieldPath } from '../config/diagnostics.js';
 import { recordReferences, show } from '../engine/context.js';
 import { idKey, mapFileRefs } from '../engine/desired.js';
+import { replacing } from '../engine/diff.js';
+import { messageOf } from '../util/message-of.js';
 import { UserError } from './errors.js';
 import { parseResourceArg } from './resource-arg.js';
 import { actor, openSession, storeOptions, type StoreOptions } from './session.js';
@@ -48,25 +50,46 @@ function setIn(target: Record<string, unknown>, path: Segment[], value: unknown)
 }
 
 function parseValue(text: string, field: string): unknown {
+  const doc = parseDocument(text);
+  if (doc.errors.length) throw new UserError(`${field}=${text}: the value is not valid YAML (${doc.errors[0]!.message.split('\n')[0]}); quote it`);
+  let tagged = false;
+  visit(doc, (_key, node) => {
+    if (isNode(node) && node.tag) tagged = true;
+  });
+  // A tag (!!binary, !custom) would change what the value is, or only warn: neither is an edit.
+  if (tagged || doc.warnings.length) throw new UserError(`${field}=${text}: YAML tags (!!binary, !name) are not accepted; quote the value to set it as text`);
   try {
-    return parse(text) as unknown;
+    return doc.toJS() as unknown;
   } catch (e) {
-    throw new UserError(`${field}=${text}: the value is not valid YAML (${(e as Error).message.split('\n')[0]}); quote it`);
+    throw new UserError(`${field}=${text}: the value is not valid YAML (${messageOf(e).split('\n')[0]}); quote it`);
   }
+}
+
+function unsetIn(target: Record<string, unknown>, path: Segment[]) {
+  let at: Record<Segment, unknown> = target;
+  for (const p of path.slice(0, -1)) {
+    if (typeof at[p] !== 'object' || at[p] === null) return; // not there: nothing to remove
+    at = at[p] as Record<Segment, unknown>;
+  }
+  const last = path[path.length - 1]!;
+  if (isFileRef(at[last])) throw new UserError(`spec.${fieldPath(path)} holds a file: change the file in the configuration instead`);
+  if (Array.isArray(at) && typeof last === 'number') at.splice(last, 1);
+  else delete at[last];
 }
 
 export function registerTenant(program: Command) {
   const tenant = program.command('tenant').description('Work on the tenant store directly.');
   storeOptions(tenant.command('set').description('Change fields of a resource in the tenant store, as a console edit would (the next plan shows it as drift).'))
     .argument('<resource>', 'Kind/name, e.g. Connector/paris-dc (or Kind/tenant/name)')
-    .argument('<assignments...>', 'FIELD=VALUE; VALUE is read as YAML (true, 5, "text", [a, b])')
+    .argument('<assignments...>', 'FIELD=VALUE (VALUE is read as YAML: true, 5, "text", [a, b]), or FIELD- to remove the field')
     .option('-n, --namespace <tenant>', 'tenant', 'default')
-    .addHelpText('after', '\nExample:\n  mdmops tenant set Connector/paris-dc logLevel=Debug')
+    .addHelpText('after', '\nExamples:\n  mdmops tenant set Connector/paris-dc logLevel=Debug\n  mdmops tenant set Connector/paris-dc description-')
     .action(async (resource: string, assignments: string[], opts: StoreOptions & { namespace: string }) => {
       const id = parseResourceArg(resource, opts.namespace);
       const edits = assignments.map((a) => {
         const eq = a.indexOf('=');
-        if (eq <= 0) throw new UserError(`"${a}": expected FIELD=VALUE`);
+        if (eq < 0 && a.endsWith('-')) return { path: parseField(a.slice(0, -1)), unset: true as const };
+        if (eq <= 0) throw new UserError(`"${a}": expected FIELD=VALUE or FIELD-`);
         return { path: parseField(a.slice(0, eq)), value: parseValue(a.slice(eq + 1), a.slice(0, eq)) };
       });
       const session = await openSession(opts);
@@ -74,7 +97,10 @@ export function registerTenant(program: Command) {
         const record = await session.store.getRecord(id);
         if (!record) throw new UserError(`${show(id)} is not in the tenant store at ${session.store.location}`);
         const spec = structuredClone(record.spec);
-        for (const e of edits) setIn(spec, e.path, e.value);
+        for (const e of edits) {
+          if ('unset' in e) unsetIn(spec, e.path);
+          else setIn(spec, e.path, e.value);
+        }
         // The console refuses what the kind does not allow; so does this.
         const checked = kindNamed(id.kind)!.spec.safeParse(mapFileRefs(spec, () => ({ data: '-' })));
         if (!checked.success) {
@@ -88,6 +114,11 @@ export function registerTenant(program: Command) {
           { op: 'audit', entry: { at, ...id, action: 'console-edit', source: 'console', revision: '', actor: actor(), detail: { fields: edits.map((e) => `spec.${fieldPath(e.path)}`) } } },
         ]);
         process.stdout.write(`${show(id)}: ${edits.map((e) => `spec.${fieldPath(e.path)}`).join(', ')} changed in the tenant store\n`);
+        // Correcting such a drift cannot be done in place: say so before the next apply does it.
+        const replaced = replacing(edits.map((e) => ({ path: `spec.${fieldPath(e.path)}` })), session.providers.get(id.kind).replaceOn ?? []);
+        if (replaced.length && record.managed) {
+          process.stderr.write(`mdmops: warning: ${replaced.join(', ')} cannot change in place: the next apply that corrects this edit replaces ${show(id)} (a CA makes a new key pair, and what it issued is issued again)\n`);
+        }
       } finally {
         await session.close();
       }

@@ -54,3 +54,9 @@ export function formatDiff(d: FieldDiff): string {
   if (d.after === undefined) return `- ${d.path}: ${formatValue(d.before)}`;
   return `~ ${d.path}: ${formatValue(d.before)} -> ${formatValue(d.after)}`;
 }
+
+/** The changed paths under fields that cannot change in place (a provider's replaceOn). */
+export function replacing(diffs: Pick<FieldDiff, 'path'>[], fields: readonly string[]): string[] {
+  const prefixes = fields.map((f) => `spec.${f}`);
+  return diffs.map((d) => d.path).filter((p) => prefixes.some((f) => p === f || p.startsWith(`${f}.`) || p.startsWith(`${f}[`)));
+}

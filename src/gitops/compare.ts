@@ -4,7 +4,7 @@
 // specs (so: no server is asked, no key is read; what a change replaces comes from each kind's
 // replaceOn).
 import { KINDS } from '../api/index.js';
-import { replacing } from '../providers/record.js';
+import { replacing } from '../engine/diff.js';
 import type { Desired } from '../engine/desired.js';
 import { digests } from '../engine/desired.js';
 import { makePlan, type Plan } from '../engine/plan.js';
@@ -75,7 +75,7 @@ function offlineProvider(real: Provider): Provider {
   return {
     kind: real.kind,
     async observe(_ctx, _desired, record, diffs) {
-      return { outcome: { ready: { status: true, reason: 'Offline', message: 'not observed' } }, replace: record ? replacing(diffs, [...(real.replaceOn ?? [])]) : [], impact: [] };
+      return { outcome: { ready: { status: true, reason: 'Offline', message: 'not observed' } }, replace: record ? replacing(diffs, real.replaceOn ?? []) : [], impact: [] };
     },
     create: unavailable,
     update: unavailable,

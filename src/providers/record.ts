@@ -1,7 +1,7 @@
 // The part every provider shares: the kind's configuration record lives in the tenant store, and
 // the engine writes it. A kind adds what it knows: how its readiness is judged, what it makes on
 // creation (keys), which changes replace it, and what it cleans up.
-import type { FieldDiff } from '../engine/diff.js';
+import { replacing } from '../engine/diff.js';
 import type { Desired } from '../engine/desired.js';
 import type { Notice, Outcome, Provider, ProviderContext } from '../engine/provider.js';
 import { readyOf } from '../engine/status.js';
@@ -63,10 +63,6 @@ export function recordProvider(b: KindBehaviour): Provider {
   };
 }
 
-export function replacing(diffs: FieldDiff[], fields: string[]): string[] {
-  const prefixes = fields.map((f) => `spec.${f}`);
-  return diffs.map((d) => d.path).filter((p) => prefixes.some((f) => p === f || p.startsWith(`${f}.`) || p.startsWith(`${f}[`)));
-}
 
 /** Readiness of a resource this one works through (a connector, a CA, a source). */
 export async function dependencyReady(ctx: ProviderContext, id: ResourceId, what: string): Promise<Partial<Outcome> | undefined> {
