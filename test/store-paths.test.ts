@@ -83,3 +83,24 @@ describe('the store file and the master key file', () => {
     expect(ws.run(['status', '--master-key-file', 'elsewhere.key']).code).toBe(0);
   });
 });
+
+describe('a store file damaged in the middle', () => {
+  const ws = workspace();
+  ws.write('config/a.yaml', Array.from({ length: 60 }, (_, i) => doc('Space', `s${i}`, `displayName: Space ${i} ${'x'.repeat(200)}\npriority: ${i + 1}\nmembers: { groups: [g${i}] }\nadmins: { groups: [a${i}] }`)).join(''));
+
+  it('is said to be corrupt, with what to do, not an internal error', () => {
+    expect(ws.run(['apply', '-f', 'config', '--auto-approve']).code).toBe(0);
+    const file = join(ws.dir, '.mdmops/tenant.db');
+    const bytes = readFileSync(file);
+    expect(bytes.length).toBeGreaterThan(6 * 4096);
+    // Pages in the middle of the file overwritten, as a failing disk or a bad copy leaves them.
+    bytes.fill(0xa5, 3 * 4096, bytes.length - 4096);
+    writeFileSync(file, bytes);
+    for (const args of [['status'], ['plan', '-f', 'config']]) {
+      const r = ws.run(args);
+      expect(r.code, args.join(' ')).toBe(1);
+      expect(r.stderr, args.join(' ')).toMatch(/the store file .*is corrupt .*: restore it from a backup/);
+      expect(r.stderr).not.toContain('internal error');
+    }
+  });
+});

@@ -144,6 +144,15 @@ describe('tenant rules', () => {
 describe('through the CLI', () => {
   const ws = workspace();
 
+  it('reports the reference errors of a resource that also has schema errors, all at once', () => {
+    ws.write('both/a.yaml', resource('LdapSource', 'corp', 'connectorRef: { name: pariss-dc }\nurl: ldaps://ldap.example.com\nbindDn: cn=sync\nbindPasswordSecretRef: { name: corp, key: password }\nbaseDn: dc=example\npageSize: many'));
+    const r = ws.run(['validate', '-f', 'both']);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/a\.yaml:\d+:\d+: LdapSource\/corp: spec\.connectorRef: Connector "pariss-dc" not found in tenant "default"/);
+    expect(r.stdout).toMatch(/a\.yaml:\d+:\d+: LdapSource\/corp: spec\.pageSize: /);
+    expect(r.stdout).toContain('invalid: 2 errors in 1 file');
+  });
+
   it('refuses ldap:// without StartTLS unless the spec says insecure: true, and then the plan warns', () => {
     const ldap = (extra: string) => resource('Connector', 'dc', 'hosting: OnPremises') + '---\n' + resource('LdapSource', 'corp', `connectorRef: { name: dc }\nurl: ldap://ldap.example.com\nbindDn: cn=sync\nbindPasswordSecretRef: { name: corp, key: password }\nbaseDn: dc=example${extra}`);
     ws.write('ldap/a.yaml', ldap(''));

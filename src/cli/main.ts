@@ -52,6 +52,12 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`mdmops: ${e.message}\n`);
       return e.exitCode;
     }
+    const code = (e as { code?: unknown }).code;
+    // SQLite reports a damaged file wherever it meets the damage, often mid-command.
+    if (code === 'SQLITE_CORRUPT' || code === 'SQLITE_NOTADB' || (typeof code === 'string' && code.startsWith('SQLITE_CORRUPT'))) {
+      process.stderr.write(`mdmops: the store file is corrupt (${(e as Error).message}): restore it from a backup\n`);
+      return 1;
+    }
     process.stderr.write(`mdmops: internal error: ${(e as Error).message}\n`);
     if (process.env.MDMOPS_DEBUG) process.stderr.write(`${(e as Error).stack}\n`);
     else process.stderr.write('set MDMOPS_DEBUG=1 to see where it happened, and report it\n');

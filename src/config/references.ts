@@ -1,5 +1,5 @@
 // Layer 2: duplicates, references that resolve within the tenant, and dependency cycles.
-import { displayName, resourceKey, type Reference } from '../api/index.js';
+import { displayName, kindNamed, resourceKey, type Reference } from '../api/index.js';
 import type { Diagnostic } from './diagnostics.js';
 import { diagnosticAt } from './positions.js';
 import type { LoadedResource, ValidResource } from './source.js';
@@ -22,25 +22,43 @@ export function checkReferences(valid: ValidResource[], all: LoadedResource[]): 
     } else declared.set(key, src);
   }
 
+  const missing = (src: LoadedResource, ref: Reference) =>
+    diagnosticAt(src, `${ref.kind} "${ref.name}" not found in tenant "${src.namespace}"`, { path: ref.path, code: 'reference', hint: missingHint(ref, src.namespace, all) });
   const edges = new Map<string, { to: string; ref: Reference }[]>();
   for (const v of valid) {
     const { namespace } = v.resource.metadata;
     const out: { to: string; ref: Reference }[] = [];
     for (const ref of v.def.references(v.resource.spec)) {
       const target = keyOf(ref.kind, namespace, ref.name);
-      if (declared.has(target)) {
-        out.push({ to: target, ref });
-        continue;
-      }
-      diagnostics.push(diagnosticAt(v.source, `${ref.kind} "${ref.name}" not found in tenant "${namespace}"`, {
-        path: ref.path, code: 'reference', hint: missingHint(ref, namespace, all),
-      }));
+      if (declared.has(target)) out.push({ to: target, ref });
+      else diagnostics.push(missing(v.source, ref));
     }
     edges.set(resourceKey(v.resource), out);
+  }
+  // A resource with schema errors still has its references checked, as far as they can be read:
+  // fixing one error should not uncover the next.
+  const checked = new Set(valid.map((v) => v.source));
+  for (const src of all) {
+    if (checked.has(src)) continue;
+    for (const ref of readableReferences(src)) if (!declared.has(keyOf(ref.kind, src.namespace, ref.name))) diagnostics.push(missing(src, ref));
   }
   diagnostics.push(...cycles(valid, edges));
   return diagnostics;
 }
+
+/** The references an invalid resource's spec holds where they have the shape a reference has. */
+function readableReferences(src: LoadedResource): Reference[] {
+  const def = kindNamed(src.kind);
+  const spec = src.value.spec;
+  if (!def || typeof spec !== 'object' || spec === null) return [];
+  try {
+    return def.references(spec as never).filter((r) => typeof r.name === 'string' && DNS_NAME.test(r.name));
+  } catch {
+    return []; // a spec too far from its kind's shape to read references from: its schema errors say so
+  }
+}
+
+const DNS_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
 function missingHint(ref: Reference, namespace: string, all: LoadedResource[]): string | undefined {
   const sameKind = all.filter((s) => s.kind === ref.kind && s.name !== undefined);
