@@ -1,6 +1,7 @@
 // Loading: multi-document files, List objects, positions, and hostile input refused quickly.
 import { describe, expect, it } from 'vitest';
 import { API, lines, resource, validateText } from './support/sources.js';
+import { workspace } from './support/workspace.js';
 
 const connector = (name: string, spec = '{}') => `${API}\nkind: Connector\nmetadata:\n  name: ${name}\nspec: ${spec}\n`;
 
@@ -114,5 +115,24 @@ describe('hostile input', () => {
   it('accepts non-ASCII text and reports columns in characters', () => {
     const r = validateText({ 'a.yaml': resource('Space', 'emea', 'displayName: Région Île-de-France\npriority: 1\nmembers: { groups: [équipe] }\nadmins: { users: [zoé@contoso.com] }\nfoo: 1') });
     expect(lines(r)).toEqual(['a.yaml:10:3: Space/emea: spec.foo: unknown field "foo"']);
+  });
+});
+
+describe('the input as a whole', () => {
+  const ws = workspace();
+  const space = (i: number, pad = 0) => resource('Space', `s${i}`, `displayName: Space ${i} ${'x'.repeat(pad)}\npriority: ${i + 1}\nmembers: { groups: [g] }\nadmins: { groups: [a] }`);
+
+  it('is capped in bytes: files each under the per-file limit, over 16 MiB together, are refused quickly (mdmops validate)', () => {
+    // Five files of 3.5 MiB: each is under the 4 MiB limit, together they are not.
+    for (let f = 0; f < 5; f++) ws.write(`big/f${f}.yaml`, Array.from({ length: 1200 }, (_, i) => space(f * 1200 + i, 3000)).join('---\n'));
+    const r = ws.run(['validate', '-f', 'big']);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/big\/f4\.yaml: the configuration is above the limit of 16777216 bytes in all \(\d+ read before this file of \d+\): nothing further is read; split it into several configurations \(--source\)/);
+  });
+
+  it('is capped in resources', () => {
+    const text = Array.from({ length: 12 }, (_, i) => space(i)).join('---\n');
+    const out = lines(validateText({ 'a.yaml': text, 'b.yaml': text.replace(/name: s/g, 'name: t') }, { maxTotalResources: 10 }));
+    expect(out).toContain('a.yaml: the configuration holds more than 10 resources: nothing further is read; split it into several configurations (--source)');
   });
 });

@@ -33,8 +33,8 @@ export interface InputFile {
 const YAML_FILE = /\.ya?ml$/i;
 const KIND_NAMES = KINDS.map((k) => k.kind);
 
-function pathError(file: string, message: string): Diagnostic {
-  return { file, line: 0, column: 0, message, code: 'input' };
+function pathError(file: string, message: string, code = 'input'): Diagnostic {
+  return { file, line: 0, column: 0, message, code };
 }
 
 /** The files behind -f arguments: files as given, directories walked for *.yaml and *.yml. */
@@ -90,11 +90,22 @@ function walk(dir: string): string[] {
 export function readSources(files: InputFile[], limits: Limits, label: (file: string) => string = (f) => f): { sources: TextSource[]; diagnostics: Diagnostic[] } {
   const sources: TextSource[] = [];
   const diagnostics: Diagnostic[] = [];
+  let total = 0;
+  const tooMuch = (file: string, size: number) => {
+    if (total + size <= limits.maxTotalBytes) {
+      total += size;
+      return false;
+    }
+    diagnostics.push(pathError(file, `the configuration is above the limit of ${limits.maxTotalBytes} bytes in all (${total} read before this file of ${size}): nothing further is read; split it into several configurations (--source)`, 'limit'));
+    return true;
+  };
   for (const { file, root } of files) {
+    if (total > limits.maxTotalBytes) break;
     if (file === '-') {
       const bytes = readCapped(0, limits.maxFileBytes);
       if (!bytes) diagnostics.push(pathError('<stdin>', `input is above the limit of ${limits.maxFileBytes} bytes`));
-      else sources.push({ file: '<stdin>', baseDir: root, root, bytes });
+      else if (!tooMuch('<stdin>', bytes.length)) sources.push({ file: '<stdin>', baseDir: root, root, bytes });
+      else break;
       continue;
     }
     try {
@@ -107,6 +118,7 @@ export function readSources(files: InputFile[], limits: Limits, label: (file: st
         diagnostics.push(pathError(label(file), `file is ${stat.size} bytes, above the limit of ${limits.maxFileBytes}`));
         continue;
       }
+      if (tooMuch(label(file), stat.size)) break;
       sources.push({ file: label(file), baseDir: dirname(resolve(file)), root, bytes: readFileSync(file) });
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
@@ -153,6 +165,10 @@ export function loadSources(sources: TextSource[], limits: Limits): Loaded {
     for (const doc of parsed.documents) {
       if (doc.contents === null || (isScalar(doc.contents) && doc.contents.value === null)) continue; // empty, e.g. after a trailing ---
       loadDocument(source, doc, parsed.lineCounter, limits, resources, diagnostics);
+    }
+    if (resources.length > limits.maxTotalResources) {
+      diagnostics.push({ file: source.file, line: 0, column: 0, message: `the configuration holds more than ${limits.maxTotalResources} resources: nothing further is read; split it into several configurations (--source)`, code: 'limit' });
+      break;
     }
   }
   return { resources, diagnostics, files: sources.length };
