@@ -3,7 +3,7 @@
 // its ${{ }} expressions filled in) in a pull request's checkout, with mdmops on the PATH.
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
@@ -52,10 +52,10 @@ describe('examples/ci', () => {
       if (!(expr in context)) throw new Error(`the test does not know \${{ ${expr} }}`);
       return context[expr]!;
     });
-  const runStep = (s: Step, secrets: Record<string, string> = {}) => {
-    const env: NodeJS.ProcessEnv = { ...process.env, PATH: `${join(ws.dir, 'bin')}:${process.env.PATH}`, GITHUB_STEP_SUMMARY: summary, NO_COLOR: '1' };
+  const runStep = (s: Step, secrets: Record<string, string> = {}, extra: NodeJS.ProcessEnv = {}) => {
+    const env: NodeJS.ProcessEnv = { ...process.env, PATH: `${join(ws.dir, 'bin')}:${process.env.PATH}`, GITHUB_STEP_SUMMARY: summary, NO_COLOR: '1', ...extra };
     for (const [k, v] of Object.entries({ ...workflow.env, ...s.env } as Record<string, string>)) env[k] = expand(String(v), secrets);
-    const r = spawnSync('bash', ['--noprofile', '--norc', '-eo', 'pipefail', '-c', s.run!], { cwd: repos.clone, env, encoding: 'utf8', timeout: 60_000 });
+    const r = spawnSync('bash', ['--noprofile', '--norc', '-eo', 'pipefail', '-c', s.run!], { cwd: repos.clone, env, encoding: 'utf8', timeout: 540_000 });
     return { code: r.status, stdout: r.stdout, stderr: r.stderr };
   };
 
@@ -65,7 +65,7 @@ describe('examples/ci', () => {
     expect(workflow.permissions).toEqual({ contents: 'read', 'pull-requests': 'write' });
     expect(steps.map((s) => s.name ?? s.uses)).toEqual(['actions/checkout@v4', 'actions/setup-node@v4', 'Install mdmops', 'Validate', 'Plan', 'Comment on the pull request']);
     expect(steps[0]!.with).toEqual({ 'fetch-depth': 0 });
-    expect(step('Install mdmops').run).toBe(`npm install --global mdmops@${pkg.version}`);
+    expect(step('Install mdmops').run).toBe(`npm install --global ./tools/mdmops-${pkg.version}.tgz`);
     // Every mdmops command the workflow names exists.
     const commands = new Set(steps.flatMap((s) => [...(s.run ?? '').matchAll(/\bmdmops (\w+)/g)].map((m) => m[1]!)));
     expect([...commands].sort()).toEqual(['diff', 'plan', 'validate']);
@@ -100,6 +100,22 @@ describe('examples/ci', () => {
     expect(plan).toContain('<summary><code>~ Connector/paris-dc (update)</code></summary>');
     expect(plan).toContain('| 0 | 1 | 0 | 0 | 0 | 0 |');
   });
+
+  it('installs mdmops as its Install step says, from the package npm pack makes, and validates with it', () => {
+    // The package, made in mdmops' repository and committed to the configuration's under tools/.
+    mkdirSync(join(repos.clone, 'tools'), { recursive: true });
+    const packed = spawnSync('npm', ['pack', '--ignore-scripts', '--pack-destination', join(repos.clone, 'tools')], { cwd: ROOT, encoding: 'utf8', timeout: 120_000 });
+    expect(packed.status, packed.stderr).toBe(0);
+    const prefix = join(ws.dir, 'npm-global');
+    // Offline where npm's cache has the dependencies already (the install of this checkout filled it).
+    const installed = runStep(step('Install mdmops'), {}, { npm_config_prefix: prefix, npm_config_prefer_offline: 'true', npm_config_audit: 'false', npm_config_fund: 'false' });
+    expect(installed.code, installed.stderr).toBe(0);
+    const version = spawnSync(join(prefix, 'bin/mdmops'), ['--version'], { encoding: 'utf8' });
+    expect(version.stdout.trim()).toBe(pkg.version);
+    const validated = runStep(step('Validate'), {}, { PATH: `${join(prefix, 'bin')}:${process.env.PATH}` });
+    expect(validated.code, validated.stderr).toBe(0);
+    expect(validated.stdout).toContain('valid: 1 resource');
+  }, 600_000);
 
   it('fails the check on an invalid pull request, saying where', () => {
     repos.commit('Typo', { 'config/tenant.yaml': connector('Debug').replace('logLevel', 'loglevel') });
