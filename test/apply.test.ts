@@ -3,6 +3,7 @@ import { chmodSync, existsSync, readFileSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
 import { spawnSync } from 'node:child_process';
 import { BIN_PATH, clean, ROOT } from './support/cli.js';
 import { doc, workspace } from './support/workspace.js';
@@ -245,6 +246,33 @@ describe('prune', () => {
     expect(plan.stdout).toContain('CertificateAuthority/root (adopt)');
     expect(ws.run(['apply', '-f', 'config', '--auto-approve']).code).toBe(0);
     expect(JSON.parse(ws.run(['status', 'CertificateAuthority/root', '-o', 'json']).stdout).managed).toBe(true);
+  });
+});
+
+describe('labels and annotations', () => {
+  const ws = workspace();
+  const labelled = (site: string, note: string) => connector('lyon').replace('metadata:\n', `metadata:\n  labels: { site: ${site}, tier: edge }\n  annotations: { contoso.com/owner: "${note}" }\n`);
+
+  it('are planned, applied, shown in status and exported, and a change to one is an update', () => {
+    ws.write('config/a.yaml', labelled('lyon', 'network team'));
+    expect(ws.run(['apply', '-f', 'config', '--auto-approve']).code).toBe(0);
+    expect(ws.run(['plan', '-f', 'config', '--detailed-exitcode']).code).toBe(0);
+    const shown = parse(ws.run(['status', 'Connector/lyon', '-o', 'yaml']).stdout);
+    expect(shown.metadata).toMatchObject({ name: 'lyon', labels: { site: 'lyon', tier: 'edge' }, annotations: { 'contoso.com/owner': 'network team' } });
+
+    ws.write('config/a.yaml', labelled('paris', 'network team'));
+    const plan = ws.run(['plan', '-f', 'config', '--detailed-exitcode']);
+    expect(plan.code).toBe(2);
+    expect(plan.stdout).toContain('~ Connector/lyon (update)');
+    expect(plan.stdout).toContain('~ metadata.labels.site: lyon -> paris');
+    expect(ws.run(['apply', '-f', 'config', '--auto-approve']).stdout).toContain('Connector/lyon updated');
+    expect(parse(ws.run(['status', 'Connector/lyon', '-o', 'yaml']).stdout).metadata.labels.site).toBe('paris');
+
+    expect(ws.run(['export', '-o', 'exported']).code).toBe(0);
+    const exported = readFileSync(join(ws.dir, 'exported/default/connectors.yaml'), 'utf8');
+    expect(parse(exported).metadata).toEqual({ name: 'lyon', labels: { site: 'paris', tier: 'edge' }, annotations: { 'contoso.com/owner': 'network team' } });
+    // The export applies as no change.
+    expect(ws.run(['plan', '-f', 'exported/default', '--detailed-exitcode']).code).toBe(0);
   });
 });
 

@@ -322,6 +322,7 @@ describe.each(backends)('%s store', (_name, specOf) => {
     const { postgresDriver } = await import('../src/store/postgres.js');
     const driver = spec.backend === 'sqlite' ? sqliteDriver(spec.path) : postgresDriver(spec.url);
     for (const table of ['locks', 'users', 'certificates', 'invitations']) await driver.query(`DROP TABLE ${table}`);
+    await driver.query('ALTER TABLE records DROP COLUMN metadata');
     await driver.query("UPDATE meta SET value = '1' WHERE key = 'schema_version'");
     await driver.close();
     const upgraded = await openStore(spec);
@@ -343,9 +344,10 @@ describe.each(backends)('%s store', (_name, specOf) => {
       entry('tenant-b', 'ops', 'kubernetes:tenant-b/Space/ops'),
       entry('default', 'cli', 'default'),
     ]);
-    // As mdmops before the tenant was in the source left it: one schema version lower.
+    // As mdmops before the tenant was in the source left it: schema version 4.
     const driver = spec.backend === 'sqlite' ? sqliteDriver(spec.path) : postgresDriver(spec.url);
-    await driver.query(`UPDATE meta SET value = '${SCHEMA_VERSION - 1}' WHERE key = 'schema_version'`);
+    await driver.query('ALTER TABLE records DROP COLUMN metadata');
+    await driver.query("UPDATE meta SET value = '4' WHERE key = 'schema_version'");
     await driver.close();
     const upgraded = await openStore(spec);
     const sources = (await upgraded.listInventory()).filter((e) => ['eng', 'ops', 'cli'].includes(e.name)).map((e) => `${e.tenant} ${e.name} ${e.source}`);

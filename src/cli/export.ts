@@ -60,7 +60,7 @@ async function exportRecords(session: Session, records: StoredRecord[], dir: str
           if (!sealed) throw new UserError(`${r.kind}/${r.name}: the content of ${path} is missing from the tenant store`);
           write(join(tenantDir, name), session.key.open(sealed, blobAad(r, `file:${path}`)));
         }
-        const metadata = tenant === 'default' ? { name: r.name } : { name: r.name, namespace: tenant };
+        const metadata = { name: r.name, ...(tenant === 'default' ? {} : { namespace: tenant }), ...r.metadata };
         docs.push(stringify({ apiVersion: API_VERSION, kind: r.kind, metadata, spec }));
       }
       write(join(tenantDir, `${def.plural}.yaml`), `# Exported by mdmops from the tenant store.\n${docs.join('---\n')}`);

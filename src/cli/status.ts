@@ -45,7 +45,7 @@ function asResource(r: StoredRecord, inv: InventoryEntry | undefined) {
   return {
     apiVersion: API_VERSION,
     kind: r.kind,
-    metadata: { name: r.name, namespace: r.tenant, generation: r.generation },
+    metadata: { name: r.name, namespace: r.tenant, generation: r.generation, ...r.metadata },
     spec: r.spec,
     status: r.status,
     managed: r.managed,

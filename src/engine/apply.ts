@@ -161,6 +161,7 @@ export async function applyPlan(engine: Engine, plan: Plan, options: ApplyOption
         status,
         managed: true,
         updatedAt: at,
+        ...(d.metadata ? { metadata: d.metadata } : {}),
       };
       writes.push({ op: 'putRecord', record });
       for (const [path, f] of Object.entries(d.files)) writes.push(sealed(engine, c, `file:${path}`, f.bytes));

@@ -4,7 +4,7 @@ import { POLICY_FIELDS, type FileField, type Reference } from '../api/index.js';
 import type { ContentChecker } from '../config/content.js';
 import type { ValidResource } from '../config/source.js';
 import type { MasterKey } from '../store/master-key.js';
-import type { ResourceId } from '../store/types.js';
+import type { RecordMetadata, ResourceId } from '../store/types.js';
 import { canonical, sha256 } from './canonical.js';
 import type { SecretRef, SecretResolver } from './secrets.js';
 
@@ -23,6 +23,8 @@ export interface Desired {
   desiredHash: string;
   /** Where it was declared, for messages. */
   origin?: { file: string; line: number };
+  /** Its labels and annotations, when it has any. */
+  metadata?: RecordMetadata;
 }
 
 export const idKey = (id: ResourceId) => `${id.kind}/${id.tenant}/${id.name}`;
@@ -81,6 +83,7 @@ export async function desiredOf(
     const value = await resolver.resolve(id.tenant, ref);
     secrets[path] = { ref, value, digest: value === undefined ? null : key.digest(value) };
   }
+  const metadata = declaredMetadata(resource.metadata);
   return {
     id,
     key: idKey(id),
@@ -89,9 +92,22 @@ export async function desiredOf(
     files,
     secrets,
     specHash: tenantSpecHash(spec),
-    desiredHash: sha256(canonical({ spec, secrets: digests(secrets) })),
+    // Metadata counts only when there is some: records made before it was kept are up to date.
+    desiredHash: sha256(canonical({ spec, secrets: digests(secrets), ...(metadata ? { metadata } : {}) })),
     origin,
+    ...(metadata ? { metadata } : {}),
   };
+}
+
+/**
+ * Labels and annotations as the administrator declared them. kubectl's own annotations
+ * (kubectl.kubernetes.io/last-applied-configuration: the whole object again) are its bookkeeping.
+ */
+function declaredMetadata(metadata: { labels?: Record<string, string>; annotations?: Record<string, string> }): RecordMetadata | undefined {
+  const labels = metadata.labels && Object.keys(metadata.labels).length ? metadata.labels : undefined;
+  const kept = Object.entries(metadata.annotations ?? {}).filter(([k]) => !k.startsWith('kubectl.kubernetes.io/'));
+  const annotations = kept.length ? Object.fromEntries(kept) : undefined;
+  return labels || annotations ? { ...(labels ? { labels } : {}), ...(annotations ? { annotations } : {}) } : undefined;
 }
 
 const EXTENSION = { certificates: 'pem', pkcs12: 'p12', 'saml-metadata': 'xml', 'gsql-export': 'xml' };

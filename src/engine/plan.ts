@@ -167,7 +167,7 @@ async function observeOne(
   if (observeOnly && !record) {
     return { ...base, action: 'no-op', drift: false, observeOnly, suspended, adopt: false, settings: false, refresh: false, diffs: [], impact: ['managementPolicy Observe: not found in the tenant, and not created'] };
   }
-  let diffs = upToDate ? [] : [...diffValues(record?.spec ?? {}, spec, 'spec'), ...diffSecrets(record?.secrets ?? {}, digests(d.secrets))];
+  let diffs = upToDate ? [] : [...diffValues(record?.metadata ?? {}, d.metadata ?? {}, 'metadata'), ...diffValues(record?.spec ?? {}, spec, 'spec'), ...diffSecrets(record?.secrets ?? {}, digests(d.secrets))];
   if (observeOnly) diffs = diffs.filter((x) => !POLICY_PATHS.has(x.path));
   const observation = await engine.providers.get(d.id.kind).observe(ctx, d, record, diffs);
   // The tenant already holds what is desired and only the digests of the last apply are stale (an

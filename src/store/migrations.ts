@@ -60,6 +60,8 @@ export const MIGRATIONS: ((d: Dialect) => string[])[] = [
     `UPDATE inventory SET source = 'kubernetes:' || tenant || '/' || substr(source, 12)
        WHERE source LIKE 'kubernetes:%' AND source NOT LIKE 'kubernetes:%/%/%'`,
   ],
+  // A resource's labels and annotations are kept with its record.
+  () => [`ALTER TABLE records ADD COLUMN metadata TEXT NOT NULL DEFAULT '{}'`],
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

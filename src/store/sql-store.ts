@@ -1,6 +1,6 @@
 // The store over SQL, shared by both backends: a driver supplies the connection and the dialect.
 import { MIGRATIONS, SCHEMA_VERSION, type Dialect } from './migrations.js';
-import type { Invitation, AuditEntry, CertificateFacts, CertificateFilter, DirectoryUser, InventoryEntry, IssuedCertificate, Notification, ResourceId, Store, StoredRecord, UserStage, Write } from './types.js';
+import type { Invitation, AuditEntry, CertificateFacts, CertificateFilter, DirectoryUser, InventoryEntry, IssuedCertificate, Notification, RecordMetadata, ResourceId, Store, StoredRecord, UserStage, Write } from './types.js';
 import { USER_COLUMNS, USER_DIGEST_PARAMS, USER_DIGEST_SQL, userColumns } from './user-digest.js';
 
 // Built once: a sync writes it for each of 100,000 users.
@@ -178,7 +178,13 @@ function toRecord(r: Record<string, unknown>): StoredRecord {
     status: JSON.parse(r.status as string),
     managed: Number(r.managed) === 1,
     updatedAt: r.updated_at as string,
+    ...metadataOf(r.metadata as string | undefined),
   };
+}
+
+function metadataOf(text: string | undefined): { metadata?: RecordMetadata } {
+  const metadata = JSON.parse(text || '{}') as RecordMetadata;
+  return metadata.labels || metadata.annotations ? { metadata } : {};
 }
 
 function toUser(r: Record<string, unknown>): DirectoryUser {
@@ -214,12 +220,12 @@ function statement(w: Write): [string, unknown[]] {
     case 'putRecord': {
       const r = w.record;
       return [
-        `INSERT INTO records (tenant, kind, name, spec, spec_hash, desired_hash, generation, files, secrets, status, managed, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        `INSERT INTO records (tenant, kind, name, spec, spec_hash, desired_hash, generation, files, secrets, status, managed, updated_at, metadata)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT (tenant, kind, name) DO UPDATE SET spec = excluded.spec, spec_hash = excluded.spec_hash, desired_hash = excluded.desired_hash,
            generation = excluded.generation, files = excluded.files, secrets = excluded.secrets, status = excluded.status,
-           managed = excluded.managed, updated_at = excluded.updated_at`,
-        [r.tenant, r.kind, r.name, JSON.stringify(r.spec), r.specHash, r.desiredHash, r.generation, JSON.stringify(r.files), JSON.stringify(r.secrets), JSON.stringify(r.status), r.managed ? 1 : 0, r.updatedAt],
+           managed = excluded.managed, updated_at = excluded.updated_at, metadata = excluded.metadata`,
+        [r.tenant, r.kind, r.name, JSON.stringify(r.spec), r.specHash, r.desiredHash, r.generation, JSON.stringify(r.files), JSON.stringify(r.secrets), JSON.stringify(r.status), r.managed ? 1 : 0, r.updatedAt, JSON.stringify(r.metadata ?? {})],
       ];
     }
     case 'deleteRecord':

@@ -21,6 +21,13 @@ export interface StoredRecord {
   /** False once mdmops let go of it (deletionPolicy Orphan). */
   managed: boolean;
   updatedAt: string;
+  /** metadata.labels and metadata.annotations as declared; absent when there are none. */
+  metadata?: RecordMetadata;
+}
+
+export interface RecordMetadata {
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
 }
 
 /** Which source applied a resource, and from which revision: what prune works from. */
