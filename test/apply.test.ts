@@ -20,6 +20,10 @@ describe('the example tenant, end to end', () => {
     const first = ws.run(['apply', '-f', 'config', '--auto-approve']);
     expect(first.code, first.stderr).toBe(0);
     expect(first.stdout).toContain('Plan: 15 to create');
+    // Applied without asking, the plan is told in brief: counts by kind, no field of every new resource.
+    expect(first.stdout).toContain('  create: CertificateAuthority 3, CertificateConfiguration 3, Connector 2');
+    expect(first.stdout).not.toContain('+ spec.');
+    expect(first.stdout.split('\n').length).toBeLessThan(60);
     expect(first.stdout).toContain('Apply complete: 15 created');
     expect(first.stderr).toMatch(/created a master key in .*master\.key \(mode 0600\)/);
     expect(statSync(join(ws.dir, '.mdmops/master.key')).mode & 0o777).toBe(0o600);
@@ -246,6 +250,18 @@ describe('prune', () => {
     expect(plan.stdout).toContain('CertificateAuthority/root (adopt)');
     expect(ws.run(['apply', '-f', 'config', '--auto-approve']).code).toBe(0);
     expect(JSON.parse(ws.run(['status', 'CertificateAuthority/root', '-o', 'json']).stdout).managed).toBe(true);
+  });
+});
+
+describe('--show-plan', () => {
+  const ws = workspace();
+
+  it('shows the whole plan, field by field, with --auto-approve', () => {
+    ws.write('config/a.yaml', space('emea', 10));
+    const r = ws.run(['apply', '-f', 'config', '--auto-approve', '--show-plan']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('+ Space/emea (create)');
+    expect(r.stdout).toContain('+ spec.priority: 10');
   });
 });
 

@@ -8,7 +8,7 @@ import { hasChanges, makePlan, type Change } from '../engine/plan.js';
 import { ApplyLockHeld, takeApplyLocks, type ApplyLock } from '../store/apply-lock.js';
 import { UserError } from './errors.js';
 import { wholeNumber } from './flags.js';
-import { planText } from './plan-format.js';
+import { planSummaryText, planText } from './plan-format.js';
 import { progressLine } from './progress.js';
 import { colourWanted, planFor, planOptions, type PlanOptions } from './plan.js';
 import type { ValidationResult } from '../config/validate.js';
@@ -16,6 +16,7 @@ import { actor, checkInput, loadInput, openSession, type Session } from './sessi
 
 interface ApplyOptions extends PlanOptions {
   autoApprove?: boolean;
+  showPlan?: boolean;
   wait?: boolean | string;
   concurrency: string;
   color?: boolean;
@@ -25,7 +26,8 @@ const PAST: Record<string, string> = { create: 'created', update: 'updated', rep
 
 export function registerApply(program: Command) {
   planOptions(program.command('apply').description('Validate the whole configuration, show the plan, and apply it to the tenant store.'))
-    .option('--auto-approve', 'apply without asking (needed when not on a terminal)')
+    .option('--auto-approve', 'apply without asking (needed when not on a terminal); the plan is then told in brief')
+    .option('--show-plan', 'with --auto-approve, show the whole plan, field by field')
     .option('--wait [duration]', 'after applying, wait until every resource is Ready (default 5m); exit 1 if one is not')
     .option('--concurrency <n>', 'resources applied at once', '8')
     .option('--no-color', 'plain text even on a terminal')
@@ -85,7 +87,9 @@ async function apply(session: Session, opts: ApplyOptions, checked: ValidationRe
   const out = process.stdout;
   const plan = await planFor(session, opts, checked);
   const changes = hasChanges(plan);
-  if (changes || plan.problems.length) out.write(planText(plan, colourWanted(out, opts.color)));
+  // Asked to confirm, the whole plan is shown; applied without asking, it is told in brief.
+  const asks = changes && !opts.autoApprove;
+  if (changes || plan.problems.length) out.write((asks || opts.showPlan ? planText : planSummaryText)(plan, colourWanted(out, opts.color)));
   if (plan.problems.length) throw new UserError('nothing was applied: the plan has problems');
   if (changes && !opts.autoApprove) {
     if (!process.stdin.isTTY || !out.isTTY) throw new UserError('apply asks for confirmation on a terminal; elsewhere add --auto-approve');

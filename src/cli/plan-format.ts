@@ -54,12 +54,41 @@ export function planText(plan: Plan, colour: boolean): string {
     for (const i of c.impact) lines.push(`    impact: ${i}`);
     if (c.dependents.length && c.action !== 'create') lines.push(`    dependents: ${c.dependents.join(', ')}`);
   }
-  const suspended = plan.changes.filter((c) => c.suspended);
-  if (suspended.length) lines.push(`suspended, left alone: ${suspended.map((c) => show(c.id)).join(', ')}`);
+  lines.push(...suspendedLine(plan));
   if (lines.length) lines.push('');
   if (plan.problems.length) lines.push(`${summaryLine(plan)} Not applicable: ${plan.problems.length} problem${plan.problems.length === 1 ? '' : 's'} above.`);
   else lines.push(plan.changes.some(shown) ? summaryLine(plan) : `No changes: ${plan.changes.length} resource${plan.changes.length === 1 ? '' : 's'} up to date.`);
   return lines.join('\n') + '\n';
+}
+
+/**
+ * The plan in brief, for an apply that does not ask first: what it does to how many of each kind,
+ * and in full only the changes a reviewer must not miss (a replacement, a deletion, an orphan, an
+ * Observe or adopted resource, or one with an impact), not every field of every new resource.
+ */
+export function planSummaryText(plan: Plan, colour: boolean): string {
+  if (plan.problems.length || !plan.changes.some(shown)) return planText(plan, colour);
+  const notable = (c: Change) => c.action === 'replace' || c.action === 'delete' || c.action === 'orphan' || c.observeOnly || c.adopt || c.settings || c.impact.length > 0;
+  const lines: string[] = [];
+  for (const c of plan.changes.filter((x) => shown(x) && notable(x))) {
+    lines.push(headline(c));
+    for (const i of c.impact) lines.push(`    impact: ${i}`);
+  }
+  const byAction = new Map<Action, Map<string, number>>();
+  for (const c of plan.changes.filter((x) => shown(x) && x.action !== 'no-op')) {
+    const kinds = byAction.get(c.action) ?? new Map<string, number>();
+    kinds.set(c.id.kind, (kinds.get(c.id.kind) ?? 0) + 1);
+    byAction.set(c.action, kinds);
+  }
+  for (const [action, kinds] of byAction) lines.push(`  ${action}: ${[...kinds].map(([kind, n]) => `${kind} ${n}`).join(', ')}`);
+  lines.push(...suspendedLine(plan));
+  lines.push('', `${summaryLine(plan)} Field by field: mdmops plan, or apply --show-plan.`);
+  return lines.join('\n') + '\n';
+}
+
+function suspendedLine(plan: Plan): string[] {
+  const suspended = plan.changes.filter((c) => c.suspended);
+  return suspended.length ? [`suspended, left alone: ${suspended.map((c) => show(c.id)).join(', ')}`] : [];
 }
 
 function diffJson(d: FieldDiff) {
