@@ -13,6 +13,7 @@ import { mdmopsAsync } from './support/cli.js';
 import { idpMetadata, signingCertificate } from './support/saml.js';
 import { doc, workspace } from './support/workspace.js';
 import { makeServerCertificate } from './servers/tls.js';
+import { startEntra, type EntraEmulator } from './servers/entra.js';
 
 const CANARY = 'internal-canary-5e21b7';
 
@@ -87,5 +88,33 @@ describe('tenant-supplied URLs in a mode tenants share', () => {
     await round('--allow-internal-targets');
     expect(await ready()).toMatchObject({ status: 'True', reason: 'MetadataValid' });
     expect(hits.filter((h) => h === '/metadata').length).toBeGreaterThan(0);
+  });
+});
+
+describe('an identity source in a mode tenants share', () => {
+  const ws = workspace();
+  const allowedWs = workspace();
+  let entra: EntraEmulator;
+  beforeAll(async () => {
+    entra = await startEntra({ users: 3 });
+  });
+  afterAll(() => entra?.stop());
+
+  it('sends no secret to an internal address: the sync is refused before its token is asked for', async () => {
+    const config = () => doc('EntraIdSource', 'entra', `displayName: Entra\ntenantId: ${entra.tenantId}\nclientId: ${entra.clientId}\nauthorityHost: ${entra.url}\ngraphEndpoint: ${entra.url}\nclientSecretRef: { name: entra, key: secret }\nsyncInterval: 1m`) + doc('Space', 'other', 'displayName: Other\npriority: 1\nmembers: { groups: [o] }\nadmins: { groups: [o-admins] }').replace('metadata:\n', 'metadata:\n  namespace: tenant-b\n');
+    ws.write('config/a.yaml', config());
+    const env = { NODE_EXTRA_CA_CERTS: entra.caFile, MDMOPS_SECRET_ENTRA__SECRET: entra.secret };
+    const refused = await mdmopsAsync(['run', '--watch', 'config', '--once'], { cwd: ws.dir, env });
+    expect(await entra.requests()).toEqual([]);
+    expect(refused.stdout + refused.stderr).toContain("is an internal address (loopback, link-local or the cluster's service range)");
+    expect(refused.stdout + refused.stderr).not.toContain(entra.secret);
+
+    // The same configuration, allowed: synced (a store of its own, where the sync is due).
+    allowedWs.write('config/a.yaml', config());
+    const allowed = await mdmopsAsync(['run', '--watch', 'config', '--once', '--allow-internal-targets'], { cwd: allowedWs.dir, env });
+    expect(allowed.code, allowed.stderr).toBe(0);
+    expect((await entra.requests()).length).toBeGreaterThan(0);
+    const users = await mdmopsAsync(['users', '--format', 'json'], { cwd: allowedWs.dir });
+    expect(JSON.parse(users.stdout)).toHaveLength(3);
   });
 });

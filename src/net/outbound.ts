@@ -5,6 +5,7 @@
 // name, a redirect or a rebinding cannot get round it). One-shot commands on an administrator's
 // machine allow them, as --allow-internal-targets does.
 import { lookup as dnsLookup, type LookupAddress, type LookupOptions } from 'node:dns';
+import { lookup as lookupAll } from 'node:dns/promises';
 import http from 'node:http';
 import https from 'node:https';
 import { BlockList, isIP } from 'node:net';
@@ -51,6 +52,27 @@ export function refusal(policy: OutboundPolicy, address: string): string | undef
 export function hostRefusal(policy: OutboundPolicy, host: string): string | undefined {
   const address = host.replace(/^\[|\]$/g, '');
   return isIP(address) ? refusal(policy, address) : undefined;
+}
+
+/**
+ * Why a URL may not be reached, checked before a client that takes no lookup of ours (msal, ldapts)
+ * is given it: its host is resolved here and each address checked.
+ */
+export async function urlRefusal(policy: OutboundPolicy, url: string): Promise<string | undefined> {
+  if (policy.allowInternal) return undefined;
+  const host = new URL(url).hostname.replace(/^\[|\]$/g, '');
+  if (isIP(host)) return refusal(policy, host);
+  let addresses: LookupAddress[];
+  try {
+    addresses = await lookupAll(host, { all: true });
+  } catch {
+    return undefined; // it does not resolve: the client's own connection says so
+  }
+  for (const a of addresses) {
+    const why = refusal(policy, a.address);
+    if (why) return `${host}: ${why}`;
+  }
+  return undefined;
 }
 
 type LookupCallback = (err: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void;

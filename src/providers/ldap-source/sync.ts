@@ -6,6 +6,7 @@ import type { SecretResolver } from '../../engine/secrets.js';
 import { readyOf } from '../../engine/status.js';
 import type { LdapReadSpec } from '../../identity/ldap-directory.js';
 import type { DirectoryUser, StoredRecord } from '../../store/types.js';
+import { urlRefusal } from '../../net/outbound.js';
 import { runSourceSync } from '../source-sync.js';
 
 type LdapSpec = LdapReadSpec & { bindPasswordSecretRef: { name: string; key: string }; connectorRef?: { name: string } };
@@ -23,6 +24,9 @@ export async function syncLdapSource(engine: Engine, secrets: SecretResolver, re
         const ready = readyOf(connector?.status);
         if (ready?.status !== 'True') throw new Error(`Connector/${spec.connectorRef.name}, which reaches the directory, is not Ready${ready ? ` (${ready.reason}: ${ready.message})` : ''}`);
       }
+      // Before the bind password goes anywhere.
+      const refused = await urlRefusal(engine.outbound ?? { allowInternal: true }, spec.url);
+      if (refused) throw new Error(refused);
       const password = await secrets.resolve(record.tenant, spec.bindPasswordSecretRef);
       if (password === undefined) throw new Error(`the bind password is missing: ${secrets.where(record.tenant, spec.bindPasswordSecretRef)}`);
       const sealedCa = await engine.store.getBlob(id, 'file:spec.tls.caCertificates');
