@@ -9,6 +9,7 @@ import { lookup as lookupAll } from 'node:dns/promises';
 import http from 'node:http';
 import https from 'node:https';
 import { BlockList, isIP } from 'node:net';
+import { readCapped, TooLarge } from '../util/read-capped.js';
 
 export interface OutboundPolicy {
   /** Internal addresses may be reached (an administrator's own machine, or --allow-internal-targets). */
@@ -19,7 +20,12 @@ export interface OutboundPolicy {
 
 export class OutboundRefused extends Error {}
 
+/** Built once per policy: every connection a sync opens is checked against it. */
+const lists = new WeakMap<OutboundPolicy, BlockList>();
+
 function internalList(policy: OutboundPolicy): BlockList {
+  const built = lists.get(policy);
+  if (built) return built;
   const list = new BlockList();
   list.addSubnet('127.0.0.0', 8, 'ipv4');
   list.addSubnet('169.254.0.0', 16, 'ipv4');
@@ -33,6 +39,7 @@ function internalList(policy: OutboundPolicy): BlockList {
     const family = isIP(net ?? '') === 6 ? 'ipv6' : 'ipv4';
     list.addSubnet(net!, Number(bits ?? (family === 'ipv6' ? 128 : 32)), family);
   }
+  lists.set(policy, list);
   return list;
 }
 
@@ -134,23 +141,13 @@ function getOnce(target: URL, policy: OutboundPolicy, maxBytes: number, timeoutM
         res.resume();
         return reject(new Error(`${target.origin} answered ${status}`));
       }
-      if (Number(res.headers['content-length'] ?? 0) > maxBytes) {
-        req.destroy();
-        return reject(new Error(`${target.origin}: the answer is larger than ${maxBytes} bytes`));
-      }
-      const chunks: Buffer[] = [];
-      let size = 0;
-      res.on('data', (chunk: Buffer) => {
-        size += chunk.length;
-        if (size > maxBytes) {
+      readCapped(res, maxBytes).then(
+        (body) => resolve({ text: body.toString('utf8') }),
+        (e: unknown) => {
           req.destroy();
-          reject(new Error(`${target.origin}: the answer is larger than ${maxBytes} bytes`));
-          return;
-        }
-        chunks.push(chunk);
-      });
-      res.on('end', () => resolve({ text: Buffer.concat(chunks).toString('utf8') }));
-      res.on('error', reject);
+          reject(e instanceof TooLarge ? new Error(`${target.origin}: the answer is larger than ${maxBytes} bytes`) : e);
+        },
+      );
     });
     const timer = setTimeout(() => req.destroy(new Error(`${target.origin}: no whole answer within ${Math.round(timeoutMs / 1000)} s`)), timeoutMs);
     req.on('close', () => clearTimeout(timer));

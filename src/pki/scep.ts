@@ -17,6 +17,7 @@ import http from 'node:http';
 import https from 'node:https';
 import forge from 'node-forge';
 import type { LookupFunction } from 'node:net';
+import { readCapped, TooLarge } from '../util/read-capped.js';
 
 export interface ScepTransport {
   request(method: 'GET' | 'POST', url: string, body?: Buffer): Promise<{ status: number; contentType: string; body: Buffer }>;
@@ -55,20 +56,16 @@ export const httpTransportWith = (lookup?: LookupFunction): ScepTransport => ({
       };
       const headers = body ? { 'content-type': 'application/x-pki-message', 'content-length': body.length } : undefined;
       const req = (target.protocol === 'https:' ? https : http).request(target, { method, headers, ...(lookup ? { lookup } : {}) }, (res) => {
-        const chunks: Buffer[] = [];
-        let size = 0;
-        res.on('data', (chunk: Buffer) => {
-          size += chunk.length;
-          if (size > MAX_ANSWER_BYTES) {
+        readCapped(res, MAX_ANSWER_BYTES).then(
+          (answer) => {
+            clearTimeout(timer);
+            resolve({ status: res.statusCode ?? 0, contentType: res.headers['content-type'] ?? '', body: answer });
+          },
+          (e: unknown) => {
             req.destroy();
-            fail(`the answer is larger than ${MAX_ANSWER_BYTES} bytes`);
-          } else chunks.push(chunk);
-        });
-        res.on('error', () => fail('connection lost'));
-        res.on('end', () => {
-          clearTimeout(timer);
-          resolve({ status: res.statusCode ?? 0, contentType: res.headers['content-type'] ?? '', body: Buffer.concat(chunks) });
-        });
+            fail(e instanceof TooLarge ? `the answer is ${e.message}` : 'connection lost');
+          },
+        );
       });
       // A deadline for the whole exchange: a socket idle timeout alone would let a trickling server hold us forever.
       const timer = setTimeout(() => {

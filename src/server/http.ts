@@ -4,6 +4,7 @@
 // status API, behind a bearer token beyond loopback, and hooks that check their own callers.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { isIP, type AddressInfo } from 'node:net';
+import { readCapped, TooLarge } from '../util/read-capped.js';
 import { sameSecret } from '../util/same-secret.js';
 import type { Registry } from './metrics.js';
 
@@ -41,19 +42,6 @@ function send(res: ServerResponse, status: number, body: unknown, headers: Recor
   res.writeHead(status, { 'content-type': type, ...headers }).end(text);
 }
 
-class BodyTooLarge extends Error {}
-
-async function readBody(req: IncomingMessage, max: number): Promise<Buffer> {
-  if (Number(req.headers['content-length'] ?? 0) > max) throw new BodyTooLarge();
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > max) throw new BodyTooLarge();
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks);
-}
 
 /**
  * What one client may hold: headers within 16 KiB and 10 s, a whole request within 30 s, an idle
@@ -100,14 +88,14 @@ export async function serveHttp(opts: HttpOptions): Promise<RunningHttp> {
         const refused = apiRefusal(req, opts.apiToken, loopback);
         if (refused) return send(res, refused.status, { error: refused.error }, refused.status === 401 ? { 'www-authenticate': 'Bearer' } : {});
       }
-      const answer = await route(req, () => readBody(req, maxBody));
+      const answer = await route(req, () => readCapped(req, maxBody));
       // An answer given without reading the body ends the connection: what is left of it is not read.
       if (!req.complete) res.setHeader('connection', 'close');
       send(res, answer.status, answer.body, answer.headers);
     };
     handle().catch((e: Error) => {
       if (res.headersSent) return;
-      if (e instanceof BodyTooLarge) send(res, 413, { error: `request body larger than ${maxBody} bytes` }, { connection: 'close' });
+      if (e instanceof TooLarge) send(res, 413, { error: `request body larger than ${maxBody} bytes` }, { connection: 'close' });
       else send(res, 500, { error: e.message });
     });
   });
