@@ -42,7 +42,7 @@ describe('the example tenant, end to end', () => {
   });
 
   it('exports YAML that validates and plans with no changes', () => {
-    const out = ws.run(['export', '-o', 'exported']);
+    const out = ws.run(['export', '--output-dir', 'exported']);
     expect(out.code, out.stderr).toBe(0);
     expect(out.stdout).toMatch(/exported 15 resources/);
     expect(readFileSync(join(ws.dir, 'exported/default/certificateauthorities.yaml'), 'utf8')).toContain('kind: CertificateAuthority');
@@ -51,7 +51,7 @@ describe('the example tenant, end to end', () => {
     const plan = ws.run(['plan', '-f', 'exported', '--detailed-exitcode']);
     expect(plan.stdout).toContain('No changes: 15 resources up to date.');
     expect(plan.code).toBe(0);
-    expect(ws.run(['export', '-o', 'exported']).stderr).toContain('is not empty');
+    expect(ws.run(['export', '--output-dir', 'exported']).stderr).toContain('is not empty');
   });
 
   it('shows a console edit as drift, and apply corrects it', () => {
@@ -284,7 +284,7 @@ describe('labels and annotations', () => {
     expect(ws.run(['apply', '-f', 'config', '--auto-approve']).stdout).toContain('Connector/lyon updated');
     expect(parse(ws.run(['status', 'Connector/lyon', '-o', 'yaml']).stdout).metadata.labels.site).toBe('paris');
 
-    expect(ws.run(['export', '-o', 'exported']).code).toBe(0);
+    expect(ws.run(['export', '--output-dir', 'exported']).code).toBe(0);
     const exported = readFileSync(join(ws.dir, 'exported/default/connectors.yaml'), 'utf8');
     expect(parse(exported).metadata).toEqual({ name: 'lyon', labels: { site: 'paris', tier: 'edge' }, annotations: { 'contoso.com/owner': 'network team' } });
     // The export applies as no change.
@@ -404,7 +404,7 @@ describe('after review', () => {
   it('exports an edited tenant as it stands: re-applying the export is no change, and --force leaves nothing stale', () => {
     expect(ws.run(['apply', '-f', 'config', '--auto-approve']).code).toBe(0);
     expect(ws.run(['tenant', 'set', 'Space/emea', 'priority=11']).code).toBe(0);
-    expect(ws.run(['export', '-o', 'out']).code).toBe(0);
+    expect(ws.run(['export', '--output-dir', 'out']).code).toBe(0);
     const plan = ws.run(['plan', '-f', 'out', '--detailed-exitcode']);
     expect(plan.stdout).toContain('No changes: 4 resources up to date.');
     expect(plan.code).toBe(0);
@@ -414,7 +414,7 @@ describe('after review', () => {
     ws.write('out/default/ghost.txt', 'left by hand');
     ws.write('config/a.yaml', space('emea', 11) + connector('paris') + tenantB('apac') + doc('CertificateConfiguration', 'root', `uploaded:\n  certificate: { file: root.pem }\ndistribution: { devices: AllDevices }`) + space('extra', 20));
     expect(ws.run(['apply', '-f', 'config', '--auto-approve']).code).toBe(0);
-    expect(ws.run(['export', '-o', 'out']).stderr).toContain('is not empty');
+    expect(ws.run(['export', '--output-dir', 'out']).stderr).toContain('is not empty');
     expect(ws.run(['export', '-o', 'out', '--force']).code).toBe(0);
     expect(existsSync(join(ws.dir, 'out/default/ghost.txt'))).toBe(false);
     expect(ws.run(['plan', '-f', 'out', '--detailed-exitcode']).code).toBe(0);

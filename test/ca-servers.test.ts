@@ -15,7 +15,7 @@ import { doc, workspace, type Workspace } from './support/workspace.js';
 const openssl = (...args: string[]) => execFileSync('openssl', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 const status = (ws: Workspace, resource: string) => JSON.parse(ws.run(['status', resource, '-o', 'json']).stdout).status;
 const exportPem = (ws: Workspace, config: string, user: string) => {
-  const out = ws.run(['certificates', config, '--export', user, '-o', `${user}.p12`], { MDMOPS_EXPORT_PASSWORD: 'pw' });
+  const out = ws.run(['certificates', config, '--export', user, '--out', `${user}.p12`], { MDMOPS_EXPORT_PASSWORD: 'pw' });
   expect(out.code, out.stderr).toBe(0);
   return ws.write(`${user}.pem`, openssl('pkcs12', '-in', join(ws.dir, `${user}.p12`), '-passin', 'pass:pw', '-clcerts', '-nokeys'));
 };

@@ -46,7 +46,7 @@ describe('canary secrets', () => {
       ['status', ['status', '-o', 'yaml']],
       ['notifications', ['notifications', '--all', '-o', 'json']],
       ['audit', ['audit', '-o', 'json']],
-      ['export', ['export', '-o', 'exported']],
+      ['export', ['export', '--output-dir', 'exported']],
     ];
     for (const [what, args] of outputs) {
       const r = ws.run(args);

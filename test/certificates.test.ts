@@ -16,7 +16,7 @@ import { doc, workspace, type Workspace } from './support/workspace.js';
 const openssl = (...args: string[]) => execFileSync('openssl', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 const status = (ws: Workspace, resource: string) => JSON.parse(ws.run(['status', resource, '-o', 'json']).stdout).status;
 const listed = (ws: Workspace, config?: string) =>
-  JSON.parse(ws.run(['certificates', ...(config ? [config] : []), '--format', 'json']).stdout) as { user: string; serial: string; fingerprintSha256: string; subject: string; notAfter: string }[];
+  JSON.parse(ws.run(['certificates', ...(config ? [config] : []), '-o', 'json']).stdout) as { user: string; serial: string; fingerprintSha256: string; subject: string; notAfter: string }[];
 
 const source = doc('EntraIdSource', 'entra', 'displayName: Entra\ntenantId: 72f988bf-86f1-41af-91ab-2d7cd011db47\nclientId: 2f3e1a9c-5b7d-4e8f-9a0b-1c2d3e4f5a6b\nclientSecretRef: { name: entra, key: secret }\nenabled: false\ncustomAttributes: [{ name: department }]');
 const root = doc('CertificateAuthority', 'root', 'type: Local\nsubject: { commonName: Test Root, organization: Contoso, country: FR }\nkeyAlgorithm: ECDSA-P384');
@@ -85,7 +85,7 @@ describe('Local and Intermediate CAs issuing identity certificates', () => {
 
   it('exports a certificate as PKCS#12 that openssl opens and verifies, with the usages and names asked for', () => {
     ws.write('pw', 'export-pässword\n');
-    const out = ws.run(['certificates', 'vpn', '--export', 'zoë.dupont@contoso.com', '-o', 'zoe.p12', '--password-file', 'pw']);
+    const out = ws.run(['certificates', 'vpn', '--export', 'zoë.dupont@contoso.com', '--out', 'zoe.p12', '--password-file', 'pw']);
     expect(out.code, out.stderr).toBe(0);
     expect(out.stdout).toContain('with its key and 2 CA certificates');
     const p12 = join(ws.dir, 'zoe.p12');
@@ -100,10 +100,10 @@ describe('Local and Intermediate CAs issuing identity certificates', () => {
     expect(text).toMatch(/Key Usage: critical\s+Digital Signature, Key Agreement/);
     // A wrong password opens nothing; an existing file is not overwritten; no password, no export.
     expect(() => openssl('pkcs12', '-in', p12, '-passin', 'pass:wrong', '-nokeys')).toThrow();
-    expect(ws.run(['certificates', 'vpn', '--export', 'u2', '-o', 'zoe.p12', '--password-file', 'pw']).stderr).toContain('cannot write zoe.p12: it exists');
-    expect(ws.run(['certificates', 'vpn', '--export', 'u2', '-o', 'x.p12', '--password-file', 'nope']).stderr).toContain('cannot read the password file nope: no such file');
+    expect(ws.run(['certificates', 'vpn', '--export', 'u2', '--out', 'zoe.p12', '--password-file', 'pw']).stderr).toContain('cannot write zoe.p12: it exists');
+    expect(ws.run(['certificates', 'vpn', '--export', 'u2', '--out', 'x.p12', '--password-file', 'nope']).stderr).toContain('cannot read the password file nope: no such file');
     expect(ws.run(['audit']).stdout).toMatch(/export-key/);
-    expect(ws.run(['certificates', 'vpn', '--export', 'u2', '-o', 'other.p12']).stderr).toContain('never on the command line');
+    expect(ws.run(['certificates', 'vpn', '--export', 'u2', '--out', 'other.p12']).stderr).toContain('never on the command line');
   });
 
   it('issues again when the template changes, and only then', () => {
@@ -114,10 +114,16 @@ describe('Local and Intermediate CAs issuing identity certificates', () => {
     expect(apply().code).toBe(0);
     const after = listed(ws, 'vpn');
     expect(after.map((c) => c.serial)).not.toContain(before[0]!.serial);
-    const out = ws.run(['certificates', 'vpn', '--export', 'alice@contoso.com', '-o', 'alice.p12'], { MDMOPS_EXPORT_PASSWORD: 'pw' });
+    const out = ws.run(['certificates', 'vpn', '--export', 'alice@contoso.com', '--out', 'alice.p12'], { MDMOPS_EXPORT_PASSWORD: 'pw' });
     expect(out.code, out.stderr).toBe(0);
     const text = openssl('pkcs12', '-in', join(ws.dir, 'alice.p12'), '-passin', 'pass:pw', '-clcerts', '-nokeys');
     writeFileSync(join(ws.dir, 'alice.pem'), text);
+    // The -o FILE of the previous release still writes it, with a warning.
+    const old = ws.run(['certificates', 'vpn', '--export', 'alice@contoso.com', '-o', 'alice-old.p12'], { MDMOPS_EXPORT_PASSWORD: 'pw' });
+    expect(old.code, old.stderr).toBe(0);
+    expect(old.stderr).toContain('-o FILE with --export is deprecated');
+    const fingerprint = (pem: string) => new X509Certificate(pem.slice(pem.indexOf('-----BEGIN'))).fingerprint256;
+    expect(fingerprint(openssl('pkcs12', '-in', join(ws.dir, 'alice-old.p12'), '-passin', 'pass:pw', '-clcerts', '-nokeys'))).toBe(fingerprint(text));
     expect(openssl('x509', '-in', join(ws.dir, 'alice.pem'), '-noout', '-ext', 'extendedKeyUsage')).toMatch(/^\s+TLS Web Client Authentication$/m);
   });
 
@@ -125,7 +131,7 @@ describe('Local and Intermediate CAs issuing identity certificates', () => {
     ws.write('config/pki.yaml', source + root + issuing + identity('{ clientAuthentication: true }').replace('keyAlgorithm: ECDSA-P256', 'keyAlgorithm: RSA-2048'));
     expect(plan().stdout).toContain('issue again 2 identity certificates');
     expect(apply().code).toBe(0);
-    const out = ws.run(['certificates', 'vpn', '--export', 'alice@contoso.com', '-o', 'alice-rsa.p12'], { MDMOPS_EXPORT_PASSWORD: 'pw' });
+    const out = ws.run(['certificates', 'vpn', '--export', 'alice@contoso.com', '--out', 'alice-rsa.p12'], { MDMOPS_EXPORT_PASSWORD: 'pw' });
     expect(out.code, out.stderr).toBe(0);
     const p12 = join(ws.dir, 'alice-rsa.p12');
     const leaf = ws.write('alice-rsa.pem', openssl('pkcs12', '-in', p12, '-passin', 'pass:pw', '-clcerts', '-nokeys'));

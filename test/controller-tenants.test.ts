@@ -77,7 +77,7 @@ const get = (ns: string, kind: string, name: string): Doc | undefined => {
 /** Reconciled at its generation: status written for the spec it has now. */
 const settled = (o: Doc | undefined) => !!o && o.status?.observedGeneration === o.metadata.generation && !!o.status?.conditions?.length;
 const stored = (ns: string): Doc[] => JSON.parse(cli(['status', '-o', 'json', '-n', ns])).items;
-const certificates = (ns: string): Doc[] => JSON.parse(cli(['certificates', 'identity', '-n', ns, '--format', 'json']));
+const certificates = (ns: string): Doc[] => (JSON.parse(cli(['certificates', '-n', ns, '-o', 'json'])) as Doc[]).filter((c) => c.configuration === 'identity');
 const events = (ns: string): Doc[] => JSON.parse(kube.kubectl(['get', 'events', '-n', ns, '-o', 'json'])).items;
 
 /** What tenant B shows, to compare before and after A's changes. */

@@ -114,7 +114,7 @@ describe('an identity source in a mode tenants share', () => {
     const allowed = await mdmopsAsync(['run', '--watch', 'config', '--once', '--allow-internal-targets'], { cwd: allowedWs.dir, env });
     expect(allowed.code, allowed.stderr).toBe(0);
     expect((await entra.requests()).length).toBeGreaterThan(0);
-    const users = await mdmopsAsync(['users', '--format', 'json'], { cwd: allowedWs.dir });
+    const users = await mdmopsAsync(['users', '-o', 'json'], { cwd: allowedWs.dir });
     expect(JSON.parse(users.stdout)).toHaveLength(3);
   });
 });

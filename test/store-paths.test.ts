@@ -37,7 +37,7 @@ describe('commands that only read', () => {
   const ws = workspace();
   ws.write('config/a.yaml', space);
 
-  it.each([['plan', '-f', 'config'], ['status'], ['notifications'], ['audit'], ['users'], ['invitations'], ['certificates'], ['export', '-o', 'out']])('%s creates no store, folder or key, and says how to make one', (...args: string[]) => {
+  it.each([['plan', '-f', 'config'], ['status'], ['notifications'], ['audit'], ['users'], ['invitations'], ['certificates'], ['export', '--output-dir', 'out']])('%s creates no store, folder or key, and says how to make one', (...args: string[]) => {
     const r = ws.run(args);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain(`there is no tenant store at ${join(ws.dir, '.mdmops/tenant.db')}: mdmops apply -f DIR makes one there (or name another with --store)`);

@@ -1,4 +1,4 @@
-// mdmops certificates [CONFIGURATION] [--export USER -o FILE]: the identity certificates issued to
+// mdmops certificates [CONFIGURATION] [--export USER --out FILE]: the identity certificates issued to
 // users, and one of them (with its key and chain) as a PKCS#12 file for a user or a test device.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { Option, type Command } from 'commander';
@@ -10,26 +10,43 @@ import { certificateKeyAad } from '../providers/certificate-configuration/identi
 import { UserError } from './errors.js';
 import { actor, openSession, storeOptions, type StoreOptions, type Session } from './session.js';
 import { table } from './table.js';
+import { formatOf, oldFormatOption, warnDeprecated } from './flags.js';
+import { stringify } from 'yaml';
 
 interface Options extends StoreOptions {
   namespace: string;
-  output?: string;
+  output: string;
+  out?: string;
   export?: string;
   passwordFile?: string;
-  format: string;
+  format?: string;
 }
+
+const FORMATS = ['text', 'json', 'yaml'];
 
 export function registerCertificates(program: Command) {
   storeOptions(program.command('certificates').description('Identity certificates issued to users; --export writes one as PKCS#12.'))
     .argument('[configuration]', 'only this CertificateConfiguration')
     .option('-n, --namespace <tenant>', 'tenant', 'default')
     .option('--export <user>', 'write the certificate of this user (UPN, e-mail or id) with its key and chain; needs a configuration')
-    .option('-o, --output <file>', 'with --export: the .p12 file to write')
+    .option('--out <file>', 'with --export: the .p12 file to write')
     .option('--password-file <file>', 'with --export: file holding the PKCS#12 password (or set MDMOPS_EXPORT_PASSWORD)')
-    .addOption(new Option('--format <format>', 'listing format').choices(['table', 'json']).default('table'))
+    .addOption(new Option('-o, --output <format>', `listing format: ${FORMATS.join(', ')}`).default('text'))
+    .addOption(oldFormatOption())
     .action(async (configuration: string | undefined, opts: Options) => {
+      // -o FILE was the .p12 file before -o meant a format everywhere.
+      if (opts.export && !opts.out && opts.output !== 'text') {
+        warnDeprecated('-o FILE with --export', '--out FILE');
+        opts.out = opts.output;
+      } else if (!opts.export) {
+        opts.output = formatOf({ ...opts, output: opts.output === 'table' ? 'text' : opts.output }, FORMATS, { table: 'text' });
+        if (!FORMATS.includes(opts.output)) throw new UserError(`-o ${opts.output}: expected ${FORMATS.join(', ')} (the .p12 file of --export is --out FILE)`);
+      }
       const session = await openSession(opts, { readOnly: true });
       try {
+        if (configuration && !(await session.store.getRecord({ tenant: opts.namespace, kind: 'CertificateConfiguration', name: configuration }))) {
+          throw new UserError(`CertificateConfiguration/${configuration} is not in tenant ${opts.namespace} of the store at ${session.store.location}`);
+        }
         if (opts.export) await exportOne(session, configuration, opts);
         else await list(session, configuration, opts);
       } finally {
@@ -50,8 +67,8 @@ async function list(session: Session, configuration: string | undefined, opts: O
   const [certs, users] = await Promise.all([session.store.listCertificates({ tenant: opts.namespace, configuration }), session.store.listUsers(opts.namespace)]);
   const upn = new Map(users.map((u) => [u.id, u.upn]));
   const rows = certs.map(({ certificate: _c, sealedKey: _k, ...c }) => ({ ...c, user: upn.get(c.userId) ?? c.userId }));
-  if (opts.format === 'json') {
-    process.stdout.write(JSON.stringify(rows, null, 2) + '\n');
+  if (opts.output === 'json' || opts.output === 'yaml') {
+    process.stdout.write(opts.output === 'json' ? JSON.stringify(rows, null, 2) + '\n' : stringify(rows));
     return;
   }
   if (!rows.length) {
@@ -62,8 +79,9 @@ async function list(session: Session, configuration: string | undefined, opts: O
 }
 
 async function exportOne(session: Session, configuration: string | undefined, opts: Options) {
-  if (!configuration) throw new UserError('--export needs the CertificateConfiguration: mdmops certificates CONFIGURATION --export USER -o FILE');
-  if (!opts.output) throw new UserError('--export needs -o FILE, the .p12 file to write');
+  if (!configuration) throw new UserError('--export needs the CertificateConfiguration: mdmops certificates CONFIGURATION --export USER --out FILE');
+  if (!opts.out) throw new UserError('--export needs --out FILE, the .p12 file to write');
+  const out = opts.out;
   const password = opts.passwordFile ? readPassword(opts.passwordFile) : process.env.MDMOPS_EXPORT_PASSWORD;
   if (!password) throw new UserError('give the PKCS#12 password with --password-file FILE or in MDMOPS_EXPORT_PASSWORD (never on the command line)');
 
@@ -82,13 +100,13 @@ async function exportOne(session: Session, configuration: string | undefined, op
   const chain = cert.chain ? readCertificates(Buffer.from(cert.chain)).map((c) => c.der) : ca ? chainOf(ca.status) : [];
   const p12 = writePkcs12({ key, certificates: [cert.certificate, ...chain], password, friendlyName: user?.upn ?? userId });
   try {
-    writeFileSync(opts.output, p12, { mode: 0o600, flag: 'wx' }); // never over an existing file
+    writeFileSync(out, p12, { mode: 0o600, flag: 'wx' }); // never over an existing file
   } catch (e) {
-    throw new UserError(`cannot write ${opts.output}: ${(e as NodeJS.ErrnoException).code === 'EEXIST' ? 'it exists: choose another file or remove it' : (e as Error).message}`);
+    throw new UserError(`cannot write ${out}: ${(e as NodeJS.ErrnoException).code === 'EEXIST' ? 'it exists: choose another file or remove it' : (e as Error).message}`);
   }
   // A private key left the store: that is worth an audit entry.
   await session.store.commit([
     { op: 'audit', entry: { at: new Date().toISOString(), ...id, action: 'export-key', source: 'cli', revision: '-', actor: actor(), detail: { user: user?.upn ?? userId, serial: cert.serial } } },
   ]);
-  process.stdout.write(`Wrote ${opts.output}: ${cert.subject}, valid until ${cert.notAfter}, with its key and ${chain.length} CA certificate${chain.length === 1 ? '' : 's'}.\n`);
+  process.stdout.write(`Wrote ${out}: ${cert.subject}, valid until ${cert.notAfter}, with its key and ${chain.length} CA certificate${chain.length === 1 ? '' : 's'}.\n`);
 }

@@ -15,6 +15,7 @@ import { GitError, Repo, repoPath } from '../gitops/git.js';
 import { defaultProviders } from '../providers/index.js';
 import { MasterKey } from '../store/master-key.js';
 import { UserError } from './errors.js';
+import { formatOption } from './flags.js';
 import { planJson, planMarkdown, planText } from './plan-format.js';
 import { colourWanted } from './plan.js';
 import { readInput } from './session.js';
@@ -44,7 +45,7 @@ export function registerDiff(program: Command) {
     .option('--to <rev>', 'the revision after', 'HEAD')
     .option('--repo <path>', 'the git repository', '.')
     .option('-f, --filename <dir>', 'folder of the configuration inside the repository, relative to its top', '.')
-    .addOption(new Option('-o, --output <format>', 'text, json or markdown').choices(FORMATS).default('text'))
+    .addOption(formatOption(FORMATS))
     .addOption(new Option('--format <format>', 'same as --output').choices(FORMATS))
     .option('--source <name>', 'source name shown in the plan', 'default')
     .option('--detailed-exitcode', 'exit 0 when there are no changes, 2 when there are, 1 on error')

@@ -1,18 +1,23 @@
 // What identity sources brought in: mdmops users, mdmops invitations (the outbox of enrolment
 // invitations for autoInviteUsers), and mdmops idp metadata (the service provider's SAML metadata).
-import { Option, type Command } from 'commander';
+import type { Command } from 'commander';
+import { stringify } from 'yaml';
 import { show } from '../engine/context.js';
 import { UserError } from './errors.js';
+import { formatOf, formatOption, oldFormatOption } from './flags.js';
+import { parseResourceArg } from './resource-arg.js';
 import { openSession, storeOptions, type Session, type StoreOptions } from './session.js';
 import { age, table } from './table.js';
 
 interface ListOptions extends StoreOptions {
   namespace: string;
-  format: string;
+  output: string;
+  format?: string;
   source?: string;
 }
 
-const formatOption = () => new Option('--format <format>', 'listing format').choices(['table', 'json']).default('table');
+const FORMATS = ['text', 'json', 'yaml'];
+const ALIASES = { table: 'text' };
 
 async function withSession(opts: StoreOptions, fn: (s: Session) => Promise<void>) {
   const session = await openSession(opts, { readOnly: true });
@@ -24,7 +29,9 @@ async function withSession(opts: StoreOptions, fn: (s: Session) => Promise<void>
 }
 
 function print<T>(rows: T[], opts: ListOptions, empty: string, header: string[], cells: (r: T) => string[]) {
-  if (opts.format === 'json') process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
+  const format = formatOf(opts, FORMATS, ALIASES);
+  if (format === 'json') process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
+  else if (format === 'yaml') process.stdout.write(stringify(rows));
   else if (!rows.length) process.stdout.write(`${empty}\n`);
   else process.stdout.write(table(header, rows.map(cells)));
 }
@@ -33,10 +40,12 @@ export function registerDirectory(program: Command) {
   storeOptions(program.command('users').description('Users synced from identity sources into the tenant store.'))
     .option('-n, --namespace <tenant>', 'tenant', 'default')
     .option('--source <source>', 'only users of this source, e.g. EntraIdSource/contoso')
-    .addOption(formatOption())
+    .addOption(formatOption(FORMATS, ALIASES))
+    .addOption(oldFormatOption())
     .action((opts: ListOptions) =>
       withSession(opts, async (s) => {
-        const users = (await s.store.listUsers(opts.namespace)).filter((u) => !opts.source || u.source === opts.source);
+        const source = opts.source ? parseResourceArg(opts.source, opts.namespace) : undefined;
+        const users = (await s.store.listUsers(opts.namespace)).filter((u) => !source || u.source === `${source.kind}/${source.name}`);
         print(users, opts, `No users${opts.source ? ` from ${opts.source}` : ''} in tenant ${opts.namespace}.`, ['UPN', 'EMAIL', 'NAME', 'GROUPS', 'APPLE ID', 'SOURCE'], (u) => [
           u.upn, u.email ?? '', u.displayName ?? '', u.groups.join(','), u.appleId ?? '', u.source,
         ]);
@@ -45,7 +54,8 @@ export function registerDirectory(program: Command) {
 
   storeOptions(program.command('invitations').description('Enrolment invitations queued for newly imported users (autoInviteUsers): the outbox the mail relay sends from.'))
     .option('-n, --namespace <tenant>', 'tenant', 'default')
-    .addOption(formatOption())
+    .addOption(formatOption(FORMATS, ALIASES))
+    .addOption(oldFormatOption())
     .action((opts: ListOptions) =>
       withSession(opts, async (s) => {
         const [invitations, users] = await Promise.all([s.store.listInvitations(opts.namespace), s.store.listUsers(opts.namespace)]);

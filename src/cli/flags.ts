@@ -1,10 +1,39 @@
 // Values of command-line flags that several commands share.
-import { Option, type Command } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import type { OutboundPolicy } from '../net/outbound.js';
 import { parseDuration } from '../api/duration.js';
 import { UserError } from './errors.js';
+
+/** -o FORMAT: the output format, the one meaning -o has in every command. The first format is the default. */
+export function formatOption(formats: readonly string[], aliases: Record<string, string> = {}): Option {
+  return new Option('-o, --output <format>', `output format: ${formats.join(', ')}`).default(formats[0]).argParser((value: string) => {
+    const format = aliases[value] ?? value;
+    if (!formats.includes(format)) throw new InvalidArgumentError(`expected ${formats.join(', ')}`);
+    return format;
+  });
+}
+
+/** The output formats -o names anywhere: any other value is taken, for one release, as the path -o used to mean. */
+export const FORMAT_NAMES = ['text', 'json', 'yaml', 'markdown', 'table'];
+
+/** The old form of a flag, kept working for one release: said on standard error, never on the output a script reads. */
+export function warnDeprecated(old: string, instead: string) {
+  process.stderr.write(`mdmops: warning: ${old} is deprecated and will be removed in the next release; use ${instead}\n`);
+}
+
+/** --format, the old name of -o in the listing commands: hidden, still accepted. */
+export const oldFormatOption = () => new Option('--format <format>').hideHelp();
+
+/** -o as given, or --format (warned about) when that was used. */
+export function formatOf(opts: { output: string; format?: string }, formats: readonly string[], aliases: Record<string, string> = {}): string {
+  if (opts.format === undefined) return opts.output;
+  warnDeprecated('--format', '-o');
+  const format = aliases[opts.format] ?? opts.format;
+  if (!formats.includes(format)) throw new UserError(`--format ${opts.format}: expected ${formats.join(', ')}`);
+  return format;
+}
 
 /** A count flag (--concurrency, --limit): a whole number of at least 1. */
 export function wholeNumber(flag: string, text: string): number {

@@ -2,6 +2,7 @@
 import { Option, type Command } from 'commander';
 import { makePlan, hasChanges, type Plan } from '../engine/plan.js';
 import { UserError } from './errors.js';
+import { formatOption } from './flags.js';
 import { planJson, planMarkdown, planText } from './plan-format.js';
 import { formatDiagnostic, type Diagnostic } from '../config/diagnostics.js';
 import { validatePaths, type ValidationResult } from '../config/validate.js';
@@ -35,7 +36,7 @@ export function colourWanted(stream: NodeJS.WriteStream, flag: boolean | undefin
 
 export function registerPlan(program: Command) {
   planOptions(program.command('plan').description('Show what apply would create, update, replace or delete, field by field. Changes nothing.'))
-    .addOption(new Option('-o, --output <format>', 'text, json or markdown').choices(['text', 'json', 'markdown']).default('text'))
+    .addOption(formatOption(['text', 'json', 'markdown']))
     .option('--detailed-exitcode', 'exit 0 when there are no changes, 2 when there are, 1 on error')
     .option('--no-color', 'plain text even on a terminal')
     .addHelpText('after', '\nExamples:\n  mdmops plan -f examples/tenant\n  mdmops plan -f config/ -o markdown > plan.md\n  mdmops plan -f config/ --detailed-exitcode || [ $? -eq 2 ]')

@@ -3,11 +3,11 @@ import { mkdirSync, readFileSync, readdirSync, writeFileSync, existsSync } from 
 import { dirname, join } from 'node:path';
 import type { Command } from 'commander';
 import { stringify } from 'yaml';
-import { KINDS, editorSchema, kindNamed } from '../api/index.js';
+import { KINDS, editorSchema } from '../api/index.js';
+import { kindArg } from './resource-arg.js';
 import { crdFor } from '../kube/crd.js';
 import { UserError } from './errors.js';
 import { generatedFiles } from './generated.js';
-import { closest } from '../config/suggest.js';
 
 export function registerSchema(program: Command) {
   program
@@ -25,11 +25,7 @@ export function registerSchema(program: Command) {
         for (const k of KINDS) process.stdout.write(`${k.kind.padEnd(26)}${k.shortNames.join(',').padEnd(10)}${k.description}\n`);
         return;
       }
-      const def = kindNamed(kind) ?? KINDS.find((k) => k.shortNames.includes(kind) || k.plural === kind.toLowerCase());
-      if (!def) {
-        const guess = closest(kind, KINDS.map((k) => k.kind));
-        throw new UserError(`unknown kind "${kind}"${guess ? `; did you mean ${guess}?` : ''}`);
-      }
+      const def = kindArg(kind);
       process.stdout.write(opts.crd ? stringify(crdFor(def), { lineWidth: 0 }) : JSON.stringify(editorSchema(def), null, 2) + '\n');
     });
 }

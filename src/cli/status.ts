@@ -7,38 +7,46 @@ import { idKey } from '../engine/desired.js';
 import { conditionOf, readyOf } from '../engine/status.js';
 import type { InventoryEntry, StoredRecord } from '../store/types.js';
 import { UserError } from './errors.js';
-import { wholeNumber } from './flags.js';
-import { parseResourceArg } from './resource-arg.js';
+import { formatOption, wholeNumber } from './flags.js';
+import { parseKindOrResource } from './resource-arg.js';
 import { openSession, storeOptions, type StoreOptions } from './session.js';
 import { table, age } from './table.js';
 
 export function registerStatus(program: Command) {
   storeOptions(program.command('status').description('Status of the resources in the tenant store: Ready, Synced, reason; one resource in full.'))
-    .argument('[resource]', 'Kind/name, e.g. Connector/paris-dc (or Kind/tenant/name)')
+    .argument('[resource]', 'Kind/name, e.g. Connector/paris-dc (or Kind/tenant/name), or a kind alone to list it')
     .option('-n, --namespace <tenant>', 'only this tenant (for Kind/name: default)')
-    .addOption(new Option('-o, --output <format>', 'table, yaml or json').choices(['table', 'yaml', 'json']).default('table'))
+    .addOption(formatOption(['text', 'json', 'yaml'], { table: 'text' }))
     .action(async (resource: string | undefined, opts: StoreOptions & { namespace?: string; output: string }) => {
       const session = await openSession(opts, { readOnly: true });
       try {
         const inventory = new Map((await session.store.listInventory()).map((e) => [idKey(e), e]));
+        const wanted = resource ? parseKindOrResource(resource, opts.namespace ?? 'default') : undefined;
         let records: StoredRecord[];
-        if (resource) {
-          const id = parseResourceArg(resource, opts.namespace ?? 'default');
+        if (wanted?.name) {
+          const id = { ...wanted, name: wanted.name };
           const record = await session.store.getRecord(id);
           if (!record) throw new UserError(`${show(id)} is not in the tenant store at ${session.store.location}`);
           records = [record];
         } else {
-          records = await session.store.listRecords(opts.namespace ? { tenant: opts.namespace } : {});
+          records = await session.store.listRecords({ ...(opts.namespace ? { tenant: opts.namespace } : {}), ...(wanted ? { kind: wanted.kind } : {}) });
         }
+        const one = !!wanted?.name;
         const items = records.map((r) => asResource(r, inventory.get(idKey(r))));
-        if (opts.output === 'json') process.stdout.write(JSON.stringify(resource ? items[0] : { apiVersion: API_VERSION, kind: 'List', items }, null, 2) + '\n');
-        else if (opts.output === 'yaml' || resource) process.stdout.write(stringify(resource ? items[0] : { apiVersion: API_VERSION, kind: 'List', items }));
-        else if (!records.length) process.stdout.write(opts.namespace ? `No resources in tenant ${opts.namespace}.\n` : `The tenant store at ${session.store.location} is empty: apply a configuration first.\n`);
+        const document = one ? items[0] : { apiVersion: API_VERSION, kind: 'List', items };
+        if (opts.output === 'json') process.stdout.write(JSON.stringify(document, null, 2) + '\n');
+        else if (opts.output === 'yaml' || one) process.stdout.write(stringify(document));
+        else if (!records.length) process.stdout.write(emptyMessage(wanted?.kind, opts.namespace, session.store.location));
         else process.stdout.write(statusTable(records));
       } finally {
         await session.close();
       }
     });
+}
+
+function emptyMessage(kind: string | undefined, tenant: string | undefined, location: string): string {
+  if (!kind && !tenant) return `The tenant store at ${location} is empty: apply a configuration first.\n`;
+  return `No ${kind ? `${kind} resources` : 'resources'} in ${tenant ? `tenant ${tenant}` : `the tenant store at ${location}`}.\n`;
 }
 
 function asResource(r: StoredRecord, inv: InventoryEntry | undefined) {
@@ -67,7 +75,7 @@ function statusTable(records: StoredRecord[]): string {
 export function registerNotifications(program: Command) {
   storeOptions(program.command('notifications').description('What needs an administrator: one line per resource and reason, with how often and when it was seen.'))
     .option('--all', 'include notifications whose cause has gone')
-    .addOption(new Option('-o, --output <format>', 'table, yaml or json').choices(['table', 'yaml', 'json']).default('table'))
+    .addOption(formatOption(['text', 'json', 'yaml'], { table: 'text' }))
     .action(async (opts: StoreOptions & { all?: boolean; output: string }) => {
       const session = await openSession(opts, { readOnly: true });
       try {
@@ -91,7 +99,7 @@ export function registerNotifications(program: Command) {
 export function registerAudit(program: Command) {
   storeOptions(program.command('audit').description('What changed in the tenant, when, by whom and from which source and revision (newest first).'))
     .option('--limit <n>', 'entries to show', '50')
-    .addOption(new Option('-o, --output <format>', 'table, yaml or json').choices(['table', 'yaml', 'json']).default('table'))
+    .addOption(formatOption(['text', 'json', 'yaml'], { table: 'text' }))
     .action(async (opts: StoreOptions & { limit: string; output: string }) => {
       const limit = wholeNumber('--limit', opts.limit);
       const session = await openSession(opts, { readOnly: true });

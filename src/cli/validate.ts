@@ -4,16 +4,16 @@ import { formatDiagnostic } from '../config/diagnostics.js';
 import { validatePaths } from '../config/validate.js';
 import { displayName } from '../api/index.js';
 import { UserError } from './errors.js';
+import { formatOption } from './flags.js';
 
 export function registerValidate(program: Command) {
   program
     .command('validate')
     .description('Check a configuration: schema, references, tenant rules and referenced files. Exit 0 when valid, 1 when not.')
     .requiredOption('-f, --filename <path...>', 'files or directories (walked for *.yaml and *.yml); - reads standard input')
-    .option('-o, --output <format>', 'text or json', 'text')
+    .addOption(formatOption(['text', 'json']))
     .addHelpText('after', '\nExamples:\n  mdmops validate -f examples/tenant\n  mdmops validate -f ca.yaml -f connectors/ -o json')
     .action((opts: { filename: string[]; output: string }) => {
-      if (!['text', 'json'].includes(opts.output)) throw new UserError(`unknown output format "${opts.output}": use text or json`);
       const result = validatePaths(opts.filename);
       const ok = result.diagnostics.length === 0;
       if (opts.output === 'json') {
