@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { spawnSync } from 'node:child_process';
-import { BIN_PATH, clean, ROOT } from './support/cli.js';
+import { BIN_PATH, clean, NODE, ROOT } from './support/cli.js';
 import { doc, workspace } from './support/workspace.js';
 import { freePort } from './servers/ports.js';
 
@@ -380,7 +380,7 @@ describe('on a terminal', () => {
   ws.write('config/a.yaml', space('emea', 10));
   // script(1) gives the command a pseudo-terminal, as an administrator's shell would.
   const onTerminal = (answer: string) =>
-    spawnSync('script', ['-qec', `${process.execPath} ${BIN_PATH} apply -f config`, '/dev/null'], { cwd: ws.dir, input: answer, encoding: 'utf8', env: { ...process.env, NO_COLOR: '' } });
+    spawnSync('script', ['-qec', `${NODE} ${BIN_PATH} apply -f config`, '/dev/null'], { cwd: ws.dir, input: answer, encoding: 'utf8', env: { ...process.env, NO_COLOR: '' } });
 
   it('asks before applying, and applies only on "yes"', () => {
     const no = onTerminal('no\n');
@@ -501,7 +501,7 @@ describe('--wait and secrets', () => {
 
   it('becomes Ready when the missing secret arrives while it waits', async () => {
     const { spawn } = await import('node:child_process');
-    const child = spawn(process.execPath, [BIN_PATH, 'apply', '-f', 'config', '--auto-approve', '--wait=30s'], { cwd: ws.dir, env: { ...process.env, NO_COLOR: '1' } });
+    const child = spawn(NODE, [BIN_PATH, 'apply', '-f', 'config', '--auto-approve', '--wait=30s'], { cwd: ws.dir, env: { ...process.env, NO_COLOR: '1' } });
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     await new Promise<void>((resolve) => child.stderr.on('data', (d: Buffer) => d.toString().includes('waiting for') && resolve()));

@@ -10,7 +10,7 @@ import { reachedUsers } from '../src/providers/certificate-configuration/distrib
 import { certificateDue } from '../src/providers/certificate-authority/key-holder.js';
 import type { DirectoryUser, IssuedCertificate } from '../src/store/types.js';
 import { deleteUser, putUsers, type UserSeed } from './support/seed.js';
-import { BIN_PATH } from './support/cli.js';
+import { BIN_PATH, NODE } from './support/cli.js';
 import { doc, workspace, type Workspace } from './support/workspace.js';
 
 const openssl = (...args: string[]) => execFileSync('openssl', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
@@ -180,7 +180,7 @@ describe('apply on a terminal', () => {
     expect(ws.run(['apply', '-f', 'config', '--auto-approve']).code).toBe(0);
     await putUsers(ws.dir, Array.from({ length: 300 }, (_, i) => ({ id: `u${i}`, upn: `user${i}@contoso.com` })));
     // script(1) gives the command a terminal, as an administrator's shell does.
-    const out = execFileSync('script', ['-qec', `'${process.execPath}' '${BIN_PATH}' apply -f config --auto-approve`, '/dev/null'], { cwd: ws.dir, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
+    const out = execFileSync('script', ['-qec', `'${NODE}' '${BIN_PATH}' apply -f config --auto-approve`, '/dev/null'], { cwd: ws.dir, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
     expect(out).toMatch(/\rCertificateConfiguration\/wifi: [\d,]+ \/ 300 identity certificates, [\d,]+\/s/);
     expect(out).toContain('CertificateConfiguration/wifi updated');
     expect(listed(ws, 'wifi')).toHaveLength(300);

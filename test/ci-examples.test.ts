@@ -7,7 +7,7 @@ import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { BIN_PATH, ROOT } from './support/cli.js';
+import { BIN_PATH, ROOT, NODE } from './support/cli.js';
 import { git, makeRepos } from './support/git.js';
 import { doc, workspace } from './support/workspace.js';
 
@@ -29,7 +29,7 @@ const connector = (logLevel: string) => doc('Connector', 'paris-dc', `hosting: O
 describe('examples/ci', () => {
   const ws = workspace();
   const repos = makeRepos(ws.dir);
-  ws.write('bin/mdmops', `#!/bin/sh\nexec "${process.execPath}" "${BIN_PATH}" "$@"\n`);
+  ws.write('bin/mdmops', `#!/bin/sh\nexec "${NODE}" "${BIN_PATH}" "$@"\n`);
   chmodSync(join(ws.dir, 'bin/mdmops'), 0o755);
   const summary = join(ws.dir, 'summary.md');
   const key = randomBytes(32).toString('hex');
@@ -39,7 +39,7 @@ describe('examples/ci', () => {
   // actions/checkout does (fetch-depth 0: origin/main is there).
   repos.commit('Paris connector', { 'config/tenant.yaml': connector('Info') });
   repos.push('main');
-  const applied = spawnSync(process.execPath, [BIN_PATH, 'apply', '-f', 'config', '--auto-approve'], { cwd: repos.clone, encoding: 'utf8', env: { ...process.env, MDMOPS_STORE: store, MDMOPS_MASTER_KEY: key } });
+  const applied = spawnSync(NODE, [BIN_PATH, 'apply', '-f', 'config', '--auto-approve'], { cwd: repos.clone, encoding: 'utf8', env: { ...process.env, MDMOPS_STORE: store, MDMOPS_MASTER_KEY: key } });
   git(repos.clone, 'checkout', '--quiet', '-b', 'raise-log-level');
   repos.commit('Raise the log level', { 'config/tenant.yaml': connector('Debug') });
   git(repos.clone, 'fetch', '--quiet', 'origin');
@@ -69,7 +69,7 @@ describe('examples/ci', () => {
     // Every mdmops command the workflow names exists.
     const commands = new Set(steps.flatMap((s) => [...(s.run ?? '').matchAll(/\bmdmops (\w+)/g)].map((m) => m[1]!)));
     expect([...commands].sort()).toEqual(['diff', 'plan', 'validate']);
-    for (const c of commands) expect(spawnSync(process.execPath, [BIN_PATH, c, '--help']).status, c).toBe(0);
+    for (const c of commands) expect(spawnSync(NODE, [BIN_PATH, c, '--help']).status, c).toBe(0);
     const comment = step('Comment on the pull request').run!;
     expect(comment).toContain('-F body=@plan.md');
     expect(comment).toContain('--body-file plan.md');

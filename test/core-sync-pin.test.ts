@@ -9,7 +9,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { BIN_PATH } from './support/cli.js';
+import { BIN_PATH, NODE } from './support/cli.js';
 import { doc, workspace } from './support/workspace.js';
 import { issueCert, makeCa } from './servers/certs.js';
 import { freePort } from './servers/ports.js';
@@ -30,7 +30,7 @@ describe('CoreSyncTarget trust', () => {
 
   /** mdmops with FQDN resolving to this machine: /etc/hosts replaced in a mount namespace of its own. */
   const run = (args: string[]) => {
-    const r = spawnSync('unshare', ['--mount', 'sh', '-c', 'mount --bind "$0" /etc/hosts && exec "$@"', hosts, process.execPath, BIN_PATH, ...args], {
+    const r = spawnSync('unshare', ['--mount', 'sh', '-c', 'mount --bind "$0" /etc/hosts && exec "$@"', hosts, NODE, BIN_PATH, ...args], {
       cwd: ws.dir,
       encoding: 'utf8',
       env: { ...process.env, NO_COLOR: '1', MDMOPS_SECRET_CORE__PASSWORD: 'pw' },

@@ -7,7 +7,7 @@ import { parseKey } from '../src/store/master-key.js';
 import { openStore, parseStoreSpec } from '../src/store/open.js';
 import { blobAad } from '../src/engine/context.js';
 import { privateKey, publicKeySha256 } from '../src/pki/keys.js';
-import { BIN_PATH } from './support/cli.js';
+import { BIN_PATH, NODE } from './support/cli.js';
 import { doc, workspace } from './support/workspace.js';
 
 const CAS = 24;
@@ -16,7 +16,7 @@ const SPACES = 24;
 /** Starts apply and SIGKILLs it once `after` resources have been reported done. */
 function applyKilledAfter(cwd: string, after: number): Promise<{ killed: boolean; done: number }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN_PATH, 'apply', '-f', 'config', '--auto-approve', '--concurrency', '4'], { cwd, env: { ...process.env, NO_COLOR: '1' } });
+    const child = spawn(NODE, [BIN_PATH, 'apply', '-f', 'config', '--auto-approve', '--concurrency', '4'], { cwd, env: { ...process.env, NO_COLOR: '1' } });
     let done = 0;
     let killed = false;
     let buffer = '';

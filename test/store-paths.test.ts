@@ -7,7 +7,7 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { BIN_PATH } from './support/cli.js';
+import { BIN_PATH, NODE } from './support/cli.js';
 import { doc, workspace } from './support/workspace.js';
 
 const space = doc('Space', 'emea', 'displayName: EMEA\npriority: 10\nmembers: { groups: [emea] }\nadmins: { groups: [emea-admins] }');
@@ -62,7 +62,7 @@ describe('the store file and the master key file', () => {
   ws.write('config/a.yaml', space);
 
   it('are made 0600 from the start, whatever the umask', () => {
-    const r = spawnSync('sh', ['-c', `umask 000; exec "${process.execPath}" "${BIN_PATH}" apply -f config --auto-approve`], { cwd: ws.dir, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+    const r = spawnSync('sh', ['-c', `umask 000; exec "${NODE}" "${BIN_PATH}" apply -f config --auto-approve`], { cwd: ws.dir, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
     expect(r.status, r.stderr).toBe(0);
     for (const f of ['tenant.db', 'master.key']) expect(statSync(join(ws.dir, '.mdmops', f)).mode & 0o777, f).toBe(0o600);
     expect(readdirSync(join(ws.dir, '.mdmops')).filter((f) => f.endsWith('.tmp'))).toEqual([]);

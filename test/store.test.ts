@@ -466,8 +466,8 @@ describe('one apply at a time', () => {
 
   it('refuses a second apply while one runs, and lets a killed one go', async () => {
     const { spawn } = await import('node:child_process');
-    const { BIN_PATH } = await import('./support/cli.js');
-    const first = spawn(process.execPath, [BIN_PATH, 'apply', '-f', 'config', '--auto-approve', '--concurrency', '1'], { cwd: ws.dir });
+    const { BIN_PATH, NODE } = await import('./support/cli.js');
+    const first = spawn(NODE, [BIN_PATH, 'apply', '-f', 'config', '--auto-approve', '--concurrency', '1'], { cwd: ws.dir });
     // Wait until the first apply has its lock and is at work.
     await new Promise<void>((resolve) => first.stdout.once('data', () => resolve()));
     const second = ws.run(['apply', '-f', 'config', '--auto-approve']);

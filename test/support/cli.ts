@@ -3,7 +3,10 @@ import { spawn, spawnSync } from 'node:child_process';
 import { resolve } from 'node:path';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
-const BIN = resolve(ROOT, 'bin/mdmops.js');
+// scripts/test-node24.sh runs some tests with the image's Node.js and a build of its own.
+const BIN = process.env.MDMOPS_TEST_BIN ?? resolve(ROOT, 'bin/mdmops.js');
+/** The Node.js that runs mdmops. */
+export const NODE = process.env.MDMOPS_TEST_NODE ?? process.execPath;
 
 export interface Run {
   code: number;
@@ -15,7 +18,7 @@ export const BIN_PATH = BIN;
 
 export function mdmops(args: string[], options: { input?: string | Buffer; cwd?: string; env?: NodeJS.ProcessEnv } = {}): Run {
   const env = { ...process.env, NO_COLOR: '1', ...options.env };
-  const r = spawnSync(process.execPath, [BIN, ...args], { cwd: options.cwd ?? ROOT, input: options.input, encoding: 'utf8', timeout: 60_000, env });
+  const r = spawnSync(NODE, [BIN, ...args], { cwd: options.cwd ?? ROOT, input: options.input, encoding: 'utf8', timeout: 60_000, env });
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -27,7 +30,7 @@ export function clean(run: Run): boolean {
 
 /** The same, without blocking the test's event loop: for tests that act while the command runs. */
 export function mdmopsAsync(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<Run> {
-  const child = spawn(process.execPath, [BIN, ...args], { cwd: options.cwd ?? ROOT, env: { ...process.env, NO_COLOR: '1', ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(NODE, [BIN, ...args], { cwd: options.cwd ?? ROOT, env: { ...process.env, NO_COLOR: '1', ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));

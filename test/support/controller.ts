@@ -2,7 +2,7 @@
 // its HTTP port, its log, its metrics, and ways to stop it (SIGTERM) or kill it (SIGKILL).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { request } from 'node:http';
-import { BIN_PATH, ROOT } from './cli.js';
+import { BIN_PATH, NODE, ROOT } from './cli.js';
 
 export interface ControllerProcess {
   child: ChildProcess;
@@ -18,7 +18,7 @@ export interface ControllerProcess {
 }
 
 export function startController(args: string[], port: number, env: NodeJS.ProcessEnv = {}): ControllerProcess {
-  const child = spawn(process.execPath, [BIN_PATH, 'controller', '--listen', `127.0.0.1:${port}`, ...args], {
+  const child = spawn(NODE, [BIN_PATH, 'controller', '--listen', `127.0.0.1:${port}`, ...args], {
     cwd: ROOT,
     env: { ...process.env, NO_COLOR: '1', MDMOPS_LOG_JSON: '1', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -3,7 +3,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { afterAll } from 'vitest';
 import { freePort } from '../servers/ports.js';
-import { BIN_PATH } from './cli.js';
+import { BIN_PATH, NODE } from './cli.js';
 
 export interface RunningMdmops {
   child: ChildProcess;
@@ -46,7 +46,7 @@ process.on('exit', killAll);
 /** `listenHost` '' listens on every interface (the tests still call it on 127.0.0.1). */
 export async function startRun(cwd: string, args: string[], env: NodeJS.ProcessEnv = {}, listenHost = '127.0.0.1'): Promise<RunningMdmops> {
   const port = await freePort();
-  const child = spawn(process.execPath, [BIN_PATH, 'run', ...args, '--listen', `${listenHost}:${port}`], {
+  const child = spawn(NODE, [BIN_PATH, 'run', ...args, '--listen', `${listenHost}:${port}`], {
     cwd,
     env: { ...process.env, NO_COLOR: '1', MDMOPS_LOG_JSON: '1', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
