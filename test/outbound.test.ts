@@ -5,17 +5,27 @@
 // never reaches status, notifications or the log.
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
-import { tmpdir } from 'node:os';
+import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { AddressInfo } from 'node:net';
+import { createServer as createNetServer, type AddressInfo, type Server as NetServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mdmopsAsync } from './support/cli.js';
 import { idpMetadata, signingCertificate } from './support/saml.js';
-import { doc, workspace } from './support/workspace.js';
+import { doc, workspace, type Workspace } from './support/workspace.js';
 import { makeServerCertificate } from './servers/tls.js';
+import { issueCert, makeCa } from './servers/certs.js';
 import { startEntra, type EntraEmulator } from './servers/entra.js';
 
 const CANARY = 'internal-canary-5e21b7';
+
+/** A second tenant, so that mdmops run is in the mode tenants share. */
+const OTHER_TENANT = doc('Space', 'other', 'displayName: Other\npriority: 1\nmembers: { groups: [o] }\nadmins: { groups: [o-admins] }').replace('metadata:\n', 'metadata:\n  namespace: tenant-b\n');
+
+async function readyOf(ws: Workspace, resource: string): Promise<{ status: string; reason: string; message: string }> {
+  const r = await mdmopsAsync(['status', resource, '-o', 'json'], { cwd: ws.dir });
+  if (r.code !== 0) throw new Error(`mdmops status ${resource}: ${r.stderr}`);
+  return JSON.parse(r.stdout).status.conditions.find((c: { type: string }) => c.type === 'Ready');
+}
 
 describe('tenant-supplied URLs in a mode tenants share', () => {
   const ws = workspace();
@@ -24,6 +34,7 @@ describe('tenant-supplied URLs in a mode tenants share', () => {
   let caFile: string;
   const hits: string[] = [];
   const certs = mkdtempSync(join(tmpdir(), 'mdmops-outbound-'));
+  const acmeWs = { '127.0.0.1': workspace(), localhost: workspace(), allowed: workspace() };
 
   beforeAll(async () => {
     const metadata = idpMetadata(`https://idp.example.com/${CANARY}`, [await signingCertificate('IdP', -1, 365)]);
@@ -47,13 +58,9 @@ describe('tenant-supplied URLs in a mode tenants share', () => {
   });
 
   /** Two tenants: an IdP in the default tenant whose metadata is at `path`, and a space in another. */
-  const configure = (path: string) =>
-    ws.write('config/a.yaml', doc('IdentityProvider', 'idp', `type: GenericSaml2\nmetadataUrl: ${base}${path}`) + doc('Space', 'other', 'displayName: Other\npriority: 1\nmembers: { groups: [o] }\nadmins: { groups: [o-admins] }').replace('metadata:\n', 'metadata:\n  namespace: tenant-b\n'));
+  const configure = (path: string) => ws.write('config/a.yaml', doc('IdentityProvider', 'idp', `type: GenericSaml2\nmetadataUrl: ${base}${path}`) + OTHER_TENANT);
   const round = (...flags: string[]) => mdmopsAsync(['run', '--watch', 'config', '--once', ...flags], { cwd: ws.dir, env: { NODE_EXTRA_CA_CERTS: caFile } });
-  const ready = async () => {
-    const r = await mdmopsAsync(['status', 'IdentityProvider/idp', '-o', 'json'], { cwd: ws.dir });
-    return JSON.parse(r.stdout).status.conditions.find((c: { type: string }) => c.type === 'Ready') as { status: string; reason: string; message: string };
-  };
+  const ready = () => readyOf(ws, 'IdentityProvider/idp');
   const everything = async () => {
     const outputs = await Promise.all([['status', '-o', 'yaml'], ['notifications', '--all', '-o', 'json'], ['audit', '-o', 'json']].map((args) => mdmopsAsync(args, { cwd: ws.dir })));
     return outputs.map((o) => o.stdout + o.stderr).join('\n');
@@ -67,6 +74,24 @@ describe('tenant-supplied URLs in a mode tenants share', () => {
     expect(c).toMatchObject({ status: 'False', reason: 'IdpMetadataUnreachable' });
     expect(c.message).toContain('127.0.0.1 is an internal address (loopback, link-local or the cluster\'s service range), which a tenant\'s resources may not reach: start mdmops with --allow-internal-targets to allow it');
     expect(r.stdout + r.stderr + (await everything())).not.toContain(CANARY);
+  });
+
+  it('refuses an ACME directory on this machine, by address and by name, and reaches it with --allow-internal-targets', async () => {
+    const port = new URL(base).port;
+    const configureAcme = (at: Workspace, host: string) =>
+      at.write('config/a.yaml', doc('CertificateAuthority', 'acme', `type: PublicCloud\ndirectoryUrl: https://${host}:${port}/acme/directory\nemail: pki@contoso.com\ntermsOfServiceAgreed: true`) + OTHER_TENANT);
+    for (const host of ['127.0.0.1', 'localhost'] as const) {
+      configureAcme(acmeWs[host], host);
+      await mdmopsAsync(['run', '--watch', 'config', '--once'], { cwd: acmeWs[host].dir, env: { NODE_EXTRA_CA_CERTS: caFile } });
+      expect(hits.filter((h) => h.startsWith('/acme')), host).toEqual([]);
+      expect((await readyOf(acmeWs[host], 'CertificateAuthority/acme')).message, host).toContain("127.0.0.1 is an internal address (loopback, link-local or the cluster's service range)");
+    }
+    configureAcme(acmeWs.allowed, 'localhost');
+    const reached = await mdmopsAsync(['run', '--watch', 'config', '--once', '--allow-internal-targets'], { cwd: acmeWs.allowed.dir, env: { NODE_EXTRA_CA_CERTS: caFile } });
+    expect(hits.filter((h) => h.startsWith('/acme')).length).toBeGreaterThan(0);
+    expect(reached.stdout + reached.stderr).toContain('answered HTTP 404');
+    // What the internal server answered (its 404 page is the canary) is not shown.
+    expect(reached.stdout + reached.stderr).not.toContain(CANARY);
   });
 
   it('with --allow-internal-targets, follows a redirect only to the same scheme and host, and reads no more than the cap', async () => {
@@ -92,7 +117,8 @@ describe('tenant-supplied URLs in a mode tenants share', () => {
 });
 
 describe('an identity source in a mode tenants share', () => {
-  const ws = workspace();
+  // A store each: a sync that failed is not due again in the next round.
+  const byHost = { '127.0.0.1': workspace(), localhost: workspace() };
   const allowedWs = workspace();
   let entra: EntraEmulator;
   beforeAll(async () => {
@@ -100,21 +126,102 @@ describe('an identity source in a mode tenants share', () => {
   });
   afterAll(() => entra?.stop());
 
-  it('sends no secret to an internal address: the sync is refused before its token is asked for', async () => {
-    const config = () => doc('EntraIdSource', 'entra', `displayName: Entra\ntenantId: ${entra.tenantId}\nclientId: ${entra.clientId}\nauthorityHost: ${entra.url}\ngraphEndpoint: ${entra.url}\nclientSecretRef: { name: entra, key: secret }\nsyncInterval: 1m`) + doc('Space', 'other', 'displayName: Other\npriority: 1\nmembers: { groups: [o] }\nadmins: { groups: [o-admins] }').replace('metadata:\n', 'metadata:\n  namespace: tenant-b\n');
-    ws.write('config/a.yaml', config());
-    const env = { NODE_EXTRA_CA_CERTS: entra.caFile, MDMOPS_SECRET_ENTRA__SECRET: entra.secret };
-    const refused = await mdmopsAsync(['run', '--watch', 'config', '--once'], { cwd: ws.dir, env });
-    expect(await entra.requests()).toEqual([]);
-    expect(refused.stdout + refused.stderr).toContain("is an internal address (loopback, link-local or the cluster's service range)");
-    expect(refused.stdout + refused.stderr).not.toContain(entra.secret);
+  const source = (url: string, extra = '') => doc('EntraIdSource', 'entra', `displayName: Entra\ntenantId: ${entra.tenantId}\nclientId: ${entra.clientId}\nauthorityHost: ${url}\ngraphEndpoint: ${url}\nclientSecretRef: { name: entra, key: secret }\nsyncInterval: 1m${extra}`) + OTHER_TENANT;
+  const env = () => ({ NODE_EXTRA_CA_CERTS: entra.caFile, MDMOPS_SECRET_ENTRA__SECRET: entra.secret });
+
+  it('sends no secret to an internal address, by address or by name: each connection is checked before its token is asked for', async () => {
+    const port = new URL(entra.url).port;
+    for (const [host, refusal] of [
+      ['127.0.0.1', "127.0.0.1 is an internal address (loopback, link-local or the cluster's service range)"],
+      // A name is checked on the address it resolves to, when msal's connection is made.
+      ['localhost', "localhost: 127.0.0.1 is an internal address (loopback, link-local or the cluster's service range)"],
+    ] as const) {
+      const ws = byHost[host];
+      ws.write('config/a.yaml', source(`https://${host}:${port}`, `\nallowedAuthorityHosts: [${host}]`));
+      const refused = await mdmopsAsync(['run', '--watch', 'config', '--once'], { cwd: ws.dir, env: env() });
+      expect(await entra.requests(), host).toEqual([]);
+      expect(refused.stdout + refused.stderr, host).toContain(refusal);
+      expect(refused.stdout + refused.stderr + (await mdmopsAsync(['status', '-o', 'yaml'], { cwd: ws.dir })).stdout).not.toContain(entra.secret);
+    }
 
     // The same configuration, allowed: synced (a store of its own, where the sync is due).
-    allowedWs.write('config/a.yaml', config());
-    const allowed = await mdmopsAsync(['run', '--watch', 'config', '--once', '--allow-internal-targets'], { cwd: allowedWs.dir, env });
+    allowedWs.write('config/a.yaml', source(entra.url));
+    const allowed = await mdmopsAsync(['run', '--watch', 'config', '--once', '--allow-internal-targets'], { cwd: allowedWs.dir, env: env() });
     expect(allowed.code, allowed.stderr).toBe(0);
     expect((await entra.requests()).length).toBeGreaterThan(0);
     const users = await mdmopsAsync(['users', '-o', 'json'], { cwd: allowedWs.dir });
     expect(JSON.parse(users.stdout)).toHaveLength(3);
+  });
+});
+
+describe("an Entra ID authority that is not a Microsoft cloud's, in a mode tenants share", () => {
+  const refusedWs = workspace();
+  const listedWs = workspace();
+  const acmeWs = workspace();
+  let server: Server;
+  let internal: NetServer;
+  let internalConnections = 0;
+  let url: string;
+  let caFile: string;
+  const hits: string[] = [];
+  const certs = mkdtempSync(join(tmpdir(), 'mdmops-authority-'));
+  // An address of this machine that is not internal (not loopback, not link-local): as a host on
+  // the internet would be, as far as the outbound policy can tell.
+  const external = Object.values(networkInterfaces()).flat().find((i) => i && i.family === 'IPv4' && !i.internal && !i.address.startsWith('169.254.'))?.address;
+
+  beforeAll(async () => {
+    if (!external) throw new Error('this machine has no IPv4 address besides loopback and link-local: the test needs one');
+    const ca = await makeCa(certs, 'ca', 'Authority test CA');
+    const tls = await issueCert(certs, ca, 'server', { subject: '/CN=authority', usage: 'serverAuth', san: `IP:${external}` });
+    caFile = ca.cert;
+    internal = createNetServer((socket) => {
+      internalConnections++;
+      socket.destroy();
+    });
+    await new Promise<void>((resolve) => internal.listen(0, '127.0.0.1', resolve));
+    const inside = `https://127.0.0.1:${(internal.address() as AddressInfo).port}`;
+    server = createServer({ cert: readFileSync(tls.cert), key: readFileSync(tls.key) }, (req, res) => {
+      hits.push(`${req.method} ${req.url}`);
+      // An ACME directory outside whose endpoints lead inside.
+      if (req.url === '/acme/directory') return res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ newNonce: `${inside}/nonce`, newAccount: `${inside}/account`, newOrder: `${inside}/order` }));
+      res.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'invalid_client', error_description: 'AADSTS7000215: Invalid client secret provided.' }));
+    });
+    await new Promise<void>((resolve) => server.listen(0, external, resolve));
+    url = `https://${external}:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(async () => {
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await new Promise<void>((resolve) => internal.close(() => resolve()));
+    rmSync(certs, { recursive: true, force: true });
+  });
+
+  const configure = (ws: Workspace, extra = '') =>
+    ws.write('config/a.yaml', doc('EntraIdSource', 'entra', `displayName: Entra\ntenantId: 72f988bf-86f1-41af-91ab-2d7cd011db47\nclientId: 2f3e1a9c-5b7d-4e8f-9a0b-1c2d3e4f5a6b\nauthorityHost: ${url}\ngraphEndpoint: ${url}\nclientSecretRef: { name: entra, key: secret }${extra}`) + OTHER_TENANT);
+  const round = (ws: Workspace) => mdmopsAsync(['run', '--watch', 'config', '--once'], { cwd: ws.dir, env: { NODE_EXTRA_CA_CERTS: caFile, MDMOPS_SECRET_ENTRA__SECRET: CANARY } });
+
+  it('sends the client secret only once the spec lists the host in allowedAuthorityHosts', async () => {
+    configure(refusedWs);
+    const refused = await round(refusedWs);
+    expect(hits).toEqual([]);
+    const condition = await readyOf(refusedWs, 'EntraIdSource/entra');
+    expect(condition).toMatchObject({ status: 'False', reason: 'EndpointNotAllowed' });
+    expect(condition.message).toContain(`authorityHost ${url} is not a Microsoft cloud's: list ${external} in spec.allowedAuthorityHosts`);
+    expect(refused.stdout + refused.stderr).toContain('allowedAuthorityHosts');
+
+    configure(listedWs, `\nallowedAuthorityHosts: [${external}]`);
+    const sent = await round(listedWs);
+    // Listed, it is asked for a token (and refuses this secret): the list was all that stopped it.
+    expect(hits.filter((h) => h.startsWith('POST ') && h.includes('/oauth2/v2.0/token')).length).toBeGreaterThan(0);
+    expect(sent.stdout + sent.stderr).toContain('AADSTS7000215');
+    expect(sent.stdout + sent.stderr + (await mdmopsAsync(['status', '-o', 'yaml'], { cwd: listedWs.dir })).stdout).not.toContain(CANARY);
+  });
+
+  it('an ACME directory outside cannot send mdmops to an address inside', async () => {
+    acmeWs.write('config/a.yaml', doc('CertificateAuthority', 'acme', `type: PublicCloud\ndirectoryUrl: ${url}/acme/directory\nemail: pki@contoso.com\ntermsOfServiceAgreed: true`) + OTHER_TENANT);
+    const r = await mdmopsAsync(['run', '--watch', 'config', '--once'], { cwd: acmeWs.dir, env: { NODE_EXTRA_CA_CERTS: caFile } });
+    expect(hits).toContain('GET /acme/directory');
+    expect(r.code, r.stderr).toBe(0);
+    expect(internalConnections).toBe(0);
+    expect((await readyOf(acmeWs, 'CertificateAuthority/acme')).message).toContain("127.0.0.1 is an internal address (loopback, link-local or the cluster's service range)");
   });
 });

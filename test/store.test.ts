@@ -484,4 +484,27 @@ describe('one apply at a time', () => {
     expect(ws.run(['plan', '-f', 'config', '--detailed-exitcode']).code).toBe(0);
     expect(ws.run(['run', '--watch', 'config', '--once']).code).toBe(0);
   }, 120_000);
+
+  it('stops writing when it stalled past its lock and another apply took the tenant over', async () => {
+    const { spawn } = await import('node:child_process');
+    const { BIN_PATH, NODE } = await import('./support/cli.js');
+    const stalled = workspace();
+    stalled.write('config/a.yaml', Array.from({ length: 12 }, (_, i) => doc('CertificateAuthority', `ca-${i}`, `type: Local\nsubject: { commonName: CA ${i} }\nkeyAlgorithm: RSA-3072`)).join(''));
+    const first = spawn(NODE, [BIN_PATH, 'apply', '-f', 'config', '--auto-approve', '--concurrency', '1'], { cwd: stalled.dir });
+    let output = '';
+    first.stdout.on('data', (c: Buffer) => (output += c.toString()));
+    first.stderr.on('data', (c: Buffer) => (output += c.toString()));
+    await new Promise<void>((resolve) => first.stdout.once('data', () => resolve()));
+    // Stalled (a paused VM, a stopped process) past the lock's 30 s: another apply may take it.
+    first.kill('SIGSTOP');
+    await new Promise((resolve) => setTimeout(resolve, 31_000));
+    const second = stalled.run(['apply', '-f', 'config', '--auto-approve']);
+    expect(second.code, second.stderr).toBe(0);
+    first.kill('SIGCONT');
+    const code = await new Promise<number | null>((resolve) => first.on('exit', resolve));
+    expect(code).toBe(1);
+    expect(output).toContain('lost the apply lock of tenant default (another apply took it over while this one stalled): nothing more is written');
+    const plan = stalled.run(['plan', '-f', 'config', '--detailed-exitcode']);
+    expect(plan.code, plan.stdout).toBe(0);
+  }, 120_000);
 });

@@ -66,6 +66,9 @@ class RevisionStore implements Store {
   async lock() {
     return undefined;
   }
+  async renew() {
+    return true;
+  }
   async unlock() {}
   async close() {}
 }

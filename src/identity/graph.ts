@@ -2,9 +2,11 @@
 // client credentials (msal-node, with a secret or a certificate), then GETs (net/http-get.ts) that
 // honour Graph's throttling (429 and 503/504 with Retry-After, else exponential backoff), renew an
 // expired token once, and follow delta queries from @odata.nextLink to @odata.deltaLink.
-import type { ConfidentialClientApplication, Configuration } from '@azure/msal-node';
+import type { ConfidentialClientApplication, Configuration, INetworkModule, NetworkResponse } from '@azure/msal-node';
 import { X509Certificate } from 'node:crypto';
 import { HttpGetter, type TextResponse } from '../net/http-get.js';
+import type { OutboundPolicy } from '../net/outbound.js';
+import { messageOf } from '../util/message-of.js';
 
 export interface GraphCredentials {
   /** https://login.microsoftonline.com or another cloud's, or a test authority. */
@@ -33,6 +35,34 @@ export interface GraphOptions {
   sleep?: (ms: number) => Promise<void>;
   /** Page size asked for with Prefer: odata.maxpagesize. */
   pageSize?: number;
+  /** Where the token and Graph requests may connect, checked on every connection. */
+  outbound?: OutboundPolicy;
+}
+
+const TOKEN_TIMEOUT_MS = 30_000;
+
+/**
+ * msal's requests on our connections, so that the outbound policy checks them too. msal replaces a
+ * failed request's error with its own "network_error": the failure is kept in `failed` to say why.
+ */
+function msalNetwork(http: HttpGetter, failed: { cause?: unknown }): INetworkModule {
+  const answer = async <T>(pending: Promise<TextResponse>): Promise<NetworkResponse<T>> => {
+    const r = await pending.catch((e: unknown) => {
+      failed.cause = e;
+      throw e;
+    });
+    let body: T;
+    try {
+      body = JSON.parse(r.text) as T;
+    } catch {
+      throw new GraphError(`the token endpoint answered ${r.status} with no JSON`, r.status);
+    }
+    return { headers: r.headers, body, status: r.status };
+  };
+  return {
+    sendGetRequestAsync: (url, options, timeout) => answer(http.get(url, options?.headers ?? {}, timeout ?? TOKEN_TIMEOUT_MS)),
+    sendPostRequestAsync: (url, options) => answer(http.post(url, options?.headers ?? {}, options?.body ?? '', TOKEN_TIMEOUT_MS)),
+  };
 }
 
 function thumbprintOf(pem: string): string {
@@ -89,22 +119,26 @@ export class GraphClient {
   private app?: Promise<ConfidentialClientApplication>;
   private readonly sleep: (ms: number) => Promise<void>;
   private readonly scope: string;
-  private readonly http = new HttpGetter();
+  private readonly http: HttpGetter;
 
   constructor(private readonly credentials: GraphCredentials, private readonly options: GraphOptions = {}) {
-    this.config = msalConfiguration(credentials);
+    this.http = new HttpGetter(options.outbound);
+    this.config = { ...msalConfiguration(credentials), system: { networkClient: msalNetwork(this.http, this.tokenFailure) } };
     this.sleep = options.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
     this.scope = `${credentials.graphEndpoint.replace(/\/$/, '')}/.default`;
   }
 
   /** The token in use, kept here too: msal's cache lookup costs a millisecond a request, and a sync makes hundreds. */
   private held?: { token: string; renewAt: number };
+  /** Why the last token request had no answer. */
+  private readonly tokenFailure: { cause?: unknown } = {};
 
   /** msal asks for a new token shortly before it expires; renew (after a 401) skips its cache. */
   private async token(renew: boolean): Promise<string> {
     if (!renew && this.held && Date.now() < this.held.renewAt) return this.held.token;
     this.app ??= import('@azure/msal-node').then((msal) => new msal.ConfidentialClientApplication(this.config));
     const app = await this.app;
+    this.tokenFailure.cause = undefined;
     try {
       const result = await app.acquireTokenByClientCredential({ scopes: [this.scope], skipCache: renew });
       if (!result?.accessToken) throw new Error('the token endpoint returned no access token');
@@ -113,6 +147,7 @@ export class GraphClient {
       this.held = { token: result.accessToken, renewAt: expires - 5 * 60_000 };
       return result.accessToken;
     } catch (e) {
+      if (this.tokenFailure.cause) throw new GraphError(`no answer from the token endpoint of ${this.credentials.authorityHost}: ${messageOf(this.tokenFailure.cause)}`, undefined, (this.tokenFailure.cause as { code?: string }).code);
       const err = e as { errorCode?: string; errorMessage?: string; message: string };
       // AADSTS messages name the problem (bad secret, unknown app) and never repeat the credential.
       const detail = (err.errorMessage ?? err.message).split(/\r?\n/)[0]!;

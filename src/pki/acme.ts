@@ -10,6 +10,7 @@ import { Agent, get as httpsGet, type RequestOptions } from 'node:https';
 import type { Duplex } from 'node:stream';
 import { rootCertificates } from 'node:tls';
 import type acme from 'acme-client';
+import { guardedLookup, hostRefusal, type OutboundPolicy } from '../net/outbound.js';
 
 /**
  * - unreachable: no (trusted) connection to the CA: refused, DNS, timeout, TLS certificate not trusted;
@@ -35,6 +36,8 @@ export interface AcmeAccountInput {
   externalAccountBinding?: { keyId: string; hmacKey: string };
   /** Extra trust anchors (PEM) for the CA's TLS certificate, added to Node's built-in roots, for this call only. */
   caPem?: string;
+  /** Where this call's connections may go (net/outbound.ts); by default anywhere. */
+  outbound?: OutboundPolicy;
 }
 
 export interface AcmeOrderInput extends AcmeAccountInput {
@@ -59,6 +62,7 @@ interface Problem { status: number; type: string; detail: string }
 
 interface CallContext {
   agent: RecordingAgent;
+  outbound: OutboundPolicy;
   /** URL of a request sent that has had no response yet. */
   pending?: string;
   /** The problem document of the last response, if it was one. */
@@ -87,6 +91,13 @@ function acmeClient(): Promise<typeof acme> {
     lib.axios.interceptors.request.use((config) => {
       const ctx = context.getStore();
       if (ctx) {
+        // Every URL the directory hands out is checked as the directory was: https, and an address
+        // the policy allows (a name is checked by the agent's lookup when it connects); no redirect.
+        const target = new URL(config.url ?? '', config.baseURL);
+        if (target.protocol !== 'https:') throw new AcmeError(`the ACME server sent mdmops to ${target.origin}: only https is used`, 'protocol');
+        const refused = hostRefusal(ctx.outbound, target.hostname);
+        if (refused) throw new AcmeError(refused, 'unreachable');
+        config.maxRedirects = 0;
         config.httpsAgent = ctx.agent;
         // The directory check below goes direct; so does everything else, rather than via an *_PROXY variable.
         config.proxy = false;
@@ -125,6 +136,7 @@ function fail(ctx: CallContext, message: string, kind: AcmeErrorKind): never {
 function networkReason(e: (Error & { code?: string }) | undefined): string {
   if (!e) return 'no response';
   const code = e.code ?? '';
+  if (code === 'EREFUSEDTARGET') return e.message;
   if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ALTNAME/.test(code)) return `TLS certificate not trusted (${code}${code === 'ERR_TLS_CERT_ALTNAME_INVALID' ? '' : '; pass caPem'})`;
   return code || e.message;
 }
@@ -185,6 +197,9 @@ function makeContext(input: AcmeAccountInput): CallContext {
     throw new AcmeError(`directoryUrl is not a URL: ${input.directoryUrl}`, 'protocol');
   }
   if (url.protocol !== 'https:') throw new AcmeError(`directoryUrl must be https (RFC 8555 §6.1): ${url.origin}`, 'protocol');
+  const outbound = input.outbound ?? { allowInternal: true };
+  const refused = hostRefusal(outbound, url.hostname);
+  if (refused) throw new AcmeError(`directory ${url.origin}: ${refused}`, 'unreachable');
   checkAccountKey(input.accountKeyPem);
   const extra = input.caPem ? input.caPem.match(PEM_CERT) ?? [] : [];
   if (input.caPem !== undefined) {
@@ -197,8 +212,8 @@ function makeContext(input: AcmeAccountInput): CallContext {
   }
   const secrets = [input.externalAccountBinding?.hmacKey ?? ''];
   // keepAlive off: no sockets outlive the call.
-  const agent = new RecordingAgent(extra.length ? { ca: [...rootCertificates, ...extra], keepAlive: false } : { keepAlive: false });
-  return { agent, secrets };
+  const agent = new RecordingAgent({ ...(extra.length ? { ca: [...rootCertificates, ...extra] } : {}), keepAlive: false, lookup: guardedLookup(outbound) });
+  return { agent, outbound, secrets };
 }
 
 /**

@@ -56,10 +56,11 @@ export async function takeApplyLocks(store: Store, tenants: Iterable<string>, ho
   const renew = setInterval(() => {
     void (async () => {
       for (const name of taken) {
-        const other = await store.lock(name, holder, ttlMs).catch((e: unknown) => `unknown (${(e as Error).message})`);
-        if (other) {
+        const kept = await store.renew(name, holder, ttlMs).catch((e: unknown) => (e as Error).message);
+        if (kept !== true) {
           clearInterval(renew);
-          lost.abort(new ApplyLockHeld(`lost the apply lock of tenant ${name.slice('apply/'.length)} to ${other}: nothing more is written`));
+          const why = kept === false ? 'another apply took it over while this one stalled' : `it could not be renewed: ${kept}`;
+          lost.abort(new ApplyLockHeld(`lost the apply lock of tenant ${name.slice('apply/'.length)} (${why}): nothing more is written`));
           return;
         }
       }

@@ -584,6 +584,12 @@ export class SqlStore implements Store {
     return current ?? 'someone';
   }
 
+  async renew(name: string, holder: string, ttlMs: number) {
+    // A taker replaces the holder and deletes the row when done: either way this matches nothing.
+    const r = await this.driver.query('UPDATE locks SET expires_at = ? WHERE name = ? AND holder = ?', [Date.now() + ttlMs, name, holder]);
+    return r.changes > 0;
+  }
+
   async unlock(name: string, holder: string) {
     await this.driver.query('DELETE FROM locks WHERE name = ? AND holder = ?', [name, holder]);
   }

@@ -201,6 +201,11 @@ export interface Store {
    * or `steal` says their hold no longer counts. Returns undefined when taken, else the holder.
    */
   lock(name: string, holder: string, ttlMs: number, steal?: (holder: string) => boolean): Promise<string | undefined>;
+  /**
+   * Extends a lock until `ttlMs` from now if this holder still holds it (even past its time, as long
+   * as no one took it since); false when another took it over, even if they have let it go since.
+   */
+  renew(name: string, holder: string, ttlMs: number): Promise<boolean>;
   unlock(name: string, holder: string): Promise<void>;
   close(): Promise<void>;
 }

@@ -21,6 +21,10 @@ export const entraIdSourceSpec = z
     cloud: z.enum(['AzurePublic', 'AzureUSGovernment', 'AzureChina']).default('AzurePublic').describe('National cloud; sets the authority and Graph endpoints.'),
     authorityHost: httpsUrl.optional().describe('Overrides the cloud authority host, e.g. https://login.microsoftonline.com.'),
     graphEndpoint: httpsUrl.optional().describe('Overrides the Graph endpoint, e.g. https://graph.microsoft.com.'),
+    allowedAuthorityHosts: z
+      .array(z.string().regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$|^\[[0-9a-f:.]+\]$/i, { error: 'must be a host name or address, without scheme or port' }))
+      .optional()
+      .describe("Hosts other than a Microsoft cloud's that authorityHost and graphEndpoint may name: in the modes tenants share, the app's credentials and tokens go nowhere else."),
     syncInterval: duration.default('1h'),
     deletionThreshold,
     enabled: z.boolean().default(true).describe('Enable this Entra ID instance.'),

@@ -158,7 +158,7 @@ export async function openIssuer(ctx: ProviderContext, tenant: string, name: str
   if (spec.type === 'PublicCloud') {
     const accountKey = await ctx.blob(id, 'account-key');
     if (!accountKey) return { waiting: `CertificateAuthority/${name} has no ACME account yet` };
-    const account = acmeAccountInput(spec, accountKey);
+    const account = acmeAccountInput(spec, ctx.outbound, accountKey);
     return {
       key: `acme:${spec.directoryUrl}`,
       chain: [],

@@ -11,6 +11,7 @@ import { getCaCaps, getCaCert, ScepError, httpTransportWith, type ScepTransport 
 import { certificateInfo, readCertificates } from '../../pki/x509.js';
 import { checkMutualTls } from '../../net/mtls.js';
 import { guardedLookup, hostRefusal, type OutboundPolicy } from '../../net/outbound.js';
+import { messageOf } from '../../util/message-of.js';
 import { probeUrl } from '../../net/probe.js';
 import { withRetry } from '../../net/retry.js';
 import type { StoredRecord } from '../../store/types.js';
@@ -86,9 +87,10 @@ async function scepInspect(ctx: ProviderContext, d: Desired, status: Record<stri
 
 // --- ACME ---------------------------------------------------------------------------------
 
-export function acmeAccountInput(spec: Record<string, unknown>, accountKey: Buffer, hmacKey?: string) {
+export function acmeAccountInput(spec: Record<string, unknown>, outbound: OutboundPolicy, accountKey: Buffer, hmacKey?: string) {
   const eab = spec.externalAccountBinding as { keyId: string } | undefined;
   return {
+    outbound,
     directoryUrl: String(spec.directoryUrl),
     email: String(spec.email),
     termsOfServiceAgreed: spec.termsOfServiceAgreed === true,
@@ -106,10 +108,11 @@ async function acmeReconcile(ctx: ProviderContext, d: Desired, record: StoredRec
   }
   const blobs = sealed ? [] : [{ purpose: 'account-key', value: accountKey }];
   try {
-    const { accountUrl } = await withRetry(() => acmeAccount(acmeAccountInput(d.spec, accountKey, hmacKey)), unreachableError);
-    return { blobs, status: { accountUrl } };
+    const { accountUrl } = await withRetry(() => acmeAccount(acmeAccountInput(d.spec, ctx.outbound, accountKey, hmacKey)), unreachableError);
+    return { blobs, status: { accountUrl, accountError: undefined } };
   } catch (e) {
-    if (unreachableError(e)) return { blobs }; // not Ready (CAServerUnreachable); registered at a later apply
+    // Not Ready, saying why; registered at a later apply.
+    if (unreachableError(e)) return { blobs, status: { accountError: messageOf(e) } };
     throw e;
   }
 }
@@ -118,7 +121,10 @@ async function acmeInspect(ctx: ProviderContext, d: Desired, status: Record<stri
   const url = String(d.spec.directoryUrl);
   const probe = await probeUrl(url, ctx.outbound);
   if (!probe.ok) return unreachable('CAServerUnreachable', `ACME directory ${url} cannot be reached (${probe.message})`);
-  if (!status.accountUrl) return { ready: { status: false, reason: 'AccountPending', message: 'the ACME account is registered at apply' } };
+  if (!status.accountUrl) {
+    const message = status.accountError ? `the ACME account could not be registered (${String(status.accountError)}); it is tried again at the next apply` : 'the ACME account is registered at apply';
+    return { ready: { status: false, reason: 'AccountPending', message } };
+  }
   return { ready: { status: true, reason: 'AccountReady', message: `ACME account ${status.accountUrl}` } };
 }
 

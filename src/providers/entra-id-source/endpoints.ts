@@ -1,4 +1,6 @@
 // Where each national cloud's identity platform and Graph live, unless the spec overrides them.
+import type { OutboundPolicy } from '../../net/outbound.js';
+
 const AUTHORITY: Record<string, string> = {
   AzurePublic: 'https://login.microsoftonline.com',
   AzureUSGovernment: 'https://login.microsoftonline.us',
@@ -13,3 +15,22 @@ const GRAPH: Record<string, string> = {
 
 export const authorityOf = (spec: Record<string, unknown>) => String(spec.authorityHost ?? AUTHORITY[String(spec.cloud ?? 'AzurePublic')]);
 export const graphOf = (spec: Record<string, unknown>) => String(spec.graphEndpoint ?? GRAPH[String(spec.cloud ?? 'AzurePublic')]);
+
+const MICROSOFT_HOSTS = new Set([...Object.values(AUTHORITY), ...Object.values(GRAPH)].map((u) => new URL(u).hostname));
+
+/**
+ * Why the app's credentials (and the tokens they buy) may not go to the spec's endpoints: in the
+ * modes tenants share, a host that is not a Microsoft cloud's must be listed in allowedAuthorityHosts,
+ * unless the server allows internal targets.
+ */
+export function endpointRefusal(spec: Record<string, unknown>, policy: OutboundPolicy | undefined): string | undefined {
+  if (!policy || policy.allowInternal) return undefined;
+  const allowed = new Set((spec.allowedAuthorityHosts as string[] | undefined)?.map((h) => h.toLowerCase()));
+  for (const [field, url] of [['authorityHost', authorityOf(spec)], ['graphEndpoint', graphOf(spec)]] as const) {
+    const host = new URL(url).hostname.toLowerCase();
+    if (!MICROSOFT_HOSTS.has(host) && !allowed.has(host)) {
+      return `${field} ${url} is not a Microsoft cloud's: list ${host} in spec.allowedAuthorityHosts to send the app's credentials there (or start mdmops with --allow-internal-targets)`;
+    }
+  }
+  return undefined;
+}

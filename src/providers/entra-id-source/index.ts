@@ -2,13 +2,15 @@
 // its users and groups (mdmops sync, or its syncInterval in the long-running modes).
 import { probeUrl } from '../../net/probe.js';
 import { recordProvider, unreachable } from '../record.js';
-import { authorityOf } from './endpoints.js';
+import { authorityOf, endpointRefusal } from './endpoints.js';
 import { syncEntraIdSource } from './sync.js';
 
 export const entraIdSourceProvider = recordProvider({
   kind: 'EntraIdSource',
   async inspect(ctx, d) {
     if (d.spec.enabled === false) return { ready: { status: true, reason: 'Disabled', message: 'enabled is false: no users are synced' } };
+    const refused = endpointRefusal(d.spec, ctx.outbound);
+    if (refused) return unreachable('EndpointNotAllowed', refused);
     const authority = authorityOf(d.spec);
     const probe = await probeUrl(authority, ctx.outbound);
     if (!probe.ok) return unreachable('EntraUnreachable', `Entra ID authority ${authority} cannot be reached (${probe.message})`);

@@ -6,9 +6,8 @@ import type { SecretRef, SecretResolver } from '../../engine/secrets.js';
 import { readEntraDirectory, withChange, type CustomAttribute, type EntraState, type EntraUser } from '../../identity/entra-directory.js';
 import { GraphClient, type GraphCredentials } from '../../identity/graph.js';
 import type { DirectoryUser, StoredRecord } from '../../store/types.js';
-import { urlRefusal } from '../../net/outbound.js';
 import { runSourceSync } from '../source-sync.js';
-import { authorityOf, graphOf } from './endpoints.js';
+import { authorityOf, endpointRefusal, graphOf } from './endpoints.js';
 
 interface EntraSpec {
   tenantId: string;
@@ -42,12 +41,10 @@ export async function syncEntraIdSource(engine: Engine, secrets: SecretResolver,
     prefix: 'Entra',
     where: `Entra ID tenant ${spec.tenantId}`,
     async read(state, { progress, accept, storedListed, restart }) {
-      // Before the secret goes anywhere: the token and Graph requests are msal's and ours alike.
-      for (const url of [authorityOf(record.spec), graphOf(record.spec)]) {
-        const refused = await urlRefusal(engine.outbound ?? { allowInternal: true }, url);
-        if (refused) throw new Error(refused);
-      }
-      const graph = new GraphClient(await credentialsOf(secrets, record), { pageSize: PAGE_SIZE });
+      // Before the secret goes anywhere; every connection is then checked against the outbound policy.
+      const refused = endpointRefusal(record.spec, engine.outbound);
+      if (refused) throw new Error(refused);
+      const graph = new GraphClient(await credentialsOf(secrets, record), { pageSize: PAGE_SIZE, outbound: engine.outbound });
       const custom = spec.customAttributes ?? [];
       const previous = state && (JSON.parse(state.toString()) as EntraState);
       const hand = (u: EntraUser | undefined, memberOf: Map<string, string[]>) => {
