@@ -94,6 +94,20 @@ describe('tenant-supplied URLs in a mode tenants share', () => {
     expect(reached.stdout + reached.stderr).not.toContain(CANARY);
   });
 
+  it('refuses every spelling of an internal address: decimal, short, IPv4-mapped, unspecified, metadata services, --internal-range', async () => {
+    const hosts = ['2130706433', '127.1', '0x7f.1', '[::ffff:7f00:1]', '[::]', '0', '169.254.169.254', '[fd00:ec2::254]', '100.100.100.200', '10.96.0.1', '[::ffff:10.96.0.1]'];
+    const spelled = workspace();
+    // One tenant per address, each with its IdentityProvider.
+    spelled.write('config/a.yaml', hosts.map((h, i) => doc('IdentityProvider', 'idp', `type: GenericSaml2\nmetadataUrl: https://${h}/metadata`).replace('metadata:\n', `metadata:\n  namespace: t${i}\n`)).join(''));
+    const r = await mdmopsAsync(['run', '--watch', 'config', '--once', '--internal-range', '10.96.0.0/12'], { cwd: spelled.dir });
+    expect(r.code, r.stderr).toBe(0);
+    for (const [i, h] of hosts.entries()) {
+      const c = await readyOf(spelled, `IdentityProvider/t${i}/idp`);
+      expect(c.reason, h).toBe('IdpMetadataUnreachable');
+      expect(c.message, h).toContain('is an internal address (loopback, link-local or the cluster\'s service range)');
+    }
+  });
+
   it('with --allow-internal-targets, follows a redirect only to the same scheme and host, and reads no more than the cap', async () => {
     for (const [path, message] of [
       ['/elsewhere', 'redirects to https://127.0.0.2:'],

@@ -31,6 +31,10 @@ function internalList(policy: OutboundPolicy): BlockList {
   list.addSubnet('169.254.0.0', 16, 'ipv4');
   list.addSubnet('0.0.0.0', 8, 'ipv4');
   list.addAddress('::1', 'ipv6');
+  list.addAddress('::', 'ipv6'); // the unspecified address connects to this machine
+  // Cloud metadata services outside link-local: AWS over IPv6, Alibaba Cloud.
+  list.addAddress('fd00:ec2::254', 'ipv6');
+  list.addAddress('100.100.100.200', 'ipv4');
   list.addSubnet('fe80::', 10, 'ipv6');
   list.addSubnet('::ffff:127.0.0.0', 104, 'ipv6');
   list.addSubnet('::ffff:169.254.0.0', 112, 'ipv6');
