@@ -10,7 +10,7 @@ import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { KubeClient, JSON_PATCH, loadKubeConfig, type KubeObject } from '../src/kube/client.js';
-import { limiter } from '../src/engine/limit.js';
+import { limiter } from '../src/util/limit.js';
 import { freePort } from '../test/servers/ports.js';
 import { startKube } from '../test/servers/kube.js';
 

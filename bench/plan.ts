@@ -10,7 +10,7 @@ import { applyPlan } from '../src/engine/apply.js';
 import type { Engine } from '../src/engine/context.js';
 import { desiredOf, type Desired } from '../src/engine/desired.js';
 import { makePlan } from '../src/engine/plan.js';
-import { StandaloneSecrets } from '../src/engine/secrets.js';
+import { StandaloneSecrets } from '../src/config/secrets.js';
 import { defaultProviders } from '../src/providers/index.js';
 import { MasterKey } from '../src/store/master-key.js';
 import { openStore, parseStoreSpec } from '../src/store/open.js';

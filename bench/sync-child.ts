@@ -5,9 +5,9 @@
 import { readFileSync } from 'node:fs';
 import { Client } from 'ldapts';
 import { join } from 'node:path';
-import type { Engine } from '../src/engine/context.js';
+import { providerContext, type Engine } from '../src/engine/context.js';
 import type { SyncReport } from '../src/engine/provider.js';
-import { StandaloneSecrets } from '../src/engine/secrets.js';
+import { StandaloneSecrets } from '../src/config/secrets.js';
 import { defaultProviders } from '../src/providers/index.js';
 import { MasterKey } from '../src/store/master-key.js';
 import { openStore, parseStoreSpec } from '../src/store/open.js';
@@ -49,7 +49,7 @@ async function child(dir: string, kind: string, name: string, round: string) {
   const record = (await engine.store.getRecord({ tenant: 'default', kind, name }))!;
   let report: SyncReport | undefined;
   const ms = await time(async () => {
-    report = await engine.providers.get(kind).sync!(engine, secrets, record, { actor: 'bench', allowMassDelete: true });
+    report = await engine.providers.get(kind).sync!(providerContext(engine), secrets, record, { actor: 'bench', allowMassDelete: true });
   });
   if (report!.error || report!.blocked) throw new Error(report!.error ?? report!.blocked);
   if (round === 'first' && report!.added !== USERS) throw new Error(`expected ${USERS} users added, got ${report!.added}`);

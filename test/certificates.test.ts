@@ -4,14 +4,15 @@ import { X509Certificate } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { canonical } from '../src/engine/canonical.js';
+import { canonical } from '../src/util/canonical.js';
 import { contentText, decideWork, targetsFor, type IdentitySpec, type Target } from '../src/providers/certificate-configuration/identity.js';
 import { reachedUsers } from '../src/providers/certificate-configuration/distribution.js';
 import { certificateDue } from '../src/providers/certificate-authority/key-holder.js';
-import type { DirectoryUser, IssuedCertificate } from '../src/store/types.js';
+import type { IssuedCertificate } from '../src/store/types.js';
 import { deleteUser, putUsers, type UserSeed } from './support/seed.js';
 import { BIN_PATH, NODE } from './support/cli.js';
 import { doc, workspace, type Workspace } from './support/workspace.js';
+import type { DirectoryUser } from '../src/api/index.js';
 
 const openssl = (...args: string[]) => execFileSync('openssl', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 const status = (ws: Workspace, resource: string) => JSON.parse(ws.run(['status', resource, '-o', 'json']).stdout).status;

@@ -12,7 +12,7 @@ import { Writable } from 'node:stream';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { KubeClient, loadKubeConfig, type KubeObject } from '../src/kube/client.js';
 import { Informer } from '../src/kube/informer.js';
-import { createLogger } from '../src/server/log.js';
+import { createLogger } from '../src/observe/log.js';
 import { ROOT } from './support/cli.js';
 import { eventually } from './support/controller.js';
 import { startKube, type KubeCluster } from './servers/kube.js';

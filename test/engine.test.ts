@@ -6,12 +6,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { applyPlan } from '../src/engine/apply.js';
-import { canonical, sha256 } from '../src/engine/canonical.js';
+import { canonical, sha256 } from '../src/util/canonical.js';
 import type { Engine } from '../src/engine/context.js';
 import { idKey, type Desired } from '../src/engine/desired.js';
 import { makePlan } from '../src/engine/plan.js';
 import { ProviderRegistry, type Provider } from '../src/engine/provider.js';
-import { StandaloneSecrets } from '../src/engine/secrets.js';
+import { StandaloneSecrets } from '../src/config/secrets.js';
 import { MasterKey } from '../src/store/master-key.js';
 import { openStore, parseStoreSpec } from '../src/store/open.js';
 

@@ -4,10 +4,11 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStore, parseStoreSpec } from '../src/store/open.js';
-import type { DirectoryUser, Invitation } from '../src/store/types.js';
+import type { Invitation } from '../src/store/types.js';
 import { startEntra, type EntraEmulator } from './servers/entra.js';
 import { mdmopsAsync } from './support/cli.js';
 import { doc, workspace } from './support/workspace.js';
+import type { DirectoryUser } from '../src/api/index.js';
 
 const USERS = 1200;
 let entra: EntraEmulator;

@@ -2,16 +2,17 @@
 // the schedule, Retry-After and the progress line.
 import { describe, expect, it } from 'vitest';
 import { progressLine } from '../src/cli/progress.js';
-import { nextSyncAt } from '../src/engine/scheduled-sync.js';
+import { nextSyncAt } from '../src/providers/source-sync.js';
 import { AppleIdAssigner, appleIdOf, type AppleIdSettings } from '../src/identity/apple-id.js';
 import { AttributeCounter } from '../src/identity/attributes.js';
 import { groupsByUser, mergeGroup, mergeUser, noteChange, userSelect, withChange, type UserChange } from '../src/identity/entra-directory.js';
 import { leadingNextLink, retryAfterMs } from '../src/identity/graph.js';
 import { describeSkipped, memberAttributes } from '../src/identity/ldap-directory.js';
 import { caseIgnore, dnKey, memberDnKey } from '../src/identity/ldap-names.js';
-import { RoundBuilder } from '../src/identity/sync.js';
+import { RoundBuilder } from '../src/providers/sync-round.js';
 import { digestMatches, userColumns, userDigest } from '../src/store/user-digest.js';
-import type { DirectoryUser, StoredRecord, UserStage } from '../src/store/types.js';
+import type { StoredRecord, UserStage } from '../src/store/types.js';
+import type { DirectoryUser } from '../src/api/index.js';
 
 const user = (id: string, extra: Partial<DirectoryUser> = {}): DirectoryUser => ({ tenant: 't', id, source: 'S/s', upn: `${id}@contoso.com`, groups: [], attributes: {}, labels: {}, ...extra });
 

@@ -8,10 +8,10 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStore, parseStoreSpec } from '../src/store/open.js';
-import type { DirectoryUser } from '../src/store/types.js';
 import { generatedUsers, startSlapd, type LdapUserSeed, type SlapdServer } from './servers/slapd.js';
 import { connectAgent } from './support/seed.js';
 import { doc, workspace } from './support/workspace.js';
+import type { DirectoryUser } from '../src/api/index.js';
 
 const BASE = 'dc=example,dc=test';
 const STAFF = `ou=staff,ou=people,${BASE}`;

@@ -1,13 +1,13 @@
 // LdapSource sync against a real OpenLDAP slapd, through the CLI.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStore, parseStoreSpec } from '../src/store/open.js';
-import type { DirectoryUser } from '../src/store/types.js';
 import { generatedUsers, startSlapd, type SlapdServer } from './servers/slapd.js';
 import { connectAgent } from './support/seed.js';
 import { doc, workspace } from './support/workspace.js';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startRun } from './support/run.js';
+import type { DirectoryUser } from '../src/api/index.js';
 
 let slapd: SlapdServer;
 const USERS = 2000;

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { Writable } from 'node:stream';
-import { Registry } from '../src/server/metrics.js';
+import { Registry } from '../src/observe/metrics.js';
 import { serveHttp } from '../src/server/http.js';
-import { createLogger } from '../src/server/log.js';
+import { createLogger } from '../src/observe/log.js';
 
 describe('metrics', () => {
   it('renders counters, gauges and histograms in the Prometheus text format', () => {

@@ -7,12 +7,14 @@ import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vites
 import { MasterKey } from '../src/store/master-key.js';
 import { SCHEMA_VERSION } from '../src/store/migrations.js';
 import { runSourceSync } from '../src/providers/source-sync.js';
+import { providerContext } from '../src/engine/context.js';
 import { openStore, parseStoreSpec, type StoreSpec } from '../src/store/open.js';
-import type { DirectoryUser, Store, StoredRecord, UserStage } from '../src/store/types.js';
+import type { Store, StoredRecord, UserStage } from '../src/store/types.js';
 import { startPostgres, type PostgresServer } from './servers/postgres.js';
 import { DIGEST_CHUNK } from '../src/store/sql-store.js';
 import { userColumns, userDigest } from '../src/store/user-digest.js';
 import { doc, workspace } from './support/workspace.js';
+import type { DirectoryUser } from '../src/api/index.js';
 
 let postgres: PostgresServer;
 const dir = mkdtempSync(join(tmpdir(), 'mdmops-store-'));
@@ -228,7 +230,7 @@ describe.each(backends)('%s store', (_name, specOf) => {
   });
 
   it('runs identity sync rounds: staged users put, changed and removed, and nothing of a failed or stopped round', async () => {
-    const engine = { store, key: new MasterKey(randomBytes(32)), providers: undefined as never };
+    const engine = providerContext({ store, key: new MasterKey(randomBytes(32)), providers: undefined as never });
     let record: StoredRecord = { ...record_('LdapSource', 'rounds'), tenant: 'rounds', spec: { autoInviteUsers: true, customAttributes: [{ name: 'dept' }], managedAppleIds: { mode: 'Schema', schema: 'UserEmailAddress', includeAppleIdSubdomain: false } } };
     const u = (i: number, extra: Partial<DirectoryUser> = {}): DirectoryUser => ({ tenant: 'rounds', id: `LdapSource/rounds/u${i}`, source: 'LdapSource/rounds', upn: `u${i}@example.com`, email: `u${i}@example.com`, groups: [], attributes: { dept: 'R&D' }, labels: {}, ...extra });
     const round = async (users: DirectoryUser[], opts: { failAt?: number; allowMassDelete?: boolean; restartWith?: DirectoryUser[] } = {}) => {

@@ -1,4 +1,5 @@
 export * from './common.js';
+export * from './directory.js';
 export * from './duration.js';
 export * from './kind.js';
 export * from './registry.js';

@@ -16,6 +16,9 @@ export type FileField =
   /** A GSQL export, and the attributes of objectType the resource maps (each with its own path). */
   | { path: Path; source: FileSource; content: 'gsql-export'; objectType: string; attributes: { path: Path; name: string }[] };
 
+/** The extension of a file of each content, for a file given inline (as export writes it). */
+export const FILE_EXTENSION: Record<FileField['content'], string> = { certificates: 'pem', pkcs12: 'p12', 'saml-metadata': 'xml', 'gsql-export': 'xml' };
+
 export interface FileSource {
   file?: string;
   data?: string;

@@ -2,11 +2,9 @@
 // users, and one of them (with its key and chain) as a PKCS#12 file for a user or a test device.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { Option, type Command } from 'commander';
-import { privateKey } from '../pki/keys.js';
+import { providerContext } from '../engine/context.js';
 import { writePkcs12 } from '../pki/pkcs12.js';
-import { readCertificates } from '../pki/x509.js';
-import { chainOf } from '../providers/certificate-authority/issuer.js';
-import { certificateKeyAad } from '../providers/certificate-configuration/identity.js';
+import { certificateBundle } from '../providers/certificate-configuration/index.js';
 import { UserError } from './errors.js';
 import { actor, openSession, storeOptions, type StoreOptions, type Session } from './session.js';
 import { table } from './table.js';
@@ -92,12 +90,9 @@ async function exportOne(session: Session, configuration: string | undefined, op
   const userId = user?.id ?? opts.export!;
   const cert = (await session.store.listCertificates({ tenant, configuration })).find((c) => c.userId === userId);
   if (!cert) throw new UserError(`no certificate of CertificateConfiguration/${configuration} for user "${opts.export}" in tenant ${tenant} (mdmops certificates ${configuration} lists them)`);
-  if (!cert.sealedKey) throw new UserError(`the key of this certificate never left the device it was issued to: nothing to export`);
   const id = { tenant, kind: 'CertificateConfiguration', name: configuration };
-  const key = privateKey(session.key.open(cert.sealedKey, certificateKeyAad(id, userId)));
-  const caName = ((await session.store.getRecord(id))?.spec.identity as { certificateAuthorityRef?: { name: string } } | undefined)?.certificateAuthorityRef?.name;
-  const ca = caName ? await session.store.getRecord({ tenant, kind: 'CertificateAuthority', name: caName }) : undefined;
-  const chain = cert.chain ? readCertificates(Buffer.from(cert.chain)).map((c) => c.der) : ca ? chainOf(ca.status) : [];
+  const { key, chain } = await certificateBundle(providerContext(session), id, cert);
+  if (!key) throw new UserError(`the key of this certificate never left the device it was issued to: nothing to export`);
   const p12 = writePkcs12({ key, certificates: [cert.certificate, ...chain], password, friendlyName: user?.upn ?? userId });
   try {
     writeFileSync(out, p12, { mode: 0o600, flag: 'wx' }); // never over an existing file

@@ -9,7 +9,7 @@ import { Option, type Command } from 'commander';
 import { formatDiagnostic } from '../config/diagnostics.js';
 import type { Desired } from '../engine/desired.js';
 import { hasChanges } from '../engine/plan.js';
-import type { SecretResolver } from '../engine/secrets.js';
+import type { SecretResolver } from '../config/secrets.js';
 import { compareRevisions } from '../gitops/compare.js';
 import { GitError, Repo, repoPath } from '../gitops/git.js';
 import { defaultProviders } from '../providers/index.js';

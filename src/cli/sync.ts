@@ -1,6 +1,6 @@
 // mdmops sync SOURCE: one sync round of an identity source, now, into the tenant store.
 import type { Command } from 'commander';
-import { show } from '../engine/context.js';
+import { providerContext, show } from '../engine/context.js';
 import { UserError } from './errors.js';
 import { terminalProgress } from './progress.js';
 import { parseResourceArg } from './resource-arg.js';
@@ -22,7 +22,7 @@ export function registerSync(program: Command) {
         if (record.spec.enabled === false) throw new UserError(`${show(id)} has enabled: false`);
         const started = Date.now();
         const progress = terminalProgress(show(id));
-        const r = await provider.sync(session, session.secrets, record, { allowMassDelete: opts.allowMassDelete, actor: actor(), progress: progress.update }).finally(progress.done);
+        const r = await provider.sync(providerContext(session), session.secrets, record, { allowMassDelete: opts.allowMassDelete, actor: actor(), progress: progress.update }).finally(progress.done);
         if (r.error) throw new UserError(`${show(id)}: the source cannot be read, no user was changed: ${r.error}`);
         if (r.blocked) throw new UserError(`${show(id)}: ${r.blocked}`);
         process.stdout.write(`${show(id)}: ${r.userCount} users (${r.added} added, ${r.updated} changed, ${r.removed} removed) in ${((Date.now() - started) / 1000).toFixed(1)} s.\n`);

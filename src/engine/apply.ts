@@ -2,14 +2,14 @@
 // a failed resource blocks only its dependents. Each resource's writes commit in one transaction,
 // so a crash leaves every resource either done or untouched. A stop signal ends an apply early the
 // same way: resources not yet started are left untouched, those under way finish.
-import { canonical } from './canonical.js';
+import { canonical } from '../util/canonical.js';
 import type { AuditEntry, Notification, StoredRecord, Write } from '../store/types.js';
 import { blobAad, providerContext, show, type Engine } from './context.js';
 import { digests, idKey, withPolicies } from './desired.js';
-import { limiter } from './limit.js';
+import { limiter } from '../util/limit.js';
 import type { Change, Plan } from './plan.js';
 import type { Notice, Outcome } from './provider.js';
-import type { SecretResolver } from './secrets.js';
+import type { SecretResolver } from '../config/secrets.js';
 import { conditionOf, mergeConditions, type ConditionInput } from './status.js';
 
 export type ResultState = 'done' | 'unchanged' | 'skipped' | 'failed' | 'blocked' | 'cancelled';

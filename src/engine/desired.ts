@@ -1,12 +1,12 @@
 // The desired state of one resource, as the engine compares and applies it.
 import { basename } from 'node:path';
-import { POLICY_FIELDS, type FileField, type Reference } from '../api/index.js';
+import { FILE_EXTENSION, POLICY_FIELDS, type FileField, type Reference } from '../api/index.js';
 import type { ContentChecker } from '../config/content.js';
 import type { ValidResource } from '../config/source.js';
 import type { MasterKey } from '../store/master-key.js';
 import type { RecordMetadata, ResourceId } from '../store/types.js';
-import { canonical, sha256 } from './canonical.js';
-import type { SecretRef, SecretResolver } from './secrets.js';
+import { canonical, sha256 } from '../util/canonical.js';
+import type { SecretRef, SecretResolver } from '../config/secrets.js';
 
 export interface Desired {
   id: ResourceId;
@@ -110,12 +110,10 @@ function declaredMetadata(metadata: { labels?: Record<string, string>; annotatio
   return labels || annotations ? { ...(labels ? { labels } : {}), ...(annotations ? { annotations } : {}) } : undefined;
 }
 
-const EXTENSION = { certificates: 'pem', pkcs12: 'p12', 'saml-metadata': 'xml', 'gsql-export': 'xml' };
-
 /** The declared file's own name, or one that says what inline data holds. */
 function fileName(field: FileField): string {
   if (field.source.file) return basename(field.source.file);
-  return `${String(field.path[field.path.length - 1])}.${EXTENSION[field.content]}`;
+  return `${String(field.path[field.path.length - 1])}.${FILE_EXTENSION[field.content]}`;
 }
 
 function setAt(target: Record<string, unknown>, path: (string | number)[], value: unknown) {

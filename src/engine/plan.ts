@@ -3,7 +3,7 @@ import { POLICY_FIELDS } from '../api/index.js';
 import { diffSecrets, diffValues, type FieldDiff } from './diff.js';
 import { digests, idKey, policiesDiffer, tenantSpecHash, type Desired } from './desired.js';
 import { providerContext, recordReferences, show, showKey, type Engine } from './context.js';
-import { limiter } from './limit.js';
+import { limiter } from '../util/limit.js';
 import type { Observation } from './provider.js';
 import type { InventoryEntry, ResourceId, StoredRecord } from '../store/types.js';
 

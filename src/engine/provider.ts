@@ -3,10 +3,9 @@
 import type { OutboundPolicy } from '../net/outbound.js';
 import type { MasterKey } from '../store/master-key.js';
 import type { ResourceId, Severity, Store, StoredRecord, Write } from '../store/types.js';
-import type { Engine } from './context.js';
 import type { FieldDiff } from './diff.js';
 import type { Desired } from './desired.js';
-import type { SecretResolver } from './secrets.js';
+import type { SecretResolver } from '../config/secrets.js';
 
 export interface Notice {
   reason: string;
@@ -65,7 +64,9 @@ export interface Provider {
   /** Returns the kind's own state to remove with the record (issued certificates). */
   delete(ctx: ProviderContext, record: StoredRecord, policy: 'Delete' | 'Orphan'): Promise<Write[] | void>;
   /** Kinds that bring data in on a schedule (identity sources): one round now, recorded in the store. */
-  sync?(engine: Engine, secrets: SecretResolver, record: StoredRecord, options: SyncOptions): Promise<SyncReport>;
+  sync?(ctx: ProviderContext, secrets: SecretResolver, record: StoredRecord, options: SyncOptions): Promise<SyncReport>;
+  /** With sync: when the record is next due (0: now), or undefined when it is not synced on a schedule. Pure. */
+  syncDueAt?(record: StoredRecord): number | undefined;
 }
 
 export interface SyncOptions {

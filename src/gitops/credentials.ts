@@ -4,7 +4,7 @@
 // process, GIT_SSH_COMMAND names a key file. Never in a URL, an argument, a config file or a log.
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { SecretResolver } from '../engine/secrets.js';
+import type { SecretResolver } from '../config/secrets.js';
 
 export interface GitCredentials {
   username?: string;

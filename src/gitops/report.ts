@@ -1,8 +1,8 @@
 // How the run loop tells an administrator about its source: problems are logged, counted, kept for
 // the status API and raised as notifications of Source/<source> in the tenant store (when they start
 // or say something new, and resolved when they are over); revisions go to the audit log.
-import type { Logger } from '../server/log.js';
-import type { Counter } from '../server/metrics.js';
+import type { Logger } from '../observe/log.js';
+import type { Counter } from '../observe/metrics.js';
 import type { AuditEntry, ResourceId, Severity, Store, Write } from '../store/types.js';
 import type { RevisionInfo, SourceProblem } from './source.js';
 

@@ -1,6 +1,6 @@
+import type { DirectoryUser } from '../api/index.js';
 // Managed Apple IDs (seed 002): built from a user's e-mail address or UPN, optionally in the
 // "appleid" subdomain so they cannot clash with Apple IDs people made themselves. Pure.
-import type { DirectoryUser } from '../store/types.js';
 
 export interface AppleIdSettings {
   mode: 'None' | 'Schema';

@@ -1,6 +1,6 @@
+import type { DirectoryUser } from '../api/index.js';
 // Which custom attributes a sync round filled in (seed 002's notifications "no user attribute
 // synced" and "some user attributes not synced"). Pure.
-import type { DirectoryUser } from '../store/types.js';
 
 export interface AttributeCoverage {
   /** No user has any of the custom attributes: probably a permission or mapping problem. */

@@ -4,9 +4,9 @@
 import { KINDS, kindNamed, tenantRules, type Resource, type RuleViolation } from '../api/index.js';
 import type { Engine } from '../engine/context.js';
 import { secretRefs } from '../engine/desired.js';
-import type { SecretResolver } from '../engine/secrets.js';
-import type { Logger } from '../server/log.js';
-import type { Registry } from '../server/metrics.js';
+import type { SecretResolver } from '../config/secrets.js';
+import type { Logger } from '../observe/log.js';
+import type { Registry } from '../observe/metrics.js';
 import type { KubeClient, KubeObject } from './client.js';
 import { EventRecorder } from './events.js';
 import { Informer } from './informer.js';

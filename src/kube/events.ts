@@ -1,7 +1,7 @@
 // Kubernetes Events (core/v1) about a custom resource: what kubectl describe shows. Each is a new
 // Event; they are made only when something new happened (a notification raised or changed, a
 // resource refused), never on a resync that finds everything as it was.
-import type { Logger } from '../server/log.js';
+import type { Logger } from '../observe/log.js';
 import type { KubeClient, KubeObject } from './client.js';
 
 const MAX_MESSAGE = 1024;

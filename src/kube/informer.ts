@@ -2,7 +2,7 @@
 // from the last resourceVersion seen; a 410 Gone (the version is too old) or any other failure
 // means a relist. A watch that stays silent longer than the server's own timeout plus a margin is
 // presumed dead (client-node's watch has been seen to stop without an error) and restarted.
-import type { Logger } from '../server/log.js';
+import type { Logger } from '../observe/log.js';
 import { KubeError, type KubeClient, type KubeObject, type WatchEvent } from './client.js';
 
 export type InformerEvent = 'add' | 'update' | 'delete';

@@ -3,7 +3,7 @@
 // for a whole lease duration (judged by its own clock, so clock skew between nodes does not
 // matter). Writes carry the resourceVersion read, so two candidates never both win. A leader that
 // cannot renew within the renew deadline stops leading.
-import type { Logger } from '../server/log.js';
+import type { Logger } from '../observe/log.js';
 import { isConflict, isNotFound, type KubeClient, type KubeObject } from './client.js';
 
 export interface LeaseOptions {

@@ -6,13 +6,13 @@
 // that are up to date makes no API write at all.
 import { kindNamed, type KindDefinition, type RuleViolation } from '../api/index.js';
 import { applyPlan } from '../engine/apply.js';
-import { canonical } from '../engine/canonical.js';
+import { canonical } from '../util/canonical.js';
 import type { Engine } from '../engine/context.js';
 import { desiredOf, idKey } from '../engine/desired.js';
 import { makePlan } from '../engine/plan.js';
-import type { SecretResolver } from '../engine/secrets.js';
+import type { SecretResolver } from '../config/secrets.js';
 import { mergeConditions, type Condition, type ConditionInput } from '../engine/status.js';
-import type { Logger } from '../server/log.js';
+import type { Logger } from '../observe/log.js';
 import { ApplyLockHeld, lockHolder, takeApplyLocks, type ApplyLock } from '../store/apply-lock.js';
 import type { ResourceId, Store, StoredRecord } from '../store/types.js';
 import { JSON_PATCH, isNotFound, type KubeClient, type KubeObject } from './client.js';

@@ -1,6 +1,6 @@
 // Secret refs of a custom resource read from Secrets in its own namespace (the tenant): a resource
 // can only name Secrets its tenant holds.
-import type { SecretRef, SecretResolver } from '../engine/secrets.js';
+import type { SecretRef, SecretResolver } from '../config/secrets.js';
 import { isNotFound, type KubeClient } from './client.js';
 
 export class KubeSecrets implements SecretResolver {

@@ -25,6 +25,7 @@ export interface KindBehaviour {
   warnings?(desired: Desired): string[];
   cleanup?(ctx: ProviderContext, record: StoredRecord, policy: 'Delete' | 'Orphan'): Promise<Write[] | void>;
   sync?: Provider['sync'];
+  syncDueAt?: Provider['syncDueAt'];
 }
 
 export type Made = Pick<Outcome, 'blobs' | 'status' | 'writes'>;
@@ -59,7 +60,7 @@ export function recordProvider(b: KindBehaviour): Provider {
     async delete(ctx, record, policy) {
       return b.cleanup?.(ctx, record, policy);
     },
-    ...(b.sync ? { sync: b.sync } : {}),
+    ...(b.sync ? { sync: b.sync, syncDueAt: b.syncDueAt } : {}),
   };
 }
 

@@ -1,14 +1,15 @@
 // One sync round of an identity source, whatever the source: read it, decide with
-// identity/sync.ts what changes, build managed Apple IDs, queue invitations, and say how it went in
+// sync-round.ts what changes, build managed Apple IDs, queue invitations, and say how it went in
 // status and notifications. A source that cannot be read, fails mid-read or answers with nothing
 // never deletes users; nor does a round that would delete more than the guard allows.
-import type { Engine } from '../engine/context.js';
 import { blobAad } from '../engine/context.js';
-import type { SyncOptions, SyncReport } from '../engine/provider.js';
+import { parseDuration } from '../api/duration.js';
+import type { ProviderContext, SyncOptions, SyncReport } from '../engine/provider.js';
 import type { AppleIdSettings } from '../identity/apple-id.js';
 import { describeLacking } from '../identity/attributes.js';
-import { RoundBuilder, type DeletionThreshold } from '../identity/sync.js';
-import type { DirectoryUser, StoredRecord, Write } from '../store/types.js';
+import { RoundBuilder, type DeletionThreshold } from './sync-round.js';
+import type { StoredRecord, Write } from '../store/types.js';
+import type { DirectoryUser } from '../api/index.js';
 
 export interface SourceRead {
   groupCount: number;
@@ -49,13 +50,13 @@ const notice = (r: StoredRecord, reason: string, severity: 'Warning' | 'Error', 
   notification: { tenant: r.tenant, kind: r.kind, name: r.name, reason, severity, message, lastSeen: at },
 });
 
-export async function runSourceSync(engine: Engine, record: StoredRecord, reader: SourceReader, options: SyncOptions): Promise<SyncReport> {
+export async function runSourceSync(ctx: ProviderContext, record: StoredRecord, reader: SourceReader, options: SyncOptions): Promise<SyncReport> {
   const id = { tenant: record.tenant, kind: record.kind, name: record.name };
   const source = `${record.kind}/${record.name}`;
   const spec = record.spec as { customAttributes?: { name: string }[]; managedAppleIds?: AppleIdSettings; autoInviteUsers?: boolean; deletionThreshold?: DeletionThreshold };
   const started = Date.now();
-  const sealedState = await engine.store.getBlob(id, SYNC_STATE);
-  const previousState = sealedState && engine.key.open(sealedState, blobAad(id, SYNC_STATE));
+  const sealedState = await ctx.store.getBlob(id, SYNC_STATE);
+  const previousState = sealedState && ctx.key.open(sealedState, blobAad(id, SYNC_STATE));
   const at = (options.now ?? new Date()).toISOString();
   const problems = new Map<string, { severity: 'Warning' | 'Error'; message: string }>();
   const lastCount = typeof record.status.userCount === 'number' ? record.status.userCount : 0;
@@ -65,18 +66,18 @@ export async function runSourceSync(engine: Engine, record: StoredRecord, reader
   const names = (spec.customAttributes ?? []).map((a) => a.name);
   // Users to put are staged as they are found (no lock on the tenant's tables meanwhile), and moved
   // into users by the commit that ends the round; a round that fails or stops drops them.
-  let stage = await engine.store.stageUsers?.();
+  let stage = await ctx.store.stageUsers?.();
   const newRound = () => new RoundBuilder(record.tenant, { appleIds: spec.managedAppleIds ?? { mode: 'None', includeAppleIdSubdomain: false }, attributes: names, stage, newUsers: spec.autoInviteUsers });
   let round = newRound();
   // The stored users are listed while the source is read (a few thousand at a time), and each user
   // read is compared as soon as both are in: Node mostly waits on the directory during a read.
   let stored: Map<string, string> | undefined;
-  const listing = engine.store.listUserDigests(record.tenant, source).then((s) => round.compareWith((stored = s)));
+  const listing = ctx.store.listUserDigests(record.tenant, source).then((s) => round.compareWith((stored = s)));
   listing.catch(() => undefined); // awaited below; a read that fails first must not leave it unhandled
   // The new stage first, then round and stage swapped at once: the listing may end meanwhile, and
   // compares with whichever round is current.
   const restart = async () => {
-    const next = await engine.store.stageUsers?.();
+    const next = await ctx.store.stageUsers?.();
     const old = stage;
     stage = next;
     round = newRound();
@@ -96,7 +97,7 @@ export async function runSourceSync(engine: Engine, record: StoredRecord, reader
     } else {
       Object.assign(report, { added: built.added, updated: built.updated, removed: built.removed, userCount: built.userCount });
       for (const w of built.writes) writes.push(w); // not push(...): 100,000s of arguments overflow the stack
-      if (read.state) writes.push({ op: 'putBlob', id, purpose: SYNC_STATE, sealed: engine.key.seal(read.state, blobAad(id, SYNC_STATE)) });
+      if (read.state) writes.push({ op: 'putBlob', id, purpose: SYNC_STATE, sealed: ctx.key.seal(read.state, blobAad(id, SYNC_STATE)) });
       // Newly imported users with an e-mail address are invited; the store keeps one invitation per user, ever.
       if (spec.autoInviteUsers) for (const u of built.newUsers) if (u.email) writes.push({ op: 'invite', invitation: { tenant: u.tenant, userId: u.id, source, email: u.email, queuedAt: at } });
       const coverage = built.coverage;
@@ -134,7 +135,7 @@ export async function runSourceSync(engine: Engine, record: StoredRecord, reader
     writes.push(p ? notice(record, reason, p.severity, p.message, at) : { op: 'resolveNotification', id, reason });
   }
   try {
-    await engine.store.commit(writes);
+    await ctx.store.commit(writes);
   } finally {
     await stage?.close();
   }
@@ -143,3 +144,11 @@ export async function runSourceSync(engine: Engine, record: StoredRecord, reader
 
 /** Notification reasons a sync round raises or clears; * is the source's prefix. */
 export const SYNC_REASONS = ['*Unreachable', '*DeletionBlocked', '*NoAttributesSynced', '*SomeAttributesNotSynced', 'ManagedAppleIdsIncomplete', '*UsersSkipped'];
+
+/** When a record is next due, or undefined when it is not synced on a schedule. Pure. */
+export function nextSyncAt(record: StoredRecord): number | undefined {
+  const spec = record.spec as { enabled?: boolean; suspend?: boolean; syncInterval?: string };
+  if (!record.managed || spec.enabled === false || spec.suspend === true || !spec.syncInterval) return undefined;
+  const last = Date.parse(String(record.status.lastSyncTime ?? ''));
+  return Number.isNaN(last) ? 0 : last + parseDuration(spec.syncInterval);
+}

@@ -6,7 +6,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { isIP, type AddressInfo } from 'node:net';
 import { readCapped, TooLarge } from '../util/read-capped.js';
 import { sameSecret } from '../util/same-secret.js';
-import type { Registry } from './metrics.js';
+import type { Registry } from '../observe/metrics.js';
 
 /** A route reads the request body only if it needs it (up to maxBody, else the answer is 413). */
 export type Route = (req: IncomingMessage, body: () => Promise<Buffer>) => Promise<{ status: number; body: unknown; headers?: Record<string, string> }>;

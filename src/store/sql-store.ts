@@ -1,7 +1,8 @@
 // The store over SQL, shared by both backends: a driver supplies the connection and the dialect.
 import { MIGRATIONS, SCHEMA_VERSION, type Dialect } from './migrations.js';
-import type { Invitation, AuditEntry, CertificateFacts, CertificateFilter, DirectoryUser, InventoryEntry, IssuedCertificate, Notification, RecordMetadata, ResourceId, Store, StoredRecord, UserStage, Write } from './types.js';
+import type { Invitation, AuditEntry, CertificateFilter, InventoryEntry, IssuedCertificate, Notification, RecordMetadata, ResourceId, Store, StoredRecord, UserStage, Write } from './types.js';
 import { USER_COLUMNS, USER_DIGEST_PARAMS, USER_DIGEST_SQL, userColumns } from './user-digest.js';
+import type { CertificateFacts, DirectoryUser } from '../api/index.js';
 
 // Built once: a sync writes it for each of 100,000 users.
 const PUT_USER = `INSERT INTO users (tenant, id, ${USER_COLUMNS.join(', ')}) VALUES (?, ?, ${USER_COLUMNS.map(() => '?').join(', ')})

@@ -1,4 +1,5 @@
 // The tenant store: the actual state the reconciler owns. Backends: SQLite (default) and PostgreSQL.
+import type { CertificateFacts, DirectoryUser } from '../api/index.js';
 
 /** The configuration record of one resource, as it stands in the tenant. */
 export interface StoredRecord {
@@ -74,25 +75,6 @@ export interface ResourceId {
   name: string;
 }
 
-/** A user synced from an identity source (or put there by a test until sources land). */
-export interface DirectoryUser {
-  tenant: string;
-  /** Unique in the tenant: the source's immutable id. */
-  id: string;
-  /** Kind/name of the identity source. */
-  source: string;
-  upn: string;
-  email?: string;
-  displayName?: string;
-  groups: string[];
-  /** Custom attributes: one value or several. */
-  attributes: Record<string, string | string[]>;
-  /** Labels of the user's devices, as distribution selectors match them. */
-  labels: Record<string, string>;
-  /** The managed Apple ID the source built for the user (managedAppleIds). */
-  appleId?: string;
-}
-
 /** An invitation to enrol, sent by e-mail to a newly imported user (autoInviteUsers). */
 export interface Invitation {
   tenant: string;
@@ -104,23 +86,6 @@ export interface Invitation {
 
 /** An identity certificate issued to one user for one CertificateConfiguration. */
 export type CertificateFilter = { tenant?: string; configuration?: string };
-
-/** An issued certificate as far as deciding what to do needs it: without its material. */
-export interface CertificateFacts {
-  tenant: string;
-  configuration: string;
-  userId: string;
-  serial: string;
-  subject: string;
-  notBefore: string;
-  notAfter: string;
-  fingerprintSha256: string;
-  /** Digest of what was asked for (expanded subject, names, usages, key, validity): a change re-issues. */
-  contentHash: string;
-  /** The CA key that signed it (or the CA certificate of a server CA): a new CA re-issues. */
-  issuerKey: string;
-  issuedAt: string;
-}
 
 export interface IssuedCertificate extends CertificateFacts {
   /** DER. */

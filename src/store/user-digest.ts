@@ -1,7 +1,7 @@
+import type { DirectoryUser } from '../api/index.js';
 // What the store keeps of a directory user, as the columns it writes and as one digest string. A
 // sync compares the users it reads with the stored digests (computed by SQL from the same columns)
 // instead of loading every stored user: a directory of 100,000 users is held once, not twice.
-import type { DirectoryUser } from './types.js';
 
 /** JSON with the keys in order: a sync digests every user, so keys already in order are not re-sorted. */
 function sortedJson(o: Record<string, unknown>): string {

@@ -2,7 +2,8 @@
 // checking in), put there directly by the tests until then.
 import { join } from 'node:path';
 import { openStore, parseStoreSpec } from '../../src/store/open.js';
-import type { DirectoryUser, Write } from '../../src/store/types.js';
+import type { Write } from '../../src/store/types.js';
+import type { DirectoryUser } from '../../src/api/index.js';
 
 async function commit(dir: string, writes: Write[]) {
   const store = await openStore(parseStoreSpec(`sqlite:${join(dir, '.mdmops/tenant.db')}`));

@@ -2,7 +2,7 @@
 // Intermediate CAs sign with their key, a SCEP CA enrolls, a PublicCloud CA orders over ACME.
 import { createPublicKey, X509Certificate, type KeyObject } from 'node:crypto';
 import { parseDuration } from '../../api/duration.js';
-import { limiter } from '../../engine/limit.js';
+import { limiter } from '../../util/limit.js';
 import type { ProviderContext } from '../../engine/provider.js';
 import { acmeIssue } from '../../pki/acme.js';
 import { certificateTemplate, certificationRequest, KeyUsage, serialNumber, subjectKeyIdOf, subjectOf, toPem, CLOCK_SKEW_MS, type San, type TemplateInput } from '../../pki/certificate.js';

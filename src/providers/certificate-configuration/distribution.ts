@@ -1,5 +1,5 @@
+import type { DirectoryUser } from '../../api/index.js';
 // Which users a configuration reaches: its distribution, within its space or across spaces. Pure.
-import type { DirectoryUser } from '../../store/types.js';
 
 export interface Selector {
   groups?: string[];

@@ -3,17 +3,18 @@
 // when what it says (or the CA) changes, removed when the user is no longer reached.
 import { createHash, X509Certificate } from 'node:crypto';
 import { parseDuration } from '../../api/duration.js';
-import { sha256 } from '../../engine/canonical.js';
+import { sha256 } from '../../util/canonical.js';
 import { blobAad } from '../../engine/context.js';
 import type { Desired } from '../../engine/desired.js';
 import type { ProviderContext } from '../../engine/provider.js';
 import { OID, type San } from '../../pki/certificate.js';
 import { encodeName, escapeDnValue, parseDn } from '../../pki/name.js';
-import type { CertificateFacts, DirectoryUser, IssuedCertificate, StoredRecord, Write } from '../../store/types.js';
+import type { IssuedCertificate, StoredRecord, Write } from '../../store/types.js';
 import { openIssuer, type IssueProfile, type IssueRequest, type Issued } from '../certificate-authority/issuer.js';
 import type { Made } from '../record.js';
 import { reachedUsers, type Distribution, type SpaceMembers } from './distribution.js';
 import { compile, expand } from './template.js';
+import type { CertificateFacts, DirectoryUser } from '../../api/index.js';
 
 export interface IdentitySpec {
   certificateAuthorityRef: { name: string };

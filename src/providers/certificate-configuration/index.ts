@@ -1,7 +1,13 @@
 // CertificateConfiguration: an uploaded certificate (uploaded.ts), or identity certificates issued
 // per user by a CA (identity.ts).
+import type { KeyObject } from 'node:crypto';
+import type { ProviderContext } from '../../engine/provider.js';
+import { privateKey } from '../../pki/keys.js';
+import { readCertificates } from '../../pki/x509.js';
+import type { IssuedCertificate, ResourceId } from '../../store/types.js';
+import { chainOf } from '../certificate-authority/issuer.js';
 import { dependencyReady, recordProvider } from '../record.js';
-import { identityPending, identityReconcile, removeAll, type IdentitySpec } from './identity.js';
+import { certificateKeyAad, identityPending, identityReconcile, removeAll, type IdentitySpec } from './identity.js';
 import { inspectUploaded } from './uploaded.js';
 
 export const certificateConfigurationProvider = recordProvider({
@@ -33,3 +39,15 @@ export const certificateConfigurationProvider = recordProvider({
     return policy === 'Delete' ? removeAll(record) : [];
   },
 });
+
+/**
+ * One issued certificate with its key and the CAs above it, to hand to a user or a test device
+ * (mdmops certificates --export); undefined key when it never left the device it was issued to.
+ */
+export async function certificateBundle(ctx: ProviderContext, configuration: ResourceId, cert: IssuedCertificate): Promise<{ key?: KeyObject; chain: Buffer[] }> {
+  const key = cert.sealedKey && privateKey(ctx.key.open(cert.sealedKey, certificateKeyAad(configuration, cert.userId)));
+  if (cert.chain) return { key, chain: readCertificates(Buffer.from(cert.chain)).map((c) => c.der) };
+  const caName = ((await ctx.record(configuration))?.spec.identity as IdentitySpec | undefined)?.certificateAuthorityRef.name;
+  const ca = caName ? await ctx.record({ tenant: configuration.tenant, kind: 'CertificateAuthority', name: caName }) : undefined;
+  return { key, chain: ca ? chainOf(ca.status) : [] };
+}

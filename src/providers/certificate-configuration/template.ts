@@ -1,6 +1,6 @@
+import type { DirectoryUser } from '../../api/index.js';
 // Subject and SAN templates expanded for one user: ${userUPN}, ${userEmailAddress} and custom
 // attributes. A missing value is reported, never issued as a blank. Pure.
-import type { DirectoryUser } from '../../store/types.js';
 
 export function variable(user: DirectoryUser, name: string): string | undefined {
   if (name === 'userUPN') return user.upn || undefined;

@@ -1,6 +1,7 @@
 // EntraIdSource: the record, whether the Microsoft identity platform can be reached, and syncs of
 // its users and groups (mdmops sync, or its syncInterval in the long-running modes).
 import { probeUrl } from '../../net/probe.js';
+import { nextSyncAt } from '../source-sync.js';
 import { recordProvider, unreachable } from '../record.js';
 import { authorityOf, endpointRefusal } from './endpoints.js';
 import { syncEntraIdSource } from './sync.js';
@@ -17,4 +18,5 @@ export const entraIdSourceProvider = recordProvider({
     return { ready: { status: true, reason: 'Reachable', message: probe.message } };
   },
   sync: syncEntraIdSource,
+  syncDueAt: nextSyncAt,
 });

@@ -1,13 +1,13 @@
 // Reading an EntraIdSource for a sync round: app-only Graph access with the app's secret or
 // certificate, delta queries from where the last applied round stopped.
-import type { Engine } from '../../engine/context.js';
-import type { SyncOptions, SyncReport } from '../../engine/provider.js';
-import type { SecretRef, SecretResolver } from '../../engine/secrets.js';
+import type { ProviderContext, SyncOptions, SyncReport } from '../../engine/provider.js';
+import type { SecretRef, SecretResolver } from '../../config/secrets.js';
 import { readEntraDirectory, withChange, type CustomAttribute, type EntraState, type EntraUser } from '../../identity/entra-directory.js';
 import { GraphClient, type GraphCredentials } from '../../identity/graph.js';
-import type { DirectoryUser, StoredRecord } from '../../store/types.js';
+import type { StoredRecord } from '../../store/types.js';
 import { runSourceSync } from '../source-sync.js';
 import { authorityOf, endpointRefusal, graphOf } from './endpoints.js';
+import type { DirectoryUser } from '../../api/index.js';
 
 interface EntraSpec {
   tenantId: string;
@@ -33,18 +33,18 @@ async function credentialsOf(secrets: SecretResolver, record: StoredRecord): Pro
 /** Graph page size; Graph caps users/delta pages at 999 whatever is asked. */
 const PAGE_SIZE = Number(process.env.MDMOPS_GRAPH_PAGE_SIZE) || 999;
 
-export async function syncEntraIdSource(engine: Engine, secrets: SecretResolver, record: StoredRecord, options: SyncOptions): Promise<SyncReport> {
+export async function syncEntraIdSource(ctx: ProviderContext, secrets: SecretResolver, record: StoredRecord, options: SyncOptions): Promise<SyncReport> {
   const spec = record.spec as unknown as EntraSpec;
   const source = `${record.kind}/${record.name}`;
   const prefix = `${source}/`;
-  return runSourceSync(engine, record, {
+  return runSourceSync(ctx, record, {
     prefix: 'Entra',
     where: `Entra ID tenant ${spec.tenantId}`,
     async read(state, { progress, accept, storedListed, restart }) {
       // Before the secret goes anywhere; every connection is then checked against the outbound policy.
-      const refused = endpointRefusal(record.spec, engine.outbound);
+      const refused = endpointRefusal(record.spec, ctx.outbound);
       if (refused) throw new Error(refused);
-      const graph = new GraphClient(await credentialsOf(secrets, record), { pageSize: PAGE_SIZE, outbound: engine.outbound });
+      const graph = new GraphClient(await credentialsOf(secrets, record), { pageSize: PAGE_SIZE, outbound: ctx.outbound });
       const custom = spec.customAttributes ?? [];
       const previous = state && (JSON.parse(state.toString()) as EntraState);
       const hand = (u: EntraUser | undefined, memberOf: Map<string, string[]>) => {
@@ -66,7 +66,7 @@ export async function syncEntraIdSource(engine: Engine, secrets: SecretResolver,
         const changes = read.changes;
         await storedListed;
         let walked = 0;
-        await engine.store.forEachUser(record.tenant, source, (stored) => {
+        await ctx.store.forEachUser(record.tenant, source, (stored) => {
           const id = stored.id.slice(prefix.length);
           const known: EntraUser = { id, upn: stored.upn, ...(stored.email ? { email: stored.email } : {}), ...(stored.displayName ? { displayName: stored.displayName } : {}), attributes: stored.attributes };
           hand(withChange(known, changes.get(id), custom), read.memberOf);

@@ -1,5 +1,6 @@
 // LdapSource: the record; the directory is reached through its connector, and synced on demand
 // (mdmops sync) or on its syncInterval in the long-running modes.
+import { nextSyncAt } from '../source-sync.js';
 import { dependencyReady, recordProvider } from '../record.js';
 import { syncLdapSource } from './sync.js';
 
@@ -15,4 +16,5 @@ export const ldapSourceProvider = recordProvider({
       : [];
   },
   sync: syncLdapSource,
+  syncDueAt: nextSyncAt,
 });

@@ -1,36 +1,37 @@
 // Reading an LdapSource for a sync round: through its connector (which must be Ready), with the
 // bind password from its secret and the CA bundle sealed at apply.
-import { blobAad, type Engine } from '../../engine/context.js';
-import type { SyncOptions, SyncReport } from '../../engine/provider.js';
-import type { SecretResolver } from '../../engine/secrets.js';
+import { blobAad } from '../../engine/context.js';
+import type { ProviderContext, SyncOptions, SyncReport } from '../../engine/provider.js';
+import type { SecretResolver } from '../../config/secrets.js';
 import { readyOf } from '../../engine/status.js';
 import type { LdapReadSpec } from '../../identity/ldap-directory.js';
-import type { DirectoryUser, StoredRecord } from '../../store/types.js';
+import type { StoredRecord } from '../../store/types.js';
 import { urlRefusal } from '../../net/outbound.js';
 import { runSourceSync } from '../source-sync.js';
+import type { DirectoryUser } from '../../api/index.js';
 
 type LdapSpec = LdapReadSpec & { bindPasswordSecretRef: { name: string; key: string }; connectorRef?: { name: string } };
 
-export async function syncLdapSource(engine: Engine, secrets: SecretResolver, record: StoredRecord, options: SyncOptions): Promise<SyncReport> {
+export async function syncLdapSource(ctx: ProviderContext, secrets: SecretResolver, record: StoredRecord, options: SyncOptions): Promise<SyncReport> {
   const id = { tenant: record.tenant, kind: record.kind, name: record.name };
   const spec = record.spec as unknown as LdapSpec;
   const source = `${record.kind}/${record.name}`;
-  return runSourceSync(engine, record, {
+  return runSourceSync(ctx, record, {
     prefix: 'Ldap',
     where: spec.url,
     async read(_state, { progress, accept }) {
       if (spec.connectorRef) {
-        const connector = await engine.store.getRecord({ tenant: record.tenant, kind: 'Connector', name: spec.connectorRef.name });
+        const connector = await ctx.store.getRecord({ tenant: record.tenant, kind: 'Connector', name: spec.connectorRef.name });
         const ready = readyOf(connector?.status);
         if (ready?.status !== 'True') throw new Error(`Connector/${spec.connectorRef.name}, which reaches the directory, is not Ready${ready ? ` (${ready.reason}: ${ready.message})` : ''}`);
       }
       // Before the bind password goes anywhere.
-      const refused = await urlRefusal(engine.outbound ?? { allowInternal: true }, spec.url);
+      const refused = await urlRefusal(ctx.outbound, spec.url);
       if (refused) throw new Error(refused);
       const password = await secrets.resolve(record.tenant, spec.bindPasswordSecretRef);
       if (password === undefined) throw new Error(`the bind password is missing: ${secrets.where(record.tenant, spec.bindPasswordSecretRef)}`);
-      const sealedCa = await engine.store.getBlob(id, 'file:spec.tls.caCertificates');
-      const caPem = sealedCa && engine.key.open(sealedCa, blobAad(id, 'file:spec.tls.caCertificates')).toString();
+      const sealedCa = await ctx.store.getBlob(id, 'file:spec.tls.caCertificates');
+      const caPem = sealedCa && ctx.key.open(sealedCa, blobAad(id, 'file:spec.tls.caCertificates')).toString();
       // The LDAP client is loaded only to sync: other commands need not pay its load time.
       const { describeSkipped, readLdapDirectory } = await import('../../identity/ldap-directory.js');
       const read = await readLdapDirectory(spec, password, caPem, progress, (u) => {

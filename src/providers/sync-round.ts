@@ -5,10 +5,11 @@
 // columns) is computed when it arrives, its Apple ID assigned, and, once the stored digests are in
 // (listed while the source is read), compared with what is stored. What is left when the read ends
 // is only what needs every user: Apple ID collisions, removals and the mass-delete guard.
-import { AppleIdAssigner, type AppleIdResult, type AppleIdSettings } from './apple-id.js';
-import { AttributeCounter, type AttributeCoverage } from './attributes.js';
+import { AppleIdAssigner, type AppleIdResult, type AppleIdSettings } from '../identity/apple-id.js';
+import { AttributeCounter, type AttributeCoverage } from '../identity/attributes.js';
 import { digestMatches, userColumns } from '../store/user-digest.js';
-import type { DirectoryUser, UserStage, Write } from '../store/types.js';
+import type { UserStage, Write } from '../store/types.js';
+import type { DirectoryUser } from '../api/index.js';
 
 /**
  * Above either, a round that deletes users stops until an administrator confirms (as Entra

@@ -1,0 +1,38 @@
+// What the tenant holds of its users and of the certificates issued to them, as every layer sees
+// it: directory libraries produce users, providers decide on certificate facts, the store keeps both.
+
+/** A user synced from an identity source. */
+export interface DirectoryUser {
+  tenant: string;
+  /** Unique in the tenant: the source's immutable id. */
+  id: string;
+  /** Kind/name of the identity source. */
+  source: string;
+  upn: string;
+  email?: string;
+  displayName?: string;
+  groups: string[];
+  /** Custom attributes: one value or several. */
+  attributes: Record<string, string | string[]>;
+  /** Labels of the user's devices, as distribution selectors match them. */
+  labels: Record<string, string>;
+  /** The managed Apple ID the source built for the user (managedAppleIds). */
+  appleId?: string;
+}
+
+/** An issued certificate as far as deciding what to do needs it: without its material. */
+export interface CertificateFacts {
+  tenant: string;
+  configuration: string;
+  userId: string;
+  serial: string;
+  subject: string;
+  notBefore: string;
+  notAfter: string;
+  fingerprintSha256: string;
+  /** Digest of what was asked for (expanded subject, names, usages, key, validity): a change re-issues. */
+  contentHash: string;
+  /** The CA key that signed it (or the CA certificate of a server CA): a new CA re-issues. */
+  issuerKey: string;
+  issuedAt: string;
+}
