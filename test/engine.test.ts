@@ -9,7 +9,8 @@ import { applyPlan } from '../src/engine/apply.js';
 import { canonical, sha256 } from '../src/util/canonical.js';
 import type { Engine } from '../src/engine/context.js';
 import { idKey, type Desired } from '../src/engine/desired.js';
-import { makePlan } from '../src/engine/plan.js';
+import { makePlan, planResource } from '../src/engine/plan.js';
+import { reconcileResource, WAITING_REQUEUE_MS } from '../src/engine/reconcile.js';
 import { ProviderRegistry, type Provider } from '../src/engine/provider.js';
 import { StandaloneSecrets } from '../src/config/secrets.js';
 import { MasterKey } from '../src/store/master-key.js';
@@ -89,5 +90,42 @@ describe('apply order and failures', () => {
     const again = await applyPlan(engine, await makePlan(engine, input, { source: 'test', revision: 'r3' }), { actor: 't', secrets: new StandaloneSecrets(dir) });
     expect(again.writes).toBe(0);
     expect(again.results.every((r) => r.state === 'unchanged')).toBe(true);
+  });
+});
+
+describe('the reconcile of one resource', () => {
+  let engine: Engine;
+  let ready = false;
+  beforeAll(async () => {
+    const waiting: Provider = {
+      kind: 'Connector',
+      observe: async () => ({ outcome: { ready: { status: ready, reason: ready ? 'Ok' : 'Unreachable', message: '' } }, replace: [], impact: [] }),
+      create: async () => ({ ready: { status: ready, reason: ready ? 'Ok' : 'Unreachable', message: 'no answer' }, notices: ready ? [] : [{ reason: 'Unreachable', severity: 'Warning', message: 'no answer' }] }),
+      update: async () => ({ ready: { status: ready, reason: 'Ok', message: '' } }),
+      delete: async () => undefined,
+    };
+    engine = { store: await openStore(parseStoreSpec(`sqlite:${join(dir, 'one.db')}`)), key: new MasterKey(randomBytes(32)), providers: new ProviderRegistry([waiting]) };
+  });
+  afterAll(() => engine.store.close());
+  const run = { source: 'test', revision: 'r1', actor: 't', secrets: new StandaloneSecrets(dir) };
+
+  it('plans it alone, returns the record it wrote, what it raised, and when to look again', async () => {
+    const d = desired('Connector', 'waits');
+    const plan = await planResource(engine, d, run);
+    expect(plan.changes.map((c) => c.action)).toEqual(['create']);
+    const first = await reconcileResource(engine, plan.changes[0]!, run);
+    expect(first).toMatchObject({ state: 'done', ready: false, requeueAfterMs: WAITING_REQUEUE_MS });
+    expect(first.raised.map((n) => n.reason)).toEqual(['Unreachable']);
+    expect(first.record).toEqual(await engine.store.getRecord(d.id));
+
+    // Nothing new to say: nothing raised again; once Ready, nothing to come back for.
+    expect((await reconcileResource(engine, (await planResource(engine, d, run)).changes[0]!, run)).raised).toEqual([]);
+    ready = true;
+    const after = await reconcileResource(engine, (await planResource(engine, d, run)).changes[0]!, run);
+    expect(after).toMatchObject({ ready: true, requeueAfterMs: undefined, raised: [] });
+    expect(await engine.store.listNotifications({ active: true })).toEqual([]);
+
+    // Owned by another source: refused, as a whole plan would.
+    expect((await planResource(engine, d, { ...run, source: 'other' })).problems[0]!.message).toBe('Connector/waits is managed by source "test" (revision r1)');
   });
 });

@@ -80,13 +80,7 @@ export async function makePlan(engine: Engine, desired: Desired[], options: Plan
 
   for (const d of desired) {
     const owner = inventoryOf.get(d.key);
-    if (owner && owner.source !== options.source) {
-      problems.push({
-        key: d.key,
-        message: `${show(d.id)} is managed by source "${owner.source}" (revision ${owner.revision})`,
-        hint: `apply it with --source ${owner.source}, or remove it from that source first`,
-      });
-    }
+    if (owner && owner.source !== options.source) problems.push(ownedElsewhere(d, owner));
   }
   // Observing may wait on servers: many at once, in input order.
   const run = limiter(OBSERVE_CONCURRENCY);
@@ -109,7 +103,7 @@ export async function makePlan(engine: Engine, desired: Desired[], options: Plan
     referrers.get(to)!.push(from);
   };
   for (const c of changes) {
-    if (c.desired) c.dependsOn = c.desired.references.map((r) => idKey({ tenant: c.id.tenant, kind: r.kind, name: r.name }));
+    if (c.desired) c.dependsOn = referencesOf(c.desired);
     // A pruned resource depends on what its record references: apply removes dependents first.
     else if (c.record) c.dependsOn = recordReferences(c.record);
     for (const to of c.dependsOn) addReferrer(c.key, to);
@@ -145,6 +139,25 @@ export async function makePlan(engine: Engine, desired: Desired[], options: Plan
   }
   return { source: options.source, revision: options.revision, changes, problems };
 }
+
+/**
+ * The plan of one resource alone, as the controller reconciles one custom resource (its own source):
+ * its record, its inventory entry and its references are read, not the whole tenant.
+ */
+export async function planResource(engine: Engine, d: Desired, options: PlanOptions): Promise<Plan> {
+  const [record, owner] = await Promise.all([engine.store.getRecord(d.id), engine.store.getInventory(d.id)]);
+  const change = await observeOne(engine, providerContext(engine), d, record, owner);
+  change.dependsOn = referencesOf(d);
+  return { source: options.source, revision: options.revision, changes: [change], problems: owner && owner.source !== options.source ? [ownedElsewhere(d, owner)] : [] };
+}
+
+const referencesOf = (d: Desired) => d.references.map((r) => idKey({ tenant: d.id.tenant, kind: r.kind, name: r.name }));
+
+const ownedElsewhere = (d: Desired, owner: InventoryEntry): PlanProblem => ({
+  key: d.key,
+  message: `${show(d.id)} is managed by source "${owner.source}" (revision ${owner.revision})`,
+  hint: `apply it with --source ${owner.source}, or remove it from that source first`,
+});
 
 async function observeOne(
   engine: Engine,

@@ -23,6 +23,8 @@ export interface Outcome {
   blobs?: { purpose: string; value: Buffer }[];
   /** More of the kind's own state (issued certificates), committed with the record. */
   writes?: Write[];
+  /** When to look again (a renewal due), when sooner than the next resync. */
+  requeueAfterMs?: number;
 }
 
 export interface Observation {

@@ -10,7 +10,7 @@ import { digests } from '../engine/desired.js';
 import { makePlan, type Plan } from '../engine/plan.js';
 import { ProviderRegistry, type Provider } from '../engine/provider.js';
 import type { MasterKey } from '../store/master-key.js';
-import type { InventoryEntry, Store, StoredRecord } from '../store/types.js';
+import type { InventoryEntry, ResourceId, Store, StoredRecord } from '../store/types.js';
 
 /** What a tenant would hold after `from` was applied: records and inventory, nothing else. */
 class RevisionStore implements Store {
@@ -31,6 +31,9 @@ class RevisionStore implements Store {
   }
   async listInventory(source?: string) {
     return this.inventory.filter((e) => !source || e.source === source);
+  }
+  async getInventory(id: ResourceId) {
+    return this.inventory.find((e) => e.tenant === id.tenant && e.kind === id.kind && e.name === id.name);
   }
   async getBlob() {
     return undefined;

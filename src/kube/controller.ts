@@ -282,8 +282,12 @@ export class Controller {
           if (this.epochs.get(namespace) !== epoch) this.queue.add(key);
         } else this.invalid.delete(key);
         if (outcome.retry) this.queue.addRateLimited(key);
-        else this.queue.forget(key);
-        this.m.reconciles.inc({ kind, result: outcome.retry ? 'requeue' : 'success' });
+        else {
+          this.queue.forget(key);
+          // Waiting on something outside is not a failure: looked at again when the reconcile said.
+          if (outcome.requeueAfterMs !== undefined) this.queue.addAfter(key, outcome.requeueAfterMs);
+        }
+        this.m.reconciles.inc({ kind, result: outcome.retry || outcome.requeueAfterMs !== undefined ? 'requeue' : 'success' });
         if (outcome.changed) this.enqueueDependents(namespace, kind, name);
       } catch (e) {
         this.m.reconciles.inc({ kind, result: 'error' });

@@ -8,13 +8,14 @@ import { kindNamed, type KindDefinition, type RuleViolation } from '../api/index
 import { applyPlan } from '../engine/apply.js';
 import { canonical } from '../util/canonical.js';
 import type { Engine } from '../engine/context.js';
-import { desiredOf, idKey } from '../engine/desired.js';
-import { makePlan } from '../engine/plan.js';
+import { desiredOf } from '../engine/desired.js';
+import { makePlan, planResource } from '../engine/plan.js';
+import { reconcileResource } from '../engine/reconcile.js';
 import type { SecretResolver } from '../config/secrets.js';
 import { mergeConditions, type Condition, type ConditionInput } from '../engine/status.js';
 import type { Logger } from '../observe/log.js';
 import { ApplyLockHeld, lockHolder, takeApplyLocks, type ApplyLock } from '../store/apply-lock.js';
-import type { ResourceId, Store, StoredRecord } from '../store/types.js';
+import type { Store } from '../store/types.js';
 import { JSON_PATCH, isNotFound, type KubeClient, type KubeObject } from './client.js';
 import { resourcePath } from './paths.js';
 import { checkCustomResource } from './resource.js';
@@ -38,7 +39,10 @@ export interface ReconcilerDeps {
 
 /** What the worker does with the key next. */
 export interface Outcome {
+  /** It failed: again, with backoff. */
   retry: boolean;
+  /** It waits on something outside, or has work due: again after this long. */
+  requeueAfterMs?: number;
   /** The tenant changed (created, updated, deleted): dependents may have work. */
   changed: boolean;
   /** Refused as invalid: the namespace changing may change that. */
@@ -58,36 +62,6 @@ export function parseKey(key: string): { namespace: string; kind: string; name: 
  * it: same-named resources of two tenants must never share a source, or pruning one prunes both.
  */
 export const sourceOf = (namespace: string, kind: string, name: string) => `kubernetes:${namespace}/${kind}/${name}`;
-
-/**
- * The engine as the plan of one resource needs it. The plan reads every record of the store to
- * find who references whom; for a create or update only the resource's own record and those it
- * references matter (the others only list its dependents), and reading them all for each of N
- * resources makes a full reconcile O(N^2); likewise the inventory. Filtered listings (what providers
- * use) pass through.
- */
-function planningView(engine: Engine, ids: ResourceId[], source: string): Engine {
-  const own = idKey(ids[0]!);
-  const store = new Proxy(engine.store, {
-    get(target, prop) {
-      if (prop === 'listInventory') {
-        // Its own source's entries; all of them only while it has none (to see another source owning it).
-        return async (filter?: string) => {
-          if (filter) return target.listInventory(filter);
-          const mine = await target.listInventory(source);
-          return mine.some((e) => idKey(e) === own) ? mine : target.listInventory();
-        };
-      }
-      if (prop === 'listRecords') {
-        return async (filter?: { tenant?: string; kind?: string }) =>
-          filter ? target.listRecords(filter) : (await Promise.all(ids.map((id) => target.getRecord(id)))).filter((r): r is StoredRecord => !!r);
-      }
-      const v = Reflect.get(target, prop, target) as unknown;
-      return typeof v === 'function' ? v.bind(target) : v;
-    },
-  });
-  return { ...engine, store };
-}
 
 export class Reconciler {
   /** The status last sent per key, and what the server kept of it (it prunes fields its schema lacks). */
@@ -143,33 +117,26 @@ export class Reconciler {
     const id = { tenant: namespace, kind, name };
     const generation = obj.metadata.generation ?? 1;
     const desired = await desiredOf(checked.valid, checked.content, this.d.secrets, this.d.engine.key);
-    const refs = desired.references.map((r) => ({ tenant: namespace, kind: r.kind, name: r.name }));
-    const plan = await makePlan(planningView(this.d.engine, [id, ...refs], sourceOf(namespace, kind, name)), [desired], {
-      source: sourceOf(namespace, kind, name),
-      revision: `generation ${generation}`,
-      allowMassDelete: true,
-    });
+    const source = sourceOf(namespace, kind, name);
+    const revision = `generation ${generation}`;
+    const plan = await planResource(this.d.engine, desired, { source, revision });
     if (plan.problems.length) {
       const message = plan.problems.map((p) => p.message + (p.hint ? ` (${p.hint})` : '')).join('; ');
       await this.writeStatus(key, obj, def, [{ type: 'Ready', status: 'False', reason: 'PlanRefused', message }], {}, 'Warning');
       return { retry: true, changed: false };
     }
-    const started = new Date().toISOString();
-    const result = await applyPlan(this.d.engine, plan, { concurrency: 1, actor: this.d.actor, secrets: this.d.secrets });
-    const r = result.results.find((x) => x.key === desired.key);
-    const record = await this.d.engine.store.getRecord(id);
+    const r = await reconcileResource(this.d.engine, plan.changes[0]!, { source, revision, actor: this.d.actor, secrets: this.d.secrets });
+    const { conditions: recorded = [], observedGeneration: _g, ...fields } = r.record?.status ?? {};
+    const kept = (recorded as Condition[]).map(({ type, status, reason, message }) => ({ type, status, reason, message }));
     let conditions: ConditionInput[];
-    const kept = ((record?.status.conditions as Condition[] | undefined) ?? []).map(({ type, status, reason, message }) => ({ type, status, reason, message }));
-    if (r?.state === 'skipped') {
+    if (r.state === 'skipped') {
       conditions = [...kept.filter((c) => c.type !== 'Synced'), { type: 'Synced', status: 'False', reason: 'Suspended', message: r.message ?? 'spec.suspend is true' }];
-    } else if (r?.state === 'failed' || r?.state === 'blocked' || !record) {
-      conditions = [{ type: 'Ready', status: 'False', reason: r?.reason ?? 'ReconcileFailed', message: r?.message ?? 'not applied' }];
+    } else if (r.state === 'failed' || !r.record) {
+      conditions = [{ type: 'Ready', status: 'False', reason: r.reason ?? 'ReconcileFailed', message: r.message ?? 'not applied' }];
     } else conditions = kept;
-    const { conditions: _c, observedGeneration: _g, ...fields } = record?.status ?? {};
-    await this.writeStatus(key, obj, def, conditions, r?.state === 'failed' || r?.state === 'blocked' ? {} : fields);
-    await this.notify(obj, id, started);
-    const ready = conditions.find((c) => c.type === 'Ready')?.status === 'True';
-    return { retry: !ready && r?.state !== 'skipped', changed: r?.state === 'done' };
+    await this.writeStatus(key, obj, def, conditions, r.state === 'failed' ? {} : fields);
+    for (const n of r.raised) await this.d.event(obj, n.severity === 'Info' ? 'Normal' : 'Warning', n.reason, n.message);
+    return { retry: r.state === 'failed', requeueAfterMs: r.requeueAfterMs, changed: r.state === 'done' };
   }
 
   /** Deletion: the record goes (or stays, unmanaged) as deletionPolicy says; then the finalizer. */
@@ -243,12 +210,6 @@ export class Reconciler {
     const before = (previous.conditions as Condition[] | undefined)?.find((c) => c.type === 'Ready');
     if (eventType && ready && (before?.reason !== ready.reason || before?.message !== ready.message)) await this.d.event(obj, eventType, ready.reason, ready.message);
     return true;
-  }
-
-  /** The tenant's notifications raised (or changed) by this reconcile become Events. */
-  private async notify(obj: KubeObject, id: { tenant: string; kind: string; name: string }, since: string): Promise<void> {
-    const raised = (await this.d.engine.store.listNotifications({ active: true })).filter((n) => n.tenant === id.tenant && n.kind === id.kind && n.name === id.name && n.lastSeen >= since);
-    for (const n of raised) await this.d.event(obj, n.severity === 'Info' ? 'Normal' : 'Warning', n.reason, n.message);
   }
 }
 

@@ -167,6 +167,8 @@ const idParams = (id: ResourceId) => [id.tenant, id.kind, id.name];
 
 const idOf = (r: Record<string, unknown>): ResourceId => ({ tenant: r.tenant as string, kind: r.kind as string, name: r.name as string });
 
+const inventoryEntry = (r: Record<string, unknown>): InventoryEntry => ({ ...idOf(r), source: r.source as string, revision: r.revision as string, appliedAt: r.applied_at as string });
+
 function toRecord(r: Record<string, unknown>): StoredRecord {
   return {
     ...idOf(r),
@@ -368,14 +370,12 @@ export class SqlStore implements Store {
     const { rows } = source
       ? await this.driver.query('SELECT * FROM inventory WHERE source = ? ORDER BY tenant, kind, name', [source])
       : await this.driver.query('SELECT * FROM inventory ORDER BY tenant, kind, name');
-    return rows.map(
-      (r): InventoryEntry => ({
-        ...idOf(r),
-        source: r.source as string,
-        revision: r.revision as string,
-        appliedAt: r.applied_at as string,
-      }),
-    );
+    return rows.map(inventoryEntry);
+  }
+
+  async getInventory(id: ResourceId) {
+    const { rows } = await this.driver.query('SELECT * FROM inventory WHERE tenant = ? AND kind = ? AND name = ?', [id.tenant, id.kind, id.name]);
+    return rows[0] && inventoryEntry(rows[0]);
   }
 
   async getBlob(id: ResourceId, purpose: string) {

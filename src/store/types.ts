@@ -142,6 +142,8 @@ export interface Store {
   listRecords(filter?: { tenant?: string; kind?: string }): Promise<StoredRecord[]>;
   getRecord(id: ResourceId): Promise<StoredRecord | undefined>;
   listInventory(source?: string): Promise<InventoryEntry[]>;
+  /** Which source applied this resource, if any. */
+  getInventory(id: ResourceId): Promise<InventoryEntry | undefined>;
   getBlob(id: ResourceId, purpose: string): Promise<Buffer | undefined>;
   listBlobs(id: ResourceId): Promise<string[]>;
   listNotifications(filter?: { active?: boolean }): Promise<Notification[]>;
