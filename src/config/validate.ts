@@ -1,14 +1,15 @@
 // Validation of a whole configuration: schema, references, tenant rules and referenced files.
 // Everything is checked before anything is used, and every problem is reported at once.
-import { kindNamed, tenantRules, type Resource } from '../api/index.js';
+import { Document, LineCounter, type Node } from 'yaml';
+import { DEFAULT_NAMESPACE, kindNamed, tenantRules, type KindDefinition, type Resource } from '../api/index.js';
 import { ContentChecker } from './content.js';
-import { sortDiagnostics, type Diagnostic } from './diagnostics.js';
+import { fieldPath, sortDiagnostics, type Diagnostic } from './diagnostics.js';
 import { DEFAULT_LIMITS, type Limits } from './limits.js';
 import { expandPaths, loadSources, readSources, type TextSource } from './load.js';
 import { diagnosticAt } from './positions.js';
 import { checkReferences } from './references.js';
 import { checkSchema } from './schema-check.js';
-import type { ValidResource } from './source.js';
+import type { LoadedResource, ValidResource } from './source.js';
 
 export interface ValidationResult {
   /** The resources, with defaults applied; complete only when diagnostics is empty. */
@@ -58,4 +59,38 @@ export function validateSources(sources: TextSource[], limits: Limits = DEFAULT_
   for (const v of valid) diagnostics.push(...content.check(v));
 
   return { resources: valid, diagnostics: sortDiagnostics(diagnostics), files: loaded.files, content };
+}
+
+/** No folder: nothing is read from disk on an object's behalf. */
+const NOWHERE = '/nonexistent/mdmops-object';
+
+/**
+ * One object that did not come from a file (a Kubernetes custom resource), validated as the object
+ * it is: its schema, and the content of its file fields, which must be inline (it has no folder to
+ * name a file in). `name` says which resource it is in diagnostics. References and tenant rules
+ * are the caller's: they resolve against what the caller holds.
+ */
+export function validateObject(value: Record<string, unknown>, def: KindDefinition, name: string, limits: Limits = DEFAULT_LIMITS): { valid?: ValidResource; content: ContentChecker; diagnostics: Diagnostic[] } {
+  const doc = new Document(value) as unknown as Document.Parsed;
+  const meta = (value.metadata ?? {}) as { name?: unknown; namespace?: unknown };
+  const source: LoadedResource = {
+    file: name,
+    baseDir: NOWHERE,
+    root: NOWHERE,
+    doc,
+    node: doc.contents as Node,
+    lineCounter: new LineCounter(),
+    value,
+    kind: def.kind,
+    name: typeof meta.name === 'string' ? meta.name : undefined,
+    namespace: typeof meta.namespace === 'string' ? meta.namespace : DEFAULT_NAMESPACE,
+  };
+  const content = new ContentChecker(limits);
+  const checked = checkSchema(source);
+  if (!checked.resource) return { content, diagnostics: checked.diagnostics };
+  const named = (def.files?.(checked.resource.spec) ?? []).filter((f) => f.source.file !== undefined);
+  const diagnostics = named.length
+    ? named.map((f) => diagnosticAt(source, `a custom resource cannot name a file ("${f.source.file}"); put the content inline in ${fieldPath(f.path)}.data`, { path: [...f.path, 'file'], code: 'file' }))
+    : content.check({ resource: checked.resource, def, source });
+  return diagnostics.length ? { content, diagnostics } : { valid: { resource: checked.resource, def, source }, content, diagnostics };
 }

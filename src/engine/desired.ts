@@ -2,6 +2,7 @@
 import { basename } from 'node:path';
 import { FILE_EXTENSION, POLICY_FIELDS, type FileField, type Reference } from '../api/index.js';
 import type { ContentChecker } from '../config/content.js';
+import { fieldPath } from '../config/diagnostics.js';
 import type { ValidResource } from '../config/source.js';
 import type { MasterKey } from '../store/master-key.js';
 import type { RecordMetadata, ResourceId } from '../store/types.js';
@@ -40,8 +41,6 @@ export function secretRefs(spec: unknown, path = 'spec'): [string, SecretRef][] 
   );
 }
 
-export const dotted = (path: (string | number)[]) => path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i ? `.${p}` : p)).join('');
-
 /** The spec without mdmops' own settings (suspend, policies): what drift is judged on. */
 export function tenantSpecHash(spec: Record<string, unknown>): string {
   const rest = { ...spec };
@@ -75,7 +74,7 @@ export async function desiredOf(
     const bytes = content.bytes(v, field);
     if (typeof bytes === 'string') throw new Error(bytes); // validation read it; a file gone since is an error
     const digest = sha256(bytes);
-    files[dotted(field.path)] = { digest, bytes, field, name: fileName(field) };
+    files[fieldPath(field.path)] = { digest, bytes, field, name: fileName(field) };
     setAt(spec, field.path.slice(1), { sha256: digest });
   }
   const secrets: Desired['secrets'] = {};

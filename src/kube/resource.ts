@@ -1,19 +1,14 @@
 // A custom resource as the engine's validation sees it: the same schema, reference and content
-// checks as a YAML file, with two differences. A custom resource has no folder, so file fields
-// cannot name a file (their content goes inline in data:); and references resolve against the
-// other custom resources of the namespace, which the informers hold.
+// checks as a YAML file, on the object itself (config's validateObject), with two differences. A
+// custom resource has no folder, so file fields cannot name a file (their content goes inline in
+// data:); and references resolve against the other custom resources of the namespace, which the
+// informers hold.
 import { API_VERSION, displayName, resourceSchemaOf, type KindDefinition, type Reference, type Resource, type RuleViolation } from '../api/index.js';
-import { ContentChecker } from '../config/content.js';
+import type { ContentChecker } from '../config/content.js';
 import { fieldPath, type Diagnostic } from '../config/diagnostics.js';
-import { DEFAULT_LIMITS } from '../config/limits.js';
-import { loadSources } from '../config/load.js';
-import { checkSchema } from '../config/schema-check.js';
 import type { ValidResource } from '../config/source.js';
-import { dotted } from '../engine/desired.js';
+import { validateObject } from '../config/validate.js';
 import type { KubeObject } from './client.js';
-
-/** No folder: nothing is read from disk on a custom resource's behalf. */
-const NOWHERE = '/nonexistent/mdmops-custom-resource';
 
 export type Checked =
   | { valid: ValidResource; content: ContentChecker }
@@ -31,7 +26,8 @@ export function parseCustomResource(obj: KubeObject, kind: string): Resource | u
   return parsed?.success ? (parsed.data as Resource) : undefined;
 }
 
-const describe = (d: Diagnostic) => `${d.field ? `${d.field}: ` : ''}${d.message}${d.hint ? ` (${d.hint})` : ''}`;
+/** A diagnostic's message names its field already. */
+const describe = (d: Diagnostic) => `${d.message}${d.hint ? ` (${d.hint})` : ''}`;
 
 /**
  * `broken` gives the tenant rules (one identity provider per tenant, ...) the resource breaks with
@@ -39,32 +35,14 @@ const describe = (d: Diagnostic) => `${d.field ? `${d.field}: ` : ''}${d.message
  */
 export function checkCustomResource(obj: KubeObject, def: KindDefinition, exists: (ref: Reference) => boolean, broken: () => Omit<RuleViolation, 'resource'>[] = () => []): Checked {
   const { name, namespace } = obj.metadata;
-  const doc = documentOf(obj, def.kind);
-  const file = displayName(def.kind, name, namespace ?? 'default');
-  const loaded = loadSources([{ file, baseDir: NOWHERE, root: NOWHERE, bytes: Buffer.from(JSON.stringify(doc)) }], DEFAULT_LIMITS);
-  const src = loaded.resources[0];
-  if (loaded.diagnostics.length || !src) return { reason: 'Invalid', message: loaded.diagnostics.map(describe).join('; ') || 'not a resource' };
-  const schema = checkSchema(src);
-  if (!schema.resource) return { reason: 'Invalid', message: schema.diagnostics.map(describe).join('; ') };
-  const valid: ValidResource = { resource: schema.resource, def, source: src };
-
-  const named = (def.files?.(schema.resource.spec) ?? []).filter((f) => f.source.file !== undefined);
-  if (named.length) {
-    return {
-      reason: 'Invalid',
-      message: named.map((f) => `${dotted(f.path)}.file: a custom resource cannot name a file ("${f.source.file}"); put the content inline in ${dotted(f.path)}.data`).join('; '),
-    };
-  }
+  const checked = validateObject(documentOf(obj, def.kind), def, displayName(def.kind, name, namespace ?? 'default'));
+  if (!checked.valid) return { reason: 'Invalid', message: checked.diagnostics.map(describe).join('; ') || 'not a resource' };
   const rules = broken();
   if (rules.length) return { reason: 'Invalid', message: rules.map((v) => `${fieldPath(v.path)}: ${v.message}${v.hint ? ` (${v.hint})` : ''}`).join('; ') };
 
-  const content = new ContentChecker(DEFAULT_LIMITS);
-  const problems = content.check(valid);
-  if (problems.length) return { reason: 'Invalid', message: problems.map(describe).join('; ') };
-
-  const missing = def.references(schema.resource.spec).filter((r) => !exists(r));
+  const missing = def.references(checked.valid.resource.spec).filter((r) => !exists(r));
   if (missing.length) {
-    return { reason: 'ReferenceNotFound', message: missing.map((r) => `${dotted(r.path)}: ${r.kind} "${r.name}" not found in namespace "${namespace}"`).join('; ') };
+    return { reason: 'ReferenceNotFound', message: missing.map((r) => `${fieldPath(r.path)}: ${r.kind} "${r.name}" not found in namespace "${namespace}"`).join('; ') };
   }
-  return { valid, content };
+  return { valid: checked.valid, content: checked.content };
 }
