@@ -10,6 +10,7 @@ import { actor, openSession, storeOptions, type StoreOptions, type Session } fro
 import { table } from './table.js';
 import { formatOf, oldFormatOption, warnDeprecated } from './flags.js';
 import { stringify } from 'yaml';
+import { messageOf } from '../util/message-of.js';
 
 interface Options extends StoreOptions {
   namespace: string;
@@ -57,7 +58,7 @@ function readPassword(file: string): string {
   try {
     return readFileSync(file, 'utf8').replace(/\r?\n$/, '');
   } catch (e) {
-    throw new UserError(`cannot read the password file ${file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
+    throw new UserError(`cannot read the password file ${file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : messageOf(e)}`);
   }
 }
 
@@ -97,7 +98,7 @@ async function exportOne(session: Session, configuration: string | undefined, op
   try {
     writeFileSync(out, p12, { mode: 0o600, flag: 'wx' }); // never over an existing file
   } catch (e) {
-    throw new UserError(`cannot write ${out}: ${(e as NodeJS.ErrnoException).code === 'EEXIST' ? 'it exists: choose another file or remove it' : (e as Error).message}`);
+    throw new UserError(`cannot write ${out}: ${(e as NodeJS.ErrnoException).code === 'EEXIST' ? 'it exists: choose another file or remove it' : messageOf(e)}`);
   }
   // A private key left the store: that is worth an audit entry.
   await session.store.commit([

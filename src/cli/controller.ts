@@ -13,6 +13,7 @@ import { parseStoreSpec } from '../store/open.js';
 import { UserError } from './errors.js';
 import { duration, outboundOptions, outboundPolicy, parseListen, wholeNumber, type OutboundFlags } from './flags.js';
 import { openSession, storeOptions, type StoreOptions } from './session.js';
+import { messageOf } from '../util/message-of.js';
 
 interface ControllerFlags extends StoreOptions, OutboundFlags {
   kubeconfig?: string;
@@ -84,7 +85,7 @@ export function registerController(program: Command) {
         client = new KubeClient(loadKubeConfig(opts.kubeconfig));
         void client.server;
       } catch (e) {
-        throw new UserError(`cannot load the Kubernetes configuration${opts.kubeconfig ? ` from ${opts.kubeconfig}` : ''}: ${(e as Error).message}`);
+        throw new UserError(`cannot load the Kubernetes configuration${opts.kubeconfig ? ` from ${opts.kubeconfig}` : ''}: ${messageOf(e)}`);
       }
       ensureMasterKeyFile(opts, log);
       const outbound = outboundPolicy(opts);
@@ -113,7 +114,7 @@ export function registerController(program: Command) {
         http = await serveHttp({ host: listen.host, port: listen.port, metrics, notReady: () => controller.notReady() });
       } catch (e) {
         await session.close();
-        throw new UserError(`--listen ${opts.listen}: ${(e as Error).message}`);
+        throw new UserError(`--listen ${opts.listen}: ${messageOf(e)}`);
       }
       log.info({ host: listen.host, port: http.port }, `listening on ${listen.host}:${http.port} (/healthz, /readyz, /metrics)`);
       let stopping = false;

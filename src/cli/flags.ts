@@ -5,6 +5,7 @@ import { isIP } from 'node:net';
 import type { OutboundPolicy } from '../net/outbound.js';
 import { parseDuration } from '../api/duration.js';
 import { UserError } from './errors.js';
+import { messageOf } from '../util/message-of.js';
 
 /** -o FORMAT: the output format, the one meaning -o has in every command. The first format is the default. */
 export function formatOption(formats: readonly string[], aliases: Record<string, string> = {}): Option {
@@ -68,7 +69,7 @@ export function secretFlag(flag: string, file: string | undefined, envName: stri
     try {
       return readFileSync(file, 'utf8').replace(/\r?\n$/, '');
     } catch (e) {
-      throw new UserError(`${flag} ${file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
+      throw new UserError(`${flag} ${file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : messageOf(e)}`);
     }
   }
   return process.env[envName] || undefined;

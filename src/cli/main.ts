@@ -15,6 +15,7 @@ import { registerDirectory } from './directory.js';
 import { registerRun } from './run.js';
 import { registerDiff } from './diff.js';
 import { registerController } from './controller.js';
+import { messageOf } from '../util/message-of.js';
 
 export function buildProgram(): Command {
   const program = new Command('mdmops')
@@ -55,10 +56,10 @@ export async function main(argv: string[]): Promise<number> {
     const code = (e as { code?: unknown }).code;
     // SQLite reports a damaged file wherever it meets the damage, often mid-command.
     if (code === 'SQLITE_CORRUPT' || code === 'SQLITE_NOTADB' || (typeof code === 'string' && code.startsWith('SQLITE_CORRUPT'))) {
-      process.stderr.write(`mdmops: the store file is corrupt (${(e as Error).message}): restore it from a backup\n`);
+      process.stderr.write(`mdmops: the store file is corrupt (${messageOf(e)}): restore it from a backup\n`);
       return 1;
     }
-    process.stderr.write(`mdmops: internal error: ${(e as Error).message}\n`);
+    process.stderr.write(`mdmops: internal error: ${messageOf(e)}\n`);
     if (process.env.MDMOPS_DEBUG) process.stderr.write(`${(e as Error).stack}\n`);
     else process.stderr.write('set MDMOPS_DEBUG=1 to see where it happened, and report it\n');
     return 70;

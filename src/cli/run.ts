@@ -18,6 +18,7 @@ import { STATE_DIR } from '../store/open.js';
 import { applyLock } from './apply.js';
 import { UserError } from './errors.js';
 import { actor, openSession, readInput, storeOptions, type StoreOptions } from './session.js';
+import { messageOf } from '../util/message-of.js';
 
 interface RunOptions extends StoreOptions, OutboundFlags {
   git?: string;
@@ -97,7 +98,7 @@ export function registerRun(program: Command) {
           try {
             auth = credentialEnv(await readGitCredentials(session.secrets, opts.gitSecret), join(workdir, 'auth'));
           } catch (e) {
-            throw new UserError(`--git-secret ${opts.gitSecret}: ${(e as Error).message}`);
+            throw new UserError(`--git-secret ${opts.gitSecret}: ${messageOf(e)}`);
           }
         }
         if (opts.git) {
@@ -153,7 +154,7 @@ export function registerRun(program: Command) {
           try {
             http = await serveHttp({ host: listen.host, port: listen.port, metrics, notReady: () => runner.notReady(), routes, apiToken, hooks });
           } catch (e) {
-            throw new UserError(`--listen ${opts.listen}: ${(e as Error).message}`);
+            throw new UserError(`--listen ${opts.listen}: ${messageOf(e)}`);
           }
           log.info({ host: listen.host, port: http.port }, `listening on ${listen.host}:${http.port} (/healthz, /readyz, /metrics, /status${opts.git ? ', POST /hooks/git' : ''})`);
         }

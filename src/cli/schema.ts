@@ -8,6 +8,7 @@ import { kindArg } from './resource-arg.js';
 import { crdFor } from '../kube/crd.js';
 import { UserError } from './errors.js';
 import { generatedFiles } from './generated.js';
+import { messageOf } from '../util/message-of.js';
 
 export function registerSchema(program: Command) {
   program
@@ -38,7 +39,7 @@ function write(dir: string) {
       mkdirSync(dirname(path), { recursive: true });
       writeFileSync(path, content);
     } catch (e) {
-      throw new UserError(`cannot write ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+      throw new UserError(`cannot write ${path}: ${(e as NodeJS.ErrnoException).code ?? messageOf(e)}`);
     }
   }
   for (const stale of strays(dir, files)) process.stderr.write(`note: ${stale} is not generated any more; remove it\n`);

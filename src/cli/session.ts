@@ -16,6 +16,7 @@ import { loadMasterKey, MasterKeyError } from '../store/master-key.js';
 import { openStore, parseStoreSpec, STATE_DIR, stateDirOf, StoreSpecError } from '../store/open.js';
 import { StoreVersionError } from '../store/sql-store.js';
 import { UserError } from './errors.js';
+import { messageOf } from '../util/message-of.js';
 
 export interface StoreOptions {
   store?: string;
@@ -57,7 +58,7 @@ export async function openSession(opts: StoreOptions, how: { readOnly?: boolean 
   } catch (e) {
     if (e instanceof StoreVersionError) throw new UserError(e.message);
     const where = spec.backend === 'sqlite' ? spec.path : 'the PostgreSQL store';
-    throw new UserError(`cannot open the tenant store at ${where}: ${(e as Error).message}`);
+    throw new UserError(`cannot open the tenant store at ${where}: ${messageOf(e)}`);
   }
   const keyFile = join(stateDir, 'master.key');
   const known = await store.getMeta('master_key_id');
@@ -79,7 +80,7 @@ export async function openSession(opts: StoreOptions, how: { readOnly?: boolean 
     }
   } catch (e) {
     await store.close();
-    if (e instanceof MasterKeyError || (e as NodeJS.ErrnoException).code) throw new UserError((e as Error).message);
+    if (e instanceof MasterKeyError || (e as NodeJS.ErrnoException).code) throw new UserError(messageOf(e));
     throw e;
   }
   if (loaded.created) process.stderr.write(`mdmops: created a master key in ${loaded.created} (mode 0600). Back it up: without it the keys in the tenant store cannot be read.\n`);
@@ -139,7 +140,7 @@ async function desiredInput(result: ValidationResult, engine: Pick<Session, 'sec
       desired.push(await desiredOf(v, result.content, engine.secrets, engine.key, origin));
     } catch (e) {
       const resource = displayName(v.resource.kind, v.resource.metadata.name, v.resource.metadata.namespace);
-      return { diagnostics: [{ file: origin.file, line: origin.line, column: 1, resource, message: (e as Error).message, code: 'file' }] };
+      return { diagnostics: [{ file: origin.file, line: origin.line, column: 1, resource, message: messageOf(e), code: 'file' }] };
     }
   }
   // Two refs read from one place would silently share a value.
@@ -161,6 +162,6 @@ export function actor(): string {
   try {
     return userInfo().username;
   } catch {
-    return 'unknown';
+    return 'unknown'; // a uid without a passwd entry (containers)
   }
 }

@@ -9,6 +9,7 @@ import type { Diagnostic } from './diagnostics.js';
 import type { Limits } from './limits.js';
 import { diagnosticAt } from './positions.js';
 import type { ValidResource } from './source.js';
+import { messageOf } from '../util/message-of.js';
 
 /** Reads are cached for one validation: many resources may share a chain or an export. */
 export class ContentChecker {
@@ -43,7 +44,7 @@ export class ContentChecker {
       }
     } catch (e) {
       const line = (e as { line?: number }).line;
-      return fail(`${field.source.file ?? 'inline data'}${line ? ` (line ${line})` : ''}: ${(e as Error).message}`);
+      return fail(`${field.source.file ?? 'inline data'}${line ? ` (line ${line})` : ''}: ${messageOf(e)}`);
     }
   }
 

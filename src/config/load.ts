@@ -10,6 +10,7 @@ import type { LoadedResource } from './source.js';
 import { closest } from './suggest.js';
 import { bytePosition, decodeUtf8 } from './text.js';
 import { parseYaml } from './yaml.js';
+import { messageOf } from '../util/message-of.js';
 
 export interface Loaded {
   resources: LoadedResource[];
@@ -122,7 +123,7 @@ export function readSources(files: InputFile[], limits: Limits, label: (file: st
       sources.push({ file: label(file), baseDir: dirname(resolve(file)), root, bytes: readFileSync(file) });
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
-      const why = code === 'ENOENT' ? 'no such file (a broken symlink?)' : code === 'ELOOP' ? 'symlink loop' : code === 'EACCES' ? 'permission denied' : (e as Error).message;
+      const why = code === 'ENOENT' ? 'no such file (a broken symlink?)' : code === 'ELOOP' ? 'symlink loop' : code === 'EACCES' ? 'permission denied' : messageOf(e);
       diagnostics.push(pathError(label(file), `cannot read: ${why}`));
     }
   }
@@ -183,8 +184,8 @@ function loadDocument(source: TextSource, doc: Document.Parsed, lineCounter: Lin
   try {
     value = doc.toJS({ maxAliasCount: limits.maxAliasCount });
   } catch (e) {
-    const bomb = /excessive alias count/i.test((e as Error).message);
-    at(doc.contents, bomb ? `aliases expand too far (limit ${limits.maxAliasCount})` : lowerFirst((e as Error).message), undefined, 'limit');
+    const bomb = /excessive alias count/i.test(messageOf(e));
+    at(doc.contents, bomb ? `aliases expand too far (limit ${limits.maxAliasCount})` : lowerFirst(messageOf(e)), undefined, 'limit');
     return;
   }
   const root = doc.contents as Node;

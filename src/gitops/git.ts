@@ -4,6 +4,7 @@
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join, posix } from 'node:path';
 import { simpleGit, type SimpleGit } from 'simple-git';
+import { messageOf } from '../util/message-of.js';
 
 export interface Commit {
   sha: string;
@@ -24,7 +25,7 @@ const OUR_ENV = ['GIT_ASKPASS', 'GIT_SSH_COMMAND', 'GIT_TERMINAL_PROMPT', 'GIT_I
  * server says why (Host key verification failed, Permission denied).
  */
 export function gitMessage(e: unknown): string {
-  const lines = String((e as Error).message ?? e).split('\n').map((l) => l.trim()).filter(Boolean);
+  const lines = String(messageOf(e) ?? e).split('\n').map((l) => l.trim()).filter(Boolean);
   let last = -1;
   lines.forEach((l, i) => { if (/^(fatal|error):/.test(l)) last = i; });
   const said = last < 0 ? lines.slice(0, 1) : lines.slice(Math.max(0, last - 1), last + 1).filter((l, i, all) => i === all.length - 1 || /^[\w"'(]/.test(l));
@@ -96,7 +97,7 @@ export class Repo {
     try {
       await this.git().raw(['fetch', '--quiet', '--no-tags', '--no-write-fetch-head', 'origin', `+refs/heads/${branch}:${ref}`]);
     } catch (e) {
-      if (/couldn't find remote ref/i.test(String((e as Error).message))) return { missing: true };
+      if (/couldn't find remote ref/i.test(String(messageOf(e)))) return { missing: true };
       throw new GitError(gitMessage(e));
     }
     return { head: (await this.git().raw(['rev-parse', '--verify', ref])).trim() };
@@ -122,7 +123,7 @@ export class Repo {
       await this.git().raw(['cat-file', '-e', `${sha}^{commit}`]);
       return true;
     } catch {
-      return false;
+      return false; // cat-file -e fails exactly when the object is absent
     }
   }
 
@@ -147,7 +148,7 @@ export class Repo {
     try {
       type = (await this.git().raw(['cat-file', '-t', spec])).trim();
     } catch {
-      return 'missing';
+      return 'missing'; // cat-file -t fails exactly when the path is not in that commit
     }
     if (type !== 'tree') return 'not-a-folder';
     rmSync(dest, { recursive: true, force: true });

@@ -5,6 +5,7 @@ import type { Logger } from '../observe/log.js';
 import type { Counter } from '../observe/metrics.js';
 import type { AuditEntry, ResourceId, Severity, Store, Write } from '../store/types.js';
 import type { RevisionInfo, SourceProblem } from './source.js';
+import { messageOf } from '../util/message-of.js';
 
 export class SourceReport {
   readonly id: ResourceId;
@@ -70,7 +71,7 @@ export class SourceReport {
     try {
       await this.store.commit(writes);
     } catch (e) {
-      this.log.error({ err: (e as Error).message }, 'cannot write to the tenant store');
+      this.log.error({ err: messageOf(e) }, 'cannot write to the tenant store');
     }
   }
 }

@@ -25,6 +25,7 @@ import { syncDueIdentitySources } from './scheduled-syncs.js';
 import type { RevisionInfo, RevisionSource } from './source.js';
 import { commitDetail, SourceReport } from './report.js';
 import { loadRunState, saveRunState, type RunState } from './state.js';
+import { messageOf } from '../util/message-of.js';
 
 export interface RunSession extends Engine {
   secrets: SecretResolver;
@@ -142,7 +143,7 @@ export class Runner {
       try {
         await this.round(why);
       } catch (e) {
-        await this.report.raise({ reason: 'RoundFailed', severity: 'Error', message: `the round failed: ${(e as Error).message}` }, { failure: true });
+        await this.report.raise({ reason: 'RoundFailed', severity: 'Error', message: `the round failed: ${messageOf(e)}` }, { failure: true });
       }
       this.roundsDone++;
       if (this.opts.once || this.stopping) break;
@@ -192,7 +193,7 @@ export class Runner {
     try {
       await syncDueIdentitySources(this.session, this.log);
     } catch (e) {
-      this.log.error({ err: (e as Error).message }, 'scheduled identity source syncs failed');
+      this.log.error({ err: messageOf(e) }, 'scheduled identity source syncs failed');
     }
     await this.countResources();
     this.src.prune([this.state.lastGood?.revision, this.head?.revision].filter((r): r is string => !!r));
@@ -227,7 +228,7 @@ export class Runner {
     try {
       checkout = await this.src.checkout(rev);
     } catch (e) {
-      await this.report.raise({ reason: 'CheckoutFailed', severity: 'Error', message: `cannot read revision ${describeRev(rev)}: ${(e as Error).message}` }, { failure: true });
+      await this.report.raise({ reason: 'CheckoutFailed', severity: 'Error', message: `cannot read revision ${describeRev(rev)}: ${messageOf(e)}` }, { failure: true });
       return undefined;
     }
     await this.report.resolve('CheckoutFailed');
@@ -258,7 +259,7 @@ export class Runner {
     try {
       lock = await this.opts.lock(desired);
     } catch (e) {
-      await this.report.raise({ reason: 'ApplyLocked', severity: 'Warning', message: `${(e as Error).message}; the next round tries again` }, { failure: true, notify: false });
+      await this.report.raise({ reason: 'ApplyLocked', severity: 'Warning', message: `${messageOf(e)}; the next round tries again` }, { failure: true, notify: false });
       return;
     }
     try {

@@ -69,7 +69,7 @@ function thumbprintOf(pem: string): string {
   try {
     return new X509Certificate(pem).fingerprint256.replace(/:/g, '');
   } catch (e) {
-    throw new GraphError(`the client certificate is not a PEM certificate (${(e as Error).message})`);
+    throw new GraphError(`the client certificate is not a PEM certificate (${messageOf(e)})`);
   }
 }
 
@@ -228,7 +228,7 @@ export class GraphClient {
       try {
         page = JSON.parse(text) as Record<string, unknown>;
       } catch (e) {
-        throw new GraphError(`a delta page of ${new URL(url, this.credentials.graphEndpoint).pathname} is not JSON (${(e as Error).message}): was it cut short?`);
+        throw new GraphError(`a delta page of ${new URL(url, this.credentials.graphEndpoint).pathname} is not JSON (${messageOf(e)}): was it cut short?`);
       }
       const next = page['@odata.nextLink'];
       const delta = page['@odata.deltaLink'];
@@ -255,7 +255,7 @@ export function leadingNextLink(text: string): string | undefined {
   try {
     return JSON.parse(m[1]!) as string;
   } catch {
-    return undefined;
+    return undefined; // a link that is not a JSON string: the page is then read whole
   }
 }
 
@@ -272,6 +272,6 @@ function errorBody(text: string): { error?: { code?: string; message?: string } 
     const body = JSON.parse(text) as unknown;
     return body && typeof body === 'object' ? body : {};
   } catch {
-    return {};
+    return {}; // not JSON (a proxy's HTML page): the status code says the rest
   }
 }

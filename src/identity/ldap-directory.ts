@@ -104,7 +104,7 @@ async function connect(spec: LdapReadSpec, password: string, caPem?: string): Pr
     await client.bind(spec.bindDn, password);
     return takeSocket(client);
   } catch (e) {
-    await client.unbind().catch(() => undefined);
+    await client.unbind().catch(() => undefined); // the bind's error is the one to report
     throw e;
   }
 }

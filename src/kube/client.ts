@@ -161,7 +161,7 @@ function safeJson(text: string): unknown {
   try {
     return JSON.parse(text);
   } catch {
-    return undefined;
+    return undefined; // not JSON (a proxy's page): the caller reports the status and text
   }
 }
 

@@ -15,6 +15,7 @@ import { collectionPath } from './paths.js';
 import { FINALIZER, keyOf, parseKey, Reconciler } from './reconciler.js';
 import { parseCustomResource } from './resource.js';
 import { WorkQueue } from './workqueue.js';
+import { messageOf } from '../util/message-of.js';
 
 export interface ControllerOptions {
   /** Empty: every namespace. */
@@ -292,7 +293,7 @@ export class Controller {
       } catch (e) {
         this.m.reconciles.inc({ kind, result: 'error' });
         this.m.errors.inc({ kind });
-        this.log.warn({ resource: key, err: (e as Error).message, failures: this.queue.failures(key) + 1 }, 'reconcile failed: retrying with backoff');
+        this.log.warn({ resource: key, err: messageOf(e), failures: this.queue.failures(key) + 1 }, 'reconcile failed: retrying with backoff');
         this.queue.addRateLimited(key);
       } finally {
         this.m.duration.observe(Number(process.hrtime.bigint() - started) / 1e9, { kind });

@@ -3,6 +3,7 @@
 // resource refused), never on a resync that finds everything as it was.
 import type { Logger } from '../observe/log.js';
 import type { KubeClient, KubeObject } from './client.js';
+import { messageOf } from '../util/message-of.js';
 
 const MAX_MESSAGE = 1024;
 
@@ -35,7 +36,7 @@ export class EventRecorder {
       await this.client.request('POST', `/api/v1/namespaces/${encodeURIComponent(namespace)}/events`, body);
     } catch (e) {
       // An Event is a courtesy: failing to make one never fails a reconcile.
-      this.log.warn({ resource: `${obj.kind}/${namespace}/${obj.metadata.name}`, reason, err: (e as Error).message }, 'could not record an Event');
+      this.log.warn({ resource: `${obj.kind}/${namespace}/${obj.metadata.name}`, reason, err: messageOf(e) }, 'could not record an Event');
     }
   }
 }

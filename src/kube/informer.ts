@@ -4,6 +4,7 @@
 // presumed dead (client-node's watch has been seen to stop without an error) and restarted.
 import type { Logger } from '../observe/log.js';
 import { KubeError, type KubeClient, type KubeObject, type WatchEvent } from './client.js';
+import { messageOf } from '../util/message-of.js';
 
 export type InformerEvent = 'add' | 'update' | 'delete';
 
@@ -76,7 +77,7 @@ export class Informer {
         }
         failures++;
         const delay = Math.min(500 * 2 ** (failures - 1), MAX_BACKOFF_MS);
-        this.opts.log.warn({ path: this.opts.path, err: (e as Error).message, retryInMs: delay }, 'list or watch failed: relisting after a pause');
+        this.opts.log.warn({ path: this.opts.path, err: messageOf(e), retryInMs: delay }, 'list or watch failed: relisting after a pause');
         this.opts.onRestart?.('error');
         await new Promise((r) => setTimeout(r, delay));
       }

@@ -5,6 +5,7 @@
 // cannot renew within the renew deadline stops leading.
 import type { Logger } from '../observe/log.js';
 import { isConflict, isNotFound, type KubeClient, type KubeObject } from './client.js';
+import { messageOf } from '../util/message-of.js';
 
 export interface LeaseOptions {
   namespace: string;
@@ -57,7 +58,7 @@ export class LeaderElector {
       try {
         ok = await this.tryAcquireOrRenew();
       } catch (e) {
-        this.log.warn({ lease: this.opts.name, err: (e as Error).message }, 'lease: cannot read or write the Lease');
+        this.log.warn({ lease: this.opts.name, err: messageOf(e) }, 'lease: cannot read or write the Lease');
       }
       if (this.stopped) break;
       if (ok) {
@@ -146,7 +147,7 @@ export class LeaderElector {
       });
       this.log.info({ lease: `${this.opts.namespace}/${this.opts.name}` }, 'released the lease');
     } catch (e) {
-      this.log.warn({ err: (e as Error).message }, 'could not release the lease; another candidate takes it when it expires');
+      this.log.warn({ err: messageOf(e) }, 'could not release the lease; another candidate takes it when it expires');
     }
   }
 }

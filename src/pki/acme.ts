@@ -11,6 +11,7 @@ import type { Duplex } from 'node:stream';
 import { rootCertificates } from 'node:tls';
 import type acme from 'acme-client';
 import { guardedLookup, hostRefusal, type OutboundPolicy } from '../net/outbound.js';
+import { messageOf } from '../util/message-of.js';
 
 /**
  * - unreachable: no (trusted) connection to the CA: refused, DNS, timeout, TLS certificate not trusted;
@@ -159,7 +160,7 @@ async function step<T>(ctx: CallContext, name: string, fn: () => Promise<T>): Pr
       fail(ctx, `the CA rejected ${name}${hint}: ${problem.detail || `HTTP ${problem.status}`}${type ? ` (${type})` : ''}`, 'rejected');
     }
     if (pending) fail(ctx, `${name}: no answer from ${origin(pending)}: ${networkReason(ctx.agent.lastError)}`, 'unreachable');
-    fail(ctx, `${name}: ${(e as Error).message}`, 'protocol');
+    fail(ctx, `${name}: ${messageOf(e)}`, 'protocol');
   }
 }
 
@@ -167,7 +168,7 @@ function origin(url: string): string {
   try {
     return new URL(url).host;
   } catch {
-    return url;
+    return url; // not a URL: shown as given
   }
 }
 
@@ -329,7 +330,7 @@ async function startResponder(ctx: CallContext, port: number, host: string, answ
     for (const token of answers.keys()) responder.answers.delete(token);
     if (--responder.users > 0) return;
     if (responders.get(where) === responder) responders.delete(where);
-    const server = await responder.server.catch(() => undefined);
+    const server = await responder.server.catch(() => undefined); // it never listened: nothing to close
     if (server) await new Promise<void>((resolve) => {
       server.close(() => resolve());
       server.closeAllConnections();
@@ -339,7 +340,7 @@ async function startResponder(ctx: CallContext, port: number, host: string, answ
     await responder.server;
   } catch (e) {
     await release();
-    fail(ctx, `cannot serve http-01 on ${where}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, 'protocol');
+    fail(ctx, `cannot serve http-01 on ${where}: ${(e as NodeJS.ErrnoException).code ?? messageOf(e)}`, 'protocol');
   }
   return release;
 }

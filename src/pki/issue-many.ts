@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { certificateTemplate, serialNumber, type San, type TemplateInput } from './certificate.js';
 import { ecKeyDer } from './keys.js';
+import { messageOf } from '../util/message-of.js';
 
 export interface ManyItem {
   /** Encoded subject Name; it may be encoded only when read, and fail then (that item fails). */
@@ -35,7 +36,7 @@ export async function issueMany(input: TemplateInput, curve: string, items: Many
         const serial = serialNumber(random.subarray(16 * (i - at), 16 * (i - at + 1)));
         result = { certificate: template.issueSync({ subject: item.subject, publicKey: spki, serial, subjectAltNames: item.subjectAltNames }), pkcs8, serial };
       } catch (e) {
-        result = { error: (e as Error).message };
+        result = { error: messageOf(e) };
       }
       each(i, result);
     }

@@ -5,6 +5,7 @@
 import { createHmac, createPrivateKey, randomBytes, type KeyObject } from 'node:crypto';
 import forge from 'node-forge';
 import { bmp, explicit, int, NULL, octets, oid, seq, set } from './der.js';
+import { messageOf } from '../util/message-of.js';
 
 export class Pkcs12Error extends Error {}
 
@@ -19,7 +20,7 @@ export function readPkcs12(bytes: Buffer, password: string): { key?: KeyObject; 
     asn1 = forge.asn1.fromDer(forge.util.createBuffer(bytes.toString('binary')));
     p12 = forge.pkcs12.pkcs12FromAsn1(asn1, password);
   } catch (e) {
-    if (/MAC could not be verified/.test((e as Error).message)) throw new Pkcs12Error('wrong password');
+    if (/MAC could not be verified/.test(messageOf(e))) throw new Pkcs12Error('wrong password');
     // The MAC took the password (as characters); PBES2 takes its UTF-8 bytes, which forge does not
     // make of a non-ASCII password. The MAC is verified, so open the rest without it.
     try {

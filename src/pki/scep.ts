@@ -18,6 +18,7 @@ import https from 'node:https';
 import forge from 'node-forge';
 import type { LookupFunction } from 'node:net';
 import { readCapped, TooLarge } from '../util/read-capped.js';
+import { messageOf } from '../util/message-of.js';
 
 export interface ScepTransport {
   request(method: 'GET' | 'POST', url: string, body?: Buffer): Promise<{ status: number; contentType: string; body: Buffer }>;
@@ -201,7 +202,7 @@ export async function getCaCert(url: string, t: ScepTransport = httpTransport): 
     const certs = type === 'application/x-x509-ca-cert' ? [res.body] : signedDataCertificates(res.body);
     return certs.map((der) => Buffer.from(new X509Certificate(der).raw));
   } catch (e) {
-    throw e instanceof ScepError ? e : new ScepError(`GetCACert: unreadable certificate (${(e as Error).message})`, 'protocol');
+    throw e instanceof ScepError ? e : new ScepError(`GetCACert: unreadable certificate (${messageOf(e)})`, 'protocol');
   }
 }
 
@@ -452,6 +453,6 @@ export async function enroll(input: EnrollInput): Promise<{ certificate: Buffer;
     if (!certificate) throw new ScepError('CertRep holds no certificate for our key', 'protocol');
     return { certificate, caCertificates };
   } catch (e) {
-    throw e instanceof ScepError ? e : new ScepError(`unreadable CertRep: ${(e as Error).message}`, 'protocol');
+    throw e instanceof ScepError ? e : new ScepError(`unreadable CertRep: ${messageOf(e)}`, 'protocol');
   }
 }

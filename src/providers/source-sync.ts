@@ -121,7 +121,7 @@ export async function runSourceSync(ctx: ProviderContext, record: StoredRecord, 
   } catch (e) {
     report.error = `${reader.where}: ${(e as Error).message}`;
     problems.set(`${reader.prefix}Unreachable`, { severity: 'Warning', message: report.error });
-    await listing.catch(() => undefined);
+    await listing.catch(() => undefined); // the read's error is the one to report
   }
 
   const { lastError: _e, ...kept } = record.status;

@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Store } from './types.js';
+import { messageOf } from '../util/message-of.js';
 
 export const LOCK_TTL_MS = 30_000;
 
@@ -56,7 +57,7 @@ export async function takeApplyLocks(store: Store, tenants: Iterable<string>, ho
   const renew = setInterval(() => {
     void (async () => {
       for (const name of taken) {
-        const kept = await store.renew(name, holder, ttlMs).catch((e: unknown) => (e as Error).message);
+        const kept = await store.renew(name, holder, ttlMs).catch((e: unknown) => messageOf(e));
         if (kept !== true) {
           clearInterval(renew);
           const why = kept === false ? 'another apply took it over while this one stalled' : `it could not be renewed: ${kept}`;

@@ -37,7 +37,7 @@ export async function openStore(spec: StoreSpec): Promise<Store> {
   try {
     await migrate(driver);
   } catch (e) {
-    await driver.close().catch(() => undefined);
+    await driver.close().catch(() => undefined); // the migration's error is the one to report
     throw e;
   }
   return new SqlStore(driver);

@@ -25,7 +25,7 @@ export function postgresDriver(url: string): Driver {
       await client.query('COMMIT');
       return result;
     } catch (e) {
-      await client.query('ROLLBACK').catch(() => undefined);
+      await client.query('ROLLBACK').catch(() => undefined); // the statement's error is the one to report
       throw e;
     }
   };

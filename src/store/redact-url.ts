@@ -8,6 +8,6 @@ export function redactUrl(url: string): string {
     if (u.password) u.password = '***';
     return u.toString();
   } catch {
-    return 'postgres://…';
+    return 'postgres://…'; // unreadable: shown as nothing that could hold a password
   }
 }
