@@ -5,6 +5,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, normalize, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { KINDS } from '../src/api/index.js';
+import { defaultProviders } from '../src/providers/index.js';
 import { ROOT } from './support/cli.js';
 
 const SRC = join(ROOT, 'src');
@@ -69,5 +70,11 @@ describe('the layers', () => {
       .filter((g) => layerOf(g.file) === 'cli')
       .flatMap(({ file, imports }) => imports.filter((to) => layerOf(to) === 'providers' && !/^providers\/([^/]+\/)?index\.ts$/.test(to)).map((to) => `${file} -> ${to}`));
     expect(wrong).toEqual([]);
+  });
+
+  it('every kind has one provider, in one folder, registered once', () => {
+    expect(defaultProviders().kinds).toEqual(KINDS.map((k) => k.kind));
+    const folders = readdirSync(join(SRC, 'providers'), { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name);
+    expect(folders.sort()).toEqual(KINDS.map((k) => k.kind.replace(/(?<!^)([A-Z])/g, '-$1').toLowerCase()).sort());
   });
 });

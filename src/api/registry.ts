@@ -1,4 +1,7 @@
-// The one place kinds are registered. Adding a kind: a file under kinds/ and a line here.
+// The kinds' schemas, in one list. Adding a kind: its schema in kinds/<kind>.ts and a line here;
+// its provider in providers/<kind>/index.ts (recordProvider(Kind, ...)) and a line in
+// providers/index.ts (a test checks both lists name the same kinds); then `npm run generate` for
+// its JSON Schema and CRD.
 import { z } from 'zod';
 import { API_VERSION, metadata } from './common.js';
 import type { KindDefinition } from './kind.js';

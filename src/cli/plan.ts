@@ -1,5 +1,5 @@
 // mdmops plan -f PATH: what apply would do, without changing anything.
-import { Option, type Command } from 'commander';
+import type { Command } from 'commander';
 import { makePlan, hasChanges, type Plan } from '../engine/plan.js';
 import { UserError } from './errors.js';
 import { formatOption } from './flags.js';

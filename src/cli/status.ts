@@ -1,5 +1,5 @@
 // mdmops status [Kind/name] and mdmops notifications: what the tenant store says.
-import { Option, type Command } from 'commander';
+import type { Command } from 'commander';
 import { stringify } from 'yaml';
 import { API_VERSION } from '../api/index.js';
 import { show } from '../engine/context.js';

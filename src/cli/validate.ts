@@ -3,7 +3,6 @@ import type { Command } from 'commander';
 import { formatDiagnostic } from '../config/diagnostics.js';
 import { validatePaths } from '../config/validate.js';
 import { displayName } from '../api/index.js';
-import { UserError } from './errors.js';
 import { formatOption } from './flags.js';
 
 export function registerValidate(program: Command) {

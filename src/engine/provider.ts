@@ -97,7 +97,15 @@ export class ProviderRegistry {
   private readonly byKind = new Map<string, Provider>();
 
   constructor(providers: Provider[]) {
-    for (const p of providers) this.byKind.set(p.kind, p);
+    for (const p of providers) {
+      if (this.byKind.has(p.kind)) throw new Error(`kind ${p.kind} has two providers`);
+      this.byKind.set(p.kind, p);
+    }
+  }
+
+  /** The kinds registered, in registration order. */
+  get kinds(): string[] {
+    return [...this.byKind.keys()];
   }
 
   get(kind: string): Provider {

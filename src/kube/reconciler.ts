@@ -114,7 +114,6 @@ export class Reconciler {
       return { retry: false, changed: false, invalid: true };
     }
 
-    const id = { tenant: namespace, kind, name };
     const generation = obj.metadata.generation ?? 1;
     const desired = await desiredOf(checked.valid, checked.content, this.d.secrets, this.d.engine.key);
     const source = sourceOf(namespace, kind, name);

@@ -1,38 +1,57 @@
 // The part every provider shares: the kind's configuration record lives in the tenant store, and
-// the engine writes it. A kind adds what it knows: how its readiness is judged, what it makes on
-// creation (keys), which changes replace it, and what it cleans up.
+// the engine writes it. A kind registers once, with its api/ definition, and adds what it knows: how
+// its readiness is judged, what it makes on creation (keys), which changes replace it, and what it
+// cleans up. Its callbacks see the spec typed from the kind's zod schema.
+import type { z } from 'zod';
+import type { FileSource, KindDefinition } from '../api/index.js';
 import { replacing } from '../engine/diff.js';
 import type { Desired } from '../engine/desired.js';
-import type { Notice, Outcome, Provider, ProviderContext } from '../engine/provider.js';
+import type { Notice, Outcome, Provider, ProviderContext, SyncOptions, SyncReport } from '../engine/provider.js';
 import { readyOf } from '../engine/status.js';
+import type { SecretResolver } from '../config/secrets.js';
 import type { ResourceId, StoredRecord, Write } from '../store/types.js';
 
-export interface KindBehaviour {
-  kind: string;
+/** A spec as the engine hands it on: a file field holds the digest of its content (its bytes are in Desired.files). */
+export type StoredSpec<T> = T extends unknown ? StoredPart<T> : never;
+type StoredPart<T> = [T] extends [FileSource] ? ([FileSource] extends [T] ? { sha256: string } : Walk<T>) : Walk<T>;
+type Walk<T> = T extends readonly (infer U)[] ? StoredSpec<U>[] : T extends object ? { [K in keyof T]: StoredSpec<T[K]> } : T;
+
+/** The spec of a kind, as its provider sees it. */
+export type SpecOf<K extends KindDefinition<z.ZodType>> = StoredSpec<z.output<K['spec']>>;
+
+/** A desired resource or a record, its spec typed. A record's spec is what the tenant holds: mdmops wrote it, or an edit it checked. */
+export type WithSpec<T extends { spec: unknown }, Spec> = Omit<T, 'spec'> & { spec: Spec };
+
+export interface KindBehaviour<Spec = Record<string, unknown>> {
   /** Spec fields (top-level names or dotted prefixes) whose change cannot be made in place. */
   replaceOn?: string[];
   /**
    * What the resource looks like now, given its status so far: readiness, status fields, notices.
    * Changes nothing.
    */
-  inspect?(ctx: ProviderContext, desired: Desired, status: Record<string, unknown>, record: StoredRecord | undefined): Promise<Partial<Outcome>>;
+  inspect?(ctx: ProviderContext, desired: WithSpec<Desired, Spec>, status: Record<string, unknown>, record: WithSpec<StoredRecord, Spec> | undefined): Promise<Partial<Outcome>>;
   /** Work reconcile would do beyond recording the spec (a renewal, certificates to issue). Changes nothing. */
-  pending?(ctx: ProviderContext, desired: Desired, record: StoredRecord | undefined): Promise<string[]>;
+  pending?(ctx: ProviderContext, desired: WithSpec<Desired, Spec>, record: WithSpec<StoredRecord, Spec> | undefined): Promise<string[]>;
   /** Makes what the resource needs on creation (record undefined) or update: keys, certificates. */
-  reconcile?(ctx: ProviderContext, desired: Desired, record: StoredRecord | undefined): Promise<Made>;
-  impact?(ctx: ProviderContext, desired: Desired, record: StoredRecord, replace: string[]): Promise<string[]>;
+  reconcile?(ctx: ProviderContext, desired: WithSpec<Desired, Spec>, record: WithSpec<StoredRecord, Spec> | undefined): Promise<Made>;
+  impact?(ctx: ProviderContext, desired: WithSpec<Desired, Spec>, record: WithSpec<StoredRecord, Spec>, replace: string[]): Promise<string[]>;
   /** What a reviewer must be told of the desired spec whenever it changes (a password sent in clear). Pure. */
-  warnings?(desired: Desired): string[];
-  cleanup?(ctx: ProviderContext, record: StoredRecord, policy: 'Delete' | 'Orphan'): Promise<Write[] | void>;
-  sync?: Provider['sync'];
-  syncDueAt?: Provider['syncDueAt'];
+  warnings?(desired: WithSpec<Desired, Spec>): string[];
+  cleanup?(ctx: ProviderContext, record: WithSpec<StoredRecord, Spec>, policy: 'Delete' | 'Orphan'): Promise<Write[] | void>;
+  /** Kinds that bring data in (identity sources): one round now, recorded in the store. */
+  sync?(ctx: ProviderContext, secrets: SecretResolver, record: WithSpec<StoredRecord, Spec>, options: SyncOptions): Promise<SyncReport>;
+  /** With sync: when the record is next due (0: now), or undefined when it is not synced on a schedule. Pure. */
+  syncDueAt?(record: WithSpec<StoredRecord, Spec>): number | undefined;
 }
 
 export type Made = Pick<Outcome, 'blobs' | 'status' | 'writes'>;
 
 export const READY: Outcome['ready'] = { status: true, reason: 'Recorded', message: 'configuration recorded in the tenant' };
 
-export function recordProvider(b: KindBehaviour): Provider {
+/** A kind's provider: its api/ definition and what it does beyond keeping its record. */
+export function recordProvider<S extends z.ZodType>(def: KindDefinition<S>, typed: KindBehaviour<StoredSpec<z.output<S>>> = {}): Provider {
+  // The engine holds specs untyped; they were validated against this kind's schema.
+  const b = typed as unknown as KindBehaviour;
   const outcome = async (ctx: ProviderContext, d: Desired, record: StoredRecord | undefined, made: Made = {}): Promise<Outcome> => {
     const { conditions: _c, observedGeneration: _g, ...kept } = record?.status ?? {};
     const status = { ...kept, ...made.status };
@@ -40,7 +59,7 @@ export function recordProvider(b: KindBehaviour): Provider {
     return { ready: seen.ready ?? READY, status: { ...status, ...seen.status }, notices: seen.notices ?? [], blobs: made.blobs, writes: made.writes };
   };
   return {
-    kind: b.kind,
+    kind: def.kind,
     replaceOn: b.replaceOn ?? [],
     async observe(ctx, desired, record, diffs) {
       const replace = record ? replacing(diffs, b.replaceOn ?? []) : [];

@@ -5,11 +5,11 @@
 import { blobAad } from '../engine/context.js';
 import { parseDuration } from '../api/duration.js';
 import type { ProviderContext, SyncOptions, SyncReport } from '../engine/provider.js';
-import type { AppleIdSettings } from '../identity/apple-id.js';
 import { describeLacking } from '../identity/attributes.js';
-import { RoundBuilder, type DeletionThreshold } from './sync-round.js';
+import { RoundBuilder } from './sync-round.js';
 import type { StoredRecord, Write } from '../store/types.js';
-import type { DirectoryUser } from '../api/index.js';
+import type { DirectoryUser, EntraIdSource } from '../api/index.js';
+import type { SpecOf, WithSpec } from './record.js';
 
 export interface SourceRead {
   groupCount: number;
@@ -50,10 +50,13 @@ const notice = (r: StoredRecord, reason: string, severity: 'Warning' | 'Error', 
   notification: { tenant: r.tenant, kind: r.kind, name: r.name, reason, severity, message, lastSeen: at },
 });
 
-export async function runSourceSync(ctx: ProviderContext, record: StoredRecord, reader: SourceReader, options: SyncOptions): Promise<SyncReport> {
+/** What the shared round reads of an identity source's spec (Entra ID has them all; LDAP some). */
+type SourceSpec = Partial<Pick<SpecOf<typeof EntraIdSource>, 'customAttributes' | 'managedAppleIds' | 'autoInviteUsers' | 'deletionThreshold' | 'enabled' | 'suspend' | 'syncInterval'>>;
+
+export async function runSourceSync(ctx: ProviderContext, record: WithSpec<StoredRecord, SourceSpec>, reader: SourceReader, options: SyncOptions): Promise<SyncReport> {
   const id = { tenant: record.tenant, kind: record.kind, name: record.name };
   const source = `${record.kind}/${record.name}`;
-  const spec = record.spec as { customAttributes?: { name: string }[]; managedAppleIds?: AppleIdSettings; autoInviteUsers?: boolean; deletionThreshold?: DeletionThreshold };
+  const spec = record.spec;
   const started = Date.now();
   const sealedState = await ctx.store.getBlob(id, SYNC_STATE);
   const previousState = sealedState && ctx.key.open(sealedState, blobAad(id, SYNC_STATE));
@@ -146,8 +149,8 @@ export async function runSourceSync(ctx: ProviderContext, record: StoredRecord, 
 export const SYNC_REASONS = ['*Unreachable', '*DeletionBlocked', '*NoAttributesSynced', '*SomeAttributesNotSynced', 'ManagedAppleIdsIncomplete', '*UsersSkipped'];
 
 /** When a record is next due, or undefined when it is not synced on a schedule. Pure. */
-export function nextSyncAt(record: StoredRecord): number | undefined {
-  const spec = record.spec as { enabled?: boolean; suspend?: boolean; syncInterval?: string };
+export function nextSyncAt(record: WithSpec<StoredRecord, SourceSpec>): number | undefined {
+  const spec = record.spec;
   if (!record.managed || spec.enabled === false || spec.suspend === true || !spec.syncInterval) return undefined;
   const last = Date.parse(String(record.status.lastSyncTime ?? ''));
   return Number.isNaN(last) ? 0 : last + parseDuration(spec.syncInterval);

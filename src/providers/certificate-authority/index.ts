@@ -1,14 +1,14 @@
 // CertificateAuthority: Local and Intermediate CAs hold a key pair and a CA certificate in the
 // tenant store (key-holder.ts); SCEP, ACME and non-SCEP CAs are servers checked as they answer
 // (servers.ts).
+import { CertificateAuthority } from '../../api/index.js';
 import { recordProvider } from '../record.js';
 import { keyHolderInspect, keyHolderPending, keyHolderReconcile } from './key-holder.js';
 import { serverCa } from './servers.js';
 
 const holdsKey = (type: unknown) => type === 'Local' || type === 'Intermediate';
 
-export const certificateAuthorityProvider = recordProvider({
-  kind: 'CertificateAuthority',
+export const certificateAuthorityProvider = recordProvider(CertificateAuthority, {
   // A new type, key or name is a new CA: a new key pair, and everything it issued is issued again.
   replaceOn: ['type', 'keyAlgorithm', 'subject'],
   reconcile: (ctx, d, record) => (holdsKey(d.spec.type) ? keyHolderReconcile(ctx, d, record) : serverCa.reconcile(ctx, d, record)),

@@ -1,5 +1,6 @@
 // CertificateConfiguration: an uploaded certificate (uploaded.ts), or identity certificates issued
 // per user by a CA (identity.ts).
+import { CertificateConfiguration } from '../../api/index.js';
 import type { KeyObject } from 'node:crypto';
 import type { ProviderContext } from '../../engine/provider.js';
 import { privateKey } from '../../pki/keys.js';
@@ -10,8 +11,7 @@ import { dependencyReady, recordProvider } from '../record.js';
 import { certificateKeyAad, identityPending, identityReconcile, removeAll, type IdentitySpec } from './identity.js';
 import { inspectUploaded } from './uploaded.js';
 
-export const certificateConfigurationProvider = recordProvider({
-  kind: 'CertificateConfiguration',
+export const certificateConfigurationProvider = recordProvider(CertificateConfiguration, {
   async reconcile(ctx, d, record) {
     if (d.spec.identity) return identityReconcile(ctx, d);
     // Now an uploaded certificate: what was issued under the identity template goes.

@@ -1,20 +1,24 @@
 // Where each national cloud's identity platform and Graph live, unless the spec overrides them.
+import type { EntraIdSource } from '../../api/index.js';
 import type { OutboundPolicy } from '../../net/outbound.js';
+import type { SpecOf } from '../record.js';
 
-const AUTHORITY: Record<string, string> = {
+type Endpoints = Pick<SpecOf<typeof EntraIdSource>, 'cloud' | 'authorityHost' | 'graphEndpoint' | 'allowedAuthorityHosts'>;
+
+const AUTHORITY: Record<Endpoints['cloud'], string> = {
   AzurePublic: 'https://login.microsoftonline.com',
   AzureUSGovernment: 'https://login.microsoftonline.us',
   AzureChina: 'https://login.chinacloudapi.cn',
 };
 
-const GRAPH: Record<string, string> = {
+const GRAPH: Record<Endpoints['cloud'], string> = {
   AzurePublic: 'https://graph.microsoft.com',
   AzureUSGovernment: 'https://graph.microsoft.us',
   AzureChina: 'https://microsoftgraph.chinacloudapi.cn',
 };
 
-export const authorityOf = (spec: Record<string, unknown>) => String(spec.authorityHost ?? AUTHORITY[String(spec.cloud ?? 'AzurePublic')]);
-export const graphOf = (spec: Record<string, unknown>) => String(spec.graphEndpoint ?? GRAPH[String(spec.cloud ?? 'AzurePublic')]);
+export const authorityOf = (spec: Endpoints) => spec.authorityHost ?? AUTHORITY[spec.cloud];
+export const graphOf = (spec: Endpoints) => spec.graphEndpoint ?? GRAPH[spec.cloud];
 
 const MICROSOFT_HOSTS = new Set([...Object.values(AUTHORITY), ...Object.values(GRAPH)].map((u) => new URL(u).hostname));
 
@@ -23,9 +27,9 @@ const MICROSOFT_HOSTS = new Set([...Object.values(AUTHORITY), ...Object.values(G
  * modes tenants share, a host that is not a Microsoft cloud's must be listed in allowedAuthorityHosts,
  * unless the server allows internal targets.
  */
-export function endpointRefusal(spec: Record<string, unknown>, policy: OutboundPolicy | undefined): string | undefined {
+export function endpointRefusal(spec: Endpoints, policy: OutboundPolicy | undefined): string | undefined {
   if (!policy || policy.allowInternal) return undefined;
-  const allowed = new Set((spec.allowedAuthorityHosts as string[] | undefined)?.map((h) => h.toLowerCase()));
+  const allowed = new Set(spec.allowedAuthorityHosts?.map((h) => h.toLowerCase()));
   for (const [field, url] of [['authorityHost', authorityOf(spec)], ['graphEndpoint', graphOf(spec)]] as const) {
     const host = new URL(url).hostname.toLowerCase();
     if (!MICROSOFT_HOSTS.has(host) && !allowed.has(host)) {

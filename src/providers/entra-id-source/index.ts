@@ -1,13 +1,13 @@
 // EntraIdSource: the record, whether the Microsoft identity platform can be reached, and syncs of
 // its users and groups (mdmops sync, or its syncInterval in the long-running modes).
+import { EntraIdSource } from '../../api/index.js';
 import { probeUrl } from '../../net/probe.js';
 import { nextSyncAt } from '../source-sync.js';
 import { recordProvider, unreachable } from '../record.js';
 import { authorityOf, endpointRefusal } from './endpoints.js';
 import { syncEntraIdSource } from './sync.js';
 
-export const entraIdSourceProvider = recordProvider({
-  kind: 'EntraIdSource',
+export const entraIdSourceProvider = recordProvider(EntraIdSource, {
   async inspect(ctx, d) {
     if (d.spec.enabled === false) return { ready: { status: true, reason: 'Disabled', message: 'enabled is false: no users are synced' } };
     const refused = endpointRefusal(d.spec, ctx.outbound);

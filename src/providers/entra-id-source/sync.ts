@@ -2,23 +2,18 @@
 // certificate, delta queries from where the last applied round stopped.
 import type { ProviderContext, SyncOptions, SyncReport } from '../../engine/provider.js';
 import type { SecretRef, SecretResolver } from '../../config/secrets.js';
-import { readEntraDirectory, withChange, type CustomAttribute, type EntraState, type EntraUser } from '../../identity/entra-directory.js';
+import { readEntraDirectory, withChange, type EntraState, type EntraUser } from '../../identity/entra-directory.js';
 import { GraphClient, type GraphCredentials } from '../../identity/graph.js';
 import type { StoredRecord } from '../../store/types.js';
 import { runSourceSync } from '../source-sync.js';
 import { authorityOf, endpointRefusal, graphOf } from './endpoints.js';
-import type { DirectoryUser } from '../../api/index.js';
+import type { DirectoryUser, EntraIdSource } from '../../api/index.js';
+import type { SpecOf, WithSpec } from '../record.js';
 
-interface EntraSpec {
-  tenantId: string;
-  clientId: string;
-  clientSecretRef?: SecretRef;
-  clientCertificate?: { certificateSecretRef: SecretRef; privateKeySecretRef: SecretRef };
-  customAttributes?: CustomAttribute[];
-}
+type EntraRecord = WithSpec<StoredRecord, SpecOf<typeof EntraIdSource>>;
 
-async function credentialsOf(secrets: SecretResolver, record: StoredRecord): Promise<GraphCredentials> {
-  const spec = record.spec as unknown as EntraSpec;
+async function credentialsOf(secrets: SecretResolver, record: EntraRecord): Promise<GraphCredentials> {
+  const spec = record.spec;
   const need = async (ref: SecretRef, what: string) => {
     const v = await secrets.resolve(record.tenant, ref);
     if (v === undefined) throw new Error(`the ${what} is missing: ${secrets.where(record.tenant, ref)}`);
@@ -33,8 +28,8 @@ async function credentialsOf(secrets: SecretResolver, record: StoredRecord): Pro
 /** Graph page size; Graph caps users/delta pages at 999 whatever is asked. */
 const PAGE_SIZE = Number(process.env.MDMOPS_GRAPH_PAGE_SIZE) || 999;
 
-export async function syncEntraIdSource(ctx: ProviderContext, secrets: SecretResolver, record: StoredRecord, options: SyncOptions): Promise<SyncReport> {
-  const spec = record.spec as unknown as EntraSpec;
+export async function syncEntraIdSource(ctx: ProviderContext, secrets: SecretResolver, record: EntraRecord, options: SyncOptions): Promise<SyncReport> {
+  const spec = record.spec;
   const source = `${record.kind}/${record.name}`;
   const prefix = `${source}/`;
   return runSourceSync(ctx, record, {

@@ -1,6 +1,7 @@
 // IdentityProvider: the IdP's SAML metadata checked (entity ID, endpoints, signing certificates in
 // force), and the service provider's own signing key and metadata, published in status for the
 // administrator to give the IdP (mdmops idp metadata).
+import { IdentityProvider } from '../../api/index.js';
 import { createPublicKey } from 'node:crypto';
 import type { Desired } from '../../engine/desired.js';
 import type { Outcome, ProviderContext } from '../../engine/provider.js';
@@ -82,8 +83,7 @@ async function reconcile(ctx: ProviderContext, d: Desired): Promise<Made> {
   return { blobs, status: { serviceProviderEntityId: urls.entityId, serviceProviderMetadata: serviceProviderMetadata({ ...urls, signingCertificate: certificate }) } };
 }
 
-export const identityProviderProvider = recordProvider({
-  kind: 'IdentityProvider',
+export const identityProviderProvider = recordProvider(IdentityProvider, {
   inspect,
   reconcile,
   async pending(ctx, d, record) {

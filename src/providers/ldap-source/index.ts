@@ -1,17 +1,18 @@
 // LdapSource: the record; the directory is reached through its connector, and synced on demand
 // (mdmops sync) or on its syncInterval in the long-running modes.
+import { LdapSource } from '../../api/index.js';
 import { nextSyncAt } from '../source-sync.js';
 import { dependencyReady, recordProvider } from '../record.js';
 import { syncLdapSource } from './sync.js';
 
-export const ldapSourceProvider = recordProvider({
-  kind: 'LdapSource',
+export const ldapSourceProvider = recordProvider(LdapSource, {
   async inspect(ctx, d) {
-    const connector = d.spec.connectorRef as { name: string };
+    const connector = d.spec.connectorRef;
+    if (!connector) return {}; // validation requires one; optional in the schema only to say so in its own words
     return (await dependencyReady(ctx, { tenant: d.id.tenant, kind: 'Connector', name: connector.name }, 'Connector')) ?? {};
   },
   warnings(d) {
-    return d.spec.insecure === true && /^ldap:/i.test(String(d.spec.url)) && d.spec.startTls !== true
+    return d.spec.insecure === true && /^ldap:/i.test(d.spec.url) && d.spec.startTls !== true
       ? ['insecure: the bind password and every entry travel in clear over ldap://']
       : [];
   },

@@ -4,17 +4,15 @@ import { blobAad } from '../../engine/context.js';
 import type { ProviderContext, SyncOptions, SyncReport } from '../../engine/provider.js';
 import type { SecretResolver } from '../../config/secrets.js';
 import { readyOf } from '../../engine/status.js';
-import type { LdapReadSpec } from '../../identity/ldap-directory.js';
 import type { StoredRecord } from '../../store/types.js';
 import { urlRefusal } from '../../net/outbound.js';
 import { runSourceSync } from '../source-sync.js';
-import type { DirectoryUser } from '../../api/index.js';
+import type { DirectoryUser, LdapSource } from '../../api/index.js';
+import type { SpecOf, WithSpec } from '../record.js';
 
-type LdapSpec = LdapReadSpec & { bindPasswordSecretRef: { name: string; key: string }; connectorRef?: { name: string } };
-
-export async function syncLdapSource(ctx: ProviderContext, secrets: SecretResolver, record: StoredRecord, options: SyncOptions): Promise<SyncReport> {
+export async function syncLdapSource(ctx: ProviderContext, secrets: SecretResolver, record: WithSpec<StoredRecord, SpecOf<typeof LdapSource>>, options: SyncOptions): Promise<SyncReport> {
   const id = { tenant: record.tenant, kind: record.kind, name: record.name };
-  const spec = record.spec as unknown as LdapSpec;
+  const spec = record.spec;
   const source = `${record.kind}/${record.name}`;
   return runSourceSync(ctx, record, {
     prefix: 'Ldap',
