@@ -1,5 +1,6 @@
 // How an LdapSource matches the names directories write: a user's DN against the DNs in groups'
 // member values and in its memberOf, and its uid against RFC 2307's memberUid. Pure.
+import { splitDn } from '../util/dn.js';
 
 /**
  * Values compared as caseIgnoreMatch does (RFC 4518), which the naming attributes people use have
@@ -35,66 +36,10 @@ export function dnKey(dn: string): string {
     .join(',');
 }
 
-const TYPE = /^(?:[a-z][a-z0-9-]*|\d+(?:\.\d+)*)$/;
-const HEX_PAIR = /^[0-9a-fA-F]{2}$/;
-
-/** A DN's RDNs, each a list of [type, value] (caseIgnore'd); undefined when it is not a DN (RFC 4514, with RFC 2253's quotes and ; too). */
+/** A DN's RDNs, each a list of [type, value] compared without case (caseIgnore); undefined when it is not a DN. */
 function parseDn(dn: string): [string, string][][] | undefined {
-  const rdns: [string, string][][] = [];
-  let avas: [string, string][] = [];
-  let i = 0;
-  for (;;) {
-    const eq = dn.indexOf('=', i);
-    if (eq < 0) return undefined;
-    const type = dn.slice(i, eq).trim().toLowerCase();
-    if (!TYPE.test(type)) return undefined;
-    i = eq + 1;
-    while (dn[i] === ' ') i++;
-    let value = '';
-    let bytes: number[] = [];
-    const flush = () => {
-      if (bytes.length) value += Buffer.from(bytes).toString('utf8');
-      bytes = [];
-    };
-    const quoted = dn[i] === '"';
-    if (quoted) i++;
-    for (; i < dn.length; i++) {
-      const c = dn[i]!;
-      if (c === '\\') {
-        const pair = dn.slice(i + 1, i + 3);
-        // \C3\BC is one character: hex pairs are UTF-8 bytes, decoded together.
-        if (HEX_PAIR.test(pair)) {
-          bytes.push(parseInt(pair, 16));
-          i += 2;
-          continue;
-        }
-        if (i + 1 === dn.length) return undefined;
-        flush();
-        value += dn[++i];
-        continue;
-      }
-      if (quoted ? c === '"' : c === ',' || c === ';' || c === '+') break;
-      flush();
-      value += c;
-    }
-    flush();
-    if (quoted) {
-      if (dn[i] !== '"') return undefined;
-      i++;
-      while (dn[i] === ' ') i++;
-    }
-    // A value starting with # is BER in hex (RFC 4514 2.4): compared as written, without case.
-    avas.push([type, caseIgnore(value)]);
-    if (i >= dn.length) break;
-    const separator = dn[i++];
-    if (separator !== '+') {
-      if (separator !== ',' && separator !== ';') return undefined;
-      rdns.push(avas);
-      avas = [];
-    }
-  }
-  rdns.push(avas);
-  return rdns;
+  // A value starting with # is BER in hex (RFC 4514 2.4): compared as written, without case.
+  return splitDn(dn)?.map((avas) => avas.map(([type, value]) => [type.toLowerCase(), caseIgnore(value)]));
 }
 
 /** An attribute type and `=` ahead of anything else: a DN, not a uid. */

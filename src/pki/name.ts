@@ -1,5 +1,6 @@
 // Distinguished names: RFC 4514 strings ("CN=alice,O=Contoso") as administrators write them in
 // subject templates, and their DER encoding.
+import { splitDn } from '../util/dn.js';
 import { ia5, oid, printable, seq, set, utf8 } from './der.js';
 
 const ATTRIBUTES: Record<string, { oid: string; encode: (v: string) => Buffer }> = {
@@ -35,50 +36,18 @@ export function escapeDnValue(v: string): string {
 
 /** Parses "CN=a,OU=b+O=c" into relative distinguished names, most significant first (as encoded). */
 export function parseDn(text: string): Attribute[][] {
-  const rdns: Attribute[][] = [[]];
-  // Characters are gathered in arrays and joined: a string built a character at a time is a chain
-  // of pieces, and targets keep their subject's attributes for every user of a directory.
-  let type: string[] = [];
-  let value: string[] = [];
-  let inValue = false;
-  const end = () => {
-    const written = type.join('').trim();
-    const t = written.toUpperCase();
-    if (!t) throw new NameError(`empty attribute in "${text}"`);
-    if (!ATTRIBUTES[t] && !/^\d+(\.\d+)+$/.test(t)) throw new NameError(`unknown attribute type "${written}" (known: ${Object.keys(ATTRIBUTES).join(', ')}, or a dotted OID)`);
-    const v = value.join('');
-    if (!v.length) throw new NameError(`empty value for ${t}`);
-    rdns.at(-1)!.push({ type: t, value: v });
-    type = [];
-    value = [];
-    inValue = false;
-  };
-  for (let i = 0; i < text.length; i++) {
-    const ch = text[i]!;
-    if (ch === '\\' && inValue) {
-      // \XX escapes are bytes of UTF-8: a run of them is one or more characters.
-      const hex = /^(\\[0-9a-fA-F]{2})+/.exec(text.slice(i));
-      if (hex) {
-        value.push(Buffer.from(hex[0].replace(/\\/g, ''), 'hex').toString('utf8'));
-        i += hex[0].length - 1;
-      } else {
-        value.push(text[i + 1] ?? '');
-        i += 1;
-      }
-    } else if (ch === '=' && !inValue) {
-      inValue = true;
-    } else if ((ch === ',' || ch === '+') && inValue) {
-      end();
-      if (ch === ',') rdns.push([]);
-    } else if (inValue) {
-      value.push(ch);
-    } else {
-      type.push(ch);
-    }
-  }
-  if (!inValue) throw new NameError(`"${text}" is not a distinguished name such as CN=name,O=organization`);
-  end();
-  return rdns.reverse();
+  const rdns = splitDn(text);
+  if (!rdns) throw new NameError(`"${text}" is not a distinguished name such as CN=name,O=organization`);
+  return rdns
+    .map((avas) =>
+      avas.map(([written, value]) => {
+        const type = written.toUpperCase();
+        if (!ATTRIBUTES[type] && !/^\d+(\.\d+)+$/.test(type)) throw new NameError(`unknown attribute type "${written}" (known: ${Object.keys(ATTRIBUTES).join(', ')}, or a dotted OID)`);
+        if (!value.length) throw new NameError(`empty value for ${type}`);
+        return { type, value };
+      }),
+    )
+    .reverse();
 }
 
 export function encodeName(rdns: Attribute[][]): Buffer {
