@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { validatePaths } from '../src/config/validate.js';
 import { applyPlan } from '../src/engine/apply.js';
 import type { Engine } from '../src/engine/context.js';
-import { desiredOf, type Desired } from '../src/engine/desired.js';
+import { desiredOf, type Desired } from '../src/config/desired.js';
 import { limiter } from '../src/util/limit.js';
 import { makePlan } from '../src/engine/plan.js';
 import { StandaloneSecrets } from '../src/config/secrets.js';

@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { validatePaths } from '../src/config/validate.js';
 import { applyPlan } from '../src/engine/apply.js';
 import type { Engine } from '../src/engine/context.js';
-import { desiredOf, type Desired } from '../src/engine/desired.js';
+import { desiredOf, type Desired } from '../src/config/desired.js';
 import { makePlan } from '../src/engine/plan.js';
 import { StandaloneSecrets } from '../src/config/secrets.js';
 import { defaultProviders } from '../src/providers/index.js';

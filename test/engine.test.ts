@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { applyPlan } from '../src/engine/apply.js';
 import { canonical, sha256 } from '../src/util/canonical.js';
 import type { Engine } from '../src/engine/context.js';
-import { idKey, type Desired } from '../src/engine/desired.js';
+import { idKey, type Desired } from '../src/config/desired.js';
 import { makePlan, planResource } from '../src/engine/plan.js';
 import { reconcileResource, WAITING_REQUEUE_MS } from '../src/engine/reconcile.js';
 import { ProviderRegistry, type Provider } from '../src/engine/provider.js';

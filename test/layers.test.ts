@@ -19,7 +19,7 @@ const ALLOWED: Record<string, string[]> = {
   observe: ['util'],
   ...Object.fromEntries(INTEGRATION.map((layer) => [layer, ['api', 'util', 'observe', ...INTEGRATION]])),
   store: ['api', 'util', 'observe'],
-  config: ['api', 'util', 'observe', ...INTEGRATION],
+  config: ['api', 'util', 'observe', 'store', ...INTEGRATION],
   engine: ['api', 'util', 'observe', 'config', 'store', ...INTEGRATION],
   providers: BELOW_PROVIDERS,
   connector: [...BELOW_PROVIDERS, 'providers'],

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join, posix, relative } from 'node:path';
 import { Option, type Command } from 'commander';
 import { formatDiagnostic } from '../config/diagnostics.js';
-import type { Desired } from '../engine/desired.js';
+import type { Desired } from '../config/desired.js';
 import { hasChanges } from '../engine/plan.js';
 import type { SecretResolver } from '../config/secrets.js';
 import { compareRevisions } from '../gitops/compare.js';
@@ -18,7 +18,7 @@ import { UserError } from './errors.js';
 import { formatOption } from './flags.js';
 import { planJson, planMarkdown, planText } from './plan-format.js';
 import { colourWanted } from './plan.js';
-import { readInput } from './session.js';
+import { readInput } from '../config/input.js';
 
 interface DiffOptions {
   from: string;
@@ -83,7 +83,7 @@ export function registerDiff(program: Command) {
             return [];
           }
           const label = (file: string) => `${rev}:${posix.join(path, relative(dir, file).split('\\').join('/'))}`;
-          const input = await readInput([dir], { secrets: NO_SECRETS, key }, label);
+          const input = await readInput([dir], NO_SECRETS, key, label);
           if ('diagnostics' in input) {
             for (const d of input.diagnostics) process.stderr.write(formatDiagnostic({ ...d, message: d.message.split(dir).join(`${rev}:${shown}`) }) + '\n');
             throw new UserError(`revision ${rev} is invalid (${input.diagnostics.length} error${input.diagnostics.length === 1 ? '' : 's'}): no diff`);

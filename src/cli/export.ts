@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { API_VERSION, KINDS } from '../api/index.js';
 import { blobAad } from '../engine/context.js';
-import { mapFileRefs } from '../engine/desired.js';
+import { mapFileRefs } from '../config/desired.js';
 import type { StoredRecord } from '../store/types.js';
 import { UserError } from './errors.js';
 import { FORMAT_NAMES, warnDeprecated } from './flags.js';

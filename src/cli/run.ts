@@ -17,7 +17,8 @@ import { Registry } from '../observe/metrics.js';
 import { STATE_DIR } from '../store/open.js';
 import { applyLock } from './apply.js';
 import { UserError } from './errors.js';
-import { actor, openSession, readInput, storeOptions, type StoreOptions } from './session.js';
+import { actor, openSession, storeOptions, type StoreOptions } from './session.js';
+import { readInput } from '../config/input.js';
 import { messageOf } from '../util/message-of.js';
 
 interface RunOptions extends StoreOptions, OutboundFlags {
@@ -117,7 +118,7 @@ export function registerRun(program: Command) {
           allowMassDelete: !!opts.allowMassDelete,
           actor: actor(),
           once: opts.once,
-          read: (dir, label) => readInput([dir], session, label),
+          read: (dir, label) => readInput([dir], session.secrets, session.key, label),
           lock: (desired) => {
             // Tenants share a configuration of several: their URLs reach no internal address unless
             // allowed. One tenant's is an administrator's own, which may.

@@ -4,12 +4,10 @@ import { Option, type Command } from 'commander';
 import { userInfo } from 'node:os';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { displayName } from '../api/index.js';
 import { formatDiagnostic, type Diagnostic } from '../config/diagnostics.js';
 import { validatePaths, type ValidationResult } from '../config/validate.js';
-import { sha256 } from '../util/canonical.js';
+import { desiredInput, type Input } from '../config/input.js';
 import type { Engine } from '../engine/context.js';
-import { desiredOf, type Desired } from '../engine/desired.js';
 import { StandaloneSecrets, type SecretResolver } from '../config/secrets.js';
 import { defaultProviders } from '../providers/index.js';
 import { loadMasterKey, MasterKeyError } from '../store/master-key.js';
@@ -94,12 +92,6 @@ export async function openSession(opts: StoreOptions, how: { readOnly?: boolean 
   };
 }
 
-export interface Input {
-  desired: Desired[];
-  /** What the input is, for the inventory and the audit log when no --revision is given. */
-  digest: string;
-}
-
 /**
  * Validates everything first: one invalid resource means nothing goes further. Called before the
  * store is opened, so that an invalid configuration creates nothing.
@@ -117,45 +109,9 @@ function refuseInvalid(diagnostics: Diagnostic[]): never {
 
 /** The desired state of a checked configuration (see checkInput). */
 export async function loadInput(checked: ValidationResult, session: Session): Promise<Input> {
-  const read = await desiredInput(checked, session);
+  const read = await desiredInput(checked, session.secrets, session.key);
   if ('diagnostics' in read) refuseInvalid(read.diagnostics);
   return read;
-}
-
-/**
- * The desired state of a whole configuration, or every problem that keeps it from being used.
- * `label` names files in messages (see validatePaths).
- */
-export async function readInput(paths: string[], engine: Pick<Session, 'secrets' | 'key'>, label?: (file: string) => string): Promise<Input | { diagnostics: Diagnostic[] }> {
-  const result = validatePaths(paths, undefined, label);
-  if (result.diagnostics.length) return { diagnostics: result.diagnostics };
-  return desiredInput(result, engine);
-}
-
-async function desiredInput(result: ValidationResult, engine: Pick<Session, 'secrets' | 'key'>): Promise<Input | { diagnostics: Diagnostic[] }> {
-  const desired: Desired[] = [];
-  for (const v of result.resources) {
-    const origin = { file: v.source.file, line: v.source.lineCounter.linePos(v.source.node.range?.[0] ?? 0).line };
-    try {
-      desired.push(await desiredOf(v, result.content, engine.secrets, engine.key, origin));
-    } catch (e) {
-      const resource = displayName(v.resource.kind, v.resource.metadata.name, v.resource.metadata.namespace);
-      return { diagnostics: [{ file: origin.file, line: origin.line, column: 1, resource, message: messageOf(e), code: 'file' }] };
-    }
-  }
-  // Two refs read from one place would silently share a value.
-  const refs = desired.flatMap((d) => Object.values(d.secrets).map((s) => ({ desired: d, tenant: d.id.tenant, ref: s.ref })));
-  const clashes = engine.secrets.conflicts?.(refs) ?? [];
-  if (clashes.length) {
-    return {
-      diagnostics: clashes.map(({ index, message }) => {
-        const d = refs[index]!.desired;
-        return { file: d.origin?.file ?? '', line: d.origin?.line ?? 0, column: 1, resource: displayName(d.id.kind, d.id.name, d.id.tenant), message, code: 'reference' as const };
-      }),
-    };
-  }
-  const digest = sha256(desired.map((d) => `${d.key}=${d.desiredHash}`).sort().join('\n')).slice(0, 12);
-  return { desired, digest: `sha256:${digest}` };
 }
 
 export function actor(): string {

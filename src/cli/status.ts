@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { stringify } from 'yaml';
 import { API_VERSION } from '../api/index.js';
 import { show } from '../engine/context.js';
-import { idKey } from '../engine/desired.js';
+import { idKey } from '../config/desired.js';
 import { conditionOf, readyOf } from '../engine/status.js';
 import type { InventoryEntry, StoredRecord } from '../store/types.js';
 import { UserError } from './errors.js';

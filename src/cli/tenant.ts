@@ -6,7 +6,7 @@ import { isNode, parseDocument, visit } from 'yaml';
 import { kindNamed } from '../api/index.js';
 import { fieldPath } from '../config/diagnostics.js';
 import { recordReferences, show } from '../engine/context.js';
-import { idKey, mapFileRefs } from '../engine/desired.js';
+import { idKey, mapFileRefs } from '../config/desired.js';
 import { replacing } from '../engine/diff.js';
 import { messageOf } from '../util/message-of.js';
 import { UserError } from './errors.js';

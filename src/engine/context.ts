@@ -3,7 +3,7 @@ import { displayName, kindNamed } from '../api/index.js';
 import type { OutboundPolicy } from '../net/outbound.js';
 import type { MasterKey } from '../store/master-key.js';
 import type { ResourceId, Store, StoredRecord } from '../store/types.js';
-import { idKey } from './desired.js';
+import { idKey } from '../config/desired.js';
 import type { ProviderContext, ProviderRegistry } from './provider.js';
 
 export interface Engine {

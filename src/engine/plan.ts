@@ -1,7 +1,7 @@
 // Plan: observe every desired and every inventoried resource and say what apply would do.
 import { POLICY_FIELDS } from '../api/index.js';
 import { diffSecrets, diffValues, type FieldDiff } from './diff.js';
-import { digests, idKey, policiesDiffer, tenantSpecHash, type Desired } from './desired.js';
+import { digests, idKey, policiesDiffer, tenantSpecHash, type Desired } from '../config/desired.js';
 import { providerContext, recordReferences, show, showKey, type Engine } from './context.js';
 import { limiter } from '../util/limit.js';
 import type { Observation } from './provider.js';

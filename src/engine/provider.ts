@@ -4,7 +4,7 @@ import type { OutboundPolicy } from '../net/outbound.js';
 import type { MasterKey } from '../store/master-key.js';
 import type { ResourceId, Severity, Store, StoredRecord, Write } from '../store/types.js';
 import type { FieldDiff } from './diff.js';
-import type { Desired } from './desired.js';
+import type { Desired } from '../config/desired.js';
 import type { SecretResolver } from '../config/secrets.js';
 
 export interface Notice {

@@ -8,7 +8,7 @@ import type { AuditEntry, Notification, StoredRecord, Write } from '../store/typ
 import { canonical } from '../util/canonical.js';
 import { messageOf } from '../util/message-of.js';
 import { blobAad, providerContext, show, type Engine } from './context.js';
-import { digests, idKey, withPolicies } from './desired.js';
+import { digests, idKey, withPolicies } from '../config/desired.js';
 import type { Change } from './plan.js';
 import type { Notice, Outcome } from './provider.js';
 import { conditionOf, mergeConditions, type ConditionInput } from './status.js';

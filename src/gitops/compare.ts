@@ -5,8 +5,8 @@
 // replaceOn).
 import { KINDS } from '../api/index.js';
 import { replacing } from '../engine/diff.js';
-import type { Desired } from '../engine/desired.js';
-import { digests } from '../engine/desired.js';
+import type { Desired } from '../config/desired.js';
+import { digests } from '../config/desired.js';
 import { makePlan, type Plan } from '../engine/plan.js';
 import { ProviderRegistry, type Provider } from '../engine/provider.js';
 import type { MasterKey } from '../store/master-key.js';

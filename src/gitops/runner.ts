@@ -13,7 +13,7 @@ import { join, relative } from 'node:path';
 import type { Diagnostic } from '../config/diagnostics.js';
 import { applyPlan, type ResourceResult } from '../engine/apply.js';
 import { show } from '../engine/context.js';
-import type { Desired } from '../engine/desired.js';
+import type { Desired } from '../config/desired.js';
 import { hasChanges, makePlan, type Plan } from '../engine/plan.js';
 import type { SecretResolver } from '../config/secrets.js';
 import type { Engine } from '../engine/context.js';

@@ -3,7 +3,7 @@
 // resync queues every key again to catch drift; stop() finishes the reconciles under way.
 import { KINDS, kindNamed, tenantRules, type Resource, type RuleViolation } from '../api/index.js';
 import type { Engine } from '../engine/context.js';
-import { secretRefs } from '../engine/desired.js';
+import { secretRefs } from '../config/desired.js';
 import type { SecretResolver } from '../config/secrets.js';
 import type { Logger } from '../observe/log.js';
 import type { Registry } from '../observe/metrics.js';

@@ -8,7 +8,7 @@ import { kindNamed, type KindDefinition, type RuleViolation } from '../api/index
 import { applyPlan } from '../engine/apply.js';
 import { canonical } from '../util/canonical.js';
 import type { Engine } from '../engine/context.js';
-import { desiredOf } from '../engine/desired.js';
+import { desiredOf } from '../config/desired.js';
 import { makePlan, planResource } from '../engine/plan.js';
 import { reconcileResource } from '../engine/reconcile.js';
 import type { SecretResolver } from '../config/secrets.js';

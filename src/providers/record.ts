@@ -5,7 +5,7 @@
 import type { z } from 'zod';
 import type { FileSource, KindDefinition } from '../api/index.js';
 import { replacing } from '../engine/diff.js';
-import type { Desired } from '../engine/desired.js';
+import type { Desired } from '../config/desired.js';
 import type { Notice, Outcome, Provider, ProviderContext, SyncOptions, SyncReport } from '../engine/provider.js';
 import { readyOf } from '../engine/status.js';
 import type { SecretResolver } from '../config/secrets.js';

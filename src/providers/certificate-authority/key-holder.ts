@@ -2,7 +2,7 @@
 // self-signed (Local), signed by another CertificateAuthority (issuerRef), or signed by the
 // customer's CA from the CSR status publishes (externalSigner).
 import { createPublicKey, X509Certificate, type KeyObject } from 'node:crypto';
-import type { Desired } from '../../engine/desired.js';
+import type { Desired } from '../../config/desired.js';
 import type { Outcome, ProviderContext } from '../../engine/provider.js';
 import { parseDuration } from '../../api/duration.js';
 import { certificationRequest, CLOCK_SKEW_MS, issueCertificate, KeyUsage, toPem } from '../../pki/certificate.js';

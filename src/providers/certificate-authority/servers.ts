@@ -1,7 +1,7 @@
 // CAs that are servers: SCEP on-premises (RFC 8894), public cloud over ACME (RFC 8555), and the
 // non-SCEP on-premises CA reached by mutual TLS. Reconcile checks that each answers as it should.
 import { X509Certificate } from 'node:crypto';
-import type { Desired } from '../../engine/desired.js';
+import type { Desired } from '../../config/desired.js';
 import type { Outcome, ProviderContext } from '../../engine/provider.js';
 import { acmeAccount, AcmeError } from '../../pki/acme.js';
 import { toPem } from '../../pki/certificate.js';

@@ -5,7 +5,7 @@ import { createHash, X509Certificate } from 'node:crypto';
 import { parseDuration } from '../../api/duration.js';
 import { sha256 } from '../../util/canonical.js';
 import { blobAad } from '../../engine/context.js';
-import type { Desired } from '../../engine/desired.js';
+import type { Desired } from '../../config/desired.js';
 import type { ProviderContext } from '../../engine/provider.js';
 import { OID, type San } from '../../pki/certificate.js';
 import { encodeName, escapeDnValue, parseDn } from '../../pki/name.js';

@@ -1,7 +1,7 @@
 // An uploaded certificate: PEM, DER or PKCS#12 (opened with its password), X.509 v3 only; status
 // shows what it is, and notifications say when it expires.
 import { X509Certificate } from 'node:crypto';
-import type { Desired } from '../../engine/desired.js';
+import type { Desired } from '../../config/desired.js';
 import type { Notice, Outcome } from '../../engine/provider.js';
 import { readPkcs12 } from '../../pki/pkcs12.js';
 import { certificateInfo, readCertificates, type CertificateInfo } from '../../pki/x509.js';

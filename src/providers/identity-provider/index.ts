@@ -3,7 +3,7 @@
 // administrator to give the IdP (mdmops idp metadata).
 import { IdentityProvider } from '../../api/index.js';
 import { createPublicKey } from 'node:crypto';
-import type { Desired } from '../../engine/desired.js';
+import type { Desired } from '../../config/desired.js';
 import type { Outcome, ProviderContext } from '../../engine/provider.js';
 import { parseIdpMetadata, serviceProviderMetadata, serviceProviderUrls, signingCertificateProblem, type IdpMetadata } from '../../identity/saml-metadata.js';
 import { issueCertificate, KeyUsage } from '../../pki/certificate.js';

@@ -1,13 +1,13 @@
 // The desired state of one resource, as the engine compares and applies it.
 import { basename } from 'node:path';
 import { FILE_EXTENSION, POLICY_FIELDS, type FileField, type Reference } from '../api/index.js';
-import type { ContentChecker } from '../config/content.js';
-import { fieldPath } from '../config/diagnostics.js';
-import type { ValidResource } from '../config/source.js';
+import type { ContentChecker } from './content.js';
+import { fieldPath } from './diagnostics.js';
+import type { ValidResource } from './source.js';
 import type { MasterKey } from '../store/master-key.js';
 import type { RecordMetadata, ResourceId } from '../store/types.js';
 import { canonical, sha256 } from '../util/canonical.js';
-import type { SecretRef, SecretResolver } from '../config/secrets.js';
+import type { SecretRef, SecretResolver } from './secrets.js';
 
 export interface Desired {
   id: ResourceId;
