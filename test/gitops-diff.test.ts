@@ -50,6 +50,18 @@ describe('mdmops diff', () => {
     expect(same.stdout).toContain('No changes: 5 resources up to date.');
   });
 
+  it('shows labels only when they change', () => {
+    const labelled = (priority: number, team: string) => space('emea', priority).replace('metadata:\n', `metadata:\n  labels: { team: ${team} }\n`);
+    const l1 = repos.commit('labelled', { 'config/tenant.yaml': labelled(1, 'a') });
+    const l2 = repos.commit('priority', { 'config/tenant.yaml': labelled(2, 'a') });
+    const l3 = repos.commit('team', { 'config/tenant.yaml': labelled(2, 'b') });
+    const priority = diff(['--from', l1, '--to', l2, '-f', 'config']).stdout;
+    expect(priority).toContain('~ spec.priority: 1 -> 2');
+    expect(priority).not.toContain('metadata');
+    expect(diff(['--from', l2, '--to', l3, '-f', 'config']).stdout).toContain('~ metadata.labels.team: a -> b');
+    git(repos.clone, 'reset', '--quiet', '--hard', v2);
+  });
+
   it('reads commits, not the working tree', () => {
     writeFileSync(join(repos.clone, 'config/tenant.yaml'), connector('Trace'));
     const r = diff(['--from', 'HEAD', '--to', 'HEAD', '-f', 'config']);

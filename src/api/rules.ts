@@ -2,7 +2,7 @@
 import { BUILTIN_VARIABLES, DEFAULT_NAMESPACE } from './common.js';
 import type { Path } from './kind.js';
 import type { Resource } from './resource.js';
-import type { CertificateAuthoritySpec } from './kinds/certificate-authority.js';
+import { CA_CAPABILITIES, CA_TYPES, type CertificateAuthoritySpec } from './kinds/certificate-authority.js';
 import type { CertificateConfigurationSpec } from './kinds/certificate-configuration.js';
 import type { IdentityProviderSpec } from './kinds/identity-provider.js';
 import type { SpaceSpec } from './kinds/space.js';
@@ -21,7 +21,7 @@ const of = <S>(tenant: Tenant, kind: string) => tenant.filter((r) => r.kind === 
 
 /** Every rule, over the resources of one tenant (namespace). */
 export function tenantRules(tenant: Tenant): RuleViolation[] {
-  return [singleIdentityProvider, identityProviderSource, intermediateIssuer, usagesNeedCapableCa, scepNeedsRsa, crossSpaceOnlyInDefaultSpace, spaces, knownVariables, sqlMappingFields].flatMap((rule) =>
+  return [singleIdentityProvider, identityProviderSource, intermediateIssuer, usagesNeedCapableCa, rsaOnlyCas, crossSpaceOnlyInDefaultSpace, spaces, knownVariables, sqlMappingFields].flatMap((rule) =>
     rule(tenant),
   );
 }
@@ -58,7 +58,7 @@ function intermediateIssuer(tenant: Tenant): RuleViolation[] {
   const types = new Map(cas.map((ca) => [ca.metadata.name, ca.spec.type]));
   return cas.flatMap((ca) => {
     const issuer = ca.spec.issuerRef && types.get(ca.spec.issuerRef.name);
-    if (!issuer || issuer === 'Local' || issuer === 'Intermediate') return [];
+    if (!issuer || CA_CAPABILITIES[issuer].holdsKey) return [];
     return [{
       resource: ca,
       path: ['spec', 'issuerRef'],
@@ -68,7 +68,7 @@ function intermediateIssuer(tenant: Tenant): RuleViolation[] {
   });
 }
 
-const USAGE_CAS = ['Local', 'Intermediate', 'ScepOnPremises'];
+const USAGE_CAS = CA_TYPES.filter((t) => CA_CAPABILITIES[t].extendedUsages);
 const USAGE_NAMES = { ipsec: 'IPSEC', smartCardLogon: 'smart-card logon', customOids: 'custom OIDs' } as const;
 
 /** IPSEC, smart-card logon and custom OIDs exist only for Local, Intermediate and SCEP CAs. */
@@ -84,17 +84,17 @@ function usagesNeedCapableCa(tenant: Tenant): RuleViolation[] {
         resource: cfg,
         path: ['spec', 'identity', 'usages', u],
         message: `${USAGE_NAMES[u]} cannot be used with a ${caType} CA`,
-        hint: 'IPSEC, smart-card logon and custom OIDs need a Local, Intermediate or ScepOnPremises CA',
+        hint: `IPSEC, smart-card logon and custom OIDs need a ${USAGE_CAS.slice(0, -1).join(', ')} or ${USAGE_CAS.at(-1)} CA`,
       }));
   });
 }
 
 /** SCEP returns the certificate encrypted to the requester's key: RSA key transport only. */
-function scepNeedsRsa(tenant: Tenant): RuleViolation[] {
-  const scep = new Set(of<CertificateAuthoritySpec>(tenant, 'CertificateAuthority').filter((ca) => ca.spec.type === 'ScepOnPremises').map((ca) => ca.metadata.name));
+function rsaOnlyCas(tenant: Tenant): RuleViolation[] {
+  const rsaOnly = new Set(of<CertificateAuthoritySpec>(tenant, 'CertificateAuthority').filter((ca) => CA_CAPABILITIES[ca.spec.type].rsaKeysOnly).map((ca) => ca.metadata.name));
   return of<CertificateConfigurationSpec>(tenant, 'CertificateConfiguration').flatMap((cfg) => {
     const id = cfg.spec.identity;
-    if (!id || !scep.has(id.certificateAuthorityRef.name) || id.keyAlgorithm.startsWith('RSA-')) return [];
+    if (!id || !rsaOnly.has(id.certificateAuthorityRef.name) || id.keyAlgorithm.startsWith('RSA-')) return [];
     return [{ resource: cfg, path: ['spec', 'identity', 'keyAlgorithm'], message: `${id.keyAlgorithm} cannot be enrolled over SCEP, which needs an RSA key`, hint: 'use keyAlgorithm RSA-2048, RSA-3072 or RSA-4096' }];
   });
 }

@@ -5,7 +5,7 @@ import type { ContentChecker } from './content.js';
 import { fieldPath } from './diagnostics.js';
 import type { ValidResource } from './source.js';
 import type { MasterKey } from '../store/master-key.js';
-import type { RecordMetadata, ResourceId } from '../store/types.js';
+import type { RecordMetadata, ResourceId, StoredRecord } from '../store/types.js';
 import { canonical, sha256 } from '../util/canonical.js';
 import type { SecretRef, SecretResolver } from './secrets.js';
 
@@ -119,6 +119,21 @@ function setAt(target: Record<string, unknown>, path: (string | number)[], value
   let at = target as Record<string | number, unknown>;
   for (const p of path.slice(0, -1)) at = at[p] as Record<string | number, unknown>;
   at[path[path.length - 1]!] = value;
+}
+
+/** The record a desired resource becomes once applied: the one place a stored record is made from one. */
+export function recordOf(d: Desired, applied: { generation: number; status: Record<string, unknown>; updatedAt: string }): StoredRecord {
+  return {
+    ...d.id,
+    spec: d.spec,
+    specHash: d.specHash,
+    desiredHash: d.desiredHash,
+    files: Object.fromEntries(Object.entries(d.files).map(([path, f]) => [path, { name: f.name }])),
+    secrets: digests(d.secrets),
+    managed: true,
+    ...applied,
+    ...(d.metadata ? { metadata: d.metadata } : {}),
+  };
 }
 
 export function digests<T extends { digest: string | null }>(m: Record<string, T>): Record<string, T['digest']> {

@@ -8,7 +8,7 @@ import type { AuditEntry, Notification, StoredRecord, Write } from '../store/typ
 import { canonical } from '../util/canonical.js';
 import { messageOf } from '../util/message-of.js';
 import { blobAad, providerContext, show, type Engine } from './context.js';
-import { digests, idKey, withPolicies } from '../config/desired.js';
+import { idKey, recordOf, withPolicies } from '../config/desired.js';
 import type { Change } from './plan.js';
 import type { Notice, Outcome } from './provider.js';
 import { conditionOf, mergeConditions, type ConditionInput } from './status.js';
@@ -155,19 +155,7 @@ async function act(engine: Engine, c: Change, run: ReconcileRun, at: string, act
 
   let record = base;
   if (changed || c.adopt || c.refresh) {
-    record = {
-      ...c.id,
-      spec: d.spec,
-      specHash: d.specHash,
-      desiredHash: d.desiredHash,
-      generation,
-      files: Object.fromEntries(Object.entries(d.files).map(([path, f]) => [path, { name: f.name }])),
-      secrets: digests(d.secrets),
-      status,
-      managed: true,
-      updatedAt: at,
-      ...(d.metadata ? { metadata: d.metadata } : {}),
-    };
+    record = recordOf(d, { generation, status, updatedAt: at });
     writes.push({ op: 'putRecord', record });
     for (const [path, f] of Object.entries(d.files)) writes.push(sealed(engine, c, `file:${path}`, f.bytes));
     for (const b of outcome.blobs ?? []) writes.push(sealed(engine, c, b.purpose, b.value));

@@ -6,7 +6,7 @@
 import { KINDS } from '../api/index.js';
 import { replacing } from '../engine/diff.js';
 import type { Desired } from '../config/desired.js';
-import { digests } from '../config/desired.js';
+import { recordOf } from '../config/desired.js';
 import { makePlan, type Plan } from '../engine/plan.js';
 import { ProviderRegistry, type Provider } from '../engine/provider.js';
 import type { MasterKey } from '../store/master-key.js';
@@ -99,18 +99,7 @@ export interface CompareOptions {
 
 export async function compareRevisions(from: Desired[], to: Desired[], opts: CompareOptions): Promise<Plan> {
   const at = new Date(0).toISOString();
-  const records: StoredRecord[] = from.map((d) => ({
-    ...d.id,
-    spec: d.spec,
-    specHash: d.specHash,
-    desiredHash: d.desiredHash,
-    generation: 1,
-    files: Object.fromEntries(Object.entries(d.files).map(([path, f]) => [path, { name: f.name }])),
-    secrets: digests(d.secrets),
-    status: {},
-    managed: true,
-    updatedAt: at,
-  }));
+  const records: StoredRecord[] = from.map((d) => recordOf(d, { generation: 1, status: {}, updatedAt: at }));
   const inventory = from.map((d) => ({ ...d.id, source: opts.source, revision: 'from', appliedAt: at }));
   const engine = { store: new RevisionStore(records, inventory), key: opts.key, providers: new ProviderRegistry(KINDS.map((k) => offlineProvider(opts.providers.get(k.kind)))) };
   return makePlan(engine, to, { source: opts.source, revision: opts.revision });

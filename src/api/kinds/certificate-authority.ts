@@ -5,6 +5,23 @@ import { duration, fileSource, httpUrl, keyAlgorithm, policies, ref, secretRef, 
 import { parseDuration } from '../duration.js';
 
 export const CA_TYPES = ['Local', 'Intermediate', 'PublicCloud', 'ScepOnPremises', 'NonScepOnPremises'] as const;
+export type CaType = (typeof CA_TYPES)[number];
+
+/** What each type of CA can do: the rules (api/rules.ts) and the provider read this table. */
+export const CA_CAPABILITIES: Record<CaType, {
+  /** mdmops holds its key pair and signs with it (and so may sign intermediates). */
+  holdsKey: boolean;
+  /** It issues IPSEC, smart-card logon and custom-OID certificates. */
+  extendedUsages: boolean;
+  /** The key it certifies must be RSA (SCEP returns the certificate encrypted to it). */
+  rsaKeysOnly: boolean;
+}> = {
+  Local: { holdsKey: true, extendedUsages: true, rsaKeysOnly: false },
+  Intermediate: { holdsKey: true, extendedUsages: true, rsaKeysOnly: false },
+  PublicCloud: { holdsKey: false, extendedUsages: false, rsaKeysOnly: false },
+  ScepOnPremises: { holdsKey: false, extendedUsages: true, rsaKeysOnly: true },
+  NonScepOnPremises: { holdsKey: false, extendedUsages: false, rsaKeysOnly: false },
+};
 
 export const subject = z
   .strictObject({
