@@ -13,6 +13,7 @@ import { registerCertificates } from './certificates.js';
 import { registerSync } from './sync.js';
 import { registerDirectory } from './directory.js';
 import { registerRun } from './run.js';
+import { registerServe } from './serve.js';
 import { registerDiff } from './diff.js';
 import { registerController } from './controller.js';
 import { messageOf } from '../util/message-of.js';
@@ -35,6 +36,7 @@ export function buildProgram(): Command {
   registerSync(program);
   registerDirectory(program);
   registerRun(program);
+  registerServe(program);
   registerDiff(program);
   registerController(program);
   registerSchema(program);

@@ -44,9 +44,14 @@ afterAll(killAll);
 process.on('exit', killAll);
 
 /** `listenHost` '' listens on every interface (the tests still call it on 127.0.0.1). */
-export async function startRun(cwd: string, args: string[], env: NodeJS.ProcessEnv = {}, listenHost = '127.0.0.1'): Promise<RunningMdmops> {
+export function startRun(cwd: string, args: string[], env: NodeJS.ProcessEnv = {}, listenHost = '127.0.0.1'): Promise<RunningMdmops> {
+  return startMdmops('run', cwd, args, env, listenHost);
+}
+
+/** A long-running mode (run, serve), listening on a free port. */
+export async function startMdmops(command: string, cwd: string, args: string[], env: NodeJS.ProcessEnv = {}, listenHost = '127.0.0.1'): Promise<RunningMdmops> {
   const port = await freePort();
-  const child = spawn(NODE, [BIN_PATH, 'run', ...args, '--listen', `${listenHost}:${port}`], {
+  const child = spawn(NODE, [BIN_PATH, command, ...args, '--listen', `${listenHost}:${port}`], {
     cwd,
     env: { ...process.env, NO_COLOR: '1', MDMOPS_LOG_JSON: '1', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -63,7 +68,7 @@ export async function startRun(cwd: string, args: string[], env: NodeJS.ProcessE
     const deadline = Date.now() + limitMs;
     let last: Status;
     for (;;) {
-      if (!running.has(child)) throw new Error(`mdmops run exited while waiting for ${what}:\n${out.slice(-4000)}`);
+      if (!running.has(child)) throw new Error(`mdmops ${command} exited while waiting for ${what}:\n${out.slice(-4000)}`);
       try {
         last = await status();
         const got = check(last);

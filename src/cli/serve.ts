@@ -1,0 +1,110 @@
+// mdmops serve: the long-running mode on the tenant store alone, with no configuration source:
+// /healthz, /readyz, /metrics and GET /status as `run` serves them, and the identity sources synced
+// on their syncInterval. Configuration reaches the store by `mdmops apply` (or another mode).
+import { Option, type Command } from 'commander';
+import { conditionOf, readyOf } from '../engine/status.js';
+import { show } from '../engine/context.js';
+import { runDueSyncs } from '../engine/scheduled-sync.js';
+import { createLogger } from '../observe/log.js';
+import { Registry } from '../observe/metrics.js';
+import { serveHttp } from '../server/http.js';
+import { messageOf } from '../util/message-of.js';
+import { UserError } from './errors.js';
+import { duration, outboundOptions, outboundPolicy, parseListen, secretFlag, type OutboundFlags } from './flags.js';
+import { openSession, storeOptions, type Session, type StoreOptions } from './session.js';
+
+interface ServeOptions extends StoreOptions, OutboundFlags {
+  listen: string;
+  apiTokenFile?: string;
+  interval: string;
+}
+
+export function registerServe(program: Command) {
+  outboundOptions(storeOptions(
+    program
+      .command('serve')
+      .description('Serve the tenant store: health, metrics and the status API, and identity sources synced on their syncInterval. Apply configuration with mdmops apply.')
+      .option('--listen <[host]:port>', 'address of /healthz, /readyz, /metrics and /status (:8080 listens on every interface)', '127.0.0.1:8080')
+      .addOption(new Option('--api-token-file <file>', 'bearer token of the status API (or set MDMOPS_API_TOKEN); without one, /status answers only on a loopback --listen'))
+      .option('--interval <duration>', 'how often to look for identity sources whose sync is due', '30s'),
+  ))
+    .addHelpText('after', '\nExample:\n  mdmops serve --listen 127.0.0.1:8080')
+    .action(async (opts: ServeOptions) => {
+      const listen = parseListen(opts.listen);
+      const intervalMs = duration('--interval', opts.interval, 1000);
+      const apiToken = secretFlag('--api-token-file', opts.apiTokenFile, 'MDMOPS_API_TOKEN');
+      const log = createLogger();
+      const outbound = outboundPolicy(opts);
+      const session = await openSession(opts);
+      session.outbound = outbound;
+      const metrics = new Registry();
+      const rounds = metrics.counter('mdmops_serve_sync_rounds_total', 'Scheduled sync rounds of identity sources, by result (synced, failed).');
+      let lastCheck: string | undefined;
+      let http;
+      try {
+        try {
+          http = await serveHttp({ host: listen.host, port: listen.port, metrics, notReady: () => undefined, routes: { 'GET /status': async () => ({ status: 200, body: await storeStatus(session, lastCheck) }) }, apiToken, hooks: {} });
+        } catch (e) {
+          throw new UserError(`--listen ${opts.listen}: ${messageOf(e)}`);
+        }
+        log.info({ host: listen.host, port: http.port, store: session.store.location }, `serving the tenant store at ${session.store.location}; listening on ${listen.host}:${http.port} (/healthz, /readyz, /metrics, /status)`);
+
+        let stopping = false;
+        let wake: (() => void) | undefined;
+        const stop = (signal: string) => {
+          log.info({ signal }, `${signal}: stopping once the sync under way is done`);
+          stopping = true;
+          wake?.();
+        };
+        process.on('SIGTERM', stop);
+        process.on('SIGINT', stop);
+        try {
+          while (!stopping) {
+            // Tenants share this server when the store holds several: their URLs then reach no internal address unless allowed.
+            const tenants = new Set((await session.store.listRecords()).map((r) => r.tenant));
+            outbound.allowInternal = !!opts.allowInternalTargets || tenants.size <= 1;
+            for (const { source, report } of await runDueSyncs(session, session.secrets, 'mdmops serve')) {
+              const counts = { users: report.userCount, added: report.added, updated: report.updated, removed: report.removed };
+              const failed = report.error ?? report.blocked;
+              rounds.inc({ result: failed ? 'failed' : 'synced' });
+              if (failed) log.warn({ source, ...counts }, `scheduled sync of ${source} changed nothing: ${failed}`);
+              else log.info({ source, ...counts }, `synced ${source}`);
+            }
+            lastCheck = new Date().toISOString();
+            if (!stopping) await new Promise<void>((resolve) => {
+              wake = resolve;
+              setTimeout(resolve, intervalMs).unref();
+            });
+          }
+        } finally {
+          process.off('SIGTERM', stop);
+          process.off('SIGINT', stop);
+        }
+        log.info('stopped');
+      } finally {
+        await http?.close();
+        await session.close();
+        log.flush();
+      }
+    });
+}
+
+/** What GET /status says in serve mode: every resource of the store, and the sources' last syncs. */
+async function storeStatus(session: Session, lastCheck: string | undefined): Promise<Record<string, unknown>> {
+  const records = await session.store.listRecords();
+  const resources = records.map((r) => {
+    const ready = readyOf(r.status);
+    return { resource: show(r), ready: ready?.status ?? 'Unknown', reason: ready?.reason ?? null, message: ready?.message ?? null, synced: conditionOf(r.status, 'Synced')?.status ?? 'Unknown' };
+  });
+  const sources = records
+    .filter((r) => session.providers.get(r.kind).sync)
+    .map((r) => ({ source: show(r), lastSyncTime: r.status.lastSyncTime ?? null, userCount: r.status.userCount ?? null, lastError: r.status.lastError ?? null }));
+  return {
+    mode: 'serve',
+    store: session.store.location,
+    lastSyncCheck: lastCheck ?? null,
+    summary: { resources: resources.length, ready: resources.filter((r) => r.ready === 'True').length, notReady: resources.filter((r) => r.ready !== 'True').length },
+    resources,
+    sources,
+  };
+}
