@@ -104,8 +104,20 @@ export class Reconciler {
       return { retry: false, changed: false };
     }
     if (obj.metadata.deletionTimestamp) return this.finalize(key, obj, def);
-    if (!(obj.metadata.finalizers ?? []).includes(FINALIZER)) await this.addFinalizer(obj, def);
+    // The finalizer goes on while the tenant is reconciled (one API round trip less to wait for);
+    // both are done before this reconcile is.
+    const finalizing = (obj.metadata.finalizers ?? []).includes(FINALIZER) ? undefined : this.addFinalizer(obj, def);
+    finalizing?.catch(() => undefined); // awaited below: a failure must not go unhandled meanwhile
+    try {
+      return await this.reconcileObject(key, obj, def);
+    } finally {
+      await finalizing;
+    }
+  }
 
+  private async reconcileObject(key: string, obj: KubeObject, def: KindDefinition): Promise<Outcome> {
+    const { namespace = 'default', name } = obj.metadata;
+    const kind = def.kind;
     const checked = checkCustomResource(obj, def, (r) => !!this.d.lookup(r.kind, namespace, r.name), () => this.d.broken(namespace, key));
     if ('reason' in checked) {
       // Invalid: nothing is applied until the spec changes; a missing reference is waited for
