@@ -1,14 +1,23 @@
 // Certificate authorities and identity certificates through the CLI, checked with openssl.
 import { execFileSync } from 'node:child_process';
-import { X509Certificate } from 'node:crypto';
+import { randomBytes, X509Certificate } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { validatePaths } from '../src/config/validate.js';
+import { applyPlan } from '../src/engine/apply.js';
 import { canonical } from '../src/util/canonical.js';
+import type { Engine } from '../src/engine/context.js';
+import { desiredOf } from '../src/config/desired.js';
+import { makePlan } from '../src/engine/plan.js';
+import { StandaloneSecrets } from '../src/config/secrets.js';
+import { defaultProviders } from '../src/providers/index.js';
+import { MasterKey } from '../src/store/master-key.js';
+import { openStore, parseStoreSpec } from '../src/store/open.js';
 import { contentText, decideWork, targetsFor, type IdentitySpec, type Target } from '../src/providers/certificate-configuration/identity.js';
 import { reachedUsers } from '../src/providers/certificate-configuration/distribution.js';
 import { certificateDue } from '../src/providers/certificate-authority/key-holder.js';
-import type { IssuedCertificate } from '../src/store/types.js';
+import type { IssuedCertificate, Write } from '../src/store/types.js';
 import { deleteUser, putUsers, type UserSeed } from './support/seed.js';
 import { BIN_PATH, NODE } from './support/cli.js';
 import { doc, workspace, type Workspace } from './support/workspace.js';
@@ -185,6 +194,45 @@ describe('apply on a terminal', () => {
     expect(out).toMatch(/\rCertificateConfiguration\/wifi: [\d,]+ \/ 300 identity certificates, [\d,]+\/s/);
     expect(out).toContain('CertificateConfiguration/wifi updated');
     expect(listed(ws, 'wifi')).toHaveLength(300);
+  });
+});
+
+describe('observing what has not changed', () => {
+  const ws = workspace();
+
+  it('opens no CA key to plan, nor in a no-op apply; issuing opens the issuing CA\'s', async () => {
+    ws.write('config/pki.yaml', source + root + issuing + identity('{ clientAuthentication: true }'));
+    const engine: Engine = { store: await openStore(parseStoreSpec(`sqlite:${join(ws.dir, 'tenant.db')}`)), key: new MasterKey(randomBytes(32)), providers: defaultProviders() };
+    const secrets = new StandaloneSecrets(join(ws.dir, 'secrets'), { MDMOPS_SECRET_ENTRA__SECRET: 'x' });
+    const opened: string[] = [];
+    const getBlob = engine.store.getBlob.bind(engine.store);
+    engine.store.getBlob = (id, purpose) => (opened.push(`${id.name}#${purpose}`), getBlob(id, purpose));
+    const plan = async () => {
+      const result = validatePaths([join(ws.dir, 'config')]);
+      const desired = [];
+      for (const v of result.resources) desired.push(await desiredOf(v, result.content, secrets, engine.key));
+      return makePlan(engine, desired, { source: 'test', revision: 'r1' });
+    };
+    const apply = async () => applyPlan(engine, await plan(), { actor: 'test', secrets });
+    try {
+      await apply();
+      await engine.store.commit(users.map((u) => ({ op: 'putUser', user: { tenant: 'default', source: 'EntraIdSource/entra', labels: {}, ...u } }) as Write));
+
+      opened.length = 0;
+      const work = await plan();
+      expect(work.changes.filter((c) => c.action !== 'no-op').map((c) => [c.id.name, c.action, c.impact])).toEqual([['vpn', 'update', ['issue 2 identity certificates']]]);
+      expect(opened).toEqual([]);
+      await applyPlan(engine, work, { actor: 'test', secrets });
+      expect(opened).toEqual(['issuing#private-key']);
+
+      opened.length = 0;
+      const again = await plan();
+      expect(again.changes.every((c) => c.action === 'no-op')).toBe(true);
+      expect((await applyPlan(engine, again, { actor: 'test', secrets })).writes).toBe(0);
+      expect(opened).toEqual([]);
+    } finally {
+      await engine.store.close();
+    }
   });
 });
 

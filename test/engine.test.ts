@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { applyPlan } from '../src/engine/apply.js';
-import { canonical, sha256 } from '../src/util/canonical.js';
+import { canonical, canonicallyEqual, sha256 } from '../src/util/canonical.js';
 import type { Engine } from '../src/engine/context.js';
 import { idKey, type Desired } from '../src/config/desired.js';
 import { makePlan, planResource } from '../src/engine/plan.js';
@@ -127,5 +127,23 @@ describe('the reconcile of one resource', () => {
 
     // Owned by another source: refused, as a whole plan would.
     expect((await planResource(engine, d, { ...run, source: 'other' })).problems[0]!.message).toBe('Connector/waits is managed by source "test" (revision r1)');
+  });
+});
+
+describe('comparing values as canonical text does', () => {
+  it('agrees with canonical(), whatever the key order, leaving out undefined fields', () => {
+    const pairs: [unknown, unknown][] = [
+      [{ a: 1, b: [1, { c: 'x', d: undefined }] }, { b: [1, { c: 'x' }], a: 1 }],
+      [{ a: 1 }, { a: 1, b: undefined }],
+      [{ a: 1 }, { a: 2 }],
+      [{ a: 1 }, { a: 1, b: null }],
+      [{ a: [1, 2] }, { a: [2, 1] }],
+      [{ a: [1] }, { a: [1, 1] }],
+      [{ a: {} }, { a: [] }],
+      [{ a: '1' }, { a: 1 }],
+      ['text', 'text'],
+      [null, {}],
+    ];
+    for (const [a, b] of pairs) expect(canonicallyEqual(a, b), `${canonical(a)} ${canonical(b)}`).toBe(canonical(a) === canonical(b));
   });
 });

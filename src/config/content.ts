@@ -14,6 +14,7 @@ import { messageOf } from '../util/message-of.js';
 /** Reads are cached for one validation: many resources may share a chain or an export. */
 export class ContentChecker {
   private readonly cache = new Map<string, Buffer | string>();
+  private readonly exports = new WeakMap<Buffer, GsqlExport>();
 
   constructor(private readonly limits: Limits) {}
 
@@ -39,8 +40,12 @@ export class ContentChecker {
         case 'saml-metadata':
           parseIdpMetadata(bytes.toString('utf8'));
           return [];
-        case 'gsql-export':
-          return this.checkGsql(v, field, parseGsqlExport(bytes.toString('utf8')));
+        case 'gsql-export': {
+          // Every SqlProvisioning of a configuration may name the same export: parsed once.
+          let gsql = this.exports.get(bytes);
+          if (!gsql) this.exports.set(bytes, (gsql = parseGsqlExport(bytes.toString('utf8'))));
+          return this.checkGsql(v, field, gsql);
+        }
       }
     } catch (e) {
       const line = (e as { line?: number }).line;

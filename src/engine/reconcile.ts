@@ -5,7 +5,7 @@
 // when to look again, as controller-runtime's RequeueAfter does.
 import type { SecretResolver } from '../config/secrets.js';
 import type { AuditEntry, Notification, StoredRecord, Write } from '../store/types.js';
-import { canonical } from '../util/canonical.js';
+import { canonical, canonicallyEqual } from '../util/canonical.js';
 import { messageOf } from '../util/message-of.js';
 import { blobAad, providerContext, show, type Engine } from './context.js';
 import { idKey, recordOf, withPolicies } from '../config/desired.js';
@@ -163,7 +163,7 @@ async function act(engine: Engine, c: Change, run: ReconcileRun, at: string, act
     writes.push({ op: 'putInventory', entry: { ...c.id, source: run.source, revision: run.revision, appliedAt: at } });
     const what = c.adopt && action === 'no-op' ? 'adopt' : c.drift && action === 'update' ? 'correct-drift' : action;
     if (changed || c.adopt) writes.push(audit(what, { fields: c.diffs.map((x) => x.path), ...(c.impact.length ? { work: c.impact } : {}) }));
-  } else if (base && (c.settings || canonical(base.status) !== canonical(status))) {
+  } else if (base && (c.settings || statusChanged(base.status, status))) {
     record = { ...base, spec: withPolicies(base.spec, d.spec), status };
     writes.push({ op: 'putRecord', record });
     if (c.settings) writes.push(audit('settings'));
@@ -206,6 +206,11 @@ export async function activeNotifications(engine: Engine): Promise<Map<string, M
 
 async function activeNotificationsOf(engine: Engine, c: Change): Promise<Map<string, Notification>> {
   return (await activeNotifications(engine)).get(c.key) ?? new Map();
+}
+
+/** Compared in place first: the canonical text of every status (certificates and all) costs a no-op apply much. */
+function statusChanged(a: Record<string, unknown>, b: Record<string, unknown>): boolean {
+  return !canonicallyEqual(a, b) && canonical(a) !== canonical(b);
 }
 
 function sealed(engine: Engine, c: Change, purpose: string, value: Buffer): Write {

@@ -167,11 +167,16 @@ const idParams = (id: ResourceId) => [id.tenant, id.kind, id.name];
 
 const idOf = (r: Record<string, unknown>): ResourceId => ({ tenant: r.tenant as string, kind: r.kind as string, name: r.name as string });
 
-const inventoryEntry = (r: Record<string, unknown>): InventoryEntry => ({ ...idOf(r), source: r.source as string, revision: r.revision as string, appliedAt: r.applied_at as string });
+// Records and inventory entries are read by the ten thousand: their fields are written out, as an
+// object that begins with a spread (...idOf(r)) gets a hidden class of its own in V8, which costs
+// memory and time in each.
+const inventoryEntry = (r: Record<string, unknown>): InventoryEntry => ({ tenant: r.tenant as string, kind: r.kind as string, name: r.name as string, source: r.source as string, revision: r.revision as string, appliedAt: r.applied_at as string });
 
 function toRecord(r: Record<string, unknown>): StoredRecord {
   return {
-    ...idOf(r),
+    tenant: r.tenant as string,
+    kind: r.kind as string,
+    name: r.name as string,
     spec: JSON.parse(r.spec as string),
     specHash: r.spec_hash as string,
     desiredHash: r.desired_hash as string,

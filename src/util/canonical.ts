@@ -4,9 +4,38 @@ import { createHash } from 'node:crypto';
 export function canonical(value: unknown): string {
   if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
   if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
-  const obj = value as Record<string, unknown>;
+  return `{${canonicalFields(value as Record<string, unknown>).map(([, text]) => text).join(',')}}`;
+}
+
+/** Each field of an object with its canonical text ("key":value), in the order canonical writes them. */
+export function canonicalFields(obj: Record<string, unknown>): [key: string, text: string][] {
   const keys = Object.keys(obj).filter((k) => obj[k] !== undefined).sort();
-  return `{${keys.map((k) => `${JSON.stringify(k)}:${canonical(obj[k])}`).join(',')}}`;
+  return keys.map((k) => [k, `${JSON.stringify(k)}:${canonical(obj[k])}`]);
+}
+
+/**
+ * Whether canonical(a) === canonical(b), found by walking both without building either text. True
+ * means equal; false may, rarely, be wrong (NaN), so a caller that must be exact checks canonical then.
+ */
+export function canonicallyEqual(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (a === null || b === null || typeof a !== 'object' || typeof b !== 'object') return false;
+  if (Array.isArray(a) || Array.isArray(b)) {
+    if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++) if (!canonicallyEqual(a[i], b[i])) return false;
+    return true;
+  }
+  const x = a as Record<string, unknown>;
+  const y = b as Record<string, unknown>;
+  // canonical leaves out keys whose value is undefined.
+  let defined = 0;
+  for (const k in x) {
+    if (!Object.hasOwn(x, k) || x[k] === undefined) continue;
+    if (!canonicallyEqual(x[k], y[k])) return false;
+    defined++;
+  }
+  for (const k in y) if (Object.hasOwn(y, k) && y[k] !== undefined) defined--;
+  return defined === 0;
 }
 
 export function sha256(data: string | Buffer): string {

@@ -94,6 +94,38 @@ export async function openSigner(ctx: ProviderContext, record: StoredRecord): Pr
   };
 }
 
+/** The CA certificate and those above it as status publishes them: PEM, as toPem wrote it (status is written by mdmops only). */
+export const chainPemOf = (status: Record<string, unknown>): string => [status.certificate, status.chain].filter((p): p is string => typeof p === 'string').join('');
+
+/** What deciding a Local or Intermediate CA's work takes, without its key. */
+export interface SignerFacts {
+  /** SHA-256 of its public key: what its identity certificates record as issuerKey. */
+  publicKeySha256: string;
+  /** Its certificate and those above it, PEM (see chainPemOf). */
+  chainPem: string;
+  /** When its certificate expires. */
+  notAfter: number;
+}
+
+/**
+ * What a Local or Intermediate CA holds, read from status (written when its key and certificate
+ * were made), so that observing it opens no key and parses no certificate. A record lacking a
+ * field has it computed from the key or certificate. Undefined while it has no key or certificate.
+ */
+export async function signerFacts(ctx: ProviderContext, record: StoredRecord): Promise<SignerFacts | undefined> {
+  const id = { tenant: record.tenant, kind: record.kind, name: record.name };
+  const status = record.status;
+  if (typeof status.certificate !== 'string' || !(await ctx.store.listBlobs(id)).includes('private-key')) return undefined;
+  let key = status.publicKeySha256;
+  if (typeof key !== 'string') {
+    const sealed = await ctx.blob(id, 'private-key');
+    if (!sealed) return undefined;
+    key = publicKeySha256(privateKey(sealed));
+  }
+  const notAfter = typeof status.notAfter === 'string' ? Date.parse(status.notAfter) : Date.parse(new X509Certificate(chainOf(status)[0]!).validTo);
+  return { publicKeySha256: key as string, chainPem: chainPemOf(status), notAfter };
+}
+
 /** The CA as an issuer, or why it cannot issue now. */
 export async function openIssuer(ctx: ProviderContext, tenant: string, name: string): Promise<Issuer | { waiting: string }> {
   const id = { tenant, kind: 'CertificateAuthority', name };
@@ -104,13 +136,19 @@ export async function openIssuer(ctx: ProviderContext, tenant: string, name: str
   const spec = record.spec;
 
   if (spec.type === 'Local' || spec.type === 'Intermediate') {
-    const signer = await openSigner(ctx, record);
-    if (!signer) return { waiting: `CertificateAuthority/${name} has no key or certificate yet` };
+    // Every plan asks every configuration's CA: its key is opened only when there is something to issue.
+    const facts = await signerFacts(ctx, record);
+    if (!facts) return { waiting: `CertificateAuthority/${name} has no key or certificate yet` };
     return {
-      key: publicKeySha256(signer.key),
-      chain: signer.chain,
-      notAfter: signer.notAfter,
+      key: facts.publicKeySha256,
+      get chain() {
+        return chainOf(status);
+      },
+      notAfter: facts.notAfter,
       async issueAll(profile, requests, each) {
+        if (!requests.length) return;
+        const signer = await openSigner(ctx, record);
+        if (!signer) throw new Error(`CertificateAuthority/${name} has no key or certificate`);
         const now = Date.now();
         const [family, size] = profile.keyAlgorithm.split('-');
         const input: TemplateInput = {

@@ -11,7 +11,7 @@ import { subjectName } from '../../pki/name.js';
 import { certificateInfo, readCertificates } from '../../pki/x509.js';
 import type { StoredRecord } from '../../store/types.js';
 import { dependencyReady, type Made } from '../record.js';
-import { openSigner, type Signer } from './issuer.js';
+import { openSigner, signerFacts, type SignerFacts } from './issuer.js';
 
 type Spec = Record<string, unknown> & { subject: Parameters<typeof subjectName>[0]; keyAlgorithm: string; validity: string; renewBefore: string };
 const DAY = 86_400_000;
@@ -51,15 +51,16 @@ export function certificateDue(status: Record<string, unknown>, spec: Spec, issu
   return undefined;
 }
 
-/** The CA that signs this intermediate, once it is Ready. */
-async function issuerOf(ctx: ProviderContext, d: Desired): Promise<Signer | undefined> {
+/** The CA that signs this intermediate, once it is Ready: its record, and what its status says (its key is opened only to sign). */
+async function issuerOf(ctx: ProviderContext, d: Desired): Promise<{ record: StoredRecord; facts: SignerFacts } | undefined> {
   const id = issuerId(d);
   if (!id || (await dependencyReady(ctx, id, 'Issuer'))) return undefined;
   const record = await ctx.record(id);
-  return record && openSigner(ctx, record);
+  const facts = record && (await signerFacts(ctx, record));
+  return facts && { record, facts };
 }
 
-const issuerFacts = (issuer: Signer | undefined) => issuer && { chain: issuer.chain.map((c) => toPem(c)).join(''), notAfter: issuer.notAfter };
+const issuerFacts = (issuer: { facts: SignerFacts } | undefined) => issuer && { chain: issuer.facts.chainPem, notAfter: issuer.facts.notAfter };
 
 export async function keyHolderReconcile(ctx: ProviderContext, d: Desired, record: StoredRecord | undefined): Promise<Made> {
   const spec = d.spec as Spec;
@@ -87,22 +88,24 @@ export async function keyHolderReconcile(ctx: ProviderContext, d: Desired, recor
   const issuer = issuerId(d) ? await issuerOf(ctx, d) : undefined;
   if (issuerId(d) && !issuer) return made({});
   if (!certificateDue(status, spec, issuerFacts(issuer), Date.now())) return made({});
+  const signer = issuer && (await openSigner(ctx, issuer.record));
+  if (issuer && !signer) return made({});
   const now = Date.now();
   // Validity counts from now, as for the certificates it issues: the backdating is extra.
   let notAfter = now + parseDuration(spec.validity);
   // An intermediate cannot usefully outlive the CA that signed it.
-  if (issuer) notAfter = Math.min(notAfter, issuer.notAfter);
+  if (signer) notAfter = Math.min(notAfter, signer.notAfter);
   const subject = subjectName(spec.subject);
   const der = await issueCertificate({
     subject,
     publicKey: createPublicKey(key),
-    issuer: issuer ?? { name: subject, key, publicKey: createPublicKey(key) },
+    issuer: signer ?? { name: subject, key, publicKey: createPublicKey(key) },
     notBefore: new Date(now - CLOCK_SKEW_MS),
     notAfter: new Date(notAfter),
     ca: {},
     keyUsage: [KeyUsage.digitalSignature, KeyUsage.keyCertSign, KeyUsage.cRLSign],
   });
-  return made(published(der, issuer?.chain ?? []));
+  return made(published(der, signer?.chain ?? []));
 }
 
 /** The committed signed certificate and chain of an external signer, checked against our key. */

@@ -136,12 +136,13 @@ export function describeWork(w: Work): string[] {
 async function survey(ctx: ProviderContext, d: Desired) {
   const id = d.spec.identity as IdentitySpec;
   const tenant = d.id.tenant;
-  const [users, spaces, existing, issuer] = await Promise.all([
+  const [users, existing, issuer] = await Promise.all([
     ctx.store.listUsers(tenant),
-    ctx.store.listRecords({ tenant, kind: 'Space' }),
     ctx.store.listCertificateFacts({ tenant, configuration: d.id.name }),
     openIssuer(ctx, tenant, id.certificateAuthorityRef.name),
   ]);
+  // Every plan surveys every configuration: the spaces are read only when there are users to place in them.
+  const spaces = users.length ? await ctx.store.listRecords({ tenant, kind: 'Space' }) : [];
   const reached = reachedUsers(d.spec as unknown as Distribution, users, spaces.map((s) => ({ name: s.name, ...(s.spec as Omit<SpaceMembers, 'name'>) })));
   const { targets, problems } = targetsFor(id, reached);
   const work = decideWork(targets, new Set(reached.map((u) => u.id)), existing, 'waiting' in issuer ? undefined : issuer, parseDuration(id.renewBefore), Date.now());
