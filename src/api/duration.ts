@@ -1,7 +1,11 @@
 // Durations as written in specs: 90s, 15m, 1h30m, 30d.
 export const DURATION_PATTERN = /^(\d+(ms|s|m|h|d))+$/;
 
-const UNIT_MS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+export const MINUTE = 60_000;
+export const HOUR = 60 * MINUTE;
+export const DAY = 24 * HOUR;
+
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1_000, m: MINUTE, h: HOUR, d: DAY };
 
 /** Milliseconds in a duration string; throws on a string the schema would refuse. */
 export function parseDuration(text: string): number {

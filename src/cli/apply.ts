@@ -1,7 +1,7 @@
 // mdmops apply -f PATH: validate everything, show the plan, and make the tenant match it.
 import type { Command } from 'commander';
 import { createInterface } from 'node:readline/promises';
-import { parseDuration } from '../api/duration.js';
+import { parseDuration, DAY } from '../api/duration.js';
 import { applyPlan, type ApplyResult, type ResourceResult } from '../engine/apply.js';
 import { show } from '../engine/context.js';
 import { hasChanges, makePlan, type Change } from '../engine/plan.js';
@@ -69,7 +69,7 @@ export function stopIfLockLost(signal: AbortSignal): void {
   if (signal.aborted) throw new UserError((signal.reason as Error).message);
 }
 
-const MAX_WAIT_MS = 24 * 3_600_000;
+const MAX_WAIT_MS = DAY;
 
 function waitDuration(wait: boolean | string): number {
   if (wait === true) return 5 * 60_000;

@@ -2,6 +2,7 @@
 // certificates) and writing the service provider's that administrators give their IdP.
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import { certificateInfo, type CertificateInfo } from '../pki/x509.js';
+import { DAY } from '../api/duration.js';
 
 export interface IdpMetadata {
   entityId: string;
@@ -62,7 +63,7 @@ export function signingCertificateProblem(certs: CertificateInfo[], now: Date, w
   const names = (list: CertificateInfo[]) => list.map((c) => `"${c.subject}" (until ${c.notAfter.slice(0, 10)})`).join(', ');
   if (!valid.length) return { reason: 'IdpCertificateExpired', message: `no signing certificate of the identity provider is in force: ${names(certs)}; ask for its current metadata`, blocking: true };
   const last = Math.max(...valid.map((c) => Date.parse(c.notAfter)));
-  if (last - now.getTime() < warnDays * 86_400_000) return { reason: 'IdpCertificateExpiring', message: `the identity provider's signing certificates expire within ${warnDays} days: ${names(valid)}`, blocking: false };
+  if (last - now.getTime() < warnDays * DAY) return { reason: 'IdpCertificateExpiring', message: `the identity provider's signing certificates expire within ${warnDays} days: ${names(valid)}`, blocking: false };
   return undefined;
 }
 

@@ -19,6 +19,7 @@ import forge from 'node-forge';
 import type { LookupFunction } from 'node:net';
 import { readCapped, TooLarge } from '../util/read-capped.js';
 import { messageOf } from '../util/message-of.js';
+import { HOUR, DAY } from '../api/duration.js';
 
 export interface ScepTransport {
   request(method: 'GET' | 'POST', url: string, body?: Buffer): Promise<{ status: number; contentType: string; body: Buffer }>;
@@ -264,7 +265,7 @@ function selfSignedCertificate(csr: Csr, key: KeyObject, digest: string): Buffer
     asn1.create(UNIVERSAL, T.INTEGER, false, serial.toString('binary')),
     signatureAlgorithm,
     csr.subject,
-    seq(utcTime(new Date(now - 3_600_000)), utcTime(new Date(now + 86_400_000))), // an hour back for clock skew
+    seq(utcTime(new Date(now - HOUR)), utcTime(new Date(now + DAY))), // an hour back for clock skew
     csr.subject,
     csr.spki,
   );

@@ -10,6 +10,7 @@ import { RoundBuilder } from './sync-round.js';
 import type { StoredRecord, Write } from '../store/types.js';
 import type { DirectoryUser, EntraIdSource } from '../api/index.js';
 import type { SpecOf, WithSpec } from './record.js';
+import { messageOf } from '../util/message-of.js';
 
 export interface SourceRead {
   groupCount: number;
@@ -122,7 +123,7 @@ export async function runSourceSync(ctx: ProviderContext, record: WithSpec<Store
       writes.push({ op: 'audit', entry: { at, ...id, action: 'sync', source: 'sync', revision: '-', actor: options.actor, detail: { added: built.added, updated: built.updated, removed: built.removed } } });
     }
   } catch (e) {
-    report.error = `${reader.where}: ${(e as Error).message}`;
+    report.error = `${reader.where}: ${messageOf(e)}`;
     problems.set(`${reader.prefix}Unreachable`, { severity: 'Warning', message: report.error });
     await listing.catch(() => undefined); // the read's error is the one to report
   }

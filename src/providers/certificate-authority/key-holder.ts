@@ -4,7 +4,7 @@
 import { createPublicKey, X509Certificate, type KeyObject } from 'node:crypto';
 import type { Desired } from '../../config/desired.js';
 import type { Outcome, ProviderContext } from '../../engine/provider.js';
-import { parseDuration } from '../../api/duration.js';
+import { parseDuration, DAY, HOUR } from '../../api/duration.js';
 import { certificationRequest, CLOCK_SKEW_MS, issueCertificate, KeyUsage, toPem } from '../../pki/certificate.js';
 import { makeKey, pkcs8, privateKey, publicKeySha256 } from '../../pki/keys.js';
 import { subjectName } from '../../pki/name.js';
@@ -14,8 +14,6 @@ import { dependencyReady, type Made } from '../record.js';
 import { openSigner, signerFacts, type SignerFacts } from './issuer.js';
 
 type Spec = Record<string, unknown> & { subject: Parameters<typeof subjectName>[0]; keyAlgorithm: string; validity: string; renewBefore: string };
-const DAY = 86_400_000;
-const HOUR = 3_600_000;
 
 const issuerId = (d: Desired) => {
   const ref = d.spec.issuerRef as { name: string } | undefined;

@@ -81,7 +81,7 @@ async function scepInspect(ctx: ProviderContext, d: Desired, status: Record<stri
     if (e instanceof ScepError && e.kind === 'pin') {
       return { ready: { status: false, reason: 'CAFingerprintMismatch', message: e.message }, notices: [{ reason: 'CAFingerprintMismatch', severity: 'Error', message: e.message }] };
     }
-    return unreachable('CAServerUnreachable', `SCEP CA ${d.spec.url}: ${(e as Error).message}`);
+    return unreachable('CAServerUnreachable', `SCEP CA ${d.spec.url}: ${messageOf(e)}`);
   }
 }
 
@@ -142,7 +142,7 @@ async function nonScepInspect(ctx: ProviderContext, d: Desired): Promise<Partial
   try {
     opened = readPkcs12(p12.bytes, password);
   } catch (e) {
-    return invalid(`cannot open spec.authenticationCertificate (${p12.name}): ${(e as Error).message}; check the secret passwordSecretRef names`);
+    return invalid(`cannot open spec.authenticationCertificate (${p12.name}): ${messageOf(e)}; check the secret passwordSecretRef names`);
   }
   const leaf = opened.certificates.find((c) => opened.key && new X509Certificate(c).checkPrivateKey(opened.key));
   if (!opened.key || !leaf) return invalid(`spec.authenticationCertificate (${p12.name}) holds no certificate with its private key`);

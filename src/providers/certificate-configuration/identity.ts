@@ -2,7 +2,7 @@
 // SAN templates expanded for that user. Issued when missing, renewed before expiry, issued again
 // when what it says (or the CA) changes, removed when the user is no longer reached.
 import { createHash, X509Certificate } from 'node:crypto';
-import { parseDuration } from '../../api/duration.js';
+import { parseDuration, HOUR } from '../../api/duration.js';
 import { sha256 } from '../../util/canonical.js';
 import { blobAad } from '../../engine/context.js';
 import type { Desired } from '../../config/desired.js';
@@ -15,6 +15,7 @@ import type { Made } from '../record.js';
 import { reachedUsers, type Distribution, type SpaceMembers } from './distribution.js';
 import { compile, expand } from './template.js';
 import type { CertificateFacts, DirectoryUser } from '../../api/index.js';
+import { messageOf } from '../../util/message-of.js';
 
 export interface IdentitySpec {
   certificateAuthorityRef: { name: string };
@@ -35,7 +36,6 @@ export interface Target {
 }
 
 const MAX_PROBLEMS = 10;
-const HOUR = 3_600_000;
 
 export function extendedKeyUsages(u: IdentitySpec['usages']): string[] {
   return [
@@ -85,7 +85,7 @@ export function targetsFor(id: IdentitySpec, users: DirectoryUser[]): { targets:
     try {
       parseDn(subject.value);
     } catch (e) {
-      problems.push(`${user.upn}: subject "${subject.value}": ${(e as Error).message}`);
+      problems.push(`${user.upn}: subject "${subject.value}": ${messageOf(e)}`);
       continue;
     }
     const subjectAltNames = sans.map((s) => ({ type: s.type, value: (s.e as { value: string }).value }));
@@ -171,7 +171,7 @@ export async function identityReconcile(ctx: ProviderContext, d: Desired): Promi
           if (issued instanceof Error) throw issued;
           writes.push({ op: 'putCertificate', certificate: recordOf(ctx, d, t, issuer.key, issued) });
         } catch (e) {
-          failures.push(`${t.user.upn}: ${(e as Error).message}`);
+          failures.push(`${t.user.upn}: ${messageOf(e)}`);
         }
       },
     );

@@ -1,12 +1,13 @@
 // An uploaded certificate: PEM, DER or PKCS#12 (opened with its password), X.509 v3 only; status
 // shows what it is, and notifications say when it expires.
+import { DAY } from '../../api/duration.js';
 import { X509Certificate } from 'node:crypto';
 import type { Desired } from '../../config/desired.js';
 import type { Notice, Outcome } from '../../engine/provider.js';
 import { readPkcs12 } from '../../pki/pkcs12.js';
 import { certificateInfo, readCertificates, type CertificateInfo } from '../../pki/x509.js';
+import { messageOf } from '../../util/message-of.js';
 
-const DAY = 86_400_000;
 export const EXPIRY_WARNING_DAYS = 30;
 
 function invalid(message: string): Partial<Outcome> {
@@ -28,7 +29,7 @@ export function inspectUploaded(d: Desired): Partial<Outcome> {
       if (!der) return invalid(`${where} holds no certificate`);
       cert = certificateInfo(der);
     } catch (e) {
-      return invalid(`cannot open ${where}: ${(e as Error).message}; check the secret passwordSecretRef names`);
+      return invalid(`cannot open ${where}: ${messageOf(e)}; check the secret passwordSecretRef names`);
     }
   } else {
     cert = readCertificates(file.bytes)[0];

@@ -11,10 +11,12 @@ import { makeKey, pkcs8 } from '../../pki/keys.js';
 import { subjectName } from '../../pki/name.js';
 import { fetchText } from '../../net/outbound.js';
 import { recordProvider, unreachable, type Made } from '../record.js';
+import { messageOf } from '../../util/message-of.js';
+import { DAY } from '../../api/duration.js';
 
 const SP_KEY = 'sp-key';
 const SP_CERTIFICATE = 'sp-certificate';
-const SP_VALIDITY_MS = 10 * 365 * 86_400_000;
+const SP_VALIDITY_MS = 10 * 365 * DAY;
 
 /** SAML metadata documents are a few KiB; 1 MiB leaves room for many signing certificates. */
 const METADATA_LIMITS = { maxBytes: 1 << 20, timeoutMs: 15_000 };
@@ -39,7 +41,7 @@ async function inspect(ctx: ProviderContext, d: Desired, status: Record<string, 
   try {
     xml = await idpMetadata(ctx, d);
   } catch (e) {
-    return unreachable('IdpMetadataUnreachable', `the identity provider's metadata cannot be fetched: ${(e as Error).message}`);
+    return unreachable('IdpMetadataUnreachable', `the identity provider's metadata cannot be fetched: ${messageOf(e)}`);
   }
   const sp = status.serviceProviderMetadata ? '' : '; set spec.serviceUrl to publish the service provider metadata';
   if (xml === undefined) return { ready: { status: true, reason: 'Recorded', message: `Entra ID authenticates users${sp}` } };
@@ -47,7 +49,7 @@ async function inspect(ctx: ProviderContext, d: Desired, status: Record<string, 
   try {
     m = parseIdpMetadata(xml);
   } catch (e) {
-    const message = `the identity provider's metadata is not usable: ${(e as Error).message}`;
+    const message = `the identity provider's metadata is not usable: ${messageOf(e)}`;
     return { ready: { status: false, reason: 'IdpMetadataInvalid', message }, notices: [{ reason: 'IdpMetadataInvalid', severity: 'Error', message }] };
   }
   const problem = signingCertificateProblem(m.signingCertificates, new Date());
