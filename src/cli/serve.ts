@@ -2,8 +2,7 @@
 // /healthz, /readyz, /metrics and GET /status as `run` serves them, and the identity sources synced
 // on their syncInterval. Configuration reaches the store by `mdmops apply` (or another mode).
 import { Option, type Command } from 'commander';
-import { conditionOf, readyOf } from '../engine/status.js';
-import { show } from '../engine/context.js';
+import { show, statusLines } from '../engine/context.js';
 import { runDueSyncs } from '../engine/scheduled-sync.js';
 import { createLogger } from '../observe/log.js';
 import { Registry } from '../observe/metrics.js';
@@ -92,10 +91,6 @@ export function registerServe(program: Command) {
 /** What GET /status says in serve mode: every resource of the store, and the sources' last syncs. */
 async function storeStatus(session: Session, lastCheck: string | undefined): Promise<Record<string, unknown>> {
   const records = await session.store.listRecords();
-  const resources = records.map((r) => {
-    const ready = readyOf(r.status);
-    return { resource: show(r), ready: ready?.status ?? 'Unknown', reason: ready?.reason ?? null, message: ready?.message ?? null, synced: conditionOf(r.status, 'Synced')?.status ?? 'Unknown' };
-  });
   const sources = records
     .filter((r) => session.providers.get(r.kind).sync)
     .map((r) => ({ source: show(r), lastSyncTime: r.status.lastSyncTime ?? null, userCount: r.status.userCount ?? null, lastError: r.status.lastError ?? null }));
@@ -103,8 +98,7 @@ async function storeStatus(session: Session, lastCheck: string | undefined): Pro
     mode: 'serve',
     store: session.store.location,
     lastSyncCheck: lastCheck ?? null,
-    summary: { resources: resources.length, ready: resources.filter((r) => r.ready === 'True').length, notReady: resources.filter((r) => r.ready !== 'True').length },
-    resources,
+    ...statusLines(records),
     sources,
   };
 }

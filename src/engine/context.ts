@@ -5,6 +5,7 @@ import type { MasterKey } from '../store/master-key.js';
 import type { ResourceId, Store, StoredRecord } from '../store/types.js';
 import { idKey } from '../config/desired.js';
 import type { ProviderContext, ProviderRegistry } from './provider.js';
+import { conditionOf, readyOf } from './status.js';
 
 export interface Engine {
   store: Store;
@@ -44,4 +45,14 @@ export function recordReferences(record: StoredRecord): string[] {
   } catch {
     return []; // a record edited into a shape its kind no longer reads references nothing we can name
   }
+}
+
+/** Each resource as the status API lists it, with the counts by readiness: one shape for run and serve. */
+export function statusLines(records: StoredRecord[]) {
+  const resources = records.map((r) => {
+    const ready = readyOf(r.status);
+    return { resource: show(r), ready: ready?.status ?? 'Unknown', reason: ready?.reason ?? null, message: ready?.message ?? null, synced: conditionOf(r.status, 'Synced')?.status ?? 'Unknown' };
+  });
+  const ready = resources.filter((r) => r.ready === 'True').length;
+  return { resources, summary: { resources: resources.length, ready, notReady: resources.length - ready } };
 }

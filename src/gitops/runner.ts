@@ -12,12 +12,12 @@
 import { join, relative } from 'node:path';
 import type { Diagnostic } from '../config/diagnostics.js';
 import { applyPlan, type ResourceResult } from '../engine/apply.js';
-import { show } from '../engine/context.js';
+import { show, statusLines } from '../engine/context.js';
 import type { Desired } from '../config/desired.js';
 import { hasChanges, makePlan, type Plan } from '../engine/plan.js';
 import type { SecretResolver } from '../config/secrets.js';
 import type { Engine } from '../engine/context.js';
-import { conditionOf, readyOf } from '../engine/status.js';
+import { readyOf } from '../engine/status.js';
 import type { Logger } from '../observe/log.js';
 import type { Registry } from '../observe/metrics.js';
 import type { ApplyLock } from '../store/apply-lock.js';
@@ -357,16 +357,7 @@ export class Runner {
 
   /** GET /status. */
   async status(): Promise<Record<string, unknown>> {
-    const resources = (await this.resourcesOfSource()).map((r) => {
-      const ready = readyOf(r.status);
-      return {
-        resource: show(r),
-        ready: ready?.status ?? 'Unknown',
-        reason: ready?.reason ?? null,
-        message: ready?.message ?? null,
-        synced: conditionOf(r.status, 'Synced')?.status ?? 'Unknown',
-      };
-    });
+    const { resources, summary } = statusLines(await this.resourcesOfSource());
     return {
       mode: this.src.mode,
       source: this.opts.source,
@@ -381,7 +372,7 @@ export class Runner {
       lastAttempt: this.lastAttempt ?? null,
       lastError: this.report.lastError ?? null,
       problems: this.report.problems(),
-      summary: { resources: resources.length, ready: resources.filter((r) => r.ready === 'True').length, notReady: resources.filter((r) => r.ready !== 'True').length },
+      summary,
       resources,
     };
   }
