@@ -31,6 +31,10 @@ command -v ldapsearch >/dev/null 2>&1 || missing="$missing ldap-utils"
 # git (real repositories for the GitOps tests, and its http-backend) and sshd (git over SSH).
 command -v git >/dev/null 2>&1 || missing="$missing git"
 [ -x /usr/sbin/sshd ] || missing="$missing openssh-server"
+# tinyproxy (the HTTP CONNECT proxy the connector tests dial out through) and socat (the bridge
+# into a test network namespace, where a connector's customer network is made).
+command -v tinyproxy >/dev/null 2>&1 || missing="$missing tinyproxy"
+command -v socat >/dev/null 2>&1 || missing="$missing socat"
 if [ -n "$missing" ]; then
   if [ "$(id -u)" = 0 ]; then
     echo "installing Debian packages the tests need:$missing" >&2

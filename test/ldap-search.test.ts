@@ -3,6 +3,7 @@
 // place, truncated or corrupted (an error that says what is wrong, never a hang).
 import { once } from 'node:events';
 import { connect, createServer, type Server, type Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { Client, PagedResultsControl, SearchRequest, FilterParser, NoSuchObjectError } from 'ldapts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readLdapDirectory, type LdapReadSpec } from '../src/identity/ldap-directory.js';
@@ -26,14 +27,14 @@ beforeAll(async () => {
 });
 afterAll(() => slapd?.stop());
 
-async function bound(url = slapd.url): Promise<Socket> {
+async function bound(url = slapd.url): Promise<Duplex> {
   const client = new Client({ url });
   await client.bind(slapd.bindDn, slapd.bindPassword);
   return takeSocket(client);
 }
 
 /** Runs pagedSearch, collecting each entry's values (copied: the array is reused). */
-async function collect(socket: Socket, options: { base?: string; pageSize?: number; timeoutMs?: number } = {}) {
+async function collect(socket: Duplex, options: { base?: string; pageSize?: number; timeoutMs?: number } = {}) {
   const entries = new Map<string, Values[]>();
   const pages: number[] = [];
   await pagedSearch(
@@ -135,7 +136,7 @@ describe('paged search decoding', () => {
       pageSize: 5,
     };
     for (const s of [spec, { ...spec, url: slapd.ldapsUrl, startTls: false }]) {
-      const read = await readLdapDirectory(s, slapd.bindPassword, slapd.caPem);
+      const read = await readLdapDirectory(s, { password: slapd.bindPassword, caPem: slapd.caPem });
       expect(read.users).toHaveLength(32);
       expect(read.groupCount).toBe(1);
       const zoe = read.users.find((u) => u.uid === 'zoe')!;
@@ -144,7 +145,7 @@ describe('paged search decoding', () => {
       expect(read.users.find((u) => u.uid === 'u3')!.groups).toEqual([]);
     }
     // Without the CA, ldaps:// is refused.
-    await expect(readLdapDirectory({ ...spec, url: slapd.ldapsUrl, startTls: false }, slapd.bindPassword)).rejects.toThrow(/certificate/i);
+    await expect(readLdapDirectory({ ...spec, url: slapd.ldapsUrl, startTls: false }, { password: slapd.bindPassword })).rejects.toThrow(/certificate/i);
   });
 
   it("gives slapd's error for a failed search", async () => {

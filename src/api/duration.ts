@@ -1,11 +1,12 @@
 // Durations as written in specs: 90s, 15m, 1h30m, 30d.
 export const DURATION_PATTERN = /^(\d+(ms|s|m|h|d))+$/;
 
-export const MINUTE = 60_000;
+export const SECOND = 1_000;
+export const MINUTE = 60 * SECOND;
 export const HOUR = 60 * MINUTE;
 export const DAY = 24 * HOUR;
 
-const UNIT_MS: Record<string, number> = { ms: 1, s: 1_000, m: MINUTE, h: HOUR, d: DAY };
+const UNIT_MS: Record<string, number> = { ms: 1, s: SECOND, m: MINUTE, h: HOUR, d: DAY };
 
 /** Milliseconds in a duration string; throws on a string the schema would refuse. */
 export function parseDuration(text: string): number {

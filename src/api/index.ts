@@ -2,6 +2,7 @@ export * from './common.js';
 export * from './directory.js';
 export * from './duration.js';
 export * from './kind.js';
+export * from './log-level.js';
 export * from './registry.js';
 export * from './resource.js';
 export * from './rules.js';

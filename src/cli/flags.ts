@@ -56,10 +56,10 @@ export function duration(flag: string, text: string, minMs: number): number {
 }
 
 /** ":8080", "8080", "127.0.0.1:8080", "[::1]:8080". */
-export function parseListen(text: string): { host: string; port: number } {
+export function parseListen(text: string, flag = '--listen'): { host: string; port: number } {
   const m = /^(?:(?:\[([^\]]+)\]|([^:[\]]*)):)?(\d+)$/.exec(text.trim());
   const port = m ? Number(m[3]) : NaN;
-  if (!m || !(port >= 0 && port < 65536)) throw new UserError(`--listen ${text}: expected [HOST]:PORT, e.g. :8080 or 127.0.0.1:8080`);
+  if (!m || !(port >= 0 && port < 65536)) throw new UserError(`${flag} ${text}: expected [HOST]:PORT, e.g. :8080 or 127.0.0.1:8080`);
   return { host: m[1] ?? (m[2] || '0.0.0.0'), port };
 }
 

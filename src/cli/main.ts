@@ -16,6 +16,7 @@ import { registerRun } from './run.js';
 import { registerServe } from './serve.js';
 import { registerDiff } from './diff.js';
 import { registerController } from './controller.js';
+import { registerConnector } from './connector.js';
 import { messageOf } from '../util/message-of.js';
 
 export function buildProgram(): Command {
@@ -39,6 +40,7 @@ export function buildProgram(): Command {
   registerServe(program);
   registerDiff(program);
   registerController(program);
+  registerConnector(program);
   registerSchema(program);
   const override = (cmd: Command) => cmd.commands.forEach((c) => override(c.exitOverride().showHelpAfterError('(run with --help for usage)')));
   override(program);

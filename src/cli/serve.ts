@@ -11,23 +11,24 @@ import { messageOf } from '../util/message-of.js';
 import { UserError } from './errors.js';
 import { duration, outboundOptions, outboundPolicy, parseListen, secretFlag, type OutboundFlags } from './flags.js';
 import { openSession, storeOptions, type Session, type StoreOptions } from './session.js';
+import { gatewayOptions, startGateway, type GatewayFlags } from './connector.js';
 
-interface ServeOptions extends StoreOptions, OutboundFlags {
+interface ServeOptions extends StoreOptions, OutboundFlags, GatewayFlags {
   listen: string;
   apiTokenFile?: string;
   interval: string;
 }
 
 export function registerServe(program: Command) {
-  outboundOptions(storeOptions(
+  gatewayOptions(outboundOptions(storeOptions(
     program
       .command('serve')
       .description('Serve the tenant store: health, metrics and the status API, and identity sources synced on their syncInterval. Apply configuration with mdmops apply.')
       .option('--listen <[host]:port>', 'address of /healthz, /readyz, /metrics and /status (:8080 listens on every interface)', '127.0.0.1:8080')
       .addOption(new Option('--api-token-file <file>', 'bearer token of the status API (or set MDMOPS_API_TOKEN); without one, /status answers only on a loopback --listen'))
       .option('--interval <duration>', 'how often to look for identity sources whose sync is due', '30s'),
-  ))
-    .addHelpText('after', '\nExample:\n  mdmops serve --listen 127.0.0.1:8080')
+  )))
+    .addHelpText('after', '\nExamples:\n  mdmops serve --listen 127.0.0.1:8080\n  mdmops serve --gateway-listen :8443 --gateway-name gw.example.com   (connector agents dial in here)')
     .action(async (opts: ServeOptions) => {
       const listen = parseListen(opts.listen);
       const intervalMs = duration('--interval', opts.interval, 1000);
@@ -40,7 +41,9 @@ export function registerServe(program: Command) {
       const rounds = metrics.counter('mdmops_serve_sync_rounds_total', 'Scheduled sync rounds of identity sources, by result (synced, failed).');
       let lastCheck: string | undefined;
       let http;
+      let gateway;
       try {
+        gateway = await startGateway(opts, session, log, { localSocket: true });
         try {
           http = await serveHttp({ host: listen.host, port: listen.port, metrics, notReady: () => undefined, routes: { 'GET /status': async () => ({ status: 200, body: await storeStatus(session, lastCheck) }) }, apiToken, hooks: {} });
         } catch (e) {
@@ -82,6 +85,7 @@ export function registerServe(program: Command) {
         log.info('stopped');
       } finally {
         await http?.close();
+        await gateway?.close();
         await session.close();
         log.flush();
       }

@@ -10,6 +10,7 @@ import { desiredInput, type Input } from '../config/input.js';
 import type { Engine } from '../engine/context.js';
 import { StandaloneSecrets, type SecretResolver } from '../config/secrets.js';
 import { defaultProviders } from '../providers/index.js';
+import { localTunnels, tunnelSocketPath } from '../connector/local.js';
 import { loadMasterKey, MasterKeyError } from '../store/master-key.js';
 import { openStore, parseStoreSpec, STATE_DIR, stateDirOf, StoreSpecError } from '../store/open.js';
 import { StoreVersionError } from '../store/sql-store.js';
@@ -88,6 +89,8 @@ export async function openSession(opts: StoreOptions, how: { readOnly?: boolean 
     key: loaded.key,
     providers: defaultProviders(),
     secrets: new StandaloneSecrets(opts.secretsDir ?? join(stateDir, 'secrets')),
+    // Connector agents are reached through the server running on this store (a long-running mode puts its own gateway here).
+    tunnels: localTunnels(tunnelSocketPath(stateDir)),
     close: () => store.close(),
   };
 }

@@ -1,5 +1,6 @@
 // What the engine works with: the store, the master key and the providers.
 import { displayName, kindNamed } from '../api/index.js';
+import type { Tunnels } from '../net/dial.js';
 import type { OutboundPolicy } from '../net/outbound.js';
 import type { MasterKey } from '../store/master-key.js';
 import type { ResourceId, Store, StoredRecord } from '../store/types.js';
@@ -13,6 +14,8 @@ export interface Engine {
   providers: ProviderRegistry;
   /** Where tenants' URLs may lead; open unless the mode is shared by tenants. */
   outbound?: OutboundPolicy;
+  /** Connector agents' tunnels: held by this process (a server's gateway) or reached through the server that holds them. */
+  tunnels?: Tunnels;
 }
 
 /** Sealed values are bound to their resource and purpose. */
@@ -23,6 +26,7 @@ export function providerContext(engine: Engine): ProviderContext {
     store: engine.store,
     key: engine.key,
     outbound: engine.outbound ?? { allowInternal: true },
+    tunnels: engine.tunnels,
     record: (id) => engine.store.getRecord(id),
     async blob(id, purpose) {
       const sealed = await engine.store.getBlob(id, purpose);

@@ -1,5 +1,6 @@
 // The provider contract: how one kind is observed, created, updated and deleted.
 // The engine drives providers through this and never names a kind.
+import type { Tunnels } from '../net/dial.js';
 import type { OutboundPolicy } from '../net/outbound.js';
 import type { MasterKey } from '../store/master-key.js';
 import type { ResourceId, Severity, Store, StoredRecord, Write } from '../store/types.js';
@@ -48,6 +49,14 @@ export interface ProviderContext {
   progress?(done: number, total: number, unit: string): void;
   /** Where a tenant's URLs may lead (net/outbound.ts). */
   outbound: OutboundPolicy;
+  /** The tunnels of the tenants' connector agents: how servers inside a customer network are reached. */
+  tunnels?: Tunnels;
+}
+
+/** A server a resource reaches through a connector: the connector's name and the server's URL. */
+export interface ConnectorRoute {
+  connector: string;
+  url: string;
 }
 
 export interface Provider {
@@ -67,6 +76,8 @@ export interface Provider {
   delete(ctx: ProviderContext, record: StoredRecord, policy: 'Delete' | 'Orphan'): Promise<Write[] | void>;
   /** Kinds that bring data in on a schedule (identity sources): one round now, recorded in the store. */
   sync?(ctx: ProviderContext, secrets: SecretResolver, record: StoredRecord, options: SyncOptions): Promise<SyncReport>;
+  /** The servers a spec names through connectors: the only destinations their agents dial. Pure. */
+  routes?(spec: Record<string, unknown>): ConnectorRoute[];
   /** With sync: when the record is next due (0: now), or undefined when it is not synced on a schedule. Pure. */
   syncDueAt?(record: StoredRecord): number | undefined;
 }

@@ -48,6 +48,8 @@ export interface ReconcileRun {
   notifications?: Map<string, Notification>;
   /** Long work says how far it is (see ProviderContext.progress). */
   onProgress?: (done: number, total: number, unit: string) => void;
+  /** Only look again (see refresh.ts): work found pending is left to the next apply. */
+  statusOnly?: boolean;
 }
 
 /** A resource not Ready because it waits on something outside (a server, a secret) is looked at again after this. */
@@ -110,7 +112,7 @@ async function act(engine: Engine, c: Change, run: ReconcileRun, at: string, act
     // Observed again now that what it depends on has been applied: that may give it work (a CA
     // replaced in this apply re-issues what it signed).
     const seen = await provider.observe(ctx, d, c.record, c.diffs);
-    if (!c.observeOnly && seen.pending?.length) action = 'update';
+    if (!c.observeOnly && !run.statusOnly && seen.pending?.length) action = 'update';
     else outcome = seen.outcome;
   }
   if (action === 'create') {

@@ -2,8 +2,11 @@
 // StartTLS) or ldaps://, paged searches (RFC 2696) decoded as they arrive (ldap-search.ts),
 // attribute mapping and group membership from both memberOf and the groups' member attributes
 // (DNs, or RFC 2307's memberUid uids), names matched as ldap-names.ts says.
-import type { Socket } from 'node:net';
+import { randomUUID } from 'node:crypto';
+import type { Duplex } from 'node:stream';
+import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
 import { Client } from 'ldapts';
+import { hostPort, type Dial } from '../net/dial.js';
 import { caseIgnore, dnKey, memberDnKey } from './ldap-names.js';
 import { endSearches, pagedSearch, takeSocket, type Values } from './ldap-search.js';
 
@@ -94,11 +97,12 @@ export function describeSkipped(attribute: string, skipped: DirectoryRead['skipp
  * A bound connection, ldap:// (with StartTLS when asked) or ldaps://, made by ldapts; its socket is
  * then taken for the searches (ldap-search.ts).
  */
-async function connect(spec: LdapReadSpec, password: string, caPem?: string): Promise<Socket> {
+async function connect(spec: LdapReadSpec, password: string, caPem?: string, dial?: Dial): Promise<Duplex> {
   const tlsOptions = { ...(caPem ? { ca: caPem } : {}), ...(spec.tls?.serverName ? { servername: spec.tls.serverName } : {}) };
   // ldapts speaks TLS from the first byte whenever it is given tlsOptions: only for ldaps://.
   const ldaps = /^ldaps:/i.test(spec.url);
-  const client = new Client({ url: spec.url, timeout: TIMEOUT_MS, connectTimeout: TIMEOUT_MS, ...(ldaps ? { tlsOptions } : {}) });
+  const options = { url: spec.url, timeout: TIMEOUT_MS, connectTimeout: TIMEOUT_MS, ...(ldaps ? { tlsOptions } : {}) };
+  const client = dial ? dialledClient(options, dial, ldaps ? tlsOptions : undefined) : new Client(options);
   try {
     if (spec.startTls) await client.startTLS(tlsOptions);
     await client.bind(spec.bindDn, password);
@@ -109,6 +113,38 @@ async function connect(spec: LdapReadSpec, password: string, caPem?: string): Pr
   }
 }
 
+type ConnectInternals = { isConnected: boolean; socket?: Duplex & { id?: string }; _connect(): Promise<void> | void; _onConnect(done: () => void): void };
+
+/**
+ * An ldapts client whose connection is opened by `dial` (a connector's tunnel) instead of a socket
+ * of its own: ldapts has no hook for it, so its connect step is replaced; the LDAP it speaks is the same.
+ */
+function dialledClient(options: ConstructorParameters<typeof Client>[0], dial: Dial, tlsOptions?: ConnectionOptions): Client {
+  const client = new Client(options);
+  const c = client as unknown as ConnectInternals;
+  const { host, port } = hostPort(options.url);
+  c._connect = async () => {
+    if (c.isConnected) return;
+    const stream = await dial(host, port);
+    const socket: Duplex & { id?: string } = tlsOptions ? await secured(stream, host, tlsOptions) : stream;
+    socket.id = randomUUID();
+    c.socket = socket;
+    await new Promise<void>((resolve) => c._onConnect(resolve));
+  };
+  return client;
+}
+
+function secured(stream: Duplex, host: string, tlsOptions: ConnectionOptions): Promise<Duplex> {
+  return new Promise((resolve, reject) => {
+    const socket = tlsConnect({ servername: host, ...tlsOptions, socket: stream });
+    socket.once('secureConnect', () => {
+      socket.off('error', reject);
+      resolve(socket);
+    });
+    socket.once('error', reject);
+  });
+}
+
 /** Users handed over between turns of the event loop, so that reading goes on meanwhile. */
 const SLICE = 1000;
 
@@ -117,14 +153,21 @@ const SLICE = 1000;
  * are known (those read before the last group, a slice at a time once it is), in the order read,
  * and the result's users are empty.
  */
-export async function readLdapDirectory(spec: LdapReadSpec, password: string, caPem?: string, progress?: (users: number) => void, onUser?: (user: DirectoryEntry) => void): Promise<DirectoryRead> {
+export interface LdapAccess {
+  password: string;
+  caPem?: string;
+  /** Opens the connections (through a connector); a direct socket when absent. */
+  dial?: Dial;
+}
+
+export async function readLdapDirectory(spec: LdapReadSpec, access: LdapAccess, progress?: (users: number) => void, onUser?: (user: DirectoryEntry) => void): Promise<DirectoryRead> {
   const m = spec.attributeMapping;
   const custom = spec.customAttributes ?? [];
   // Groups and users are read at once, on a connection each: OpenLDAP keeps one paged search per
   // connection, and a second one interleaved on it gets "paged results cookie is invalid".
-  const sockets: Socket[] = [];
+  const sockets: Duplex[] = [];
   const open = async () => {
-    const s = await connect(spec, password, caPem);
+    const s = await connect(spec, access.password, access.caPem, access.dial);
     sockets.push(s);
     return s;
   };

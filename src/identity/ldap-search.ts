@@ -6,7 +6,7 @@
 // requests; once bound, the socket is taken over for the search. Only the attributes asked for are
 // decoded, matched by name without regard to case, and each value becomes one string.
 import { isUtf8 } from 'node:buffer';
-import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { Client, FilterParser, PagedResultsControl, SearchRequest, SearchResponse, StatusCodeParser, UnbindRequest } from 'ldapts';
 
 /** A response that is not the LDAP the search expects: the connection cannot be read on after it. */
@@ -298,13 +298,13 @@ export class SearchDecoder {
   }
 }
 
-type Internals = { socket?: Socket; socketDataHandler?: (data: Buffer) => void };
+type Internals = { socket?: Duplex; socketDataHandler?: (data: Buffer) => void };
 
 /**
  * Takes a bound client's socket for the searches: ldapts stops reading it. The socket is the
  * caller's from then on: close it with endSearches, not client.unbind().
  */
-export function takeSocket(client: Client): Socket {
+export function takeSocket(client: Client): Duplex {
   const c = client as unknown as Internals;
   if (!c.socket || typeof c.socketDataHandler !== 'function' || !c.socket.listeners('data').includes(c.socketDataHandler)) {
     throw new Error('cannot take over the LDAP connection: the installed ldapts does not keep its socket as 8.0 did');
@@ -314,7 +314,7 @@ export function takeSocket(client: Client): Socket {
 }
 
 /** Says goodbye (an UnbindRequest) and closes the socket, at once if the server does not take it. */
-export function endSearches(socket: Socket): void {
+export function endSearches(socket: Duplex): void {
   if (socket.destroyed) return;
   setTimeout(() => socket.destroy(), 1000).unref();
   if (socket.writable) socket.end(new UnbindRequest({ messageId: 0x7fff_fff0 }).write(), () => socket.destroy());
@@ -330,7 +330,7 @@ export function endSearches(socket: Socket): void {
  * the page before: so messages are only cut apart as they arrive, and each page is asked for as
  * soon as the end of the one before is in, before the entries that came ahead of it are decoded.
  */
-export function pagedSearch(socket: Socket, spec: PagedSearch, onEntry: EntryHandler, onPage?: (entries: number) => void): Promise<void> {
+export function pagedSearch(socket: Duplex, spec: PagedSearch, onEntry: EntryHandler, onPage?: (entries: number) => void): Promise<void> {
   const decoder = new SearchDecoder(spec.attributes, spec.binary, onEntry);
   const filter = FilterParser.parseString(spec.filter);
   return new Promise<void>((resolve, reject) => {

@@ -1,6 +1,7 @@
 // Writing X.509 v3 certificates (RFC 5280) and PKCS#10 requests (RFC 2986), signed with the
 // platform's crypto. Reading them back is node's X509Certificate (see x509.ts).
-import { createHash, createPublicKey, randomBytes, sign, type KeyObject } from 'node:crypto';
+import { createHash, createPublicKey, randomBytes, sign, verify, type KeyObject } from 'node:crypto';
+import { isIPv4, isIPv6 } from 'node:net';
 import { ascii, bits, children, explicit, int, namedBits, NULL, octets, oid, readTlv, seq, set, time, tlv, TRUE, utf8 } from './der.js';
 
 export const OID = {
@@ -18,7 +19,7 @@ export const CLOCK_SKEW_MS = 5 * 60_000;
 /** keyUsage bits (RFC 5280 4.2.1.3). */
 export const KeyUsage = { digitalSignature: 0, keyEncipherment: 2, keyAgreement: 4, keyCertSign: 5, cRLSign: 6 } as const;
 
-export type SanType = 'Email' | 'UPN' | 'DNS' | 'URI';
+export type SanType = 'Email' | 'UPN' | 'DNS' | 'URI' | 'IP';
 export interface San {
   type: SanType;
   value: string;
@@ -119,6 +120,35 @@ export async function certificationRequest(input: RequestInput): Promise<Buffer>
   return seq(info, algorithm.id, bits(await signAsync(algorithm.hash, info, input.key)));
 }
 
+export class RequestError extends Error {}
+
+/**
+ * The public key of a PKCS#10 request (DER), once its self-signature is checked: what a CA needs of
+ * a request whose subject and usages it decides itself.
+ */
+export function requestPublicKey(der: Buffer): Buffer {
+  try {
+    const [info, algorithm, signature] = children(readTlv(der).content);
+    const spki = children(readTlv(info!).content)[2]!;
+    const [algorithmId] = children(readTlv(algorithm!).content);
+    const hash = SIGNATURE_HASHES[readTlv(algorithmId!).content.toString('hex')];
+    if (!hash) throw new RequestError('the request is signed with an algorithm this CA does not take (RSA or ECDSA with SHA-256 or SHA-384)');
+    const key = createPublicKey({ key: spki, format: 'der', type: 'spki' });
+    if (!verify(hash, info!, key, readTlv(signature!).content.subarray(1))) throw new RequestError('the request\'s signature does not match its key');
+    return spki;
+  } catch (e) {
+    throw e instanceof RequestError ? e : new RequestError(`not a PKCS#10 certificate request: ${(e as Error).message}`);
+  }
+}
+
+/** Signature algorithm OIDs (their DER content, hex) and their hash. */
+const SIGNATURE_HASHES: Record<string, string> = {
+  [oid('1.2.840.113549.1.1.11').subarray(2).toString('hex')]: 'sha256',
+  [oid('1.2.840.113549.1.1.12').subarray(2).toString('hex')]: 'sha384',
+  [oid('1.2.840.10045.4.3.2').subarray(2).toString('hex')]: 'sha256',
+  [oid('1.2.840.10045.4.3.3').subarray(2).toString('hex')]: 'sha384',
+};
+
 function extension(id: string, value: Buffer, critical = false): Buffer {
   return seq(oid(id), ...(critical ? [TRUE] : []), octets(value));
 }
@@ -133,11 +163,23 @@ function generalNames(names: San[]): Buffer {
           return tlv(0x82, Buffer.from(ascii(n.value), 'latin1'));
         case 'URI':
           return tlv(0x86, Buffer.from(ascii(n.value), 'latin1'));
+        case 'IP':
+          return tlv(0x87, ipBytes(n.value));
         case 'UPN': // otherName: the Microsoft UPN, as smart-card logon reads it
           return tlv(0xa0, Buffer.concat([oid(OID.upn), explicit(0, utf8(n.value))]));
       }
     }),
   );
+}
+
+function ipBytes(address: string): Buffer {
+  if (isIPv4(address)) return Buffer.from(address.split('.').map(Number));
+  if (!isIPv6(address)) throw new Error(`${address} is not an IP address`);
+  const [head, tail = ''] = address.split('::');
+  const groups = (part: string) => (part ? part.split(':') : []);
+  const missing = 8 - groups(head!).length - groups(tail).length;
+  const all = address.includes('::') ? [...groups(head!), ...Array<string>(missing).fill('0'), ...groups(tail)] : groups(head!);
+  return Buffer.from(all.flatMap((g) => [parseInt(g, 16) >> 8, parseInt(g, 16) & 0xff]));
 }
 
 /** The subject Name of a certificate (DER) as encoded (node gives it as text only): the sixth field of TBSCertificate. */

@@ -17,6 +17,9 @@ import http from 'node:http';
 import https from 'node:https';
 import forge from 'node-forge';
 import type { LookupFunction } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { connect as tlsConnect } from 'node:tls';
+import { hostPort, type Dial } from '../net/dial.js';
 import { readCapped, TooLarge } from '../util/read-capped.js';
 import { messageOf } from '../util/message-of.js';
 import { HOUR, DAY } from '../api/duration.js';
@@ -46,8 +49,25 @@ const NETWORK_REASONS: Record<string, string> = {
 /** CA certificates and PKI messages are a few KiB: an answer past this is not a SCEP server's. */
 const MAX_ANSWER_BYTES = 1 << 20;
 
-/** SCEP over HTTP(S); `lookup` resolves host names (an outbound policy's guard, say). */
-export const httpTransportWith = (lookup?: LookupFunction): ScepTransport => ({
+/** How a SCEP request reaches its server: `lookup` resolves host names (an outbound policy's guard, say), or `dial` opens the connection (a connector's tunnel). */
+export interface ScepRoute {
+  lookup?: LookupFunction;
+  dial?: Dial;
+}
+
+/** The connection of one request through `dial`, with TLS on top for https. */
+function dialled(dial: Dial, target: URL) {
+  const { host, port } = hostPort(target.href);
+  return (_options: unknown, done: (error: Error | null, socket: Duplex) => void): undefined => {
+    dial(host, port).then(
+      (stream) => done(null, target.protocol === 'https:' ? tlsConnect({ socket: stream, servername: host }) : stream),
+      (e: Error) => done(e, undefined as unknown as Duplex),
+    );
+  };
+}
+
+/** SCEP over HTTP(S), reaching its server as `route` says. */
+export const httpTransportWith = (route: ScepRoute = {}): ScepTransport => ({
   request(method, url, body) {
     return new Promise((resolve, reject) => {
       const target = new URL(url);
@@ -57,7 +77,8 @@ export const httpTransportWith = (lookup?: LookupFunction): ScepTransport => ({
         reject(new ScepError(`SCEP server ${target.origin} unreachable: ${timedOut ? `no answer within ${TIMEOUT_MS / 1000} s` : reason}`, 'unreachable'));
       };
       const headers = body ? { 'content-type': 'application/x-pki-message', 'content-length': body.length } : undefined;
-      const req = (target.protocol === 'https:' ? https : http).request(target, { method, headers, ...(lookup ? { lookup } : {}) }, (res) => {
+      const how = route.dial ? { createConnection: dialled(route.dial, target) } : route.lookup ? { lookup: route.lookup } : {};
+      const req = (target.protocol === 'https:' ? https : http).request(target, { method, headers, ...how }, (res) => {
         readCapped(res, MAX_ANSWER_BYTES).then(
           (answer) => {
             clearTimeout(timer);

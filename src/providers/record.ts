@@ -6,9 +6,10 @@ import type { z } from 'zod';
 import type { FileSource, KindDefinition } from '../api/index.js';
 import { replacing } from '../engine/diff.js';
 import type { Desired } from '../config/desired.js';
-import type { Notice, Outcome, Provider, ProviderContext, SyncOptions, SyncReport } from '../engine/provider.js';
+import type { ConnectorRoute, Notice, Outcome, Provider, ProviderContext, SyncOptions, SyncReport } from '../engine/provider.js';
 import { readyOf } from '../engine/status.js';
 import type { SecretResolver } from '../config/secrets.js';
+import { RouteError, type Dial } from '../net/dial.js';
 import type { ResourceId, StoredRecord, Write } from '../store/types.js';
 
 /** A spec as the engine hands it on: a file field holds the digest of its content (its bytes are in Desired.files). */
@@ -40,6 +41,8 @@ export interface KindBehaviour<Spec = Record<string, unknown>> {
   cleanup?(ctx: ProviderContext, record: WithSpec<StoredRecord, Spec>, policy: 'Delete' | 'Orphan'): Promise<Write[] | void>;
   /** Kinds that bring data in (identity sources): one round now, recorded in the store. */
   sync?(ctx: ProviderContext, secrets: SecretResolver, record: WithSpec<StoredRecord, Spec>, options: SyncOptions): Promise<SyncReport>;
+  /** The servers the spec names through connectors (see Provider.routes). Pure. */
+  routes?(spec: Spec): ConnectorRoute[];
   /** With sync: when the record is next due (0: now), or undefined when it is not synced on a schedule. Pure. */
   syncDueAt?(record: WithSpec<StoredRecord, Spec>): number | undefined;
 }
@@ -80,6 +83,7 @@ export function recordProvider<S extends z.ZodType>(def: KindDefinition<S>, type
       return b.cleanup?.(ctx, record, policy);
     },
     ...(b.sync ? { sync: b.sync, syncDueAt: b.syncDueAt } : {}),
+    ...(b.routes ? { routes: b.routes } : {}),
   };
 }
 
@@ -91,6 +95,17 @@ export async function dependencyReady(ctx: ProviderContext, id: ResourceId, what
   if (ready?.status === 'True') return undefined;
   return {
     ready: { status: false, reason: `${what}NotReady`, message: `${id.kind}/${id.name} is not Ready${ready ? ` (${ready.reason}: ${ready.message})` : ''}` },
+  };
+}
+
+/**
+ * How a resource reaches the servers its spec names through `connector`: its agent's tunnel. The
+ * resource goes with each request, so that only what a resource names is ever dialled.
+ */
+export function throughConnector(ctx: ProviderContext, resource: { tenant: string; kind: string; name: string; spec: Record<string, unknown> }, connector: string): Dial {
+  return (host, port) => {
+    if (!ctx.tunnels) return Promise.reject(new RouteError(`Connector/${connector}: this process holds no connector tunnels`));
+    return ctx.tunnels.dial({ tenant: resource.tenant, connector, host, port, resource: { kind: resource.kind, name: resource.name, spec: resource.spec } });
   };
 }
 

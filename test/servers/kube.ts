@@ -12,7 +12,7 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { issueCert, makeCa } from './certs.js';
 import { freePort } from './ports.js';
-import { spawnServer, type ServerProcess } from './process.js';
+import { spawnServer, stopServer, type ServerProcess } from './process.js';
 
 export interface KubeCluster {
   /** https://127.0.0.1:PORT */
@@ -87,15 +87,7 @@ export async function startKube(options: KubeOptions = {}): Promise<KubeCluster>
   const procs: ServerProcess[] = [];
 
   const stop = async () => {
-    for (const proc of [...procs].reverse()) {
-      proc.release();
-      if (proc.running()) {
-        proc.child.kill('SIGTERM');
-        const timer = setTimeout(() => proc.child.kill('SIGKILL'), STOP_TIMEOUT_MS);
-        await proc.exited;
-        clearTimeout(timer);
-      }
-    }
+    for (const proc of [...procs].reverse()) await stopServer(proc, STOP_TIMEOUT_MS);
     rmSync(dir, { recursive: true, force: true });
   };
 

@@ -1,5 +1,7 @@
 // A loopback port nothing listens on (now): for a server a test starts, or for one that is down.
-import { createServer } from 'node:net';
+// And waiting, while a server starts, until its port accepts connections.
+import { connect, createServer } from 'node:net';
+import type { ServerProcess } from './process.js';
 
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -11,4 +13,19 @@ export function freePort(): Promise<number> {
       server.close(() => resolve(port));
     });
   });
+}
+
+function listening(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1', () => (socket.end(), resolve(true)));
+    socket.on('error', () => resolve(false));
+  });
+}
+
+/** Resolves once the port on 127.0.0.1 accepts; throws with the server's log if it exits or takes over 10 s. */
+export async function waitForPort(what: string, server: ServerProcess, port: number): Promise<void> {
+  for (let i = 0; !(await listening(port)); i++) {
+    if (!server.running() || i > 200) throw new Error(`${what} did not start:\n${server.log()}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }

@@ -31,3 +31,13 @@ export function spawnServer(command: string, args: string[], dir: string, exitSi
   process.on('exit', onExit);
   return { child, exited, running: () => running, log: () => stderr, release: () => process.off('exit', onExit) };
 }
+
+/** SIGTERM, then SIGKILL should it not exit within graceMs: a stuck server must not hang the tests. */
+export async function stopServer(server: ServerProcess, graceMs: number): Promise<void> {
+  server.release();
+  if (!server.running()) return;
+  server.child.kill('SIGTERM');
+  const timer = setTimeout(() => server.child.kill('SIGKILL'), graceMs);
+  await server.exited;
+  clearTimeout(timer);
+}

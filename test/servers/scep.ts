@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { freePort } from './ports.js';
+import type { NetNs } from './netns.js';
 
 export interface ScepServer {
   url: string;
@@ -13,13 +14,17 @@ export interface ScepServer {
   caPem: string;
   /** SHA-256 of the CA certificate, hex lowercase. */
   caFingerprint: string;
+  /** The tail of its log. */
+  log(): string;
   stop(): Promise<void>;
 }
 
 const BIN = 'scepserver';
 const START_TIMEOUT_MS = 15_000;
 
-export async function startScep(challenge = 'mdmops-test-challenge'): Promise<ScepServer> {
+/** With `netns`, the server runs inside that network: mdmops reaches it only through a connector. */
+export async function startScep(challenge = 'mdmops-test-challenge', options: { netns?: NetNs } = {}): Promise<ScepServer> {
+  const { netns } = options;
   const dir = mkdtempSync(join(tmpdir(), 'mdmops-scep-'));
   const depot = join(dir, 'depot');
   try {
@@ -37,7 +42,9 @@ export async function startScep(challenge = 'mdmops-test-challenge'): Promise<Sc
   const port = await freePort();
   // It listens on every interface (":PORT"): scepserver has no flag to bind to loopback only.
   // -allowrenew 0: the depot refuses a second certificate for a subject it has issued to, unless renewal is always allowed.
-  const child = spawn(BIN, ['-depot', depot, '-port', String(port), '-challenge', challenge, '-allowrenew', '0'], {
+  const serverArgs = ['-depot', depot, '-port', String(port), '-challenge', challenge, '-allowrenew', '0'];
+  const [command, args] = netns ? netns.wrap(BIN, serverArgs) : [BIN, serverArgs];
+  const child = spawn(command, args, {
     cwd: dir,
     stdio: ['ignore', 'ignore', 'pipe'],
   });
@@ -69,6 +76,10 @@ export async function startScep(challenge = 'mdmops-test-challenge'): Promise<Sc
   const deadline = Date.now() + START_TIMEOUT_MS;
   for (;;) {
     try {
+      if (netns) {
+        if (await netns.listening(port)) break;
+        throw new Error('not listening yet');
+      }
       const res = await fetch(`${url}?operation=GetCACaps`);
       if (res.ok) break;
       throw new Error(`HTTP ${res.status}`);
@@ -82,5 +93,5 @@ export async function startScep(challenge = 'mdmops-test-challenge'): Promise<Sc
     }
   }
 
-  return { url, challenge, caPem, caFingerprint, stop };
+  return { url, challenge, caPem, caFingerprint, log: () => stderr, stop };
 }

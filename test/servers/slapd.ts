@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { issueCert, makeCa } from './certs.js';
 import { freePort } from './ports.js';
-import { spawnServer } from './process.js';
+import { spawnServer, stopServer } from './process.js';
+import type { NetNs } from './netns.js';
 
 export interface LdapUserSeed {
   uid: string;
@@ -77,9 +78,10 @@ function requireBinaries(): void {
 }
 
 /** Runs an LDAP tool with input on stdin; rejects with its stderr. stdout is discarded (ldapadd prints a line per entry). */
-function runWithInput(command: string, args: string[], input: string, what: string): Promise<void> {
+function runWithInput(command: string, args: string[], input: string, what: string, netns?: NetNs): Promise<void> {
   return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { stdio: ['pipe', 'ignore', 'pipe'], env: TOOL_ENV });
+    const [cmd, argv] = netns ? netns.wrap(command, args) : [command, args];
+    const child = spawn(cmd, argv, { stdio: ['pipe', 'ignore', 'pipe'], env: TOOL_ENV });
     let stderr = '';
     child.stderr.on('data', (chunk: Buffer) => { stderr = (stderr + chunk.toString()).slice(-16_384); });
     child.stdin.on('error', () => {}); // EPIPE when the tool gives up early: its exit code and stderr tell why
@@ -176,11 +178,15 @@ memberof-refint TRUE
 `;
 }
 
-async function ldapsearchReady(url: string): Promise<void> {
-  await run('ldapsearch', ['-x', '-H', url, '-b', '', '-s', 'base', '-o', 'nettimeout=2', 'namingContexts'], { env: TOOL_ENV, timeout: 5_000 });
+async function ldapsearchReady(url: string, netns?: NetNs): Promise<void> {
+  const args = ['-x', '-H', url, '-b', '', '-s', 'base', '-o', 'nettimeout=2', 'namingContexts'];
+  const [cmd, argv] = netns ? netns.wrap('ldapsearch', args) : ['ldapsearch', args];
+  await run(cmd, argv, { env: TOOL_ENV, timeout: 5_000 });
 }
 
-export async function startSlapd(): Promise<SlapdServer> {
+/** With `netns`, slapd runs inside that network (and is seeded from inside): mdmops reaches it only through a connector. */
+export async function startSlapd(options: { netns?: NetNs } = {}): Promise<SlapdServer> {
+  const { netns } = options;
   requireBinaries();
   const dir = mkdtempSync(join(tmpdir(), 'mdmops-slapd-'));
   const dbDir = join(dir, 'db');
@@ -208,26 +214,21 @@ export async function startSlapd(): Promise<SlapdServer> {
 
   // -d 0: stay in the foreground (our child is slapd itself, and gets our signals) and log nothing but trouble.
   // Run as whoever we are (root in CI): no -u/-g, the temp dir is ours.
-  const server = spawnServer(SLAPD, ['-f', confFile, '-h', `${url}/ ${ldapsUrl}/`, '-d', '0'], dir, 'SIGKILL');
-  const { child, exited } = server;
+  const [command, args] = netns ? netns.wrap(SLAPD, ['-f', confFile, '-h', `${url}/ ${ldapsUrl}/`, '-d', '0']) : [SLAPD, ['-f', confFile, '-h', `${url}/ ${ldapsUrl}/`, '-d', '0']];
+  const server = spawnServer(command, args, dir, 'SIGKILL');
+  const { child } = server;
 
   let stopping: Promise<void> | undefined;
   const stop = () =>
     (stopping ??= (async () => {
-      server.release();
-      if (server.running()) {
-        child.kill('SIGTERM');
-        const timer = setTimeout(() => child.kill('SIGKILL'), STOP_TIMEOUT_MS);
-        await exited;
-        clearTimeout(timer);
-      }
+      await stopServer(server, STOP_TIMEOUT_MS);
       rmSync(dir, { recursive: true, force: true });
     })());
 
   const deadline = Date.now() + START_TIMEOUT_MS;
   for (;;) {
     try {
-      await ldapsearchReady(url);
+      await ldapsearchReady(url, netns);
       break;
     } catch (e) {
       if (!server.running() || Date.now() > deadline) {
@@ -240,8 +241,8 @@ export async function startSlapd(): Promise<SlapdServer> {
   }
 
   const auth = (target: string) => ['-x', '-H', target, '-D', ROOT_DN, '-w', bindPassword];
-  const ldapadd = (ldif: string, what: string) => runWithInput('ldapadd', auth(url), ldif, what);
-  const ldapmodify = (ldif: string, what: string) => runWithInput('ldapmodify', auth(url), ldif, what);
+  const ldapadd = (ldif: string, what: string) => runWithInput('ldapadd', auth(url), ldif, what, netns);
+  const ldapmodify = (ldif: string, what: string) => runWithInput('ldapmodify', auth(url), ldif, what, netns);
 
   try {
     await ldapadd(

@@ -2,10 +2,9 @@
 // a key the test makes (key authentication only), on a loopback port.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from './ports.js';
+import { freePort, waitForPort } from './ports.js';
 import { spawnServer } from './process.js';
 
 const SSHD = '/usr/sbin/sshd';
@@ -23,13 +22,6 @@ export interface Sshd {
 }
 
 const keygen = (file: string) => execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'mdmops-test', '-f', file]);
-
-function listening(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect(port, '127.0.0.1', () => (socket.end(), resolve(true)));
-    socket.on('error', () => resolve(false));
-  });
-}
 
 export async function startSshd(): Promise<Sshd> {
   const dir = mkdtempSync(join(tmpdir(), 'mdmops-sshd-'));
@@ -56,10 +48,7 @@ export async function startSshd(): Promise<Sshd> {
   // sshd wants its privilege separation folder when started as root.
   if (process.getuid?.() === 0) mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
   const server = spawnServer(SSHD, ['-D', '-e', '-f', join(dir, 'sshd_config')], dir, 'SIGTERM');
-  for (let i = 0; !(await listening(port)); i++) {
-    if (!server.running() || i > 200) throw new Error(`sshd did not start:\n${server.log()}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  await waitForPort('sshd', server, port);
   const hostKey = (name: string) => readFileSync(join(dir, `${name}.pub`), 'utf8').split(' ').slice(0, 2).join(' ');
   return {
     port,

@@ -1,9 +1,9 @@
 // Connector (seed 000): an agent inside the customer network that carries LDAP and CA traffic.
 import { z } from 'zod';
 import { defineKind, refsOf } from '../kind.js';
-import { httpUrl, policies, secretRef, statusBase } from '../common.js';
+import { policies, secretRef, statusBase, url } from '../common.js';
+import { LOG_LEVELS } from '../log-level.js';
 
-export const LOG_LEVELS = ['Error', 'Warn', 'Info', 'Debug', 'Trace'] as const;
 
 export const connectorSpec = z
   .strictObject({
@@ -20,10 +20,14 @@ export const connectorSpec = z
     logLevel: z
       .enum(LOG_LEVELS)
       .default('Info')
-      .describe('Info is the default; any other level is a temporary elevation that reverts to Info after one hour.'),
+      .describe('Info is the default; any other level is a temporary elevation that reverts to Info one hour after logLevelSince.'),
+    logLevelSince: z.iso
+      .datetime({ offset: true })
+      .optional()
+      .describe('When logLevel was raised (ISO 8601): the agent goes back to Info one hour later. Without it, the hour counts from when mdmops first applied the level. mdmops connector log-level prints both lines.'),
     httpProxy: z
       .strictObject({
-        url: httpUrl,
+        url: url('http').describe('The proxy, http://HOST:PORT: agents speak HTTP CONNECT to it (a proxy reached over TLS is not supported).'),
         noProxy: z.array(z.string().min(1)).optional().describe('Hosts or domains reached directly.'),
         credentialsSecretRef: secretRef.optional().describe('Secret holding "user:password" for the proxy.'),
       })
@@ -47,6 +51,11 @@ export const connectorStatus = z.strictObject({
   lastHeartbeat: z.string().optional(),
   effectiveLogLevel: z.enum(LOG_LEVELS).optional(),
   logLevelRevertsAt: z.string().optional(),
+  logLevelSince: z.string().optional().describe('When the level in the spec took effect: logLevelSince, or when mdmops first applied it.'),
+  certificateNotAfter: z.string().optional().describe("When the agent's client certificate expires (it renews it before)."),
+  hosting: z.string().optional(),
+  region: z.string().optional(),
+  lastError: z.string().optional().describe('What the agent last failed to do (reach the gateway through its proxy, say).'),
 });
 
 export type ConnectorSpec = z.output<typeof connectorSpec>;

@@ -14,6 +14,8 @@ export const certificateAuthorityProvider = recordProvider(CertificateAuthority,
   reconcile: (ctx, d, record) => (holdsKey(d.spec.type) ? keyHolderReconcile(ctx, d, record) : serverCa.reconcile(ctx, d, record)),
   inspect: (ctx, d, status, record) => (holdsKey(d.spec.type) ? keyHolderInspect(ctx, d, status, record) : serverCa.inspect(ctx, d, status)),
   pending: (ctx, d, record) => (holdsKey(d.spec.type) ? keyHolderPending(ctx, d, record) : serverCa.pending(d, record)),
+  // Only a SCEP CA goes through its connector today; a non-SCEP CA's connectorRef is recorded, its server reached from here.
+  routes: (spec) => (spec.type === 'ScepOnPremises' && spec.connectorRef && spec.url ? [{ connector: spec.connectorRef.name, url: spec.url }] : []),
   warnings(d) {
     return d.spec.type === 'ScepOnPremises' && !d.spec.caFingerprint
       ? ['no caFingerprint: the SCEP CA certificate first seen is trusted from then on (trust on first use), and a different one is refused; commit caFingerprint to pin it']

@@ -187,7 +187,7 @@ export async function openIssuer(ctx: ProviderContext, tenant: string, name: str
       issueAll: oneByOne(async (p, r) => {
         const key = await makeKey(p.keyAlgorithm);
         const csrDer = await certificationRequest({ subject: r.subject, key, challengePassword: challenge.toString(), subjectAltNames: r.subjectAltNames, extendedKeyUsage: p.extendedKeyUsage });
-        const { certificate } = await enroll({ url: String(spec.url), csrDer, keyPkcs8: pkcs8(key), caFingerprint: scepPin(spec, status), transport: scepTransport(ctx.outbound) });
+        const { certificate } = await enroll({ url: String(spec.url), csrDer, keyPkcs8: pkcs8(key), caFingerprint: scepPin(spec, status), transport: scepTransport(ctx, { ...id, spec }) });
         return { certificate, pkcs8: pkcs8(key) };
       }),
     };

@@ -15,17 +15,19 @@ import { messageOf } from '../../util/message-of.js';
 import { probeUrl } from '../../net/probe.js';
 import { withRetry } from '../../net/retry.js';
 import type { StoredRecord } from '../../store/types.js';
-import { dependencyReady, unreachable, type Made } from '../record.js';
+import { dependencyReady, throughConnector, unreachable, type Made } from '../record.js';
 
 /**
- * How SCEP requests travel. Until connector agents relay them, mdmops speaks to the server from
- * where it runs, where the outbound policy lets it; the connector's readiness still gates it.
+ * How SCEP requests travel: through the CA's connector when it names one (its agent dials the
+ * server inside the customer network), else from here, where the outbound policy lets them.
  */
-export function scepTransport(policy: OutboundPolicy): ScepTransport {
-  const transport = httpTransportWith(guardedLookup(policy));
+export function scepTransport(ctx: ProviderContext, ca: { tenant: string; kind: string; name: string; spec: Record<string, unknown> }): ScepTransport {
+  const connector = ca.spec.connectorRef as { name: string } | undefined;
+  if (connector) return httpTransportWith({ dial: throughConnector(ctx, ca, connector.name) });
+  const transport = httpTransportWith({ lookup: guardedLookup(ctx.outbound) });
   return {
     request(method, url, body) {
-      const refused = hostRefusal(policy, new URL(url).hostname);
+      const refused = hostRefusal(ctx.outbound, new URL(url).hostname);
       return refused ? Promise.reject(new ScepError(refused, 'unreachable')) : transport.request(method, url, body);
     },
   };
@@ -52,7 +54,7 @@ export const scepPin = (spec: Record<string, unknown>, status: Record<string, un
 /** The SCEP CA certificate, checked against the pin. */
 export async function scepCaCertificate(ctx: ProviderContext, d: Desired, status: Record<string, unknown>): Promise<{ der: Buffer; caps: string[] }> {
   const url = String(d.spec.url);
-  const transport = scepTransport(ctx.outbound);
+  const transport = scepTransport(ctx, { ...d.id, spec: d.spec });
   const [caps, certs] = await withRetry(() => Promise.all([getCaCaps(url, transport), getCaCert(url, transport)]), unreachableError);
   // With an RA, GetCACert returns the RA certificates and the CA: the pinned one, else the self-issued one, else the last.
   const pin = scepPin(d.spec, status);

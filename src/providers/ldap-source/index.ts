@@ -16,6 +16,7 @@ export const ldapSourceProvider = recordProvider(LdapSource, {
       ? ['insecure: the bind password and every entry travel in clear over ldap://']
       : [];
   },
+  routes: (spec) => (spec.connectorRef ? [{ connector: spec.connectorRef.name, url: spec.url }] : []),
   sync: syncLdapSource,
   syncDueAt: nextSyncAt,
 });

@@ -8,7 +8,7 @@ import type { StoredRecord } from '../../store/types.js';
 import { urlRefusal } from '../../net/outbound.js';
 import { runSourceSync } from '../source-sync.js';
 import type { DirectoryUser, LdapSource } from '../../api/index.js';
-import type { SpecOf, WithSpec } from '../record.js';
+import { throughConnector, type SpecOf, type WithSpec } from '../record.js';
 
 export async function syncLdapSource(ctx: ProviderContext, secrets: SecretResolver, record: WithSpec<StoredRecord, SpecOf<typeof LdapSource>>, options: SyncOptions): Promise<SyncReport> {
   const id = { tenant: record.tenant, kind: record.kind, name: record.name };
@@ -23,8 +23,10 @@ export async function syncLdapSource(ctx: ProviderContext, secrets: SecretResolv
         const ready = readyOf(connector?.status);
         if (ready?.status !== 'True') throw new Error(`Connector/${spec.connectorRef.name}, which reaches the directory, is not Ready${ready ? ` (${ready.reason}: ${ready.message})` : ''}`);
       }
-      // Before the bind password goes anywhere.
-      const refused = await urlRefusal(ctx.outbound, spec.url);
+      // Through the connector's agent, inside the customer network; otherwise only where the
+      // outbound policy lets it, checked before the bind password goes anywhere.
+      const dial = spec.connectorRef && throughConnector(ctx, { ...id, spec: record.spec }, spec.connectorRef.name);
+      const refused = !dial && (await urlRefusal(ctx.outbound, spec.url));
       if (refused) throw new Error(refused);
       const password = await secrets.resolve(record.tenant, spec.bindPasswordSecretRef);
       if (password === undefined) throw new Error(`the bind password is missing: ${secrets.where(record.tenant, spec.bindPasswordSecretRef)}`);
@@ -32,7 +34,7 @@ export async function syncLdapSource(ctx: ProviderContext, secrets: SecretResolv
       const caPem = sealedCa && ctx.key.open(sealedCa, blobAad(id, 'file:spec.tls.caCertificates')).toString();
       // The LDAP client is loaded only to sync: other commands need not pay its load time.
       const { describeSkipped, readLdapDirectory } = await import('../../identity/ldap-directory.js');
-      const read = await readLdapDirectory(spec, password, caPem, progress, (u) => {
+      const read = await readLdapDirectory(spec, { password, caPem, dial }, progress, (u) => {
         const user: DirectoryUser = { tenant: record.tenant, id: `${source}/${u.uid}`, source, upn: u.upn ?? u.email ?? u.uid, groups: u.groups, attributes: u.attributes, labels: {} };
         if (u.email) user.email = u.email;
         if (u.displayName) user.displayName = u.displayName;

@@ -1,0 +1,266 @@
+// Connector agents for real: a customer network (a network namespace the test makes) holds a real
+// slapd and a real scepserver, which mdmops cannot reach; only the agent runs there too, dialling
+// out to the gateway of `mdmops serve` through the one port bridged in. Everything goes through the
+// CLI as a user runs it.
+import { execFileSync } from 'node:child_process';
+import { connect } from 'node:net';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openStore, parseStoreSpec } from '../src/store/open.js';
+import { startNetNs, type NetNs } from './servers/netns.js';
+import { freePort } from './servers/ports.js';
+import { startScep, type ScepServer } from './servers/scep.js';
+import { generatedUsers, startSlapd, type SlapdServer } from './servers/slapd.js';
+import { startTinyproxy, type Tinyproxy } from './servers/tinyproxy.js';
+import { startAgent, type AgentProcess } from './support/agent.js';
+import { startMdmops, type RunningMdmops, type Status } from './support/run.js';
+import { mdmopsAsync } from './support/cli.js';
+import { doc, workspace } from './support/workspace.js';
+
+const USERS = 40;
+/** Added before the agent is killed mid-sync: enough that the sync is still reading when it dies. */
+const MORE_USERS = 20_000;
+const GATEWAY_INSIDE = 8443;
+const PROXY_INSIDE = 3128;
+const SERVER = `https://127.0.0.1:${GATEWAY_INSIDE}`;
+
+let netns: NetNs;
+let slapd: SlapdServer;
+let scep: ScepServer;
+beforeAll(async () => {
+  netns = await startNetNs();
+  [slapd, scep] = await Promise.all([startSlapd({ netns }), startScep('in-the-customer-network', { netns })]);
+  await slapd.addUsers(generatedUsers(USERS));
+  await slapd.addGroup('vpn-users', ['user1', 'user2']);
+});
+afterAll(async () => {
+  await Promise.all([slapd?.stop(), scep?.stop()]);
+  await netns?.stop();
+});
+
+const openssl = (...args: string[]) => execFileSync('openssl', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+const reachable = (url: string) =>
+  new Promise<boolean>((resolve) => {
+    const { port } = new URL(url);
+    const socket = connect(Number(port), '127.0.0.1', () => (socket.destroy(), resolve(true)));
+    socket.on('error', () => resolve(false));
+  });
+const ready = (s: Status, resource: string) => s.resources.find((r: { resource: string }) => r.resource === resource);
+
+describe('a connector agent in the customer network', () => {
+  const ws = workspace();
+  const env = { MDMOPS_SECRET_CORP_LDAP__PASSWORD: 'set in beforeAll', MDMOPS_SECRET_SCEP__CHALLENGE: 'in-the-customer-network' };
+  let gatewayPort: number;
+  let serve: RunningMdmops;
+  let agent: AgentProcess;
+  const agentDir = () => join(ws.dir, 'agent');
+  const connector = (extra = '') => doc('Connector', 'dc', `hosting: OnPremises${extra}`);
+  const config = (certificates = true) =>
+    doc(
+      'LdapSource',
+      'corp',
+      `connectorRef: { name: dc }
+url: ${slapd.url}
+startTls: true
+tls: { caCertificates: { file: ldap-ca.pem }, serverName: localhost }
+bindDn: "${slapd.bindDn}"
+bindPasswordSecretRef: { name: corp-ldap, key: password }
+baseDn: "${slapd.baseDn}"
+attributeMapping: { userPrincipalName: mail }`,
+    ) +
+    doc('CertificateAuthority', 'scep', `type: ScepOnPremises\nurl: ${scep.url}\nconnectorRef: { name: dc }\nchallengeSecretRef: { name: scep, key: challenge }\ncaFingerprint: "${scep.caFingerprint}"`) +
+    (certificates ? doc('CertificateConfiguration', 'wifi', 'identity:\n  certificateAuthorityRef: { name: scep }\n  subject: CN=${userUPN},O=Contoso\ndistribution: { devices: AllDevices }') : '');
+  const run = (args: string[]) => ws.run(args, env);
+  const startServe = async () => {
+    serve = await startMdmops('serve', ws.dir, ['--gateway-listen', `127.0.0.1:${gatewayPort}`, '--connector-heartbeat', '2s', '--interval', '1h'], env);
+    await serve.waitFor('the gateway', () => serve.output().includes('connector gateway listening'));
+  };
+  const users = async () => {
+    const store = await openStore(parseStoreSpec(`sqlite:${join(ws.dir, '.mdmops/tenant.db')}`));
+    try {
+      return await store.listUsers('default');
+    } finally {
+      await store.close();
+    }
+  };
+
+  beforeAll(async () => {
+    env.MDMOPS_SECRET_CORP_LDAP__PASSWORD = slapd.bindPassword;
+    gatewayPort = await freePort();
+    await netns.bridgeOut(GATEWAY_INSIDE, gatewayPort);
+  });
+  afterAll(() => serve?.stop('SIGKILL'));
+
+  it('cannot be gone around: the directory and the CA are out of reach but through the agent', async () => {
+    expect(await reachable(slapd.url)).toBe(false);
+    expect(await reachable(scep.url)).toBe(false);
+    expect(await netns.listening(Number(new URL(slapd.url).port))).toBe(true);
+  });
+
+  it('enrols with a one-time token, then carries the LDAP sync and the SCEP enrolments', async () => {
+    ws.write('config/ldap-ca.pem', slapd.caPem);
+    ws.write('config/tenant.yaml', connector() + config());
+    expect(run(['apply', '-f', 'config', '--auto-approve']).code).toBe(0);
+    // No server holds a tunnel yet: the one-shot command says what to start.
+    const alone = run(['sync', 'LdapSource/corp']);
+    expect(alone.code).toBe(1);
+    expect(alone.stderr).toContain('Connector/dc, which reaches the directory, is not Ready (AgentNotConnected');
+
+    expect(run(['connector', 'token', 'Connector/dc']).stderr).toContain('no connector gateway has run on this store yet');
+    await startServe();
+    const made = run(['connector', 'token', 'Connector/dc']);
+    expect(made.code, made.stderr).toBe(0);
+    expect(made.stdout).toMatch(/^mdmops-connector-token\.[\w-]+\n$/);
+    const tokenFile = ws.write('token', made.stdout);
+
+    agent = startAgent(netns, ['--server', SERVER, '--token-file', tokenFile, '--state-dir', agentDir()]);
+    await agent.waitForLine(/enrolled as Connector\/dc/);
+    await serve.waitFor('Connector/dc Ready', (s) => ready(s, 'Connector/dc')?.ready === 'True');
+    const status = JSON.parse(run(['status', 'Connector/dc', '-o', 'json']).stdout).status;
+    expect(status).toMatchObject({ connected: true, hostname: expect.any(String), version: expect.any(String), effectiveLogLevel: 'Info' });
+    expect(Date.parse(status.certificateNotAfter)).toBeGreaterThan(Date.now());
+    // The key never left the agent: the store holds no agent key, the agent's folder keeps it to itself.
+    expect(execFileSync('stat', ['-c', '%a', join(agentDir(), 'key.pem')], { encoding: 'utf8' }).trim()).toBe('600');
+
+    const synced = run(['sync', 'LdapSource/corp']);
+    expect(synced.code, synced.stderr).toBe(0);
+    expect(synced.stdout).toContain(`LdapSource/corp: ${USERS} users (${USERS} added, 0 changed, 0 removed)`);
+    expect((await users()).find((u) => u.id.endsWith('/user2'))?.groups).toEqual(['vpn-users']);
+
+    // SCEP: the CA is checked and every user enrolled through the same tunnel.
+    const applied = run(['apply', '-f', 'config', '--auto-approve']);
+    expect(applied.code, applied.stdout + applied.stderr).toBe(0);
+    const ca = JSON.parse(run(['status', 'CertificateAuthority/scep', '-o', 'json']).stdout).status;
+    expect(ca.fingerprintSha256).toBe(scep.caFingerprint);
+    expect(JSON.parse(run(['status', 'CertificateConfiguration/wifi', '-o', 'json']).stdout).status, run(['notifications']).stdout).toMatchObject({ issuedCount: USERS, waitingCount: 0 });
+    const upn = (await users())[0]!.upn;
+    const exported = ws.run(['certificates', 'wifi', '--export', upn, '--out', 'one.p12'], { MDMOPS_EXPORT_PASSWORD: 'pw' });
+    expect(exported.code, exported.stderr).toBe(0);
+    const leaf = ws.write('one.pem', openssl('pkcs12', '-in', join(ws.dir, 'one.p12'), '-passin', 'pass:pw', '-clcerts', '-nokeys'));
+    expect(openssl('verify', '-CAfile', ws.write('scep-ca.pem', scep.caPem), leaf)).toContain('OK');
+    // Secrets travel, never show.
+    expect(serve.output() + agent.output() + applied.stdout + synced.stdout).not.toContain(slapd.bindPassword);
+    expect(serve.output() + agent.output()).not.toContain(made.stdout.trim());
+  });
+
+  it('refuses a token used already, expired, or altered for another tenant, and says so on both sides', async () => {
+    const used = startAgent(netns, ['--server', SERVER, '--token-file', join(ws.dir, 'token'), '--state-dir', join(ws.dir, 'agent-2')]);
+    expect(await used.exited).toBe(1);
+    expect(used.output()).toContain('this token of Connector/dc of tenant default was used already');
+    expect(serve.output()).toContain("refused an agent's enrolment: this token of Connector/dc of tenant default was used already");
+
+    const short = ws.write('short-token', run(['connector', 'token', 'Connector/dc', '--ttl', '1s']).stdout);
+    await new Promise((r) => setTimeout(r, 1100));
+    const late = startAgent(netns, ['--server', SERVER, '--token-file', short, '--state-dir', join(ws.dir, 'agent-3')]);
+    expect(await late.exited).toBe(1);
+    expect(late.output()).toMatch(/this token of Connector\/dc of tenant default expired at/);
+
+    const fresh = run(['connector', 'token', 'Connector/dc']).stdout.trim();
+    const body = JSON.parse(Buffer.from(fresh.split('.')[1]!, 'base64url').toString());
+    const forged = ws.write('forged-token', `mdmops-connector-token.${Buffer.from(JSON.stringify({ ...body, t: 'other' })).toString('base64url')}`);
+    const other = startAgent(netns, ['--server', SERVER, '--token-file', forged, '--state-dir', join(ws.dir, 'agent-4')]);
+    expect(await other.exited).toBe(1);
+    expect(other.output()).toContain('Connector/dc of tenant other does not exist');
+    // The enrolled agent was never disturbed.
+    expect(ready(await serve.status(), 'Connector/dc')?.ready).toBe('True');
+  });
+
+  it('refuses a connection to a destination no resource names', async () => {
+    const refused = await new Promise<string>((resolve) => {
+      const request = { tenant: 'default', connector: 'dc', host: '127.0.0.1', port: 22, resource: { kind: 'LdapSource', name: 'corp', spec: { connectorRef: { name: 'dc' }, url: slapd.url } } };
+      const socket = connect(join(ws.dir, '.mdmops/connectors.sock'));
+      let answer = '';
+      socket.on('data', (c) => (answer += c.toString()));
+      socket.on('close', () => resolve(answer));
+      socket.write(`CONNECT 127.0.0.1:22 HTTP/1.1\r\nhost: 127.0.0.1:22\r\nx-mdmops-route: ${Buffer.from(JSON.stringify(request)).toString('base64')}\r\n\r\n`);
+    });
+    expect(refused).toMatch(/^HTTP\/1.1 502/);
+    expect(refused).toContain('LdapSource/corp does not name 127.0.0.1:22 through Connector/dc: refused');
+    expect(serve.output()).toContain('refused a connection to 127.0.0.1:22: no resource names it through Connector/dc');
+  });
+
+  it('loses no user when the agent dies mid-sync, says the connector is unreachable, and recovers when it is back', async () => {
+    await slapd.addUsers(generatedUsers(USERS + MORE_USERS).slice(USERS));
+    await slapd.modify(`dn: uid=user1,ou=people,${slapd.baseDn}\nchangetype: modify\nreplace: cn\ncn: Renamed One\n`);
+    // At Debug the agent logs each connection it opens: it is killed as the sync's first one opens.
+    // (No identity certificates from here on: enrolling 20,000 users over SCEP is not what this tests.)
+    ws.write('config/tenant.yaml', connector(`\nlogLevel: Debug\nlogLevelSince: "${new Date().toISOString()}"`) + config(false));
+    expect(run(['apply', '-f', 'config', '--auto-approve']).code).toBe(0);
+    await agent.waitForLine(/log level Debug/);
+    const syncing = mdmopsAsync(['sync', 'LdapSource/corp'], { cwd: ws.dir, env });
+    const opened = await Promise.race([agent.waitForLine(/connected to 127\.0\.0\.1:\d+/), syncing]);
+    expect(typeof opened, `the sync ended before the agent opened a connection: ${JSON.stringify(opened)}`).toBe('string');
+    await agent.stop('SIGKILL');
+    const sync = await syncing;
+    expect(sync.code).toBe(1);
+    expect(sync.stdout + sync.stderr).toMatch(/nothing was changed|changed nothing|no user/i);
+    expect(await users()).toHaveLength(USERS);
+    expect((await users()).find((u) => u.id.endsWith('/user1'))?.displayName).not.toBe('Renamed One');
+    await serve.waitFor('Connector/dc unreachable', (s) => ready(s, 'Connector/dc')?.reason === 'AgentUnreachable');
+    expect(run(['notifications']).stdout).toMatch(/Connector\/dc\s+ConnectorUnreachable/);
+    const waiting = run(['sync', 'LdapSource/corp']);
+    expect(waiting.code).toBe(1);
+    expect(waiting.stderr).toContain('Connector/dc, which reaches the directory, is not Ready (AgentUnreachable');
+
+    // Back, with no token: its certificate is enough.
+    agent = startAgent(netns, ['--server', SERVER, '--state-dir', agentDir()]);
+    await serve.waitFor('Connector/dc Ready again', (s) => ready(s, 'Connector/dc')?.ready === 'True');
+    expect(run(['notifications']).stdout).not.toMatch(/Connector\/dc\s+ConnectorUnreachable/);
+    const again = run(['sync', 'LdapSource/corp']);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stdout).toContain(`(${MORE_USERS} added, 1 changed, 0 removed)`);
+  });
+
+  it('reconnects by itself when the gateway restarts', async () => {
+    await serve.stop();
+    await startServe();
+    await serve.waitFor('Connector/dc Ready after the restart', (s) => ready(s, 'Connector/dc')?.ready === 'True');
+    expect(agent.child.exitCode).toBeNull();
+    expect(run(['sync', 'LdapSource/corp']).code).toBe(0);
+  });
+
+  it('keeps a disabled connector connected, carrying no traffic', async () => {
+    ws.write('config/tenant.yaml', connector('\nenabled: false') + config(false));
+    run(['apply', '-f', 'config', '--auto-approve']);
+    const status = JSON.parse(run(['status', 'Connector/dc', '-o', 'json']).stdout).status;
+    expect(status.connected).toBe(true);
+    expect(status.conditions.find((c: { type: string }) => c.type === 'Ready')).toMatchObject({ status: 'False', reason: 'Disabled' });
+    const sync = run(['sync', 'LdapSource/corp']);
+    expect(sync.code).toBe(1);
+    expect(sync.stderr).toContain('Connector/dc, which reaches the directory, is not Ready (Disabled');
+    ws.write('config/tenant.yaml', connector() + config(false));
+    run(['apply', '-f', 'config', '--auto-approve']);
+    expect(run(['sync', 'LdapSource/corp']).code).toBe(0);
+  });
+
+  describe('through an HTTP proxy (tinyproxy)', () => {
+    let proxy: Tinyproxy;
+    beforeAll(async () => {
+      proxy = await startTinyproxy({ user: 'agent', password: 'Pr0xy-s3cret' });
+      await netns.bridgeOut(PROXY_INSIDE, proxy.port);
+    });
+    afterAll(() => proxy?.stop());
+
+    it('enrols and connects through it with the right credentials, and says why not with wrong ones', async () => {
+      const token = ws.write('proxy-token', run(['connector', 'token', 'Connector/dc']).stdout);
+      // The gateway's own address, which only the proxy can reach from inside.
+      const server = `https://127.0.0.1:${gatewayPort}`;
+      const wrong = startAgent(netns, ['--server', server, '--token-file', token, '--state-dir', join(ws.dir, 'agent-proxy'), '--proxy', `http://agent:wrong@127.0.0.1:${PROXY_INSIDE}`]);
+      expect(await wrong.exited).toBe(1);
+      expect(wrong.output()).toContain('refused the credentials');
+      await agent.stop();
+      agent = startAgent(netns, ['--server', server, '--token-file', token, '--state-dir', join(ws.dir, 'agent-proxy'), '--proxy', `http://agent:Pr0xy-s3cret@127.0.0.1:${PROXY_INSIDE}`]);
+      await agent.waitForLine(/connected to the gateway/);
+      await serve.waitFor('Connector/dc Ready through the proxy', (s) => ready(s, 'Connector/dc')?.ready === 'True');
+      expect(run(['sync', 'LdapSource/corp']).code).toBe(0);
+      expect(agent.output() + wrong.output()).not.toContain('Pr0xy-s3cret');
+    });
+
+    it('revokes the agent when its Connector is deleted', async () => {
+      ws.write('config/tenant.yaml', '');
+      const pruned = run(['apply', '-f', 'config', '--auto-approve']);
+      expect(pruned.code, pruned.stdout + pruned.stderr).toBe(0);
+      await agent.waitForLine(/the gateway refused this agent: .*Connector\/dc of tenant default does not exist any more/, 45_000);
+    });
+  });
+});
