@@ -9,7 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startPebble, type PebbleServer } from './servers/pebble.js';
 import { freePort } from './servers/ports.js';
 import { startScep, type ScepServer } from './servers/scep.js';
-import { connectAgent, putUsers } from './support/seed.js';
+import { putUsers } from './support/seed.js';
+import { connectedAgent } from './support/agent.js';
 import { doc, workspace, type Workspace } from './support/workspace.js';
 
 const openssl = (...args: string[]) => execFileSync('openssl', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
@@ -46,7 +47,7 @@ describe('SCEP CA (Debian scepserver)', () => {
     const first = ws.run(['apply', '-f', 'config', '--auto-approve'], env());
     expect(first.code, first.stderr).toBe(0);
     expect(first.stdout).toContain('CertificateAuthority/scep: ConnectorNotReady');
-    await connectAgent(ws.dir, 'dc');
+    await connectedAgent(ws);
     await putUsers(ws.dir, users);
     const second = ws.run(['apply', '-f', 'config', '--auto-approve'], env());
     expect(second.code, second.stderr + second.stdout).toBe(0);

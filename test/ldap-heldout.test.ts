@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStore, parseStoreSpec } from '../src/store/open.js';
 import { generatedUsers, startSlapd, type LdapUserSeed, type SlapdServer } from './servers/slapd.js';
-import { connectAgent } from './support/seed.js';
+import { connectedAgent } from './support/agent.js';
 import { doc, workspace } from './support/workspace.js';
 import type { DirectoryUser } from '../src/api/index.js';
 
@@ -151,6 +151,9 @@ const sorted = (...groups: string[]) => groups.sort();
 
 describe('LdapSource against a directory unlike ours', () => {
   it('applies two sources on the directory', async () => {
+    ws.write('config/ldap.yaml', doc('Connector', 'dc', 'hosting: OnPremises'));
+    expect(ws.run(['apply', '-f', 'config', '--auto-approve']).code).toBe(0);
+    await connectedAgent(ws);
     ws.write(
       'config/ldap.yaml',
       doc('Connector', 'dc', 'hosting: OnPremises') +
@@ -170,8 +173,6 @@ pageSize: 2`,
     );
     const applied = ws.run(['apply', '-f', 'config', '--auto-approve'], env());
     expect(applied.code, applied.stderr).toBe(0);
-    await connectAgent(ws.dir, 'dc');
-    expect(ws.run(['apply', '-f', 'config', '--auto-approve'], env()).code).toBe(0);
   });
 
   it('gives every user of every OU its groups of all three kinds, upn, e-mail, display name and attributes, and says which entry it skipped', async () => {

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { openStore, parseStoreSpec } from '../src/store/open.js';
 import { generatedUsers, startSlapd, type SlapdServer } from './servers/slapd.js';
-import { connectAgent } from './support/seed.js';
+import { connectedAgent } from './support/agent.js';
 import { doc, workspace } from './support/workspace.js';
 
 const USERS = 600;
@@ -22,14 +22,15 @@ afterAll(() => slapd?.stop());
 const ws = workspace();
 
 it('reads groups and users that span many small pages at once, gives each user its group, and maps attributes whatever their case', async () => {
+  ws.write('config/ldap.yaml', doc('Connector', 'dc', 'hosting: OnPremises'));
+  expect(ws.run(['apply', '-f', 'config', '--auto-approve']).code).toBe(0);
+  await connectedAgent(ws);
   ws.write(
     'config/ldap.yaml',
     doc('Connector', 'dc', 'hosting: OnPremises') +
       doc('LdapSource', 'corp', `connectorRef: { name: dc }\nurl: ${slapd.url}\ninsecure: true\nbindDn: "${slapd.bindDn}"\nbindPasswordSecretRef: { name: corp-ldap, key: password }\nbaseDn: "${slapd.baseDn}"\npageSize: 3\nattributeMapping: { displayName: CN, email: MAIL, groupName: Cn }`),
   );
   const env = { MDMOPS_SECRET_CORP_LDAP__PASSWORD: slapd.bindPassword };
-  expect(ws.run(['apply', '-f', 'config', '--auto-approve'], env).code).toBe(0);
-  await connectAgent(ws.dir, 'dc');
   expect(ws.run(['apply', '-f', 'config', '--auto-approve'], env).code).toBe(0);
   const sync = ws.run(['sync', 'LdapSource/corp'], env);
   expect(sync.stderr).not.toContain('cookie');

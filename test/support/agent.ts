@@ -1,8 +1,12 @@
 // A connector agent as a user runs it (mdmops connector agent ...), inside a test's customer network.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { afterAll } from 'vitest';
+import { join } from 'node:path';
 import type { NetNs } from '../servers/netns.js';
+import { freePort } from '../servers/ports.js';
 import { BIN_PATH, NODE } from './cli.js';
+import { startMdmops, type RunningMdmops } from './run.js';
+import type { Workspace } from './workspace.js';
 
 export interface AgentProcess {
   child: ChildProcess;
@@ -19,8 +23,10 @@ afterAll(() => {
   for (const child of running) child.kill('SIGKILL');
 });
 
-export function startAgent(netns: NetNs, args: string[], env: NodeJS.ProcessEnv = {}): AgentProcess {
-  const [command, argv] = netns.wrap(NODE, [BIN_PATH, 'connector', 'agent', ...args]);
+/** `netns`: the customer network it runs in; without, it runs beside the test, dialling out all the same. */
+export function startAgent(netns: NetNs | undefined, args: string[], env: NodeJS.ProcessEnv = {}): AgentProcess {
+  const agentArgs = [BIN_PATH, 'connector', 'agent', ...args];
+  const [command, argv] = netns ? netns.wrap(NODE, agentArgs) : [NODE, agentArgs];
   const child = spawn(command, argv, { env: { ...process.env, NO_COLOR: '1', MDMOPS_LOG_JSON: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   running.add(child);
   let out = '';
@@ -62,6 +68,30 @@ export function startAgent(netns: NetNs, args: string[], env: NodeJS.ProcessEnv 
     async stop(signal = 'SIGTERM') {
       if (running.has(child)) child.kill(signal);
       return exited;
+    },
+  };
+}
+
+/**
+ * What a user does before a Connector can carry traffic: mdmops serve with its gateway on the
+ * workspace's store, a token, and the agent started with it; resolves once the Connector is Ready.
+ * Start it before applying identity sources: serve syncs those that are due when it starts.
+ */
+export async function connectedAgent(ws: Workspace, connector = 'dc'): Promise<{ serve: RunningMdmops; agent: AgentProcess; stop(): Promise<void> }> {
+  const port = await freePort();
+  const serve = await startMdmops('serve', ws.dir, ['--gateway-listen', `127.0.0.1:${port}`, '--interval', '1h']);
+  await serve.waitFor('the connector gateway', () => serve.output().includes('connector gateway listening'));
+  const token = ws.run(['connector', 'token', `Connector/${connector}`]);
+  if (token.code !== 0) throw new Error(`mdmops connector token failed: ${token.stderr}`);
+  const tokenFile = ws.write(`${connector}.token`, token.stdout);
+  const agent = startAgent(undefined, ['--server', `https://127.0.0.1:${port}`, '--token-file', tokenFile, '--state-dir', join(ws.dir, `agent-${connector}`)]);
+  await serve.waitFor(`Connector/${connector} Ready`, (s) => s.resources.some((r: { resource: string; ready: string }) => r.resource === `Connector/${connector}` && r.ready === 'True'));
+  return {
+    serve,
+    agent,
+    async stop() {
+      await agent.stop();
+      await serve.stop();
     },
   };
 }
