@@ -1,15 +1,16 @@
 // mdmops connector token|agent|log-level, and the connector gateway flags the long-running modes
 // share (serve, run, controller).
 import { Option, type Command } from 'commander';
-import { readFileSync } from 'node:fs';
+import { createWriteStream, mkdirSync, readFileSync } from 'node:fs';
+import { pipeline } from 'node:stream/promises';
 import { hostname } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { LOG_LEVELS, type LogLevel } from '../api/index.js';
 import { Agent, AgentError } from '../connector/agent.js';
 import { openAgentLog } from '../connector/agent-log.js';
 import { GATEWAY_PIN, givenGatewayTls, storeGatewayTls } from '../connector/authority.js';
 import { Gateway } from '../connector/gateway.js';
-import { serveLocalTunnels, tunnelSocketPath } from '../connector/local.js';
+import { localLogs, serveLocalTunnels, tunnelSocketPath, type LogCollection } from '../connector/local.js';
 import { issueToken, TokenError } from '../connector/token.js';
 import { show } from '../engine/context.js';
 import { refreshStatus } from '../engine/refresh.js';
@@ -22,6 +23,7 @@ import { duration, parseListen } from './flags.js';
 import { VERSION } from './package-info.js';
 import { parseResourceArg } from './resource-arg.js';
 import { openSession, storeOptions, type Session, type StoreOptions } from './session.js';
+import { editRecord } from './tenant.js';
 
 export interface GatewayFlags {
   gatewayListen?: string;
@@ -165,17 +167,92 @@ export function registerConnector(program: Command) {
       }
     });
 
-  connector
-    .command('log-level')
-    .description("Raise a connector's log level for an hour: prints the two lines to commit in its spec")
-    .argument('<resource>', 'Connector/NAME')
-    .argument('<level>', LOG_LEVELS.join(', '))
-    .action((resource: string, level: string) => {
-      connectorArg(resource, 'default');
+  storeOptions(
+    connector
+      .command('log-level')
+      .description("Raise a connector's log level for an hour: prints the two lines to commit in its spec; on a store whose Connector no git repository manages, sets them there too")
+      .argument('<resource>', 'Connector/NAME')
+      .argument('<level>', LOG_LEVELS.join(', '))
+      .option('-n, --namespace <tenant>', 'tenant', 'default'),
+  )
+    .addHelpText('after', '\nExample:\n  mdmops connector log-level Connector/paris-dc Debug')
+    .action(async (resource: string, level: string, opts: StoreOptions & { namespace: string }) => {
+      const id = connectorArg(resource, opts.namespace);
       const wanted = LOG_LEVELS.find((l) => l.toLowerCase() === level.toLowerCase());
       if (!wanted) throw new UserError(`"${level}": the log level is one of ${LOG_LEVELS.join(', ')}`);
-      process.stdout.write(logLevelLines(wanted, new Date()));
+      const now = new Date();
+      const lines = logLevelLines(wanted, now);
+      const session = await openSession(opts, { readOnly: true }).catch(() => undefined);
+      try {
+        const applied = session && (await session.store.getInventory(id));
+        // A git revision is a commit: the lines go there, or the next revision takes them back.
+        if (!session || !(await session.store.getRecord(id)) || !applied || /^[0-9a-f]{40}$/.test(applied.revision)) {
+          process.stdout.write(lines);
+          process.stderr.write(`mdmops: commit these lines in the spec of ${show(id)}; ${wanted === 'Info' ? 'Info is the level it reverts to' : 'the agent goes back to Info one hour later'}\n`);
+          return;
+        }
+        const changed = await editRecord(session, id, [
+          { path: ['logLevel'], value: wanted },
+          wanted === 'Info' ? { path: ['logLevelSince'], unset: true } : { path: ['logLevelSince'], value: now.toISOString() },
+        ]);
+        process.stdout.write(lines);
+        process.stderr.write(`mdmops: ${changed}; the agent takes it at once (through the running server). Put these lines in your configuration too, or its next apply takes the level back\n`);
+      } finally {
+        await session?.close();
+      }
     });
+
+  storeOptions(
+    connector
+      .command('logs')
+      .description("Collect a connector agent's logs (kocab.log and its rotated files) into a zip, through its tunnel, and download it")
+      .argument('<resource>', 'Connector/NAME')
+      .option('-n, --namespace <tenant>', 'tenant', 'default')
+      .option('--request', 'ask the agent to zip its logs (replacing the zip before) and wait until it is ready')
+      .option('--cancel', 'stop a collection under way (no zip is left)')
+      .option('--download', 'save the last zip')
+      .option('--output-dir <dir>', 'with --download: where to save it', '.'),
+  )
+    .addHelpText('after', '\nExamples:\n  mdmops connector logs Connector/paris-dc --request\n  mdmops connector logs Connector/paris-dc --download --output-dir /tmp')
+    .action(async (resource: string, opts: StoreOptions & { namespace: string; request?: boolean; cancel?: boolean; download?: boolean; outputDir: string }) => {
+      const id = connectorArg(resource, opts.namespace);
+      if ([opts.request, opts.cancel, opts.download].filter(Boolean).length !== 1) throw new UserError('say one of --request, --cancel or --download');
+      const socket = tunnelSocketPath(stateDirOf(parseStoreSpec(opts.store)));
+      const ask = async (method: 'GET' | 'POST' | 'DELETE', file = false) => {
+        const res = await localLogs(socket, method, id.tenant, id.name, file).catch((e: unknown) => {
+          throw new UserError(messageOf(e));
+        });
+        if (res.statusCode !== 200) throw new UserError(String((JSON.parse((await text(res)) || '{}') as { error?: string }).error ?? `status ${res.statusCode}`));
+        return res;
+      };
+      if (opts.download) {
+        const res = await ask('GET', true);
+        const name = decodeURIComponent(String(res.headers['x-file-name']));
+        mkdirSync(opts.outputDir, { recursive: true });
+        const path = join(opts.outputDir, basename(name));
+        await pipeline(res, createWriteStream(path, { mode: 0o600 }));
+        process.stdout.write(`${path}\n`);
+        return;
+      }
+      let logs = JSON.parse(await text(await ask(opts.request ? 'POST' : 'DELETE'))) as LogCollection | null;
+      if (opts.cancel) {
+        process.stdout.write(logs ? `the log collection of ${show(id)} is ${logs.state === 'collecting' ? 'being cancelled' : logs.state}\n` : `${show(id)}'s agent collects no logs\n`);
+        return;
+      }
+      process.stderr.write(`mdmops: the agent of ${show(id)} is collecting its logs...\n`);
+      while (logs?.state === 'collecting') {
+        await new Promise((r) => setTimeout(r, 250));
+        logs = JSON.parse(await text(await ask('GET'))) as LogCollection | null;
+      }
+      if (logs?.state !== 'ready') throw new UserError(`the log collection ${logs?.state ?? 'ended'}${logs?.error ? `: ${logs.error}` : ''}`);
+      process.stdout.write(`${logs.name} (${logs.size} bytes) is ready: mdmops connector logs ${show(id)} --download\n`);
+    });
+}
+
+async function text(res: NodeJS.ReadableStream): Promise<string> {
+  let body = '';
+  for await (const chunk of res) body += chunk.toString();
+  return body;
 }
 
 export function logLevelLines(level: LogLevel, now: Date): string {

@@ -13,9 +13,10 @@ import { parseStoreSpec } from '../store/open.js';
 import { UserError } from './errors.js';
 import { duration, outboundOptions, outboundPolicy, parseListen, wholeNumber, type OutboundFlags } from './flags.js';
 import { openSession, storeOptions, type StoreOptions } from './session.js';
+import { gatewayOptions, startGateway, type GatewayFlags } from './connector.js';
 import { messageOf } from '../util/message-of.js';
 
-interface ControllerFlags extends StoreOptions, OutboundFlags {
+interface ControllerFlags extends StoreOptions, OutboundFlags, GatewayFlags {
   kubeconfig?: string;
   namespace: string[];
   listen: string;
@@ -46,7 +47,7 @@ function ensureMasterKeyFile(opts: StoreOptions, log: ReturnType<typeof createLo
 }
 
 export function registerController(program: Command) {
-  outboundOptions(storeOptions(
+  gatewayOptions(outboundOptions(storeOptions(
     program
       .command('controller')
       .description('Reconcile the mdmops custom resources of a Kubernetes cluster (a namespace is a tenant), as the Helm chart runs it.')
@@ -62,7 +63,7 @@ export function registerController(program: Command) {
       .option('--renew-deadline <duration>', 'how long the leader keeps trying to renew before it stops leading', '10s')
       .option('--retry-period <duration>', 'how often candidates try to take, and the leader to renew, the Lease', '2s')
       .option('--watch-timeout <duration>', 'length of each watch; a watch silent for longer (plus 30s) is restarted', '5m'),
-  ))
+  )))
     .addHelpText('after', '\nExamples:\n  mdmops controller --kubeconfig ~/.kube/config --namespace contoso --listen 127.0.0.1:8080\n  mdmops controller --leader-elect --lease-namespace mdmops-system')
     .action(async (opts: ControllerFlags) => {
       const concurrency = wholeNumber('--concurrency', opts.concurrency);
@@ -108,7 +109,23 @@ export function registerController(program: Command) {
           exitCode = 1;
           stop('lease lost');
         },
+        // Agents connect to the leader, where the work that needs their tunnels runs.
+        onStartedLeading: () => {
+          startGateway(opts, session, log, { localSocket: false, onChange: (id) => controller.wake(id.tenant, id.kind, id.name) })
+            .then(async (started) => {
+              gateway = started;
+              if (started) await markGatewayPod(client, 'active', log);
+            })
+            .catch((e: unknown) => {
+              log.error(`the connector gateway could not start: ${messageOf(e)}`);
+              exitCode = 1;
+              stop('no connector gateway');
+            });
+        },
       });
+      let gateway: { close(): Promise<void> } | undefined;
+      // A replica that does not lead (yet) is no gateway: the chart's gateway Service selects the one that is.
+      if (opts.gatewayListen) await markGatewayPod(client, 'standby', log);
       let http;
       try {
         http = await serveHttp({ host: listen.host, port: listen.port, metrics, notReady: () => controller.notReady() });
@@ -135,6 +152,7 @@ export function registerController(program: Command) {
         process.off('SIGTERM', onSignal);
         process.off('SIGINT', onSignal);
         await http.close();
+        await gateway?.close();
         client.close();
         await session.close();
         log.info('stopped');
@@ -142,4 +160,16 @@ export function registerController(program: Command) {
       }
       process.exitCode = exitCode;
     });
+}
+
+/** The label the chart's gateway Service selects: only the leader's pod holds "active". */
+async function markGatewayPod(client: { request(method: string, path: string, body?: unknown, contentType?: string): Promise<unknown> }, state: 'active' | 'standby', log: ReturnType<typeof createLogger>) {
+  const pod = process.env.POD_NAME;
+  const namespace = process.env.POD_NAMESPACE;
+  if (!pod || !namespace) return; // not in a pod (or not told which): nothing selects it
+  try {
+    await client.request('PATCH', `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods/${encodeURIComponent(pod)}`, { metadata: { labels: { 'mdmops.io/gateway': state } } }, 'application/merge-patch+json');
+  } catch (e) {
+    log.warn(`could not label pod ${namespace}/${pod} mdmops.io/gateway=${state}: ${messageOf(e)}; the gateway Service may not reach this replica`);
+  }
 }

@@ -11,7 +11,8 @@ import { replacing } from '../engine/diff.js';
 import { messageOf } from '../util/message-of.js';
 import { UserError } from './errors.js';
 import { parseResourceArg } from './resource-arg.js';
-import { actor, openSession, storeOptions, type StoreOptions } from './session.js';
+import { actor, openSession, storeOptions, type Session, type StoreOptions } from './session.js';
+import type { ResourceId } from '../store/types.js';
 
 type Segment = string | number;
 
@@ -77,6 +78,37 @@ function unsetIn(target: Record<string, unknown>, path: Segment[]) {
   else delete at[last];
 }
 
+export type SpecEdit = { path: Segment[]; value: unknown } | { path: Segment[]; unset: true };
+
+/** Changes spec fields of a record in the tenant store, as a console edit would (checked against the kind, audited); says what changed. */
+export async function editRecord(session: Session, id: ResourceId, edits: SpecEdit[]): Promise<string> {
+  const record = await session.store.getRecord(id);
+  if (!record) throw new UserError(`${show(id)} is not in the tenant store at ${session.store.location}`);
+  const spec = structuredClone(record.spec);
+  for (const e of edits) {
+    if ('unset' in e) unsetIn(spec, e.path);
+    else setIn(spec, e.path, e.value);
+  }
+  // The console refuses what the kind does not allow; so does this.
+  const checked = kindNamed(id.kind)!.spec.safeParse(mapFileRefs(spec, () => ({ data: '-' })));
+  if (!checked.success) {
+    const issue = checked.error.issues[0]!;
+    const where = issue.path.length ? `spec.${fieldPath(issue.path as Segment[])}` : 'spec';
+    throw new UserError(`${show(id)}: ${where}: ${issue.message}; nothing was changed`);
+  }
+  const at = new Date().toISOString();
+  await session.store.commit([
+    { op: 'putRecord', record: { ...record, spec, updatedAt: at } },
+    { op: 'audit', entry: { at, ...id, action: 'console-edit', source: 'console', revision: '', actor: actor(), detail: { fields: edits.map((e) => `spec.${fieldPath(e.path)}`) } } },
+  ]);
+  // Correcting such a drift cannot be done in place: say so before the next apply does it.
+  const replaced = replacing(edits.map((e) => ({ path: `spec.${fieldPath(e.path)}` })), session.providers.get(id.kind).replaceOn ?? []);
+  if (replaced.length && record.managed) {
+    process.stderr.write(`mdmops: warning: ${replaced.join(', ')} cannot change in place: the next apply that corrects this edit replaces ${show(id)} (a CA makes a new key pair, and what it issued is issued again)\n`);
+  }
+  return `${show(id)}: ${edits.map((e) => `spec.${fieldPath(e.path)}`).join(', ')} changed in the tenant store`;
+}
+
 export function registerTenant(program: Command) {
   const tenant = program.command('tenant').description('Work on the tenant store directly.');
   storeOptions(tenant.command('set').description('Change fields of a resource in the tenant store, as a console edit would (the next plan shows it as drift).'))
@@ -94,31 +126,7 @@ export function registerTenant(program: Command) {
       });
       const session = await openSession(opts);
       try {
-        const record = await session.store.getRecord(id);
-        if (!record) throw new UserError(`${show(id)} is not in the tenant store at ${session.store.location}`);
-        const spec = structuredClone(record.spec);
-        for (const e of edits) {
-          if ('unset' in e) unsetIn(spec, e.path);
-          else setIn(spec, e.path, e.value);
-        }
-        // The console refuses what the kind does not allow; so does this.
-        const checked = kindNamed(id.kind)!.spec.safeParse(mapFileRefs(spec, () => ({ data: '-' })));
-        if (!checked.success) {
-          const issue = checked.error.issues[0]!;
-          const where = issue.path.length ? `spec.${fieldPath(issue.path as Segment[])}` : 'spec';
-          throw new UserError(`${show(id)}: ${where}: ${issue.message}; nothing was changed`);
-        }
-        const at = new Date().toISOString();
-        await session.store.commit([
-          { op: 'putRecord', record: { ...record, spec, updatedAt: at } },
-          { op: 'audit', entry: { at, ...id, action: 'console-edit', source: 'console', revision: '', actor: actor(), detail: { fields: edits.map((e) => `spec.${fieldPath(e.path)}`) } } },
-        ]);
-        process.stdout.write(`${show(id)}: ${edits.map((e) => `spec.${fieldPath(e.path)}`).join(', ')} changed in the tenant store\n`);
-        // Correcting such a drift cannot be done in place: say so before the next apply does it.
-        const replaced = replacing(edits.map((e) => ({ path: `spec.${fieldPath(e.path)}` })), session.providers.get(id.kind).replaceOn ?? []);
-        if (replaced.length && record.managed) {
-          process.stderr.write(`mdmops: warning: ${replaced.join(', ')} cannot change in place: the next apply that corrects this edit replaces ${show(id)} (a CA makes a new key pair, and what it issued is issued again)\n`);
-        }
+        process.stdout.write((await editRecord(session, id, edits)) + '\n');
       } finally {
         await session.close();
       }

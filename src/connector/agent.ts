@@ -4,11 +4,11 @@
 // CONNECT stream per connection to a server the tenant's resources name. It reconnects with capped,
 // jittered backoff, renews its certificate before it ends, and applies the log level it is given.
 import { X509Certificate } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import http2, { type ServerHttp2Stream, type IncomingHttpHeaders } from 'node:http2';
 import net, { isIP } from 'node:net';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import tls, { type DetailedPeerCertificate, type TLSSocket } from 'node:tls';
 import { SECOND } from '../api/duration.js';
 import type { LogLevel } from '../api/index.js';
@@ -20,8 +20,9 @@ import { certificationRequest, toPem } from '../pki/certificate.js';
 import { makeKey } from '../pki/keys.js';
 import { subjectName } from '../pki/name.js';
 import { messageOf } from '../util/message-of.js';
+import { collectLogs } from './agent-log.js';
 import { spkiPin } from './authority.js';
-import { CONNECTION_WINDOW, CONTROL_PATH, ENROL_PATH, STREAM_WINDOW, jsonLines, line, REFUSAL_HEADER, TUNNEL_ALPN, type AgentMessage, type EnrolAnswer, type GatewayMessage } from './protocol.js';
+import { CONNECTION_WINDOW, CONTROL_PATH, ENROL_PATH, LOGS_PATH, STREAM_WINDOW, jsonLines, line, REFUSAL_HEADER, TUNNEL_ALPN, type AgentMessage, type EnrolAnswer, type GatewayMessage } from './protocol.js';
 import { readToken } from './token.js';
 
 export interface AgentOptions {
@@ -88,6 +89,8 @@ export class Agent {
   private renewing = false;
   private renewKey?: string;
   private levelTimer?: NodeJS.Timeout;
+  /** The log collection under way, if one is. */
+  private collecting?: AbortController;
 
   constructor(private readonly o: AgentOptions) {
     this.state = new AgentState(o.stateDir);
@@ -245,6 +248,8 @@ export class Agent {
   private async onStream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders) {
     const method = headers[':method'];
     if (method === 'CONNECT') return this.connect(stream, String(headers[':authority'] ?? ''));
+    const path = String(headers[':path'] ?? '');
+    if (method === 'GET' && path.startsWith(LOGS_PATH)) return this.sendCollected(stream, decodeURIComponent(path.slice(LOGS_PATH.length)));
     if (method === 'POST' && headers[':path'] === CONTROL_PATH) {
       const refused = headers[REFUSAL_HEADER];
       if (refused) {
@@ -284,13 +289,47 @@ export class Agent {
           send({ type: 'ack', seq: m.seq });
         } else if (m.type === 'certificate') {
           this.renewed(m.certificate, m.error);
+        } else if (m.type === 'collect-logs') {
+          send({ type: 'ack', seq: m.seq });
+          void this.collect(m.id, send);
+        } else if (m.type === 'cancel-logs') {
+          this.collecting?.abort();
+          send({ type: 'ack', seq: m.seq });
         } else {
-          send({ type: 'ack', seq: m.seq, error: `this agent (${this.o.version}) does not know ${m.type}` });
+          // From a newer gateway: said, not fatal.
+          const unknown = m as { type: string; seq: number };
+          send({ type: 'ack', seq: unknown.seq, error: `this agent (${this.o.version}) does not know ${unknown.type}` });
         }
       }
     } finally {
       clearTimeout(beat);
     }
+  }
+
+  /** Zips the log folder for the gateway to fetch; a new request replaces the zip before, a cancelled one leaves none. */
+  private async collect(id: string, send: (m: AgentMessage) => unknown) {
+    this.collecting?.abort();
+    const collecting = (this.collecting = new AbortController());
+    this.o.log.info('collecting the logs, as the gateway asked');
+    try {
+      const path = await collectLogs({ logDir: this.o.logDir, outDir: this.collectedDir(), hostname: this.o.hostname, version: this.o.version, now: this.now(), signal: collecting.signal });
+      send({ type: 'logs', id, state: 'ready', name: basename(path), size: statSync(path).size });
+      this.o.log.info(`logs collected into ${basename(path)}`);
+    } catch (e) {
+      const cancelled = collecting.signal.aborted;
+      send({ type: 'logs', id, state: cancelled ? 'cancelled' : 'failed', ...(cancelled ? {} : { error: messageOf(e) }) });
+      this.o.log.info(cancelled ? 'the log collection was cancelled' : `the log collection failed: ${messageOf(e)}`);
+    } finally {
+      if (this.collecting === collecting) this.collecting = undefined;
+    }
+  }
+
+  private collectedDir = () => join(this.o.stateDir, 'collected');
+
+  private sendCollected(stream: ServerHttp2Stream, name: string) {
+    const path = join(this.collectedDir(), name);
+    if (name !== basename(name) || !name.endsWith('.zip') || !existsSync(path)) return void stream.respond({ ':status': 404 }, { endStream: true });
+    stream.respondWithFile(path, { 'content-type': 'application/zip' });
   }
 
   private applyLogLevel() {

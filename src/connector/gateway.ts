@@ -3,7 +3,7 @@
 // on which it is the client: a control stream (hello, heartbeats, settings, renewals) and a CONNECT
 // stream for each connection to a server inside the customer network. What it knows of an agent
 // goes into the tenant store (presence.ts), so that any process can tell whether a connector is up.
-import { X509Certificate } from 'node:crypto';
+import { randomUUID, X509Certificate } from 'node:crypto';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import http2, { type ClientHttp2Session, type ClientHttp2Stream } from 'node:http2';
 import type { AddressInfo } from 'node:net';
@@ -16,13 +16,13 @@ import type { ProviderRegistry } from '../engine/provider.js';
 import { hostPort, RouteError, type RouteRequest, type Tunnels } from '../net/dial.js';
 import type { Logger } from '../observe/log.js';
 import { requestPublicKey } from '../pki/certificate.js';
-import { CERTIFICATES, connectorId, PRESENCE, PRESENCE_EVERY_MS, readSealed, sealedWrite, TOKEN, type Presence } from '../providers/connector/presence.js';
+import { CERTIFICATES, connectorId, PRESENCE, PRESENCE_EVERY_MS, readSealed, sealedWrite, TOKEN, type LogCollection, type Presence } from '../providers/connector/presence.js';
 import type { MasterKey } from '../store/master-key.js';
 import type { ResourceId, Store, StoredRecord } from '../store/types.js';
 import { messageOf } from '../util/message-of.js';
 import { readCapped } from '../util/read-capped.js';
 import { agentOf, certificateSha256, issueAgentCertificate, tenantCaCertificate, tenantConnectorCa, type GatewayTls } from './authority.js';
-import { CONNECTION_WINDOW, CONTROL_PATH, ENROL_PATH, STREAM_WINDOW, jsonLines, line, REFUSAL_HEADER, TUNNEL_ALPN, type AgentMessage, type EnrolAnswer, type EnrolRequest, type GatewayMessage, type ProxySetting } from './protocol.js';
+import { CONNECTION_WINDOW, CONTROL_PATH, ENROL_PATH, LOGS_PATH, STREAM_WINDOW, jsonLines, line, REFUSAL_HEADER, TUNNEL_ALPN, type AgentMessage, type EnrolAnswer, type EnrolRequest, type GatewayMessage, type ProxySetting } from './protocol.js';
 import { readToken, secretSha256, TokenError, type StoredToken } from './token.js';
 
 export interface GatewayOptions {
@@ -258,6 +258,13 @@ export class Gateway implements Tunnels {
       }
       case 'renew':
         return this.renew(session, m.csr);
+      case 'logs': {
+        const logs = session.presence.logs;
+        if (logs?.id !== m.id) return;
+        session.presence = { ...session.presence, logs: { ...logs, state: m.state, ...(m.name ? { name: m.name, size: m.size } : {}), ...(m.error ? { error: m.error } : {}) } };
+        this.o.log.info({ connector: idKey(session.id), state: m.state, file: m.name }, `the log collection of ${show(session.id)}'s agent: ${m.state}`);
+        return this.writePresence(session);
+      }
       default:
         this.o.log.debug({ connector: idKey(session.id), type: (m as { type: string }).type }, 'an agent message this gateway does not know');
     }
@@ -397,6 +404,51 @@ export class Gateway implements Tunnels {
         clearTimeout(timer);
         reject(new RouteError(`the tunnel of ${show(session.id)} failed: ${messageOf(e)}`));
       });
+    });
+  }
+
+  // --- log collection (seed 000): the agent zips its log folder, the gateway fetches the zip -------
+
+  private live(tenant: string, name: string): Session {
+    const id = connectorId(tenant, name);
+    const session = this.sessions.get(idKey(id));
+    if (!session) throw new RouteError(`${show(id)} has no agent connected: its logs can be collected once it is`);
+    return session;
+  }
+
+  /** Asks the agent to collect its logs; a request replaces the one before. */
+  async requestLogs(tenant: string, name: string): Promise<LogCollection> {
+    const session = this.live(tenant, name);
+    const logs: LogCollection = { id: randomUUID(), state: 'collecting', requestedAt: new Date().toISOString() };
+    session.presence = { ...session.presence, logs };
+    await this.request(session, { type: 'collect-logs', seq: ++session.seq, id: logs.id });
+    await this.writePresence(session);
+    return logs;
+  }
+
+  async cancelLogs(tenant: string, name: string): Promise<LogCollection | undefined> {
+    const session = this.live(tenant, name);
+    if (session.presence.logs?.state === 'collecting') await this.request(session, { type: 'cancel-logs', seq: ++session.seq });
+    return session.presence.logs;
+  }
+
+  logs(tenant: string, name: string): LogCollection | undefined {
+    return this.live(tenant, name).presence.logs;
+  }
+
+  /** The last zip, as the agent sends it. */
+  downloadLogs(tenant: string, name: string): Promise<{ name: string; stream: Duplex }> {
+    const session = this.live(tenant, name);
+    const logs = session.presence.logs;
+    if (logs?.state !== 'ready' || !logs.name) throw new RouteError(`${show(session.id)}'s agent has no collected logs${logs ? ` (the last request is ${logs.state})` : ''}: request them first (mdmops connector logs ${show(session.id).split(' ')[0]} --request)`);
+    return new Promise((resolve, reject) => {
+      const stream = session.h2.request({ ':method': 'GET', ':path': LOGS_PATH + encodeURIComponent(logs.name!) });
+      stream.once('response', (headers) => {
+        if (headers[':status'] === 200) return resolve({ name: logs.name!, stream });
+        stream.destroy();
+        reject(new RouteError(`the agent of ${show(session.id)} no longer has ${logs.name} (status ${headers[':status']})`));
+      });
+      stream.once('error', (e) => reject(new RouteError(`the tunnel of ${show(session.id)} failed: ${messageOf(e)}`)));
     });
   }
 

@@ -1,28 +1,33 @@
 // One-shot commands (mdmops sync, mdmops apply) reach connector agents through the server that
 // holds their tunnels: an HTTP CONNECT over a Unix socket beside the store, of mode 0600 in a
 // folder of mode 0700, so that only the store's owner (who could change the store anyway) can use
-// it, and no TCP port is opened for it.
+// it, and no TCP port is opened for it. The same socket answers the log collection commands
+// (mdmops connector logs), which the gateway relays to the agent.
 import { chmodSync, existsSync, unlinkSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import { join } from 'node:path';
-import type { Duplex } from 'node:stream';
+import { pipeline, type Duplex } from 'node:stream';
 import { RouteError, splice, type RouteRequest, type Tunnels } from '../net/dial.js';
 import type { Logger } from '../observe/log.js';
 import { messageOf } from '../util/message-of.js';
-import { destinationOf } from './gateway.js';
+import { destinationOf, type Gateway } from './gateway.js';
+
+export type { LogCollection } from '../providers/connector/presence.js';
 
 export const tunnelSocketPath = (stateDir: string) => join(stateDir, 'connectors.sock');
 
 const HEADER = 'x-mdmops-route';
 
-/** Serves `tunnels` on the socket at `path`; refuses when another live server holds it. */
-export async function serveLocalTunnels(path: string, tunnels: Tunnels, log: Logger): Promise<{ close(): Promise<void> }> {
+const LOGS_ROUTE = /^\/v1\/connectors\/([^/]+)\/([^/]+)\/logs(\/file)?$/;
+
+/** Serves the gateway's tunnels and log collection on the socket at `path`; refuses when another live server holds it. */
+export async function serveLocalTunnels(path: string, tunnels: Gateway, log: Logger): Promise<{ close(): Promise<void> }> {
   if (existsSync(path)) {
     if (await answers(path)) throw new Error(`another mdmops server holds the connector tunnels of this store (${path})`);
     unlinkSync(path); // left by a server that did not stop cleanly
   }
-  const server = http.createServer((_req, res) => res.writeHead(405).end());
+  const server = http.createServer((req, res) => void logsRoute(tunnels, req, res));
   server.on('connect', (req: http.IncomingMessage, client: net.Socket, head: Buffer) => {
     client.on('error', () => undefined);
     let request: RouteRequest;
@@ -58,6 +63,26 @@ export async function serveLocalTunnels(path: string, tunnels: Tunnels, log: Log
   };
 }
 
+async function logsRoute(gateway: Gateway, req: http.IncomingMessage, res: http.ServerResponse) {
+  const json = (status: number, body: unknown) => res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+  const m = LOGS_ROUTE.exec(req.url ?? '');
+  if (!m) return json(404, { error: `no such route: ${req.method} ${req.url}` });
+  const [tenant, name] = [decodeURIComponent(m[1]!), decodeURIComponent(m[2]!)];
+  try {
+    if (m[3] && req.method === 'GET') {
+      const { name: file, stream } = await gateway.downloadLogs(tenant, name);
+      res.writeHead(200, { 'content-type': 'application/zip', 'x-file-name': encodeURIComponent(file) });
+      return void pipeline(stream, res, () => undefined);
+    }
+    if (req.method === 'POST') return json(200, await gateway.requestLogs(tenant, name));
+    if (req.method === 'DELETE') return json(200, (await gateway.cancelLogs(tenant, name)) ?? null);
+    if (req.method === 'GET') return json(200, gateway.logs(tenant, name) ?? null);
+    json(405, { error: `${req.method} is not answered here` });
+  } catch (e) {
+    json(e instanceof RouteError ? 409 : 500, { error: messageOf(e) });
+  }
+}
+
 function answers(path: string): Promise<boolean> {
   return new Promise((resolve) => {
     const s = net.connect(path);
@@ -90,4 +115,15 @@ export function localTunnels(path: string): Tunnels {
       });
     },
   };
+}
+
+/** What mdmops connector logs asks of the server on this store. */
+export async function localLogs(path: string, method: 'GET' | 'POST' | 'DELETE', tenant: string, name: string, file = false): Promise<http.IncomingMessage> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ socketPath: path, method, path: `/v1/connectors/${encodeURIComponent(tenant)}/${encodeURIComponent(name)}/logs${file ? '/file' : ''}` }, resolve);
+    req.once('error', (e: NodeJS.ErrnoException) =>
+      reject(e.code === 'ENOENT' || e.code === 'ECONNREFUSED' ? new RouteError(`an agent's logs are collected through the running mdmops server that holds its tunnel, and none runs on this store: start mdmops serve --gateway-listen :8443 on it`) : e),
+    );
+    req.end();
+  });
 }

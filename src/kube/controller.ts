@@ -28,6 +28,8 @@ export interface ControllerOptions {
   lease?: LeaseOptions;
   /** Called when the lease is lost: the process should exit (and be restarted). */
   onLostLease?(): void;
+  /** This replica leads from now on (at once without leader election): the work only the leader does starts. */
+  onStartedLeading?(): void;
 }
 
 function controllerMetrics(metrics: Registry) {
@@ -251,10 +253,16 @@ export class Controller {
     for (const k of this.dependentsOf.get(keyOf(namespace, kind, name)) ?? []) this.queue.add(k);
   }
 
+  /** Something outside a resource changed (a connector's agent came or went): it is reconciled again. */
+  wake(namespace: string, kind: string, name: string): void {
+    if (this.leading) this.queue.add(keyOf(namespace, kind, name));
+  }
+
   private startLeading(): void {
     if (this.stopping || this.leading) return;
     this.leading = true;
     this.m.leader.set(1);
+    this.opts.onStartedLeading?.();
     this.queueAll();
     for (let i = 0; i < this.opts.concurrency; i++) this.workers.push(this.work());
     this.resyncTimer = setInterval(() => {

@@ -79,3 +79,15 @@ A JSON list, for fromJsonArray.
 {{- define "mdmops.claimName" -}}
 {{- .Values.persistence.existingClaim | default (include "mdmops.fullname" .) }}
 {{- end }}
+
+{{/* The names the gateway certificate is made for: gateway.names, else the gateway Service's in-cluster names. */}}
+{{- define "mdmops.gatewayNames" -}}
+{{- if .Values.gateway.names -}}
+{{ toYaml .Values.gateway.names }}
+{{- else -}}
+{{- $svc := printf "%s-gateway" (include "mdmops.fullname" .) -}}
+- {{ $svc }}
+- {{ printf "%s.%s.svc" $svc .Release.Namespace }}
+- {{ printf "%s.%s.svc.cluster.local" $svc .Release.Namespace }}
+{{- end -}}
+{{- end -}}

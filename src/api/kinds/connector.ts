@@ -56,6 +56,10 @@ export const connectorStatus = z.strictObject({
   hosting: z.string().optional(),
   region: z.string().optional(),
   lastError: z.string().optional().describe('What the agent last failed to do (reach the gateway through its proxy, say).'),
+  logCollection: z
+    .strictObject({ state: z.enum(['collecting', 'ready', 'failed', 'cancelled']), requestedAt: z.string(), file: z.string().optional(), size: z.number().optional(), error: z.string().optional() })
+    .optional()
+    .describe('The last log collection (mdmops connector logs --request).'),
 });
 
 export type ConnectorSpec = z.output<typeof connectorSpec>;

@@ -39,6 +39,7 @@ export const connectorProvider = recordProvider(Connector, {
       lastHeartbeat: agent.lastHeartbeat,
       certificateNotAfter: agent.certificateNotAfter,
       lastError: agent.lastError,
+      logCollection: agent.logs && { state: agent.logs.state, requestedAt: agent.logs.requestedAt, file: agent.logs.name, size: agent.logs.size, error: agent.logs.error },
       // What the agent says it runs at, while it is there to say it.
       ...(connected && agent.logLevel ? { effectiveLogLevel: agent.logLevel, logLevelRevertsAt: agent.logLevelRevertsAt } : {}),
     };

@@ -16,6 +16,17 @@ export const TOKEN = 'enrolment-token';
  */
 export const PRESENCE_EVERY_MS = 30_000;
 
+/** A log collection the gateway asked the agent for (mdmops connector logs). */
+export interface LogCollection {
+  id: string;
+  state: 'collecting' | 'ready' | 'failed' | 'cancelled';
+  requestedAt: string;
+  /** The zip, once ready: <hostname>_<version>_<timestamp>.zip. */
+  name?: string;
+  size?: number;
+  error?: string;
+}
+
 export interface Presence {
   connected: boolean;
   hostname?: string;
@@ -30,6 +41,7 @@ export interface Presence {
   logLevel?: string;
   logLevelRevertsAt?: string;
   lastError?: string;
+  logs?: LogCollection;
 }
 
 export async function readSealed<T>(store: Store, key: MasterKey, id: ResourceId, purpose: string): Promise<T | undefined> {
