@@ -3,13 +3,16 @@
 // `graph-floor URL TOKEN SELECT` fetches the same Graph delta pages with plain fetch; `ldapts URL
 // BIND_DN PASSWORD BASE ATTRIBUTES` runs the LDAP floor's searches with ldapts and nothing else.
 import { readFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { localTunnels } from '../src/connector/local.js';
+import type { Tunnels } from '../src/net/dial.js';
 import { Client } from 'ldapts';
 import { join } from 'node:path';
 import { providerContext, type Engine } from '../src/engine/context.js';
 import type { SyncReport } from '../src/engine/provider.js';
 import { StandaloneSecrets } from '../src/config/secrets.js';
 import { defaultProviders } from '../src/providers/index.js';
-import { MasterKey } from '../src/store/master-key.js';
+import { parseKey } from '../src/store/master-key.js';
 import { openStore, parseStoreSpec } from '../src/store/open.js';
 import { PAGE, time, USERS } from './sync-common.js';
 
@@ -42,9 +45,18 @@ async function ldaptsAlone(url: string, bindDn: string, password: string, base: 
   process.stdout.write(JSON.stringify({ ms, peakRssMiB: process.resourceUsage().maxRSS / 1024 }));
 }
 
+/**
+ * How the sync reaches a connector's servers: BENCH_TUNNEL_SOCKET, the server holding the agent's
+ * tunnel (as `mdmops sync` does); or BENCH_DIRECT=1, a socket of its own (the floor of bench/tunnel).
+ */
+function tunnels(): Tunnels | undefined {
+  if (process.env.BENCH_DIRECT === '1') return { dial: (r) => new Promise((resolve, reject) => { const s = connect(r.port, r.host, () => resolve(s)); s.once('error', reject); }) };
+  return process.env.BENCH_TUNNEL_SOCKET ? localTunnels(process.env.BENCH_TUNNEL_SOCKET) : undefined;
+}
+
 /** One sync round: the first writes every user; the next must change nothing. */
 async function child(dir: string, kind: string, name: string, round: string) {
-  const engine: Engine = { store: await openStore(parseStoreSpec(`sqlite:${join(dir, 'tenant.db')}`)), key: new MasterKey(readFileSync(join(dir, 'master.key'))), providers: defaultProviders() };
+  const engine: Engine = { store: await openStore(parseStoreSpec(`sqlite:${join(dir, 'tenant.db')}`)), key: parseKey(readFileSync(join(dir, 'master.key'), 'utf8'), 'master.key'), providers: defaultProviders(), tunnels: tunnels() };
   const secrets = new StandaloneSecrets(join(dir, 'secrets'));
   const record = (await engine.store.getRecord({ tenant: 'default', kind, name }))!;
   let report: SyncReport | undefined;

@@ -1,67 +1,24 @@
 // Benchmark: identity sources synced through their providers (as `mdmops sync` does, into a SQLite
 // store), against floors measured in the same run:
-// - LdapSource: N users (default 100,000) from a real slapd, against ldapsearch with paging dumping
-//   the same entries (users and groups, the same attributes) to /dev/null;
+// - LdapSource: N users (default 100,000) from a real slapd through a real connector agent (what the
+//   tunnel adds alone is bench/tunnel.ts's), against ldapsearch with paging dumping the same entries
+//   (users and groups, the same attributes) to /dev/null;
 // - EntraIdSource: N users from the Graph emulator, against a plain fetch of the same pages.
 // Prints users per second, the ratios and the peak RSS of each sync's process.
 import { execFileSync, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { validatePaths } from '../src/config/validate.js';
-import { applyPlan } from '../src/engine/apply.js';
-import type { Engine } from '../src/engine/context.js';
-import { desiredOf, type Desired } from '../src/config/desired.js';
-import { makePlan } from '../src/engine/plan.js';
-import { StandaloneSecrets } from '../src/config/secrets.js';
-import { defaultProviders } from '../src/providers/index.js';
-import { MasterKey } from '../src/store/master-key.js';
-import { openStore, parseStoreSpec } from '../src/store/open.js';
+import { join } from 'node:path';
 import { userSelect } from '../src/identity/entra-directory.js';
 import { startEntra } from '../test/servers/entra.js';
 import { generatedUsers, startSlapd } from '../test/servers/slapd.js';
 import { PAGE, time, USERS } from './sync-common.js';
+import { startConnectorWorld } from './connector-world.js';
+import { CHILD, doc, syncInChild, workspace, type Measured } from './source-workspace.js';
 
 const GOAL = 1.5;
 
-const doc = (kind: string, name: string, spec: string) => `apiVersion: mdmops.io/v1alpha1\nkind: ${kind}\nmetadata:\n  name: ${name}\nspec:\n${spec.replace(/^/gm, '  ')}\n---\n`;
-
 const rate = (ms: number) => `${Math.round((USERS * 1000) / ms).toLocaleString('en-US')} users/s`;
-
-async function workspace(dir: string, config: string) {
-  mkdirSync(join(dir, 'config'), { recursive: true });
-  writeFileSync(join(dir, 'config', 'source.yaml'), config);
-  const key = randomBytes(32);
-  writeFileSync(join(dir, 'master.key'), key);
-  const engine: Engine = { store: await openStore(parseStoreSpec(`sqlite:${join(dir, 'tenant.db')}`)), key: new MasterKey(key), providers: defaultProviders() };
-  const secrets = new StandaloneSecrets(join(dir, 'secrets'));
-  const apply = async () => {
-    const result = validatePaths([join(dir, 'config')]);
-    if (result.diagnostics.length) throw new Error(JSON.stringify(result.diagnostics[0]));
-    const desired: Desired[] = [];
-    for (const v of result.resources) desired.push(await desiredOf(v, result.content, secrets, engine.key));
-    await applyPlan(engine, await makePlan(engine, desired, { source: 'bench', revision: 'r' }), { actor: 'bench', secrets });
-  };
-  await apply();
-  return { engine, apply };
-}
-
-interface Measured {
-  ms: number;
-  peakRssMiB: number;
-}
-
-/**
- * Each sync runs in a process of its own (sync-child.ts, which loads what `mdmops sync` loads and
- * none of the test servers), as `mdmops sync` runs: its peak RSS is that sync's alone.
- */
-const CHILD = join(dirname(fileURLToPath(import.meta.url)), 'sync-child.js');
-function syncInChild(dir: string, kind: string, name: string, round: 'first' | 'next', env: NodeJS.ProcessEnv = {}): Measured {
-  const out = execFileSync(process.execPath, [...(process.env.BENCH_PROFILE ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_PROFILE] : []), CHILD, 'sync', dir, kind, name, round], { encoding: 'utf8', env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
-  return JSON.parse(out) as Measured;
-}
 
 /** Floor and syncs are measured this many times each, alternately, and the best of each compared: the machine may be shared. */
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
@@ -78,7 +35,8 @@ async function report(what: string, floor: () => Promise<number>, template: stri
   for (let run = 0; run < RUNS; run++) {
     floors.push(await floor());
     const dir = `${template}-run${run}`;
-    cpSync(template, dir, { recursive: true });
+    // Not the server's socket: the copy's syncs reach the agent through the template's server.
+    cpSync(template, dir, { recursive: true, filter: (path) => !path.endsWith('.sock') });
     try {
       firsts.push(syncInChild(dir, kind, name, 'first', env));
       nexts.push(syncInChild(dir, kind, name, 'next', env));
@@ -113,11 +71,10 @@ async function ldap() {
       doc('LdapSource', 'corp', `connectorRef: { name: dc }\nurl: ${slapd.url}\ninsecure: true\nbindDn: "${slapd.bindDn}"\nbindPasswordSecretRef: { name: corp, key: password }\nbaseDn: "${slapd.baseDn}"\ncustomAttributes: [{ name: department, attribute: departmentNumber }, { name: description }]\npageSize: ${PAGE}`);
     mkdirSync(join(dir, 'secrets', 'corp'), { recursive: true });
     writeFileSync(join(dir, 'secrets', 'corp', 'password'), slapd.bindPassword);
-    const { engine, apply } = await workspace(dir, config);
-    const connector = (await engine.store.getRecord({ tenant: 'default', kind: 'Connector', name: 'dc' }))!;
-    await engine.store.commit([{ op: 'putRecord', record: { ...connector, status: { ...connector.status, connected: true } } }]);
-    await apply();
+    const { engine } = await workspace(dir, config);
     await engine.store.close();
+    // The directory is reached through a real agent, as a user's sync does.
+    const world = await startConnectorWorld(dir);
 
     const attributes = ['uid', 'userPrincipalName', 'mail', 'cn', 'memberOf', 'departmentNumber', 'description'];
     const ldapsearch = (filter: string, attrs: string[]) =>
@@ -133,7 +90,11 @@ async function ldap() {
         await ldapsearch('(objectClass=groupOfNames)', ['cn', 'member']);
         await ldapsearch('(objectClass=inetOrgPerson)', attributes);
       });
-    await report('ldapsearch, paged, users and groups to /dev/null', floor, dir, 'LdapSource', 'corp');
+    try {
+      await report('ldapsearch, paged, users and groups to /dev/null', floor, dir, 'LdapSource', 'corp', { BENCH_TUNNEL_SOCKET: world.socket });
+    } finally {
+      await world.stop();
+    }
     const alone = JSON.parse(execFileSync(process.execPath, [CHILD, 'ldapts', slapd.url, slapd.bindDn, slapd.bindPassword, slapd.baseDn, attributes.join(',')], { encoding: 'utf8' })) as { ms: number; peakRssMiB: number };
     console.log(`  for scale: the same searches with ldapts and nothing else, once: ${alone.ms.toFixed(0)} ms, peak RSS ${alone.peakRssMiB.toFixed(0)} MiB`);
   } finally {

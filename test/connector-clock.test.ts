@@ -14,6 +14,8 @@ import { startMdmops, type RunningMdmops, type Status } from './support/run.js';
 import { doc, workspace } from './support/workspace.js';
 
 const HOUR = 3_600_000;
+/** This agent says it is older than the server: the connector is reported outdated. */
+const OLDER = VERSION.replace(/^(\d+)\.(\d+)\.\d+.*$/, (_, major: string, minor: string) => (Number(minor) > 0 ? `${major}.${Number(minor) - 1}.99` : `${Number(major) - 1}.99.99`));
 const DAY = 24 * HOUR;
 
 describe('a connector agent on its own clock', () => {
@@ -33,7 +35,7 @@ describe('a connector agent on its own clock', () => {
   });
   const startAgent = (tokenFile?: string) => {
     stop = new AbortController();
-    const agent = new Agent({ server: `https://127.0.0.1:${port}`, tokenFile, stateDir: join(ws.dir, 'agent'), logDir: join(ws.dir, 'agent/logs'), hostname: 'aws-agent', version: VERSION, log, now: () => new Date(clock) });
+    const agent = new Agent({ server: `https://127.0.0.1:${port}`, tokenFile, stateDir: join(ws.dir, 'agent'), logDir: join(ws.dir, 'agent/logs'), hostname: 'aws-agent', version: OLDER, log, now: () => new Date(clock) });
     running = agent.run(stop.signal);
   };
   const status = () => JSON.parse(ws.run(['status', 'Connector/dc', '-o', 'json']).stdout).status;
@@ -49,7 +51,8 @@ describe('a connector agent on its own clock', () => {
     await serve.waitFor('Connector/dc Ready', (s) => connector(s)?.ready === 'True');
     await serve.waitFor('the Debug level reported', () => lines.includes('"msg":"log level Debug"'));
     const raised = await waitUntil(() => status(), (s) => s.effectiveLogLevel === 'Debug');
-    expect(raised).toMatchObject({ hosting: 'AWS', region: 'eu-west-1', effectiveLogLevel: 'Debug', logLevelRevertsAt: new Date(since.getTime() + HOUR).toISOString() });
+    expect(raised).toMatchObject({ hosting: 'AWS', region: 'eu-west-1', version: OLDER, effectiveLogLevel: 'Debug', logLevelRevertsAt: new Date(since.getTime() + HOUR).toISOString() });
+    expect(ws.run(['notifications']).stdout).toMatch(new RegExp(`Connector/dc\\s+ConnectorOutdated\\s+the agent on aws-agent runs mdmops ${OLDER.replace(/\./g, '\\.')}, older than the server's ${VERSION.replace(/\./g, '\\.')}`));
 
     // An hour after logLevelSince, on the agent's clock.
     clock = since.getTime() + HOUR + 1000;

@@ -4,7 +4,7 @@
 // CLI as a user runs it.
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -292,19 +292,46 @@ attributeMapping: { userPrincipalName: mail }`,
     });
     afterAll(() => proxy?.stop());
 
+    // The gateway's own address, which only the proxy can reach from inside.
+    const server = () => `https://127.0.0.1:${gatewayPort}`;
+    const proxyAgentDir = () => join(ws.dir, 'agent-proxy');
+
     it('enrols and connects through it with the right credentials, and says why not with wrong ones', async () => {
       const token = ws.write('proxy-token', run(['connector', 'token', 'Connector/dc']).stdout);
-      // The gateway's own address, which only the proxy can reach from inside.
-      const server = `https://127.0.0.1:${gatewayPort}`;
-      const wrong = startAgent(netns, ['--server', server, '--token-file', token, '--state-dir', join(ws.dir, 'agent-proxy'), '--proxy', `http://agent:wrong@127.0.0.1:${PROXY_INSIDE}`]);
+      const wrong = startAgent(netns, ['--server', server(), '--token-file', token, '--state-dir', proxyAgentDir(), '--proxy', `http://agent:wrong@127.0.0.1:${PROXY_INSIDE}`]);
       expect(await wrong.exited).toBe(1);
       expect(wrong.output()).toContain('refused the credentials');
       await agent.stop();
-      agent = startAgent(netns, ['--server', server, '--token-file', token, '--state-dir', join(ws.dir, 'agent-proxy'), '--proxy', `http://agent:Pr0xy-s3cret@127.0.0.1:${PROXY_INSIDE}`]);
+      agent = startAgent(netns, ['--server', server(), '--token-file', token, '--state-dir', proxyAgentDir(), '--proxy', `http://agent:Pr0xy-s3cret@127.0.0.1:${PROXY_INSIDE}`]);
       await agent.waitForLine(/connected to the gateway/);
       await serve.waitFor('Connector/dc Ready through the proxy', (s) => ready(s, 'Connector/dc')?.ready === 'True');
       expect(run(['sync', 'LdapSource/corp']).code).toBe(0);
       expect(agent.output() + wrong.output()).not.toContain('Pr0xy-s3cret');
+    });
+
+    it("takes its proxy from the Connector's httpProxy, and says in status when that one refuses it", async () => {
+      const credentials = (value: string) => ws.write('.mdmops/secrets/proxy/credentials', value);
+      const settings = () => readFileSync(join(proxyAgentDir(), 'settings.json'), 'utf8');
+      credentials('agent:wrong');
+      ws.write('config/tenant.yaml', connector(`\nhttpProxy: { url: "http://127.0.0.1:${PROXY_INSIDE}", credentialsSecretRef: { name: proxy, key: credentials } }`) + config(false));
+      expect(run(['apply', '-f', 'config', '--auto-approve']).code).toBe(0);
+      await until('the proxy in the agent\'s settings', settings, (text) => text.includes(`127.0.0.1:${PROXY_INSIDE}`));
+      // Back after a gateway restart: the Connector's proxy refuses it, --proxy lets it through, and status says why.
+      await serve.stop();
+      await startServe();
+      await serve.waitFor('Connector/dc Ready again', (s) => ready(s, 'Connector/dc')?.ready === 'True');
+      expect(JSON.parse(run(['status', 'Connector/dc', '-o', 'json']).stdout).status.lastError).toContain('refused the credentials');
+      expect(agent.output()).toMatch(/cannot reach the gateway through http:\/\/127\.0\.0\.1:3128: .*refused the credentials/);
+
+      // Right credentials in the Connector's secret: an agent started without --proxy comes in through it.
+      credentials('agent:Pr0xy-s3cret');
+      await until('the new credentials in the agent\'s settings', settings, (text) => text.includes('Pr0xy-s3cret'));
+      await agent.stop();
+      agent = startAgent(netns, ['--server', server(), '--state-dir', proxyAgentDir()]);
+      await agent.waitForLine(/connected to the gateway/);
+      await serve.waitFor('Connector/dc Ready through its own proxy', (s) => ready(s, 'Connector/dc')?.ready === 'True');
+      expect(JSON.parse(run(['status', 'Connector/dc', '-o', 'json']).stdout).status.lastError).toBeUndefined();
+      expect(serve.output() + agent.output()).not.toContain('Pr0xy-s3cret');
     });
 
     it('revokes the agent when its Connector is deleted', async () => {

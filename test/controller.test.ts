@@ -1,13 +1,14 @@
 // mdmops controller end to end against a real kube-apiserver: the chart's CRDs and RBAC installed
 // with helm, examples/kubernetes applied with kubectl, and the controller started from the CLI
 // with a token of the chart's ServiceAccount (not an administrator), so the RBAC is proven enough.
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { mdmops, ROOT } from './support/cli.js';
 import { eventually, startController, type ControllerProcess } from './support/controller.js';
+import { startAgent } from './support/agent.js';
 import { freePort } from './servers/ports.js';
 import { KubeToolError, startKube, type KubeCluster } from './servers/kube.js';
 
@@ -28,6 +29,7 @@ const expected = (d: Doc) => (d.kind === 'Connector' ? { status: 'False', reason
 let kube: KubeCluster;
 let dir: string;
 let controller: ControllerProcess;
+let gatewayPort: number;
 const storeArgs = () => ['--store', `sqlite:${join(dir, 'tenant.db')}`];
 const keyFile = () => join(dir, 'keys', 'master.key');
 
@@ -57,8 +59,9 @@ beforeAll(async () => {
   kube.kubectl(['create', 'namespace', NS]);
   kube.kubectl(['apply', '-n', NS, '-f', EXAMPLES]);
   const sa = await kube.mintServiceAccountKubeconfig(SYSTEM_NS, 'mdmops');
+  gatewayPort = await freePort();
   controller = startController(
-    ['--kubeconfig', sa, ...storeArgs(), '--resync', '3s', '--leader-elect', '--lease-namespace', SYSTEM_NS, '--lease-name', 'mdmops-controller'],
+    ['--kubeconfig', sa, ...storeArgs(), '--resync', '3s', '--leader-elect', '--lease-namespace', SYSTEM_NS, '--lease-name', 'mdmops-controller', '--gateway-listen', `127.0.0.1:${gatewayPort}`],
     await freePort(),
     // As the chart sets it without a master-key Secret: the file does not exist yet.
     { MDMOPS_MASTER_KEY_FILE: keyFile(), POD_NAME: 'mdmops-test-0' },
@@ -256,6 +259,20 @@ describe('mdmops controller', () => {
     await eventually('contoso-root gone', () => !tryGet('certificateauthority', 'contoso-root') || undefined);
     const root = stored().find((r) => r.metadata.name === 'contoso-root');
     expect(root?.status.conditions.find((c: Doc) => c.type === 'Synced').reason).toBe('Orphaned');
+  });
+
+  it('is the gateway connector agents dial in to: a Connector is Ready while its agent is there, and says when it goes', async () => {
+    await eventually('the connector gateway', () => controller.log().includes('connector gateway listening') || undefined);
+    const token = mdmops(['connector', 'token', 'Connector/paris-dc', '-n', NS, ...storeArgs()], { env: { MDMOPS_MASTER_KEY_FILE: keyFile() } });
+    expect(token.code, token.stderr).toBe(0);
+    const tokenFile = join(dir, 'paris-dc.token');
+    writeFileSync(tokenFile, token.stdout);
+    const agent = startAgent(undefined, ['--server', `https://127.0.0.1:${gatewayPort}`, '--token-file', tokenFile, '--state-dir', join(dir, 'agent')]);
+    await eventually('Connector/paris-dc Ready', () => condition(tryGet('connector', 'paris-dc'))?.status === 'True' || undefined);
+    expect(get('connector', 'paris-dc').status).toMatchObject({ connected: true, hosting: 'OnPremises' });
+    await agent.stop();
+    await eventually('Connector/paris-dc unreachable', () => condition(tryGet('connector', 'paris-dc'))?.reason === 'AgentUnreachable' || undefined);
+    expect(kube.kubectl(['get', 'events', '-n', NS, '--field-selector', 'involvedObject.name=paris-dc', '-o', 'json'])).toContain('ConnectorUnreachable');
   });
 
   it('serves /metrics for Prometheus: reconciles, errors, durations, queue depth', async () => {

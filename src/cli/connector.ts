@@ -180,8 +180,9 @@ export function registerConnector(program: Command) {
       const id = connectorArg(resource, opts.namespace);
       const wanted = LOG_LEVELS.find((l) => l.toLowerCase() === level.toLowerCase());
       if (!wanted) throw new UserError(`"${level}": the log level is one of ${LOG_LEVELS.join(', ')}`);
-      const now = new Date();
-      const lines = logLevelLines(wanted, now);
+      // To the second: what is printed and what is set are the same time.
+      const since = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+      const lines = logLevelLines(wanted, since);
       const session = await openSession(opts, { readOnly: true }).catch(() => undefined);
       try {
         const applied = session && (await session.store.getInventory(id));
@@ -193,7 +194,7 @@ export function registerConnector(program: Command) {
         }
         const changed = await editRecord(session, id, [
           { path: ['logLevel'], value: wanted },
-          wanted === 'Info' ? { path: ['logLevelSince'], unset: true } : { path: ['logLevelSince'], value: now.toISOString() },
+          wanted === 'Info' ? { path: ['logLevelSince'], unset: true } : { path: ['logLevelSince'], value: since },
         ]);
         process.stdout.write(lines);
         process.stderr.write(`mdmops: ${changed}; the agent takes it at once (through the running server). Put these lines in your configuration too, or its next apply takes the level back\n`);
@@ -255,8 +256,8 @@ async function text(res: NodeJS.ReadableStream): Promise<string> {
   return body;
 }
 
-export function logLevelLines(level: LogLevel, now: Date): string {
-  return level === 'Info' ? 'logLevel: Info\n' : `logLevel: ${level}\nlogLevelSince: "${now.toISOString().replace(/\.\d+Z$/, 'Z')}"\n`;
+function logLevelLines(level: LogLevel, since: string): string {
+  return level === 'Info' ? 'logLevel: Info\n' : `logLevel: ${level}\nlogLevelSince: "${since}"\n`;
 }
 
 function connectorArg(text: string, tenant: string): ResourceId {

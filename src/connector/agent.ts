@@ -7,7 +7,7 @@ import { X509Certificate } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import http2, { type ServerHttp2Stream, type IncomingHttpHeaders } from 'node:http2';
-import net, { isIP } from 'node:net';
+import net, { isIP, type Socket } from 'node:net';
 import { basename, join } from 'node:path';
 import tls, { type DetailedPeerCertificate, type TLSSocket } from 'node:tls';
 import { SECOND } from '../api/duration.js';
@@ -22,7 +22,7 @@ import { subjectName } from '../pki/name.js';
 import { messageOf } from '../util/message-of.js';
 import { collectLogs } from './agent-log.js';
 import { spkiPin } from './authority.js';
-import { CONNECTION_WINDOW, CONTROL_PATH, ENROL_PATH, LOGS_PATH, STREAM_WINDOW, jsonLines, line, REFUSAL_HEADER, TUNNEL_ALPN, type AgentMessage, type EnrolAnswer, type GatewayMessage } from './protocol.js';
+import { CONNECTION_WINDOW, CONTROL_PATH, ENROL_PATH, FRAME_SIZE, LOGS_PATH, STREAM_WINDOW, jsonLines, line, REFUSAL_HEADER, TUNNEL_ALPN, type AgentMessage, type EnrolAnswer, type GatewayMessage } from './protocol.js';
 import { readToken } from './token.js';
 
 export interface AgentOptions {
@@ -169,8 +169,7 @@ export class Agent {
     if (url.protocol !== 'https:') throw new AgentError(`--server ${this.o.server}: the gateway is reached over https://`);
     const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
     const port = Number(url.port || 443);
-    const proxy = this.proxy();
-    const through = proxy && !bypassesProxy(host, port, proxy.noProxy) ? await connectThroughProxy(proxy, host, port, { signal }) : undefined;
+    const through = await this.throughProxy(host, port, signal);
     const enrolled = !pin;
     const socket = tls.connect({
       ...(through ? { socket: through, host } : { host, port }),
@@ -212,15 +211,31 @@ export class Agent {
     return undefined;
   }
 
-  private proxy(): ProxySettings | undefined {
-    if (this.settings?.proxy) return this.settings.proxy;
-    return this.o.proxy ? { url: this.o.proxy } : undefined;
+  /**
+   * The connection to the gateway through the Connector's httpProxy, else through --proxy (so that a
+   * wrong proxy in the spec does not lock the agent out: what went wrong is said in its next hello);
+   * undefined to connect directly.
+   */
+  private async throughProxy(host: string, port: number, signal?: AbortSignal): Promise<Socket | undefined> {
+    const proxies = [this.settings?.proxy, this.o.proxy ? { url: this.o.proxy } : undefined].filter((p): p is ProxySettings => !!p && !bypassesProxy(host, port, p.noProxy));
+    if (!proxies.length) return undefined;
+    let failure: unknown;
+    for (const proxy of proxies) {
+      try {
+        return await connectThroughProxy(proxy, host, port, { signal });
+      } catch (e) {
+        failure = e;
+        this.lastError = messageOf(e);
+        this.o.log.warn(`cannot reach the gateway through ${new URL(proxy.url).origin}: ${this.lastError}`);
+      }
+    }
+    throw failure;
   }
 
   /** Serves the gateway's streams on the connection until it closes. */
   private serve(socket: TLSSocket, signal: AbortSignal): Promise<void> {
     return new Promise((resolve) => {
-      const server = http2.createServer({ settings: { initialWindowSize: STREAM_WINDOW } });
+      const server = http2.createServer({ settings: { initialWindowSize: STREAM_WINDOW, maxFrameSize: FRAME_SIZE } });
       server.on('session', (session) => session.setLocalWindowSize(CONNECTION_WINDOW));
       const streams = new Set<ServerHttp2Stream>();
       server.on('stream', (stream, headers) => {

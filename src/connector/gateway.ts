@@ -22,7 +22,7 @@ import type { ResourceId, Store, StoredRecord } from '../store/types.js';
 import { messageOf } from '../util/message-of.js';
 import { readCapped } from '../util/read-capped.js';
 import { agentOf, certificateSha256, issueAgentCertificate, tenantCaCertificate, tenantConnectorCa, type GatewayTls } from './authority.js';
-import { CONNECTION_WINDOW, CONTROL_PATH, ENROL_PATH, LOGS_PATH, STREAM_WINDOW, jsonLines, line, REFUSAL_HEADER, TUNNEL_ALPN, type AgentMessage, type EnrolAnswer, type EnrolRequest, type GatewayMessage, type ProxySetting } from './protocol.js';
+import { CONNECTION_WINDOW, CONTROL_PATH, ENROL_PATH, FRAME_SIZE, LOGS_PATH, STREAM_WINDOW, jsonLines, line, REFUSAL_HEADER, TUNNEL_ALPN, type AgentMessage, type EnrolAnswer, type EnrolRequest, type GatewayMessage, type ProxySetting } from './protocol.js';
 import { readToken, secretSha256, TokenError, type StoredToken } from './token.js';
 
 export interface GatewayOptions {
@@ -186,7 +186,7 @@ export class Gateway implements Tunnels {
   }
 
   private async accept(socket: TLSSocket) {
-    const h2 = http2.connect('http://connector-agent', { createConnection: () => socket, settings: { initialWindowSize: STREAM_WINDOW } });
+    const h2 = http2.connect('http://connector-agent', { createConnection: () => socket, settings: { initialWindowSize: STREAM_WINDOW, maxFrameSize: FRAME_SIZE } });
     h2.on('error', () => undefined);
     h2.once('connect', () => h2.setLocalWindowSize(CONNECTION_WINDOW));
     const { id, refused } = await this.refusal(socket.getPeerX509Certificate()).catch((e: unknown) => ({ id: undefined, refused: `the gateway could not check the certificate: ${messageOf(e)}` }));

@@ -14,7 +14,9 @@ export const LOGS_PATH = '/v1/logs/';
  * (the control stream above all).
  */
 export const STREAM_WINDOW = 1 << 20;
-export const CONNECTION_WINDOW = 64 << 20;
+export const CONNECTION_WINDOW = 16 << 20;
+/** Frames of up to 64 KiB (16 KiB by default): fewer frames, and fewer TLS records, for bulk data. */
+export const FRAME_SIZE = 64 << 10;
 
 /** Why the agent refused a stream, in its answer's headers. */
 export const REFUSAL_HEADER = 'x-mdmops-refusal';
