@@ -72,7 +72,7 @@ describe('helm lint and template', () => {
 
   it('renders a hardened Deployment, its ServiceAccount, Service, PodDisruptionBudget and least-privilege RBAC', () => {
     const docs = docsOf(kube.helm(['template', RELEASE, CHART, '-n', SYSTEM_NS]));
-    expect(docs.map((d) => d.kind).sort()).toEqual(['ClusterRole', 'ClusterRoleBinding', 'Deployment', 'PersistentVolumeClaim', 'PodDisruptionBudget', 'Role', 'RoleBinding', 'Service', 'ServiceAccount']);
+    expect(docs.map((d) => d.kind).sort()).toEqual(['ClusterRole', 'ClusterRoleBinding', 'Deployment', 'PersistentVolumeClaim', 'PodDisruptionBudget', 'Role', 'Role', 'RoleBinding', 'RoleBinding', 'Service', 'Service', 'ServiceAccount']);
     for (const d of docs) if (!d.kind.startsWith('Cluster')) expect(d.metadata.namespace, `${d.kind} namespace`).toBe(SYSTEM_NS);
 
     const deployment = docs.find((d) => d.kind === 'Deployment')!;
@@ -83,17 +83,28 @@ describe('helm lint and template', () => {
     expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: imageUser, seccompProfile: { type: 'RuntimeDefault' } });
     const [container] = pod.containers;
     expect(container.securityContext).toEqual({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, privileged: false, capabilities: { drop: ['ALL'] } });
-    expect(container.ports).toEqual([{ name: 'http', containerPort: 8080, protocol: 'TCP' }]);
+    expect(container.ports).toEqual([
+      { name: 'http', containerPort: 8080, protocol: 'TCP' },
+      { name: 'gateway', containerPort: 8443, protocol: 'TCP' },
+    ]);
     expect(container.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 'http' });
     expect(container.readinessProbe.httpGet).toEqual({ path: '/readyz', port: 'http' });
-    expect(container.args).toEqual(['--listen=:8080', '--leader-elect', `--lease-namespace=${SYSTEM_NS}`, '--lease-name=mdmops-controller']);
+    const gatewayNames = [`${RELEASE}-gateway`, `${RELEASE}-gateway.${SYSTEM_NS}.svc`, `${RELEASE}-gateway.${SYSTEM_NS}.svc.cluster.local`];
+    expect(container.args).toEqual(['--listen=:8080', '--leader-elect', `--lease-namespace=${SYSTEM_NS}`, '--lease-name=mdmops-controller', '--gateway-listen=:8443', ...gatewayNames.map((n) => `--gateway-name=${n}`)]);
     // A read-only root: the writable places are volumes.
     expect(container.volumeMounts.map((m: Doc) => m.mountPath).sort()).toEqual(['/tmp', '/var/lib/mdmops']);
     expect(deployment.spec.template.metadata.annotations).toMatchObject({ 'prometheus.io/scrape': 'true', 'prometheus.io/port': '8080', 'prometheus.io/path': '/metrics' });
 
-    const service = docs.find((d) => d.kind === 'Service')!;
+    const [service, gateway] = docs.filter((d) => d.kind === 'Service') as [Doc, Doc];
     expect(service.spec.ports).toEqual([{ name: 'http', port: 8080, targetPort: 'http', protocol: 'TCP' }]);
     expect(service.spec.selector).toEqual(deployment.spec.selector.matchLabels);
+    // Agents reach the leader alone: it labels its pod mdmops.io/gateway=active.
+    expect(gateway.metadata.name).toBe(`${RELEASE}-gateway`);
+    expect(gateway.spec.ports).toEqual([{ name: 'gateway', port: 8443, targetPort: 'gateway', protocol: 'TCP' }]);
+    expect(gateway.spec.selector).toEqual({ ...deployment.spec.selector.matchLabels, 'mdmops.io/gateway': 'active' });
+    const labeller = docs.find((d) => d.kind === 'Role' && d.metadata.name === `${RELEASE}-gateway`)!;
+    expect(labeller.metadata.namespace).toBe(SYSTEM_NS);
+    expect(labeller.rules).toEqual([{ apiGroups: [''], resources: ['pods'], verbs: ['get', 'patch'] }]);
     expect(docs.find((d) => d.kind === 'PodDisruptionBudget')!.spec.selector.matchLabels).toEqual(deployment.spec.selector.matchLabels);
 
     expect(docs.find((d) => d.kind === 'ClusterRole')!.rules).toEqual(clusterRules);
@@ -143,10 +154,10 @@ describe('helm lint and template', () => {
   it('grants Roles in the watched namespaces only when watchNamespaces is set, and passes them to the controller', () => {
     const docs = docsOf(kube.helm(['template', RELEASE, CHART, '-n', SYSTEM_NS, '--set', 'watchNamespaces={tenant-a,tenant-b}', '--set', 'leaderElection.enabled=false']));
     expect(docs.filter((d) => d.kind.startsWith('Cluster'))).toEqual([]);
-    const roles = docs.filter((d) => d.kind === 'Role');
+    const roles = docs.filter((d) => d.kind === 'Role' && d.metadata.name !== `${RELEASE}-gateway`);
     expect(roles.map((r) => r.metadata.namespace)).toEqual(['tenant-a', 'tenant-b']);
     for (const role of roles) expect(role.rules).toEqual(expectedRules);
-    expect(docs.find((d) => d.kind === 'Deployment')!.spec.template.spec.containers[0].args).toEqual(['--listen=:8080', '--namespace=tenant-a', '--namespace=tenant-b']);
+    expect(docs.find((d) => d.kind === 'Deployment')!.spec.template.spec.containers[0].args.slice(0, 3)).toEqual(['--listen=:8080', '--namespace=tenant-a', '--namespace=tenant-b']);
   });
 });
 
@@ -277,6 +288,8 @@ describe('the chart installed in a real cluster', () => {
       expect(can('create', 'events.events.k8s.io', '-n', TENANT_NS)).toBe(true);
       expect(can('create', 'leases.coordination.k8s.io', '-n', SYSTEM_NS)).toBe(true);
       expect(can('update', 'leases.coordination.k8s.io/mdmops-controller', '-n', SYSTEM_NS)).toBe(true);
+      // The leader labels its own pod for the gateway Service.
+      expect(can('patch', 'pods', '-n', SYSTEM_NS)).toBe(true);
       // And really does it with its token: reads the tenant's resources and Secrets.
       expect(kube.kubectl(['get', 'connectors', '-n', TENANT_NS, '-o', 'name'], { kubeconfig: sa })).toContain('connector.mdmops.io/paris-dc');
     });
@@ -286,7 +299,7 @@ describe('the chart installed in a real cluster', () => {
         ['create', 'connectors.mdmops.io', TENANT_NS], ['delete', 'connectors.mdmops.io', TENANT_NS], ['deletecollection', 'spaces.mdmops.io', TENANT_NS],
         ['list', 'secrets', TENANT_NS], ['watch', 'secrets', TENANT_NS], ['list', 'secrets', ''], ['watch', 'secrets', ''],
         ['create', 'secrets', TENANT_NS], ['update', 'secrets', TENANT_NS], ['patch', 'secrets', TENANT_NS], ['delete', 'secrets', TENANT_NS],
-        ['list', 'pods', TENANT_NS], ['list', 'configmaps', TENANT_NS], ['get', 'deployments.apps', SYSTEM_NS],
+        ['list', 'pods', TENANT_NS], ['patch', 'pods', TENANT_NS], ['list', 'pods', SYSTEM_NS], ['delete', 'pods', SYSTEM_NS], ['list', 'configmaps', TENANT_NS], ['get', 'deployments.apps', SYSTEM_NS],
         ['delete', 'events', TENANT_NS], ['list', 'events', TENANT_NS],
         ['create', 'leases.coordination.k8s.io', TENANT_NS], ['update', 'leases.coordination.k8s.io/other-lease', SYSTEM_NS], ['delete', 'leases.coordination.k8s.io/mdmops-controller', SYSTEM_NS],
         ['list', 'leases.coordination.k8s.io', SYSTEM_NS],

@@ -13,7 +13,7 @@ import { SECOND } from '../api/duration.js';
 import type { SecretResolver } from '../config/secrets.js';
 import { idKey } from '../config/desired.js';
 import type { ProviderRegistry } from '../engine/provider.js';
-import { hostPort, RouteError, type RouteRequest, type Tunnels } from '../net/dial.js';
+import { destinationOf, hostPort, RouteError, type RouteRequest, type Tunnels } from '../net/dial.js';
 import type { Logger } from '../observe/log.js';
 import { requestPublicKey } from '../pki/certificate.js';
 import { CERTIFICATES, connectorId, PRESENCE, PRESENCE_EVERY_MS, readSealed, sealedWrite, TOKEN, type LogCollection, type Presence } from '../providers/connector/presence.js';
@@ -58,13 +58,14 @@ interface Session {
   opening: Map<string, number>;
   /** Settings are given one at a time, so that what the agent has is what was last acknowledged. */
   pushing: Promise<void>;
+  /** When its settings were last worked out from the store, and from which Connector spec. */
+  settingsAt: number;
+  settingsFrom?: string;
 }
 
 const HELLO_WITHIN_MS = 10 * SECOND;
 const ACK_WITHIN_MS = 10 * SECOND;
 const CONNECT_WITHIN_MS = 15 * SECOND;
-
-export const destinationOf = (host: string, port: number) => `${host.includes(':') ? `[${host}]` : host}:${port}`;
 
 export class Gateway implements Tunnels {
   private readonly sessions = new Map<string, Session>();
@@ -201,7 +202,7 @@ export class Gateway implements Tunnels {
     }
     const control = h2.request({ ':method': 'POST', ':path': CONTROL_PATH }, { endStream: false });
     control.on('error', () => undefined);
-    const session: Session = { id, h2, control, presence: { connected: true, heartbeatMs: this.heartbeatMs }, lastBeat: Date.now(), lastWritten: 0, seq: 0, acks: new Map(), destinations: new Set(), opening: new Map(), pushing: Promise.resolve() };
+    const session: Session = { id, h2, control, presence: { connected: true, heartbeatMs: this.heartbeatMs }, lastBeat: Date.now(), lastWritten: 0, seq: 0, acks: new Map(), destinations: new Set(), opening: new Map(), pushing: Promise.resolve(), settingsAt: 0 };
     const hello = setTimeout(() => h2.destroy(), HELLO_WITHIN_MS);
     h2.on('close', () => void this.gone(session, 'the connection closed'));
     try {
@@ -343,6 +344,8 @@ export class Gateway implements Tunnels {
     const push = async () => {
       const record = await this.o.store.getRecord(session.id);
       if (!record) return void session.h2.destroy(); // deleted: its certificate is void
+      session.settingsAt = Date.now();
+      session.settingsFrom = connectorSettings(record);
       const settings = await this.settingsOf(session.id, record, session.opening.keys());
       const text = JSON.stringify(settings);
       if (text === session.settings) return;
@@ -477,7 +480,9 @@ export class Gateway implements Tunnels {
 
   /**
    * Agents silent for three heartbeats are let go; the others get their settings again if they
-   * changed. An answered PING counts as a sign of life too: it is not held up behind busy streams.
+   * changed: at once when the Connector's spec did (its log level, say), else every PRESENCE_EVERY_MS
+   * (the destinations come from all the tenant's records). An answered PING counts as a sign of life
+   * too: it is not held up behind busy streams.
    */
   private async tick() {
     for (const session of [...this.sessions.values()]) {
@@ -489,10 +494,15 @@ export class Gateway implements Tunnels {
         await this.gone(session, `no heartbeat for ${Math.round((Date.now() - session.lastBeat) / SECOND)} s`);
         continue;
       }
+      const record = await this.o.store.getRecord(session.id);
+      if (record && connectorSettings(record) === session.settingsFrom && Date.now() - session.settingsAt < PRESENCE_EVERY_MS) continue;
       await this.pushSettings(session).catch((e: unknown) => this.o.log.warn({ connector: idKey(session.id) }, `could not give ${show(session.id)}'s agent its settings: ${messageOf(e)}`));
     }
   }
 }
+
+/** What of a Connector's record its agent's settings come from. */
+const connectorSettings = (record: StoredRecord) => JSON.stringify([record.spec, record.status.logLevelSince]);
 
 const show = (id: ResourceId) => `Connector/${id.name}${id.tenant === 'default' ? '' : ` of tenant ${id.tenant}`}`;
 

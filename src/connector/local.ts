@@ -8,10 +8,10 @@ import http from 'node:http';
 import net from 'node:net';
 import { join } from 'node:path';
 import { pipeline, type Duplex } from 'node:stream';
-import { RouteError, splice, type RouteRequest, type Tunnels } from '../net/dial.js';
+import { destinationOf, RouteError, splice, type RouteRequest, type Tunnels } from '../net/dial.js';
 import type { Logger } from '../observe/log.js';
 import { messageOf } from '../util/message-of.js';
-import { destinationOf, type Gateway } from './gateway.js';
+import type { Gateway } from './gateway.js';
 
 export type { LogCollection } from '../providers/connector/presence.js';
 

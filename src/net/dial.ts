@@ -24,6 +24,9 @@ export class RouteError extends Error {}
 
 const DEFAULT_PORTS: Record<string, number> = { 'ldap:': 389, 'ldaps:': 636, 'http:': 80, 'https:': 443 };
 
+/** host:port as HTTP writes it (IPv6 in brackets): how destinations are named between gateway and agent. */
+export const destinationOf = (host: string, port: number) => `${host.includes(':') ? `[${host}]` : host}:${port}`;
+
 /** host and port of a URL, with its scheme's default port; IPv6 brackets removed. */
 export function hostPort(url: string): { host: string; port: number } {
   const u = new URL(url);
