@@ -47,11 +47,12 @@ const reachable = (url: string) =>
     const socket = connect(Number(port), '127.0.0.1', () => (socket.destroy(), resolve(true)));
     socket.on('error', () => resolve(false));
   });
-/** Does `what` again until `done` says so (at most 20 s), and returns the last result. */
+/** Does `what` again until `done` says so (at most 20 s), and returns the result. */
 async function until<T>(what: string, attempt: () => T, done: (result: T) => boolean): Promise<T> {
   for (const deadline = Date.now() + 20_000; ; await new Promise((r) => setTimeout(r, 50))) {
     const result = attempt();
-    if (done(result) || Date.now() > deadline) return result;
+    if (done(result)) return result;
+    if (Date.now() > deadline) throw new Error(`gave up waiting for ${what}; last: ${JSON.stringify(result).slice(0, 1000)}`);
   }
 }
 const ready = (s: Status, resource: string) => s.resources.find((r: { resource: string }) => r.resource === resource);

@@ -58,7 +58,7 @@ interface Session {
   opening: Map<string, number>;
   /** Settings are given one at a time, so that what the agent has is what was last acknowledged. */
   pushing: Promise<void>;
-  /** When its settings were last worked out from the store, and from which Connector spec. */
+  /** When its settings were last worked out from the store, and what the Connector itself said in them. */
   settingsAt: number;
   settingsFrom?: string;
 }
@@ -316,6 +316,11 @@ export class Gateway implements Tunnels {
         destinations.add(destinationOf(host, port));
       }
     }
+    return { type: 'settings', destinations: [...destinations].sort(), ...(await this.ownSettings(id, record)) };
+  }
+
+  /** What the Connector itself says to its agent (cheap: looked at every heartbeat). */
+  private async ownSettings(id: ResourceId, record: StoredRecord): Promise<Omit<Settings, 'type' | 'seq' | 'destinations'>> {
     const since = record.spec.logLevelSince ?? record.status.logLevelSince;
     const spec = record.spec as { enabled?: boolean; logLevel?: Settings['logLevel']; httpProxy?: { url: string; noProxy?: string[]; credentialsSecretRef?: { name: string; key: string } } };
     let proxy: ProxySetting | undefined;
@@ -329,8 +334,6 @@ export class Gateway implements Tunnels {
       }
     }
     return {
-      type: 'settings',
-      destinations: [...destinations].sort(),
       enabled: spec.enabled !== false,
       logLevel: spec.logLevel ?? 'Info',
       ...(typeof since === 'string' ? { logLevelSince: since } : {}),
@@ -345,8 +348,8 @@ export class Gateway implements Tunnels {
       const record = await this.o.store.getRecord(session.id);
       if (!record) return void session.h2.destroy(); // deleted: its certificate is void
       session.settingsAt = Date.now();
-      session.settingsFrom = connectorSettings(record);
       const settings = await this.settingsOf(session.id, record, session.opening.keys());
+      session.settingsFrom = JSON.stringify(await this.ownSettings(session.id, record));
       const text = JSON.stringify(settings);
       if (text === session.settings) return;
       await this.request(session, { ...settings, seq: ++session.seq });
@@ -495,14 +498,12 @@ export class Gateway implements Tunnels {
         continue;
       }
       const record = await this.o.store.getRecord(session.id);
-      if (record && connectorSettings(record) === session.settingsFrom && Date.now() - session.settingsAt < PRESENCE_EVERY_MS) continue;
+      const own = record && JSON.stringify(await this.ownSettings(session.id, record));
+      if (own === session.settingsFrom && Date.now() - session.settingsAt < PRESENCE_EVERY_MS) continue;
       await this.pushSettings(session).catch((e: unknown) => this.o.log.warn({ connector: idKey(session.id) }, `could not give ${show(session.id)}'s agent its settings: ${messageOf(e)}`));
     }
   }
 }
-
-/** What of a Connector's record its agent's settings come from. */
-const connectorSettings = (record: StoredRecord) => JSON.stringify([record.spec, record.status.logLevelSince]);
 
 const show = (id: ResourceId) => `Connector/${id.name}${id.tenant === 'default' ? '' : ` of tenant ${id.tenant}`}`;
 
