@@ -52,6 +52,7 @@ interface Identity {
 
 const BACKOFF_FIRST_MS = 500;
 const BACKOFF_MAX_MS = 30 * SECOND;
+const CONNECT_WITHIN_MS = 15 * SECOND;
 /** A connection that lasted this long starts the backoff over. */
 const STEADY_MS = 10 * SECOND;
 
@@ -178,8 +179,10 @@ export class Agent {
       ...(enrolled ? { ca: this.state.read('gateway-ca.pem'), cert: this.state.read('certificate.pem'), key: this.state.read('key.pem') } : { rejectUnauthorized: false }),
     });
     await new Promise<void>((resolve, reject) => {
-      socket.once('secureConnect', resolve);
-      socket.once('error', reject);
+      // A gateway that does not answer (a black hole) is given up on, not waited for as long as TCP would.
+      const timer = setTimeout(() => socket.destroy(new Error(`no TLS handshake within ${CONNECT_WITHIN_MS / SECOND} s`)), CONNECT_WITHIN_MS);
+      socket.once('secureConnect', () => (clearTimeout(timer), resolve()));
+      socket.once('error', (e) => (clearTimeout(timer), reject(e)));
     });
     if (pin) {
       const refused = this.trustPinned(socket, host, pin);
