@@ -137,13 +137,14 @@ attributeMapping: { userPrincipalName: mail }`,
     expect(synced.stdout).toContain(`LdapSource/corp: ${USERS} users (${USERS} added, 0 changed, 0 removed)`);
     expect((await users()).find((u) => u.id.endsWith('/user2'))?.groups).toEqual(['vpn-users']);
 
-    // SCEP: the CA is checked and every user enrolled through the same tunnel. scepserver's file
-    // depot turns down an odd request when many come at once (badRequest, directly as well as
-    // through the tunnel): the next apply enrols those users, as it does any user left waiting.
+    // SCEP: the CA is checked and every user enrolled through the same tunnel. A user left waiting
+    // (scepserver's file depot turns down an odd request when many come at once, directly as well
+    // as through the tunnel; a loaded machine can make one slower than the SCEP client's 15 s) is
+    // enrolled at the next apply, as the product does for any user left waiting.
     const applied = run(['apply', '-f', 'config', '--auto-approve']);
     expect(applied.code, applied.stdout + applied.stderr).toBe(0);
     const wifi = () => JSON.parse(run(['status', 'CertificateConfiguration/wifi', '-o', 'json']).stdout).status;
-    if (wifi().waitingCount > 0) run(['apply', '-f', 'config', '--auto-approve']);
+    for (let again = 0; again < 3 && wifi().waitingCount > 0; again++) run(['apply', '-f', 'config', '--auto-approve']);
     const ca = JSON.parse(run(['status', 'CertificateAuthority/scep', '-o', 'json']).stdout).status;
     expect(ca.fingerprintSha256).toBe(scep.caFingerprint);
     expect(wifi(), run(['notifications']).stdout).toMatchObject({ issuedCount: USERS, waitingCount: 0 });
