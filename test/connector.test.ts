@@ -139,8 +139,7 @@ attributeMapping: { userPrincipalName: mail }`,
 
     // SCEP: the CA is checked and every user enrolled through the same tunnel. A user left waiting
     // (scepserver's file depot turns down an odd request when many come at once, directly as well
-    // as through the tunnel; a loaded machine can make one slower than the SCEP client's 15 s) is
-    // enrolled at the next apply, as the product does for any user left waiting.
+    // as through the tunnel) is enrolled at the next apply, as the product does for any user left waiting.
     const applied = run(['apply', '-f', 'config', '--auto-approve']);
     expect(applied.code, applied.stdout + applied.stderr).toBe(0);
     const wifi = () => JSON.parse(run(['status', 'CertificateConfiguration/wifi', '-o', 'json']).stdout).status;

@@ -96,7 +96,7 @@ export function localTunnels(path: string): Tunnels {
   return {
     dial(request) {
       return new Promise<Duplex>((resolve, reject) => {
-        const req = http.request({ socketPath: path, method: 'CONNECT', path: destinationOf(request.host, request.port), headers: { [HEADER]: Buffer.from(JSON.stringify(request)).toString('base64') } });
+        const req = http.request({ socketPath: path, agent: false, method: 'CONNECT', path: destinationOf(request.host, request.port), headers: { [HEADER]: Buffer.from(JSON.stringify(request)).toString('base64') } });
         req.once('connect', (res, socket, head) => {
           if (res.statusCode === 200) {
             if (head.length) socket.unshift(head);
@@ -120,7 +120,7 @@ export function localTunnels(path: string): Tunnels {
 /** What mdmops connector logs asks of the server on this store. */
 export async function localLogs(path: string, method: 'GET' | 'POST' | 'DELETE', tenant: string, name: string, file = false): Promise<http.IncomingMessage> {
   return new Promise((resolve, reject) => {
-    const req = http.request({ socketPath: path, method, path: `/v1/connectors/${encodeURIComponent(tenant)}/${encodeURIComponent(name)}/logs${file ? '/file' : ''}` }, resolve);
+    const req = http.request({ socketPath: path, agent: false, method, path: `/v1/connectors/${encodeURIComponent(tenant)}/${encodeURIComponent(name)}/logs${file ? '/file' : ''}` }, resolve);
     req.once('error', (e: NodeJS.ErrnoException) =>
       reject(e.code === 'ENOENT' || e.code === 'ECONNREFUSED' ? new RouteError(`an agent's logs are collected through the running mdmops server that holds its tunnel, and none runs on this store: start mdmops serve --gateway-listen :8443 on it`) : e),
     );

@@ -1,7 +1,7 @@
 // A real SCEP server (micromdm's scepserver, as Debian packages it) for tests: a fresh CA in a temp dir, gone after stop().
 import { execFile, spawn } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -44,13 +44,13 @@ export async function startScep(challenge = 'mdmops-test-challenge', options: { 
   // -allowrenew 0: the depot refuses a second certificate for a subject it has issued to, unless renewal is always allowed.
   const serverArgs = ['-depot', depot, '-port', String(port), '-challenge', challenge, '-allowrenew', '0'];
   const [command, args] = netns ? netns.wrap(BIN, serverArgs) : [BIN, serverArgs];
-  const child = spawn(command, args, {
-    cwd: dir,
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let stderr = '';
-  // Keep draining the log (scepserver logs to stderr) so the server never blocks on a full pipe; the tail is enough for errors.
-  child.stderr.on('data', (chunk: Buffer) => { stderr = (stderr + chunk.toString()).slice(-16_384); });
+  // Its log (two lines a request, on stderr) goes to a file, not a pipe: a test blocked in a
+  // synchronous child (an apply) cannot drain a pipe, and a full one stalls scepserver mid-request.
+  const logFile = join(dir, 'scepserver.log');
+  const logFd = openSync(logFile, 'a');
+  const child = spawn(command, args, { cwd: dir, stdio: ['ignore', 'ignore', logFd] });
+  closeSync(logFd); // the child has its own
+  const log = () => (existsSync(logFile) ? readFileSync(logFile, 'utf8').slice(-16_384) : '');
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   let running = true;
   void exited.then(() => { running = false; });
@@ -87,11 +87,11 @@ export async function startScep(challenge = 'mdmops-test-challenge', options: { 
       if (spawnError || !running || Date.now() > deadline) {
         await stop();
         const why = spawnError ? `could not start (${spawnError.message})` : running ? `did not answer GetCACaps within ${START_TIMEOUT_MS / 1000} s` : `exited with code ${child.exitCode ?? child.signalCode}`;
-        throw new Error(`${BIN} on port ${port} ${why} (last error: ${(e as Error).message})\n${stderr}`);
+        throw new Error(`${BIN} on port ${port} ${why} (last error: ${(e as Error).message})\n${log()}`);
       }
       await new Promise((r) => setTimeout(r, 50));
     }
   }
 
-  return { url, challenge, caPem, caFingerprint, log: () => stderr, stop };
+  return { url, challenge, caPem, caFingerprint, log, stop };
 }
