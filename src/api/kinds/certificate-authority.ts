@@ -7,7 +7,7 @@ import { parseDuration } from '../duration.js';
 export const CA_TYPES = ['Local', 'Intermediate', 'PublicCloud', 'ScepOnPremises', 'NonScepOnPremises'] as const;
 export type CaType = (typeof CA_TYPES)[number];
 
-/** What each type of CA can do: the rules (api/rules.ts) and the provider read this table. */
+/** What each type of CA can do: the tenant rules (api/rules.ts) and the spec's refinement below read this table. */
 export const CA_CAPABILITIES: Record<CaType, {
   /** mdmops holds its key pair and signs with it (and so may sign intermediates). */
   holdsKey: boolean;
@@ -15,12 +15,14 @@ export const CA_CAPABILITIES: Record<CaType, {
   extendedUsages: boolean;
   /** The key it certifies must be RSA (SCEP returns the certificate encrypted to it). */
   rsaKeysOnly: boolean;
+  /** It is reached through a connector only: connectorRef is required (which types may name one: fieldsByType below). */
+  connectorRequired: boolean;
 }> = {
-  Local: { holdsKey: true, extendedUsages: true, rsaKeysOnly: false },
-  Intermediate: { holdsKey: true, extendedUsages: true, rsaKeysOnly: false },
-  PublicCloud: { holdsKey: false, extendedUsages: false, rsaKeysOnly: false },
-  ScepOnPremises: { holdsKey: false, extendedUsages: true, rsaKeysOnly: true },
-  NonScepOnPremises: { holdsKey: false, extendedUsages: false, rsaKeysOnly: false },
+  Local: { holdsKey: true, extendedUsages: true, rsaKeysOnly: false, connectorRequired: false },
+  Intermediate: { holdsKey: true, extendedUsages: true, rsaKeysOnly: false, connectorRequired: false },
+  PublicCloud: { holdsKey: false, extendedUsages: false, rsaKeysOnly: false, connectorRequired: false },
+  ScepOnPremises: { holdsKey: false, extendedUsages: true, rsaKeysOnly: true, connectorRequired: true },
+  NonScepOnPremises: { holdsKey: false, extendedUsages: false, rsaKeysOnly: false, connectorRequired: false },
 };
 
 export const subject = z
@@ -87,11 +89,11 @@ export const certificateAuthoritySpec = fieldsByType(
   },
   ['type', 'description', 'suspend', 'managementPolicy', 'deletionPolicy'],
 ).superRefine((spec, ctx) => {
-  if (spec.type === 'ScepOnPremises' && !spec.connectorRef) {
+  if (CA_CAPABILITIES[spec.type].connectorRequired && !spec.connectorRef) {
     ctx.addIssue({
       code: 'custom',
       path: [],
-      message: 'a ScepOnPremises CA is reached through a connector: connectorRef is required',
+      message: `a ${spec.type} CA is reached through a connector: connectorRef is required`,
       params: { hint: 'add connectorRef: { name: <Connector> }' },
     });
   }

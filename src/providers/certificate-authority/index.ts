@@ -1,29 +1,47 @@
-// CertificateAuthority: Local and Intermediate CAs hold a key pair and a CA certificate in the
-// tenant store (key-holder.ts); SCEP, ACME and non-SCEP CAs are servers checked as they answer
-// (servers.ts).
-import { CertificateAuthority } from '../../api/index.js';
+// CertificateAuthority: each type is a strategy in its own file (local.ts, intermediate.ts, scep.ts,
+// public-cloud.ts, non-scep.ts), registered by name below; the provider and openIssuer dispatch on
+// spec.type. This is the folder's public entry: other providers import from here only.
+import { CertificateAuthority, type CaType } from '../../api/index.js';
+import type { ProviderContext } from '../../engine/provider.js';
+import { readyOf } from '../../engine/status.js';
 import { recordProvider } from '../record.js';
-import { keyHolderInspect, keyHolderPending, keyHolderReconcile } from './key-holder.js';
-import { serverCa } from './servers.js';
+import { intermediate } from './intermediate.js';
+import type { Issuer } from './issuer.js';
+import { local } from './local.js';
+import { nonScep } from './non-scep.js';
+import { publicCloud } from './public-cloud.js';
+import { scep } from './scep.js';
+import type { CaRecord, CaStrategy } from './strategy.js';
 
-const holdsKey = (type: unknown) => type === 'Local' || type === 'Intermediate';
+export { chainOf, type Issued, type IssueProfile, type IssueRequest } from './issuer.js';
+
+/** Every CA type's strategy: a type added to CA_TYPES without one does not compile. */
+const STRATEGIES: Record<CaType, CaStrategy> = {
+  Local: local,
+  Intermediate: intermediate,
+  PublicCloud: publicCloud,
+  ScepOnPremises: scep,
+  NonScepOnPremises: nonScep,
+};
 
 export const certificateAuthorityProvider = recordProvider(CertificateAuthority, {
   // A new type, key or name is a new CA: a new key pair, and everything it issued is issued again.
   replaceOn: ['type', 'keyAlgorithm', 'subject'],
-  reconcile: (ctx, d, record) => (holdsKey(d.spec.type) ? keyHolderReconcile(ctx, d, record) : serverCa.reconcile(ctx, d, record)),
-  inspect: (ctx, d, status, record) => (holdsKey(d.spec.type) ? keyHolderInspect(ctx, d, status, record) : serverCa.inspect(ctx, d, status)),
-  pending: (ctx, d, record) => (holdsKey(d.spec.type) ? keyHolderPending(ctx, d, record) : serverCa.pending(d, record)),
-  // Only a SCEP CA goes through its connector today; a non-SCEP CA's connectorRef is recorded, its server reached from here.
-  routes: (spec) => (spec.type === 'ScepOnPremises' && spec.connectorRef && spec.url ? [{ connector: spec.connectorRef.name, url: spec.url }] : []),
-  warnings(d) {
-    return d.spec.type === 'ScepOnPremises' && !d.spec.caFingerprint
-      ? ['no caFingerprint: the SCEP CA certificate first seen is trusted from then on (trust on first use), and a different one is refused; commit caFingerprint to pin it']
-      : [];
-  },
-  async impact(ctx, d, record, replace) {
-    if (!replace.length || !holdsKey(record.spec.type)) return [];
-    const issued = (await ctx.store.listCertificateFacts({ tenant: d.id.tenant })).filter((c) => c.issuerKey === record.status.publicKeySha256).length;
-    return [`a new key pair replaces the current one: ${issued} identity certificate${issued === 1 ? '' : 's'} it issued ${issued === 1 ? 'is' : 'are'} issued again, and intermediates it signed are signed again`];
-  },
+  reconcile: async (ctx, d, record) => (await STRATEGIES[d.spec.type].reconcile?.(ctx, d, record)) ?? {},
+  inspect: (ctx, d, status, record) => STRATEGIES[d.spec.type].inspect(ctx, d, status, record),
+  pending: async (ctx, d, record) => (await STRATEGIES[d.spec.type].pending?.(ctx, d, record)) ?? [],
+  routes: (spec) => STRATEGIES[spec.type].routes?.(spec) ?? [],
+  warnings: (d) => STRATEGIES[d.spec.type].warnings?.(d) ?? [],
+  // What replacing it does depends on the CA as it is now: its record's type.
+  impact: async (ctx, d, record, replace) => (replace.length ? ((await STRATEGIES[record.spec.type].impact?.(ctx, d, record)) ?? []) : []),
 });
+
+/** The CA as an issuer of identity certificates, or why it cannot issue now. */
+export async function openIssuer(ctx: ProviderContext, tenant: string, name: string): Promise<Issuer | { waiting: string }> {
+  const record = await ctx.record({ tenant, kind: 'CertificateAuthority', name });
+  const ready = readyOf(record?.status);
+  if (!record || ready?.status !== 'True') return { waiting: `CertificateAuthority/${name} is not Ready${ready ? ` (${ready.reason}: ${ready.message})` : ''}` };
+  // The stored spec was validated against the kind's schema when it was written, as recordProvider assumes.
+  const ca = record as CaRecord;
+  return STRATEGIES[ca.spec.type].issuer(ctx, ca);
+}

@@ -1,19 +1,80 @@
-// Local and Intermediate CAs: a key pair sealed in the tenant store and a CA certificate that is
-// self-signed (Local), signed by another CertificateAuthority (issuerRef), or signed by the
-// customer's CA from the CSR status publishes (externalSigner).
+// What Local and Intermediate CAs share (local.ts, intermediate.ts): a key pair sealed in the tenant
+// store and a CA certificate that is self-signed (Local), signed by another CertificateAuthority
+// (issuerRef), or signed by the customer's CA from the CSR status publishes (externalSigner); they
+// issue by signing with that key.
 import { createPublicKey, X509Certificate, type KeyObject } from 'node:crypto';
 import type { Desired } from '../../config/desired.js';
 import type { Outcome, ProviderContext } from '../../engine/provider.js';
 import { parseDuration, DAY, HOUR } from '../../api/duration.js';
-import { certificationRequest, CLOCK_SKEW_MS, issueCertificate, KeyUsage, toPem } from '../../pki/certificate.js';
-import { makeKey, pkcs8, privateKey, publicKeySha256 } from '../../pki/keys.js';
+import { certificateTemplate, certificationRequest, CLOCK_SKEW_MS, issueCertificate, KeyUsage, serialNumber, subjectKeyIdOf, subjectOf, toPem, type TemplateInput } from '../../pki/certificate.js';
+import { issueMany } from '../../pki/issue-many.js';
+import { makeKey, makeKeyDer, pkcs8, privateKey, publicKeySha256 } from '../../pki/keys.js';
 import { subjectName } from '../../pki/name.js';
 import { certificateInfo, readCertificates } from '../../pki/x509.js';
 import type { StoredRecord } from '../../store/types.js';
 import { dependencyReady, type Made } from '../record.js';
-import { openSigner, signerFacts, type SignerFacts } from './issuer.js';
+import { chainOf, oneByOne, type Issuer } from './issuer.js';
+import type { CaDesired, CaRecord } from './strategy.js';
 
 type Spec = Record<string, unknown> & { subject: Parameters<typeof subjectName>[0]; keyAlgorithm: string; validity: string; renewBefore: string };
+
+interface Signer {
+  name: Buffer;
+  key: KeyObject;
+  /** SubjectPublicKeyInfo DER. */
+  publicKey: Buffer;
+  keyId?: Buffer;
+  chain: Buffer[];
+  notAfter: number;
+}
+
+/** What a Local or Intermediate CA signs with: its key, and its certificate's name, key id and expiry. */
+async function openSigner(ctx: ProviderContext, record: StoredRecord): Promise<Signer | undefined> {
+  const sealed = await ctx.blob({ tenant: record.tenant, kind: record.kind, name: record.name }, 'private-key');
+  const chain = chainOf(record.status);
+  if (!sealed || !chain[0]) return undefined;
+  const key = privateKey(sealed);
+  return {
+    name: subjectOf(chain[0]),
+    key,
+    publicKey: createPublicKey(key).export({ type: 'spki', format: 'der' }),
+    keyId: subjectKeyIdOf(chain[0]),
+    chain,
+    notAfter: Date.parse(new X509Certificate(chain[0]).validTo),
+  };
+}
+
+/** The CA certificate and those above it as status publishes them: PEM, as toPem wrote it (status is written by mdmops only). */
+const chainPemOf = (status: Record<string, unknown>): string => [status.certificate, status.chain].filter((p): p is string => typeof p === 'string').join('');
+
+/** What deciding a Local or Intermediate CA's work takes, without its key. */
+interface SignerFacts {
+  /** SHA-256 of its public key: what its identity certificates record as issuerKey. */
+  publicKeySha256: string;
+  /** Its certificate and those above it, PEM (see chainPemOf). */
+  chainPem: string;
+  /** When its certificate expires. */
+  notAfter: number;
+}
+
+/**
+ * What a Local or Intermediate CA holds, read from status (written when its key and certificate
+ * were made), so that observing it opens no key and parses no certificate. A record lacking a
+ * field has it computed from the key or certificate. Undefined while it has no key or certificate.
+ */
+async function signerFacts(ctx: ProviderContext, record: StoredRecord): Promise<SignerFacts | undefined> {
+  const id = { tenant: record.tenant, kind: record.kind, name: record.name };
+  const status = record.status;
+  if (typeof status.certificate !== 'string' || !(await ctx.store.listBlobs(id)).includes('private-key')) return undefined;
+  let key = status.publicKeySha256;
+  if (typeof key !== 'string') {
+    const sealed = await ctx.blob(id, 'private-key');
+    if (!sealed) return undefined;
+    key = publicKeySha256(privateKey(sealed));
+  }
+  const notAfter = typeof status.notAfter === 'string' ? Date.parse(status.notAfter) : Date.parse(new X509Certificate(chainOf(status)[0]!).validTo);
+  return { publicKeySha256: key as string, chainPem: chainPemOf(status), notAfter };
+}
 
 const issuerId = (d: Desired) => {
   const ref = d.spec.issuerRef as { name: string } | undefined;
@@ -172,4 +233,53 @@ export async function keyHolderPending(ctx: ProviderContext, d: Desired, record:
   if (issuerId(d) && !issuer) return [];
   const why = certificateDue(status, spec, issuerFacts(issuer), Date.now());
   return why ? [`issue the CA certificate: ${why}`] : [];
+}
+
+/** A Local or Intermediate CA as an issuer: it signs with its key. */
+export async function signingIssuer(ctx: ProviderContext, record: CaRecord): Promise<Issuer | { waiting: string }> {
+  // Every plan asks every configuration's CA: its key is opened only when there is something to issue.
+  const facts = await signerFacts(ctx, record);
+  if (!facts) return { waiting: `CertificateAuthority/${record.name} has no key or certificate yet` };
+  return {
+    key: facts.publicKeySha256,
+    get chain() {
+      return chainOf(record.status);
+    },
+    notAfter: facts.notAfter,
+    async issueAll(profile, requests, each) {
+      if (!requests.length) return;
+      const signer = await openSigner(ctx, record);
+      if (!signer) throw new Error(`CertificateAuthority/${record.name} has no key or certificate`);
+      const now = Date.now();
+      const [family, size] = profile.keyAlgorithm.split('-');
+      const input: TemplateInput = {
+        issuer: signer,
+        notBefore: new Date(now - CLOCK_SKEW_MS),
+        notAfter: new Date(Math.min(now + parseDuration(profile.validity), signer.notAfter)),
+        keyUsage: family === 'RSA' ? [KeyUsage.digitalSignature, KeyUsage.keyEncipherment] : [KeyUsage.digitalSignature, KeyUsage.keyAgreement],
+        extendedKeyUsage: profile.extendedKeyUsage,
+      };
+      const dates = { notBefore: input.notBefore.toISOString(), notAfter: input.notAfter.toISOString() };
+      const factsOf = (serial: Buffer) => ({ serial: serial.toString('hex').toUpperCase(), ...dates });
+      if (family === 'ECDSA' && signer.key.asymmetricKeyType === 'ec') {
+        // Made and signed in slices on this thread (issue-many.ts): EC keys and signatures cost
+        // microseconds. An RSA CA's signatures take a millisecond or more: on the thread pool, below.
+        return issueMany(input, size!, requests, (i, r) => each(i, 'error' in r ? new Error(r.error) : { certificate: r.certificate, pkcs8: r.pkcs8, facts: factsOf(r.serial) }));
+      }
+      // RSA keys take long to make, and RSA CAs long to sign: each on the thread pool.
+      const template = certificateTemplate(input);
+      return oneByOne(async (_, r) => {
+        const { pkcs8: key, spki } = await makeKeyDer(profile.keyAlgorithm);
+        const serial = serialNumber();
+        const certificate = await template.issue({ subject: r.subject, publicKey: spki, serial, subjectAltNames: r.subjectAltNames });
+        return { certificate, pkcs8: key, facts: factsOf(serial) };
+      })(profile, requests, each);
+    },
+  };
+}
+
+/** Replacing the CA makes a new key pair: what it signed is issued again. */
+export async function keyPairImpact(ctx: ProviderContext, d: CaDesired, record: CaRecord): Promise<string[]> {
+  const issued = (await ctx.store.listCertificateFacts({ tenant: d.id.tenant })).filter((c) => c.issuerKey === record.status.publicKeySha256).length;
+  return [`a new key pair replaces the current one: ${issued} identity certificate${issued === 1 ? '' : 's'} it issued ${issued === 1 ? 'is' : 'are'} issued again, and intermediates it signed are signed again`];
 }

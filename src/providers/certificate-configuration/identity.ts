@@ -10,7 +10,7 @@ import type { ProviderContext } from '../../engine/provider.js';
 import { OID, type San } from '../../pki/certificate.js';
 import { encodeName, escapeDnValue, parseDn } from '../../pki/name.js';
 import type { IssuedCertificate, StoredRecord, Write } from '../../store/types.js';
-import { openIssuer, type IssueProfile, type IssueRequest, type Issued } from '../certificate-authority/issuer.js';
+import { openIssuer, type IssueProfile, type IssueRequest, type Issued } from '../certificate-authority/index.js';
 import type { Made } from '../record.js';
 import { reachedUsers, type Distribution, type SpaceMembers } from './distribution.js';
 import { compile, expand } from './template.js';

@@ -6,7 +6,7 @@ import type { ProviderContext } from '../../engine/provider.js';
 import { privateKey } from '../../pki/keys.js';
 import { readCertificates } from '../../pki/x509.js';
 import type { IssuedCertificate, ResourceId } from '../../store/types.js';
-import { chainOf } from '../certificate-authority/issuer.js';
+import { chainOf } from '../certificate-authority/index.js';
 import { dependencyReady, recordProvider } from '../record.js';
 import { certificateKeyAad, identityPending, identityReconcile, removeAll, type IdentitySpec } from './identity.js';
 import { inspectUploaded } from './uploaded.js';
