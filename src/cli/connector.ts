@@ -18,6 +18,8 @@ import { createLogger, type Logger } from '../observe/log.js';
 import { parseStoreSpec, stateDirOf } from '../store/open.js';
 import type { ResourceId } from '../store/types.js';
 import { messageOf } from '../util/message-of.js';
+import { readCapped } from '../util/read-capped.js';
+import type { IncomingMessage } from 'node:http';
 import { UserError } from './errors.js';
 import { duration, parseListen } from './flags.js';
 import { VERSION } from './package-info.js';
@@ -250,11 +252,8 @@ export function registerConnector(program: Command) {
     });
 }
 
-async function text(res: NodeJS.ReadableStream): Promise<string> {
-  let body = '';
-  for await (const chunk of res) body += chunk.toString();
-  return body;
-}
+/** A JSON answer of the server's socket is a few hundred bytes. */
+const text = async (res: IncomingMessage) => (await readCapped(res, 1 << 20)).toString();
 
 function logLevelLines(level: LogLevel, since: string): string {
   return level === 'Info' ? 'logLevel: Info\n' : `logLevel: ${level}\nlogLevelSince: "${since}"\n`;

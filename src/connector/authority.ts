@@ -9,6 +9,7 @@ import { DAY } from '../api/duration.js';
 import { CLOCK_SKEW_MS, issueCertificate, KeyUsage, OID, subjectOf, toPem, type San } from '../pki/certificate.js';
 import { makeKey, pkcs8, privateKey } from '../pki/keys.js';
 import { subjectName } from '../pki/name.js';
+import { readCertificates } from '../pki/x509.js';
 import type { MasterKey } from '../store/master-key.js';
 import type { ResourceId, Store } from '../store/types.js';
 
@@ -115,9 +116,7 @@ function leafNames(der: Buffer): string {
 
 /** A certificate the administrator gives (--gateway-cert): agents pin the last of its chain. */
 export async function givenGatewayTls(store: Store, certPem: string, keyPem: string): Promise<GatewayTls> {
-  const chain = certPem.match(/-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g) ?? [];
-  if (!chain.length) throw new Error('holds no PEM certificate');
-  const pin = spkiPin(new X509Certificate(chain.at(-1)!));
+  const pin = spkiPin(new X509Certificate(readCertificates(Buffer.from(certPem)).at(-1)!.der));
   await store.commit([{ op: 'setMeta', key: GATEWAY_PIN, value: pin }]);
   return { cert: certPem, key: keyPem, pin };
 }

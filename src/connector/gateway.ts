@@ -108,11 +108,6 @@ export class Gateway implements Tunnels {
     await closing;
   }
 
-  /** The connectors whose agents are connected, by key (Connector/tenant/name). */
-  connected(): string[] {
-    return [...this.sessions.keys()];
-  }
-
   // --- enrolment --------------------------------------------------------------------------------
 
   private async enrol(req: IncomingMessage, res: ServerResponse) {
