@@ -11,8 +11,11 @@ export interface ControllerProcess {
   log(): string;
   exited: Promise<number | null>;
   get(path: string): Promise<{ status: number; body: string }>;
-  /** Prometheus samples by name and label text, e.g. metric('mdmops_controller_api_writes_total', { verb: 'patch' }) sums those. */
-  metric(name: string, labels?: Record<string, string>): Promise<number>;
+  /**
+   * Prometheus samples by name and label text, from one scrape: metric('mdmops_controller_api_writes_total', { verb: 'patch' })
+   * sums those; `except` leaves out the samples that carry any of its labels.
+   */
+  metric(name: string, labels?: Record<string, string>, except?: Record<string, string>): Promise<number>;
   /** SIGTERM, then waits; SIGKILL after 30s. */
   stop(): Promise<number | null>;
 }
@@ -44,14 +47,15 @@ export function startController(args: string[], port: number, env: NodeJS.Proces
     log: () => out,
     exited,
     get,
-    async metric(name, labels = {}) {
+    async metric(name, labels = {}, except = {}) {
       const { body } = await get('/metrics');
       let sum = 0;
       for (const line of body.split('\n')) {
         const m = /^(\w+)(?:\{(.*)\})? (\S+)$/.exec(line);
         if (!m || m[1] !== name) continue;
         const text = m[2] ?? '';
-        if (Object.entries(labels).every(([k, v]) => text.includes(`${k}="${v}"`))) sum += Number(m[3]);
+        const has = ([k, v]: [string, string]) => text.includes(`${k}="${v}"`);
+        if (Object.entries(labels).every(has) && !Object.entries(except).some(has)) sum += Number(m[3]);
       }
       return sum;
     },
