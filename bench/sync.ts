@@ -76,7 +76,7 @@ async function ldap() {
     // The directory is reached through a real agent, as a user's sync does.
     const world = await startConnectorWorld(dir);
 
-    const attributes = ['uid', 'userPrincipalName', 'mail', 'cn', 'memberOf', 'departmentNumber', 'description'];
+    const attributes = ['uid', 'userPrincipalName', 'mail', 'cn', 'givenName', 'sn', 'memberOf', 'departmentNumber', 'description'];
     const ldapsearch = (filter: string, attrs: string[]) =>
       new Promise<void>((resolve, reject) => {
         const child = spawn('ldapsearch', ['-LLL', '-x', '-H', slapd.url, '-D', slapd.bindDn, '-w', slapd.bindPassword, '-b', slapd.baseDn, '-E', `pr=${PAGE}/noprompt`, filter, ...attrs], {

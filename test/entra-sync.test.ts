@@ -75,6 +75,8 @@ customAttributes:
       const u = byGraphId(all, String(g.id))!;
       expect(u.upn).toBe(g.userPrincipalName);
       expect(u.displayName).toBe(g.displayName);
+      expect(u.firstName).toBe(g.givenName);
+      expect(u.lastName).toBe(g.surname);
       expect(u.email).toBe(g.mail);
       expect(u.attributes.department).toBe(g.department);
       expect(u.attributes.costCenter).toBe(g.onPremisesExtensionAttributes.extensionAttribute1 ?? undefined);
@@ -104,6 +106,7 @@ customAttributes:
   it('applies only what changed on the next round, from the delta link', async () => {
     const ids = [0, 1, 2, 3, 4].map((p) => entra.generatedUserId(p));
     await entra.updateUser(ids[0]!, { displayName: 'Zoë Renamed', department: null });
+    await entra.updateUser(ids[4]!, { surname: 'Married-Name' }); // a surname alone changed is a change too
     await entra.deleteUser(ids[1]!); // soft: @removed reason changed
     await entra.deleteUser(ids[2]!, { hard: true });
     const [added] = await entra.addUsers([{ userPrincipalName: `new.user@${entra.domain}`, displayName: 'New User', mail: `new.user@${entra.domain}` }]);
@@ -112,9 +115,10 @@ customAttributes:
 
     const next = sync();
     expect(next.code, next.stderr).toBe(0);
-    expect(next.stdout).toContain(`${USERS - 1} users (1 added, 2 changed, 2 removed)`);
+    expect(next.stdout).toContain(`${USERS - 1} users (1 added, 3 changed, 2 removed)`);
     const all = await users();
-    expect(byGraphId(all, ids[0]!)).toMatchObject({ displayName: 'Zoë Renamed' });
+    expect(byGraphId(all, ids[0]!)).toMatchObject({ displayName: 'Zoë Renamed', firstName: entra.generatedUser(0).givenName, lastName: entra.generatedUser(0).surname });
+    expect(byGraphId(all, ids[4]!)).toMatchObject({ firstName: entra.generatedUser(4).givenName, lastName: 'Married-Name' });
     expect(byGraphId(all, ids[0]!)!.attributes.department).toBeUndefined();
     expect(byGraphId(all, ids[1]!)).toBeUndefined();
     expect(byGraphId(all, ids[2]!)).toBeUndefined();

@@ -183,14 +183,16 @@ describe('Graph delta merges', () => {
   const custom = [{ name: 'dept', attribute: 'department' }, { name: 'cc', attribute: 'onPremisesExtensionAttributes.extensionAttribute1' }];
 
   it('select each top-level property once', () => {
-    expect(userSelect(custom)).toBe('id,userPrincipalName,mail,displayName,department,onPremisesExtensionAttributes');
+    expect(userSelect(custom)).toBe('id,userPrincipalName,mail,displayName,givenName,surname,department,onPremisesExtensionAttributes');
   });
 
   it('replace present properties, keep absent ones, and clear nulls', () => {
-    const first = mergeUser(undefined, { id: '1', userPrincipalName: 'a@x', mail: null, displayName: 'A', department: 'R&D', onPremisesExtensionAttributes: { extensionAttribute1: 'CC1' } }, custom);
-    expect(first).toEqual({ id: '1', upn: 'a@x', displayName: 'A', attributes: { dept: 'R&D', cc: 'CC1' } });
+    const first = mergeUser(undefined, { id: '1', userPrincipalName: 'a@x', mail: null, displayName: 'A', givenName: 'Anne', surname: 'Smith', department: 'R&D', onPremisesExtensionAttributes: { extensionAttribute1: 'CC1' } }, custom);
+    expect(first).toEqual({ id: '1', upn: 'a@x', displayName: 'A', firstName: 'Anne', lastName: 'Smith', attributes: { dept: 'R&D', cc: 'CC1' } });
     const changed = mergeUser(first, { id: '1', displayName: 'Anne', department: null }, custom);
-    expect(changed).toEqual({ id: '1', upn: 'a@x', displayName: 'Anne', attributes: { cc: 'CC1' } });
+    expect(changed).toEqual({ id: '1', upn: 'a@x', displayName: 'Anne', firstName: 'Anne', lastName: 'Smith', attributes: { cc: 'CC1' } });
+    expect(mergeUser(changed, { id: '1', surname: 'Jones' }, custom)).toEqual({ ...changed, lastName: 'Jones' });
+    expect(mergeUser(changed, { id: '1', givenName: null, surname: '' }, custom)).toEqual({ id: '1', upn: 'a@x', displayName: 'Anne', attributes: { cc: 'CC1' } });
   });
 
   it("fold a delta round's items for one user into one change, applied to the user stored before", () => {

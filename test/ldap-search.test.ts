@@ -131,7 +131,7 @@ describe('paged search decoding', () => {
       baseDn: slapd.baseDn,
       userFilter: '(objectClass=inetOrgPerson)',
       groupFilter: '(objectClass=groupOfNames)',
-      attributeMapping: { uid: 'UID', userPrincipalName: 'mail', email: 'Mail', displayName: 'cn', memberOf: 'memberOf', groupName: 'cn', groupMember: 'member' },
+      attributeMapping: { uid: 'UID', userPrincipalName: 'mail', email: 'Mail', firstName: 'GivenName', lastName: 'SN', displayName: 'cn', memberOf: 'memberOf', groupName: 'cn', groupMember: 'member' },
       customAttributes: [{ name: 'photo', attribute: 'jpegPhoto' }, { name: 'description' }],
       pageSize: 5,
     };
@@ -140,7 +140,8 @@ describe('paged search decoding', () => {
       expect(read.users).toHaveLength(32);
       expect(read.groupCount).toBe(1);
       const zoe = read.users.find((u) => u.uid === 'zoe')!;
-      expect(zoe).toMatchObject({ upn: 'zoe@example.test', email: 'zoe@example.test', displayName: 'Zoë Ångström', groups: ['staff'], attributes: { description: ['first', 'second'] } });
+      expect(zoe).toMatchObject({ upn: 'zoe@example.test', email: 'zoe@example.test', displayName: 'Zoë Ångström', lastName: 'Ångström', groups: ['staff'], attributes: { description: ['first', 'second'] } });
+      expect(zoe.firstName).toBeUndefined(); // she has no givenName
       expect(read.users.find((u) => u.uid === 'bob')!.attributes).toEqual({ photo: PHOTO.toString('hex'), description: 'only' });
       expect(read.users.find((u) => u.uid === 'u3')!.groups).toEqual([]);
     }

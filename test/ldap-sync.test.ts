@@ -65,6 +65,9 @@ pageSize: 300`,
       const seed = seeds.get(u.id.split('/').at(-1)!)!;
       expect(u.displayName).toBe(seed.cn);
       expect(u.upn).toBe(seed.mail ?? seed.uid);
+      // givenName and sn, the default mapping of firstName and lastName.
+      expect(u.firstName).toBe(seed.attributes!.givenName);
+      expect(u.lastName).toBe(seed.sn);
     }
     expect(all.find((u) => u.id.endsWith('/user2'))!.groups).toEqual(['vpn-users']);
     expect(all.filter((u) => u.attributes.department === undefined).length).toBeGreaterThan(0);
@@ -86,9 +89,12 @@ pageSize: 300`,
   it('follows changes and deletions', async () => {
     await slapd.deleteUser('user5');
     await slapd.modify(`dn: uid=user6,ou=people,${slapd.baseDn}\nchangetype: modify\nreplace: cn\ncn: Renamed Six\n`);
-    expect(sync().stdout).toContain(`${USERS - 1} users (0 added, 1 changed, 1 removed)`);
+    // A surname alone changed is a change too.
+    await slapd.modify(`dn: uid=user8,ou=people,${slapd.baseDn}\nchangetype: modify\nreplace: sn\nsn: Married-Name\n`);
+    expect(sync().stdout).toContain(`${USERS - 1} users (0 added, 2 changed, 1 removed)`);
     const all = await users();
     expect(all.find((u) => u.id.endsWith('/user6'))!.displayName).toBe('Renamed Six');
+    expect(all.find((u) => u.id.endsWith('/user8'))).toMatchObject({ firstName: generatedUsers(9)[8]!.attributes!.givenName, lastName: 'Married-Name' });
     expect(all.some((u) => u.id.endsWith('/user5'))).toBe(false);
   });
 

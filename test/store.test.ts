@@ -129,7 +129,7 @@ describe.each(backends)('%s store', (_name, specOf) => {
   });
 
   it('keeps directory users and issued certificates, and removes them', async () => {
-    const user = { tenant: 't', id: 'u1', source: 'LdapSource/corp', upn: 'zoë@example.com', groups: ['g1'], attributes: { dept: ['a', 'b'] }, labels: { os: 'ios' } };
+    const user = { tenant: 't', id: 'u1', source: 'LdapSource/corp', upn: 'zoë@example.com', firstName: 'Zoë', lastName: 'Ångström', groups: ['g1'], attributes: { dept: ['a', 'b'] }, labels: { os: 'ios' } };
     const cert = {
       tenant: 't', configuration: 'wifi', userId: 'u1', serial: '01', subject: 'CN=zoë', notBefore: '2026-01-01T00:00:00.000Z', notAfter: '2027-01-01T00:00:00.000Z',
       fingerprintSha256: 'ab', contentHash: 'c1', issuerKey: 'k1', certificate: randomBytes(40), issuedAt: '2026-01-01T00:00:00.000Z',
@@ -140,6 +140,8 @@ describe.each(backends)('%s store', (_name, specOf) => {
     const digests = await store.listUserDigests('t', 'LdapSource/corp');
     expect(digests).toEqual(new Map([['u1', userDigest(user)], ['u2', userDigest({ ...user, id: 'u2', email: 'x@example.com' })]]));
     expect(digests.get('u1')).not.toBe(userDigest({ ...user, displayName: 'Zoë' }));
+    expect(digests.get('u1')).not.toBe(userDigest({ ...user, lastName: 'Ångström-Berg' }));
+    expect(digests.get('u1')).not.toBe(userDigest({ ...user, firstName: undefined }));
     expect(await store.listUserDigests('t', 'EntraIdSource/x')).toEqual(new Map());
     expect(await store.listCertificates({ tenant: 't' })).toEqual([cert]);
     const sealedKey = randomBytes(64);
@@ -156,7 +158,7 @@ describe.each(backends)('%s store', (_name, specOf) => {
   it('lists the digests of every user of a source, and walks its users, over several chunks', async () => {
     // Ids in an order neither of insertion nor of number, and another source's users between them.
     const n = DIGEST_CHUNK * 2 + 3;
-    const mine = Array.from({ length: n }, (_, i) => ({ tenant: 'chunks', id: `${(i * 7919) % n}-Ü${i % 3 ? 'a' : 'B'}`, source: 'LdapSource/many', upn: `u${i}@example.com`, groups: [], attributes: {}, labels: {} }));
+    const mine = Array.from({ length: n }, (_, i): DirectoryUser => ({ tenant: 'chunks', id: `${(i * 7919) % n}-Ü${i % 3 ? 'a' : 'B'}`, source: 'LdapSource/many', upn: `u${i}@example.com`, ...(i % 2 ? { firstName: `F${i}` } : { lastName: `L${i}` }), groups: [], attributes: {}, labels: {} }));
     const theirs = mine.filter((_, i) => i % 10 === 0).map((u) => ({ ...u, id: `${u.id}-other`, source: 'EntraIdSource/other' }));
     await store.commit([...mine, ...theirs].map((user) => ({ op: 'putUser' as const, user })));
     const digests = await store.listUserDigests('chunks', 'LdapSource/many');
@@ -184,7 +186,7 @@ describe.each(backends)('%s store', (_name, specOf) => {
     // More users than one statement stages, one of them staged twice and one taken out again.
     const users = Array.from({ length: 250 }, (_, i) => u(i));
     const stage = await stageOf(users);
-    stage.put(u(7, { displayName: 'Second' }), userColumns(u(7, { displayName: 'Second' })));
+    stage.put(u(7, { displayName: 'Second', firstName: 'Sieben', lastName: 'Zweite' }), userColumns(u(7, { displayName: 'Second', firstName: 'Sieben', lastName: 'Zweite' })));
     stage.unstage('staged', 's9');
     stage.unstage('staged', 's11');
     stage.put(u(11, { displayName: 'Back' }), userColumns(u(11, { displayName: 'Back' })));
@@ -205,7 +207,7 @@ describe.each(backends)('%s store', (_name, specOf) => {
     expect((await store.listUsers('staged')).map((x) => x.id)).toEqual(['s500']);
     await store.commit([{ op: 'putStagedUsers', stage }, { op: 'setMeta', key: 'staged', value: 'yes' }]);
     await stage.close();
-    const changed: Record<string, DirectoryUser> = { s7: u(7, { displayName: 'Second' }), s11: u(11, { displayName: 'Back' }), s240: u(240, { displayName: 'Buffered' }), s242: u(242, { displayName: 'Twice' }) };
+    const changed: Record<string, DirectoryUser> = { s7: u(7, { displayName: 'Second', firstName: 'Sieben', lastName: 'Zweite' }), s11: u(11, { displayName: 'Back' }), s240: u(240, { displayName: 'Buffered' }), s242: u(242, { displayName: 'Twice' }) };
     const expected = [...users.filter((x) => x.id !== 's9').map((x) => changed[x.id] ?? x), u(500)].sort((a, b) => (a.id < b.id ? -1 : 1));
     expect(await store.listUsers('staged')).toEqual(expected);
     expect(await store.listUsers('staged-other')).toEqual([u(241, { tenant: 'staged-other' })]);
@@ -232,7 +234,7 @@ describe.each(backends)('%s store', (_name, specOf) => {
   it('runs identity sync rounds: staged users put, changed and removed, and nothing of a failed or stopped round', async () => {
     const engine = providerContext({ store, key: new MasterKey(randomBytes(32)), providers: undefined as never });
     let record: StoredRecord = { ...record_('LdapSource', 'rounds'), tenant: 'rounds', spec: { autoInviteUsers: true, customAttributes: [{ name: 'dept' }], managedAppleIds: { mode: 'Schema', schema: 'UserEmailAddress', includeAppleIdSubdomain: false } } };
-    const u = (i: number, extra: Partial<DirectoryUser> = {}): DirectoryUser => ({ tenant: 'rounds', id: `LdapSource/rounds/u${i}`, source: 'LdapSource/rounds', upn: `u${i}@example.com`, email: `u${i}@example.com`, groups: [], attributes: { dept: 'R&D' }, labels: {}, ...extra });
+    const u = (i: number, extra: Partial<DirectoryUser> = {}): DirectoryUser => ({ tenant: 'rounds', id: `LdapSource/rounds/u${i}`, source: 'LdapSource/rounds', upn: `u${i}@example.com`, email: `u${i}@example.com`, firstName: `U${i}`, lastName: 'Rounds', groups: [], attributes: { dept: 'R&D' }, labels: {}, ...extra });
     const round = async (users: DirectoryUser[], opts: { failAt?: number; allowMassDelete?: boolean; restartWith?: DirectoryUser[] } = {}) => {
       const report = await runSourceSync(engine, record, {
         prefix: 'Ldap',
@@ -266,9 +268,10 @@ describe.each(backends)('%s store', (_name, specOf) => {
     expect((await round(first.slice(0, 800))).blocked).toContain('would delete 200 of 1000 users');
     expect(await round([])).toMatchObject({ blocked: expect.stringContaining('returned no users'), userCount: 1000 });
     expect(await stored()).toEqual(before);
-    // Changes, additions and removals; u1 gets its Apple ID once u2 no longer claims it.
-    const next = [...first.slice(0, 950).map((x, i) => (i === 5 ? { ...x, displayName: 'Five' } : i === 2 ? u(2) : x)), u(2000)];
-    expect(await round(next)).toMatchObject({ added: 1, updated: 3, removed: 50, userCount: 951 });
+    // Changes (u6's surname only), additions and removals; u1 gets its Apple ID once u2 no longer claims it.
+    const next = [...first.slice(0, 950).map((x, i) => (i === 5 ? { ...x, displayName: 'Five' } : i === 6 ? { ...x, lastName: 'Renamed' } : i === 2 ? u(2) : x)), u(2000)];
+    expect(await round(next)).toMatchObject({ added: 1, updated: 4, removed: 50, userCount: 951 });
+    expect((await store.listUsers('rounds')).find((x) => x.id.endsWith('/u6'))).toMatchObject({ firstName: 'U6', lastName: 'Renamed' });
     expect((await stored()).slice(0, 3)).toEqual(['u0 - u0@example.com', 'u1 - u1@example.com', 'u10 - u10@example.com']);
     expect(await stored()).toContain('u5 Five u5@example.com');
     expect(await stored()).not.toContain('u999 - u999@example.com');
@@ -349,6 +352,7 @@ describe.each(backends)('%s store', (_name, specOf) => {
     // As mdmops before the tenant was in the source left it: schema version 4.
     const driver = spec.backend === 'sqlite' ? sqliteDriver(spec.path) : postgresDriver(spec.url);
     await driver.query('ALTER TABLE records DROP COLUMN metadata');
+    for (const column of ['first_name', 'last_name']) await driver.query(`ALTER TABLE users DROP COLUMN ${column}`);
     await driver.query("UPDATE meta SET value = '4' WHERE key = 'schema_version'");
     await driver.close();
     const upgraded = await openStore(spec);
@@ -356,6 +360,33 @@ describe.each(backends)('%s store', (_name, specOf) => {
     expect(sources.sort()).toEqual(['default cli default', 'tenant-a eng kubernetes:tenant-a/Space/eng', 'tenant-b eng kubernetes:tenant-b/Space/eng', 'tenant-b ops kubernetes:tenant-b/Space/ops']);
     await upgraded.commit(['tenant-a', 'tenant-b', 'default'].flatMap((tenant) => ['eng', 'ops', 'cli'].map((name) => ({ op: 'deleteInventory' as const, id: { tenant, kind: 'Space', name } }))));
     await upgraded.close();
+  });
+
+  it("keeps the users of a store from before users' names, and sees a user changed once its source gives it names", async () => {
+    const { sqliteDriver } = await import('../src/store/sqlite.js');
+    const { postgresDriver } = await import('../src/store/postgres.js');
+    const user: DirectoryUser = { tenant: 'names', id: 'LdapSource/old/jdoe', source: 'LdapSource/old', upn: 'jdoe@example.com', displayName: 'Jane Doe', groups: ['g'], attributes: { dept: 'R&D' }, labels: {}, appleId: 'jdoe@appleid.example.com' };
+    await store.commit([{ op: 'putUser', user }]);
+    // As mdmops before users' names left it: one schema version back.
+    const driver = spec.backend === 'sqlite' ? sqliteDriver(spec.path) : postgresDriver(spec.url);
+    for (const column of ['first_name', 'last_name']) await driver.query(`ALTER TABLE users DROP COLUMN ${column}`);
+    await driver.query(`UPDATE meta SET value = '${SCHEMA_VERSION - 1}' WHERE key = 'schema_version'`);
+    await driver.close();
+    const upgraded = await openStore(spec);
+    try {
+      expect(await upgraded.getMeta('schema_version')).toBe(String(SCHEMA_VERSION));
+      expect(await upgraded.listUsers('names')).toEqual([user]);
+      // Unchanged without names; changed (once: the round stores them) when the source gives them.
+      const stored = (await upgraded.listUserDigests('names', 'LdapSource/old')).get(user.id);
+      expect(stored).toBe(userDigest(user));
+      expect(stored).not.toBe(userDigest({ ...user, firstName: 'Jane', lastName: 'Doe' }));
+      await upgraded.commit([{ op: 'putUser', user: { ...user, firstName: 'Jane', lastName: 'Doe' } }]);
+      expect(await upgraded.listUsers('names')).toEqual([{ ...user, firstName: 'Jane', lastName: 'Doe' }]);
+      expect((await upgraded.listUserDigests('names', 'LdapSource/old')).get(user.id)).toBe(userDigest({ ...user, firstName: 'Jane', lastName: 'Doe' }));
+      await upgraded.commit([{ op: 'deleteUser', tenant: 'names', id: user.id }]);
+    } finally {
+      await upgraded.close();
+    }
   });
 
   it('refuses a store written by a newer mdmops', async () => {

@@ -11,6 +11,9 @@ export interface DirectoryUser {
   upn: string;
   email?: string;
   displayName?: string;
+  /** Given name and surname, as the source holds them. */
+  firstName?: string;
+  lastName?: string;
   groups: string[];
   /** Custom attributes: one value or several. */
   attributes: Record<string, string | string[]>;

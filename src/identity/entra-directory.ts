@@ -10,6 +10,9 @@ export interface EntraUser {
   upn: string;
   email?: string;
   displayName?: string;
+  /** givenName and surname. */
+  firstName?: string;
+  lastName?: string;
   attributes: Record<string, string | string[]>;
 }
 
@@ -49,7 +52,7 @@ export interface CustomAttribute {
 
 type Raw = Record<string, unknown>;
 
-const BASE_PROPERTIES = ['id', 'userPrincipalName', 'mail', 'displayName'];
+const BASE_PROPERTIES = ['id', 'userPrincipalName', 'mail', 'displayName', 'givenName', 'surname'];
 
 export function userSelect(custom: CustomAttribute[]): string {
   const top = custom.map((a) => (a.attribute ?? a.name).split('.')[0]!);
@@ -93,6 +96,10 @@ export function mergeUser(old: EntraUser | undefined, raw: Raw, custom: CustomAt
   if (email) user.email = email;
   const displayName = Object.hasOwn(raw, 'displayName') ? text(raw.displayName) : old?.displayName;
   if (displayName) user.displayName = displayName;
+  const firstName = Object.hasOwn(raw, 'givenName') ? text(raw.givenName) : old?.firstName;
+  if (firstName) user.firstName = firstName;
+  const lastName = Object.hasOwn(raw, 'surname') ? text(raw.surname) : old?.lastName;
+  if (lastName) user.lastName = lastName;
   return user;
 }
 

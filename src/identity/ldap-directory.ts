@@ -20,7 +20,7 @@ export interface LdapReadSpec {
   groupSearchBase?: string;
   userFilter: string;
   groupFilter: string;
-  attributeMapping: { uid: string; userPrincipalName: string; email: string; displayName: string; memberOf: string; groupName: string; groupMember: string };
+  attributeMapping: { uid: string; userPrincipalName: string; email: string; firstName: string; lastName: string; displayName: string; memberOf: string; groupName: string; groupMember: string };
   customAttributes?: { name: string; attribute?: string }[];
   pageSize: number;
 }
@@ -30,6 +30,8 @@ export interface DirectoryEntry {
   upn?: string;
   email?: string;
   displayName?: string;
+  firstName?: string;
+  lastName?: string;
   groups: string[];
   attributes: Record<string, string | string[]>;
 }
@@ -270,8 +272,9 @@ export async function readLdapDirectory(spec: LdapReadSpec, access: LdapAccess, 
     };
     const readUsers = async () => {
       const socket = await open();
-      const slots = attributeSlots([m.uid, m.userPrincipalName, m.email, m.displayName, m.memberOf, POSIX_UID, ...custom.map((a) => a.attribute ?? a.name)]);
-      const [uidAt, upnAt, emailAt, displayNameAt, memberOfAt, posixUidAt] = [m.uid, m.userPrincipalName, m.email, m.displayName, m.memberOf, POSIX_UID].map(slots.at) as [number, number, number, number, number, number];
+      const mapped = [m.uid, m.userPrincipalName, m.email, m.displayName, m.firstName, m.lastName, m.memberOf, POSIX_UID];
+      const slots = attributeSlots([...mapped, ...custom.map((a) => a.attribute ?? a.name)]);
+      const [uidAt, upnAt, emailAt, displayNameAt, firstNameAt, lastNameAt, memberOfAt, posixUidAt] = mapped.map(slots.at) as [number, number, number, number, number, number, number, number];
       const customAt = custom.map((a) => [a.name, slots.at(a.attribute ?? a.name)] as const);
       await pagedSearch(
         socket,
@@ -288,7 +291,16 @@ export async function readLdapDirectory(spec: LdapReadSpec, access: LdapAccess, 
             const x = v[at];
             if (x !== undefined) attributes[name] = x;
           }
-          const user: DirectoryEntry = { uid, upn: first(v[upnAt]), email: first(v[emailAt]), displayName: first(v[displayNameAt]), groups: NO_GROUPS, attributes };
+          const user: DirectoryEntry = {
+            uid,
+            upn: first(v[upnAt]),
+            email: first(v[emailAt]),
+            displayName: first(v[displayNameAt]),
+            firstName: first(v[firstNameAt]),
+            lastName: first(v[lastNameAt]),
+            groups: NO_GROUPS,
+            attributes,
+          };
           count++;
           if (groupsRead && !waiting.length) {
             user.groups = groupsOf(dn, v[memberOfAt], v[posixUidAt]);

@@ -62,6 +62,10 @@ export const MIGRATIONS: ((d: Dialect) => string[])[] = [
   ],
   // A resource's labels and annotations are kept with its record.
   () => [`ALTER TABLE records ADD COLUMN metadata TEXT NOT NULL DEFAULT '{}'`],
+  // Directory users' given name and surname. They are part of a user's digest (user-digest.ts): the
+  // first sync after the upgrade sees each user the source gives a given name or surname as changed,
+  // once, and that round fills the new columns.
+  () => ['ALTER TABLE users ADD COLUMN first_name TEXT', 'ALTER TABLE users ADD COLUMN last_name TEXT'],
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

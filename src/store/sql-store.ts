@@ -203,6 +203,8 @@ function toUser(r: Record<string, unknown>): DirectoryUser {
     upn: r.upn as string,
     ...(r.email == null ? {} : { email: r.email as string }),
     ...(r.display_name == null ? {} : { displayName: r.display_name as string }),
+    ...(r.first_name == null ? {} : { firstName: r.first_name as string }),
+    ...(r.last_name == null ? {} : { lastName: r.last_name as string }),
     groups: JSON.parse(r.groups_json as string),
     attributes: JSON.parse(r.attributes as string),
     labels: JSON.parse(r.labels as string),

@@ -11,11 +11,11 @@ function sortedJson(o: Record<string, unknown>): string {
   return JSON.stringify(o);
 }
 
-/** The users table's columns after tenant and id, in order. */
-export const USER_COLUMNS = ['source', 'upn', 'email', 'display_name', 'groups_json', 'attributes', 'labels', 'apple_id'] as const;
+/** The users table's columns after tenant and id, in order (those added by later migrations last). */
+export const USER_COLUMNS = ['source', 'upn', 'email', 'display_name', 'groups_json', 'attributes', 'labels', 'apple_id', 'first_name', 'last_name'] as const;
 
 export function userColumns(u: DirectoryUser): (string | null)[] {
-  return [u.source, u.upn, u.email ?? null, u.displayName ?? null, JSON.stringify(u.groups), sortedJson(u.attributes), sortedJson(u.labels), u.appleId ?? null];
+  return [u.source, u.upn, u.email ?? null, u.displayName ?? null, JSON.stringify(u.groups), sortedJson(u.attributes), sortedJson(u.labels), u.appleId ?? null, u.firstName ?? null, u.lastName ?? null];
 }
 
 /** Joins the columns with a control character no directory value holds (JSON escapes it). */

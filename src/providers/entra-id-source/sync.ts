@@ -47,6 +47,8 @@ export async function syncEntraIdSource(ctx: ProviderContext, secrets: SecretRes
         const user: DirectoryUser = { tenant: record.tenant, id: prefix + u.id, source, upn: u.upn, groups: memberOf.get(u.id) ?? [], attributes: u.attributes, labels: {} };
         if (u.email) user.email = u.email;
         if (u.displayName) user.displayName = u.displayName;
+        if (u.firstName) user.firstName = u.firstName;
+        if (u.lastName) user.lastName = u.lastName;
         accept(user);
       };
       const read = await readEntraDirectory(graph, custom, previous, progress, hand).finally(() => graph.close());
@@ -63,7 +65,15 @@ export async function syncEntraIdSource(ctx: ProviderContext, secrets: SecretRes
         let walked = 0;
         await ctx.store.forEachUser(record.tenant, source, (stored) => {
           const id = stored.id.slice(prefix.length);
-          const known: EntraUser = { id, upn: stored.upn, ...(stored.email ? { email: stored.email } : {}), ...(stored.displayName ? { displayName: stored.displayName } : {}), attributes: stored.attributes };
+          const known: EntraUser = {
+            id,
+            upn: stored.upn,
+            ...(stored.email ? { email: stored.email } : {}),
+            ...(stored.displayName ? { displayName: stored.displayName } : {}),
+            ...(stored.firstName ? { firstName: stored.firstName } : {}),
+            ...(stored.lastName ? { lastName: stored.lastName } : {}),
+            attributes: stored.attributes,
+          };
           hand(withChange(known, changes.get(id), custom), read.memberOf);
           changes.delete(id);
           if (++walked % 1000 === 0) progress(walked);

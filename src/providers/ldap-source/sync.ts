@@ -38,6 +38,8 @@ export async function syncLdapSource(ctx: ProviderContext, secrets: SecretResolv
         const user: DirectoryUser = { tenant: record.tenant, id: `${source}/${u.uid}`, source, upn: u.upn ?? u.email ?? u.uid, groups: u.groups, attributes: u.attributes, labels: {} };
         if (u.email) user.email = u.email;
         if (u.displayName) user.displayName = u.displayName;
+        if (u.firstName) user.firstName = u.firstName;
+        if (u.lastName) user.lastName = u.lastName;
         accept(user);
       });
       return { groupCount: read.groupCount, skipped: describeSkipped(spec.attributeMapping.uid, read.skipped) };
