@@ -35,6 +35,9 @@ command -v git >/dev/null 2>&1 || missing="$missing git"
 # into a test network namespace, where a connector's customer network is made).
 command -v tinyproxy >/dev/null 2>&1 || missing="$missing tinyproxy"
 command -v socat >/dev/null 2>&1 || missing="$missing socat"
+# MariaDB (the SQL provisioning tests; its server lives in /usr/sbin). Should the install start
+# Debian's own service (on 3306), no test meets it: theirs run on free ports, without config files.
+command -v mariadbd >/dev/null 2>&1 || [ -x /usr/sbin/mariadbd ] || missing="$missing mariadb-server"
 if [ -n "$missing" ]; then
   if [ "$(id -u)" = 0 ]; then
     echo "installing Debian packages the tests need:$missing" >&2

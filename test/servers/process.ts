@@ -1,22 +1,29 @@
 // A server process for tests: its log drained (the tail kept for errors), and killed with its temp
 // dir removed if the test process exits first, so nothing holds ports or disk after a crash.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { rmSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, rmSync } from 'node:fs';
 
 export interface ServerProcess {
   child: ChildProcess;
   exited: Promise<void>;
   running(): boolean;
-  /** The last 16 KiB of its stderr. */
+  /** The last 16 KiB of its stderr (or of its log file). */
   log(): string;
   /** Stops watching for the test process's exit: call when stopping it yourself. */
   release(): void;
 }
 
-export function spawnServer(command: string, args: string[], dir: string, exitSignal: NodeJS.Signals): ServerProcess {
-  const child = spawn(command, args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
+/**
+ * With `logFile`, its stderr is appended to that file rather than read through a pipe: a test blocked
+ * in a synchronous child (an apply) cannot drain a pipe, and a server that logs into a full one stalls.
+ */
+export function spawnServer(command: string, args: string[], dir: string, exitSignal: NodeJS.Signals, logFile?: string): ServerProcess {
+  const logFd = logFile ? openSync(logFile, 'a') : undefined;
+  const child = spawn(command, args, { cwd: dir, stdio: ['ignore', 'ignore', logFd ?? 'pipe'] });
+  if (logFd !== undefined) closeSync(logFd); // the child has its own
   let stderr = '';
-  child.stderr!.on('data', (chunk: Buffer) => { stderr = (stderr + chunk.toString()).slice(-16_384); });
+  child.stderr?.on('data', (chunk: Buffer) => { stderr = (stderr + chunk.toString()).slice(-16_384); });
+  const log = () => (logFile ? (existsSync(logFile) ? readFileSync(logFile, 'utf8').slice(-16_384) : '') : stderr);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   let running = true;
   void exited.then(() => { running = false; });
@@ -29,7 +36,7 @@ export function spawnServer(command: string, args: string[], dir: string, exitSi
     }
   };
   process.on('exit', onExit);
-  return { child, exited, running: () => running, log: () => stderr, release: () => process.off('exit', onExit) };
+  return { child, exited, running: () => running, log, release: () => process.off('exit', onExit) };
 }
 
 /** SIGTERM, then SIGKILL should it not exit within graceMs: a stuck server must not hang the tests. */
