@@ -13,8 +13,8 @@ export interface Reference {
 /** A field pointing at a file (or inline data) whose content is checked at validation. */
 export type FileField =
   | { path: Path; source: FileSource; content: 'certificates' | 'pkcs12' | 'saml-metadata' }
-  /** A GSQL export, and the attributes of objectType the resource maps (each with its own path). */
-  | { path: Path; source: FileSource; content: 'gsql-export'; objectType: string; attributes: { path: Path; name: string }[] };
+  /** A GSQL export; the table and anchor attribute the resource names, if it does; the attributes of objectType it maps (each with its own path). */
+  | { path: Path; source: FileSource; content: 'gsql-export'; objectType: string; table?: string; anchor?: string; attributes: { path: Path; name: string }[] };
 
 /** The extension of a file of each content, for a file given inline (as export writes it). */
 export const FILE_EXTENSION: Record<FileField['content'], string> = { certificates: 'pem', pkcs12: 'p12', 'saml-metadata': 'xml', 'gsql-export': 'xml' };

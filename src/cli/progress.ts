@@ -25,11 +25,13 @@ export function terminalProgress(label: string, stream: NodeJS.WriteStream = pro
   let last = 0;
   let drawn = false;
   return {
-    update(done: number, total?: number) {
+    /** With `unit`, the total is exact; without, it is the last round's users. */
+    update(done: number, total?: number, unit?: string) {
       if (!stream.isTTY || Date.now() - last < 100) return;
       last = Date.now();
       drawn = true;
-      stream.write(`\r${progressLine(label, done, total, Date.now() - started).slice(0, (stream.columns || 80) - 1)}\x1b[K`);
+      const counting = unit ? { unit, estimated: false } : undefined;
+      stream.write(`\r${progressLine(label, done, total, Date.now() - started, counting).slice(0, (stream.columns || 80) - 1)}\x1b[K`);
     },
     done() {
       if (drawn) stream.write('\r\x1b[K');

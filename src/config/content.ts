@@ -1,7 +1,7 @@
 // Files that resources point at: they exist, stay inside the configuration, and hold what they should.
 import { readFileSync, realpathSync, statSync } from 'node:fs';
 import { isAbsolute, relative, resolve, sep } from 'node:path';
-import type { FileField } from '../api/index.js';
+import type { FileField, Path } from '../api/index.js';
 import { checkPkcs12Structure, readCertificates } from '../pki/x509.js';
 import { parseGsqlExport, provisionable, type GsqlExport } from '../sql/gsql-export.js';
 import { parseIdpMetadata } from '../identity/saml-metadata.js';
@@ -61,10 +61,30 @@ export class ContentChecker {
     if (!/^(user|person)$/i.test(type.name)) {
       return [diagnosticAt(v.source, `object type "${type.name}" is not a user or person type; only users are provisioned`, { path: ['spec', 'objectType'], code: 'file' })];
     }
-    return field.attributes.flatMap((a) => {
+    const at = (path: Path, message: string, hint?: string) => diagnosticAt(v.source, message, { path, code: 'file', ...(hint ? { hint } : {}) });
+    const strings = `string attributes of ${type.name}: ${[...type.attributes].filter(([n]) => !provisionable(type, n)).map(([n]) => n).join(', ')}`;
+    const out: Diagnostic[] = [];
+    // The YAML may say what the export says, or narrow it (a table in a schema); never the contrary.
+    const anchor = field.anchor ?? type.anchor;
+    const anchorPath: Path = field.anchor ? ['spec', 'anchor', 'attribute'] : ['spec', 'anchor'];
+    if (!anchor) out.push(at(anchorPath, `the export marks no anchor attribute for ${type.name}`, 'add anchor: { attribute: <the unique, unchanging attribute> }'));
+    else if (type.anchor && anchor !== type.anchor) out.push(at(anchorPath, `the export's anchor for ${type.name} is "${type.anchor}", not "${anchor}"`, `remove anchor.attribute or set it to ${type.anchor}`));
+    else {
+      const problem = provisionable(type, anchor);
+      if (problem) out.push(at(anchorPath, problem, strings));
+    }
+    if (!field.table && !type.table) out.push(at(['spec', 'table'], `the export names no table for ${type.name}`, 'add table: <the table the users are written to>'));
+    else if (field.table && type.table && field.table !== type.table && !field.table.endsWith(`.${type.table}`)) {
+      out.push(at(['spec', 'table'], `the export writes ${type.name} to table "${type.table}", not "${field.table}"`, `remove table, or set it to ${type.table} (or SCHEMA.${type.table})`));
+    }
+    for (const a of field.attributes) {
       const problem = provisionable(type, a.name);
-      return problem ? [diagnosticAt(v.source, problem, { path: a.path, code: 'file', hint: `string attributes of ${type.name}: ${[...type.attributes].filter(([, t]) => t.syntax === 'String' && !t.multiValued).map(([n]) => n).join(', ')}` })] : [];
-    });
+      if (problem) out.push(at(a.path, problem, strings));
+    }
+    const mapped = new Set([anchor, ...field.attributes.map((a) => a.name)]);
+    const unmapped = [...type.attributes].filter(([n, a]) => a.required && a.allowedOperation !== 'ImportOnly' && !mapped.has(n)).map(([n]) => n);
+    if (unmapped.length) out.push(at(['spec', 'attributeMapping'], `the export requires ${unmapped.map((n) => `"${n}"`).join(', ')} on every ${type.name}: map ${unmapped.length > 1 ? 'them' : 'it'}`, 'add - { attribute: <name>, from: <user field> } for each'));
+    return out;
   }
 
   /** What a file field holds (inline data decoded), or why it cannot be had. */

@@ -12,7 +12,7 @@ import tls, { type TLSSocket } from 'node:tls';
 import { SECOND } from '../api/duration.js';
 import type { SecretResolver } from '../config/secrets.js';
 import { idKey } from '../config/desired.js';
-import type { ProviderRegistry } from '../engine/provider.js';
+import type { ConnectorRoute, ProviderRegistry } from '../engine/provider.js';
 import { destinationOf, hostPort, RouteError, type RouteRequest, type Tunnels } from '../net/dial.js';
 import type { Logger } from '../observe/log.js';
 import { requestPublicKey } from '../pki/certificate.js';
@@ -306,12 +306,23 @@ export class Gateway implements Tunnels {
     const destinations = new Set(opening);
     for (const r of await this.o.store.listRecords({ tenant: id.tenant })) {
       for (const route of this.o.providers.get(r.kind).routes?.(r.spec) ?? []) {
-        if (route.connector !== id.name) continue;
-        const { host, port } = hostPort(route.url);
-        destinations.add(destinationOf(host, port));
+        const destination = route.connector === id.name && (await this.destinationOf(id.tenant, route));
+        if (destination) destinations.add(destination);
       }
     }
     return { type: 'settings', destinations: [...destinations].sort(), ...(await this.ownSettings(id, record)) };
+  }
+
+  /** host:port of a route, its URL read from its secret if need be; undefined when it names none (a missing secret, a file). */
+  private async destinationOf(tenant: string, route: ConnectorRoute): Promise<string | undefined> {
+    const url = 'url' in route ? route.url : await this.o.secrets.resolve(tenant, route.urlSecretRef);
+    if (!url) return undefined;
+    try {
+      const { host, port } = hostPort(url);
+      return destinationOf(host, port);
+    } catch {
+      return undefined; // no host and port in it: nothing to dial
+    }
   }
 
   /** What the Connector itself says to its agent (cheap: looked at every heartbeat). */
@@ -362,11 +373,10 @@ export class Gateway implements Tunnels {
     const record = await this.o.store.getRecord(id);
     if (!record) throw new RouteError(`${show(id)} does not exist`);
     if (record.spec.enabled === false) throw new RouteError(`${show(id)} is disabled (enabled: false): it carries no traffic`);
-    const named = (this.o.providers.get(r.resource.kind).routes?.(r.resource.spec) ?? []).some((route) => {
-      if (route.connector !== r.connector) return false;
-      const { host, port } = hostPort(route.url);
-      return destinationOf(host, port) === destination;
-    });
+    let named = false;
+    for (const route of this.o.providers.get(r.resource.kind).routes?.(r.resource.spec) ?? []) {
+      if (route.connector === r.connector && (await this.destinationOf(r.tenant, route)) === destination) named = true;
+    }
     if (!named) {
       this.o.log.warn({ connector: idKey(id), destination, resource: `${r.resource.kind}/${r.resource.name}` }, `refused a connection to ${destination}: no resource names it through ${show(id)}`);
       throw new RouteError(`${r.resource.kind}/${r.resource.name} does not name ${destination} through ${show(id)}: refused`);

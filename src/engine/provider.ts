@@ -6,7 +6,7 @@ import type { MasterKey } from '../store/master-key.js';
 import type { ResourceId, Severity, Store, StoredRecord, Write } from '../store/types.js';
 import type { FieldDiff } from './diff.js';
 import type { Desired } from '../config/desired.js';
-import type { SecretResolver } from '../config/secrets.js';
+import type { SecretRef, SecretResolver } from '../config/secrets.js';
 
 export interface Notice {
   reason: string;
@@ -51,13 +51,12 @@ export interface ProviderContext {
   outbound: OutboundPolicy;
   /** The tunnels of the tenants' connector agents: how servers inside a customer network are reached. */
   tunnels?: Tunnels;
+  /** Where the tenant's secrets are read, during a reconcile: a deletion's cleanup may need one (a database URL). */
+  secrets?: SecretResolver;
 }
 
-/** A server a resource reaches through a connector: the connector's name and the server's URL. */
-export interface ConnectorRoute {
-  connector: string;
-  url: string;
-}
+/** A server a resource reaches through a connector: the connector's name and the server's URL, or the secret that holds it (a database URL holds credentials). */
+export type ConnectorRoute = { connector: string } & ({ url: string } | { urlSecretRef: SecretRef });
 
 export interface Provider {
   kind: string;
@@ -87,8 +86,8 @@ export interface SyncOptions {
   allowMassDelete?: boolean;
   actor: string;
   now?: Date;
-  /** Called as items arrive: how many so far, and how many the last round had. */
-  progress?: (read: number, expected?: number) => void;
+  /** Called as work goes: how many so far, and how many the last round had; or, with `unit`, how many of exactly `expected` (rows written). */
+  progress?: (done: number, expected?: number, unit?: string) => void;
 }
 
 export interface SyncReport {
@@ -102,6 +101,8 @@ export interface SyncReport {
   blocked?: string;
   /** Things an administrator should know although the round was applied. */
   warnings: string[];
+  /** What the round did, in the kind's words, when users are not what it counts: "120 rows (3 inserted, ...)". */
+  summary?: string;
 }
 
 export class ProviderRegistry {

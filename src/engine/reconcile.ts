@@ -74,7 +74,7 @@ export async function reconcileResource(engine: Engine, c: Change, run: Reconcil
 }
 
 async function act(engine: Engine, c: Change, run: ReconcileRun, at: string, active: Map<string, Notification>): Promise<Reconciled> {
-  const ctx = providerContext(engine);
+  const ctx = { ...providerContext(engine), secrets: run.secrets };
   const audit = (action: string, detail: Record<string, unknown> = {}): Write => ({
     op: 'audit',
     entry: { at, ...c.id, action, source: run.source, revision: run.revision, actor: run.actor, detail: { ...run.auditDetail, ...detail } } satisfies AuditEntry,

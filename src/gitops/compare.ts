@@ -57,6 +57,9 @@ class RevisionStore implements Store {
   async listInvitations() {
     return [];
   }
+  async listProvisioned() {
+    return new Map<string, boolean>();
+  }
   async listCertificates() {
     return [];
   }

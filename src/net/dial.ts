@@ -22,7 +22,7 @@ export interface Tunnels {
 
 export class RouteError extends Error {}
 
-const DEFAULT_PORTS: Record<string, number> = { 'ldap:': 389, 'ldaps:': 636, 'http:': 80, 'https:': 443 };
+const DEFAULT_PORTS: Record<string, number> = { 'ldap:': 389, 'ldaps:': 636, 'http:': 80, 'https:': 443, 'postgres:': 5432, 'postgresql:': 5432, 'mysql:': 3306, 'mariadb:': 3306 };
 
 /** host:port as HTTP writes it (IPv6 in brackets): how destinations are named between gateway and agent. */
 export const destinationOf = (host: string, port: number) => `${host.includes(':') ? `[${host}]` : host}:${port}`;

@@ -66,6 +66,14 @@ export const MIGRATIONS: ((d: Dialect) => string[])[] = [
   // first sync after the upgrade sees each user the source gives a given name or surname as changed,
   // once, and that round fills the new columns.
   () => ['ALTER TABLE users ADD COLUMN first_name TEXT', 'ALTER TABLE users ADD COLUMN last_name TEXT'],
+  // What a resource made outside the store and alone may change: the anchors of the rows a
+  // SqlProvisioning wrote. An anchor is claimed (confirmed 0) before its row is written and
+  // confirmed after, so that a run killed between the two is repaired by the next.
+  () => [
+    `CREATE TABLE provisioned (
+       tenant TEXT NOT NULL, kind TEXT NOT NULL, name TEXT NOT NULL, anchor TEXT NOT NULL, confirmed INTEGER NOT NULL,
+       PRIMARY KEY (tenant, kind, name, anchor))`,
+  ],
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

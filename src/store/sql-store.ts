@@ -314,6 +314,16 @@ function statement(w: Write): [string, unknown[]] {
       return ['DELETE FROM certificates WHERE tenant = ? AND configuration = ? AND user_id = ?', [w.tenant, w.configuration, w.userId]];
     case 'deleteCertificates':
       return ['DELETE FROM certificates WHERE tenant = ? AND configuration = ?', [w.tenant, w.configuration]];
+    case 'putProvisioned':
+      return [
+        `INSERT INTO provisioned (tenant, kind, name, anchor, confirmed) VALUES ${w.anchors.map(() => '(?, ?, ?, ?, ?)').join(', ')}
+         ON CONFLICT (tenant, kind, name, anchor) DO UPDATE SET confirmed = excluded.confirmed`,
+        w.anchors.flatMap((a) => [...idParams(w.id), a, w.confirmed ? 1 : 0]),
+      ];
+    case 'deleteProvisioned':
+      return w.anchors
+        ? [`DELETE FROM provisioned WHERE ${idWhere} AND anchor IN (${w.anchors.map(() => '?').join(', ')})`, [...idParams(w.id), ...w.anchors]]
+        : [`DELETE FROM provisioned WHERE ${idWhere}`, idParams(w.id)];
   }
 }
 
@@ -388,6 +398,11 @@ export class SqlStore implements Store {
   async getBlob(id: ResourceId, purpose: string) {
     const { rows } = await this.driver.query(`SELECT sealed FROM blobs WHERE ${idWhere} AND purpose = ?`, [...idParams(id), purpose]);
     return rows[0] ? Buffer.from(rows[0].sealed as Uint8Array) : undefined;
+  }
+
+  async listProvisioned(id: ResourceId) {
+    const { rows } = await this.driver.query(`SELECT anchor, confirmed FROM provisioned WHERE ${idWhere}`, idParams(id));
+    return new Map(rows.map((r) => [r.anchor as string, Number(r.confirmed) === 1]));
   }
 
   async listBlobs(id: ResourceId) {

@@ -119,7 +119,11 @@ export type Write =
   | { op: 'invite'; invitation: Invitation }
   | { op: 'putCertificate'; certificate: IssuedCertificate }
   | { op: 'deleteCertificate'; tenant: string; configuration: string; userId: string }
-  | { op: 'deleteCertificates'; tenant: string; configuration: string };
+  | { op: 'deleteCertificates'; tenant: string; configuration: string }
+  /** Rows a resource wrote outside the store, by anchor: claimed before they are written, confirmed after. At most 1,000 a write. */
+  | { op: 'putProvisioned'; id: ResourceId; anchors: string[]; confirmed: boolean }
+  /** Lets go of them; without anchors, of all the resource's. At most 1,000 a write. */
+  | { op: 'deleteProvisioned'; id: ResourceId; anchors?: string[] };
 
 /**
  * Users to be put, staged by a sync while it reads its source: none of them is in the tenant until
@@ -159,6 +163,8 @@ export interface Store {
   /** A stage for the users a sync round puts; optional: without one, a round's users are put one by one. */
   stageUsers?(): Promise<UserStage>;
   listInvitations(tenant?: string): Promise<Invitation[]>;
+  /** The anchors of the rows a resource wrote outside the store, each with whether its write was confirmed. */
+  listProvisioned(id: ResourceId): Promise<Map<string, boolean>>;
   listCertificates(filter: CertificateFilter): Promise<IssuedCertificate[]>;
   /** As listCertificates, without reading the certificates and keys themselves. */
   listCertificateFacts(filter: CertificateFilter): Promise<CertificateFacts[]>;

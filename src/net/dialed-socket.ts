@@ -1,0 +1,85 @@
+// A socket for clients that make their own (database drivers): it looks like a net.Socket to them
+// (connect(port, host), a 'connect' event, setNoDelay, setKeepAlive), but its bytes go over
+// whatever a Dial opens: a connector's tunnel, or a connection the outbound policy checked.
+import { connect as netConnect } from 'node:net';
+import { Duplex } from 'node:stream';
+import type { Dial } from './dial.js';
+import { guardedLookup, hostRefusal, OutboundRefused, type OutboundPolicy } from './outbound.js';
+
+export class DialedSocket extends Duplex {
+  private inner?: Duplex;
+  /** Writes made before the route is open wait here. */
+  private waiting: { chunk: Buffer; done: (e?: Error | null) => void }[] = [];
+
+  constructor(private readonly dial: Dial) {
+    super();
+  }
+
+  connect(port: number, host: string): this {
+    this.dial(host, port).then(
+      (inner) => {
+        if (this.destroyed) return void inner.destroy();
+        this.inner = inner;
+        inner.on('data', (d: Buffer) => {
+          if (!this.push(d)) inner.pause();
+        });
+        inner.on('end', () => this.push(null));
+        inner.on('error', (e) => this.destroy(e));
+        inner.on('close', () => this.destroy());
+        for (const w of this.waiting.splice(0)) inner.write(w.chunk, w.done);
+        this.emit('connect');
+      },
+      (e: Error) => this.destroy(e),
+    );
+    return this;
+  }
+
+  setNoDelay(): this {
+    return this;
+  }
+
+  setKeepAlive(): this {
+    return this;
+  }
+
+  override _read(): void {
+    this.inner?.resume();
+  }
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, done: (e?: Error | null) => void): void {
+    if (this.inner) this.inner.write(chunk, done);
+    else this.waiting.push({ chunk, done });
+  }
+
+  override _final(done: (e?: Error | null) => void): void {
+    if (this.inner) this.inner.end(done);
+    else done();
+  }
+
+  override _destroy(e: Error | null, done: (e?: Error | null) => void): void {
+    this.inner?.destroy();
+    done(e);
+  }
+}
+
+/** A direct connection, where the outbound policy lets it go (its addresses checked as they are resolved). */
+export function directDial(policy: OutboundPolicy, timeoutMs = 10_000): Dial {
+  return (host, port) =>
+    new Promise((resolve, reject) => {
+      // An address is not looked up: checked here.
+      const refused = hostRefusal(policy, host);
+      if (refused) return reject(new OutboundRefused(refused));
+      const socket = netConnect({ host, port, lookup: guardedLookup(policy) as never, timeout: timeoutMs });
+      const failed = (e: Error) => {
+        socket.destroy();
+        reject(e);
+      };
+      socket.once('error', failed);
+      socket.once('timeout', () => failed(new Error(`${host}:${port}: no answer within ${timeoutMs / 1000} s`)));
+      socket.once('connect', () => {
+        socket.off('error', failed);
+        socket.setTimeout(0);
+        resolve(socket);
+      });
+    });
+}

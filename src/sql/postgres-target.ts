@@ -1,0 +1,94 @@
+// PostgreSQL through pg: identifiers quoted with pg's escapeIdentifier, values as $n parameters,
+// every value read as the text PostgreSQL writes it.
+import pg from 'pg';
+import { DialedSocket } from '../net/dialed-socket.js';
+import { cellOf, grouped, READ_PAGE, type Cell, type SqlTarget, type TableName, type TargetOptions } from './target.js';
+
+const AS_TEXT = { getTypeParser: () => (v: string) => v };
+/** PostgreSQL takes at most 65,535 parameters a statement. */
+const MAX_PARAMETERS = 60_000;
+
+export async function openPostgres(url: string, options: TargetOptions): Promise<SqlTarget> {
+  const client = new pg.Client({ connectionString: url, stream: () => new DialedSocket(options.dial), connectionTimeoutMillis: 10_000, types: AS_TEXT });
+  // A connection lost while idle is reported by the next query; unhandled, it would end the process.
+  client.on('error', () => undefined);
+  await client.connect();
+  const q = pg.escapeIdentifier;
+  const qualified = (t: TableName) => (t.schema ? `${q(t.schema)}.${q(t.name)}` : q(t.name));
+  const query = async (text: string, values: unknown[] = []) => (await client.query({ text, values, rowMode: 'array' })).rows as unknown[][];
+  const params = (from: number, n: number) => Array.from({ length: n }, (_, i) => `$${from + i}`).join(', ');
+
+  return {
+    async shape(table) {
+      const [[oid]] = (await query('SELECT to_regclass($1)::oid', [qualified(table)])) as [[string | null]];
+      if (!oid) return undefined;
+      const columns = await query(
+        `SELECT attname, attnotnull, CASE WHEN atttypid IN ('varchar'::regtype, 'bpchar'::regtype) AND atttypmod > 4 THEN atttypmod - 4 END
+           FROM pg_attribute WHERE attrelid = $1 AND attnum > 0 AND NOT attisdropped ORDER BY attnum`,
+        [oid],
+      );
+      const keys = await query(
+        `SELECT (SELECT json_agg(a.attname ORDER BY k.ord) FROM unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord)
+                   JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum)
+           FROM pg_index i WHERE i.indrelid = $1 AND i.indisunique AND i.indpred IS NULL AND i.indexprs IS NULL`,
+        [oid],
+      );
+      return {
+        columns: columns.map(([name, notNull, max]) => ({ name: String(name), nullable: notNull !== 't', ...(max ? { maxLength: Number(max) } : {}) })),
+        uniqueKeys: keys.map(([k]) => JSON.parse(String(k)) as string[]),
+      };
+    },
+    async tableNames(table) {
+      const rows = await query(
+        `SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+          WHERE c.relkind IN ('r', 'p', 'v', 'f') AND n.nspname = coalesce($1, current_schema())`,
+        [table.schema ?? null],
+      );
+      return rows.map(([n]) => String(n));
+    },
+    async read(table, columns, each) {
+      const list = columns.map(q).join(', ');
+      const anchor = q(columns[0]!);
+      for (let after: Cell | undefined; ; ) {
+        const rows = await query(
+          `SELECT ${list} FROM ${qualified(table)} ${after === undefined ? '' : `WHERE ${anchor} > $1`} ORDER BY ${anchor} LIMIT ${READ_PAGE}`,
+          after === undefined ? [] : [after],
+        );
+        for (const r of rows) each(r.map(cellOf));
+        if (rows.length < READ_PAGE) return;
+        after = cellOf(rows[rows.length - 1]![0]);
+      }
+    },
+    async write(table, columns, changes) {
+      const anchor = q(columns[0]!);
+      const list = columns.map(q).join(', ');
+      await client.query('BEGIN');
+      try {
+        for (const c of grouped(changes, Math.min(1000, Math.floor(MAX_PARAMETERS / columns.length)))) {
+          if (c.op === 'inserts') {
+            const values = c.rows.map((_, i) => `(${params(i * columns.length + 1, columns.length)})`).join(', ');
+            await client.query(`INSERT INTO ${qualified(table)} (${list}) VALUES ${values}`, c.rows.flat());
+          } else if (c.op === 'update') {
+            const set = c.set.map(([column], i) => `${q(column)} = $${i + 1}`).join(', ');
+            await client.query(`UPDATE ${qualified(table)} SET ${set} WHERE ${anchor} = $${c.set.length + 1}`, [...c.set.map(([, v]) => v), c.anchor]);
+          } else if (c.op === 'delete') {
+            await client.query(`DELETE FROM ${qualified(table)} WHERE ${anchor} = $1`, [c.anchor]);
+          }
+        }
+        await client.query('COMMIT');
+      } catch (e) {
+        await client.query('ROLLBACK').catch(() => undefined); // a lost connection rolls back by itself
+        throw e;
+      }
+    },
+    async alive() {
+      return client.query('SELECT 1').then(
+        () => true,
+        () => false,
+      );
+    },
+    async close() {
+      await client.end().catch(() => undefined); // closing a broken connection has nothing to say
+    },
+  };
+}

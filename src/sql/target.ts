@@ -1,0 +1,102 @@
+// An application's database, as SQL provisioning sees it: the shape of one table, its rows read
+// page by page, and batches of row changes written each in one transaction. One adapter per driver
+// (PostgreSQL, MySQL/MariaDB, SQLite); values are always bound parameters, identifiers always
+// quoted with the driver's own quoting.
+import type { Dial } from '../net/dial.js';
+
+export type SqlDriver = 'PostgreSQL' | 'MySQL' | 'SQLite';
+
+/** A table, optionally in a schema (PostgreSQL) or database (MySQL): `hr.users` or `users`. */
+export interface TableName {
+  schema?: string;
+  name: string;
+}
+
+export const tableName = (text: string): TableName => {
+  const dot = text.indexOf('.');
+  return dot < 0 ? { name: text } : { schema: text.slice(0, dot), name: text.slice(dot + 1) };
+};
+
+export const showTable = (t: TableName) => (t.schema ? `${t.schema}.${t.name}` : t.name);
+
+export interface ColumnShape {
+  name: string;
+  /** Characters a text value may hold, when the database enforces a limit. */
+  maxLength?: number;
+  nullable: boolean;
+}
+
+export interface TableShape {
+  columns: ColumnShape[];
+  /** The column sets of its primary key and unique constraints. */
+  uniqueKeys: string[][];
+}
+
+/** A cell as read or written: text, or NULL. */
+export type Cell = string | null;
+
+/** One change to one row; `columns` of the table as given to write, the anchor column first. */
+export type RowChange =
+  | { op: 'insert'; anchor: string; values: Cell[] }
+  | { op: 'update'; anchor: string; set: [column: string, value: Cell][] }
+  | { op: 'delete'; anchor: string };
+
+export interface SqlTarget {
+  /** The table's columns and unique keys, or undefined when there is no such table. */
+  shape(table: TableName): Promise<TableShape | undefined>;
+  /** The names of the tables beside it (in its schema), for a "did you mean". */
+  tableNames(table: TableName): Promise<string[]>;
+  /** Every row's cells for `columns` (the anchor column first), a page at a time in anchor order. */
+  read(table: TableName, columns: string[], each: (row: Cell[]) => void): Promise<void>;
+  /** The changes in one transaction: all of them, or none when one fails (it rejects with that one's error). */
+  write(table: TableName, columns: string[], changes: RowChange[]): Promise<void>;
+  /** Whether the server still answers (a failed batch: a bad row, or a lost connection?). */
+  alive(): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+export interface TargetOptions {
+  /** How to reach host:port: through a connector's agent, or directly where the outbound policy lets it. */
+  dial: Dial;
+}
+
+/** Rows read per query. */
+export const READ_PAGE = 5000;
+
+/** The scheme a URL of each driver starts with. */
+const SCHEMES: Record<SqlDriver, string[]> = { PostgreSQL: ['postgres:', 'postgresql:'], MySQL: ['mysql:', 'mariadb:'], SQLite: ['sqlite:'] };
+
+/** Why the URL does not suit the driver, or undefined. Says nothing of the URL but its scheme: it holds credentials. */
+export function urlMismatch(driver: SqlDriver, url: string): string | undefined {
+  const scheme = /^[a-z][a-z0-9+.-]*:/i.exec(url)?.[0].toLowerCase();
+  if (scheme && SCHEMES[driver].includes(scheme)) return undefined;
+  return `connection.urlSecretRef holds ${scheme ? `a ${scheme}// URL` : 'no URL'}, but connection.driver is ${driver} (expected ${SCHEMES[driver].map((s) => `${s}${s === 'sqlite:' ? 'PATH' : '//...'}`).join(' or ')})`;
+}
+
+/** Opens the driver's adapter; the drivers are loaded only when a database is used. */
+export async function openTarget(driver: SqlDriver, url: string, options: TargetOptions): Promise<SqlTarget> {
+  const refused = urlMismatch(driver, url);
+  if (refused) throw new Error(refused);
+  if (driver === 'PostgreSQL') return (await import('./postgres-target.js')).openPostgres(url, options);
+  if (driver === 'MySQL') return (await import('./mysql-target.js')).openMysql(url, options);
+  return (await import('./sqlite-target.js')).openSqlite(url);
+}
+
+/** Consecutive inserts, grouped: one multi-row INSERT each, in order with the other changes. */
+export function grouped(changes: RowChange[], rowsPerInsert: number): (RowChange | { op: 'inserts'; rows: Cell[][] })[] {
+  const out: (RowChange | { op: 'inserts'; rows: Cell[][] })[] = [];
+  for (const c of changes) {
+    const last = out[out.length - 1];
+    if (c.op === 'insert' && last?.op === 'inserts' && last.rows.length < rowsPerInsert) last.rows.push(c.values);
+    else out.push(c.op === 'insert' ? { op: 'inserts', rows: [c.values] } : c);
+  }
+  return out;
+}
+
+/** A cell as the driver gave it, as text: numbers, dates and buffers compare as the text they write. */
+export function cellOf(v: unknown): Cell {
+  if (v === null || v === undefined) return null;
+  if (v instanceof Date) return v.toISOString();
+  if (Buffer.isBuffer(v)) return v.toString('utf8');
+  return String(v);
+}
