@@ -11,6 +11,8 @@ import { startEntra, type EntraEmulator } from './servers/entra.js';
 import { startMariadb, type MariadbServer } from './servers/mariadb.js';
 import { startPostgres, type PostgresServer } from './servers/postgres.js';
 import { ROOT } from './support/cli.js';
+import { eventually } from './support/controller.js';
+import { startMdmops } from './support/run.js';
 import { doc, workspace, type Workspace } from './support/workspace.js';
 
 const USERS = 30;
@@ -219,6 +221,21 @@ describe.each([
     await entra.deleteUser(taken!);
     expect(run('sync', 'EntraIdSource/contoso').stdout).toMatch(/SqlProvisioning\/hr: \d+ rows \(0 inserted, 0 updated, 1 deprovisioned, \d+ failed\)/);
     expect((await rows())[taken!]).toBeUndefined();
+  });
+
+  it('puts a row back on its syncInterval under mdmops serve', async () => {
+    ws.write('config/tenant.yaml', source(entra) + provisioning('hr', driver, 'adopt: true\nsyncInterval: 1s'));
+    expect(run('apply', '-f', 'config', '--auto-approve').code).toBe(0);
+    const id = entra.generatedUserId(7);
+    await app.exec(`UPDATE users SET upn = 'edited-in-the-app' WHERE employee_id = '${id}'`);
+    const served = await startMdmops('serve', ws.dir, ['--interval', '1s'], env());
+    try {
+      await eventually('the row put back', async () => ((await rows())[id]!.upn === entra.generatedUser(7).userPrincipalName) || undefined);
+    } finally {
+      expect(await served.stop()).toBe(0);
+    }
+    outputs.push(served.output());
+    expect(served.output()).toMatch(/"msg":"synced SqlProvisioning\/hr: \d+ rows \(0 inserted, 1 updated/);
   });
 
   it('never shows the connection URL or its password', () => {

@@ -15,12 +15,14 @@ import { duration, outboundOptions, outboundPolicy, parseListen, wholeNumber, ty
 import { openSession, storeOptions, type StoreOptions } from './session.js';
 import { gatewayOptions, startGateway, type GatewayFlags } from './connector.js';
 import { messageOf } from '../util/message-of.js';
+import { runDueSyncsLogged } from '../engine/scheduled-sync.js';
 
 interface ControllerFlags extends StoreOptions, OutboundFlags, GatewayFlags {
   kubeconfig?: string;
   namespace: string[];
   listen: string;
   resync: string;
+  syncCheck: string;
   concurrency: string;
   leaderElect?: boolean;
   leaseNamespace?: string;
@@ -55,6 +57,7 @@ export function registerController(program: Command) {
       .addOption(new Option('--namespace <ns>', 'namespace to watch; repeat for several').argParser((v: string, all: string[]) => [...all, v]).default([], 'every namespace'))
       .option('--listen <[host]:port>', 'address of /healthz, /readyz and /metrics (:8080 listens on every interface, as the chart does)', '127.0.0.1:8080')
       .option('--resync <duration>', 'how often every resource is reconciled again, to catch drift', '10m')
+      .option('--sync-check <duration>', 'how often the leader looks for identity sources and SQL provisionings whose sync is due (their syncInterval)', '30s')
       .option('--concurrency <n>', 'resources reconciled at once', '4')
       .option('--leader-elect', 'campaign for a Lease: only the leader reconciles (for more than one replica)')
       .addOption(new Option('--lease-namespace <ns>', 'namespace of the Lease (default: POD_NAMESPACE, else default)').env('POD_NAMESPACE'))
@@ -69,6 +72,7 @@ export function registerController(program: Command) {
       const concurrency = wholeNumber('--concurrency', opts.concurrency);
       const listen = parseListen(opts.listen);
       const resyncMs = duration('--resync', opts.resync, 1000);
+      const syncCheckMs = duration('--sync-check', opts.syncCheck, 1000);
       const leaseDurationMs = duration('--lease-duration', opts.leaseDuration, 1000);
       const renewDeadlineMs = duration('--renew-deadline', opts.renewDeadline, 100);
       const retryPeriodMs = duration('--retry-period', opts.retryPeriod, 100);
@@ -97,7 +101,8 @@ export function registerController(program: Command) {
       let finished!: () => void;
       const stopped = new Promise<void>((resolve) => (finished = resolve));
       let exitCode = 0;
-      const controller = new Controller(client, session, new KubeSecrets(client), log, metrics, {
+      const secrets = new KubeSecrets(client);
+      const controller = new Controller(client, session, secrets, log, metrics, {
         namespaces: opts.namespace,
         resyncMs,
         concurrency,
@@ -109,8 +114,13 @@ export function registerController(program: Command) {
           exitCode = 1;
           stop('lease lost');
         },
-        // Agents connect to the leader, where the work that needs their tunnels runs.
+        // Agents connect to the leader, where the work that needs their tunnels runs, and the scheduled syncs.
         onStartedLeading: () => {
+          syncTimer = setInterval(() => {
+            if (syncing) return; // the syncs of the last check are still under way
+            syncing = syncDue().finally(() => (syncing = undefined));
+          }, syncCheckMs);
+          syncTimer.unref();
           startGateway(opts, session, log, { localSocket: false, onChange: (id) => controller.wake(id.tenant, id.kind, id.name) })
             .then(async (started) => {
               gateway = started;
@@ -124,6 +134,16 @@ export function registerController(program: Command) {
         },
       });
       let gateway: { close(): Promise<void> } | undefined;
+      let syncTimer: NodeJS.Timeout | undefined;
+      let syncing: Promise<void> | undefined;
+      // Each due sync, then its resource reconciled again: its custom resource's status shows the sync.
+      const syncDue = async () => {
+        try {
+          for (const { id } of await runDueSyncsLogged(session, secrets, `controller:${identity}`, log)) controller.wake(id.tenant, id.kind, id.name);
+        } catch (e) {
+          log.warn(`scheduled syncs: ${messageOf(e)}`);
+        }
+      };
       // A replica that does not lead (yet) is no gateway: the chart's gateway Service selects the one that is.
       if (opts.gatewayListen) await markGatewayPod(client, 'standby', log);
       let http;
@@ -138,6 +158,7 @@ export function registerController(program: Command) {
       const stop = (why: string) => {
         if (stopping) return;
         stopping = true;
+        clearInterval(syncTimer);
         log.info({ why }, `${why}: stopping after the reconciles under way`);
         void controller.stop().finally(finished);
       };
@@ -152,6 +173,7 @@ export function registerController(program: Command) {
         process.off('SIGTERM', onSignal);
         process.off('SIGINT', onSignal);
         await http.close();
+        await syncing;
         await gateway?.close();
         client.close();
         await session.close();

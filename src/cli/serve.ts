@@ -1,9 +1,9 @@
 // mdmops serve: the long-running mode on the tenant store alone, with no configuration source:
-// /healthz, /readyz, /metrics and GET /status as `run` serves them, and the identity sources synced
-// on their syncInterval. Configuration reaches the store by `mdmops apply` (or another mode).
+// /healthz, /readyz, /metrics and GET /status as `run` serves them, and the identity sources and SQL
+// provisionings synced on their syncInterval. Configuration reaches the store by `mdmops apply` (or another mode).
 import { Option, type Command } from 'commander';
 import { show, statusLines } from '../engine/context.js';
-import { runDueSyncs } from '../engine/scheduled-sync.js';
+import { runDueSyncsLogged } from '../engine/scheduled-sync.js';
 import { createLogger } from '../observe/log.js';
 import { Registry } from '../observe/metrics.js';
 import { serveHttp } from '../server/http.js';
@@ -26,7 +26,7 @@ export function registerServe(program: Command) {
       .description('Serve the tenant store: health, metrics and the status API, and identity sources synced on their syncInterval. Apply configuration with mdmops apply.')
       .option('--listen <[host]:port>', 'address of /healthz, /readyz, /metrics and /status (:8080 listens on every interface)', '127.0.0.1:8080')
       .addOption(new Option('--api-token-file <file>', 'bearer token of the status API (or set MDMOPS_API_TOKEN); without one, /status answers only on a loopback --listen'))
-      .option('--interval <duration>', 'how often to look for identity sources whose sync is due', '30s'),
+      .option('--interval <duration>', 'how often to look for identity sources and SQL provisionings whose sync is due', '30s'),
   )))
     .addHelpText('after', '\nExamples:\n  mdmops serve --listen 127.0.0.1:8080\n  mdmops serve --gateway-listen :8443 --gateway-name gw.example.com   (connector agents dial in here)')
     .action(async (opts: ServeOptions) => {
@@ -38,7 +38,7 @@ export function registerServe(program: Command) {
       const session = await openSession(opts);
       session.outbound = outbound;
       const metrics = new Registry();
-      const rounds = metrics.counter('mdmops_serve_sync_rounds_total', 'Scheduled sync rounds of identity sources, by result (synced, failed).');
+      const rounds = metrics.counter('mdmops_serve_sync_rounds_total', 'Scheduled syncs (identity sources, SQL provisionings), by result (synced, failed).');
       let lastCheck: string | undefined;
       let http;
       let gateway;
@@ -65,13 +65,7 @@ export function registerServe(program: Command) {
             // Tenants share this server when the store holds several: their URLs then reach no internal address unless allowed.
             const tenants = new Set((await session.store.listRecords()).map((r) => r.tenant));
             outbound.allowInternal = !!opts.allowInternalTargets || tenants.size <= 1;
-            for (const { source, report } of await runDueSyncs(session, session.secrets, 'mdmops serve')) {
-              const counts = { users: report.userCount, added: report.added, updated: report.updated, removed: report.removed };
-              const failed = report.error ?? report.blocked;
-              rounds.inc({ result: failed ? 'failed' : 'synced' });
-              if (failed) log.warn({ source, ...counts }, `scheduled sync of ${source} changed nothing: ${failed}`);
-              else log.info({ source, ...counts }, `synced ${source}`);
-            }
+            for (const { report } of await runDueSyncsLogged(session, session.secrets, 'mdmops serve', log)) rounds.inc({ result: report.error || report.blocked ? 'failed' : 'synced' });
             lastCheck = new Date().toISOString();
             if (!stopping) await new Promise<void>((resolve) => {
               wake = resolve;

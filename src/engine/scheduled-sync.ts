@@ -8,8 +8,11 @@ import { providerContext, show } from './context.js';
 import type { SyncOptions, SyncReport } from './provider.js';
 import type { SecretResolver } from '../config/secrets.js';
 import type { ResourceId, StoredRecord } from '../store/types.js';
+import type { Logger } from '../observe/log.js';
 
 export interface SyncRun {
+  id: ResourceId;
+  /** As users see it: Kind/name (tenant). */
   source: string;
   report: SyncReport;
 }
@@ -33,12 +36,14 @@ export async function runDueSyncs(engine: Engine, secrets: SecretResolver, actor
 export async function syncWithFollowers(engine: Engine, secrets: SecretResolver, record: StoredRecord, options: SyncOptions): Promise<SyncRun[]> {
   const ctx = providerContext(engine);
   const sync = (r: StoredRecord, o: SyncOptions) => engine.providers.get(r.kind).sync!(ctx, secrets, r, o);
-  const first = { source: show(record), report: await sync(record, options) };
+  const first = { id: idOf(record), source: show(record), report: await sync(record, options) };
   if (first.report.error || first.report.blocked) return [first];
   const runs = [first];
-  for (const follower of await followersOf(engine, record)) runs.push({ source: show(follower), report: await sync(follower, { actor: options.actor }) });
+  for (const follower of await followersOf(engine, record)) runs.push({ id: idOf(follower), source: show(follower), report: await sync(follower, { actor: options.actor }) });
   return runs;
 }
+
+const idOf = (r: ResourceId): ResourceId => ({ tenant: r.tenant, kind: r.kind, name: r.name });
 
 /** The managed, enabled records that sync and reference `id`. */
 async function followersOf(engine: Engine, id: ResourceId): Promise<StoredRecord[]> {
@@ -50,4 +55,16 @@ async function followersOf(engine: Engine, id: ResourceId): Promise<StoredRecord
       !!engine.providers.get(r.kind).sync &&
       (kindNamed(r.kind)?.references(r.spec as never) ?? []).some((ref) => ref.kind === id.kind && ref.name === id.name),
   );
+}
+
+/** runDueSyncs, each run said in the log as the long-running modes say it. */
+export async function runDueSyncsLogged(engine: Engine, secrets: SecretResolver, actor: string, log: Pick<Logger, 'info' | 'warn'>): Promise<SyncRun[]> {
+  const runs = await runDueSyncs(engine, secrets, actor);
+  for (const { source, report } of runs) {
+    const failed = report.error ?? report.blocked;
+    const counts = { users: report.userCount, added: report.added, updated: report.updated, removed: report.removed };
+    if (failed) log.warn({ source, ...counts }, `scheduled sync of ${source} changed nothing: ${failed}`);
+    else log.info({ source, ...counts }, `synced ${source}${report.summary ? `: ${report.summary}` : ''}`);
+  }
+  return runs;
 }

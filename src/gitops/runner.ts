@@ -21,7 +21,7 @@ import { readyOf } from '../engine/status.js';
 import type { Logger } from '../observe/log.js';
 import type { Registry } from '../observe/metrics.js';
 import type { ApplyLock } from '../store/apply-lock.js';
-import { syncDueIdentitySources } from './scheduled-syncs.js';
+import { runDueSyncsLogged } from '../engine/scheduled-sync.js';
 import type { RevisionInfo, RevisionSource } from './source.js';
 import { commitDetail, SourceReport } from './report.js';
 import { loadRunState, saveRunState, type RunState } from './state.js';
@@ -191,9 +191,9 @@ export class Runner {
     if (target && !this.stopping) await this.apply(target.rev, target.desired, target.fresh, target.rewritten);
 
     try {
-      await syncDueIdentitySources(this.session, this.log);
+      await runDueSyncsLogged(this.session, this.session.secrets, 'mdmops run', this.log);
     } catch (e) {
-      this.log.error({ err: messageOf(e) }, 'scheduled identity source syncs failed');
+      this.log.error({ err: messageOf(e) }, 'scheduled syncs failed');
     }
     await this.countResources();
     this.src.prune([this.state.lastGood?.revision, this.head?.revision].filter((r): r is string => !!r));
