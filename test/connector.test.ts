@@ -12,11 +12,13 @@ import { openStore, parseStoreSpec } from '../src/store/open.js';
 import { startNetNs, type NetNs } from './servers/netns.js';
 import { freePort } from './servers/ports.js';
 import { startScep, type ScepServer } from './servers/scep.js';
-import { generatedUsers, startSlapd, type SlapdServer } from './servers/slapd.js';
+import { generatedUsers, startSlapd, userDn, type SlapdServer } from './servers/slapd.js';
+import { startMariadb } from './servers/mariadb.js';
+import mysql from 'mysql2/promise';
 import { startTinyproxy, type Tinyproxy } from './servers/tinyproxy.js';
 import { startAgent, type AgentProcess } from './support/agent.js';
 import { startMdmops, type RunningMdmops, type Status } from './support/run.js';
-import { mdmopsAsync } from './support/cli.js';
+import { mdmopsAsync, ROOT } from './support/cli.js';
 import { doc, workspace } from './support/workspace.js';
 
 const USERS = 40;
@@ -155,6 +157,51 @@ attributeMapping: { userPrincipalName: mail }`,
     // Secrets travel, never show.
     expect(serve.output() + agent.output() + applied.stdout + synced.stdout).not.toContain(slapd.bindPassword);
     expect(serve.output() + agent.output()).not.toContain(made.stdout.trim());
+  });
+
+  it('carries SQL provisioning to a database in the customer network, which cannot be reached but through the agent', async () => {
+    const db = await startMariadb({ netns });
+    const app = await mysql.createConnection({ socketPath: db.socket, user: 'root', password: decodeURIComponent(new URL(db.url).password), database: 'app' });
+    try {
+      await app.query('CREATE TABLE users (employee_id VARCHAR(64) PRIMARY KEY, upn VARCHAR(200), email VARCHAR(200))');
+      // In the secrets folder, where the running server reads it too (its gateway lets the agent dial only what resources name).
+      ws.write('.mdmops/secrets/hr/url', db.url);
+      const provisioning = (name: string, connector: string) =>
+        doc(
+          'SqlProvisioning',
+          name,
+          `managementAgentExport: { file: hr.xml }
+connection: { driver: MySQL, urlSecretRef: { name: hr, key: url } }
+${connector}anchor: { column: employee_id }
+attributeMapping:
+  - { attribute: UserPrincipalName, column: upn, from: userUPN }
+  - { attribute: Mail, column: email, from: userEmailAddress }
+sourceRef: { kind: LdapSource, name: corp }
+deletionPolicy: Orphan`,
+        );
+      ws.write('config/hr.xml', readFileSync(join(ROOT, 'examples/tenant/sql/hr-gsql-export.xml'), 'utf8'));
+      ws.write('config/sql.yaml', provisioning('hr', 'connectorRef: { name: dc }\n') + provisioning('hr-direct', ''));
+      const applied = run(['apply', '-f', 'config', '--auto-approve']);
+      expect(applied.code, applied.stdout + applied.stderr).toBe(0);
+      const [rows] = await app.query<mysql.RowDataPacket[]>('SELECT employee_id, upn FROM users ORDER BY employee_id');
+      expect(rows).toHaveLength(USERS);
+      expect(rows.find((r) => r.employee_id === 'user2')?.upn).toBe((await users()).find((u) => u.id.endsWith('/user2'))!.upn);
+      // Named without the connector, the same database is out of reach from here.
+      const direct = JSON.parse(run(['status', 'SqlProvisioning/hr-direct', '-o', 'json']).stdout).status;
+      expect(direct.conditions.find((c: { type: string }) => c.type === 'Ready')).toMatchObject({ status: 'False', reason: 'SqlServerUnreachable' });
+      // A user changed in the directory reaches the table through the sync that follows the source's.
+      await slapd.modify(`dn: ${userDn('user3')}\nchangetype: modify\nreplace: mail\nmail: renamed.user3@example.com\n`);
+      const synced = run(['sync', 'LdapSource/corp']);
+      expect(synced.stdout).toContain(`SqlProvisioning/hr: ${USERS} rows (0 inserted, 1 updated, 0 deprovisioned)`);
+      const [[three]] = (await app.query<mysql.RowDataPacket[]>("SELECT upn FROM users WHERE employee_id = 'user3'")) as unknown as [mysql.RowDataPacket[]];
+      expect(three!.upn).toBe('renamed.user3@example.com');
+      expect(serve.output() + agent.output() + applied.stdout + applied.stderr + synced.stdout + synced.stderr).not.toContain(db.url);
+    } finally {
+      ws.remove('config/sql.yaml');
+      run(['apply', '-f', 'config', '--auto-approve']);
+      await app.end();
+      await db.stop();
+    }
   });
 
   it('refuses a token used already, expired, or altered for another tenant, and says so on both sides', async () => {

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import mysql from 'mysql2/promise';
 import { freePort } from './ports.js';
+import type { NetNs } from './netns.js';
 import { spawnServer, stopServer, type ServerProcess } from './process.js';
 
 export interface MariadbServer {
@@ -47,7 +48,11 @@ function asMysql(command: string, args: string[]): [string, string[]] {
   return ['setpriv', ['--reuid=mysql', '--regid=mysql', '--init-groups', command, ...args]];
 }
 
-export async function startMariadb(): Promise<MariadbServer> {
+/**
+ * In `netns` (a customer network), it listens on that namespace's loopback, out of reach but through
+ * a connector's agent; the test still reaches it over its Unix socket (sockets cross namespaces).
+ */
+export async function startMariadb(options: { netns?: NetNs } = {}): Promise<MariadbServer> {
   const { uid, gid } = mysqlIds();
   const dir = mkdtempSync(join(tmpdir(), 'mdmops-mariadb-'));
   chownSync(dir, uid, gid);
@@ -67,7 +72,7 @@ export async function startMariadb(): Promise<MariadbServer> {
   }
 
   const port = await freePort();
-  const [command, args] = asMysql(serverBinary(), [
+  const [mysqlCommand, mysqlArgs] = asMysql(serverBinary(), [
     '--no-defaults', `--datadir=${dir}`, `--socket=${socket}`, `--port=${port}`, `--pid-file=${join(dir, 'mariadbd.pid')}`,
     '--bind-address=127.0.0.1', '--skip-name-resolve',
     // What Debian's packaged config sets; the compiled-in default is latin1.
@@ -79,6 +84,8 @@ export async function startMariadb(): Promise<MariadbServer> {
     // Small, as many test files may each run one at once.
     '--innodb-buffer-pool-size=32M',
   ]);
+  const [command, args] = options.netns ? options.netns.wrap(mysqlCommand, mysqlArgs) : [mysqlCommand, mysqlArgs];
+  const where: mysql.ConnectionOptions = options.netns ? { socketPath: socket } : { host: '127.0.0.1', port };
 
   // Its log to a file in the data dir; SIGKILL if the test process exits first (the dir goes anyway).
   let server: ServerProcess = spawnServer(command, args, dir, 'SIGKILL', logFile);
@@ -98,7 +105,7 @@ export async function startMariadb(): Promise<MariadbServer> {
     for (;;) {
       let connection: mysql.Connection | undefined;
       try {
-        connection = await mysql.createConnection({ host: '127.0.0.1', port, user: 'root', connectTimeout: 2_000, ...options });
+        connection = await mysql.createConnection({ ...where, user: 'root', connectTimeout: 2_000, ...options });
         const [rows] = await connection.query<mysql.RowDataPacket[]>('SELECT @@sql_mode AS sql_mode, VERSION() AS version');
         await connection.end();
         return rows[0]!;
@@ -116,12 +123,12 @@ export async function startMariadb(): Promise<MariadbServer> {
     }
   };
 
-  // Then, over TCP as root without a password (as mariadb-install-db leaves it): strict mode must be
+  // Then, as root without a password (as mariadb-install-db leaves it): strict mode must be
   // on, as it is by default; every root account gets a password, so the url carries credentials like a
   // real one; and the database the tests use.
   const password = randomBytes(12).toString('hex');
   const { sql_mode: sqlMode } = await ready({});
-  const setup = await mysql.createConnection({ host: '127.0.0.1', port, user: 'root' });
+  const setup = await mysql.createConnection({ ...where, user: 'root' });
   try {
     if (!String(sqlMode).split(',').includes('STRICT_TRANS_TABLES')) throw new Error(`mariadbd is not in strict mode: sql_mode=${String(sqlMode)}`);
     // mariadb-install-db also makes root@<this machine's name>, which --skip-name-resolve ignores (and ALTER USER refuses).
