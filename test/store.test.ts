@@ -326,9 +326,7 @@ describe.each(backends)('%s store', (_name, specOf) => {
     const { sqliteDriver } = await import('../src/store/sqlite.js');
     const { postgresDriver } = await import('../src/store/postgres.js');
     const driver = spec.backend === 'sqlite' ? sqliteDriver(spec.path) : postgresDriver(spec.url);
-    for (const table of ['locks', 'users', 'certificates', 'invitations']) await driver.query(`DROP TABLE ${table}`);
-    await driver.query('ALTER TABLE records DROP COLUMN metadata');
-    await driver.query("UPDATE meta SET value = '1' WHERE key = 'schema_version'");
+    await rollBack(driver, 1);
     await driver.close();
     const upgraded = await openStore(spec);
     expect(await upgraded.getMeta('schema_version')).toBe(String(SCHEMA_VERSION));
@@ -351,9 +349,7 @@ describe.each(backends)('%s store', (_name, specOf) => {
     ]);
     // As mdmops before the tenant was in the source left it: schema version 4.
     const driver = spec.backend === 'sqlite' ? sqliteDriver(spec.path) : postgresDriver(spec.url);
-    await driver.query('ALTER TABLE records DROP COLUMN metadata');
-    for (const column of ['first_name', 'last_name']) await driver.query(`ALTER TABLE users DROP COLUMN ${column}`);
-    await driver.query("UPDATE meta SET value = '4' WHERE key = 'schema_version'");
+    await rollBack(driver, 4);
     await driver.close();
     const upgraded = await openStore(spec);
     const sources = (await upgraded.listInventory()).filter((e) => ['eng', 'ops', 'cli'].includes(e.name)).map((e) => `${e.tenant} ${e.name} ${e.source}`);
@@ -367,10 +363,9 @@ describe.each(backends)('%s store', (_name, specOf) => {
     const { postgresDriver } = await import('../src/store/postgres.js');
     const user: DirectoryUser = { tenant: 'names', id: 'LdapSource/old/jdoe', source: 'LdapSource/old', upn: 'jdoe@example.com', displayName: 'Jane Doe', groups: ['g'], attributes: { dept: 'R&D' }, labels: {}, appleId: 'jdoe@appleid.example.com' };
     await store.commit([{ op: 'putUser', user }]);
-    // As mdmops before users' names left it: one schema version back.
+    // As mdmops before users' names left it: schema version 6.
     const driver = spec.backend === 'sqlite' ? sqliteDriver(spec.path) : postgresDriver(spec.url);
-    for (const column of ['first_name', 'last_name']) await driver.query(`ALTER TABLE users DROP COLUMN ${column}`);
-    await driver.query(`UPDATE meta SET value = '${SCHEMA_VERSION - 1}' WHERE key = 'schema_version'`);
+    await rollBack(driver, 6);
     await driver.close();
     const upgraded = await openStore(spec);
     try {
@@ -541,3 +536,21 @@ describe('one apply at a time', () => {
     expect(plan.code, plan.stdout).toBe(0);
   }, 120_000);
 });
+
+/**
+ * Undoes the migrations above `version` (src/store/migrations.ts), as a store an older mdmops left
+ * looks; each migration that adds one undoes it here.
+ */
+async function rollBack(driver: { query(sql: string): Promise<unknown> }, version: number): Promise<void> {
+  const undo: Record<number, string[]> = {
+    2: ['DROP TABLE locks'],
+    3: ['DROP TABLE users', 'DROP TABLE certificates'],
+    4: ['DROP TABLE invitations'], // and users.apple_id, gone with users
+    6: ['ALTER TABLE records DROP COLUMN metadata'],
+    7: ['ALTER TABLE users DROP COLUMN first_name', 'ALTER TABLE users DROP COLUMN last_name'],
+    8: ['DROP TABLE provisioned'],
+  };
+  expect(Math.max(...Object.keys(undo).map(Number))).toBe(SCHEMA_VERSION); // a new migration needs its undo here
+  for (let v = SCHEMA_VERSION; v > version; v--) for (const sql of undo[v] ?? []) await driver.query(sql);
+  await driver.query(`UPDATE meta SET value = '${version}' WHERE key = 'schema_version'`);
+}
