@@ -1,7 +1,7 @@
 // A socket for clients that make their own (database drivers): it looks like a net.Socket to them
 // (connect(port, host), a 'connect' event, setNoDelay, setKeepAlive), but its bytes go over
 // whatever a Dial opens: a connector's tunnel, or a connection the outbound policy checked.
-import { connect as netConnect } from 'node:net';
+import { connect as netConnect, type Socket } from 'node:net';
 import { Duplex } from 'node:stream';
 import type { Dial } from './dial.js';
 import { guardedLookup, hostRefusal, OutboundRefused, type OutboundPolicy } from './outbound.js';
@@ -10,6 +10,8 @@ export class DialedSocket extends Duplex {
   private inner?: Duplex;
   /** Writes made before the route is open wait here. */
   private waiting: { chunk: Buffer; done: (e?: Error | null) => void }[] = [];
+  /** What the driver asked of setNoDelay (both drivers ask for true), for the connection once open. */
+  private noDelay?: boolean;
 
   constructor(private readonly dial: Dial) {
     super();
@@ -20,6 +22,7 @@ export class DialedSocket extends Duplex {
       (inner) => {
         if (this.destroyed) return void inner.destroy();
         this.inner = inner;
+        if (this.noDelay !== undefined) this.applyNoDelay();
         inner.on('data', (d: Buffer) => {
           if (!this.push(d)) inner.pause();
         });
@@ -34,8 +37,15 @@ export class DialedSocket extends Duplex {
     return this;
   }
 
-  setNoDelay(): this {
+  /** Passed on to a TCP connection (a tunnel has none): with Nagle's algorithm on, each small write of a query waits for the server's delayed ACK, some 40 ms a transaction. */
+  setNoDelay(noDelay = true): this {
+    this.noDelay = noDelay;
+    if (this.inner) this.applyNoDelay();
     return this;
+  }
+
+  private applyNoDelay(): void {
+    (this.inner as Partial<Pick<Socket, 'setNoDelay'>>).setNoDelay?.(this.noDelay);
   }
 
   setKeepAlive(): this {

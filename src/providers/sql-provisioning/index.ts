@@ -129,12 +129,17 @@ export const sqlProvisioningProvider = recordProvider(SqlProvisioning, {
   },
   async cleanup(ctx, record, policy) {
     if (policy === 'Orphan') return;
-    // Its rows go with it, under the same guard as a run that deprovisions.
+    // Its rows go with it, guarded by deletionThreshold.users: all of them go, so their share (always
+    // 100%) says nothing, and no --allow-mass-delete reaches a deletion.
     const inputs = await storedInputs(ctx, ctx.secrets, record);
     const owned = await ctx.store.listProvisioned(record);
     if (owned.size) {
       if (!inputs.url) throw new Error(`cannot delete the ${owned.size} rows it provisioned: the connection URL is missing; set deletionPolicy: Orphan to leave them`);
-      const result = await runProvisioning(ctx, { id: record, spec: record.spec, exportXml: inputs.exportXml!, url: inputs.url }, { deprovisionAll: true });
+      const most = record.spec.deletionThreshold.users;
+      if (owned.size > most) {
+        throw new Error(`its ${owned.size} rows were not deleted: more than deletionThreshold.users (${most}); if it is meant, apply it once with deletionThreshold.users of at least ${owned.size} before removing it, or set deletionPolicy: Orphan to leave them`);
+      }
+      const result = await runProvisioning(ctx, { id: record, spec: record.spec, exportXml: inputs.exportXml!, url: inputs.url }, { deprovisionAll: true, allowMassDelete: true });
       if (result.error) throw new Error(`its ${owned.size} rows were not deleted: ${result.error}; set deletionPolicy: Orphan to leave them`);
     }
     return [{ op: 'deleteProvisioned', id: { tenant: record.tenant, kind: record.kind, name: record.name } }];
