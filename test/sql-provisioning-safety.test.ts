@@ -292,6 +292,7 @@ describe('the mass-delete guard', () => {
     expect(await countOf(app, 'guarded.users')).toBe(10);
     expect(cli.notifications('guarded').get('SqlProvisioningBlocked')?.message).toContain(why);
     expect(cli.status('guarded').lastRun).toMatchObject({ result: 'Blocked', deleted: 0 });
+    expect(cli.status('guarded').conditions.find((c: { type: string }) => c.type === 'Ready')).toMatchObject({ status: 'False', reason: 'SqlProvisioningBlocked' });
     // The plan says what is held; a sync of its own is held too.
     expect(cli.ok('plan', '-f', 'config').stdout).toContain('impact: table guarded.users: rows 3 to delete (held by the deletion guard)');
     const again = cli.run('sync', 'SqlProvisioning/guarded');
@@ -305,6 +306,7 @@ describe('the mass-delete guard', () => {
     expect(left).toHaveLength(7);
     for (const id of gone) expect(left).not.toContain(id);
     expect(cli.notifications('guarded').has('SqlProvisioningBlocked')).toBe(false);
+    expect(cli.status('guarded').conditions.find((c: { type: string }) => c.type === 'Ready')).toMatchObject({ status: 'True', reason: 'Provisioned' });
   });
 
   it('lets a run within the threshold through', async () => {

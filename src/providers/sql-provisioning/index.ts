@@ -6,6 +6,7 @@ import { SqlProvisioning } from '../../api/index.js';
 import type { ProviderContext, Notice, Outcome, SyncOptions, SyncReport } from '../../engine/provider.js';
 import type { SecretResolver } from '../../config/secrets.js';
 import type { StoredRecord, Write } from '../../store/types.js';
+import { mergeConditions, type Condition } from '../../engine/status.js';
 import { nextSyncAt } from '../source-sync.js';
 import { dependencyReady, recordProvider, type SpecOf, type WithSpec } from '../record.js';
 import { runProvisioning, type LastRun, type RunResult } from './run.js';
@@ -76,9 +77,13 @@ export async function syncSqlProvisioning(ctx: ProviderContext, secrets: SecretR
   const inputs = await storedInputs(ctx, secrets, record);
   if (!inputs.url) return { userCount: 0, added: 0, updated: 0, removed: 0, warnings: [], error: `the connection URL is missing: ${secrets.where(record.tenant, record.spec.connection.urlSecretRef)}`, summary: 'no row written' };
   const result = (await run(ctx, record, record.spec, inputs, { allowMassDelete: options.allowMassDelete, progress: options.progress && ((done, total) => options.progress!(done, total, 'rows written')) }))!;
-  const status = { ...record.status, ...statusOf(result, started, record.status) };
   const at = new Date().toISOString();
-  const judged = judge(status);
+  const ran = { ...record.status, ...statusOf(result, started, record.status) };
+  const judged = judge(ran);
+  // Ready says what this run found, at once (the other conditions stay as the last reconcile left them).
+  const conditions = (record.status.conditions as Condition[] | undefined) ?? [];
+  const ready = judged.ready && mergeConditions(conditions, [{ type: 'Ready', status: judged.ready.status ? 'True' : 'False', reason: judged.ready.reason, message: judged.ready.message }], record.generation, at);
+  const status = ready ? { ...ran, conditions: [...ready, ...conditions.filter((c) => c.type !== 'Ready')] } : ran;
   const writes: Write[] = [{ op: 'putRecord', record: { ...record, status, updatedAt: at } }];
   for (const reason of SQL_REASONS) {
     const n = judged.notices?.find((x) => x.reason === reason);
