@@ -1,7 +1,7 @@
 // A socket for clients that make their own (database drivers): it looks like a net.Socket to them
 // (connect(port, host), a 'connect' event, setNoDelay, setKeepAlive), but its bytes go over
 // whatever a Dial opens: a connector's tunnel, or a connection the outbound policy checked.
-import { connect as netConnect, type Socket } from 'node:net';
+import { connect as netConnect } from 'node:net';
 import { Duplex } from 'node:stream';
 import type { Dial } from './dial.js';
 import { guardedLookup, hostRefusal, OutboundRefused, type OutboundPolicy } from './outbound.js';
@@ -10,7 +10,7 @@ export class DialedSocket extends Duplex {
   private inner?: Duplex;
   /** Writes made before the route is open wait here. */
   private waiting: { chunk: Buffer; done: (e?: Error | null) => void }[] = [];
-  /** What the driver asked of setNoDelay (both drivers ask for true), for the connection once open. */
+  /** What the driver asked of setNoDelay, for a route not open yet. */
   private noDelay?: boolean;
 
   constructor(private readonly dial: Dial) {
@@ -22,7 +22,7 @@ export class DialedSocket extends Duplex {
       (inner) => {
         if (this.destroyed) return void inner.destroy();
         this.inner = inner;
-        if (this.noDelay !== undefined) this.applyNoDelay();
+        if (this.noDelay !== undefined) passNoDelay(inner, this.noDelay);
         inner.on('data', (d: Buffer) => {
           if (!this.push(d)) inner.pause();
         });
@@ -37,15 +37,14 @@ export class DialedSocket extends Duplex {
     return this;
   }
 
-  /** Passed on to a TCP connection (a tunnel has none): with Nagle's algorithm on, each small write of a query waits for the server's delayed ACK, some 40 ms a transaction. */
+  /**
+   * Passed on to a TCP socket: pg and mysql2 ask for it, and without it Nagle's algorithm holds the
+   * tail of a request back until the server acknowledges its head (up to 40 ms on Linux, a query).
+   */
   setNoDelay(noDelay = true): this {
     this.noDelay = noDelay;
-    if (this.inner) this.applyNoDelay();
+    if (this.inner) passNoDelay(this.inner, noDelay);
     return this;
-  }
-
-  private applyNoDelay(): void {
-    (this.inner as Partial<Pick<Socket, 'setNoDelay'>>).setNoDelay?.(this.noDelay);
   }
 
   setKeepAlive(): this {
@@ -57,6 +56,15 @@ export class DialedSocket extends Duplex {
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, done: (e?: Error | null) => void): void {
+    this.send(chunk, done);
+  }
+
+  /** What a driver wrote corked (pg's Parse, Bind, Describe, Execute and Sync of a query) goes on as one write. */
+  override _writev(chunks: { chunk: Buffer }[], done: (e?: Error | null) => void): void {
+    this.send(chunks.length === 1 ? chunks[0]!.chunk : Buffer.concat(chunks.map((c) => c.chunk)), done);
+  }
+
+  private send(chunk: Buffer, done: (e?: Error | null) => void): void {
     if (this.inner) this.inner.write(chunk, done);
     else this.waiting.push({ chunk, done });
   }
@@ -71,6 +79,9 @@ export class DialedSocket extends Duplex {
     done(e);
   }
 }
+
+/** A TCP socket's setNoDelay; a tunnel's stream has none. */
+const passNoDelay = (d: Duplex, on: boolean) => (d as Duplex & { setNoDelay?: (on: boolean) => unknown }).setNoDelay?.(on);
 
 /** A direct connection, where the outbound policy lets it go (its addresses checked as they are resolved). */
 export function directDial(policy: OutboundPolicy, timeoutMs = 10_000): Dial {

@@ -2,7 +2,7 @@
 // every value read as the text PostgreSQL writes it.
 import pg from 'pg';
 import { DialedSocket } from '../net/dialed-socket.js';
-import { cellOf, grouped, READ_PAGE, type Cell, type SqlTarget, type TableName, type TargetOptions } from './target.js';
+import { cellOf, grouped, READ_PAGE, type SqlTarget, type TableName, type TargetOptions } from './target.js';
 
 const AS_TEXT = { getTypeParser: () => (v: string) => v };
 /** PostgreSQL takes at most 65,535 parameters a statement. */
@@ -47,16 +47,21 @@ export async function openPostgres(url: string, options: TargetOptions): Promise
       return rows.map(([n]) => String(n));
     },
     async read(table, columns, each) {
-      const list = columns.map(q).join(', ');
-      const anchor = q(columns[0]!);
-      for (let after: Cell | undefined; ; ) {
-        const rows = await query(
-          `SELECT ${list} FROM ${qualified(table)} ${after === undefined ? '' : `WHERE ${anchor} > $1`} ORDER BY ${anchor} LIMIT ${READ_PAGE}`,
-          after === undefined ? [] : [after],
-        );
-        for (const r of rows) each(r.map(cellOf));
-        if (rows.length < READ_PAGE) return;
-        after = cellOf(rows[rows.length - 1]![0]);
+      // One query read through a cursor, a page at a time; not a query a page (WHERE anchor > last
+      // LIMIT n), as each of those may scan and sort the whole table when the planner has no
+      // statistics for it yet (a table the first run has just filled), which makes the read quadratic.
+      await client.query('BEGIN READ ONLY');
+      try {
+        await client.query(`DECLARE mdmops_rows NO SCROLL CURSOR FOR SELECT ${columns.map(q).join(', ')} FROM ${qualified(table)} ORDER BY ${q(columns[0]!)}`);
+        for (;;) {
+          const rows = await query(`FETCH ${READ_PAGE} FROM mdmops_rows`);
+          for (const r of rows) each(r.map(cellOf));
+          if (rows.length < READ_PAGE) break;
+        }
+        await client.query('COMMIT');
+      } catch (e) {
+        await client.query('ROLLBACK').catch(() => undefined); // a lost connection rolls back by itself
+        throw e;
       }
     },
     async write(table, columns, changes) {

@@ -91,10 +91,12 @@ export class DesiredRows {
       const m = this.layout.mapped[i]!;
       const v = fieldOf(user, m.from) ?? null;
       const column = this.limits[i];
+      // A value has no more characters (code points) than UTF-16 units: they are counted, a spread of
+      // the string, only when its length is over the column's.
       if (v === null) {
         missing = true;
         if (column && !column.nullable) return void this.failed.set(anchor, `no ${m.from} for column ${m.column}, which takes no NULL`);
-      } else if (column?.maxLength !== undefined && [...v].length > column.maxLength) {
+      } else if (column?.maxLength !== undefined && v.length > column.maxLength && [...v].length > column.maxLength) {
         return void this.failed.set(anchor, `${m.from} is ${[...v].length} characters, column ${m.column} holds ${column.maxLength}`);
       }
       values.push(v);
