@@ -11,6 +11,7 @@ import { registerExport } from './export.js';
 import { registerTenant } from './tenant.js';
 import { registerCertificates } from './certificates.js';
 import { registerSync } from './sync.js';
+import { registerCoreSync } from './core-sync.js';
 import { registerDirectory } from './directory.js';
 import { registerRun } from './run.js';
 import { registerServe } from './serve.js';
@@ -35,6 +36,7 @@ export function buildProgram(): Command {
   registerTenant(program);
   registerCertificates(program);
   registerSync(program);
+  registerCoreSync(program);
   registerDirectory(program);
   registerRun(program);
   registerServe(program);

@@ -25,7 +25,7 @@ export function registerSync(program: Command) {
         if (record.spec.enabled === false) throw new UserError(`${show(id)} has enabled: false`);
         const started = Date.now();
         const progress = terminalProgress(show(id));
-        const [first, ...followers] = await syncWithFollowers(session, session.secrets, record, { allowMassDelete: opts.allowMassDelete, actor: actor(), progress: progress.update }).finally(progress.done);
+        const [first, ...followers] = await syncWithFollowers(session, session.secrets, record, { allowMassDelete: opts.allowMassDelete, force: true, actor: actor(), progress: progress.update }).finally(progress.done);
         const r = first!.report;
         if (r.error) throw new UserError(`${show(id)}: ${r.summary === undefined ? 'the source cannot be read, no user was changed' : 'nothing was written'}: ${r.error}`);
         if (r.blocked) throw new UserError(`${show(id)}: ${r.blocked}`);

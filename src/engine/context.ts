@@ -16,6 +16,8 @@ export interface Engine {
   outbound?: OutboundPolicy;
   /** Connector agents' tunnels: held by this process (a server's gateway) or reached through the server that holds them. */
   tunnels?: Tunnels;
+  /** This core's name, as its peers know it (--core-name). */
+  coreName?: string;
 }
 
 /** Sealed values are bound to their resource and purpose. */
@@ -27,6 +29,7 @@ export function providerContext(engine: Engine): ProviderContext {
     key: engine.key,
     outbound: engine.outbound ?? { allowInternal: true },
     tunnels: engine.tunnels,
+    coreName: engine.coreName,
     record: (id) => engine.store.getRecord(id),
     async blob(id, purpose) {
       const sealed = await engine.store.getBlob(id, purpose);

@@ -53,6 +53,8 @@ export interface ProviderContext {
   tunnels?: Tunnels;
   /** Where the tenant's secrets are read, during a reconcile: a deletion's cleanup may need one (a database URL). */
   secrets?: SecretResolver;
+  /** This core's name, as its peers know it (--core-name). */
+  coreName?: string;
 }
 
 /** A server a resource reaches through a connector: the connector's name and the server's URL, or the secret that holds it (a database URL holds credentials). */
@@ -84,6 +86,8 @@ export interface Provider {
 export interface SyncOptions {
   /** Confirms a round that deletes more than the guard allows. */
   allowMassDelete?: boolean;
+  /** Now, though not due (an administrator asked: mdmops sync). */
+  force?: boolean;
   actor: string;
   now?: Date;
   /** Called as work goes: how many so far, and how many the last round had; or, with `unit`, how many of exactly `expected` (rows written). */
@@ -103,6 +107,8 @@ export interface SyncReport {
   warnings: string[];
   /** What the round did, in the kind's words, when users are not what it counts: "120 rows (3 inserted, ...)". */
   summary?: string;
+  /** Nothing was due after all: nothing done, nothing to say. */
+  idle?: boolean;
 }
 
 export class ProviderRegistry {

@@ -32,14 +32,18 @@ export async function runDueSyncs(engine: Engine, secrets: SecretResolver, actor
   return runs;
 }
 
-/** One sync of the record, then, unless it failed or was blocked, one of each record that follows it. */
+/** One sync of the record (none when it finds nothing due), then, unless it failed or was blocked, one of each record that follows it. */
 export async function syncWithFollowers(engine: Engine, secrets: SecretResolver, record: StoredRecord, options: SyncOptions): Promise<SyncRun[]> {
   const ctx = providerContext(engine);
   const sync = (r: StoredRecord, o: SyncOptions) => engine.providers.get(r.kind).sync!(ctx, secrets, r, o);
   const first = { id: idOf(record), source: show(record), report: await sync(record, options) };
+  if (first.report.idle) return [];
   if (first.report.error || first.report.blocked) return [first];
   const runs = [first];
-  for (const follower of await followersOf(engine, record)) runs.push({ id: idOf(follower), source: show(follower), report: await sync(follower, { actor: options.actor }) });
+  for (const follower of await followersOf(engine, record)) {
+    const report = await sync(follower, { actor: options.actor, force: true });
+    if (!report.idle) runs.push({ id: idOf(follower), source: show(follower), report });
+  }
   return runs;
 }
 

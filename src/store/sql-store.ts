@@ -279,6 +279,8 @@ function statement(w: Write): [string, unknown[]] {
     }
     case 'setMeta':
       return [upsertMeta, [w.key, w.value]];
+    case 'deleteMeta':
+      return ['DELETE FROM meta WHERE key = ?', [w.key]];
     case 'putUser': {
       const u = w.user;
       return [

@@ -110,6 +110,7 @@ export type Write =
   | { op: 'resolveNotification'; id: ResourceId; reason: string }
   | { op: 'audit'; entry: AuditEntry }
   | { op: 'setMeta'; key: string; value: string }
+  | { op: 'deleteMeta'; key: string }
   /** columns: userColumns(user), when the caller has them already (a sync computes them as users arrive). */
   | { op: 'putUser'; user: DirectoryUser; columns?: (string | null)[] }
   | { op: 'deleteUser'; tenant: string; id: string }

@@ -1,7 +1,7 @@
 // CoreSyncTarget (seed 004): a peer core that receives this tenant's configuration over pinned TLS.
 import { z } from 'zod';
 import { defineKind, refsOf } from '../kind.js';
-import { policies, secretRef, sha256Fingerprint, statusBase } from '../common.js';
+import { duration, policies, secretRef, sha256Fingerprint, statusBase } from '../common.js';
 
 const LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/i;
 
@@ -18,6 +18,7 @@ export const coreSyncTargetSpec = z.strictObject({
     .describe('Fully qualified domain name of the target core server.'),
   port: z.number().int().min(1).max(65535).default(443),
   syncEnabled: z.boolean().default(true).describe('Synchronise with this core server.'),
+  syncInterval: duration.default('2m').describe('How often the configuration is sent again when nothing changed (a change is sent at the next look).'),
   description: z.string().optional(),
   credentials: z
     .strictObject({
@@ -42,8 +43,17 @@ export const coreSyncTargetStatus = z.strictObject({
   ...statusBase,
   trusted: z.boolean().optional(),
   presentedCertificateSha256: z.string().optional(),
+  presentedCertificate: z
+    .strictObject({ subject: z.string(), issuer: z.string(), validFrom: z.string(), validTo: z.string() })
+    .optional()
+    .describe('What the target presents, for the review before its pin is committed.'),
+  droppedCertificateSha256: z.string().optional().describe('A pin dropped because the target presented another certificate: sync stays blocked until a new pin is committed.'),
   lastSyncTime: z.string().optional(),
   lastSyncResult: z.string().optional(),
+  lastError: z.string().optional(),
+  generation: z.number().int().optional().describe('Generation of the last bundle sent.'),
+  sentSha256: z.string().optional().describe('Content hash of the last bundle the target applied.'),
+  consecutiveFailures: z.number().int().optional(),
 });
 
 export type CoreSyncTargetSpec = z.output<typeof coreSyncTargetSpec>;

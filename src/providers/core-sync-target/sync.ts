@@ -1,0 +1,175 @@
+// Sending the tenant's configuration to a peer core. Nothing goes to a target without a pin, nor to
+// one whose pin was dropped; the pin is checked during the handshake, before a byte of the request
+// is written. A target that already holds the content gets a small check, not the bundle.
+import { hostname } from 'node:os';
+import type { CoreSyncTarget } from '../../api/index.js';
+import type { SecretResolver } from '../../config/secrets.js';
+import type { Notice, ProviderContext, SyncOptions, SyncReport } from '../../engine/provider.js';
+import { mergeConditions, type Condition } from '../../engine/status.js';
+import { parseDuration } from '../../api/duration.js';
+import { pinnedRequest, PinMismatch, presentedLeaf, type PresentedLeaf } from '../../net/pinned-https.js';
+import { normalFingerprint } from '../../net/tls-certificate.js';
+import type { StoredRecord, Write } from '../../store/types.js';
+import { messageOf } from '../../util/message-of.js';
+import type { SpecOf, WithSpec } from '../record.js';
+import { buildBundle, contentHash } from './bundle.js';
+
+type Spec = SpecOf<typeof CoreSyncTarget>;
+type Target = WithSpec<StoredRecord, Spec>;
+
+/** Notification reasons a sync raises or clears. */
+export const CORE_REASONS = ['CoreNotTrusted', 'CoreCertificateChanged', 'CoreSyncAuthFailed', 'CoreSyncRefused', 'CoreSyncFailing'] as const;
+type Reason = (typeof CORE_REASONS)[number];
+
+/** Failures in a row before CoreSyncFailing, as the product retries an item five times. */
+export const FAILURES_BEFORE_NOTICE = 5;
+/** The first retry after a failure; doubled each time, up to syncInterval. */
+const RETRY_MS = 10_000;
+
+export const CORE_SYNC_PATH = { check: '/v1/core-sync/check', bundles: '/v1/core-sync/bundles' };
+
+interface Attempt {
+  result: 'Applied' | 'Unchanged' | 'Untrusted' | 'Blocked' | 'CertificateChanged' | 'AuthFailed' | 'Refused' | 'Failed';
+  message: string;
+  notice?: { reason: Reason; severity: Notice['severity'] };
+  presented?: PresentedLeaf;
+  bytes?: number;
+  items?: number;
+  generation?: number;
+}
+
+const OK = new Set<Attempt['result']>(['Applied', 'Unchanged']);
+
+/** Whether the target is to be looked at now: a change, its interval, or its retry after a failure. */
+function due(record: Target, hash: string, now: number): boolean {
+  const last = Date.parse(String(record.status.lastSyncTime ?? ''));
+  if (Number.isNaN(last)) return true;
+  const interval = parseDuration(record.spec.syncInterval);
+  const failures = Number(record.status.consecutiveFailures ?? 0);
+  if (OK.has(record.status.lastSyncResult as Attempt['result'])) return hash !== record.status.sentSha256 || now >= last + interval;
+  // A pin committed since it was dropped (or since the target was untrusted) is tried at once.
+  const pin = record.spec.trust.certificateSha256;
+  if (pin && normalFingerprint(pin) !== record.status.droppedCertificateSha256 && record.status.lastSyncResult !== 'Failed') return true;
+  return now >= last + Math.min(interval, RETRY_MS * 2 ** Math.max(0, failures - 1));
+}
+
+export async function syncCoreTarget(ctx: ProviderContext, secrets: SecretResolver, record: Target, options: SyncOptions): Promise<SyncReport> {
+  const spec = record.spec;
+  const now = options.now?.getTime() ?? Date.now();
+  const idle: SyncReport = { userCount: 0, added: 0, updated: 0, removed: 0, warnings: [], idle: true };
+  if (!spec.syncEnabled) return idle;
+  const records = await ctx.store.listRecords({ tenant: record.tenant });
+  const hash = contentHash(records);
+  if (!options.force && !due(record, hash, now)) return idle;
+
+  const attempt = await send(ctx, secrets, record, records, hash);
+  const at = new Date(now).toISOString();
+  const ok = OK.has(attempt.result);
+  const failures = ok ? 0 : Number(record.status.consecutiveFailures ?? 0) + (attempt.result === 'Failed' || attempt.result === 'AuthFailed' || attempt.result === 'Refused' ? 1 : 0);
+  const pin = spec.trust.certificateSha256 && normalFingerprint(spec.trust.certificateSha256);
+  const status: Record<string, unknown> = {
+    ...record.status,
+    lastSyncTime: at,
+    lastSyncResult: attempt.result,
+    lastError: ok ? undefined : attempt.message,
+    consecutiveFailures: failures,
+    ...(attempt.presented ? { presentedCertificateSha256: attempt.presented.sha256, presentedCertificate: leafFields(attempt.presented) } : {}),
+    ...(attempt.result === 'CertificateChanged' ? { droppedCertificateSha256: pin, trusted: false } : {}),
+    ...(ok ? { trusted: true, sentSha256: hash, generation: attempt.generation } : {}),
+    ...(attempt.result === 'Untrusted' ? { trusted: false } : {}),
+  };
+  const notices: (Notice & { reason: Reason })[] = attempt.notice ? [{ ...attempt.notice, message: attempt.message }] : [];
+  if (failures >= FAILURES_BEFORE_NOTICE) notices.push({ reason: 'CoreSyncFailing', severity: 'Error', message: `${failures} syncs in a row failed; the last: ${attempt.message}` });
+  const ready = ok ? { status: 'True', reason: 'Synced', message: attempt.message } : { status: 'False', reason: attempt.result, message: attempt.message };
+  const conditions = (record.status.conditions as Condition[] | undefined) ?? [];
+  status.conditions = [...mergeConditions(conditions, [{ type: 'Ready', ...ready } as Condition], record.generation, at), ...conditions.filter((c) => c.type !== 'Ready')];
+
+  const id = { tenant: record.tenant, kind: record.kind, name: record.name };
+  const writes: Write[] = [{ op: 'putRecord', record: { ...record, status, updatedAt: at } }];
+  for (const reason of CORE_REASONS) {
+    const n = notices.find((x) => x.reason === reason);
+    writes.push(n ? { op: 'notify', notification: { ...id, reason, severity: n.severity, message: n.message, lastSeen: at } } : { op: 'resolveNotification', id, reason });
+  }
+  const detail = { result: attempt.result, generation: attempt.generation ?? null, items: attempt.items ?? null, bytes: attempt.bytes ?? 0, certificateSha256: attempt.presented?.sha256 ?? null, message: attempt.message };
+  writes.push({ op: 'audit', entry: { at, ...id, action: 'core-sync', source: 'sync', revision: '-', actor: options.actor, detail } });
+  await ctx.store.commit(writes);
+  return {
+    userCount: 0,
+    added: 0,
+    updated: 0,
+    removed: 0,
+    warnings: [],
+    summary: `${attempt.result}: ${attempt.message}`,
+    ...(ok ? {} : { error: attempt.message }),
+  };
+}
+
+const leafFields = (p: PresentedLeaf) => ({ subject: p.subject, issuer: p.issuer, validFrom: p.validFrom, validTo: p.validTo });
+
+/** One attempt: the check, then the bundle if the target lacks it. */
+async function send(ctx: ProviderContext, secrets: SecretResolver, record: Target, records: StoredRecord[], hash: string): Promise<Attempt> {
+  const spec = record.spec;
+  const host = spec.fqdn.replace(/\.$/, '');
+  const where = `${host}:${spec.port}`;
+  const pin = spec.trust.certificateSha256 && normalFingerprint(spec.trust.certificateSha256);
+  if (!pin) {
+    try {
+      const presented = await presentedLeaf(host, spec.port, ctx.outbound);
+      return { result: 'Untrusted', presented, notice: { reason: 'CoreNotTrusted', severity: 'Warning' }, message: `core server ${where} is not trusted: nothing is sent; review the certificate it presents (SHA-256 ${presented.sha256}, ${presented.subject}) and commit it as spec.trust.certificateSha256 (mdmops core-sync trust ${record.kind}/${record.name})` };
+    } catch (e) {
+      return { result: 'Failed', message: `core server ${where} cannot be reached: ${messageOf(e)}` };
+    }
+  }
+  if (pin === record.status.droppedCertificateSha256) {
+    return { result: 'Blocked', notice: { reason: 'CoreCertificateChanged', severity: 'Error' }, message: `sync with ${where} is blocked: it presented another certificate than the pinned ${pin}, which was dropped; review the one it presents now and commit a new pin` };
+  }
+  const password = await secrets.resolve(record.tenant, spec.credentials.passwordSecretRef);
+  if (password === undefined) return { result: 'Failed', message: `the account's password is missing: ${secrets.where(record.tenant, spec.credentials.passwordSecretRef)}` };
+  let clientCertificate: { cert: string; key: string } | undefined;
+  if (spec.clientCertificate) {
+    const cert = await secrets.resolve(record.tenant, spec.clientCertificate.certificateSecretRef);
+    const key = await secrets.resolve(record.tenant, spec.clientCertificate.privateKeySecretRef);
+    if (cert === undefined || key === undefined) return { result: 'Failed', message: 'the client certificate or its key is missing from its secret' };
+    clientCertificate = { cert, key };
+  }
+  const core = ctx.coreName ?? hostname();
+  const generation = hash === record.status.sentSha256 ? Number(record.status.generation ?? 1) : Number(record.status.generation ?? 0) + 1;
+  const headers = { authorization: `Basic ${Buffer.from(`${spec.credentials.username}:${password}`).toString('base64')}`, 'x-mdmops-core': core };
+  const request = (path: string, body: Buffer, type: string) =>
+    pinnedRequest({ host, port: spec.port, pinSha256: pin, method: 'POST', path, headers: { ...headers, 'content-type': type }, body, policy: ctx.outbound, clientCertificate });
+  try {
+    const checkBody = Buffer.from(JSON.stringify({ core, tenant: record.tenant, generation, sha256: hash }));
+    const check = await request(CORE_SYNC_PATH.check, checkBody, 'application/json');
+    const refused = answerProblem(check.status, check.body, where);
+    if (refused) return { ...refused, presented: check.presented, generation };
+    if ((JSON.parse(check.body) as { sha256?: string }).sha256 === hash) {
+      return { result: 'Unchanged', presented: check.presented, generation, bytes: checkBody.length, message: `${where} holds generation ${generation} already` };
+    }
+    const { body, bundle, left } = await buildBundle(ctx, records, core, record.tenant, generation);
+    const sent = await request(CORE_SYNC_PATH.bundles, body, 'application/gzip');
+    const problem = answerProblem(sent.status, sent.body, where);
+    if (problem) return { ...problem, presented: sent.presented, generation, bytes: body.length + checkBody.length, items: bundle.items.length };
+    const answer = JSON.parse(sent.body) as { kept?: string[] };
+    const notes = [...left, ...(answer.kept ?? []).map((k) => `${k} is kept as the target's own`)];
+    return { result: 'Applied', presented: sent.presented, generation, bytes: body.length + checkBody.length, items: bundle.items.length, message: `${where} applied generation ${generation} (${bundle.items.length} items)${notes.length ? `; ${notes.join('; ')}` : ''}` };
+  } catch (e) {
+    if (e instanceof PinMismatch) {
+      return { result: 'CertificateChanged', presented: e.presented, notice: { reason: 'CoreCertificateChanged', severity: 'Error' }, message: `${where} presented a certificate with SHA-256 ${e.presented.sha256}, not the pinned ${pin}: nothing was sent, the pin is dropped and sync is blocked until a new pin is reviewed and committed` };
+    }
+    return { result: 'Failed', message: `core server ${where}: ${messageOf(e)}` };
+  }
+}
+
+/** What a refusal of the target says, or undefined for a 200. */
+function answerProblem(status: number, body: string, where: string): Attempt | undefined {
+  if (status === 200) return undefined;
+  let said = body.slice(0, 2000);
+  try {
+    said = (JSON.parse(body) as { error?: string }).error ?? said;
+  } catch {
+    // not JSON: shown as it came
+  }
+  if (status === 401 || status === 403) return { result: 'AuthFailed', notice: { reason: 'CoreSyncAuthFailed', severity: 'Error' }, message: `${where} refused the account (${status}): ${said}` };
+  if (status === 409 || status === 422) return { result: 'Refused', notice: { reason: 'CoreSyncRefused', severity: 'Error' }, message: `${where} refused the bundle: ${said}` };
+  return { result: 'Failed', message: `${where} answered ${status}: ${said}` };
+}
