@@ -117,6 +117,19 @@ describe('helm lint and template', () => {
     expect(JSON.stringify(docs.filter((d) => d.kind.endsWith('Role')))).not.toContain('"*"');
   });
 
+  it('renders the core-sync endpoint when asked: a Service port on every replica, its TLS Secret mounted, the tenant it lands in', () => {
+    expect(docsOf(kube.helm(['template', RELEASE, CHART, '-n', SYSTEM_NS])).map((d) => d.metadata.name)).not.toContain(`${RELEASE}-core-sync`);
+    expect(() => kube.helm(['template', RELEASE, CHART, '--set', 'coreSync.enabled=true'])).toThrow(/coreSync\.existingSecret: a kubernetes\.io\/tls Secret that peers pin/);
+    const docs = docsOf(kube.helm(['template', RELEASE, CHART, '-n', SYSTEM_NS, '--set', 'coreSync.enabled=true', '--set', 'coreSync.existingSecret=core-tls', '--set', 'coreSync.requireClientCertificate=true', '--set', 'coreSync.tenant=contoso']));
+    const service = docs.find((d) => d.kind === 'Service' && d.metadata.name === `${RELEASE}-core-sync`)!;
+    expect(service.spec.ports).toEqual([{ name: 'core-sync', port: 9443, targetPort: 'core-sync', protocol: 'TCP' }]);
+    expect(service.spec.selector['mdmops.io/gateway']).toBeUndefined();
+    const pod = docs.find((d) => d.kind === 'Deployment')!.spec.template.spec;
+    expect(pod.containers[0].args).toEqual(expect.arrayContaining(['--core-sync-listen=:9443', '--core-sync-cert=/etc/mdmops/core-sync/tls.crt', '--core-sync-key=/etc/mdmops/core-sync/tls.key', '--core-sync-client-ca=/etc/mdmops/core-sync/ca.crt', '--tenant=contoso']));
+    expect(pod.containers[0].ports).toContainEqual({ name: 'core-sync', containerPort: 9443, protocol: 'TCP' });
+    expect(pod.volumes).toContainEqual({ name: 'core-sync-tls', secret: { secretName: 'core-tls' } });
+  });
+
   it('keeps the store and its CA keys on a PersistentVolumeClaim by default, with strategy Recreate, and refuses an emptyDir for SQLite', () => {
     const docs = docsOf(kube.helm(['template', RELEASE, CHART, '-n', SYSTEM_NS]));
     const claim = docs.find((d) => d.kind === 'PersistentVolumeClaim')!;

@@ -14,10 +14,11 @@ import { UserError } from './errors.js';
 import { duration, outboundOptions, outboundPolicy, parseListen, wholeNumber, type OutboundFlags } from './flags.js';
 import { openSession, storeOptions, type StoreOptions } from './session.js';
 import { gatewayOptions, startGateway, type GatewayFlags } from './connector.js';
+import { coreSyncOptions, startCoreSync, type CoreSyncFlags } from './core-sync.js';
 import { messageOf } from '../util/message-of.js';
 import { runDueSyncsLogged } from '../engine/scheduled-sync.js';
 
-interface ControllerFlags extends StoreOptions, OutboundFlags, GatewayFlags {
+interface ControllerFlags extends StoreOptions, OutboundFlags, GatewayFlags, CoreSyncFlags {
   kubeconfig?: string;
   namespace: string[];
   listen: string;
@@ -49,7 +50,7 @@ function ensureMasterKeyFile(opts: StoreOptions, log: ReturnType<typeof createLo
 }
 
 export function registerController(program: Command) {
-  gatewayOptions(outboundOptions(storeOptions(
+  coreSyncOptions(gatewayOptions(outboundOptions(storeOptions(
     program
       .command('controller')
       .description('Reconcile the mdmops custom resources of a Kubernetes cluster (a namespace is a tenant), as the Helm chart runs it.')
@@ -66,7 +67,7 @@ export function registerController(program: Command) {
       .option('--renew-deadline <duration>', 'how long the leader keeps trying to renew before it stops leading', '10s')
       .option('--retry-period <duration>', 'how often candidates try to take, and the leader to renew, the Lease', '2s')
       .option('--watch-timeout <duration>', 'length of each watch; a watch silent for longer (plus 30s) is restarted', '5m'),
-  )))
+  ))))
     .addHelpText('after', '\nExamples:\n  mdmops controller --kubeconfig ~/.kube/config --namespace contoso --listen 127.0.0.1:8080\n  mdmops controller --leader-elect --lease-namespace mdmops-system')
     .action(async (opts: ControllerFlags) => {
       const concurrency = wholeNumber('--concurrency', opts.concurrency);
@@ -147,11 +148,15 @@ export function registerController(program: Command) {
       // A replica that does not lead (yet) is no gateway: the chart's gateway Service selects the one that is.
       if (opts.gatewayListen) await markGatewayPod(client, 'standby', log);
       let http;
+      // Every replica takes pushes from peer cores: the store is shared, and a push takes the tenant's apply lock.
+      let coreSync: { close(): Promise<void> } | undefined;
       try {
+        coreSync = await startCoreSync(opts, session, log);
         http = await serveHttp({ host: listen.host, port: listen.port, metrics, notReady: () => controller.notReady() });
       } catch (e) {
+        await coreSync?.close();
         await session.close();
-        throw new UserError(`--listen ${opts.listen}: ${messageOf(e)}`);
+        throw e instanceof UserError ? e : new UserError(`--listen ${opts.listen}: ${messageOf(e)}`);
       }
       log.info({ host: listen.host, port: http.port }, `listening on ${listen.host}:${http.port} (/healthz, /readyz, /metrics)`);
       let stopping = false;
@@ -173,6 +178,7 @@ export function registerController(program: Command) {
         process.off('SIGTERM', onSignal);
         process.off('SIGINT', onSignal);
         await http.close();
+        await coreSync?.close();
         await syncing;
         await gateway?.close();
         client.close();

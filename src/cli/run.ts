@@ -19,10 +19,11 @@ import { applyLock } from './apply.js';
 import { UserError } from './errors.js';
 import { actor, openSession, storeOptions, type StoreOptions } from './session.js';
 import { gatewayOptions, startGateway, type GatewayFlags } from './connector.js';
+import { coreSyncOptions, startCoreSync, type CoreSyncFlags } from './core-sync.js';
 import { readInput } from '../config/input.js';
 import { messageOf } from '../util/message-of.js';
 
-interface RunOptions extends StoreOptions, OutboundFlags, GatewayFlags {
+interface RunOptions extends StoreOptions, OutboundFlags, GatewayFlags, CoreSyncFlags {
   git?: string;
   watch?: string;
   branch: string;
@@ -42,7 +43,7 @@ interface RunOptions extends StoreOptions, OutboundFlags, GatewayFlags {
 }
 
 export function registerRun(program: Command) {
-  gatewayOptions(outboundOptions(storeOptions(
+  coreSyncOptions(gatewayOptions(outboundOptions(storeOptions(
     program
       .command('run')
       .description('Apply a configuration continuously from a git branch (--git) or a watched folder (--watch): each new revision is applied only if it all validates.')
@@ -62,7 +63,7 @@ export function registerRun(program: Command) {
       .option('--grace-period <duration>', 'on SIGTERM, how long an apply under way may go on before no further resource is started (default: until the revision is applied to the end)')
       .option('--allow-mass-delete', `allow revisions that prune more than 10 resources, or 5 or more and more than 25% of the source's inventory`)
       .option('--once', 'one round (fetch, validate, apply), then exit: 0 when the head is applied, 1 when not'),
-  )))
+  ))))
     .addHelpText(
       'after',
       '\nExamples:\n  mdmops run --git https://github.com/contoso/mdm-config.git --path config --git-secret github\n  mdmops run --watch config/ --listen 127.0.0.1:8080',
@@ -96,8 +97,10 @@ export function registerRun(program: Command) {
       let src: RevisionSource | undefined;
       let http;
       let gateway;
+      let coreSync;
       try {
         if (!opts.once) gateway = await startGateway(opts, session, log, { localSocket: true });
+        if (!opts.once) coreSync = await startCoreSync(opts, session, log);
         if (opts.gitSecret) {
           try {
             auth = credentialEnv(await readGitCredentials(session.secrets, opts.gitSecret), join(workdir, 'auth'));
@@ -180,6 +183,7 @@ export function registerRun(program: Command) {
         log.info('stopped');
       } finally {
         await http?.close();
+        await coreSync?.close();
         await gateway?.close();
         await src?.close();
         auth.remove();
