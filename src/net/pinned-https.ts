@@ -2,6 +2,8 @@
 // judging the chain (a pinned peer is often self-signed, and Node would refuse it before asking
 // us), the leaf's SHA-256 is compared with the pin on secureConnect, and only a matching
 // connection is handed to the request: a mismatch closes it before a byte of the request is written.
+// The request goes over that very connection (no agent: an agent, even `agent: false`, would open a
+// connection of its own, neither pinned nor presenting the client certificate).
 import { request as httpsRequest } from 'node:https';
 import { connect, type TLSSocket } from 'node:tls';
 import { guardedLookup, hostRefusal, OutboundRefused, type OutboundPolicy } from './outbound.js';
@@ -21,6 +23,38 @@ export class PinMismatch extends Error {
   constructor(readonly presented: PresentedLeaf) {
     super(`the peer presented a certificate with SHA-256 ${presented.sha256}, not the pinned one`);
   }
+}
+
+/**
+ * The peer ended the TLS connection over the client certificate: it asks for one and none was sent
+ * (`sent` false), or it refused the one sent (the alert says why, e.g. "unknown ca").
+ */
+export class ClientCertificateRefused extends Error {
+  constructor(
+    readonly alert: string,
+    readonly sent: boolean,
+    readonly presented?: PresentedLeaf,
+  ) {
+    super(sent ? `the peer refused the client certificate (TLS alert "${alert}")` : `the peer requires a client certificate (TLS alert "${alert}")`);
+  }
+}
+
+/** The alert of a TLS error the peer sent ("unknown ca", "certificate required"), from Node's code. */
+function alertOf(e: unknown): string | undefined {
+  const code = (e as NodeJS.ErrnoException | undefined)?.code;
+  const m = typeof code === 'string' ? /^ERR_SSL_(?:SSLV3|TLSV1|TLSV13)_ALERT_(.+)$/.exec(code) : null;
+  return m ? m[1]!.toLowerCase().replaceAll('_', ' ') : undefined;
+}
+
+/** Alerts a server sends about the client certificate it was given. */
+const CLIENT_CERTIFICATE_ALERTS = new Set(['bad certificate', 'unsupported certificate', 'certificate revoked', 'certificate expired', 'certificate unknown', 'unknown ca', 'access denied', 'decrypt error']);
+
+/** A connection's error as the peer meant it: a TLS alert said in words, not as OpenSSL's trace. */
+function peerError(r: PinnedRequest, e: unknown, presented?: PresentedLeaf): unknown {
+  const alert = alertOf(e);
+  if (!alert) return e;
+  if (alert === 'certificate required' || (r.clientCertificate && CLIENT_CERTIFICATE_ALERTS.has(alert))) return new ClientCertificateRefused(alert, !!r.clientCertificate, presented);
+  return new Error(`${r.host}:${r.port} ended the TLS connection with the alert "${alert}"`);
 }
 
 export interface PinnedRequest {
@@ -61,7 +95,7 @@ function pinnedSocket(r: PinnedRequest): Promise<{ socket: TLSSocket; presented:
     const socket = connect({ host: r.host, port: r.port, servername: r.host, rejectUnauthorized: false, lookup: guardedLookup(r.policy) as never, ...r.clientCertificate });
     const fail = (e: Error) => {
       socket.destroy();
-      reject(e);
+      reject(peerError(r, e));
     };
     socket.setTimeout(timeoutMs, () => fail(new Error(`${where}: no TLS handshake within ${timeoutMs / 1000} s`)));
     socket.once('error', fail);
@@ -80,6 +114,13 @@ export async function pinnedRequest(r: PinnedRequest): Promise<PinnedAnswer> {
   const { socket, presented } = await pinnedSocket(r);
   const timeoutMs = r.timeoutMs ?? 60_000;
   return new Promise((resolve, reject) => {
+    const fail = (e: unknown) => {
+      socket.destroy();
+      reject(peerError(r, e, presented));
+    };
+    // The connection's own errors are the request's: in TLS 1.3 a server refuses a client
+    // certificate (or its absence) with an alert that comes after the handshake ended here.
+    socket.on('error', fail);
     const req = httpsRequest({
       host: r.host,
       port: r.port,
@@ -87,16 +128,13 @@ export async function pinnedRequest(r: PinnedRequest): Promise<PinnedAnswer> {
       path: r.path,
       // One request a connection: each is pinned on its own handshake.
       headers: { ...r.headers, connection: 'close', ...(r.body ? { 'content-length': String(r.body.length) } : {}) },
+      // This pinned connection, no other: without an agent, the request takes what createConnection gives.
       createConnection: () => socket,
-      agent: false,
       // Judged already: the pin matched on this very connection.
       rejectUnauthorized: false,
     });
     req.setTimeout(timeoutMs, () => req.destroy(new Error(`${r.host}:${r.port}: no answer within ${timeoutMs / 1000} s`)));
-    req.once('error', (e) => {
-      socket.destroy();
-      reject(e);
-    });
+    req.once('error', fail);
     req.once('response', (res) => {
       readCapped(res, r.maxAnswerBytes ?? 1 << 20)
         .then(

@@ -48,10 +48,20 @@ export function startRun(cwd: string, args: string[], env: NodeJS.ProcessEnv = {
   return startMdmops('run', cwd, args, env, listenHost);
 }
 
+export interface StartOptions {
+  /**
+   * A command that runs mdmops (its argv follows), e.g. unshare into a mount namespace of its own; it
+   * must exec mdmops, so that a signal sent to the child reaches mdmops itself.
+   */
+  wrap?: string[];
+}
+
 /** A long-running mode (run, serve), listening on a free port. */
-export async function startMdmops(command: string, cwd: string, args: string[], env: NodeJS.ProcessEnv = {}, listenHost = '127.0.0.1'): Promise<RunningMdmops> {
+export async function startMdmops(command: string, cwd: string, args: string[], env: NodeJS.ProcessEnv = {}, listenHost = '127.0.0.1', options: StartOptions = {}): Promise<RunningMdmops> {
   const port = await freePort();
-  const child = spawn(NODE, [BIN_PATH, command, ...args, '--listen', `${listenHost}:${port}`], {
+  const argv = [NODE, BIN_PATH, command, ...args, '--listen', `${listenHost}:${port}`];
+  const [program, ...rest] = [...(options.wrap ?? []), ...argv];
+  const child = spawn(program!, rest, {
     cwd,
     env: { ...process.env, NO_COLOR: '1', MDMOPS_LOG_JSON: '1', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

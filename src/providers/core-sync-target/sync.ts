@@ -1,13 +1,14 @@
 // Sending the tenant's configuration to a peer core. Nothing goes to a target without a pin, nor to
 // one whose pin was dropped; the pin is checked during the handshake, before a byte of the request
 // is written. A target that already holds the content gets a small check, not the bundle.
+import { X509Certificate } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { CoreSyncTarget } from '../../api/index.js';
 import type { SecretResolver } from '../../config/secrets.js';
 import type { Notice, ProviderContext, SyncOptions, SyncReport } from '../../engine/provider.js';
 import { mergeConditions, type Condition } from '../../engine/status.js';
 import { parseDuration } from '../../api/duration.js';
-import { pinnedRequest, PinMismatch, presentedLeaf, type PresentedLeaf } from '../../net/pinned-https.js';
+import { ClientCertificateRefused, pinnedRequest, PinMismatch, presentedLeaf, type PresentedLeaf } from '../../net/pinned-https.js';
 import { normalFingerprint } from '../../net/tls-certificate.js';
 import type { StoredRecord, Write } from '../../store/types.js';
 import { messageOf } from '../../util/message-of.js';
@@ -62,7 +63,8 @@ export async function syncCoreTarget(ctx: ProviderContext, secrets: SecretResolv
   const hash = contentHash(records);
   if (!options.force && !due(record, hash, now)) return idle;
 
-  const attempt = await send(ctx, secrets, record, records, hash);
+  const content = await contentGeneration(ctx, record, hash);
+  const attempt = await send(ctx, secrets, record, records, hash, content.generation);
   const at = new Date(now).toISOString();
   const ok = OK.has(attempt.result);
   const failures = ok ? 0 : Number(record.status.consecutiveFailures ?? 0) + (attempt.result === 'Failed' || attempt.result === 'AuthFailed' || attempt.result === 'Refused' ? 1 : 0);
@@ -85,7 +87,7 @@ export async function syncCoreTarget(ctx: ProviderContext, secrets: SecretResolv
   status.conditions = [...mergeConditions(conditions, [{ type: 'Ready', ...ready } as Condition], record.generation, at), ...conditions.filter((c) => c.type !== 'Ready')];
 
   const id = { tenant: record.tenant, kind: record.kind, name: record.name };
-  const writes: Write[] = [{ op: 'putRecord', record: { ...record, status, updatedAt: at } }];
+  const writes: Write[] = [{ op: 'putRecord', record: { ...record, status, updatedAt: at } }, ...(content.write ? [content.write] : [])];
   for (const reason of CORE_REASONS) {
     const n = notices.find((x) => x.reason === reason);
     writes.push(n ? { op: 'notify', notification: { ...id, reason, severity: n.severity, message: n.message, lastSeen: at } } : { op: 'resolveNotification', id, reason });
@@ -106,8 +108,24 @@ export async function syncCoreTarget(ctx: ProviderContext, secrets: SecretResolv
 
 const leafFields = (p: PresentedLeaf) => ({ subject: p.subject, issuer: p.issuer, validFrom: p.validFrom, validTo: p.validTo });
 
+/** The tenant's content generations, as {generation, sha256} of the newest content. */
+const generationKey = (tenant: string) => `core-sync-generation/${tenant}`;
+
+/**
+ * The generation of the tenant's content: one more than the last with each new content. It belongs
+ * to the tenant, not to a target (a receiver refuses a generation older than one it applied): a
+ * target deleted and made again goes on from where the tenant is, not from 1.
+ */
+async function contentGeneration(ctx: ProviderContext, record: Target, hash: string): Promise<{ generation: number; write?: Write }> {
+  const text = await ctx.store.getMeta(generationKey(record.tenant));
+  const held = text ? (JSON.parse(text) as { generation: number; sha256: string }) : undefined;
+  if (held?.sha256 === hash) return { generation: held.generation };
+  const generation = Math.max(held?.generation ?? 0, Number(record.status.generation ?? 0)) + 1;
+  return { generation, write: { op: 'setMeta', key: generationKey(record.tenant), value: JSON.stringify({ generation, sha256: hash }) } };
+}
+
 /** One attempt: the check, then the bundle if the target lacks it. */
-async function send(ctx: ProviderContext, secrets: SecretResolver, record: Target, records: StoredRecord[], hash: string): Promise<Attempt> {
+async function send(ctx: ProviderContext, secrets: SecretResolver, record: Target, records: StoredRecord[], hash: string, generation: number): Promise<Attempt> {
   const spec = record.spec;
   const host = spec.fqdn.replace(/\.$/, '');
   const where = `${host}:${spec.port}`;
@@ -133,13 +151,14 @@ async function send(ctx: ProviderContext, secrets: SecretResolver, record: Targe
     clientCertificate = { cert, key };
   }
   const core = ctx.coreName ?? hostname();
-  const generation = hash === record.status.sentSha256 ? Number(record.status.generation ?? 1) : Number(record.status.generation ?? 0) + 1;
   const headers = { authorization: `Basic ${Buffer.from(`${spec.credentials.username}:${password}`).toString('base64')}`, 'x-mdmops-core': core };
   const request = (path: string, body: Buffer, type: string) =>
     pinnedRequest({ host, port: spec.port, pinSha256: pin, method: 'POST', path, headers: { ...headers, 'content-type': type }, body, policy: ctx.outbound, clientCertificate });
+  let checked = false;
   try {
     const checkBody = Buffer.from(JSON.stringify({ core, tenant: record.tenant, generation, sha256: hash }));
     const check = await request(CORE_SYNC_PATH.check, checkBody, 'application/json');
+    checked = true;
     const refused = answerProblem(check.status, check.body, where);
     if (refused) return { ...refused, presented: check.presented, generation };
     if ((JSON.parse(check.body) as { sha256?: string }).sha256 === hash) {
@@ -149,15 +168,39 @@ async function send(ctx: ProviderContext, secrets: SecretResolver, record: Targe
     const sent = await request(CORE_SYNC_PATH.bundles, body, 'application/gzip');
     const problem = answerProblem(sent.status, sent.body, where);
     if (problem) return { ...problem, presented: sent.presented, generation, bytes: body.length + checkBody.length, items: bundle.items.length };
-    const answer = JSON.parse(sent.body) as { kept?: string[] };
+    const answer = JSON.parse(sent.body) as { result?: string; kept?: string[]; failed?: string[] };
+    if (answer.result === 'partial') {
+      const failed = answer.failed ?? [];
+      return { result: 'Failed', presented: sent.presented, generation, bytes: body.length + checkBody.length, items: bundle.items.length, message: `${where} applied generation ${generation} only in part (it will be sent again): ${failed.slice(0, 5).join('; ')}${failed.length > 5 ? `; and ${failed.length - 5} more` : ''}` };
+    }
     const notes = [...left, ...(answer.kept ?? []).map((k) => `${k} is kept as the target's own`)];
     return { result: 'Applied', presented: sent.presented, generation, bytes: body.length + checkBody.length, items: bundle.items.length, message: `${where} applied generation ${generation} (${bundle.items.length} items)${notes.length ? `; ${notes.join('; ')}` : ''}` };
   } catch (e) {
     if (e instanceof PinMismatch) {
       return { result: 'CertificateChanged', presented: e.presented, notice: { reason: 'CoreCertificateChanged', severity: 'Error' }, message: `${where} presented a certificate with SHA-256 ${e.presented.sha256}, not the pinned ${pin}: nothing was sent, the pin is dropped and sync is blocked until a new pin is reviewed and committed` };
     }
+    if (e instanceof ClientCertificateRefused) return { result: 'AuthFailed', presented: e.presented, notice: { reason: 'CoreSyncAuthFailed', severity: 'Error' }, message: clientCertificateRefusal(where, e, clientCertificate) };
+    // A Node.js target refuses a client certificate of a CA it does not trust with no TLS alert: it
+    // closes the connection once the handshake is done, before reading the request.
+    if (clientCertificate && !checked && (e as NodeJS.ErrnoException).code === 'ECONNRESET') {
+      return { result: 'AuthFailed', notice: { reason: 'CoreSyncAuthFailed', severity: 'Error' }, message: clientCertificateRefusal(where, undefined, clientCertificate) };
+    }
     return { result: 'Failed', message: `core server ${where}: ${messageOf(e)}` };
   }
+}
+
+/** What the target's refusal of the client certificate (or of its absence) means, in words. */
+function clientCertificateRefusal(where: string, e: ClientCertificateRefused | undefined, sent: { cert: string } | undefined): string {
+  if (e && !e.sent) return `${where} refused the connection: it requires a client certificate (TLS alert "${e.alert}"), and this target has no spec.clientCertificate; nothing was sent`;
+  let which = '';
+  try {
+    const c = new X509Certificate(sent!.cert);
+    which = ` (${c.subject.replaceAll('\n', ', ')}, issued by ${c.issuer.replaceAll('\n', ', ')}, valid to ${new Date(c.validTo).toISOString()})`;
+  } catch {
+    // not PEM: the TLS library would have refused it before the handshake; said without its names
+  }
+  const how = e ? `TLS alert "${e.alert}"` : 'it closed the connection right after the TLS handshake, without an answer';
+  return `${where} refused the client certificate${which}: ${how}; it takes only certificates of the CA it trusts for core sync (--core-sync-client-ca there); nothing was sent`;
 }
 
 /** What a refusal of the target says, or undefined for a 200. */
