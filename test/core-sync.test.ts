@@ -157,6 +157,17 @@ describe('core sync between two cores', () => {
     expect(received()).toEqual(['CertificateAuthority/root', 'Space/apac', 'Space/emea']);
   });
 
+  it("keeps the target's own item of the same name, and says so", () => {
+    target.write('own/lyon.yaml', doc('Space', 'lyon', 'displayName: Lyon, kept\npriority: 20\nmembers: { groups: [lyon] }\nadmins: { groups: [lyon-admins] }'));
+    expect(target.run(['apply', '-f', 'own', '--auto-approve']).code).toBe(0);
+    source.write('config/tenant.yaml', configuration(fingerprint(certs.second), ['emea', 'apac', 'lyon']));
+    expect(send(['apply', '-f', 'config', '--auto-approve']).code).toBe(0);
+    const synced = send(['sync', 'CoreSyncTarget/core-b']);
+    expect(synced.code, synced.stderr).toBe(0);
+    expect(synced.stdout).toContain('Space/lyon (this core\'s, from source "default") is kept as the target\'s own');
+    expect(JSON.parse(target.run(['status', 'Space/lyon', '-o', 'json']).stdout).spec.displayName).toBe('Lyon, kept');
+  });
+
   it('says when the account is refused', async () => {
     const wrong = spawnSync('unshare', ['--mount', 'sh', '-c', 'mount --bind "$0" /etc/hosts && exec "$@"', hosts, NODE, BIN_PATH, 'sync', 'CoreSyncTarget/core-b'], {
       cwd: source.dir,

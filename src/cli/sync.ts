@@ -1,5 +1,5 @@
 // mdmops sync KIND/NAME: one sync now of a resource that syncs (an identity source, SQL
-// provisioning), then of those that follow it (a source's SqlProvisionings).
+// provisioning, a core-sync target), then of those that follow it (a source's SqlProvisionings).
 import type { Command } from 'commander';
 import { show } from '../engine/context.js';
 import { syncWithFollowers } from '../engine/scheduled-sync.js';
@@ -9,8 +9,8 @@ import { parseResourceArg } from './resource-arg.js';
 import { actor, openSession, storeOptions, type StoreOptions } from './session.js';
 
 export function registerSync(program: Command) {
-  storeOptions(program.command('sync').description('Sync now: an identity source (users and groups into the tenant store), then what provisions its users; or one SqlProvisioning.'))
-    .argument('<resource>', 'the resource as applied, e.g. LdapSource/corp-ldap, EntraIdSource/contoso or SqlProvisioning/hr-app')
+  storeOptions(program.command('sync').description('Sync now: an identity source (users and groups into the tenant store), then what provisions its users; a SqlProvisioning; or a CoreSyncTarget (send the configuration).'))
+    .argument('<resource>', 'the resource as applied, e.g. LdapSource/corp-ldap, EntraIdSource/contoso, SqlProvisioning/hr-app or CoreSyncTarget/core-b')
     .option('-n, --namespace <tenant>', 'tenant', 'default')
     .option('--allow-mass-delete', 'confirm a round that deletes more than its deletionThreshold allows (by default 500, or 10%)')
     .action(async (resource: string, opts: StoreOptions & { namespace: string; allowMassDelete?: boolean }) => {
