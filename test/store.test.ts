@@ -80,6 +80,18 @@ describe.each(backends)('%s store', (_name, specOf) => {
     expect((await store.getRecord({ tenant: 'default', kind: 'Space', name: 'a' }))!.generation).toBe(2);
   });
 
+  it("puts a record's status alone, keeping a spec written since it was read, and makes no record", async () => {
+    const id = { tenant: 'default', kind: 'Space', name: 'status-only' };
+    await store.commit([{ op: 'putRecord', record: record('status-only') }]);
+    // An apply changes the spec while a sync works from the record it read before.
+    await store.commit([{ op: 'putRecord', record: record('status-only', { spec: { displayName: 'applied meanwhile' }, generation: 2 }) }]);
+    await store.commit([{ op: 'putStatus', id, status: { lastSyncTime: 't2' }, updatedAt: 't2' }]);
+    expect(await store.getRecord(id)).toMatchObject({ spec: { displayName: 'applied meanwhile' }, generation: 2, status: { lastSyncTime: 't2' }, updatedAt: 't2' });
+    await store.commit([{ op: 'putStatus', id: { ...id, name: 'never-made' }, status: {}, updatedAt: 't3' }]);
+    expect(await store.getRecord({ ...id, name: 'never-made' })).toBeUndefined();
+    await store.commit([{ op: 'deleteRecord', id }]);
+  });
+
   it('commits a batch whole or not at all', async () => {
     const before = store.writes;
     await expect(

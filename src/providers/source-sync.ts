@@ -131,7 +131,7 @@ export async function runSourceSync(ctx: ProviderContext, record: WithSpec<Store
   const { lastError: _e, ...kept } = record.status;
   const lastError = report.error ?? report.blocked;
   const status = { ...kept, lastSyncTime: at, lastSyncDuration: `${Date.now() - started}ms`, userCount: report.userCount, ...(groupCount === undefined ? {} : { groupCount }), ...(lastError ? { lastError } : {}) };
-  writes.push({ op: 'putRecord', record: { ...record, status, updatedAt: at } });
+  writes.push({ op: 'putStatus', id, status, updatedAt: at });
   // A round not applied says nothing about attributes or Apple IDs: those notifications stay as they were.
   const judged = SYNC_REASONS.slice(0, report.error ? 1 : report.blocked ? 2 : undefined).map((r) => r.replace('*', reader.prefix));
   for (const reason of judged) {

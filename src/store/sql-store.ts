@@ -240,6 +240,8 @@ function statement(w: Write): [string, unknown[]] {
     }
     case 'deleteRecord':
       return [`DELETE FROM records WHERE ${idWhere}`, idParams(w.id)];
+    case 'putStatus':
+      return [`UPDATE records SET status = ?, updated_at = ? WHERE ${idWhere}`, [JSON.stringify(w.status), w.updatedAt, ...idParams(w.id)]];
     case 'putInventory': {
       const e = w.entry;
       return [

@@ -100,6 +100,8 @@ export interface IssuedCertificate extends CertificateFacts {
 export type Write =
   | { op: 'putRecord'; record: StoredRecord }
   | { op: 'deleteRecord'; id: ResourceId }
+  /** Only the status of a record that exists: a sync reports on a record an apply may be changing meanwhile. */
+  | { op: 'putStatus'; id: ResourceId; status: Record<string, unknown>; updatedAt: string }
   | { op: 'putInventory'; entry: InventoryEntry }
   | { op: 'deleteInventory'; id: ResourceId }
   /** Sealed: the store never sees key material in the clear. */

@@ -87,7 +87,7 @@ export async function syncCoreTarget(ctx: ProviderContext, secrets: SecretResolv
   status.conditions = [...mergeConditions(conditions, [{ type: 'Ready', ...ready } as Condition], record.generation, at), ...conditions.filter((c) => c.type !== 'Ready')];
 
   const id = { tenant: record.tenant, kind: record.kind, name: record.name };
-  const writes: Write[] = [{ op: 'putRecord', record: { ...record, status, updatedAt: at } }, ...(content.write ? [content.write] : [])];
+  const writes: Write[] = [{ op: 'putStatus', id, status, updatedAt: at }, ...(content.write ? [content.write] : [])];
   for (const reason of CORE_REASONS) {
     const n = notices.find((x) => x.reason === reason);
     writes.push(n ? { op: 'notify', notification: { ...id, reason, severity: n.severity, message: n.message, lastSeen: at } } : { op: 'resolveNotification', id, reason });

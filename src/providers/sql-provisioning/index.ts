@@ -84,7 +84,7 @@ export async function syncSqlProvisioning(ctx: ProviderContext, secrets: SecretR
   const conditions = (record.status.conditions as Condition[] | undefined) ?? [];
   const ready = judged.ready && mergeConditions(conditions, [{ type: 'Ready', status: judged.ready.status ? 'True' : 'False', reason: judged.ready.reason, message: judged.ready.message }], record.generation, at);
   const status = ready ? { ...ran, conditions: [...ready, ...conditions.filter((c) => c.type !== 'Ready')] } : ran;
-  const writes: Write[] = [{ op: 'putRecord', record: { ...record, status, updatedAt: at } }];
+  const writes: Write[] = [{ op: 'putStatus', id, status, updatedAt: at }];
   for (const reason of SQL_REASONS) {
     const n = judged.notices?.find((x) => x.reason === reason);
     writes.push(n ? { op: 'notify', notification: { ...id, reason, severity: n.severity, message: n.message, lastSeen: at } } : { op: 'resolveNotification', id, reason });
