@@ -246,6 +246,7 @@ describe.each(backends)('%s store', (_name, specOf) => {
   it('runs identity sync rounds: staged users put, changed and removed, and nothing of a failed or stopped round', async () => {
     const engine = providerContext({ store, key: new MasterKey(randomBytes(32)), providers: undefined as never });
     let record: StoredRecord = { ...record_('LdapSource', 'rounds'), tenant: 'rounds', spec: { autoInviteUsers: true, customAttributes: [{ name: 'dept' }], managedAppleIds: { mode: 'Schema', schema: 'UserEmailAddress', includeAppleIdSubdomain: false } } };
+    await store.commit([{ op: 'putRecord', record }]); // applied before it is synced, as a source always is
     const u = (i: number, extra: Partial<DirectoryUser> = {}): DirectoryUser => ({ tenant: 'rounds', id: `LdapSource/rounds/u${i}`, source: 'LdapSource/rounds', upn: `u${i}@example.com`, email: `u${i}@example.com`, firstName: `U${i}`, lastName: 'Rounds', groups: [], attributes: { dept: 'R&D' }, labels: {}, ...extra });
     const round = async (users: DirectoryUser[], opts: { failAt?: number; allowMassDelete?: boolean; restartWith?: DirectoryUser[] } = {}) => {
       const report = await runSourceSync(engine, record, {
