@@ -208,7 +208,8 @@ describe("the sending core's mdmops serve", () => {
     source.write('config/tenant.yaml', configuration(receiver.port, fingerprint(receiver.cert), ['emea', 'americas', 'apac']));
     expect(send(['apply', '-f', 'config', '--auto-approve']).code).toBe(0);
     await eventually('the target holds the change', () => receiver.held().join() === 'Space/americas,Space/apac,Space/emea' || undefined, 30_000);
-    expect(serving.output()).toContain('"msg":"synced CoreSyncTarget/core-d: Applied: ');
+    // The target holds it before the sender has its answer: the sender's log line comes after.
+    await eventually('the sender logs the push', () => serving!.output().includes('"msg":"synced CoreSyncTarget/core-d: Applied: ') || undefined, 10_000);
     const entries = log();
     expect(entries.map((e) => [e.result, e.generation, e.items])).toEqual([['Applied', 2, 3], ['Applied', 1, 2]]);
     expect(receiver.received().map((e) => e.generation)).toEqual([2, 1]);

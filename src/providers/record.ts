@@ -7,7 +7,7 @@ import type { FileSource, KindDefinition } from '../api/index.js';
 import { replacing } from '../engine/diff.js';
 import type { Desired } from '../config/desired.js';
 import type { ConnectorRoute, Notice, Outcome, Provider, ProviderContext, SyncOptions, SyncReport } from '../engine/provider.js';
-import { readyOf } from '../engine/status.js';
+import { mergeConditions, readyOf, type Condition } from '../engine/status.js';
 import type { SecretResolver } from '../config/secrets.js';
 import { RouteError, type Dial } from '../net/dial.js';
 import type { ResourceId, StoredRecord, Write } from '../store/types.js';
@@ -112,4 +112,29 @@ export function throughConnector(ctx: ProviderContext, resource: { tenant: strin
 export function unreachable(reason: string, message: string): Partial<Outcome> {
   const notice: Notice = { reason, severity: 'Warning', message };
   return { ready: { status: false, reason, message }, notices: [notice] };
+}
+
+/**
+ * What a sync writes of its record (a sync is not a reconcile, and an apply may be changing the spec
+ * meanwhile): its status, with Ready set at once from what the sync found; each of the kind's sync
+ * reasons raised or cleared; one audit entry.
+ */
+export function syncWrites(
+  record: StoredRecord,
+  o: { status: Record<string, unknown>; ready?: Outcome['ready']; notices: Notice[]; reasons: readonly string[]; at: string; actor: string; action: string; detail: Record<string, unknown> },
+): Write[] {
+  const id: ResourceId = { tenant: record.tenant, kind: record.kind, name: record.name };
+  let status = o.status;
+  if (o.ready) {
+    const conditions = (record.status.conditions as Condition[] | undefined) ?? [];
+    const ready = mergeConditions(conditions, [{ type: 'Ready', status: o.ready.status ? 'True' : 'False', reason: o.ready.reason, message: o.ready.message }], record.generation, o.at);
+    status = { ...status, conditions: [...ready, ...conditions.filter((c) => c.type !== 'Ready')] };
+  }
+  const writes: Write[] = [{ op: 'putStatus', id, status, updatedAt: o.at }];
+  for (const reason of o.reasons) {
+    const n = o.notices.find((x) => x.reason === reason);
+    writes.push(n ? { op: 'notify', notification: { ...id, reason, severity: n.severity, message: n.message, lastSeen: o.at } } : { op: 'resolveNotification', id, reason });
+  }
+  writes.push({ op: 'audit', entry: { at: o.at, ...id, action: o.action, source: 'sync', revision: '-', actor: o.actor, detail: o.detail } });
+  return writes;
 }

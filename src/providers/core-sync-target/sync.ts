@@ -6,13 +6,12 @@ import { hostname } from 'node:os';
 import type { CoreSyncTarget } from '../../api/index.js';
 import type { SecretResolver } from '../../config/secrets.js';
 import type { Notice, ProviderContext, SyncOptions, SyncReport } from '../../engine/provider.js';
-import { mergeConditions, type Condition } from '../../engine/status.js';
 import { parseDuration } from '../../api/duration.js';
 import { ClientCertificateRefused, pinnedRequest, PinMismatch, presentedLeaf, type PresentedLeaf } from '../../net/pinned-https.js';
 import { normalFingerprint } from '../../net/tls-certificate.js';
 import type { StoredRecord, Write } from '../../store/types.js';
 import { messageOf } from '../../util/message-of.js';
-import type { SpecOf, WithSpec } from '../record.js';
+import { syncWrites, type SpecOf, type WithSpec } from '../record.js';
 import { buildBundle, contentHash } from './bundle.js';
 
 type Spec = SpecOf<typeof CoreSyncTarget>;
@@ -82,18 +81,9 @@ export async function syncCoreTarget(ctx: ProviderContext, secrets: SecretResolv
   };
   const notices: (Notice & { reason: Reason })[] = attempt.notice ? [{ ...attempt.notice, message: attempt.message }] : [];
   if (failures >= FAILURES_BEFORE_NOTICE) notices.push({ reason: 'CoreSyncFailing', severity: 'Error', message: `${failures} syncs in a row failed; the last: ${attempt.message}` });
-  const ready = ok ? { status: 'True', reason: 'Synced', message: attempt.message } : { status: 'False', reason: attempt.result, message: attempt.message };
-  const conditions = (record.status.conditions as Condition[] | undefined) ?? [];
-  status.conditions = [...mergeConditions(conditions, [{ type: 'Ready', ...ready } as Condition], record.generation, at), ...conditions.filter((c) => c.type !== 'Ready')];
-
-  const id = { tenant: record.tenant, kind: record.kind, name: record.name };
-  const writes: Write[] = [{ op: 'putStatus', id, status, updatedAt: at }, ...(content.write ? [content.write] : [])];
-  for (const reason of CORE_REASONS) {
-    const n = notices.find((x) => x.reason === reason);
-    writes.push(n ? { op: 'notify', notification: { ...id, reason, severity: n.severity, message: n.message, lastSeen: at } } : { op: 'resolveNotification', id, reason });
-  }
+  const ready = { status: ok, reason: ok ? 'Synced' : attempt.result, message: attempt.message };
   const detail = { result: attempt.result, generation: attempt.generation ?? null, items: attempt.items ?? null, bytes: attempt.bytes ?? 0, certificateSha256: attempt.presented?.sha256 ?? null, message: attempt.message };
-  writes.push({ op: 'audit', entry: { at, ...id, action: 'core-sync', source: 'sync', revision: '-', actor: options.actor, detail } });
+  const writes = [...syncWrites(record, { status, ready, notices, reasons: CORE_REASONS, at, actor: options.actor, action: 'core-sync', detail }), ...(content.write ? [content.write] : [])];
   await ctx.store.commit(writes);
   return {
     userCount: 0,

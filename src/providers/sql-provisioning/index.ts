@@ -5,10 +5,9 @@
 import { SqlProvisioning } from '../../api/index.js';
 import type { ProviderContext, Notice, Outcome, SyncOptions, SyncReport } from '../../engine/provider.js';
 import type { SecretResolver } from '../../config/secrets.js';
-import type { StoredRecord, Write } from '../../store/types.js';
-import { mergeConditions, type Condition } from '../../engine/status.js';
+import type { StoredRecord } from '../../store/types.js';
 import { nextSyncAt } from '../source-sync.js';
-import { dependencyReady, recordProvider, type SpecOf, type WithSpec } from '../record.js';
+import { dependencyReady, recordProvider, syncWrites, type SpecOf, type WithSpec } from '../record.js';
 import { runProvisioning, type LastRun, type RunResult } from './run.js';
 
 type Spec = SpecOf<typeof SqlProvisioning>;
@@ -72,25 +71,15 @@ async function storedInputs(ctx: ProviderContext, secrets: SecretResolver | unde
 }
 
 export async function syncSqlProvisioning(ctx: ProviderContext, secrets: SecretResolver, record: WithSpec<StoredRecord, Spec>, options: SyncOptions): Promise<SyncReport> {
-  const id = { tenant: record.tenant, kind: record.kind, name: record.name };
   const started = Date.now();
   const inputs = await storedInputs(ctx, secrets, record);
   if (!inputs.url) return { userCount: 0, added: 0, updated: 0, removed: 0, warnings: [], error: `the connection URL is missing: ${secrets.where(record.tenant, record.spec.connection.urlSecretRef)}`, summary: 'no row written' };
   const result = (await run(ctx, record, record.spec, inputs, { allowMassDelete: options.allowMassDelete, progress: options.progress && ((done, total) => options.progress!(done, total, 'rows written')) }))!;
   const at = new Date().toISOString();
-  const ran = { ...record.status, ...statusOf(result, started, record.status) };
-  const judged = judge(ran);
-  // Ready says what this run found, at once (the other conditions stay as the last reconcile left them).
-  const conditions = (record.status.conditions as Condition[] | undefined) ?? [];
-  const ready = judged.ready && mergeConditions(conditions, [{ type: 'Ready', status: judged.ready.status ? 'True' : 'False', reason: judged.ready.reason, message: judged.ready.message }], record.generation, at);
-  const status = ready ? { ...ran, conditions: [...ready, ...conditions.filter((c) => c.type !== 'Ready')] } : ran;
-  const writes: Write[] = [{ op: 'putStatus', id, status, updatedAt: at }];
-  for (const reason of SQL_REASONS) {
-    const n = judged.notices?.find((x) => x.reason === reason);
-    writes.push(n ? { op: 'notify', notification: { ...id, reason, severity: n.severity, message: n.message, lastSeen: at } } : { op: 'resolveNotification', id, reason });
-  }
+  const status = { ...record.status, ...statusOf(result, started, record.status) };
+  const judged = judge(status);
   const r = result.lastRun;
-  writes.push({ op: 'audit', entry: { at, ...id, action: 'sync', source: 'sync', revision: '-', actor: options.actor, detail: { inserted: r.inserted, updated: r.updated, deleted: r.deleted, failed: r.failed } } });
+  const writes = syncWrites(record, { status, ready: judged.ready, notices: judged.notices ?? [], reasons: SQL_REASONS, at, actor: options.actor, action: 'sync', detail: { inserted: r.inserted, updated: r.updated, deleted: r.deleted, failed: r.failed } });
   await ctx.store.commit(writes);
   const stopped = r.result === 'Unreachable' || r.result === 'SchemaMismatch' || r.result === 'SourceNotReady';
   return {
