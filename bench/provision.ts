@@ -15,7 +15,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import Database from 'better-sqlite3';
 import mysql from 'mysql2/promise';
 import pg from 'pg';
-import { fieldOf } from '../src/providers/sql-provisioning/round.js';
+import { userField } from '../src/identity/user-fields.js';
 import { openStore, parseStoreSpec } from '../src/store/open.js';
 import { startEntra } from '../test/servers/entra.js';
 import { startMariadb } from '../test/servers/mariadb.js';
@@ -231,7 +231,7 @@ try {
   // The rows, as the product makes them from the stored users: the floor writes the same values.
   const store = await openStore(parseStoreSpec(`sqlite:${join(dir, '.mdmops', 'tenant.db')}`));
   const rows: Row[] = [];
-  await store.forEachUser('default', 'EntraIdSource/contoso', (u) => rows.push([fieldOf(u, 'uid')!, ...MAPPING.map((m) => fieldOf(u, m.from) ?? null)]));
+  await store.forEachUser('default', 'EntraIdSource/contoso', (u) => rows.push([userField(u, 'uid')!, ...MAPPING.map((m) => userField(u, m.from) ?? null)]));
   await store.close();
   if (rows.length !== USERS) throw new Error(`the store holds ${rows.length} users of the source, not ${USERS}`);
   // The store as the source's sync left it: each first run starts from it.

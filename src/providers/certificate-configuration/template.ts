@@ -1,13 +1,7 @@
 import type { DirectoryUser } from '../../api/index.js';
+import { variable } from '../../identity/user-fields.js';
 // Subject and SAN templates expanded for one user: ${userUPN}, ${userEmailAddress} and custom
 // attributes. A missing value is reported, never issued as a blank. Pure.
-
-export function variable(user: DirectoryUser, name: string): string | undefined {
-  if (name === 'userUPN') return user.upn || undefined;
-  if (name === 'userEmailAddress') return user.email || undefined;
-  const v = user.attributes[name];
-  return (Array.isArray(v) ? v[0] : v) || undefined;
-}
 
 /** A template split once for expanding it for many users: text, then each variable's name followed by the text after it. */
 export const compile = (template: string): string[] => template.split(/\$\{([^}]+)\}/);

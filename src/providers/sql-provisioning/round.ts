@@ -6,6 +6,7 @@
 // written, confirmed after), or takes it over (adopt). An anchor claimed but not confirmed is a
 // run that stopped between the two: confirmed when its row is there, let go of when it is not.
 import type { DirectoryUser } from '../../api/index.js';
+import { userField } from '../../identity/user-fields.js';
 import type { DeletionThreshold } from '../sync-round.js';
 import type { Cell, ColumnShape, RowChange } from '../../sql/target.js';
 
@@ -33,34 +34,6 @@ export const writtenColumns = (l: Layout) => [l.anchor.column, ...l.mapped.map((
 /** The columns read: the written ones, and a soft-delete column in any case. */
 export const readColumns = (l: Layout) => [l.anchor.column, ...l.mapped.map((m) => m.column), ...(l.softDelete ? [l.softDelete.column] : [])];
 
-/** A user field's value: uid (the stable id in its source), the named fields, else a custom attribute (its first value). */
-export function fieldOf(user: DirectoryUser, from: string): string | undefined {
-  let v: string | string[] | undefined;
-  switch (from) {
-    case 'uid':
-      v = user.id.startsWith(`${user.source}/`) ? user.id.slice(user.source.length + 1) : user.id;
-      break;
-    case 'userUPN':
-      v = user.upn;
-      break;
-    case 'userEmailAddress':
-      v = user.email;
-      break;
-    case 'firstName':
-      v = user.firstName;
-      break;
-    case 'lastName':
-      v = user.lastName;
-      break;
-    case 'displayName':
-      v = user.displayName;
-      break;
-    default:
-      v = user.attributes[from];
-  }
-  return (Array.isArray(v) ? v[0] : v) || undefined;
-}
-
 /** The rows the users should be, by anchor: each the mapped columns' values. */
 export class DesiredRows {
   readonly rows = new Map<string, Cell[]>();
@@ -78,7 +51,7 @@ export class DesiredRows {
   }
 
   add(user: DirectoryUser): void {
-    const anchor = fieldOf(user, this.layout.anchor.from);
+    const anchor = userField(user, this.layout.anchor.from);
     if (!anchor) return void this.missingAnchor++;
     if (this.rows.has(anchor) || this.failed.has(anchor)) {
       this.rows.delete(anchor);
@@ -89,7 +62,7 @@ export class DesiredRows {
     let missing = false;
     for (let i = 0; i < this.layout.mapped.length; i++) {
       const m = this.layout.mapped[i]!;
-      const v = fieldOf(user, m.from) ?? null;
+      const v = userField(user, m.from) ?? null;
       const column = this.limits[i];
       // A value has no more characters (code points) than UTF-16 units: they are counted, a spread of
       // the string, only when its length is over the column's.
