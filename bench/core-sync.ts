@@ -19,7 +19,7 @@ import { connect, createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { buildBundle } from '../src/providers/core-sync-target/bundle.js';
+import { buildBundle, contentHash } from '../src/providers/core-sync-target/bundle.js';
 import type { ProviderContext } from '../src/engine/provider.js';
 import { openStore, parseStoreSpec } from '../src/store/open.js';
 import { issueCert, makeCa } from '../test/servers/certs.js';
@@ -136,7 +136,7 @@ try {
   const records = await senderStore.listRecords({ tenant: 'default' });
   await senderStore.close();
   const ctx = { blob: async () => undefined } as unknown as ProviderContext;
-  const { body: bundleBytes, bundle } = await buildBundle(ctx, records, 'bench', 'default', 1);
+  const { body: bundleBytes, bundle } = await buildBundle(ctx, records, { core: 'bench', tenant: 'default', generation: 1, sha256: contentHash(records) });
   if (bundle.items.length !== RESOURCES) throw new Error(`the bundle holds ${bundle.items.length} items, not ${RESOURCES}`);
   console.log(`  the bundle: ${bundle.items.length} items, ${kib(bundleBytes.length)} gzipped (${kib(Buffer.byteLength(JSON.stringify(bundle)))} of JSON)`);
 

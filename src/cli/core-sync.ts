@@ -11,7 +11,7 @@ import { accountKey, hashPassword } from '../server/core-sync-accounts.js';
 import { serveCoreSync } from '../server/core-sync.js';
 import { messageOf } from '../util/message-of.js';
 import { UserError } from './errors.js';
-import { outboundOptions, outboundPolicy, parseListen, type OutboundFlags } from './flags.js';
+import { parseListen } from './flags.js';
 import { readPassword } from './password.js';
 import { parseResourceArg } from './resource-arg.js';
 import { openSession, storeOptions, type Session, type StoreOptions } from './session.js';
@@ -99,10 +99,10 @@ export function registerCoreSync(program: Command) {
       }
     });
 
-  outboundOptions(storeOptions(coreSync.command('trust').description('Print the pin to commit for a target: the SHA-256 of the certificate it presents now (check it against the target, see the README).')))
+  storeOptions(coreSync.command('trust').description('Print the pin to commit for a target: the SHA-256 of the certificate it presents now (check it against the target, see the README).'))
     .argument('<target>', 'CoreSyncTarget/NAME')
     .option('-n, --namespace <tenant>', 'tenant', 'default')
-    .action(async (target: string, opts: StoreOptions & OutboundFlags & { namespace: string }) => {
+    .action(async (target: string, opts: StoreOptions & { namespace: string }) => {
       const id = parseResourceArg(target, opts.namespace);
       if (id.kind !== 'CoreSyncTarget') throw new UserError(`${target}: expected CoreSyncTarget/NAME`);
       const session = await openSession(opts, { readOnly: true });
@@ -113,7 +113,8 @@ export function registerCoreSync(program: Command) {
         const host = spec.fqdn.replace(/\.$/, '');
         let leaf;
         try {
-          leaf = await presentedLeaf(host, spec.port, { ...outboundPolicy(opts), allowInternal: true });
+          // A one-shot command on an administrator's machine: internal addresses allowed, as for every one-shot command.
+          leaf = await presentedLeaf(host, spec.port, { allowInternal: true });
         } catch (e) {
           throw new UserError(`${host}:${spec.port}: ${messageOf(e)}`);
         }

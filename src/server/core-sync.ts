@@ -14,7 +14,7 @@ import { promisify } from 'node:util';
 import { API_VERSION } from '../api/index.js';
 import { desiredInput } from '../config/input.js';
 import type { SecretResolver } from '../config/secrets.js';
-import { formatDiagnostic } from '../config/diagnostics.js';
+import { formatDiagnostic, type Diagnostic } from '../config/diagnostics.js';
 import { validateSources } from '../config/validate.js';
 import { applyPlan } from '../engine/apply.js';
 import type { Engine } from '../engine/context.js';
@@ -156,8 +156,8 @@ async function receive(o: CoreSyncServerOptions, bundle: Bundle, account: string
   const inventory = new Map((await engine.store.listInventory()).filter((e) => e.tenant === tenant).map((e) => [`${e.kind}/${e.name}`, e.source]));
   const kept: string[] = [];
   const items = bundle.items.filter((i) => {
-    const owner = inventory.get(`${i.kind}/${i.metadata.name}`);
     if (SITE_KINDS.includes(i.kind)) return false;
+    const owner = inventory.get(`${i.kind}/${i.metadata.name}`);
     if (owner !== undefined && owner !== source) kept.push(`${i.kind}/${i.metadata.name} (this core's, from source "${owner}")`);
     return owner === undefined || owner === source;
   });
@@ -174,19 +174,20 @@ async function receive(o: CoreSyncServerOptions, bundle: Bundle, account: string
   const text = docs.map((d) => JSON.stringify(d)).join('\n---\n');
   const file = `core-sync from ${bundle.core} (${bundle.tenant}, generation ${bundle.generation})`;
   const validation = validateSources([{ file, baseDir: tmpdir(), root: tmpdir(), bytes: Buffer.from(text) }]);
-  const refuse = (problems: string[]) => {
+  const refuse = (diagnostics: Diagnostic[]): never => {
+    const problems = diagnostics.map((d) => formatDiagnostic({ ...d, hint: undefined }));
     throw new Refusal(422, `nothing was applied: ${problems.slice(0, 10).join('; ')}${problems.length > 10 ? `; and ${problems.length - 10} more` : ''}`);
   };
-  if (validation.diagnostics.length) refuse(validation.diagnostics.map((d) => formatDiagnostic({ ...d, hint: undefined })));
+  if (validation.diagnostics.length) refuse(validation.diagnostics);
   const input = await desiredInput(validation, o.secrets, engine.key);
-  if ('diagnostics' in input) refuse(input.diagnostics.map((d) => formatDiagnostic({ ...d, hint: undefined })));
-  const desired = (input as { desired: { id: { kind: string } }[] }).desired.filter((d) => !SITE_KINDS.includes(d.id.kind));
+  if ('diagnostics' in input) return refuse(input.diagnostics);
+  const desired = input.desired.filter((d) => !SITE_KINDS.includes(d.id.kind));
 
   const lock = await takeApplyLocks(engine.store, [tenant]).catch((e: unknown) => {
     throw new Refusal(503, `this core is applying tenant ${tenant} now (${messageOf(e)}); send again later`);
   });
   try {
-    const plan = await makePlan(engine, desired as never, { source, revision });
+    const plan = await makePlan(engine, desired, { source, revision });
     if (plan.problems.length) throw new Refusal(409, `nothing was applied: ${plan.problems.map((p) => p.message).join('; ')}`);
     const { results } = await applyPlan(engine, plan, { actor: `core:${bundle.core} (account ${account})`, secrets: o.secrets, signal: lock.signal, auditDetail: { core: bundle.core, generation: bundle.generation } });
     // Not applied whole (a resource failed, or waits for one that did, or was not started because the

@@ -34,15 +34,15 @@ export interface Bundle {
 }
 
 /** The records a bundle carries. */
-export const sendable = (records: StoredRecord[]) => records.filter((r) => r.managed && !SITE_KINDS.includes(r.kind)).sort((a, b) => (a.kind + '/' + a.name < b.kind + '/' + b.name ? -1 : 1));
+const sendable = (records: StoredRecord[]) => records.filter((r) => r.managed && !SITE_KINDS.includes(r.kind)).sort((a, b) => (a.kind + '/' + a.name < b.kind + '/' + b.name ? -1 : 1));
 
 /** The content hash of what the records would send: cheap (no file is read; a file's digest is in its spec). */
 export function contentHash(records: StoredRecord[]): string {
   return sha256(sendable(records).map((r) => `${r.kind}/${r.name} ${canonical(r.spec)} ${canonical(r.metadata ?? {})}`).join('\n'));
 }
 
-/** The bundle of the tenant's records, gzipped, and the resources left home (with why). */
-export async function buildBundle(ctx: ProviderContext, records: StoredRecord[], core: string, tenant: string, generation: number): Promise<{ body: Buffer; bundle: Bundle; left: string[] }> {
+/** The bundle of the tenant's records (their contentHash given), gzipped, and the resources left home (with why). */
+export async function buildBundle(ctx: ProviderContext, records: StoredRecord[], head: Pick<Bundle, 'core' | 'tenant' | 'generation' | 'sha256'>): Promise<{ body: Buffer; bundle: Bundle; left: string[] }> {
   const items: BundleItem[] = [];
   const left: string[] = [];
   const sent = sendable(records);
@@ -63,6 +63,6 @@ export async function buildBundle(ctx: ProviderContext, records: StoredRecord[],
     const spec = mapFileRefs(r.spec, (path) => ({ data: contents.get(path) }));
     items.push({ apiVersion: API_VERSION, kind: r.kind, metadata: { name: r.name, ...r.metadata }, spec });
   }
-  const bundle: Bundle = { format: BUNDLE_FORMAT, core, tenant, generation, sha256: contentHash(records), items };
+  const bundle: Bundle = { format: BUNDLE_FORMAT, ...head, items };
   return { body: gzipSync(JSON.stringify(bundle)), bundle, left };
 }

@@ -154,7 +154,7 @@ async function send(ctx: ProviderContext, secrets: SecretResolver, record: Targe
     if ((JSON.parse(check.body) as { sha256?: string }).sha256 === hash) {
       return { result: 'Unchanged', presented: check.presented, generation, bytes: checkBody.length, message: `${where} holds generation ${generation} already` };
     }
-    const { body, bundle, left } = await buildBundle(ctx, records, core, record.tenant, generation);
+    const { body, bundle, left } = await buildBundle(ctx, records, { core, tenant: record.tenant, generation, sha256: hash });
     const sent = await request(CORE_SYNC_PATH.bundles, body, 'application/gzip');
     const problem = answerProblem(sent.status, sent.body, where);
     if (problem) return { ...problem, presented: sent.presented, generation, bytes: body.length + checkBody.length, items: bundle.items.length };
