@@ -2,10 +2,8 @@
 // server-side prepared statements (execute), text read as the server writes it.
 import mysql from 'mysql2/promise';
 import { DialedSocket } from '../net/dialed-socket.js';
-import { cellOf, grouped, READ_PAGE, type Cell, type SqlTarget, type TableName, type TargetOptions } from './target.js';
+import { cellOf, changeStatements, READ_PAGE, type Cell, type SqlTarget, type TableName, type TargetOptions } from './target.js';
 
-/** A prepared statement takes at most 65,535 parameters. */
-const MAX_PARAMETERS = 60_000;
 
 export async function openMysql(url: string, options: TargetOptions): Promise<SqlTarget> {
   const u = new URL(url.replace(/^mariadb:/i, 'mysql:'));
@@ -65,16 +63,9 @@ export async function openMysql(url: string, options: TargetOptions): Promise<Sq
       }
     },
     async write(table, columns, changes) {
-      const anchor = q(columns[0]!);
-      const list = columns.map(q).join(', ');
-      const row = `(${columns.map(() => '?').join(', ')})`;
       await conn.beginTransaction();
       try {
-        for (const c of grouped(changes, Math.min(1000, Math.floor(MAX_PARAMETERS / columns.length)))) {
-          if (c.op === 'inserts') await query(`INSERT INTO ${qualified(table)} (${list}) VALUES ${c.rows.map(() => row).join(', ')}`, c.rows.flat());
-          else if (c.op === 'update') await query(`UPDATE ${qualified(table)} SET ${c.set.map(([column]) => `${q(column)} = ?`).join(', ')} WHERE ${anchor} = ?`, [...c.set.map(([, v]) => v), c.anchor]);
-          else if (c.op === 'delete') await query(`DELETE FROM ${qualified(table)} WHERE ${anchor} = ?`, [c.anchor]);
-        }
+        for (const [sql, values] of changeStatements(qualified(table), columns, changes, { quote: q, param: () => '?' })) await query(sql, values);
         await conn.commit();
       } catch (e) {
         await conn.rollback().catch(() => undefined); // a lost connection rolls back by itself

@@ -2,11 +2,9 @@
 // every value read as the text PostgreSQL writes it.
 import pg from 'pg';
 import { DialedSocket } from '../net/dialed-socket.js';
-import { cellOf, grouped, READ_PAGE, type SqlTarget, type TableName, type TargetOptions } from './target.js';
+import { cellOf, changeStatements, READ_PAGE, type SqlTarget, type TableName, type TargetOptions } from './target.js';
 
 const AS_TEXT = { getTypeParser: () => (v: string) => v };
-/** PostgreSQL takes at most 65,535 parameters a statement. */
-const MAX_PARAMETERS = 60_000;
 
 export async function openPostgres(url: string, options: TargetOptions): Promise<SqlTarget> {
   const client = new pg.Client({ connectionString: url, stream: () => new DialedSocket(options.dial), connectionTimeoutMillis: 10_000, types: AS_TEXT });
@@ -16,7 +14,6 @@ export async function openPostgres(url: string, options: TargetOptions): Promise
   const q = pg.escapeIdentifier;
   const qualified = (t: TableName) => (t.schema ? `${q(t.schema)}.${q(t.name)}` : q(t.name));
   const query = async (text: string, values: unknown[] = []) => (await client.query({ text, values, rowMode: 'array' })).rows as unknown[][];
-  const params = (from: number, n: number) => Array.from({ length: n }, (_, i) => `$${from + i}`).join(', ');
 
   return {
     async shape(table) {
@@ -65,21 +62,9 @@ export async function openPostgres(url: string, options: TargetOptions): Promise
       }
     },
     async write(table, columns, changes) {
-      const anchor = q(columns[0]!);
-      const list = columns.map(q).join(', ');
       await client.query('BEGIN');
       try {
-        for (const c of grouped(changes, Math.min(1000, Math.floor(MAX_PARAMETERS / columns.length)))) {
-          if (c.op === 'inserts') {
-            const values = c.rows.map((_, i) => `(${params(i * columns.length + 1, columns.length)})`).join(', ');
-            await client.query(`INSERT INTO ${qualified(table)} (${list}) VALUES ${values}`, c.rows.flat());
-          } else if (c.op === 'update') {
-            const set = c.set.map(([column], i) => `${q(column)} = $${i + 1}`).join(', ');
-            await client.query(`UPDATE ${qualified(table)} SET ${set} WHERE ${anchor} = $${c.set.length + 1}`, [...c.set.map(([, v]) => v), c.anchor]);
-          } else if (c.op === 'delete') {
-            await client.query(`DELETE FROM ${qualified(table)} WHERE ${anchor} = $1`, [c.anchor]);
-          }
-        }
+        for (const [text, values] of changeStatements(qualified(table), columns, changes, { quote: q, param: (n) => `$${n}` })) await client.query(text, values);
         await client.query('COMMIT');
       } catch (e) {
         await client.query('ROLLBACK').catch(() => undefined); // a lost connection rolls back by itself

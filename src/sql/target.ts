@@ -82,14 +82,42 @@ export async function openTarget(driver: SqlDriver, url: string, options: Target
   return (await import('./sqlite-target.js')).openSqlite(url);
 }
 
-/** Consecutive inserts, grouped: one multi-row INSERT each, in order with the other changes. */
-export function grouped(changes: RowChange[], rowsPerInsert: number): (RowChange | { op: 'inserts'; rows: Cell[][] })[] {
-  const out: (RowChange | { op: 'inserts'; rows: Cell[][] })[] = [];
+/** A statement takes at most 65,535 parameters, in PostgreSQL and MySQL alike. */
+const MAX_PARAMETERS = 60_000;
+
+/** How a driver writes SQL: its identifier quoting, and the placeholder of the nth value (from 1) of a statement. */
+export interface Dialect {
+  quote(identifier: string): string;
+  param(n: number): string;
+}
+
+/**
+ * The statements of a batch of changes, in order: consecutive inserts as multi-row INSERTs, an
+ * UPDATE of the changed columns, a DELETE; identifiers quoted, every value a parameter.
+ */
+export function changeStatements(table: string, columns: string[], changes: RowChange[], d: Dialect): [sql: string, values: Cell[]][] {
+  const anchor = d.quote(columns[0]!);
+  const list = columns.map(d.quote).join(', ');
+  const rowsPerInsert = Math.min(1000, Math.floor(MAX_PARAMETERS / columns.length));
+  const placeholders = (from: number, n: number) => Array.from({ length: n }, (_, i) => d.param(from + i)).join(', ');
+  const out: [string, Cell[]][] = [];
+  let rows: Cell[][] = [];
+  const flush = () => {
+    if (!rows.length) return;
+    out.push([`INSERT INTO ${table} (${list}) VALUES ${rows.map((_, i) => `(${placeholders(i * columns.length + 1, columns.length)})`).join(', ')}`, rows.flat()]);
+    rows = [];
+  };
   for (const c of changes) {
-    const last = out[out.length - 1];
-    if (c.op === 'insert' && last?.op === 'inserts' && last.rows.length < rowsPerInsert) last.rows.push(c.values);
-    else out.push(c.op === 'insert' ? { op: 'inserts', rows: [c.values] } : c);
+    if (c.op === 'insert') {
+      rows.push(c.values);
+      if (rows.length === rowsPerInsert) flush();
+      continue;
+    }
+    flush();
+    if (c.op === 'update') out.push([`UPDATE ${table} SET ${c.set.map(([column], i) => `${d.quote(column)} = ${d.param(i + 1)}`).join(', ')} WHERE ${anchor} = ${d.param(c.set.length + 1)}`, [...c.set.map(([, v]) => v), c.anchor]]);
+    else out.push([`DELETE FROM ${table} WHERE ${anchor} = ${d.param(1)}`, [c.anchor]]);
   }
+  flush();
   return out;
 }
 
