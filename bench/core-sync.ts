@@ -12,13 +12,14 @@
 // The sending core resolves the peer's fully qualified name through a hosts file of its own (a
 // mount namespace, as the tests do): this needs root (unshare --mount).
 import { spawn, spawnSync } from 'node:child_process';
+import { PEAK_RSS_PRELOAD, timed, type Run } from './timed.js';
 import { createHash, X509Certificate } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpsServer, request as httpsRequest } from 'node:https';
 import { connect, createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import { buildBundle, contentHash } from '../src/providers/core-sync-target/bundle.js';
 import type { ProviderContext } from '../src/engine/provider.js';
 import { openStore, parseStoreSpec } from '../src/store/open.js';
@@ -40,7 +41,6 @@ const PER_FILE = 100;
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(HERE, '../..');
 const BIN = join(ROOT, 'bin/mdmops.js');
-const PRELOAD = pathToFileURL(join(HERE, 'peak-rss.js')).href;
 
 const doc = (kind: string, name: string, spec: string) => `apiVersion: mdmops.io/v1alpha1\nkind: ${kind}\nmetadata:\n  name: ${name}\n  labels: { team: t${name.length % 7} }\nspec:\n${spec.replace(/^/gm, '  ')}\n`;
 
@@ -59,31 +59,9 @@ function tenantDocs(): string[] {
   return out;
 }
 
-interface Run {
-  ms: number;
-  peakRssMiB: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** A command in DIR, a process of its own: its wall time from spawn to exit. */
-async function timed(dir: string, argv: string[], env: NodeJS.ProcessEnv = {}, rssFile?: string): Promise<Run> {
-  if (rssFile) rmSync(rssFile, { force: true });
-  const start = process.hrtime.bigint();
-  const child = spawn(argv[0]!, argv.slice(1), { cwd: dir, env: { ...process.env, NO_COLOR: '1', ...env, ...(rssFile ? { BENCH_PEAK_RSS_FILE: rssFile } : {}) }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
-  const ms = Number(process.hrtime.bigint() - start) / 1e6;
-  if (code !== 0) throw new Error(`${argv.slice(-3).join(' ')} exited with ${code}:\n${stdout}${stderr}`);
-  return { ms, peakRssMiB: rssFile && existsSync(rssFile) ? Number(readFileSync(rssFile, 'utf8')) : 0, stdout, stderr };
-}
-
 const profile = (name: string) => (process.env.BENCH_PROFILE ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_PROFILE, '--cpu-prof-name', `${name}-${Date.now()}.cpuprofile`] : []);
 /** mdmops, as `node bin/mdmops.js`. */
-const mdmops = (name: string, ...args: string[]) => [process.execPath, ...profile(name), '--import', PRELOAD, BIN, ...args];
+const mdmops = (name: string, ...args: string[]) => [process.execPath, ...profile(name), '--import', PEAK_RSS_PRELOAD, BIN, ...args];
 
 const benchStart = Date.now();
 const dir = mkdtempSync(join(tmpdir(), 'mdmops-bench-core-sync-'));

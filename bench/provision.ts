@@ -7,11 +7,11 @@
 // Per driver: the floor, the first run (every row inserted) and its ratio to the floor (goal 1.5x), the
 // second, unchanged run (it must write no row; goal: under a third of the first run's time), and the
 // peak RSS of each run's process (goal: under 400 MB).
-import { spawn } from 'node:child_process';
+import { PEAK_RSS_PRELOAD, timed, type Run } from './timed.js';
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import mysql from 'mysql2/promise';
 import pg from 'pg';
@@ -33,7 +33,6 @@ const CHUNK = 1000;
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(HERE, '../..');
 const BIN = join(ROOT, 'bin/mdmops.js');
-const PRELOAD = pathToFileURL(join(HERE, 'peak-rss.js')).href;
 const EXPORT = readFileSync(join(ROOT, 'examples/tenant/sql/hr-gsql-export.xml'), 'utf8');
 
 /** The table the export names, and the mapping: the anchor (the user's id in Entra ID), then 5 text columns. */
@@ -148,28 +147,10 @@ function sqliteDb(path: string): AppDb {
 
 const doc = (kind: string, name: string, spec: string) => `apiVersion: mdmops.io/v1alpha1\nkind: ${kind}\nmetadata:\n  name: ${name}\nspec:\n${spec.replace(/^/gm, '  ')}\n---\n`;
 
-interface Run {
-  ms: number;
-  peakRssMiB: number;
-  stdout: string;
-  stderr: string;
-}
-
 /** mdmops ARGS in DIR, in a process of its own: its wall time, from spawn to exit, and its peak RSS. */
-async function mdmops(dir: string, env: NodeJS.ProcessEnv, ...args: string[]): Promise<Run> {
-  const rssFile = join(dir, 'peak-rss');
-  rmSync(rssFile, { force: true });
+function mdmops(dir: string, env: NodeJS.ProcessEnv, ...args: string[]): Promise<Run> {
   const profile = process.env.BENCH_PROFILE ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_PROFILE] : [];
-  const start = process.hrtime.bigint();
-  const child = spawn(process.execPath, [...profile, '--import', PRELOAD, BIN, ...args], { cwd: dir, env: { ...process.env, NO_COLOR: '1', ...env, BENCH_PEAK_RSS_FILE: rssFile }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
-  const ms = Number(process.hrtime.bigint() - start) / 1e6;
-  if (code !== 0) throw new Error(`mdmops ${args.join(' ')} exited with ${code}:\n${stdout}${stderr}`);
-  return { ms, peakRssMiB: Number(readFileSync(rssFile, 'utf8')), stdout, stderr };
+  return timed(dir, [process.execPath, ...profile, '--import', PEAK_RSS_PRELOAD, BIN, ...args], env, join(dir, 'peak-rss'));
 }
 
 const s = (ms: number) => (ms / 1000).toFixed(2);
@@ -202,7 +183,7 @@ try {
   writeFileSync(join(dir, 'config', 'hr.xml'), EXPORT);
   writeFileSync(
     join(dir, 'config', 'tenant.yaml'),
-    doc('EntraIdSource', 'contoso', `displayName: Contoso\ntenantId: ${entra.tenantId}\nclientId: ${entra.clientId}\nclientSecretRef: { name: entra, key: secret }\nauthorityHost: ${entra.url}\ngraphEndpoint: ${entra.url}\ncustomAttributes: [{ name: department }]`) +
+    doc('EntraIdSource', 'contoso', `${entra.sourceSpec()}\nclientSecretRef: { name: entra, key: secret }\ncustomAttributes: [{ name: department }]`) +
       dbs
         .map((db) =>
           doc(

@@ -113,6 +113,13 @@ describe('client-certificate security', () => {
     await receiver.start(['--core-sync-client-ca', ca.cert]);
   });
   const withClientCertificate = '\nclientCertificate:\n  certificateSecretRef: { name: core-d-client, key: tls.crt }\n  privateKeySecretRef: { name: core-d-client, key: tls.key }';
+  /** Said on the sender; nothing received, and no push reached the endpoint's handler. */
+  const refusedInTheHandshake = () => {
+    expect(notices(send)).toContain('CoreSyncAuthFailed');
+    expect(receiver.held()).toEqual([]);
+    expect(receiver.received()).toEqual([]);
+    expect(receiver.serving.output()).not.toContain('core sync: ');
+  };
   /** The client certificate in the sending core's secrets folder, as a user copies it there. */
   const copyClientCertificate = (c: CertFiles) => {
     source.write('.mdmops/secrets/core-d-client/tls.crt', readFileSync(c.cert, 'utf8'));
@@ -126,11 +133,7 @@ describe('client-certificate security', () => {
     const synced = send(['sync', 'CoreSyncTarget/core-d']);
     expect(synced.code).toBe(1);
     expect(synced.stderr).toContain(`${FQDN}:${receiver.port} refused the connection: it requires a client certificate (TLS alert "certificate required"), and this target has no spec.clientCertificate; nothing was sent`);
-    expect(notices(send)).toContain('CoreSyncAuthFailed');
-    expect(receiver.held()).toEqual([]);
-    expect(receiver.received()).toEqual([]);
-    // Refused in the handshake: no push reached the endpoint's handler.
-    expect(receiver.serving.output()).not.toContain('core sync: ');
+    refusedInTheHandshake();
   });
 
   it('refuses a client certificate of another CA', () => {
@@ -141,10 +144,7 @@ describe('client-certificate security', () => {
     expect(synced.code).toBe(1);
     expect(synced.stderr).toContain(`${FQDN}:${receiver.port} refused the client certificate (CN=${CORE}, issued by CN=Another CA, valid to `);
     expect(synced.stderr).toContain('it takes only certificates of the CA it trusts for core sync (--core-sync-client-ca there); nothing was sent');
-    expect(notices(send)).toContain('CoreSyncAuthFailed');
-    expect(receiver.held()).toEqual([]);
-    expect(receiver.received()).toEqual([]);
-    expect(receiver.serving.output()).not.toContain('core sync: ');
+    refusedInTheHandshake();
   });
 
   it('accepts a client certificate of the trusted CA, read from the secrets folder or the environment', () => {

@@ -35,11 +35,7 @@ describe('EntraIdSource sync', () => {
     doc(
       'EntraIdSource',
       name,
-      `displayName: Contoso
-tenantId: ${entra.tenantId}
-clientId: ${entra.clientId}
-authorityHost: ${entra.url}
-graphEndpoint: ${entra.url}
+      `${entra.sourceSpec()}
 ${extra}`,
     );
   const notifications = () => ws.run(['notifications']).stdout;

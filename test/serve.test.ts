@@ -20,7 +20,7 @@ describe('mdmops serve', () => {
   it('serves the store applied to it, and syncs its identity sources on their syncInterval', async () => {
     ws.write(
       'config/entra.yaml',
-      doc('EntraIdSource', 'contoso', `displayName: Contoso\ntenantId: ${entra.tenantId}\nclientId: ${entra.clientId}\nauthorityHost: ${entra.url}\ngraphEndpoint: ${entra.url}\nclientSecretRef: { name: entra, key: secret }\nsyncInterval: 1m`) +
+      doc('EntraIdSource', 'contoso', `${entra.sourceSpec()}\nclientSecretRef: { name: entra, key: secret }\nsyncInterval: 1m`) +
         doc('Space', 'emea', 'displayName: EMEA\npriority: 1\nmembers: { groups: [emea] }\nadmins: { groups: [emea-admins] }'),
     );
     const applied = await mdmopsAsync(['apply', '-f', 'config', '--auto-approve'], { cwd: ws.dir, env: env() });

@@ -5,13 +5,12 @@
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import mysql from 'mysql2/promise';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStore, parseStoreSpec } from '../src/store/open.js';
 import { startEntra, type EntraEmulator } from './servers/entra.js';
 import { startMariadb, type MariadbServer } from './servers/mariadb.js';
 import { startPostgres, type PostgresServer } from './servers/postgres.js';
+import { mysqlDb, pgDb, type AppDb } from './support/app-db.js';
 import { BIN_PATH, mdmopsAsync, NODE, ROOT, type Run } from './support/cli.js';
 import { doc, workspace, type Workspace } from './support/workspace.js';
 
@@ -19,31 +18,11 @@ const EXPORT = readFileSync(join(ROOT, 'examples/tenant/sql/hr-gsql-export.xml')
 /** Users of the long runs, written 10 to a transaction: long enough to be caught mid-run. */
 const MANY = 3000;
 
-/** The application's database, as the test sees it: its own connection, its own SQL. */
-interface AppDb {
-  exec(sql: string): Promise<void>;
-  rows(sql: string): Promise<Record<string, unknown>[]>;
-  close(): Promise<void>;
-}
-
-async function pgDb(url: string): Promise<AppDb> {
-  const c = new pg.Client({ connectionString: url });
-  c.on('error', () => undefined);
-  await c.connect();
-  return { exec: async (sql) => void (await c.query(sql)), rows: async (sql) => (await c.query(sql)).rows, close: () => c.end() };
-}
-
-async function mysqlDb(url: string): Promise<AppDb> {
-  const c = await mysql.createConnection({ uri: url, multipleStatements: true });
-  c.on('error', () => undefined); // the server is killed under it in one test
-  return { exec: async (sql) => void (await c.query(sql)), rows: async (sql) => (await c.query(sql))[0] as Record<string, unknown>[], close: async () => c.destroy() };
-}
-
 /** The anchors of a table's rows, sorted here (MariaDB's collation sorts without case). */
 const anchorsOf = async (db: AppDb, table: string) => (await db.rows(`SELECT employee_id FROM ${table}`)).map((r) => String(r.employee_id)).sort();
 const countOf = async (db: AppDb, table: string) => Number((await db.rows(`SELECT COUNT(*) AS n FROM ${table}`))[0]!.n);
 
-/** Polls a real condition until it holds: what `probe` returns then. */
+/** Polls a real condition until it holds, often (a run is caught mid-way); a failed check ends it at once. */
 async function until<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 30_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -68,11 +47,7 @@ const source = (entra: EntraEmulator, name = 'contoso') =>
   doc(
     'EntraIdSource',
     name,
-    `displayName: Contoso
-tenantId: ${entra.tenantId}
-clientId: ${entra.clientId}
-authorityHost: ${entra.url}
-graphEndpoint: ${entra.url}
+    `${entra.sourceSpec()}
 clientSecretRef: { name: entra-${name}, key: secret }
 deletionThreshold: { users: 5000, percent: 100 }`,
   );

@@ -1,15 +1,13 @@
 // SqlProvisioning through the CLI, into a real PostgreSQL, a real MariaDB and a SQLite file: the
 // users of an EntraIdSource (the Graph emulator) written as rows, kept in step, deprovisioned, and
 // the table's own rows left alone; the table checked before anything is written; bad rows isolated.
-import Database from 'better-sqlite3';
-import mysql from 'mysql2/promise';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEntra, type EntraEmulator } from './servers/entra.js';
 import { startMariadb, type MariadbServer } from './servers/mariadb.js';
 import { startPostgres, type PostgresServer } from './servers/postgres.js';
+import { mysqlDb, pgDb, sqliteDb, type AppDb } from './support/app-db.js';
 import { ROOT } from './support/cli.js';
 import { eventually } from './support/controller.js';
 import { startMdmops } from './support/run.js';
@@ -17,29 +15,6 @@ import { doc, workspace, type Workspace } from './support/workspace.js';
 
 const USERS = 30;
 const EXPORT = readFileSync(join(ROOT, 'examples/tenant/sql/hr-gsql-export.xml'), 'utf8');
-
-/** The application's database, as the test sees it: its own connection, its own SQL. */
-interface AppDb {
-  exec(sql: string): Promise<void>;
-  rows(sql: string): Promise<Record<string, unknown>[]>;
-  close(): Promise<void>;
-}
-
-async function pgDb(url: string): Promise<AppDb> {
-  const c = new pg.Client({ connectionString: url });
-  await c.connect();
-  return { exec: async (sql) => void (await c.query(sql)), rows: async (sql) => (await c.query(sql)).rows, close: () => c.end() };
-}
-
-async function mysqlDb(url: string): Promise<AppDb> {
-  const c = await mysql.createConnection({ uri: url, multipleStatements: true });
-  return { exec: async (sql) => void (await c.query(sql)), rows: async (sql) => (await c.query(sql))[0] as Record<string, unknown>[], close: () => c.end() };
-}
-
-function sqliteDb(path: string): AppDb {
-  const db = new Database(path);
-  return { exec: async (sql) => void db.exec(sql), rows: async (sql) => db.prepare(sql).all() as Record<string, unknown>[], close: async () => void db.close() };
-}
 
 const TABLE = `CREATE TABLE users (
   employee_id VARCHAR(64) PRIMARY KEY, upn VARCHAR(200), email VARCHAR(200),
@@ -68,11 +43,7 @@ const source = (entra: EntraEmulator) =>
   doc(
     'EntraIdSource',
     'contoso',
-    `displayName: Contoso
-tenantId: ${entra.tenantId}
-clientId: ${entra.clientId}
-authorityHost: ${entra.url}
-graphEndpoint: ${entra.url}
+    `${entra.sourceSpec()}
 clientSecretRef: { name: entra, key: secret }
 customAttributes: [{ name: department }]`,
   );

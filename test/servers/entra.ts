@@ -70,6 +70,8 @@ export interface EntraEmulator {
   extensionProperty(name: string): string;
   /** msal-node's authorityMetadata option: the OpenID configuration as a JSON string. */
   authorityMetadata(): string;
+  /** The spec lines of an EntraIdSource that reads this emulator (its secret ref left to the caller). */
+  sourceSpec(): string;
   /** The generated user at a position, as the emulator holds it until changed. */
   generatedUser(position: number): Record<string, unknown>;
   generatedUserId(position: number): string;
@@ -238,6 +240,7 @@ export async function startEntra(options: EntraOptions = {}): Promise<EntraEmula
       extensionAppId: ctx.extensionAppId,
       extensionProperty: (name) => directoryExtension(ctx.extensionAppId, name),
       authorityMetadata: () => JSON.stringify(openidConfiguration(url, config.app.tenantId)),
+      sourceSpec: () => `displayName: Contoso\ntenantId: ${config.app.tenantId}\nclientId: ${config.app.clientId}\nauthorityHost: ${url}\ngraphEndpoint: ${url}`,
       generatedUser: (position) => generatedUser(ctx, position),
       generatedUserId: (position) => generatedUserId(ctx.idPrefix, position),
       addUsers: async (users) => (await call('POST', 'users', { users })).ids,

@@ -1,14 +1,14 @@
 // A real, private MariaDB server on loopback for tests: a fresh data dir in a temp dir, gone after stop().
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chownSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chownSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import mysql from 'mysql2/promise';
 import { freePort } from './ports.js';
 import type { NetNs } from './netns.js';
-import { spawnServer, stopServer, type ServerProcess } from './process.js';
+import { asSystemUser, spawnServer, stopServer, systemUser, type ServerProcess } from './process.js';
 
 export interface MariadbServer {
   /** mysql://root:PASSWORD@127.0.0.1:PORT/app */
@@ -35,25 +35,12 @@ function serverBinary(): string {
   return existsSync('/usr/sbin/mariadbd') ? '/usr/sbin/mariadbd' : 'mariadbd';
 }
 
-/** uid and gid of the mysql system user, from /etc/passwd. */
-function mysqlIds(): { uid: number; gid: number } {
-  const line = readFileSync('/etc/passwd', 'utf8').split('\n').find((l) => l.startsWith('mysql:'));
-  if (!line) throw new Error('no mysql system user: run scripts/ensure-deps.sh --for-tests');
-  const [, , uid, gid] = line.split(':');
-  return { uid: Number(uid), gid: Number(gid) };
-}
-
-/** mariadbd refuses to run as root (without --user); setpriv execs in place, so our child is the server itself and gets our signals. */
-function asMysql(command: string, args: string[]): [string, string[]] {
-  return ['setpriv', ['--reuid=mysql', '--regid=mysql', '--init-groups', command, ...args]];
-}
-
 /**
  * In `netns` (a customer network), it listens on that namespace's loopback, out of reach but through
  * a connector's agent; the test still reaches it over its Unix socket (sockets cross namespaces).
  */
 export async function startMariadb(options: { netns?: NetNs } = {}): Promise<MariadbServer> {
-  const { uid, gid } = mysqlIds();
+  const { uid, gid } = systemUser('mysql');
   const dir = mkdtempSync(join(tmpdir(), 'mdmops-mariadb-'));
   chownSync(dir, uid, gid);
   const socket = join(dir, 'sock');
@@ -64,7 +51,7 @@ export async function startMariadb(options: { netns?: NetNs } = {}): Promise<Mar
   try {
     // No config files (--no-defaults): nothing of the machine's own MariaDB, if it has one, leaks in.
     // cwd: the mysql user cannot enter a root-owned working directory.
-    await promisify(execFile)(...asMysql('mariadb-install-db', ['--no-defaults', `--datadir=${dir}`, '--auth-root-authentication-method=normal', '--skip-test-db', innodbLog]), { cwd: dir });
+    await promisify(execFile)(...asSystemUser('mysql', 'mariadb-install-db', ['--no-defaults', `--datadir=${dir}`, '--auth-root-authentication-method=normal', '--skip-test-db', innodbLog]), { cwd: dir });
   } catch (e) {
     rmSync(dir, { recursive: true, force: true });
     const err = e as NodeJS.ErrnoException & { stderr?: string };
@@ -72,7 +59,7 @@ export async function startMariadb(options: { netns?: NetNs } = {}): Promise<Mar
   }
 
   const port = await freePort();
-  const [mysqlCommand, mysqlArgs] = asMysql(serverBinary(), [
+  const [mysqlCommand, mysqlArgs] = asSystemUser('mysql', serverBinary(), [
     '--no-defaults', `--datadir=${dir}`, `--socket=${socket}`, `--port=${port}`, `--pid-file=${join(dir, 'mariadbd.pid')}`,
     '--bind-address=127.0.0.1', '--skip-name-resolve',
     // What Debian's packaged config sets; the compiled-in default is latin1.

@@ -1,12 +1,12 @@
 // A real, private PostgreSQL server on loopback for tests: a fresh cluster in a temp dir, gone after stop().
 import { execFile } from 'node:child_process';
-import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { freePort } from './ports.js';
-import { spawnServer } from './process.js';
+import { asSystemUser, spawnServer, systemUser } from './process.js';
 
 export interface PostgresServer {
   url: string;
@@ -25,28 +25,15 @@ function binDir(): string {
   return join(ROOT, versions[0], 'bin');
 }
 
-/** uid and gid of the postgres system user, from /etc/passwd. */
-function postgresIds(): { uid: number; gid: number } {
-  const line = readFileSync('/etc/passwd', 'utf8').split('\n').find((l) => l.startsWith('postgres:'));
-  if (!line) throw new Error('no postgres system user: run scripts/ensure-deps.sh');
-  const [, , uid, gid] = line.split(':');
-  return { uid: Number(uid), gid: Number(gid) };
-}
-
-/** initdb and postgres refuse to run as root; setpriv execs in place, so our child is postgres itself and gets our signals. */
-function asPostgres(command: string, args: string[]): [string, string[]] {
-  return ['setpriv', ['--reuid=postgres', '--regid=postgres', '--init-groups', command, ...args]];
-}
-
 export async function startPostgres(): Promise<PostgresServer> {
   const bin = binDir();
-  const { uid, gid } = postgresIds();
+  const { uid, gid } = systemUser('postgres');
   const dir = mkdtempSync(join(tmpdir(), 'mdmops-pg-'));
   chownSync(dir, uid, gid);
 
   try {
     // cwd: the postgres user cannot enter a root-owned working directory.
-    await promisify(execFile)(...asPostgres(join(bin, 'initdb'), ['-D', dir, '-A', 'trust', '-U', USER, '-E', 'UTF8', '--locale=C', '--no-sync']), { cwd: dir });
+    await promisify(execFile)(...asSystemUser('postgres', join(bin, 'initdb'), ['-D', dir, '-A', 'trust', '-U', USER, '-E', 'UTF8', '--locale=C', '--no-sync']), { cwd: dir });
   } catch (e) {
     rmSync(dir, { recursive: true, force: true });
     const err = e as { stderr?: string; message: string };
@@ -54,7 +41,7 @@ export async function startPostgres(): Promise<PostgresServer> {
   }
 
   const port = await freePort();
-  const [command, args] = asPostgres(join(bin, 'postgres'), [
+  const [command, args] = asSystemUser('postgres', join(bin, 'postgres'), [
     '-D', dir, '-k', dir, '-p', String(port),
     '-c', 'listen_addresses=127.0.0.1',
     // Durability buys nothing for a throwaway cluster.

@@ -48,3 +48,16 @@ export async function stopServer(server: ServerProcess, graceMs: number): Promis
   await server.exited;
   clearTimeout(timer);
 }
+
+/** uid and gid of a system user, from /etc/passwd (a database server's, which refuses to run as root). */
+export function systemUser(name: string): { uid: number; gid: number } {
+  const line = readFileSync('/etc/passwd', 'utf8').split('\n').find((l) => l.startsWith(`${name}:`));
+  if (!line) throw new Error(`no ${name} system user: run scripts/ensure-deps.sh --for-tests`);
+  const [, , uid, gid] = line.split(':');
+  return { uid: Number(uid), gid: Number(gid) };
+}
+
+/** The command run as a system user: setpriv execs in place, so our child is the server itself and gets our signals. */
+export function asSystemUser(name: string, command: string, args: string[]): [string, string[]] {
+  return ['setpriv', [`--reuid=${name}`, `--regid=${name}`, '--init-groups', command, ...args]];
+}

@@ -5,10 +5,10 @@
 import { SqlProvisioning } from '../../api/index.js';
 import type { ProviderContext, Notice, Outcome, SyncOptions, SyncReport } from '../../engine/provider.js';
 import type { SecretResolver } from '../../config/secrets.js';
-import type { StoredRecord } from '../../store/types.js';
+import type { ResourceId, StoredRecord } from '../../store/types.js';
 import { nextSyncAt } from '../source-sync.js';
 import { dependencyReady, recordProvider, syncWrites, type SpecOf, type WithSpec } from '../record.js';
-import { runProvisioning, type LastRun, type RunResult } from './run.js';
+import { runProvisioning, type LastRun, type RunOptions, type RunResult } from './run.js';
 
 type Spec = SpecOf<typeof SqlProvisioning>;
 
@@ -58,7 +58,7 @@ interface Inputs {
   url?: string;
 }
 
-async function run(ctx: ProviderContext, id: StoredRecord | { tenant: string; kind: string; name: string }, spec: Spec, inputs: Inputs, options: Parameters<typeof runProvisioning>[2]): Promise<RunResult | undefined> {
+async function run(ctx: ProviderContext, id: ResourceId, spec: Spec, inputs: Inputs, options: RunOptions): Promise<RunResult | undefined> {
   if (!inputs.exportXml || !inputs.url) return undefined; // a missing secret is reported by the engine
   return runProvisioning(ctx, { id: { tenant: id.tenant, kind: id.kind, name: id.name }, spec, exportXml: inputs.exportXml, url: inputs.url }, options);
 }
