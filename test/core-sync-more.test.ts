@@ -93,7 +93,7 @@ function receivingCore() {
     stop: (signal?: NodeJS.Signals) => serving?.stop(signal),
     /** What it holds: Kind/name of every resource of its store. */
     held: (): string[] => JSON.parse(spawnSync(NODE, [BIN_PATH, 'status', '-o', 'json'], { cwd: ws.dir, encoding: 'utf8', maxBuffer: 1 << 28 }).stdout).items.map((r: { kind: string; metadata: { name: string } }) => `${r.kind}/${r.metadata.name}`).sort(),
-    received: () => JSON.parse(ws.run(['core-sync', 'log', '--received', '-o', 'json']).stdout) as { result: string; generation: number }[],
+    received: () => JSON.parse(ws.run(['core-sync', 'log', '--received', '-o', 'json']).stdout) as { from: string; result: string; generation: number }[],
   };
   afterAll(() => core.stop());
   return core;
@@ -113,12 +113,18 @@ describe('client-certificate security', () => {
     await receiver.start(['--core-sync-client-ca', ca.cert]);
   });
   const withClientCertificate = '\nclientCertificate:\n  certificateSecretRef: { name: core-d-client, key: tls.crt }\n  privateKeySecretRef: { name: core-d-client, key: tls.key }';
-  /** Said on the sender; nothing received, and no push reached the endpoint's handler. */
-  const refusedInTheHandshake = () => {
+  /** Handshakes the receiver logged as failed. */
+  const failedHandshakes = () => receiver.serving.output().split('\n').filter((l) => l.includes('core sync: a TLS handshake failed'));
+  let logged = 0;
+  /** Said on the sender; nothing received, no push reached the endpoint's handler, and the receiver logged the refused handshake. */
+  const refusedInTheHandshake = async (reason: string) => {
     expect(notices(send)).toContain('CoreSyncAuthFailed');
     expect(receiver.held()).toEqual([]);
     expect(receiver.received()).toEqual([]);
-    expect(receiver.serving.output()).not.toContain('core sync: ');
+    expect(receiver.serving.output()).not.toContain('core sync: a push');
+    const lines = await eventually('the refused handshake in the receiver\'s log', () => failedHandshakes().length > logged && failedHandshakes());
+    logged = lines.length;
+    expect(lines.at(-1)).toContain(reason);
   };
   /** The client certificate in the sending core's secrets folder, as a user copies it there. */
   const copyClientCertificate = (c: CertFiles) => {
@@ -126,17 +132,17 @@ describe('client-certificate security', () => {
     source.write('.mdmops/secrets/core-d-client/tls.key', readFileSync(c.key, 'utf8'));
   };
 
-  it('refuses a sender without a client certificate, and the sender says why', () => {
+  it('refuses a sender without a client certificate, and the sender says why; the receiver logs it', async () => {
     source.write('config/tenant.yaml', configuration(receiver.port, fingerprint(receiver.cert), ['emea', 'americas']));
     const applied = send(['apply', '-f', 'config', '--auto-approve']);
     expect(applied.code, applied.stderr).toBe(0);
     const synced = send(['sync', 'CoreSyncTarget/core-d']);
     expect(synced.code).toBe(1);
     expect(synced.stderr).toContain(`${FQDN}:${receiver.port} refused the connection: it requires a client certificate (TLS alert "certificate required"), and this target has no spec.clientCertificate; nothing was sent`);
-    refusedInTheHandshake();
+    await refusedInTheHandshake('"from":"127.0.0.1","err":"peer did not return a certificate"');
   });
 
-  it('refuses a client certificate of another CA', () => {
+  it('refuses a client certificate of another CA', async () => {
     copyClientCertificate(clients.stranger);
     source.write('config/tenant.yaml', configuration(receiver.port, fingerprint(receiver.cert), ['emea', 'americas'], withClientCertificate));
     expect(send(['apply', '-f', 'config', '--auto-approve']).code).toBe(0);
@@ -144,7 +150,7 @@ describe('client-certificate security', () => {
     expect(synced.code).toBe(1);
     expect(synced.stderr).toContain(`${FQDN}:${receiver.port} refused the client certificate (CN=${CORE}, issued by CN=Another CA, valid to `);
     expect(synced.stderr).toContain('it takes only certificates of the CA it trusts for core sync (--core-sync-client-ca there); nothing was sent');
-    refusedInTheHandshake();
+    await refusedInTheHandshake('"err":"client certificate refused: UNABLE_TO_VERIFY_LEAF_SIGNATURE"');
   });
 
   it('accepts a client certificate of the trusted CA, read from the secrets folder or the environment', () => {
@@ -320,6 +326,52 @@ describe('an older generation', () => {
     expect(synced.code, synced.stderr).toBe(0);
     expect(synced.stdout).toContain('applied generation 4 (4 items)');
     expect(receiver.held()).toEqual(['Space/americas', 'Space/apac', 'Space/emea', 'Space/oceania']);
+  });
+
+  it('is taken once the target forgets what it applied from that core, as after a restore from a backup', () => {
+    stale.write('config/tenant.yaml', configuration(receiver.port, fingerprint(receiver.cert), ['emea', 'americas', 'apac', 'oceania', 'stale']));
+    expect(sendStale(['apply', '-f', 'config', '--auto-approve']).code).toBe(0);
+    const refused = sendStale(['sync', 'CoreSyncTarget/core-d']);
+    expect(refused.code).toBe(1);
+    const from = receiver.received()[0]!.from.replace(/ \(default\)$/, '');
+    expect(refused.stderr).toContain(`generation 2 is older than generation 4, applied already (a store restored from a backup? then run on this core: mdmops core-sync forget ${from} --from default)`);
+
+    const forgot = receiver.ws.run(['core-sync', 'forget', from]);
+    expect(forgot.code, forgot.stderr).toBe(0);
+    expect(forgot.stdout).toContain(`forgot generation 4 from core ${from} (tenant default)`);
+    const taken = sendStale(['sync', 'CoreSyncTarget/core-d']);
+    expect(taken.code, taken.stderr).toBe(0);
+    expect(taken.stdout).toContain('applied generation 2 (5 items)');
+    expect(receiver.held()).toEqual(['Space/americas', 'Space/apac', 'Space/emea', 'Space/oceania', 'Space/stale']);
+
+    const again = receiver.ws.run(['core-sync', 'forget', 'no-such-core']);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain('tenant default has applied nothing from core no-such-core (tenant default)');
+  });
+});
+
+describe('the core name', () => {
+  const receiver = receivingCore();
+  const source = workspace();
+  beforeAll(async () => {
+    await receiver.setUp('core-name-server');
+    await receiver.start();
+  });
+
+  it("is the host's fully qualified name by default, as hostname -f finds it", () => {
+    // A host named core-a whose /etc/hosts line gives its full name, as Debian writes it: a UTS and
+    // mount namespace of its own.
+    const named = join(dir, 'hosts-core-a');
+    writeFileSync(named, `127.0.0.1 localhost\n127.0.0.1 ${FQDN}\n127.0.1.1 core-a.branch.mdmops-test.example core-a\n`);
+    const run = (args: string[]) => {
+      const r = spawnSync('unshare', ['--uts', '--mount', 'sh', '-c', 'hostname core-a && mount --bind "$0" /etc/hosts && exec "$@"', named, NODE, BIN_PATH, ...args], { cwd: source.dir, encoding: 'utf8', timeout: 120_000, env: { ...process.env, ...SENDER_ENV } });
+      return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+    };
+    source.write('config/tenant.yaml', configuration(receiver.port, fingerprint(receiver.cert), ['emea']));
+    expect(run(['apply', '-f', 'config', '--auto-approve']).code).toBe(0);
+    const synced = run(['sync', 'CoreSyncTarget/core-d']);
+    expect(synced.code, synced.stderr).toBe(0);
+    expect(receiver.received()[0]).toMatchObject({ from: 'core-a.branch.mdmops-test.example (default)', result: 'applied' });
   });
 });
 

@@ -2,13 +2,12 @@
 // accounts, the pin to commit for a target, and the sync log of both sides.
 import { Option, type Command } from 'commander';
 import { readFileSync } from 'node:fs';
-import { hostname } from 'node:os';
 import { stringify } from 'yaml';
 import { show } from '../engine/context.js';
 import type { Logger } from '../observe/log.js';
 import { presentedLeaf } from '../net/pinned-https.js';
 import { accountKey, hashPassword } from '../server/core-sync-accounts.js';
-import { serveCoreSync } from '../server/core-sync.js';
+import { receivedKey, serveCoreSync } from '../server/core-sync.js';
 import { messageOf } from '../util/message-of.js';
 import { UserError } from './errors.js';
 import { parseListen } from './flags.js';
@@ -33,12 +32,12 @@ export function coreSyncOptions(cmd: Command): Command {
     .addOption(new Option('--core-sync-key <file>', 'the key of --core-sync-cert (PEM)'))
     .addOption(new Option('--core-sync-client-ca <file>', 'require a client certificate of this CA (PEM) besides the account'))
     .option('--tenant <name>', 'the tenant received configuration lands in, whose core-sync accounts may push', 'default')
-    .addOption(new Option('--core-name <name>', "this core's name, which peers record as the owner of what it sends (default: the host's name)"));
+    .addOption(new Option('--core-name <name>', "this core's name, which peers record as the owner of what it sends (default: the host's fully qualified name, as hostname -f finds it)"));
 }
 
 /** The core name, and the core-sync endpoint when --core-sync-listen says so. */
 export async function startCoreSync(opts: CoreSyncFlags, session: Session, log: Logger): Promise<{ close(): Promise<void> } | undefined> {
-  session.coreName = opts.coreName ?? hostname();
+  if (opts.coreName) session.coreName = opts.coreName; // otherwise the host's fully qualified name, found when a sync first needs it
   if (!opts.coreSyncListen) return undefined;
   const listen = parseListen(opts.coreSyncListen, '--core-sync-listen');
   if (!opts.coreSyncCert || !opts.coreSyncKey) throw new UserError('--core-sync-listen needs --core-sync-cert and --core-sync-key: peers pin that certificate');
@@ -94,6 +93,23 @@ export function registerCoreSync(program: Command) {
         if ((await session.store.getMeta(accountKey(opts.namespace, name))) === undefined) throw new UserError(`no account ${name} on tenant ${opts.namespace}`);
         await session.store.commit([{ op: 'deleteMeta', key: accountKey(opts.namespace, name) }]);
         process.stdout.write(`account ${name} removed from tenant ${opts.namespace}\n`);
+      } finally {
+        await session.close();
+      }
+    });
+
+  storeOptions(coreSync.command('forget').description("Forget the generation this core applied last from a peer core's tenant, so that it takes that core's next push even of an older generation (its store was restored from a backup). What it received stays, owned by that core."))
+    .argument('<core>', "the sending core's name (FROM in core-sync log --received)")
+    .option('--from <tenant>', "the sending core's tenant", 'default')
+    .option('-n, --namespace <tenant>', 'the tenant here its pushes land in', 'default')
+    .action(async (core: string, opts: StoreOptions & { from: string; namespace: string }) => {
+      const session = await openSession(opts);
+      try {
+        const key = receivedKey(opts.namespace, core, opts.from);
+        const held = await session.store.getMeta(key);
+        if (held === undefined) throw new UserError(`tenant ${opts.namespace} has applied nothing from core ${core} (tenant ${opts.from}): see mdmops core-sync log --received`);
+        await session.store.commit([{ op: 'deleteMeta', key }]);
+        process.stdout.write(`forgot generation ${(JSON.parse(held) as { generation: number }).generation} from core ${core} (tenant ${opts.from}): its next push is applied whatever its generation\n`);
       } finally {
         await session.close();
       }

@@ -72,6 +72,14 @@ export async function serveCoreSync(o: CoreSyncServerOptions): Promise<{ port: n
     );
   });
   server.requestTimeout = 120_000;
+  // A client certificate refused (missing, of another CA, expired) ends the connection before any
+  // request: this is the only trace of it here. In TLS 1.3 a certificate that fails verification
+  // surfaces as "socket hang up", its reason in the socket's authorizationError; OpenSSL's own
+  // errors carry a short reason beside their long message.
+  server.on('tlsClientError', (err: Error & { reason?: string }, socket) => {
+    const why = socket.authorizationError ? `client certificate refused: ${String(socket.authorizationError)}` : (err.reason ?? messageOf(err));
+    o.log.warn({ from: socket.remoteAddress, err: why }, 'core sync: a TLS handshake failed');
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(o.port, o.host, () => resolve());
@@ -149,7 +157,7 @@ async function receive(o: CoreSyncServerOptions, bundle: Bundle, account: string
   const source = sourceOf(bundle.core, bundle.tenant);
   const revision = `generation ${bundle.generation}`;
   const held = await received(o, bundle.core, bundle.tenant);
-  if (held && bundle.generation < held.generation) throw new Refusal(409, `generation ${bundle.generation} is older than generation ${held.generation}, applied already`);
+  if (held && bundle.generation < held.generation) throw new Refusal(409, `generation ${bundle.generation} is older than generation ${held.generation}, applied already (a store restored from a backup? then run on this core: mdmops core-sync forget ${bundle.core} --from ${bundle.tenant}${tenant === 'default' ? '' : ` -n ${tenant}`})`);
   if (held && held.sha256 === bundle.sha256) return { result: 'unchanged', generation: bundle.generation };
 
   // This core's own items of a name the bundle has are kept: left out, and said.

@@ -2,12 +2,12 @@
 // one whose pin was dropped; the pin is checked during the handshake, before a byte of the request
 // is written. A target that already holds the content gets a small check, not the bundle.
 import { X509Certificate } from 'node:crypto';
-import { hostname } from 'node:os';
 import type { CoreSyncTarget } from '../../api/index.js';
 import type { SecretResolver } from '../../config/secrets.js';
 import type { Notice, ProviderContext, SyncOptions, SyncReport } from '../../engine/provider.js';
 import { parseDuration } from '../../api/duration.js';
 import { ClientCertificateRefused, pinnedRequest, PinMismatch, presentedLeaf, type PresentedLeaf } from '../../net/pinned-https.js';
+import { fullyQualifiedHostName } from '../../net/host-name.js';
 import { normalFingerprint } from '../../net/tls-certificate.js';
 import type { StoredRecord, Write } from '../../store/types.js';
 import { messageOf } from '../../util/message-of.js';
@@ -140,7 +140,7 @@ async function send(ctx: ProviderContext, secrets: SecretResolver, record: Targe
     if (cert === undefined || key === undefined) return { result: 'Failed', message: 'the client certificate or its key is missing from its secret' };
     clientCertificate = { cert, key };
   }
-  const core = ctx.coreName ?? hostname();
+  const core = ctx.coreName ?? (await fullyQualifiedHostName());
   const headers = { authorization: `Basic ${Buffer.from(`${spec.credentials.username}:${password}`).toString('base64')}`, 'x-mdmops-core': core };
   const request = (path: string, body: Buffer, type: string) =>
     pinnedRequest({ host, port: spec.port, pinSha256: pin, method: 'POST', path, headers: { ...headers, 'content-type': type }, body, policy: ctx.outbound, clientCertificate });
