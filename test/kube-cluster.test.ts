@@ -127,6 +127,8 @@ describe('helm lint and template', () => {
     const pod = docs.find((d) => d.kind === 'Deployment')!.spec.template.spec;
     expect(pod.containers[0].args).toEqual(expect.arrayContaining(['--core-sync-listen=:9443', '--core-sync-cert=/etc/mdmops/core-sync/tls.crt', '--core-sync-key=/etc/mdmops/core-sync/tls.key', '--core-sync-client-ca=/etc/mdmops/core-sync/ca.crt', '--tenant=contoso']));
     expect(pod.containers[0].ports).toContainEqual({ name: 'core-sync', containerPort: 9443, protocol: 'TCP' });
+    // The core's name, which peers record as the owner of what it sent: the same for every replica and rollout.
+    expect(pod.containers[0].args.filter((a: string) => a.startsWith('--core-name='))).toEqual([`--core-name=${service.metadata.name.replace(/-core-sync$/, '')}.${SYSTEM_NS}.svc`]);
     expect(pod.volumes).toContainEqual({ name: 'core-sync-tls', secret: { secretName: 'core-tls' } });
   });
 
