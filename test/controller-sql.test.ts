@@ -1,0 +1,98 @@
+// SQL provisioning in the controller, as a cluster user runs it: an EntraIdSource and a
+// SqlProvisioning as custom resources, the database URL in a Secret, a real PostgreSQL. The rows
+// are written when the resource is reconciled, and the leader's scheduled runs (syncInterval) put
+// back a row the application changed, with the custom resource's status following each run.
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { KINDS } from '../src/api/index.js';
+import { ROOT } from './support/cli.js';
+import { pgDb, type AppDb } from './support/app-db.js';
+import { eventually, startController, type ControllerProcess } from './support/controller.js';
+import { startEntra, type EntraEmulator } from './servers/entra.js';
+import { freePort } from './servers/ports.js';
+import { startKube, type KubeCluster } from './servers/kube.js';
+import { startPostgres, type PostgresServer } from './servers/postgres.js';
+
+type Doc = Record<string, any>;
+
+const SYSTEM_NS = 'mdmops-system';
+const NS = 'hr-team';
+const USERS = 8;
+
+let kube: KubeCluster;
+let entra: EntraEmulator;
+let postgres: PostgresServer;
+let app: AppDb;
+let dir: string;
+let controller: ControllerProcess;
+
+const doc = (kind: string, name: string, spec: Doc) => ({ apiVersion: 'mdmops.io/v1alpha1', kind, metadata: { name, namespace: NS }, spec });
+const get = (kind: string, name: string): Doc => JSON.parse(kube.kubectl(['get', kind, name, '-n', NS, '-o', 'json']));
+const emails = async () => Object.fromEntries((await app.rows('SELECT employee_id, email FROM users')).map((r) => [r.employee_id as string, r.email as string]));
+
+beforeAll(async () => {
+  [kube, entra, postgres] = await Promise.all([startKube(), startEntra({ users: USERS }), startPostgres()]);
+  dir = mkdtempSync(join(tmpdir(), 'mdmops-controller-sql-'));
+  app = await pgDb(postgres.url);
+  await app.exec('CREATE TABLE users (employee_id text PRIMARY KEY, email text)');
+  kube.helm(['install', 'mdmops', join(ROOT, 'charts/mdmops'), '-n', SYSTEM_NS, '--create-namespace']);
+  for (const def of KINDS) kube.kubectl(['wait', '--for=condition=Established', '--timeout=60s', `crd/${def.plural}.mdmops.io`]);
+  kube.kubectl(['create', 'namespace', NS]);
+  kube.kubectl(['create', 'secret', 'generic', 'entra', '-n', NS, `--from-literal=client-secret=${entra.secret}`]);
+  kube.kubectl(['create', 'secret', 'generic', 'hr-db', '-n', NS, `--from-literal=url=${postgres.url}`]);
+  const resources = [
+    doc('EntraIdSource', 'entra', { displayName: 'Entra', tenantId: entra.tenantId, clientId: entra.clientId, authorityHost: entra.url, graphEndpoint: entra.url, clientSecretRef: { name: 'entra', key: 'client-secret' }, syncInterval: '24h' }),
+    doc('SqlProvisioning', 'hr', {
+      managementAgentExport: { data: readFileSync(join(ROOT, 'examples/tenant/sql/hr-gsql-export.xml'), 'utf8') },
+      connection: { driver: 'PostgreSQL', urlSecretRef: { name: 'hr-db', key: 'url' } },
+      table: 'users',
+      anchor: { attribute: 'EmployeeId', column: 'employee_id' },
+      attributeMapping: [{ attribute: 'Mail', column: 'email', from: 'userEmailAddress' }],
+      sourceRef: { kind: 'EntraIdSource', name: 'entra' },
+      syncInterval: '2s',
+    }),
+  ];
+  kube.kubectl(['apply', '-f', '-'], { input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items: resources }) });
+  const sa = await kube.mintServiceAccountKubeconfig(SYSTEM_NS, 'mdmops');
+  // The database listens on loopback, an internal address tenants may not reach unless allowed.
+  controller = startController(
+    ['--kubeconfig', sa, '--store', `sqlite:${join(dir, 'tenant.db')}`, '--sync-check', '1s', '--allow-internal-targets'],
+    await freePort(),
+    { MDMOPS_MASTER_KEY_FILE: join(dir, 'master.key'), NODE_EXTRA_CA_CERTS: entra.caFile },
+  );
+}, 60 * 60_000);
+
+afterAll(async () => {
+  await controller?.stop();
+  await app?.close();
+  await Promise.all([kube?.stop(), entra?.stop(), postgres?.stop()]);
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+it('writes a row for each synced user once the resources are reconciled, and says so in the status', async () => {
+  const hr = await eventually('SqlProvisioning/hr Ready with its rows', () => {
+    const o = get('sqlprovisionings', 'hr');
+    return o.status?.conditions?.find((c: Doc) => c.type === 'Ready')?.status === 'True' && o.status.rowCount === USERS && o;
+  }, 120_000);
+  expect(hr.status.lastRun).toMatchObject({ result: 'Done', failed: 0, conflicts: 0 });
+  const rows = await emails();
+  expect(Object.keys(rows)).toHaveLength(USERS);
+  for (let i = 0; i < USERS; i++) expect(rows[entra.generatedUserId(i)]).toBe(entra.generatedUser(i).mail);
+});
+
+it("puts back, on the leader's scheduled runs, a row the application changed; the status follows", async () => {
+  const id = entra.generatedUserId(3);
+  await app.exec(`UPDATE users SET email = 'changed-by-the-app@example.com' WHERE employee_id = '${id}'`);
+  await eventually('the row put back', async () => (await emails())[id] === entra.generatedUser(3).mail || undefined, 60_000);
+  await eventually("the scheduled run in the controller's log", () => /"msg":"synced SqlProvisioning\/[^"]*hr: \d+ rows \(0 inserted, 1 updated/.test(controller.log()) || undefined);
+  const status = await eventually('the custom resource showing the run', () => {
+    const s = get('sqlprovisionings', 'hr').status;
+    return s?.lastRun?.updated === 1 && s;
+  }, 60_000);
+  expect(status.rowCount).toBe(USERS);
+  // The database URL is a secret: in no status, Event or log line.
+  const everything = [JSON.stringify(get('sqlprovisionings', 'hr')), kube.kubectl(['get', 'events', '-n', NS, '-o', 'json']), controller.log()].join('\n');
+  expect(everything).not.toContain(postgres.url);
+});
