@@ -350,6 +350,35 @@ describe('an older generation', () => {
   });
 });
 
+describe('a bundle the target cannot take', () => {
+  const receiver = receivingCore();
+  const source = workspace();
+  const send = sender(source);
+  beforeAll(async () => {
+    await receiver.setUp('invalid-bundle-server');
+    await receiver.start();
+  });
+
+  it("is refused whole, and the sender is told why: here a reference to a connector of the sender's site", () => {
+    // Connectors are site-specific: never sent. The LDAP source needs one of the same name at the target.
+    const ldap = doc('LdapSource', 'corp', 'connectorRef: { name: paris-dc }\nurl: ldaps://dc.corp.example\nbindDn: cn=sync,dc=corp,dc=example\nbindPasswordSecretRef: { name: ldap, key: password }\nbaseDn: dc=corp,dc=example');
+    source.write('config/tenant.yaml', doc('Connector', 'paris-dc', 'hosting: OnPremises') + ldap + configuration(receiver.port, fingerprint(receiver.cert), ['emea']));
+    expect(send(['apply', '-f', 'config', '--auto-approve']).code).toBe(0);
+    const refused = send(['sync', 'CoreSyncTarget/core-d']);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain(`${FQDN}:${receiver.port} refused the bundle: nothing was applied: core-sync from `);
+    expect(refused.stderr).toMatch(/LdapSource\/corp.*paris-dc/);
+    expect(receiver.held()).toEqual([]);
+
+    // The target's own connector of that name: the same bundle is taken.
+    receiver.ws.write('site/connector.yaml', doc('Connector', 'paris-dc', 'hosting: OnPremises'));
+    expect(receiver.ws.run(['apply', '-f', 'site', '--auto-approve']).code).toBe(0);
+    const taken = send(['sync', 'CoreSyncTarget/core-d']);
+    expect(taken.code, taken.stderr).toBe(0);
+    expect(receiver.held()).toEqual(['Connector/paris-dc', 'LdapSource/corp', 'Space/emea']);
+  });
+});
+
 describe('the core name', () => {
   const receiver = receivingCore();
   const source = workspace();

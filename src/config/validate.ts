@@ -5,7 +5,7 @@ import { DEFAULT_NAMESPACE, kindNamed, tenantRules, type KindDefinition, type Re
 import { ContentChecker } from './content.js';
 import { fieldPath, sortDiagnostics, type Diagnostic } from './diagnostics.js';
 import { DEFAULT_LIMITS, type Limits } from './limits.js';
-import { expandPaths, loadSources, readSources, type TextSource } from './load.js';
+import { expandPaths, loadSources, loadValues, readSources, type Loaded, type TextSource } from './load.js';
 import { diagnosticAt } from './positions.js';
 import { checkReferences } from './references.js';
 import { checkSchema } from './schema-check.js';
@@ -30,7 +30,15 @@ export function validatePaths(paths: string[], limits: Limits = DEFAULT_LIMITS, 
 }
 
 export function validateSources(sources: TextSource[], limits: Limits = DEFAULT_LIMITS): ValidationResult {
-  const loaded = loadSources(sources, limits);
+  return validateLoaded(loadSources(sources, limits), limits);
+}
+
+/** Resources that arrive parsed (a peer core's bundle), validated as a whole as files are; `file` names them in diagnostics. */
+export function validateValues(file: string, values: unknown[], limits: Limits = DEFAULT_LIMITS): ValidationResult {
+  return validateLoaded(loadValues({ file, baseDir: NOWHERE, root: NOWHERE }, values, limits), limits);
+}
+
+function validateLoaded(loaded: Loaded, limits: Limits): ValidationResult {
   const diagnostics = [...loaded.diagnostics];
 
   const valid: ValidResource[] = [];

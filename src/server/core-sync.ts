@@ -8,14 +8,13 @@
 import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { gunzip } from 'node:zlib';
 import { promisify } from 'node:util';
 import { API_VERSION } from '../api/index.js';
 import { desiredInput } from '../config/input.js';
 import type { SecretResolver } from '../config/secrets.js';
 import { formatDiagnostic, type Diagnostic } from '../config/diagnostics.js';
-import { validateSources } from '../config/validate.js';
+import { validateValues } from '../config/validate.js';
 import { applyPlan } from '../engine/apply.js';
 import type { Engine } from '../engine/context.js';
 import { makePlan } from '../engine/plan.js';
@@ -177,11 +176,8 @@ async function receive(o: CoreSyncServerOptions, bundle: Bundle, account: string
     ...items.map((i) => ({ apiVersion: i.apiVersion, kind: i.kind, metadata: { ...i.metadata, ...namespace }, spec: i.spec })),
     ...site.map((r) => ({ apiVersion: API_VERSION, kind: r.kind, metadata: { name: r.name, ...namespace }, spec: r.spec })),
   ];
-  // Checked as any configuration is, from text: each document as a line of JSON (YAML reads JSON as
-  // it is; writing YAML cost a tenth of the whole receive, and parsing it back no less).
-  const text = docs.map((d) => JSON.stringify(d)).join('\n---\n');
-  const file = `core-sync from ${bundle.core} (${bundle.tenant}, generation ${bundle.generation})`;
-  const validation = validateSources([{ file, baseDir: tmpdir(), root: tmpdir(), bytes: Buffer.from(text) }]);
+  // Checked as any configuration is, as the objects they are: no text to parse again.
+  const validation = validateValues(`core-sync from ${bundle.core} (${bundle.tenant}, generation ${bundle.generation})`, docs);
   const refuse = (diagnostics: Diagnostic[]): never => {
     const problems = diagnostics.map((d) => formatDiagnostic({ ...d, hint: undefined }));
     throw new Refusal(422, `nothing was applied: ${problems.slice(0, 10).join('; ')}${problems.length > 10 ? `; and ${problems.length - 10} more` : ''}`);
