@@ -15,10 +15,11 @@ import { duration, outboundOptions, outboundPolicy, parseListen, wholeNumber, ty
 import { openSession, storeOptions, type StoreOptions } from './session.js';
 import { gatewayOptions, startGateway, type GatewayFlags } from './connector.js';
 import { coreSyncOptions, startCoreSync, type CoreSyncFlags } from './core-sync.js';
+import { notifierOf, notifyOptions, type NotifyFlags } from './notify.js';
 import { messageOf } from '../util/message-of.js';
 import { runDueSyncsLogged } from '../engine/scheduled-sync.js';
 
-interface ControllerFlags extends StoreOptions, OutboundFlags, GatewayFlags, CoreSyncFlags {
+interface ControllerFlags extends StoreOptions, OutboundFlags, GatewayFlags, CoreSyncFlags, NotifyFlags {
   kubeconfig?: string;
   namespace: string[];
   listen: string;
@@ -50,7 +51,7 @@ function ensureMasterKeyFile(opts: StoreOptions, log: ReturnType<typeof createLo
 }
 
 export function registerController(program: Command) {
-  coreSyncOptions(gatewayOptions(outboundOptions(storeOptions(
+  notifyOptions(coreSyncOptions(gatewayOptions(outboundOptions(storeOptions(
     program
       .command('controller')
       .description('Reconcile the mdmops custom resources of a Kubernetes cluster (a namespace is a tenant), as the Helm chart runs it.')
@@ -67,7 +68,7 @@ export function registerController(program: Command) {
       .option('--renew-deadline <duration>', 'how long the leader keeps trying to renew before it stops leading', '10s')
       .option('--retry-period <duration>', 'how often candidates try to take, and the leader to renew, the Lease', '2s')
       .option('--watch-timeout <duration>', 'length of each watch; a watch silent for longer (plus 30s) is restarted', '5m'),
-  ))))
+  )))))
     .addHelpText('after', '\nExamples:\n  mdmops controller --kubeconfig ~/.kube/config --namespace contoso --listen 127.0.0.1:8080\n  mdmops controller --leader-elect --lease-namespace mdmops-system')
     .action(async (opts: ControllerFlags) => {
       const concurrency = wholeNumber('--concurrency', opts.concurrency);
@@ -95,9 +96,11 @@ export function registerController(program: Command) {
       }
       ensureMasterKeyFile(opts, log);
       const outbound = outboundPolicy(opts);
+      const notify = notifierOf(opts, log);
       const session = await openSession(opts);
       // Tenants share the controller: their URLs reach no internal address unless allowed.
       session.outbound = outbound;
+      const notifier = notify?.(session.store);
       const metrics = new Registry();
       let finished!: () => void;
       const stopped = new Promise<void>((resolve) => (finished = resolve));
@@ -138,9 +141,11 @@ export function registerController(program: Command) {
       let syncTimer: NodeJS.Timeout | undefined;
       let syncing: Promise<void> | undefined;
       // Each due sync, then its resource reconciled again: its custom resource's status shows the sync.
+      // The leader alone sends notifications out, once each, at the same checks.
       const syncDue = async () => {
         try {
           for (const { id } of await runDueSyncsLogged(session, secrets, `controller:${identity}`, log)) controller.wake(id.tenant, id.kind, id.name);
+          await notifier?.deliver();
         } catch (e) {
           log.warn(`scheduled syncs: ${messageOf(e)}`);
         }

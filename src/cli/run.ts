@@ -20,10 +20,11 @@ import { UserError } from './errors.js';
 import { actor, openSession, storeOptions, type StoreOptions } from './session.js';
 import { gatewayOptions, startGateway, type GatewayFlags } from './connector.js';
 import { coreSyncOptions, startCoreSync, type CoreSyncFlags } from './core-sync.js';
+import { deliverEvery, notifierOf, notifyOptions, type NotifyFlags } from './notify.js';
 import { readInput } from '../config/input.js';
 import { messageOf } from '../util/message-of.js';
 
-interface RunOptions extends StoreOptions, OutboundFlags, GatewayFlags, CoreSyncFlags {
+interface RunOptions extends StoreOptions, OutboundFlags, GatewayFlags, CoreSyncFlags, NotifyFlags {
   git?: string;
   watch?: string;
   branch: string;
@@ -42,8 +43,11 @@ interface RunOptions extends StoreOptions, OutboundFlags, GatewayFlags, CoreSync
   once?: boolean;
 }
 
+/** How often run looks for notifications to send. */
+const NOTIFY_CHECK_MS = 10_000;
+
 export function registerRun(program: Command) {
-  coreSyncOptions(gatewayOptions(outboundOptions(storeOptions(
+  notifyOptions(coreSyncOptions(gatewayOptions(outboundOptions(storeOptions(
     program
       .command('run')
       .description('Apply a configuration continuously from a git branch (--git) or a watched folder (--watch): each new revision is applied only if it all validates.')
@@ -63,7 +67,7 @@ export function registerRun(program: Command) {
       .option('--grace-period <duration>', 'on SIGTERM, how long an apply under way may go on before no further resource is started (default: until the revision is applied to the end)')
       .option('--allow-mass-delete', `allow revisions that prune more than 10 resources, or 5 or more and more than 25% of the source's inventory`)
       .option('--once', 'one round (fetch, validate, apply), then exit: 0 when the head is applied, 1 when not'),
-  ))))
+  )))))
     .addHelpText(
       'after',
       '\nExamples:\n  mdmops run --git https://github.com/contoso/mdm-config.git --path config --git-secret github\n  mdmops run --watch config/ --listen 127.0.0.1:8080',
@@ -91,8 +95,11 @@ export function registerRun(program: Command) {
 
       const log = createLogger();
       const outbound = outboundPolicy(opts);
+      const notify = opts.once ? undefined : notifierOf(opts, log);
       const session = await openSession(opts);
       session.outbound = outbound;
+      const notifier = notify?.(session.store);
+      let stopNotifying: (() => Promise<void>) | undefined;
       let auth = credentialEnv(undefined, join(workdir, 'auth'));
       let src: RevisionSource | undefined;
       let http;
@@ -101,6 +108,7 @@ export function registerRun(program: Command) {
       try {
         if (!opts.once) gateway = await startGateway(opts, session, log, { localSocket: true });
         if (!opts.once) coreSync = await startCoreSync(opts, session, log);
+        if (notifier) stopNotifying = deliverEvery(notifier, NOTIFY_CHECK_MS, log);
         if (opts.gitSecret) {
           try {
             auth = credentialEnv(await readGitCredentials(session.secrets, opts.gitSecret), join(workdir, 'auth'));
@@ -182,6 +190,7 @@ export function registerRun(program: Command) {
         if (opts.once) process.exitCode = runner.succeeded() ? 0 : 1;
         log.info('stopped');
       } finally {
+        await stopNotifying?.();
         await http?.close();
         await coreSync?.close();
         await gateway?.close();

@@ -13,22 +13,23 @@ import { duration, outboundOptions, outboundPolicy, parseListen, secretFlag, typ
 import { openSession, storeOptions, type Session, type StoreOptions } from './session.js';
 import { gatewayOptions, startGateway, type GatewayFlags } from './connector.js';
 import { coreSyncOptions, startCoreSync, type CoreSyncFlags } from './core-sync.js';
+import { notifierOf, notifyOptions, type NotifyFlags } from './notify.js';
 
-interface ServeOptions extends StoreOptions, OutboundFlags, GatewayFlags, CoreSyncFlags {
+interface ServeOptions extends StoreOptions, OutboundFlags, GatewayFlags, CoreSyncFlags, NotifyFlags {
   listen: string;
   apiTokenFile?: string;
   interval: string;
 }
 
 export function registerServe(program: Command) {
-  coreSyncOptions(gatewayOptions(outboundOptions(storeOptions(
+  notifyOptions(coreSyncOptions(gatewayOptions(outboundOptions(storeOptions(
     program
       .command('serve')
       .description('Serve the tenant store: health, metrics and the status API, and identity sources synced on their syncInterval. Apply configuration with mdmops apply.')
       .option('--listen <[host]:port>', 'address of /healthz, /readyz, /metrics and /status (:8080 listens on every interface)', '127.0.0.1:8080')
       .addOption(new Option('--api-token-file <file>', 'bearer token of the status API (or set MDMOPS_API_TOKEN); without one, /status answers only on a loopback --listen'))
-      .option('--interval <duration>', 'how often to look for syncs that are due: identity sources, SQL provisionings, core-sync targets', '30s'),
-  ))))
+      .option('--interval <duration>', 'how often to look for syncs that are due (identity sources, SQL provisionings, core-sync targets) and notifications to send', '30s'),
+  )))))
     .addHelpText('after', '\nExamples:\n  mdmops serve --listen 127.0.0.1:8080\n  mdmops serve --gateway-listen :8443 --gateway-name gw.example.com   (connector agents dial in here)')
     .action(async (opts: ServeOptions) => {
       const listen = parseListen(opts.listen);
@@ -36,8 +37,10 @@ export function registerServe(program: Command) {
       const apiToken = secretFlag('--api-token-file', opts.apiTokenFile, 'MDMOPS_API_TOKEN');
       const log = createLogger();
       const outbound = outboundPolicy(opts);
+      const notify = notifierOf(opts, log);
       const session = await openSession(opts);
       session.outbound = outbound;
+      const notifier = notify?.(session.store);
       const metrics = new Registry();
       const rounds = metrics.counter('mdmops_serve_sync_rounds_total', 'Scheduled syncs (identity sources, SQL provisionings), by result (synced, failed).');
       let lastCheck: string | undefined;
@@ -69,6 +72,7 @@ export function registerServe(program: Command) {
             const tenants = new Set((await session.store.listRecords()).map((r) => r.tenant));
             outbound.allowInternal = !!opts.allowInternalTargets || tenants.size <= 1;
             for (const { report } of await runDueSyncsLogged(session, session.secrets, 'mdmops serve', log)) rounds.inc({ result: report.error || report.blocked ? 'failed' : 'synced' });
+            await notifier?.deliver();
             lastCheck = new Date().toISOString();
             if (!stopping) await new Promise<void>((resolve) => {
               wake = resolve;
