@@ -1,8 +1,11 @@
 // SQL provisioning in the controller, as a cluster user runs it: an EntraIdSource and a
-// SqlProvisioning as custom resources, the database URL in a Secret, a real PostgreSQL. The rows
-// are written when the resource is reconciled, and the leader's scheduled runs (syncInterval) put
-// back a row the application changed, with the custom resource's status following each run.
+// SqlProvisioning as custom resources, the database URL in a Secret, a real PostgreSQL. While the
+// table is missing, the notification is sent out (--notify-url) by the leader; once the table is
+// made, the leader's scheduled runs (syncInterval) write the rows, put back a row the application
+// changed, and the custom resource's status follows each run.
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -27,6 +30,9 @@ let postgres: PostgresServer;
 let app: AppDb;
 let dir: string;
 let controller: ControllerProcess;
+/** What the notification receiver was sent. */
+const notified: Doc[] = [];
+let receiver: Server;
 
 const doc = (kind: string, name: string, spec: Doc) => ({ apiVersion: 'mdmops.io/v1alpha1', kind, metadata: { name, namespace: NS }, spec });
 const get = (kind: string, name: string): Doc => JSON.parse(kube.kubectl(['get', kind, name, '-n', NS, '-o', 'json']));
@@ -36,7 +42,15 @@ beforeAll(async () => {
   [kube, entra, postgres] = await Promise.all([startKube(), startEntra({ users: USERS }), startPostgres()]);
   dir = mkdtempSync(join(tmpdir(), 'mdmops-controller-sql-'));
   app = await pgDb(postgres.url);
-  await app.exec('CREATE TABLE users (employee_id text PRIMARY KEY, email text)');
+  receiver = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c: Buffer) => (body += c.toString()));
+    req.on('end', () => {
+      notified.push(JSON.parse(body));
+      res.writeHead(204).end();
+    });
+  });
+  await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
   kube.helm(['install', 'mdmops', join(ROOT, 'charts/mdmops'), '-n', SYSTEM_NS, '--create-namespace']);
   for (const def of KINDS) kube.kubectl(['wait', '--for=condition=Established', '--timeout=60s', `crd/${def.plural}.mdmops.io`]);
   kube.kubectl(['create', 'namespace', NS]);
@@ -58,7 +72,7 @@ beforeAll(async () => {
   const sa = await kube.mintServiceAccountKubeconfig(SYSTEM_NS, 'mdmops');
   // The database listens on loopback, an internal address tenants may not reach unless allowed.
   controller = startController(
-    ['--kubeconfig', sa, '--store', `sqlite:${join(dir, 'tenant.db')}`, '--sync-check', '1s', '--allow-internal-targets'],
+    ['--kubeconfig', sa, '--store', `sqlite:${join(dir, 'tenant.db')}`, '--sync-check', '1s', '--allow-internal-targets', '--notify-url', `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/notify`],
     await freePort(),
     { MDMOPS_MASTER_KEY_FILE: join(dir, 'master.key'), NODE_EXTRA_CA_CERTS: entra.caFile },
   );
@@ -67,11 +81,17 @@ beforeAll(async () => {
 afterAll(async () => {
   await controller?.stop();
   await app?.close();
+  receiver?.close();
   await Promise.all([kube?.stop(), entra?.stop(), postgres?.stop()]);
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-it('writes a row for each synced user once the resources are reconciled, and says so in the status', async () => {
+it('sends out that the table is missing; once it is made, writes a row for each synced user, and says so in the status', async () => {
+  const raised = await eventually('SqlSchemaMismatch sent out', () => notified.find((n) => n.reason === 'SqlSchemaMismatch' && n.event === 'raised'), 120_000);
+  expect(raised).toMatchObject({ tenant: NS, resource: 'SqlProvisioning/hr', severity: 'Error' });
+  expect(get('sqlprovisionings', 'hr').status.conditions.find((c: Doc) => c.type === 'Ready').status).toBe('False');
+
+  await app.exec('CREATE TABLE users (employee_id text PRIMARY KEY, email text)');
   const hr = await eventually('SqlProvisioning/hr Ready with its rows', () => {
     const o = get('sqlprovisionings', 'hr');
     return o.status?.conditions?.find((c: Doc) => c.type === 'Ready')?.status === 'True' && o.status.rowCount === USERS && o;
@@ -80,6 +100,8 @@ it('writes a row for each synced user once the resources are reconciled, and say
   const rows = await emails();
   expect(Object.keys(rows)).toHaveLength(USERS);
   for (let i = 0; i < USERS; i++) expect(rows[entra.generatedUserId(i)]).toBe(entra.generatedUser(i).mail);
+  await eventually('the resolution sent out', () => notified.find((n) => n.reason === 'SqlSchemaMismatch' && n.event === 'resolved'));
+  expect(notified.filter((n) => n.reason === 'SqlSchemaMismatch').map((n) => n.event)).toEqual(['raised', 'resolved']);
 });
 
 it("puts back, on the leader's scheduled runs, a row the application changed; the status follows", async () => {
@@ -93,6 +115,6 @@ it("puts back, on the leader's scheduled runs, a row the application changed; th
   }, 60_000);
   expect(status.rowCount).toBe(USERS);
   // The database URL is a secret: in no status, Event or log line.
-  const everything = [JSON.stringify(get('sqlprovisionings', 'hr')), kube.kubectl(['get', 'events', '-n', NS, '-o', 'json']), controller.log()].join('\n');
+  const everything = [JSON.stringify(get('sqlprovisionings', 'hr')), kube.kubectl(['get', 'events', '-n', NS, '-o', 'json']), controller.log(), JSON.stringify(notified)].join('\n');
   expect(everything).not.toContain(postgres.url);
 });
