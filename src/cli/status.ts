@@ -5,7 +5,8 @@ import { API_VERSION } from '../api/index.js';
 import { show } from '../engine/context.js';
 import { idKey } from '../config/desired.js';
 import { conditionOf, readyOf } from '../engine/status.js';
-import type { InventoryEntry, StoredRecord } from '../store/types.js';
+import type { StoredRecord } from '../store/types.js';
+import { resourceView } from '../engine/views.js';
 import { UserError } from './errors.js';
 import { formatOption, wholeNumber } from './flags.js';
 import { parseKindOrResource } from './resource-arg.js';
@@ -32,7 +33,7 @@ export function registerStatus(program: Command) {
           records = await session.store.listRecords({ ...(opts.namespace ? { tenant: opts.namespace } : {}), ...(wanted ? { kind: wanted.kind } : {}) });
         }
         const one = !!wanted?.name;
-        const items = records.map((r) => asResource(r, inventory.get(idKey(r))));
+        const items = records.map((r) => resourceView(r, inventory.get(idKey(r))));
         const document = one ? items[0] : { apiVersion: API_VERSION, kind: 'List', items };
         if (opts.output === 'json') process.stdout.write(JSON.stringify(document, null, 2) + '\n');
         else if (opts.output === 'yaml' || one) process.stdout.write(stringify(document));
@@ -47,19 +48,6 @@ export function registerStatus(program: Command) {
 function emptyMessage(kind: string | undefined, tenant: string | undefined, location: string): string {
   if (!kind && !tenant) return `The tenant store at ${location} is empty: apply a configuration first.\n`;
   return `No ${kind ? `${kind} resources` : 'resources'} in ${tenant ? `tenant ${tenant}` : `the tenant store at ${location}`}.\n`;
-}
-
-function asResource(r: StoredRecord, inv: InventoryEntry | undefined) {
-  return {
-    apiVersion: API_VERSION,
-    kind: r.kind,
-    metadata: { name: r.name, namespace: r.tenant, generation: r.generation, ...r.metadata },
-    spec: r.spec,
-    status: r.status,
-    managed: r.managed,
-    ...(inv ? { source: inv.source, revision: inv.revision, appliedAt: inv.appliedAt } : {}),
-    updatedAt: r.updatedAt,
-  };
 }
 
 function statusTable(records: StoredRecord[]): string {
