@@ -103,19 +103,23 @@ async function ldap() {
   }
 }
 
+const GRAPH_PAGE = 200;
+
 async function entra() {
   const seedStart = Date.now();
-  const emulator = await startEntra({ users: USERS, groups: 20, pageSize: PAGE });
+  // Graph's own page size for users and groups delta (about 200, whatever is asked): the emulator
+  // caps pages there, for the sync and the floor alike.
+  const emulator = await startEntra({ users: USERS, groups: 20, pageSize: GRAPH_PAGE });
   const dir = mkdtempSync(join(tmpdir(), 'mdmops-bench-sync-'));
   try {
-    console.log(`EntraIdSource: ${USERS.toLocaleString('en-US')} users in 20 groups in the Graph emulator (started in ${((Date.now() - seedStart) / 1000).toFixed(1)} s); page size ${PAGE}`);
+    console.log(`EntraIdSource: ${USERS.toLocaleString('en-US')} users in 20 groups in the Graph emulator (started in ${((Date.now() - seedStart) / 1000).toFixed(1)} s); page size ${GRAPH_PAGE}, as Graph's`);
     const custom = [{ name: 'department' }, { name: 'costCenter', attribute: 'onPremisesExtensionAttributes.extensionAttribute1' }];
-    const config = doc('EntraIdSource', 'contoso', `displayName: Contoso\ntenantId: ${emulator.tenantId}\nclientId: ${emulator.clientId}\nclientSecretRef: { name: entra, key: secret }\nauthorityHost: ${emulator.url}\ngraphEndpoint: ${emulator.url}\ncustomAttributes: ${JSON.stringify(custom)}`);
+    const config = doc('EntraIdSource', 'contoso', `displayName: Contoso\ntenantId: ${emulator.tenantId}\nclientId: ${emulator.clientId}\nclientSecretRef: { name: entra, key: secret }\nauthorityHost: ${emulator.url}\ngraphEndpoint: ${emulator.url}\nincludeGuests: true\nincludeDisabledUsers: true\ncustomAttributes: ${JSON.stringify(custom)}`);
     mkdirSync(join(dir, 'secrets', 'entra'), { recursive: true });
     writeFileSync(join(dir, 'secrets', 'entra', 'secret'), emulator.secret);
     const { engine } = await workspace(dir, config);
     await engine.store.close();
-    const env = { NODE_EXTRA_CA_CERTS: emulator.caFile, MDMOPS_GRAPH_PAGE_SIZE: String(PAGE) };
+    const env = { NODE_EXTRA_CA_CERTS: emulator.caFile };
     const token = await emulator.request('POST', emulator.tokenEndpoint, {
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
       body: new URLSearchParams({ grant_type: 'client_credentials', client_id: emulator.clientId, client_secret: emulator.secret, scope: `${emulator.url}/.default` }).toString(),

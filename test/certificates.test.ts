@@ -15,7 +15,7 @@ import { defaultProviders } from '../src/providers/index.js';
 import { MasterKey } from '../src/store/master-key.js';
 import { openStore, parseStoreSpec } from '../src/store/open.js';
 import { contentText, decideWork, targetsFor, type IdentitySpec, type Target } from '../src/providers/certificate-configuration/identity.js';
-import { reachedUsers } from '../src/providers/certificate-configuration/distribution.js';
+import { ambiguousGroups, reachedUsers } from '../src/providers/certificate-configuration/distribution.js';
 import { certificateDue } from '../src/providers/certificate-authority/key-holder.js';
 import type { IssuedCertificate, Write } from '../src/store/types.js';
 import { deleteUser, putUsers, type UserSeed } from './support/seed.js';
@@ -356,5 +356,14 @@ describe('deciding the work (pure)', () => {
     expect(ids(reachedUsers({ ...base, spaceRef: { name: 'emea' } }, us, spaces))).toEqual(['b']);
     expect(ids(reachedUsers({ ...base, distribution: { devices: 'Custom', selector: { matchLabels: { os: 'ios' } }, otherSpaces: 'DoNotApply' } }, us, spaces))).toEqual(['c']);
     expect(ids(reachedUsers({ ...base, enabled: false }, us, spaces))).toEqual([]);
+  });
+
+  it('selects a group by name or by id, and names a group name more than one group bears', () => {
+    const us = [user('a', { groups: ['Sales'], groupIds: ['g1'] }), user('b', { groups: ['Sales', 'Staff'], groupIds: ['g2', 'g3'] }), user('c', { groups: ['Sales'] })];
+    const custom = (groups: string[]) => ({ enabled: true, distribution: { devices: 'Custom' as const, selector: { groups }, otherSpaces: 'ApplyToDevicesInOtherSpaces' as const } });
+    expect(reachedUsers(custom(['Sales']), us, []).map((u) => u.id)).toEqual(['a', 'b', 'c']);
+    expect(reachedUsers(custom(['g2']), us, []).map((u) => u.id)).toEqual(['b']);
+    expect(ambiguousGroups(['Sales', 'Staff'], us)).toEqual(['group "Sales" names 2 groups (s group g1, s group g2): the members of each are selected; name one by its id']);
+    expect(ambiguousGroups(['g1'], us)).toEqual([]);
   });
 });

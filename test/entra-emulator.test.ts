@@ -173,7 +173,10 @@ describe('token endpoint', () => {
   test('client assertions are checked: signature, issuer, audience, lifetime', async () => {
     const ok = await e.request('POST', e.tokenEndpoint, assertionForm(assertion(e.certificate)));
     expect(ok.status, ok.text).toBe(200);
-    expect(ok.json).toMatchObject({ token_type: 'Bearer', expires_in: 3599, ext_expires_in: 3599 });
+    expect(ok.json).toMatchObject({ token_type: 'Bearer', ext_expires_in: ok.json.expires_in });
+    // 60 to 90 minutes, at random.
+    expect(ok.json.expires_in).toBeGreaterThanOrEqual(3600);
+    expect(ok.json.expires_in).toBeLessThanOrEqual(5400);
 
     const other = await makeAppCertificate();
     const cases: [string, number][] = [
@@ -196,7 +199,7 @@ describe('token endpoint', () => {
       [{ ...base, scope: 'User.Read.All' }, 400, 'invalid_scope', 1002012],
       [{ ...base, scope: 'https://example.com/.default' }, 400, 'invalid_resource', 500011],
       [{ ...base, grant_type: 'password' }, 400, 'unsupported_grant_type', 70003],
-      [{ grant_type: 'client_credentials', client_id: e.clientId, scope: base.scope }, 401, 'invalid_client', 7000218],
+      [{ grant_type: 'client_credentials', client_id: e.clientId, scope: base.scope }, 401, 'invalid_client', 7000216],
     ];
     for (const [fields, status, error, code] of cases) {
       const correlation = randomUUID();
@@ -245,16 +248,17 @@ describe('Graph delta queries', () => {
     for (let i = 0; i < USERS; i++) {
       const got = users.get(e.generatedUserId(i))!;
       const want = e.generatedUser(i);
-      expect(Object.keys(got).sort()).toEqual([...SELECT, 'id', ...(badge in want ? [badge] : [])].sort());
+      // Properties never set are left out, not sent as null.
+      expect(Object.keys(got).sort()).toEqual([...SELECT.filter((n) => n in want), 'id', ...(badge in want ? [badge] : [])].sort());
       for (const name of ['userPrincipalName', 'mail', 'displayName', 'givenName', 'surname', 'department', 'jobTitle', 'employeeId', 'accountEnabled']) {
-        expect(got[name]).toEqual(want[name] ?? null);
+        expect(got[name]).toEqual(want[name]);
       }
-      expect(got.officeLocation).toBeNull();
+      expect('officeLocation' in got).toBe(false);
       expect(Object.keys(got.onPremisesExtensionAttributes)).toHaveLength(15);
       expect(got.onPremisesExtensionAttributes.extensionAttribute1).toBe((want.onPremisesExtensionAttributes as Record<string, unknown>).extensionAttribute1);
     }
     // Some users lack some attributes; names are not all ASCII.
-    expect(users.get(e.generatedUserId(9))!.mail).toBeNull();
+    expect('mail' in users.get(e.generatedUserId(9))!).toBe(false);
     expect(users.get(e.generatedUserId(8))![badge]).toBeUndefined();
     expect(users.get(e.generatedUserId(10))!.onPremisesExtensionAttributes.extensionAttribute1).toBeNull();
     expect(users.get(e.generatedUserId(0))!.displayName).toBe('Zoë Müller');
@@ -265,6 +269,9 @@ describe('Graph delta queries', () => {
     const r = await round(usersDelta(), await token(), { prefer: 'odata.maxpagesize=60' });
     expect(r.pages.map((p) => p.json.value.length)).toEqual([60, 60, 60, 60, 10]);
     expect(r.pages[0]!.headers['preference-applied']).toBe('odata.maxpagesize=60');
+    // About 200 at most, whatever is asked.
+    const large = await round(usersDelta(), await token(), { prefer: 'odata.maxpagesize=999' });
+    expect(large.pages.map((p) => p.json.value.length)).toEqual([200, 50]);
   });
 
   test('unknown properties and filters other than on ids are refused; a filter on ids is honoured', async () => {
@@ -282,7 +289,7 @@ describe('Graph delta queries', () => {
     expect(r.values.map((v) => v.id)).toEqual(ids);
     // Without $select: Graph's default properties.
     const first = (await get(`${e.url}/v1.0/users/delta`, bearer)).json.value[0];
-    expect(Object.keys(first).sort()).toEqual(['businessPhones', 'displayName', 'givenName', 'id', 'jobTitle', 'mail', 'mobilePhone', 'officeLocation', 'preferredLanguage', 'surname', 'userPrincipalName']);
+    expect(Object.keys(first).sort()).toEqual(['displayName', 'givenName', 'id', 'jobTitle', 'mail', 'surname', 'userPrincipalName']);
   });
 });
 
@@ -374,6 +381,15 @@ describe('Graph delta rounds after changes', () => {
     // The hard-deleted user also left the large group; the group carries only that change.
     expect(members(large!, second)).toEqual([{ '@odata.type': '#microsoft.graph.user', id: id(11), '@removed': { reason: 'deleted' } }]);
     expect(entries(empty!, second)).toEqual([{ id: empty, '@removed': { reason: 'changed' } }]);
+
+    // A soft-deleted user leaves the members, and is one again once restored.
+    await x.deleteUser(id(12));
+    const third = await roundOf(x, second.deltaLink);
+    expect(members(small!, third)).toEqual([{ '@odata.type': '#microsoft.graph.user', id: id(12), '@removed': { reason: 'deleted' } }]);
+    await x.restoreUser(id(12));
+    const fourth = await roundOf(x, third.deltaLink);
+    expect(members(small!, fourth)).toEqual([{ '@odata.type': '#microsoft.graph.user', id: id(12) }]);
+    expect(members(large!, fourth)).toEqual([{ '@odata.type': '#microsoft.graph.user', id: id(12) }]);
   });
 
   test('generated groups hold every active user at their position modulo the group count', async () => {
@@ -395,11 +411,23 @@ describe('Graph delta rounds after changes', () => {
     await x.updateUser(x.generatedUserId(50), { displayName: 'Renée Fünfzig' });
     const next = await roundOf(x, latest.deltaLink);
     expect(next.values).toEqual([{ id: x.generatedUserId(50), displayName: 'Renée Fünfzig' }]);
+    // A change to a property not selected returns nothing.
+    await x.updateUser(x.generatedUserId(51), { jobTitle: 'Not selected' });
+    expect((await roundOf(x, next.deltaLink)).values).toEqual([]);
+  });
+
+  test('a first round may carry users in the recycle bin as @removed', async () => {
+    const x = other;
+    await x.deleteUser(x.generatedUserId(70));
+    const r = await roundOf(x, `${x.url}/v1.0/users/delta?$select=displayName`);
+    expect(r.values.filter((v) => v['@removed'])).toContainEqual({ id: x.generatedUserId(70), '@removed': { reason: 'changed' } });
+    expect(r.values.filter((v) => v['@removed']).every((v) => v['@removed'].reason === 'changed')).toBe(true);
+    await x.restoreUser(x.generatedUserId(70));
   });
 });
 
 describe('faults', () => {
-  test('an expired delta token answers 410 Gone with syncStateNotFound and a Location to start over from', async () => {
+  test('a synchronization reset answers 410 Gone with syncStateNotFound and a Location to start over from', async () => {
     const bearer = await token();
     const r = await round(usersDelta(), bearer);
     const nextLink = r.pages[0]!.json['@odata.nextLink'] as string;
@@ -413,6 +441,35 @@ describe('faults', () => {
     const location = (await get(r.deltaLink, bearer)).headers.location as string;
     const again = await round(location, bearer);
     expect(again.values).toHaveLength(USERS);
+  });
+
+  test('a delta link over 7 days old answers 400 syncStateNotFound; one issued since works', async () => {
+    const bearer = await token();
+    const old = await round(usersDelta(), bearer);
+    await e.setFaults({ advanceClock: 6 * 86_400 });
+    expect((await get(old.deltaLink, bearer)).status).toBe(200);
+    await e.setFaults({ advanceClock: 86_400 + 60 });
+    const expired = await get(old.deltaLink, bearer);
+    expect([expired.status, expired.json.error.code, expired.headers.location]).toEqual([400, 'syncStateNotFound', undefined]);
+    const fresh = await round(usersDelta(), bearer);
+    expect((await get(fresh.deltaLink, bearer)).status).toBe(200);
+  });
+
+  test('without admin consent the token has no roles and Graph answers 403 Authorization_RequestDenied', async () => {
+    await e.setCredentials({ permissions: ['User.Read.All'] });
+    try {
+      const bearer = await token();
+      expect(claimsOf(bearer).roles).toEqual(['User.Read.All']);
+      expect((await get(usersDelta(), bearer)).status).toBe(200);
+      const groups = await get(`${e.url}/v1.0/groups/delta?$select=displayName,members`, bearer);
+      expect([groups.status, groups.json.error.code, groups.json.error.message]).toEqual([403, 'Authorization_RequestDenied', 'Insufficient privileges to complete the operation.']);
+      await e.setCredentials({ permissions: [] });
+      const none = await token();
+      expect(claimsOf(none).roles).toBeUndefined();
+      expect((await get(usersDelta(), none)).status).toBe(403);
+    } finally {
+      await e.setCredentials({ permissions: ['User.Read.All', 'GroupMember.Read.All'] });
+    }
   });
 
   test('throttling: 429 with Retry-After and Graph\'s error body, then the same request succeeds; 503 and 504 likewise', async () => {
@@ -492,7 +549,7 @@ describe('faults', () => {
   test('expired and revoked access tokens answer 401 InvalidAuthenticationToken; a new token works', async () => {
     await e.setFaults({ tokenLifetime: 1 });
     const shortLived = await e.request('POST', e.tokenEndpoint, form({ grant_type: 'client_credentials', client_id: e.clientId, client_secret: e.secret, scope: 'https://graph.microsoft.com/.default' }));
-    await e.setFaults({ tokenLifetime: 3599 });
+    await e.setFaults({ tokenLifetime: null });
     expect(shortLived.json.expires_in).toBe(1);
     const exp = claimsOf(shortLived.json.access_token).exp as number;
     await new Promise((r) => setTimeout(r, exp * 1000 - Date.now() + 50));

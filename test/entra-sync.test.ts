@@ -47,6 +47,8 @@ ${extra}`,
       source(
         'contoso',
         `clientSecretRef: { name: entra, key: secret }
+includeGuests: true
+includeDisabledUsers: true
 autoInviteUsers: true
 managedAppleIds: { mode: Schema, schema: UserEmailAddress, includeAppleIdSubdomain: true }
 customAttributes:
@@ -234,7 +236,7 @@ customAttributes:
     expect(bad.stderr).toContain('AADSTS7000215');
     expect(bad.stderr).not.toContain('not-the-secret');
 
-    ws.write('config/cert.yaml', source('by-cert', `clientCertificate:\n  certificateSecretRef: { name: entra-cert, key: tls.crt }\n  privateKeySecretRef: { name: entra-cert, key: tls.key }\ncustomAttributes: [{ name: hireDate, attribute: employeeHireDate }]`));
+    ws.write('config/cert.yaml', source('by-cert', `clientCertificate:\n  certificateSecretRef: { name: entra-cert, key: tls.crt }\n  privateKeySecretRef: { name: entra-cert, key: tls.key }\nincludeGuests: true\nincludeDisabledUsers: true\ncustomAttributes: [{ name: hireDate, attribute: employeeHireDate }]`));
     ws.write('.mdmops/secrets/entra-cert/tls.crt', entra.certificate.certificatePem);
     ws.write('.mdmops/secrets/entra-cert/tls.key', entra.certificate.privateKeyPem);
     expect(ws.run(['apply', '-f', 'config', '--auto-approve'], env()).code).toBe(0);

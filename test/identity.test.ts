@@ -5,7 +5,7 @@ import { progressLine } from '../src/cli/progress.js';
 import { nextSyncAt } from '../src/providers/source-sync.js';
 import { AppleIdAssigner, appleIdOf, type AppleIdSettings } from '../src/identity/apple-id.js';
 import { AttributeCounter } from '../src/identity/attributes.js';
-import { groupsByUser, mergeGroup, mergeUser, noteChange, userSelect, withChange, type UserChange } from '../src/identity/entra-directory.js';
+import { admitted, groupsByUser, mergeGroup, mergeUser, noteChange, userSelect, withChange, type UserChange } from '../src/identity/entra-directory.js';
 import { leadingNextLink, retryAfterMs } from '../src/identity/graph.js';
 import { describeSkipped, memberAttributes } from '../src/identity/ldap-directory.js';
 import { caseIgnore, dnKey, memberDnKey } from '../src/identity/ldap-names.js';
@@ -183,7 +183,7 @@ describe('Graph delta merges', () => {
   const custom = [{ name: 'dept', attribute: 'department' }, { name: 'cc', attribute: 'onPremisesExtensionAttributes.extensionAttribute1' }];
 
   it('select each top-level property once', () => {
-    expect(userSelect(custom)).toBe('id,userPrincipalName,mail,displayName,givenName,surname,department,onPremisesExtensionAttributes');
+    expect(userSelect(custom)).toBe('id,userPrincipalName,mail,displayName,givenName,surname,accountEnabled,userType,department,onPremisesExtensionAttributes');
   });
 
   it('replace present properties, keep absent ones, and clear nulls', () => {
@@ -215,13 +215,31 @@ describe('Graph delta merges', () => {
     expect(withChange(undefined, changes.get('3'), custom)).toBeUndefined();
   });
 
+  it('tell guests and disabled accounts, as far as the items say, and admit them only when asked', () => {
+    const guest = mergeUser(undefined, { id: 'g', userPrincipalName: 'ann_fabrikam.com#EXT#@contoso.com' }, []);
+    expect(guest.guest).toBe(true);
+    expect(mergeUser(undefined, { id: 'h', userPrincipalName: 'h@contoso.com', userType: 'Guest' }, []).guest).toBe(true);
+    const member = mergeUser(undefined, { id: 'm', userPrincipalName: 'm@contoso.com', userType: 'Member', accountEnabled: true }, []);
+    expect([member.guest, member.disabled]).toEqual([undefined, undefined]);
+    // A change without accountEnabled keeps what was known; one with it decides.
+    const disabled = mergeUser(member, { id: 'm', accountEnabled: false }, []);
+    expect(disabled.disabled).toBe(true);
+    expect(mergeUser(disabled, { id: 'm', displayName: 'M' }, []).disabled).toBe(true);
+    expect(mergeUser(disabled, { id: 'm', accountEnabled: true }, []).disabled).toBeUndefined();
+    const none = { guests: false, disabled: false };
+    expect([admitted(member, none), admitted(guest, none), admitted(disabled, none)]).toEqual([true, false, false]);
+    expect([admitted(guest, { guests: true, disabled: false }), admitted(disabled, { guests: false, disabled: true })]).toEqual([true, true]);
+  });
+
   it('add and remove user members across pages, ignoring other member types', () => {
     let g = mergeGroup(undefined, { id: 'g', displayName: 'VPN', 'members@delta': [{ '@odata.type': '#microsoft.graph.user', id: 'u1' }, { '@odata.type': '#microsoft.graph.group', id: 'g2' }] });
     g = mergeGroup(g, { id: 'g', 'members@delta': [{ '@odata.type': '#microsoft.graph.user', id: 'u2' }] });
     expect(g).toEqual({ name: 'VPN', members: new Set(['u1', 'u2']) });
     g = mergeGroup(g, { id: 'g', 'members@delta': [{ '@odata.type': '#microsoft.graph.user', id: 'u1', '@removed': { reason: 'deleted' } }] });
     expect(g.members).toEqual(new Set(['u2']));
-    expect(groupsByUser({ a: { name: 'B', members: ['u2'] }, b: { name: 'A', members: ['u2'] } }).get('u2')).toEqual(['A', 'B']);
+    expect(groupsByUser({ a: { name: 'B', members: ['u2'] }, b: { name: 'A', members: ['u2'] } }).get('u2')).toEqual({ names: ['A', 'B'], ids: ['b', 'a'] });
+    // Two groups of one name stay two.
+    expect(groupsByUser({ y: { name: 'Sales', members: ['u1'] }, x: { name: 'Sales', members: ['u1'] } }).get('u1')).toEqual({ names: ['Sales', 'Sales'], ids: ['x', 'y'] });
   });
 
   it('read Retry-After in seconds or as a date', () => {

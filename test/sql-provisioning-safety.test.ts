@@ -49,6 +49,8 @@ const source = (entra: EntraEmulator, name = 'contoso') =>
     name,
     `${entra.sourceSpec()}
 clientSecretRef: { name: entra-${name}, key: secret }
+includeGuests: true
+includeDisabledUsers: true
 deletionThreshold: { users: 5000, percent: 100 }`,
   );
 

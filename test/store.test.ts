@@ -562,6 +562,7 @@ async function rollBack(driver: { query(sql: string): Promise<unknown> }, versio
     6: ['ALTER TABLE records DROP COLUMN metadata'],
     7: ['ALTER TABLE users DROP COLUMN first_name', 'ALTER TABLE users DROP COLUMN last_name'],
     8: ['DROP TABLE provisioned'],
+    9: ['ALTER TABLE users DROP COLUMN group_ids_json'],
   };
   expect(Math.max(...Object.keys(undo).map(Number))).toBe(SCHEMA_VERSION); // a new migration needs its undo here
   for (let v = SCHEMA_VERSION; v > version; v--) for (const sql of undo[v] ?? []) await driver.query(sql);

@@ -14,7 +14,10 @@ export interface DirectoryUser {
   /** Given name and surname, as the source holds them. */
   firstName?: string;
   lastName?: string;
+  /** Names of the user's groups (two groups may have the same name). */
   groups: string[];
+  /** The source's ids of the same groups, side by side with `groups`, where the source has ids (Entra ID). */
+  groupIds?: string[];
   /** Custom attributes: one value or several. */
   attributes: Record<string, string | string[]>;
   /** Labels of the user's devices, as distribution selectors match them. */

@@ -1,8 +1,8 @@
 // Users and groups of an Entra ID tenant through Graph delta queries. The first round (or one
-// after 410 Gone) reads everything; later rounds start from the stored deltaLinks and apply what
+// whose stored links expired or were reset) reads everything; later rounds start from the stored deltaLinks and apply what
 // changed: properties present in a change replace the old values, absent ones are kept,
 // `@removed` removes, and `members@delta` adds or removes members.
-import { DeltaGone, type GraphClient } from './graph.js';
+import { ResyncRequired, type GraphClient } from './graph.js';
 
 export interface EntraUser {
   /** Graph object id. */
@@ -14,6 +14,10 @@ export interface EntraUser {
   firstName?: string;
   lastName?: string;
   attributes: Record<string, string | string[]>;
+  /** A guest (userType Guest, or a UPN with #EXT#), as far as the items read say. */
+  guest?: true;
+  /** accountEnabled false, as far as the items read say. */
+  disabled?: true;
 }
 
 export interface EntraGroup {
@@ -24,6 +28,8 @@ export interface EntraGroup {
 export interface EntraState {
   usersDeltaLink: string;
   groupsDeltaLink: string;
+  /** Who the stored users are: a delta round cannot bring back users a narrower round left out. */
+  include?: Inclusion;
   groups: Record<string, EntraGroup>;
 }
 
@@ -32,9 +38,11 @@ export type UserChange = { removed: true } | { removed: false; raw: Raw; fresh: 
 
 interface ReadBase {
   groups: Record<string, EntraGroup>;
-  /** Group names by user id. */
-  memberOf: Map<string, string[]>;
+  /** Groups by user id. */
+  memberOf: Map<string, Membership>;
   state: EntraState;
+  /** Why a full round replaced the delta round asked for. */
+  resync?: string;
 }
 
 /**
@@ -52,7 +60,9 @@ export interface CustomAttribute {
 
 type Raw = Record<string, unknown>;
 
-const BASE_PROPERTIES = ['id', 'userPrincipalName', 'mail', 'displayName', 'givenName', 'surname'];
+// accountEnabled and userType: delta accepts no $filter but on id, so guests and disabled accounts
+// are told apart here (includeGuests, includeDisabledUsers).
+const BASE_PROPERTIES = ['id', 'userPrincipalName', 'mail', 'displayName', 'givenName', 'surname', 'accountEnabled', 'userType'];
 
 export function userSelect(custom: CustomAttribute[]): string {
   const top = custom.map((a) => (a.attribute ?? a.name).split('.')[0]!);
@@ -100,7 +110,20 @@ export function mergeUser(old: EntraUser | undefined, raw: Raw, custom: CustomAt
   if (firstName) user.firstName = firstName;
   const lastName = Object.hasOwn(raw, 'surname') ? text(raw.surname) : old?.lastName;
   if (lastName) user.lastName = lastName;
+  const guest = (Object.hasOwn(raw, 'userType') ? raw.userType === 'Guest' : old?.guest) || user.upn.includes('#EXT#');
+  if (guest) user.guest = true;
+  if (Object.hasOwn(raw, 'accountEnabled') ? raw.accountEnabled === false : old?.disabled) user.disabled = true;
   return user;
+}
+
+/** Whether a user is synced, given includeGuests and includeDisabledUsers. Pure. */
+export function admitted(u: EntraUser, include: Inclusion): boolean {
+  return (!u.guest || include.guests) && (!u.disabled || include.disabled);
+}
+
+export interface Inclusion {
+  guests: boolean;
+  disabled: boolean;
 }
 
 /** A group while a round reads it: members as a set, since a large group arrives over many pages. */
@@ -155,14 +178,14 @@ export async function readEntraDirectory(
   custom: CustomAttribute[],
   previous: EntraState | undefined,
   progress: (users: number) => void,
-  onUser: (user: EntraUser, memberOf: Map<string, string[]>) => void,
+  onUser: (user: EntraUser, memberOf: Map<string, Membership>) => void,
 ): Promise<EntraRead> {
   try {
     return previous ? await readDelta(previous) : await readFull();
   } catch (e) {
-    if (!(e instanceof DeltaGone) || !previous) throw e;
-    // The delta token expired: everything is read again, and what is missing is removed (guarded).
-    return readFull();
+    if (!(e instanceof ResyncRequired) || !previous) throw e;
+    // The delta link expired or was reset: everything is read again, and what is missing is removed (guarded).
+    return { ...(await readFull()), resync: `the stored delta link can no longer be followed (${e.message}): every user was read again` };
   }
 
   async function readGroups(from: EntraState | undefined) {
@@ -204,28 +227,38 @@ export async function readEntraDirectory(
     return { full: true, users: [...users.values()], repeated, memberOf, groups: g.groups, state: { usersDeltaLink: link, groupsDeltaLink: g.link, groups: g.groups } };
   }
 
-  // Both walks end before the round goes on (as a full round, after a 410): none is left running.
+  // Both walks end before the round goes on (as a full round, after an expired link): none is left running.
   async function readDelta(from: EntraState): Promise<EntraRead> {
     const changes = new Map<string, UserChange>();
     const walks = await Promise.allSettled([graph.delta(from.usersDeltaLink, (items) => items.forEach((raw) => noteChange(changes, raw))), readGroups(from)]);
     const failed = walks.flatMap((w) => (w.status === 'rejected' ? [w.reason as unknown] : []));
-    // A 410 reads everything again; any other failure ends the round.
-    if (failed.length) throw failed.find((e) => !(e instanceof DeltaGone)) ?? failed[0];
+    // An expired or reset link reads everything again; any other failure ends the round.
+    if (failed.length) throw failed.find((e) => !(e instanceof ResyncRequired)) ?? failed[0];
     const [{ value: link }, { value: g }] = walks as [PromiseFulfilledResult<string>, PromiseFulfilledResult<Awaited<ReturnType<typeof readGroups>>>];
     return { full: false, changes, memberOf: groupsByUser(g.groups), groups: g.groups, state: { usersDeltaLink: link, groupsDeltaLink: g.link, groups: g.groups } };
   }
 }
 
-/** Group names by user id. Pure. */
-export function groupsByUser(groups: Record<string, EntraGroup>): Map<string, string[]> {
-  const byUser = new Map<string, string[]>();
-  for (const g of Object.values(groups)) {
+/** A user's groups: names and ids side by side, by name then id (two groups may share a name). */
+export interface Membership {
+  names: string[];
+  ids: string[];
+}
+
+/** Each user's groups, by user id. Pure. */
+export function groupsByUser(groups: Record<string, EntraGroup>): Map<string, Membership> {
+  const byUser = new Map<string, [string, string][]>();
+  for (const [id, g] of Object.entries(groups)) {
     for (const m of g.members) {
       const list = byUser.get(m);
-      if (list) list.push(g.name);
-      else byUser.set(m, [g.name]);
+      if (list) list.push([g.name, id]);
+      else byUser.set(m, [[g.name, id]]);
     }
   }
-  for (const list of byUser.values()) if (list.length > 1) list.sort();
-  return byUser;
+  const out = new Map<string, Membership>();
+  for (const [user, list] of byUser) {
+    if (list.length > 1) list.sort((a, b) => (a[0] === b[0] ? (a[1] < b[1] ? -1 : 1) : a[0] < b[0] ? -1 : 1));
+    out.set(user, { names: list.map((g) => g[0]), ids: list.map((g) => g[1]) });
+  }
+  return out;
 }

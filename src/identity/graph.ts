@@ -1,11 +1,12 @@
 // Microsoft Graph v1.0 for a daemon: an app-only token from the Microsoft identity platform by
-// client credentials (msal-node, with a secret or a certificate), then GETs (net/http-get.ts) that
+// client credentials (msal-node, with a secret or a certificate; the token endpoint's 429, 5xx and
+// silence tried again, its refusals named by AADSTS code), then GETs (net/http-get.ts) that
 // honour Graph's throttling (429 and 503/504 with Retry-After, else exponential backoff), renew an
 // expired token once, and follow delta queries from @odata.nextLink to @odata.deltaLink.
 import type { ConfidentialClientApplication, Configuration, INetworkModule, NetworkResponse } from '@azure/msal-node';
 import { X509Certificate } from 'node:crypto';
 import { HttpGetter, type TextResponse } from '../net/http-get.js';
-import type { OutboundPolicy } from '../net/outbound.js';
+import { OutboundRefused, type OutboundPolicy } from '../net/outbound.js';
 import { messageOf } from '../util/message-of.js';
 
 export interface GraphCredentials {
@@ -19,14 +20,31 @@ export interface GraphCredentials {
   certificate?: { certificatePem: string; privateKeyPem: string };
 }
 
+/**
+ * What went wrong, for the source's notification: Graph or the token endpoint did not answer
+ * (Unreachable), refused the app's credentials (AuthFailed), or the app lacks the admin consent
+ * to read the directory (PermissionMissing).
+ */
+export type GraphFailure = 'Unreachable' | 'AuthFailed' | 'PermissionMissing';
+
 export class GraphError extends Error {
-  constructor(message: string, readonly status?: number, readonly code?: string) {
+  constructor(message: string, readonly status?: number, readonly code?: string, readonly reason: GraphFailure = 'Unreachable') {
     super(message);
   }
 }
 
-/** 410 Gone: the delta token is no longer known; the caller starts over with a full read. */
-export class DeltaGone extends GraphError {}
+/** The application permissions a sync needs, with admin consent (user-delta and group-delta, "Permissions"). */
+export const REQUIRED_PERMISSIONS = ['User.Read.All', 'GroupMember.Read.All'];
+
+/**
+ * The delta link can no longer be followed: it expired (links of users and groups last 7 days, then
+ * Graph answers a 40X with syncStateNotFound) or Graph reset the synchronization (410 Gone). Either
+ * way the caller starts over with a full read.
+ */
+export class ResyncRequired extends GraphError {}
+
+/** Error codes of an expired delta link, with any 4xx status (delta query overview, "Token duration"). */
+const EXPIRED_LINK_CODES = new Set(['syncStateNotFound', 'syncStateInvalid', 'resyncRequired']);
 
 const MAX_ATTEMPTS = 8;
 const MAX_WAIT_MS = 120_000;
@@ -40,17 +58,35 @@ export interface GraphOptions {
 }
 
 const TOKEN_TIMEOUT_MS = 30_000;
+/** Tries of the token endpoint when it does not answer or answers 429 or 5xx. */
+const TOKEN_ATTEMPTS = 4;
+
+/** Why the last token request failed without a refusal from the identity platform. */
+interface TokenFailure {
+  /** No answer: the connection's error. */
+  cause?: unknown;
+  /** A transient answer (429, 5xx), its status and Retry-After. */
+  status?: number;
+  retryAfter?: string;
+}
 
 /**
  * msal's requests on our connections, so that the outbound policy checks them too. msal replaces a
  * failed request's error with its own "network_error": the failure is kept in `failed` to say why.
+ * A 429 or 5xx is kept from msal the same way, as a failure to retry: msal would otherwise refuse
+ * every request for a minute (its throttling cache), and report it as a refusal of the credentials.
  */
-function msalNetwork(http: HttpGetter, failed: { cause?: unknown }): INetworkModule {
+function msalNetwork(http: HttpGetter, failed: TokenFailure): INetworkModule {
   const answer = async <T>(pending: Promise<TextResponse>): Promise<NetworkResponse<T>> => {
     const r = await pending.catch((e: unknown) => {
       failed.cause = e;
       throw e;
     });
+    if (r.status === 429 || r.status >= 500) {
+      failed.status = r.status;
+      failed.retryAfter = r.header('retry-after');
+      throw new GraphError(`the token endpoint answered ${r.status}${aadstsOf(r.text) ? ` ${aadstsOf(r.text)}` : ''}`, r.status);
+    }
     let body: T;
     try {
       body = JSON.parse(r.text) as T;
@@ -69,9 +105,12 @@ function thumbprintOf(pem: string): string {
   try {
     return new X509Certificate(pem).fingerprint256.replace(/:/g, '');
   } catch (e) {
-    throw new GraphError(`the client certificate is not a PEM certificate (${messageOf(e)})`);
+    throw new GraphError(`the client certificate is not a PEM certificate (${messageOf(e)})`, undefined, undefined, 'AuthFailed');
   }
 }
+
+/** The identity platform's error code (AADSTS7000215, ...) in a text, if any. */
+const aadstsOf = (text: string | undefined) => /AADSTS\d+/.exec(text ?? '')?.[0];
 
 export function msalConfiguration(c: GraphCredentials): Configuration {
   const host = new URL(c.authorityHost).host;
@@ -130,28 +169,54 @@ export class GraphClient {
 
   /** The token in use, kept here too: msal's cache lookup costs a millisecond a request, and a sync makes hundreds. */
   private held?: { token: string; renewAt: number };
-  /** Why the last token request had no answer. */
-  private readonly tokenFailure: { cause?: unknown } = {};
+  /** Why the last token request had no answer, or a transient one. */
+  private readonly tokenFailure: TokenFailure = {};
 
-  /** msal asks for a new token shortly before it expires; renew (after a 401) skips its cache. */
-  private async token(renew: boolean): Promise<string> {
-    if (!renew && this.held && Date.now() < this.held.renewAt) return this.held.token;
+  /**
+   * msal asks for a new token shortly before it expires; renew (after a 401) skips its cache. No
+   * answer, 429 and 5xx are tried again (after Retry-After, else backing off); a refusal is not.
+   */
+  private token(renew: boolean): Promise<string> {
+    if (!renew && this.held && Date.now() < this.held.renewAt) return Promise.resolve(this.held.token);
+    // The users' and the groups' walks ask at once: one request (and its retries) serves both.
+    this.acquiring ??= this.acquire(renew).finally(() => (this.acquiring = undefined));
+    return this.acquiring;
+  }
+
+  private acquiring?: Promise<string>;
+
+  private async acquire(renew: boolean): Promise<string> {
     this.app ??= import('@azure/msal-node').then((msal) => new msal.ConfidentialClientApplication(this.config));
     const app = await this.app;
-    this.tokenFailure.cause = undefined;
-    try {
-      const result = await app.acquireTokenByClientCredential({ scopes: [this.scope], skipCache: renew });
-      if (!result?.accessToken) throw new Error('the token endpoint returned no access token');
-      // Back to msal five minutes before expiry, as its own cache would refresh it.
-      const expires = result.expiresOn?.getTime() ?? 0;
-      this.held = { token: result.accessToken, renewAt: expires - 5 * 60_000 };
-      return result.accessToken;
-    } catch (e) {
-      if (this.tokenFailure.cause) throw new GraphError(`no answer from the token endpoint of ${this.credentials.authorityHost}: ${messageOf(this.tokenFailure.cause)}`, undefined, (this.tokenFailure.cause as { code?: string }).code);
-      const err = e as { errorCode?: string; errorMessage?: string; message: string };
-      // AADSTS messages name the problem (bad secret, unknown app) and never repeat the credential.
-      const detail = (err.errorMessage ?? err.message).split(/\r?\n/)[0]!;
-      throw new GraphError(`Entra ID refused the app's credentials${err.errorCode ? ` (${err.errorCode})` : ''}: ${detail}`, undefined, err.errorCode);
+    for (let attempt = 1; ; attempt++) {
+      const failure = this.tokenFailure;
+      failure.cause = failure.status = failure.retryAfter = undefined;
+      try {
+        const result = await app.acquireTokenByClientCredential({ scopes: [this.scope], skipCache: renew });
+        if (!result?.accessToken) throw new Error('the token endpoint returned no access token');
+        // Back to msal five minutes before expiry, as its own cache would refresh it.
+        const expires = result.expiresOn?.getTime() ?? 0;
+        this.held = { token: result.accessToken, renewAt: expires - 5 * 60_000 };
+        return result.accessToken;
+      } catch (e) {
+        const where = `the token endpoint of ${this.credentials.authorityHost}`;
+        if (failure.cause !== undefined || failure.status !== undefined) {
+          // The outbound policy's refusal stays a refusal: no new try.
+          const refused = failure.cause instanceof OutboundRefused;
+          if (attempt < TOKEN_ATTEMPTS && !this.closed && !refused) {
+            await this.sleep(Math.min(MAX_WAIT_MS, retryAfterMs(failure.retryAfter ?? null) ?? 500 * 2 ** (attempt - 1)));
+            continue;
+          }
+          const why = refused ? `: ${messageOf(failure.cause)}` : `${failure.cause !== undefined ? ` gave no answer (${causeOf(failure.cause)})` : ` answered ${failure.status}`}, ${attempt} times`;
+          throw new GraphError(`${where}${why}`, failure.status, (failure.cause as { code?: string } | undefined)?.code);
+        }
+        const err = e as { errorCode?: string; errorMessage?: string; message: string };
+        // AADSTS messages name the problem (bad secret, unknown app) and never repeat the credential.
+        const message = err.errorMessage ?? err.message;
+        const code = aadstsOf(message) ?? err.errorCode;
+        const detail = message.split(/\r?\n/)[0]!.replace(/^AADSTS\d+:\s*/, '');
+        throw new GraphError(`Entra ID refused the app's credentials${code ? ` (${code})` : ''}: ${detail}`, undefined, code, 'AuthFailed');
+      }
     }
   }
 
@@ -177,7 +242,8 @@ export class GraphClient {
         if (this.options.pageSize) headers.prefer = `odata.maxpagesize=${this.options.pageSize}`;
         res = await this.http.get(full, headers, 60_000);
       } catch (e) {
-        if (e instanceof GraphError || attempt >= 3) throw new GraphError(`cannot reach ${new URL(full).host}: ${causeOf(e)}`);
+        if (e instanceof GraphError) throw e; // from the token: already tried again as it should be
+        if (attempt >= 3) throw new GraphError(`cannot reach ${new URL(full).host}: ${causeOf(e)}`);
         await this.sleep(500 * 2 ** attempt);
         continue;
       }
@@ -185,7 +251,12 @@ export class GraphClient {
       const body = errorBody(res.text);
       const code = body.error?.code;
       const message = `Graph answered ${res.status}${code ? ` ${code}` : ''}${body.error?.message ? `: ${body.error.message}` : ''}`;
-      if (res.status === 410) throw new DeltaGone(message, 410, code);
+      if (res.status === 410 || (res.status >= 400 && res.status < 500 && code && EXPIRED_LINK_CODES.has(code))) throw new ResyncRequired(message, res.status, code);
+      if (res.status === 403 && code === 'Authorization_RequestDenied') {
+        // Without admin consent for the app's permissions, Graph refuses every read: no retry helps.
+        // https://learn.microsoft.com/en-us/graph/resolve-auth-errors
+        throw new GraphError(`${message} (${new URL(full).pathname}): the app lacks admin consent for the application permissions ${REQUIRED_PERMISSIONS.join(' and ')}`, 403, code, 'PermissionMissing');
+      }
       if (res.status === 401 && !renewed) {
         // The token expired or was revoked before msal thought so: one new token, then give up.
         renewed = true;

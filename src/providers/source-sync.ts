@@ -7,7 +7,7 @@ import { parseDuration } from '../api/duration.js';
 import type { ProviderContext, SyncOptions, SyncReport } from '../engine/provider.js';
 import { describeLacking } from '../identity/attributes.js';
 import { RoundBuilder } from './sync-round.js';
-import type { StoredRecord, Write } from '../store/types.js';
+import type { Severity, StoredRecord, Write } from '../store/types.js';
 import type { DirectoryUser, EntraIdSource } from '../api/index.js';
 import type { SpecOf, WithSpec } from './record.js';
 import { messageOf } from '../util/message-of.js';
@@ -18,7 +18,16 @@ export interface SourceRead {
   state?: Buffer;
   /** What the source holds that could not be synced as users, and why (`*UsersSkipped`). */
   skipped?: string;
+  /** Why this round read everything when it was to read changes only (`*Resync`). */
+  resync?: string;
 }
+
+/**
+ * Why a read failed, as a reader may say it on the error it throws (`reason`): the notification
+ * is `${prefix}${reason}`. Unsaid, the source is taken as unreachable.
+ */
+export type ReadFailure = 'Unreachable' | 'AuthFailed' | 'PermissionMissing';
+const failureOf = (e: unknown): ReadFailure => (e as { reason?: ReadFailure }).reason ?? 'Unreachable';
 
 /** What a reader is given to hand its users to the round. */
 export interface RoundInput {
@@ -46,7 +55,7 @@ export interface SourceReader {
 
 export const SYNC_STATE = 'sync-state';
 
-const notice = (r: StoredRecord, reason: string, severity: 'Warning' | 'Error', message: string, at: string): Write => ({
+const notice = (r: StoredRecord, reason: string, severity: Severity, message: string, at: string): Write => ({
   op: 'notify',
   notification: { tenant: r.tenant, kind: r.kind, name: r.name, reason, severity, message, lastSeen: at },
 });
@@ -62,7 +71,7 @@ export async function runSourceSync(ctx: ProviderContext, record: WithSpec<Store
   const sealedState = await ctx.store.getBlob(id, SYNC_STATE);
   const previousState = sealedState && ctx.key.open(sealedState, blobAad(id, SYNC_STATE));
   const at = (options.now ?? new Date()).toISOString();
-  const problems = new Map<string, { severity: 'Warning' | 'Error'; message: string }>();
+  const problems = new Map<string, { severity: Severity; message: string }>();
   const lastCount = typeof record.status.userCount === 'number' ? record.status.userCount : 0;
   const report: SyncReport = { userCount: lastCount, added: 0, updated: 0, removed: 0, warnings: [] };
   const writes: Write[] = [];
@@ -95,6 +104,7 @@ export async function runSourceSync(ctx: ProviderContext, record: WithSpec<Store
     await listing;
     const built = round.finish(options.allowMassDelete, spec.deletionThreshold);
     report.userCount = built.storedCount;
+    if (read.resync) problems.set(`${reader.prefix}Resync`, { severity: 'Info', message: read.resync });
     if (built.blocked) {
       report.blocked = built.blocked;
       problems.set(`${reader.prefix}DeletionBlocked`, { severity: 'Warning', message: built.blocked });
@@ -124,7 +134,7 @@ export async function runSourceSync(ctx: ProviderContext, record: WithSpec<Store
     }
   } catch (e) {
     report.error = `${reader.where}: ${messageOf(e)}`;
-    problems.set(`${reader.prefix}Unreachable`, { severity: 'Warning', message: report.error });
+    problems.set(`${reader.prefix}${failureOf(e)}`, { severity: failureOf(e) === 'Unreachable' ? 'Warning' : 'Error', message: report.error });
     await listing.catch(() => undefined); // the read's error is the one to report
   }
 
@@ -133,7 +143,7 @@ export async function runSourceSync(ctx: ProviderContext, record: WithSpec<Store
   const status = { ...kept, lastSyncTime: at, lastSyncDuration: `${Date.now() - started}ms`, userCount: report.userCount, ...(groupCount === undefined ? {} : { groupCount }), ...(lastError ? { lastError } : {}) };
   writes.push({ op: 'putStatus', id, status, updatedAt: at });
   // A round not applied says nothing about attributes or Apple IDs: those notifications stay as they were.
-  const judged = SYNC_REASONS.slice(0, report.error ? 1 : report.blocked ? 2 : undefined).map((r) => r.replace('*', reader.prefix));
+  const judged = SYNC_REASONS.slice(0, report.error ? 3 : report.blocked ? 5 : undefined).map((r) => r.replace('*', reader.prefix));
   for (const reason of judged) {
     const p = problems.get(reason);
     writes.push(p ? notice(record, reason, p.severity, p.message, at) : { op: 'resolveNotification', id, reason });
@@ -146,8 +156,8 @@ export async function runSourceSync(ctx: ProviderContext, record: WithSpec<Store
   return report;
 }
 
-/** Notification reasons a sync round raises or clears; * is the source's prefix. */
-export const SYNC_REASONS = ['*Unreachable', '*DeletionBlocked', '*NoAttributesSynced', '*SomeAttributesNotSynced', 'ManagedAppleIdsIncomplete', '*UsersSkipped'];
+/** Notification reasons a sync round raises or clears, those a failed or blocked round judges first; * is the source's prefix. */
+export const SYNC_REASONS = ['*Unreachable', '*AuthFailed', '*PermissionMissing', '*DeletionBlocked', '*Resync', '*NoAttributesSynced', '*SomeAttributesNotSynced', 'ManagedAppleIdsIncomplete', '*UsersSkipped'];
 
 /** When a record is next due, or undefined when it is not synced on a schedule. Pure. */
 export function nextSyncAt(record: WithSpec<StoredRecord, SourceSpec>): number | undefined {

@@ -74,6 +74,10 @@ export const MIGRATIONS: ((d: Dialect) => string[])[] = [
        tenant TEXT NOT NULL, kind TEXT NOT NULL, name TEXT NOT NULL, anchor TEXT NOT NULL, confirmed INTEGER NOT NULL,
        PRIMARY KEY (tenant, kind, name, anchor))`,
   ],
+  // The source's ids of a directory user's groups, beside their names (two groups may share a name).
+  // Part of the digest: the first sync after the upgrade sees each Entra ID user in a group as
+  // changed, once, and fills the column.
+  () => ['ALTER TABLE users ADD COLUMN group_ids_json TEXT'],
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -206,6 +206,7 @@ function toUser(r: Record<string, unknown>): DirectoryUser {
     ...(r.first_name == null ? {} : { firstName: r.first_name as string }),
     ...(r.last_name == null ? {} : { lastName: r.last_name as string }),
     groups: JSON.parse(r.groups_json as string),
+    ...(r.group_ids_json == null ? {} : { groupIds: JSON.parse(r.group_ids_json as string) }),
     attributes: JSON.parse(r.attributes as string),
     labels: JSON.parse(r.labels as string),
     ...(r.apple_id == null ? {} : { appleId: r.apple_id as string }),

@@ -12,10 +12,10 @@ function sortedJson(o: Record<string, unknown>): string {
 }
 
 /** The users table's columns after tenant and id, in order (those added by later migrations last). */
-export const USER_COLUMNS = ['source', 'upn', 'email', 'display_name', 'groups_json', 'attributes', 'labels', 'apple_id', 'first_name', 'last_name'] as const;
+export const USER_COLUMNS = ['source', 'upn', 'email', 'display_name', 'groups_json', 'attributes', 'labels', 'apple_id', 'first_name', 'last_name', 'group_ids_json'] as const;
 
 export function userColumns(u: DirectoryUser): (string | null)[] {
-  return [u.source, u.upn, u.email ?? null, u.displayName ?? null, JSON.stringify(u.groups), sortedJson(u.attributes), sortedJson(u.labels), u.appleId ?? null, u.firstName ?? null, u.lastName ?? null];
+  return [u.source, u.upn, u.email ?? null, u.displayName ?? null, JSON.stringify(u.groups), sortedJson(u.attributes), sortedJson(u.labels), u.appleId ?? null, u.firstName ?? null, u.lastName ?? null, u.groupIds ? JSON.stringify(u.groupIds) : null];
 }
 
 /** Joins the columns with a control character no directory value holds (JSON escapes it). */

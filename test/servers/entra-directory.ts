@@ -3,19 +3,20 @@
 // delta-query-users, delta-query-groups, user-delta):
 // - a round starts without a token (every object that exists now) or from a deltaLink (objects changed
 //   since that link was issued); it is paged with @odata.nextLink and ends with @odata.deltaLink;
-// - changed objects carry all selected properties (or only the changed ones with Prefer: return=minimal);
-//   removed ones are {id, @removed: {reason: changed (restorable) | deleted}};
+// - changed objects carry all selected properties that were ever set (or only the changed ones with
+//   Prefer: return=minimal); a change to a property not selected returns nothing; removed ones are
+//   {id, @removed: {reason: changed (restorable) | deleted}}, and a first round may carry those too;
 // - groups carry members@delta (additions, and removals with @removed); a large group spans pages, the
 //   same group object repeated with the next slice of members;
 // - state lives in opaque tokens (base64url JSON with an HMAC), so links survive anything but an
-//   expiry, which answers 410 Gone.
+//   expiry after 7 days (400 syncStateNotFound) or a synchronization reset (410 Gone).
 // Changes made while a round is paged are reported again by the next round (replays are allowed); an
 // initial round also gives users changed while it ran once more at its end, as Graph's initial snapshot
 // may give a user on several pages.
 // Node built-ins only: this module runs in the emulator's own process.
 import { createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
 import {
-  COLLECTION_PROPERTIES, DEFAULT_GROUP_SELECT, DEFAULT_USER_SELECT, EXTENSION_ATTRIBUTES, GROUP_PROPERTIES, USER_PROPERTIES,
+  DEFAULT_GROUP_SELECT, DEFAULT_USER_SELECT, EXTENSION_ATTRIBUTES, GROUP_PROPERTIES, USER_PROPERTIES,
   directoryExtension, generatedPosition, generatedUser, generatedUserId, type GeneratorContext,
 } from './entra-users.js';
 
@@ -38,6 +39,10 @@ interface Item {
   created: number;
   version: number;
   state: State;
+  /** A soft-deleted user's groups, given back on restore. */
+  formerGroups?: string[];
+  /** Version of the last deletion or restore. */
+  stateChanged?: number;
 }
 
 interface Membership {
@@ -65,6 +70,8 @@ export interface Query {
 
 export interface Cursor extends Query {
   epoch: number;
+  /** When the link holding it was issued, by the emulator's clock (ms): links expire after 7 days. */
+  issued: number;
   phase: 'initial' | 'delta';
   /** Report changes made after this version (delta phase). */
   since: number;
@@ -176,24 +183,40 @@ export class Directory {
     u.version = v;
   }
 
-  /** Soft delete (restorable: reason changed) or hard (reason deleted); either way the user leaves its groups. */
+  /**
+   * Soft delete (restorable: reason changed) or hard (reason deleted); either way the user leaves
+   * its groups' members, but a soft-deleted one keeps its memberships for a restore.
+   */
   deleteUser(id: string, hard: boolean): void {
     const u = this.user(id, hard ? ['active', 'soft'] : ['active']);
     const v = ++this.version;
     if (hard) u.props = {};
     u.state = hard ? 'hard' : 'soft';
-    u.version = v;
-    this.dropMember(id, v);
+    u.version = u.stateChanged = v;
+    const left = this.dropMember(id, v);
+    u.formerGroups = hard ? undefined : left;
   }
 
-  /** Back from the recycle bin: every property reads as changed; group memberships are not restored (as in Entra). */
+  /**
+   * Back from the recycle bin: every property reads as changed, and the user is a member of its
+   * groups again (those not deleted meanwhile): "When you restore a user, ... group memberships
+   * are restored" (https://learn.microsoft.com/en-us/entra/fundamentals/users-restore), so group
+   * delta reports them as added.
+   */
   restoreUser(id: string): void {
     const u = this.user(id, ['soft']);
     const v = ++this.version;
     u.state = 'active';
-    u.version = v;
+    u.version = u.stateChanged = v;
     for (const name of Object.keys(u.props)) u.changed[name] = v;
     u.changed.onPremisesExtensionAttributes = v;
+    for (const gid of u.formerGroups ?? []) {
+      const g = this.groups[this.groupIds.get(gid)!]!;
+      if (g.state !== 'active' || g.members.get(id)?.removed === false) continue;
+      this.setMembership(g, id, { type: 'user', version: v, seq: ++this.seq, removed: false });
+      g.version = v;
+    }
+    u.formerGroups = undefined;
   }
 
   // ---- groups ----
@@ -237,7 +260,7 @@ export class Directory {
     const g = this.group(id, hard ? ['active', 'soft'] : ['active']);
     const v = ++this.version;
     g.state = hard ? 'hard' : 'soft';
-    g.version = v;
+    g.version = g.stateChanged = v;
     this.dropMember(id, v);
   }
 
@@ -287,16 +310,20 @@ export class Directory {
   private setMembership(g: Group, id: string, m: Membership): void {
     g.members.delete(id);
     g.members.set(id, m);
+    g.changed.members = m.version;
   }
 
-  /** Entra drops a deleted object from every group it was in. */
-  private dropMember(id: string, v: number): void {
+  /** Entra drops a deleted object from the members of every group it was in; returns those groups. */
+  private dropMember(id: string, v: number): string[] {
+    const left: string[] = [];
     for (const g of this.groups) {
       const m = g.members.get(id);
       if (!m || m.removed) continue;
       this.setMembership(g, id, { ...m, version: v, seq: ++this.seq, removed: true });
       g.version = v;
+      left.push(g.id);
     }
+    return left;
   }
 
   // ---- delta queries ----
@@ -328,8 +355,8 @@ export class Directory {
   begin(query: Query, epoch: number, latest: boolean): Cursor {
     const v = this.version;
     return latest
-      ? { ...query, epoch, phase: 'delta', since: v, start: v, pos: Number.MAX_SAFE_INTEGER, afterSeq: 0 }
-      : { ...query, epoch, phase: 'initial', since: 0, start: v, pos: 0, afterSeq: 0 };
+      ? { ...query, epoch, issued: 0, phase: 'delta', since: v, start: v, pos: Number.MAX_SAFE_INTEGER, afterSeq: 0 }
+      : { ...query, epoch, issued: 0, phase: 'initial', since: 0, start: v, pos: 0, afterSeq: 0 };
   }
 
   /** A deltaLink's cursor, when used: a new round from where the last one began. */
@@ -351,13 +378,15 @@ export class Directory {
         const again = pos >= this.userCount;
         const u = this.userAt(again ? pos - this.userCount : pos);
         if (!u || (wanted && !wanted.has(u.id))) continue;
-        if (again ? u.state === 'active' && u.version > c.start : c.phase === 'initial' ? u.state === 'active' : u.version > c.since) value.push(this.render(u, c, mode));
+        // A first round may carry users in the recycle bin as @removed; a later one, users whose
+        // selected properties changed (a change to another property returns nothing: user-delta).
+        if (again ? u.state === 'active' && this.changedSince(u, c, c.start) : c.phase === 'initial' ? u.state !== 'hard' : this.changedSince(u, c, c.since)) value.push(this.render(u, c, mode));
       }
     } else {
       let budget = memberBudget;
       while (pos < this.groups.length && value.length < size) {
         const g = this.groups[pos]!;
-        const included = (!wanted || wanted.has(g.id)) && (c.phase === 'initial' ? g.state === 'active' : g.version > c.since);
+        const included = (!wanted || wanted.has(g.id)) && (c.phase === 'initial' ? g.state !== 'hard' : this.changedSince(g, c, c.since));
         if (!included) {
           pos++;
           afterSeq = 0;
@@ -379,6 +408,13 @@ export class Directory {
     }
     const done = c.kind === 'users' ? pos >= userEnd : pos >= this.groups.length;
     return done ? { value, delta: { ...c, phase: 'delta', since: c.start, start: c.start, pos: 0, afterSeq: 0 } } : { value, next: { ...c, pos, afterSeq } };
+  }
+
+  /** Whether a delta round since `since` returns the object: new, deleted or restored, or a selected property (or members) changed. */
+  private changedSince(item: Item, c: Cursor, since: number): boolean {
+    if (item.version <= since) return false;
+    if (item.created > since || (item.stateChanged ?? 0) > since) return true;
+    return c.select.some((name) => (item.changed[name] ?? 0) > since) || (c.members && (item.changed.members ?? 0) > since);
   }
 
   /** A group's membership entries for this round after a change sequence number, at most `budget`. */
@@ -412,11 +448,12 @@ export class Directory {
     for (const name of c.select) {
       if (name === 'manager') continue; // managers are not modelled
       if (mode === 'minimal' && (item.changed[name] ?? item.created) <= c.since) continue;
-      const set = Object.prototype.hasOwnProperty.call(item.props, name);
+      // Properties never set are left out, on a first round as on later ones; one cleared since is
+      // sent as null (user-delta, "Response": "... properties that have not been set ... are not
+      // returned"; delta-query-overview, "Resource representation in the delta query response").
+      // https://learn.microsoft.com/en-us/graph/api/user-delta
       if (name === 'onPremisesExtensionAttributes') out[name] = extensionAttributes(item.props[name]);
-      else if (set) out[name] = item.props[name];
-      // Unset properties read as null on a first read; changed objects carry only properties ever set (user-delta).
-      else if (mode === 'initial' && !name.startsWith('extension_')) out[name] = COLLECTION_PROPERTIES.has(name) ? [] : null;
+      else if (Object.prototype.hasOwnProperty.call(item.props, name)) out[name] = item.props[name];
     }
     out.id = item.id;
     return out;

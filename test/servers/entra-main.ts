@@ -21,7 +21,8 @@ export interface EmulatorConfig extends GeneratorContext {
   groups: number;
   pageSize: number;
   memberPageSize: number;
-  tokenLifetime: number;
+  /** Seconds; null: 60 to 90 minutes at random, as Entra ID gives. */
+  tokenLifetime: number | null;
 }
 
 /** Faults, as POST /_emulator/faults sets them (a key given replaces that fault; null clears it). */
@@ -34,12 +35,14 @@ export interface Faults {
    * long (connections refused; the control API too), then listens again and the outage is over.
    */
   outage?: { afterPages?: number; count?: number | null; target?: 'graph' | 'token' | 'all'; refuseSeconds?: number } | null;
-  /** Seconds a new access token is valid (and its expires_in). */
-  tokenLifetime?: number;
+  /** Seconds a new access token is valid (and its expires_in); null: back to 60 to 90 minutes at random. */
+  tokenLifetime?: number | null;
   /** Every access token issued so far answers 401 from now on. */
   revokeTokens?: boolean;
-  /** Every nextLink and deltaLink issued so far answers 410 Gone from now on. */
+  /** Every nextLink and deltaLink issued so far answers 410 Gone from now on (a synchronization reset). */
   expireDeltaTokens?: boolean;
+  /** Moves the emulator's clock on by this many seconds: links older than 7 days by it are expired (400 syncStateNotFound). */
+  advanceClock?: number;
   /** After `afterUserPages` more pages of users, the user is changed (as updateUser), as an administrator may while a sync reads. */
   change?: { afterUserPages: number; id: string; patch: Record<string, unknown> } | null;
 }
@@ -78,14 +81,29 @@ if (config.groups) directory.generateGroups(config.groups);
 
 const signer: Signer = { key: generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey, kid: randomBytes(20).toString('base64url') };
 const tokenKey = randomBytes(32);
+/** The emulator's clock, which a test may move on (advanceClock): it dates the links it issues. */
+const now = () => Date.now() + state.clockOffset;
+/**
+ * Delta-query-overview, "Token duration": a delta token of directory objects (users, groups) is
+ * valid for 7 days; after that the answer is "a 40X-series error with error codes such as
+ * syncStateNotFound", and the client synchronizes again from scratch.
+ * https://learn.microsoft.com/en-us/graph/delta-query-overview#token-duration
+ */
+const LINK_LIFETIME_MS = 7 * 86_400_000;
 const MAX_LOG = 20_000;
-const MAX_PAGE = 999;
+/**
+ * Objects per page at most, whatever odata.maxpagesize asks: users and groups delta pages are
+ * reported to hold about 200 (Graph documents no $top for them, and no page size: delta-query-overview).
+ */
+const MAX_PAGE = 200;
 
 const state = {
   tokenLifetime: config.tokenLifetime,
   tokenSerial: 0,
   revokedBelow: 0,
   epoch: 1,
+  /** Added to the real time: the clock that ages delta links. */
+  clockOffset: 0,
   throttle: undefined as undefined | { remaining: number; skip: number; retryAfter: number | null; status: 429 | 503 | 504; target: 'graph' | 'token' },
   outage: undefined as undefined | { pagesLeft: number; remaining: number | null; target: 'graph' | 'token' | 'all'; refuseSeconds?: number },
   change: undefined as undefined | { pagesLeft: number; id: string; patch: Record<string, unknown> },
@@ -103,12 +121,13 @@ function setFaults(f: Faults): void {
   if (f.tokenLifetime !== undefined) state.tokenLifetime = f.tokenLifetime;
   if (f.revokeTokens) state.revokedBelow = state.tokenSerial + 1;
   if (f.expireDeltaTokens) state.epoch++;
+  if (f.advanceClock) state.clockOffset += f.advanceClock * 1000;
   if (f.change === null) state.change = undefined;
   else if (f.change) state.change = { pagesLeft: f.change.afterUserPages, id: f.change.id, patch: f.change.patch };
 }
 
 function faultsNow() {
-  return { throttle: state.throttle ?? null, outage: state.outage ?? null, tokenLifetime: state.tokenLifetime, epoch: state.epoch };
+  return { throttle: state.throttle ?? null, outage: state.outage ?? null, tokenLifetime: state.tokenLifetime, epoch: state.epoch, clockOffset: state.clockOffset };
 }
 
 // ---- answers ----
@@ -222,7 +241,10 @@ async function token(req: IncomingMessage, res: ServerResponse, tenant: string, 
   } else {
     const form = new URLSearchParams((await readBody(req)).toString());
     if (faulted('token', req, res, entry, ids)) return;
-    answer = tokenRequest(app, signer, { tenant, form, correlationId: ids.client, base, now: Date.now(), lifetime: state.tokenLifetime, serial: state.tokenSerial + 1 });
+    // Access-tokens, "Token lifetime": "a random value ranging between 60-90 minutes (75 minutes on average)".
+    // https://learn.microsoft.com/en-us/entra/identity-platform/access-tokens#token-lifetime
+    const lifetime = state.tokenLifetime ?? 3600 + Math.floor(Math.random() * 1801);
+    answer = tokenRequest(app, signer, { tenant, form, correlationId: ids.client, base, now: Date.now(), lifetime, serial: state.tokenSerial + 1 });
     if (answer.status === 200) state.tokenSerial++;
   }
   record({ ...entry, status: answer.status, ...(answer.credential ? { credential: answer.credential } : {}), ...(answer.error ? { error: answer.error } : {}) });
@@ -249,6 +271,12 @@ function initialUrl(kind: Kind, q?: Query): string {
   return `${base}/v1.0/${kind}/delta?$select=${select}${filter}`;
 }
 
+/** The application permissions that allow each delta query (user-delta, group-delta: "Permissions"). */
+const GRANTING: Record<Kind, string[]> = {
+  users: ['User.Read.All', 'User.ReadWrite.All', 'Directory.Read.All', 'Directory.ReadWrite.All'],
+  groups: ['GroupMember.Read.All', 'Group.Read.All', 'Group.ReadWrite.All', 'Directory.Read.All', 'Directory.ReadWrite.All'],
+};
+
 function graph(req: IncomingMessage, res: ServerResponse, url: URL, at: number): void {
   const ids = idsOf(req);
   const p = prefer(req);
@@ -273,6 +301,10 @@ function graph(req: IncomingMessage, res: ServerResponse, url: URL, at: number):
   }
   if (req.method !== 'GET') return fail(405, 'Request_BadRequest', `The HTTP method '${req.method}' is not allowed for this resource.`);
   const kind = m[1] as Kind;
+  // Each delta needs one of its application permissions in the token (user-delta and group-delta,
+  // "Permissions"); without, Graph answers 403 Authorization_RequestDenied, "Insufficient
+  // privileges to complete the operation." (https://learn.microsoft.com/en-us/graph/resolve-auth-errors).
+  if (!auth.roles.some((r) => GRANTING[kind].includes(r))) return fail(403, 'Authorization_RequestDenied', 'Insufficient privileges to complete the operation.');
   // Query option names are case-insensitive ($deltaToken in the docs, $deltatoken in links).
   const params = new URLSearchParams();
   for (const [k, v] of url.searchParams) params.set(k.startsWith('$') ? k.toLowerCase() : k, v);
@@ -283,9 +315,12 @@ function graph(req: IncomingMessage, res: ServerResponse, url: URL, at: number):
     if (skip || (delta && delta !== 'latest')) {
       const c = decodeCursor((skip ?? delta)!, tokenKey);
       if (!c || c.kind !== kind || c.epoch < state.epoch) {
-        // Delta-query-overview, "Synchronization reset": 410 Gone and a Location to start over from.
+        // Delta-query-overview, "Synchronization reset": after maintenance or a migration, 410 Gone
+        // and a Location to start over from.
+        // https://learn.microsoft.com/en-us/graph/delta-query-overview#synchronization-reset
         return fail(410, 'syncStateNotFound', 'The sync state generation is not found. The delta token is expired and data must be synchronized again.', { location: initialUrl(kind, c && c.kind === kind ? c : undefined) });
       }
+      if (now() - c.issued > LINK_LIFETIME_MS) return fail(400, 'syncStateNotFound', 'The delta token has expired: synchronize again without it.');
       cursor = skip ? c : directory.resume(c);
     } else {
       cursor = directory.begin(directory.parseQuery(kind, params), state.epoch, delta === 'latest');
@@ -296,7 +331,8 @@ function graph(req: IncomingMessage, res: ServerResponse, url: URL, at: number):
   }
   const size = Math.min(MAX_PAGE, Math.max(1, p.maxPageSize ?? config.pageSize));
   const page = directory.page(cursor, size, config.memberPageSize, p.minimal);
-  const link = page.next ? { '@odata.nextLink': `${base}/v1.0/${kind}/delta?$skiptoken=${encodeCursor(page.next, tokenKey)}` } : { '@odata.deltaLink': `${base}/v1.0/${kind}/delta?$deltatoken=${encodeCursor(page.delta!, tokenKey)}` };
+  const issued = now();
+  const link = page.next ? { '@odata.nextLink': `${base}/v1.0/${kind}/delta?$skiptoken=${encodeCursor({ ...page.next, issued }, tokenKey)}` } : { '@odata.deltaLink': `${base}/v1.0/${kind}/delta?$deltatoken=${encodeCursor({ ...page.delta!, issued }, tokenKey)}` };
   record({ ...entry, status: 200, auth: 'ok', items: page.value.length, link: page.next ? 'next' : 'delta' });
   served('graph', kind);
   const headers: Record<string, string> = { ...ids.headers, 'content-type': 'application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8' };
@@ -372,6 +408,7 @@ async function control(req: IncomingMessage, res: ServerResponse, url: URL): Pro
     case 'PUT app':
       if (Array.isArray(body.secrets)) app.secrets = body.secrets as AppRegistration['secrets'];
       if (Array.isArray(body.certificates)) app.certificates = body.certificates as string[];
+      if (Array.isArray(body.permissions)) app.permissions = body.permissions as string[];
       return ok();
     default:
       return send(res, 404, { error: { code: 'NotFound', message: `no control route ${req.method} ${url.pathname}` } });

@@ -14,6 +14,8 @@ export interface AppRegistration {
   secrets: { value: string; expired?: boolean }[];
   /** PEM certificates registered as the app's credentials. */
   certificates: string[];
+  /** Application permissions an administrator consented to: the token's roles claim. */
+  permissions: string[];
 }
 
 /** Graph's app id: with https://graph.microsoft.com (or this emulator's base URL), what a .default scope may name. */
@@ -145,14 +147,16 @@ export function tokenRequest(app: AppRegistration, signer: Signer, r: TokenReque
     const refused = checkAssertion(app, assertion, r);
     if (refused) return fail(refused.status, refused.error, refused.code, refused.text);
   } else {
-    return fail(401, 'invalid_client', 7000218, "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.");
+    // A confidential client's grant without any credential (reference-error-codes: AADSTS7000216).
+    return fail(401, 'invalid_client', 7000216, "'client_assertion', 'client_secret' or 'request' is required for the 'client_credentials' grant type.");
   }
 
   const iat = Math.floor(r.now / 1000);
   const claims = {
     aud: GRAPH_AUDIENCE, iss: `https://sts.windows.net/${app.tenantId}/`, iat, nbf: iat, exp: iat + r.lifetime,
     appid: clientId, appidacr: credential === 'secret' ? '1' : '2', idtyp: 'app', oid: app.clientId, sub: app.clientId,
-    roles: ['User.Read.All', 'GroupMember.Read.All'], tid: app.tenantId, uti: randomUUID(), ver: '1.0',
+    // Without admin consent the token carries no roles claim at all (access-token-claims-reference, "roles").
+    ...(app.permissions.length ? { roles: app.permissions } : {}), tid: app.tenantId, uti: randomUUID(), ver: '1.0',
     // Not in Entra's tokens: lets the emulator revoke every token issued before a point.
     emu_serial: r.serial,
   };
@@ -225,7 +229,7 @@ export function signJwt(header: Record<string, unknown>, claims: Record<string, 
   return `${body}.${sign('sha256', Buffer.from(body), key).toString('base64url')}`;
 }
 
-export type AuthResult = { ok: true; appId: string } | { ok: false; auth: 'missing' | 'invalid' | 'expired' | 'revoked'; message: string };
+export type AuthResult = { ok: true; appId: string; roles: string[] } | { ok: false; auth: 'missing' | 'invalid' | 'expired' | 'revoked'; message: string };
 
 /**
  * Graph's check of a bearer token: signed by this emulator, for Graph, this tenant, not expired, and not
@@ -245,5 +249,5 @@ export function checkAccessToken(authorization: string | undefined, signer: Sign
   if (claims.tid !== tenantId) return { ...invalid, message: 'Access token validation failure. Invalid issuer.' };
   if (typeof claims.exp !== 'number' || claims.exp * 1000 <= now) return { ok: false, auth: 'expired', message: 'Access token has expired or is not yet valid.' };
   if (typeof claims.emu_serial !== 'number' || claims.emu_serial < revokedBelow) return { ok: false, auth: 'revoked', message: 'Access token has expired or is not yet valid.' };
-  return { ok: true, appId: String(claims.appid) };
+  return { ok: true, appId: String(claims.appid), roles: Array.isArray(claims.roles) ? (claims.roles as string[]) : [] };
 }

@@ -33,9 +33,6 @@ export const GROUP_PROPERTIES = [
 
 export const DEFAULT_GROUP_SELECT = ['displayName', 'description', 'mail', 'mailEnabled', 'mailNickname', 'securityEnabled', 'groupTypes', 'members'];
 
-/** Collection-valued properties: an unset one reads as [] rather than null. */
-export const COLLECTION_PROPERTIES = new Set(['businessPhones', 'identities', 'imAddresses', 'otherMails', 'proxyAddresses', 'groupTypes']);
-
 export const EXTENSION_ATTRIBUTES = Array.from({ length: 15 }, (_, i) => `extensionAttribute${i + 1}`);
 
 /** A directory extension property's name: extension_{appId without dashes}_{name}. */
@@ -96,12 +93,17 @@ const MAIL_NAMES = GIVEN.map((g) => g.normalize('NFD').replace(/[^A-Za-z0-9]/g, 
 /**
  * The user at a position, as the generator makes it: names cycle through non-ASCII ones; some
  * attributes are missing on a fixed pattern, so a test can count who lacks what:
- * - mail: missing when position % 10 === 9 (mail differs from the UPN otherwise)
+ * - mail: missing when position % 10 === 9, but for guests and rooms (mail differs from the UPN otherwise)
  * - department: missing when position % 7 === 6
  * - employeeId: missing when position % 13 === 12
  * - onPremisesExtensionAttributes.extensionAttribute1 (a cost centre): missing when position % 11 === 10
  * - extension_{extensionAppId}_badgeId: missing when position % 9 === 8
  * - accountEnabled: false when position % 50 === 49
+ * and some are not the tenant's own people, as in real tenants:
+ * - a guest when position % 40 === 39: userType Guest, creationType Invitation, its mail at another
+ *   domain and a UPN made from it with #EXT# (https://learn.microsoft.com/en-us/entra/external-id/user-properties)
+ * - a room mailbox when position % 100 === 99: no given name or surname, and, as every resource
+ *   mailbox's account, disabled (https://learn.microsoft.com/en-us/exchange/recipients-in-exchange-online/manage-resource-mailboxes)
  * Properties absent from the record were never set.
  */
 export function generatedUser(ctx: GeneratorContext, position: number): Record<string, unknown> {
@@ -123,5 +125,13 @@ export function generatedUser(ctx: GeneratorContext, position: number): Record<s
   if (position % 7 !== 6) user.department = DEPARTMENTS[position % DEPARTMENTS.length];
   if (position % 13 !== 12) user.employeeId = String(100000 + position);
   if (position % 9 !== 8) user[directoryExtension(ctx.extensionAppId, 'badgeId')] = `B${position}`;
+  if (position % 40 === 39 && position % 100 !== 99) {
+    const mail = `${MAIL_NAMES[position % GIVEN.length]}.${position}@fabrikam.example`;
+    Object.assign(user, { userType: 'Guest', creationType: 'Invitation', externalUserState: 'Accepted', mail, userPrincipalName: `${mail.replace('@', '_')}#EXT#@${ctx.domain}` });
+  }
+  if (position % 100 === 99) {
+    Object.assign(user, { displayName: `Room ${position}`, mail: `room${position}@${ctx.domain}`, userPrincipalName: `room${position}@${ctx.domain}`, mailNickname: `room${position}`, accountEnabled: false });
+    for (const name of ['givenName', 'surname', 'jobTitle', 'department', 'employeeId']) delete user[name];
+  }
   return user;
 }

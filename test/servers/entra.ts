@@ -31,11 +31,11 @@ export interface EntraOptions {
   users?: number;
   /** Groups generated at start: group k holds the users at positions k modulo groups. Default 0. */
   groups?: number;
-  /** Objects per delta page when the client sends no Prefer: odata.maxpagesize. Default 100 (at most 999). */
+  /** Objects per delta page when the client sends no Prefer: odata.maxpagesize. Default 100 (at most 200, as Graph caps them). */
   pageSize?: number;
   /** Group member entries per page: a larger group spans pages. Default 100. */
   memberPageSize?: number;
-  /** Seconds an access token is valid (its expires_in). Default 3599. */
+  /** Seconds an access token is valid (its expires_in). Default: 60 to 90 minutes at random, as Entra ID gives. */
   tokenLifetime?: number;
   /** Directory extension properties registered, as extension_{extensionAppId}_{name}. Default ['badgeId', 'costCenter']. */
   extensionNames?: string[];
@@ -92,8 +92,11 @@ export interface EntraEmulator {
   deleteGroup(id: string, options?: { hard?: boolean }): Promise<void>;
   addMembers(groupId: string, memberIds: string[]): Promise<void>;
   removeMember(groupId: string, memberId: string): Promise<void>;
-  /** Replaces the app's credentials (e.g. an expired secret: AADSTS7000222). */
-  setCredentials(c: { secrets?: { value: string; expired?: boolean }[]; certificates?: string[] }): Promise<void>;
+  /**
+   * Replaces the app's credentials (e.g. an expired secret: AADSTS7000222), or the application
+   * permissions consented to (default User.Read.All and GroupMember.Read.All; [] withholds consent).
+   */
+  setCredentials(c: { secrets?: { value: string; expired?: boolean }[]; certificates?: string[]; permissions?: string[] }): Promise<void>;
   setFaults(f: Faults): Promise<void>;
   clearFaults(): Promise<void>;
   /** What the emulator served (token, Graph and metadata requests; not the control API), oldest first. */
@@ -177,13 +180,13 @@ export async function startEntra(options: EntraOptions = {}): Promise<EntraEmula
       port,
       certFile: tls.certFile,
       keyFile: tls.keyFile,
-      app: { tenantId: randomUUID(), domain: ctx.domain, clientId: randomUUID(), secrets: [{ value: clientSecret() }], certificates: [certificate.certificatePem] },
+      app: { tenantId: randomUUID(), domain: ctx.domain, clientId: randomUUID(), secrets: [{ value: clientSecret() }], certificates: [certificate.certificatePem], permissions: ['User.Read.All', 'GroupMember.Read.All'] },
       extensionNames: options.extensionNames ?? ['badgeId', 'costCenter'],
       users: options.users ?? 0,
       groups: options.groups ?? 0,
       pageSize: options.pageSize ?? 100,
       memberPageSize: options.memberPageSize ?? 100,
-      tokenLifetime: options.tokenLifetime ?? 3599,
+      tokenLifetime: options.tokenLifetime ?? null,
     };
     writeFileSync(join(dir, 'config.json'), JSON.stringify(config));
     proc = spawnServer(process.execPath, [transpile(join(dir, 'emulator')), join(dir, 'config.json')], dir, 'SIGKILL');

@@ -137,6 +137,7 @@ export const certificateConfigurationStatus = z.strictObject({
   issuedCount: z.number().int().optional().describe('Identity certificates held.'),
   waitingCount: z.number().int().optional().describe('Users reached who have no current certificate.'),
   problems: z.array(z.string()).optional().describe('Why some users have no certificate (at most 10).'),
+  ambiguousGroups: z.array(z.string()).optional().describe('Group names of the distribution or spaces that more than one group bears.'),
 });
 
 export type CertificateConfigurationSpec = z.output<typeof certificateConfigurationSpec>;

@@ -29,6 +29,8 @@ export const entraIdSourceSpec = z
     deletionThreshold,
     enabled: z.boolean().default(true).describe('Enable this Entra ID instance.'),
     autoInviteUsers: z.boolean().default(false).describe('Invite each newly imported user to enrol, by e-mail.'),
+    includeGuests: z.boolean().default(false).describe('Sync guests (userType Guest, a UPN with #EXT#) too; they have no mailbox or Apple ID of the tenant.'),
+    includeDisabledUsers: z.boolean().default(false).describe('Sync disabled accounts (accountEnabled false: also room and equipment mailboxes) too; a user disabled later otherwise leaves.'),
     managedAppleIds: z
       .strictObject({
         mode: z.enum(['None', 'Schema']).default('None'),

@@ -18,9 +18,9 @@ export interface Distribution {
   distribution: { devices: 'AllDevices' | 'NoDevices' | 'Custom'; selector?: Selector; otherSpaces: 'DoNotApply' | 'ApplyToDevicesInOtherSpaces' };
 }
 
-/** A user is selected by any of the groups, or by all of the labels. */
+/** A user is selected by any of the groups (by name, or by id where the source has ids), or by all of the labels. */
 export function selects(selector: Selector, user: DirectoryUser): boolean {
-  if (selector.groups?.some((g) => user.groups.includes(g))) return true;
+  if (selector.groups?.some((g) => user.groups.includes(g) || user.groupIds?.includes(g))) return true;
   const labels = Object.entries(selector.matchLabels ?? {});
   return labels.length > 0 && labels.every(([k, v]) => user.labels[k] === v);
 }
@@ -39,4 +39,26 @@ export function reachedUsers(config: Distribution, users: DirectoryUser[], space
   return users.filter(
     (u) => (d.devices === 'AllDevices' || selects(d.selector ?? {}, u)) && (d.otherSpaces === 'ApplyToDevicesInOtherSpaces' || spaceOf(u, spaces) === home),
   );
+}
+
+/**
+ * Group names among `names` that more than one group of the users bears (Entra ID keys groups by
+ * id; names are not unique): a selector naming one selects the members of each. Pure.
+ */
+export function ambiguousGroups(names: string[], users: DirectoryUser[]): string[] {
+  const wanted = new Set(names);
+  if (!wanted.size) return [];
+  const ids = new Map<string, Set<string>>();
+  for (const u of users) {
+    if (!u.groupIds) continue;
+    u.groups.forEach((name, i) => {
+      if (!wanted.has(name)) return;
+      const set = ids.get(name) ?? ids.set(name, new Set()).get(name)!;
+      set.add(`${u.source} ${u.groupIds![i]}`);
+    });
+  }
+  return [...ids].filter(([, set]) => set.size > 1).map(([name, set]) => {
+    const groups = [...set].sort().map((g) => g.replace(' ', ' group '));
+    return `group "${name}" names ${set.size} groups (${groups.join(', ')}): the members of each are selected; name one by its id`;
+  });
 }

@@ -12,7 +12,7 @@ import { encodeName, escapeDnValue, parseDn } from '../../pki/name.js';
 import type { IssuedCertificate, StoredRecord, Write } from '../../store/types.js';
 import { openIssuer, type IssueProfile, type IssueRequest, type Issued } from '../certificate-authority/index.js';
 import type { Made } from '../record.js';
-import { reachedUsers, type Distribution, type SpaceMembers } from './distribution.js';
+import { ambiguousGroups, reachedUsers, type Distribution, type SpaceMembers } from './distribution.js';
 import { compile, expand } from './template.js';
 import type { CertificateFacts, DirectoryUser } from '../../api/index.js';
 import { messageOf } from '../../util/message-of.js';
@@ -143,10 +143,14 @@ async function survey(ctx: ProviderContext, d: Desired) {
   ]);
   // Every plan surveys every configuration: the spaces are read only when there are users to place in them.
   const spaces = users.length ? await ctx.store.listRecords({ tenant, kind: 'Space' }) : [];
-  const reached = reachedUsers(d.spec as unknown as Distribution, users, spaces.map((s) => ({ name: s.name, ...(s.spec as Omit<SpaceMembers, 'name'>) })));
+  const distribution = d.spec as unknown as Distribution;
+  const placed = spaces.map((s) => ({ name: s.name, ...(s.spec as Omit<SpaceMembers, 'name'>) }));
+  const reached = reachedUsers(distribution, users, placed);
   const { targets, problems } = targetsFor(id, reached);
+  const named = [...(distribution.distribution.selector?.groups ?? []), ...placed.flatMap((s) => s.members.groups ?? [])];
+  const ambiguous = ambiguousGroups(named, users);
   const work = decideWork(targets, new Set(reached.map((u) => u.id)), existing, 'waiting' in issuer ? undefined : issuer, parseDuration(id.renewBefore), Date.now());
-  return { id, reached, targets, problems, existing, issuer, work };
+  return { id, reached, targets, problems, ambiguous, existing, issuer, work };
 }
 
 export async function identityPending(ctx: ProviderContext, d: Desired): Promise<string[]> {
@@ -154,7 +158,7 @@ export async function identityPending(ctx: ProviderContext, d: Desired): Promise
 }
 
 export async function identityReconcile(ctx: ProviderContext, d: Desired): Promise<Made> {
-  const { id, reached, problems, existing, issuer, work } = await survey(ctx, d);
+  const { id, reached, problems, ambiguous, existing, issuer, work } = await survey(ctx, d);
   const writes: Write[] = work.remove.map((c) => ({ op: 'deleteCertificate', tenant: d.id.tenant, configuration: d.id.name, userId: c.userId }));
   if (!('waiting' in issuer)) {
     const failures: string[] = [];
@@ -186,6 +190,7 @@ export async function identityReconcile(ctx: ProviderContext, d: Desired): Promi
       issuedCount: current.size,
       waitingCount: reached.filter((u) => !current.has(u.id)).length,
       problems: problems.length ? problems.slice(0, MAX_PROBLEMS) : undefined,
+      ambiguousGroups: ambiguous.length ? ambiguous : undefined,
     },
   };
 }

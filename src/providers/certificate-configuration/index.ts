@@ -16,7 +16,7 @@ export const certificateConfigurationProvider = recordProvider(CertificateConfig
     if (d.spec.identity) return identityReconcile(ctx, d);
     // Now an uploaded certificate: what was issued under the identity template goes.
     if (!record?.spec.identity) return {};
-    return { writes: removeAll(record), status: { reachedCount: undefined, issuedCount: undefined, waitingCount: undefined, problems: undefined } };
+    return { writes: removeAll(record), status: { reachedCount: undefined, issuedCount: undefined, waitingCount: undefined, problems: undefined, ambiguousGroups: undefined } };
   },
   pending: async (ctx, d) => (d.spec.identity ? identityPending(ctx, d) : []),
   async inspect(ctx, d, status) {
@@ -25,9 +25,11 @@ export const certificateConfigurationProvider = recordProvider(CertificateConfig
     const ca = await dependencyReady(ctx, { tenant: d.id.tenant, kind: 'CertificateAuthority', name: identity.certificateAuthorityRef.name }, 'CertificateAuthority');
     if (ca) return ca;
     const problems = (status.problems as string[] | undefined) ?? [];
-    const notices = problems.length
-      ? [{ reason: 'CertificatesNotIssued', severity: 'Warning' as const, message: `${problems.length} user${problems.length === 1 ? '' : 's'} without a certificate: ${problems.join('; ')}` }]
-      : [];
+    const ambiguous = (status.ambiguousGroups as string[] | undefined) ?? [];
+    const notices = [
+      ...(problems.length ? [{ reason: 'CertificatesNotIssued', severity: 'Warning' as const, message: `${problems.length} user${problems.length === 1 ? '' : 's'} without a certificate: ${problems.join('; ')}` }] : []),
+      ...(ambiguous.length ? [{ reason: 'GroupNameAmbiguous', severity: 'Warning' as const, message: ambiguous.join('; ') }] : []),
+    ];
     const waiting = Number(status.waitingCount ?? 0);
     if (waiting) {
       return { notices, ready: { status: false, reason: 'CertificatesPending', message: `${waiting} of ${status.reachedCount} users reached have no current certificate${problems[0] ? ` (${problems[0]})` : ''}` } };

@@ -2,7 +2,7 @@
 // certificate, delta queries from where the last applied round stopped.
 import type { ProviderContext, SyncOptions, SyncReport } from '../../engine/provider.js';
 import type { SecretRef, SecretResolver } from '../../config/secrets.js';
-import { readEntraDirectory, withChange, type EntraState, type EntraUser } from '../../identity/entra-directory.js';
+import { admitted, readEntraDirectory, withChange, type EntraState, type EntraUser, type Inclusion, type Membership } from '../../identity/entra-directory.js';
 import { GraphClient, type GraphCredentials } from '../../identity/graph.js';
 import type { StoredRecord } from '../../store/types.js';
 import { runSourceSync } from '../source-sync.js';
@@ -25,7 +25,10 @@ async function credentialsOf(secrets: SecretResolver, record: EntraRecord): Prom
   return { ...base, certificate: { certificatePem: await need(c.certificateSecretRef, 'client certificate'), privateKeyPem: await need(c.privateKeySecretRef, 'client certificate key') } };
 }
 
-/** Graph page size; Graph caps users/delta pages at 999 whatever is asked. */
+/**
+ * Graph page size asked for (Prefer: odata.maxpagesize). Graph documents no page size for users
+ * and groups delta; pages of about 200 objects are reported, whatever is asked.
+ */
 const PAGE_SIZE = Number(process.env.MDMOPS_GRAPH_PAGE_SIZE) || 999;
 
 export async function syncEntraIdSource(ctx: ProviderContext, secrets: SecretResolver, record: EntraRecord, options: SyncOptions): Promise<SyncReport> {
@@ -41,10 +44,15 @@ export async function syncEntraIdSource(ctx: ProviderContext, secrets: SecretRes
       if (refused) throw new Error(refused);
       const graph = new GraphClient(await credentialsOf(secrets, record), { pageSize: PAGE_SIZE, outbound: ctx.outbound });
       const custom = spec.customAttributes ?? [];
-      const previous = state && (JSON.parse(state.toString()) as EntraState);
-      const hand = (u: EntraUser | undefined, memberOf: Map<string, string[]>) => {
-        if (!u) return;
-        const user: DirectoryUser = { tenant: record.tenant, id: prefix + u.id, source, upn: u.upn, groups: memberOf.get(u.id) ?? [], attributes: u.attributes, labels: {} };
+      const include: Inclusion = { guests: spec.includeGuests, disabled: spec.includeDisabledUsers };
+      const stored = state && (JSON.parse(state.toString()) as EntraState);
+      // Who is synced changed: users left out come back, and those now left out go, only in a full round.
+      const reselected = stored && (stored.include?.guests !== include.guests || stored.include?.disabled !== include.disabled);
+      const previous = reselected ? undefined : stored;
+      const hand = (u: EntraUser | undefined, memberOf: Map<string, Membership>) => {
+        if (!u || !admitted(u, include)) return;
+        const groups = memberOf.get(u.id);
+        const user: DirectoryUser = { tenant: record.tenant, id: prefix + u.id, source, upn: u.upn, groups: groups?.names ?? [], groupIds: groups?.ids ?? [], attributes: u.attributes, labels: {} };
         if (u.email) user.email = u.email;
         if (u.displayName) user.displayName = u.displayName;
         if (u.firstName) user.firstName = u.firstName;
@@ -81,7 +89,8 @@ export async function syncEntraIdSource(ctx: ProviderContext, secrets: SecretRes
         progress(walked);
         for (const change of changes.values()) hand(withChange(undefined, change, custom), read.memberOf);
       }
-      return { groupCount: Object.keys(read.groups).length, state: Buffer.from(JSON.stringify(read.state)) };
+      const resync = read.resync ?? (reselected ? 'the stored users were synced with other includeGuests or includeDisabledUsers settings: every user was read again' : undefined);
+      return { groupCount: Object.keys(read.groups).length, state: Buffer.from(JSON.stringify({ ...read.state, include })), ...(resync ? { resync } : {}) };
     },
   }, options);
 }
