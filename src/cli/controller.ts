@@ -15,11 +15,12 @@ import { duration, outboundOptions, outboundPolicy, parseListen, wholeNumber, ty
 import { openSession, storeOptions, type StoreOptions } from './session.js';
 import { gatewayOptions, startGateway, type GatewayFlags } from './connector.js';
 import { coreSyncOptions, startCoreSync, type CoreSyncFlags } from './core-sync.js';
+import { consoleOptions, startConsole, type ConsoleFlags } from './console.js';
 import { notifierOf, notifyOptions, type NotifyFlags } from './notify.js';
 import { messageOf } from '../util/message-of.js';
 import { runDueSyncsLogged } from '../engine/scheduled-sync.js';
 
-interface ControllerFlags extends StoreOptions, OutboundFlags, GatewayFlags, CoreSyncFlags, NotifyFlags {
+interface ControllerFlags extends StoreOptions, OutboundFlags, GatewayFlags, CoreSyncFlags, NotifyFlags, ConsoleFlags {
   kubeconfig?: string;
   namespace: string[];
   listen: string;
@@ -51,7 +52,7 @@ function ensureMasterKeyFile(opts: StoreOptions, log: ReturnType<typeof createLo
 }
 
 export function registerController(program: Command) {
-  notifyOptions(coreSyncOptions(gatewayOptions(outboundOptions(storeOptions(
+  consoleOptions(notifyOptions(coreSyncOptions(gatewayOptions(outboundOptions(storeOptions(
     program
       .command('controller')
       .description('Reconcile the mdmops custom resources of a Kubernetes cluster (a namespace is a tenant), as the Helm chart runs it.')
@@ -68,7 +69,7 @@ export function registerController(program: Command) {
       .option('--renew-deadline <duration>', 'how long the leader keeps trying to renew before it stops leading', '10s')
       .option('--retry-period <duration>', 'how often candidates try to take, and the leader to renew, the Lease', '2s')
       .option('--watch-timeout <duration>', 'length of each watch; a watch silent for longer (plus 30s) is restarted', '5m'),
-  )))))
+  ))))))
     .addHelpText('after', '\nExamples:\n  mdmops controller --kubeconfig ~/.kube/config --namespace contoso --listen 127.0.0.1:8080\n  mdmops controller --leader-elect --lease-namespace mdmops-system')
     .action(async (opts: ControllerFlags) => {
       const concurrency = wholeNumber('--concurrency', opts.concurrency);
@@ -155,10 +156,13 @@ export function registerController(program: Command) {
       let http;
       // Every replica takes pushes from peer cores: the store is shared, and a push takes the tenant's apply lock.
       let coreSync: { close(): Promise<void> } | undefined;
+      let webConsole: { close(): Promise<void> } | undefined;
       try {
         coreSync = await startCoreSync(opts, session, log);
+        webConsole = await startConsole(opts, session, log, secrets);
         http = await serveHttp({ host: listen.host, port: listen.port, metrics, notReady: () => controller.notReady() });
       } catch (e) {
+        await webConsole?.close();
         await coreSync?.close();
         await session.close();
         throw e instanceof UserError ? e : new UserError(`--listen ${opts.listen}: ${messageOf(e)}`);
@@ -183,6 +187,7 @@ export function registerController(program: Command) {
         process.off('SIGTERM', onSignal);
         process.off('SIGINT', onSignal);
         await http.close();
+        await webConsole?.close();
         await coreSync?.close();
         await syncing;
         await gateway?.close();

@@ -18,6 +18,7 @@ import { registerServe } from './serve.js';
 import { registerDiff } from './diff.js';
 import { registerController } from './controller.js';
 import { registerConnector } from './connector.js';
+import { registerConsole } from './console.js';
 import { messageOf } from '../util/message-of.js';
 
 export function buildProgram(): Command {
@@ -43,6 +44,7 @@ export function buildProgram(): Command {
   registerDiff(program);
   registerController(program);
   registerConnector(program);
+  registerConsole(program);
   registerSchema(program);
   const override = (cmd: Command) => cmd.commands.forEach((c) => override(c.exitOverride().showHelpAfterError('(run with --help for usage)')));
   override(program);

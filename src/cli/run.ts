@@ -20,11 +20,12 @@ import { UserError } from './errors.js';
 import { actor, openSession, storeOptions, type StoreOptions } from './session.js';
 import { gatewayOptions, startGateway, type GatewayFlags } from './connector.js';
 import { coreSyncOptions, startCoreSync, type CoreSyncFlags } from './core-sync.js';
+import { consoleOptions, startConsole, type ConsoleFlags } from './console.js';
 import { deliverEvery, notifierOf, notifyOptions, type NotifyFlags } from './notify.js';
 import { readInput } from '../config/input.js';
 import { messageOf } from '../util/message-of.js';
 
-interface RunOptions extends StoreOptions, OutboundFlags, GatewayFlags, CoreSyncFlags, NotifyFlags {
+interface RunOptions extends StoreOptions, OutboundFlags, GatewayFlags, CoreSyncFlags, NotifyFlags, ConsoleFlags {
   git?: string;
   watch?: string;
   branch: string;
@@ -47,7 +48,7 @@ interface RunOptions extends StoreOptions, OutboundFlags, GatewayFlags, CoreSync
 const NOTIFY_CHECK_MS = 10_000;
 
 export function registerRun(program: Command) {
-  notifyOptions(coreSyncOptions(gatewayOptions(outboundOptions(storeOptions(
+  consoleOptions(notifyOptions(coreSyncOptions(gatewayOptions(outboundOptions(storeOptions(
     program
       .command('run')
       .description('Apply a configuration continuously from a git branch (--git) or a watched folder (--watch): each new revision is applied only if it all validates.')
@@ -67,7 +68,7 @@ export function registerRun(program: Command) {
       .option('--grace-period <duration>', 'on SIGTERM, how long an apply under way may go on before no further resource is started (default: until the revision is applied to the end)')
       .option('--allow-mass-delete', `allow revisions that prune more than 10 resources, or 5 or more and more than 25% of the source's inventory`)
       .option('--once', 'one round (fetch, validate, apply), then exit: 0 when the head is applied, 1 when not'),
-  )))))
+  ))))))
     .addHelpText(
       'after',
       '\nExamples:\n  mdmops run --git https://github.com/contoso/mdm-config.git --path config --git-secret github\n  mdmops run --watch config/ --listen 127.0.0.1:8080',
@@ -105,9 +106,11 @@ export function registerRun(program: Command) {
       let http;
       let gateway;
       let coreSync;
+      let webConsole;
       try {
         if (!opts.once) gateway = await startGateway(opts, session, log, { localSocket: true });
         if (!opts.once) coreSync = await startCoreSync(opts, session, log);
+        if (!opts.once) webConsole = await startConsole(opts, session, log);
         if (notifier) stopNotifying = deliverEvery(notifier, NOTIFY_CHECK_MS, log);
         if (opts.gitSecret) {
           try {
@@ -192,6 +195,7 @@ export function registerRun(program: Command) {
       } finally {
         await stopNotifying?.();
         await http?.close();
+        await webConsole?.close();
         await coreSync?.close();
         await gateway?.close();
         await src?.close();

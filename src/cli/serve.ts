@@ -13,23 +13,24 @@ import { duration, outboundOptions, outboundPolicy, parseListen, secretFlag, typ
 import { openSession, storeOptions, type Session, type StoreOptions } from './session.js';
 import { gatewayOptions, startGateway, type GatewayFlags } from './connector.js';
 import { coreSyncOptions, startCoreSync, type CoreSyncFlags } from './core-sync.js';
+import { consoleOptions, startConsole, type ConsoleFlags } from './console.js';
 import { notifierOf, notifyOptions, type NotifyFlags } from './notify.js';
 
-interface ServeOptions extends StoreOptions, OutboundFlags, GatewayFlags, CoreSyncFlags, NotifyFlags {
+interface ServeOptions extends StoreOptions, OutboundFlags, GatewayFlags, CoreSyncFlags, NotifyFlags, ConsoleFlags {
   listen: string;
   apiTokenFile?: string;
   interval: string;
 }
 
 export function registerServe(program: Command) {
-  notifyOptions(coreSyncOptions(gatewayOptions(outboundOptions(storeOptions(
+  consoleOptions(notifyOptions(coreSyncOptions(gatewayOptions(outboundOptions(storeOptions(
     program
       .command('serve')
       .description('Serve the tenant store: health, metrics and the status API, and identity sources synced on their syncInterval. Apply configuration with mdmops apply.')
       .option('--listen <[host]:port>', 'address of /healthz, /readyz, /metrics and /status (:8080 listens on every interface)', '127.0.0.1:8080')
       .addOption(new Option('--api-token-file <file>', 'bearer token of the status API (or set MDMOPS_API_TOKEN); without one, /status answers only on a loopback --listen'))
       .option('--interval <duration>', 'how often to look for syncs that are due (identity sources, SQL provisionings, core-sync targets) and notifications to send', '30s'),
-  )))))
+  ))))))
     .addHelpText('after', '\nExamples:\n  mdmops serve --listen 127.0.0.1:8080\n  mdmops serve --gateway-listen :8443 --gateway-name gw.example.com   (connector agents dial in here)')
     .action(async (opts: ServeOptions) => {
       const listen = parseListen(opts.listen);
@@ -47,9 +48,11 @@ export function registerServe(program: Command) {
       let http;
       let gateway;
       let coreSync;
+      let webConsole;
       try {
         gateway = await startGateway(opts, session, log, { localSocket: true });
         coreSync = await startCoreSync(opts, session, log);
+        webConsole = await startConsole(opts, session, log);
         try {
           http = await serveHttp({ host: listen.host, port: listen.port, metrics, notReady: () => undefined, routes: { 'GET /status': async () => ({ status: 200, body: await storeStatus(session, lastCheck) }) }, apiToken, hooks: {} });
         } catch (e) {
@@ -86,6 +89,7 @@ export function registerServe(program: Command) {
         log.info('stopped');
       } finally {
         await http?.close();
+        await webConsole?.close();
         await coreSync?.close();
         await gateway?.close();
         await session.close();

@@ -1,0 +1,195 @@
+// The web console: server-rendered HTML over what the store holds, for the long-running modes
+// (--console-listen). No anonymous access: a console token signs in once, then an HttpOnly,
+// SameSite=Strict session cookie (Secure over TLS) carries the session; every form carries the
+// session's CSRF token; a strict Content-Security-Policy allows nothing but this origin's stylesheet.
+// Console actions go to the audit log with the token's name.
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import type { SecretResolver } from '../../config/secrets.js';
+import { idKey } from '../../config/desired.js';
+import { recordReferences, show, type Engine } from '../../engine/context.js';
+import { syncWithFollowers } from '../../engine/scheduled-sync.js';
+import type { Logger } from '../../observe/log.js';
+import { messageOf } from '../../util/message-of.js';
+import { readCapped, TooLarge } from '../../util/read-capped.js';
+import { escapeHtml } from './html.js';
+import { CONSOLE_CSS } from './style.js';
+import { notificationsPage, overviewPage, resourcePage, resourcesCsv, resourcesPage, signInPage, type ResourceFilter, type Viewer } from './pages.js';
+import { stillValid, tokenOf } from './tokens.js';
+
+export interface ConsoleOptions {
+  host: string;
+  port: number;
+  engine: Engine;
+  secrets: SecretResolver;
+  log: Logger;
+  /** PEM: served over TLS, and the cookie marked Secure. */
+  tls?: { cert: string; key: string };
+}
+
+interface Session extends Viewer {
+  tokenId: string;
+  expiresAt: number;
+}
+
+const COOKIE = 'mdmops_console';
+const SESSION_MS = 8 * 3600_000;
+const MAX_FORM = 16 * 1024;
+
+const SECURITY_HEADERS = {
+  'content-security-policy': "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'no-referrer',
+  'cache-control': 'no-store',
+};
+
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export async function serveConsole(o: ConsoleOptions): Promise<{ port: number; close(): Promise<void> }> {
+  const sessions = new Map<string, Session>();
+  const secure = !!o.tls;
+  const store = o.engine.store;
+
+  const send = (res: ServerResponse, status: number, body: string, headers: Record<string, string> = {}): void =>
+    void res.writeHead(status, { 'content-type': 'text/html; charset=utf-8', ...SECURITY_HEADERS, ...headers }).end(body);
+  const redirect = (res: ServerResponse, to: string, headers: Record<string, string> = {}): void => void res.writeHead(303, { location: to, ...SECURITY_HEADERS, ...headers }).end();
+  const cookie = (value: string, maxAgeS: number) => `${COOKIE}=${value}; Path=/ui; HttpOnly; SameSite=Strict; Max-Age=${maxAgeS}${secure ? '; Secure' : ''}`;
+  const audit = (action: string, who: string, target: { tenant: string; kind: string; name: string }, detail: Record<string, unknown> = {}) =>
+    store.commit([{ op: 'audit', entry: { at: new Date().toISOString(), ...target, action, source: 'console', revision: '', actor: `console:${who}`, detail } }]);
+
+  async function sessionOf(req: IncomingMessage): Promise<Session | undefined> {
+    const sid = /(?:^|;\s*)mdmops_console=([A-Za-z0-9_-]+)/.exec(req.headers.cookie ?? '')?.[1];
+    const session = sid ? sessions.get(sid) : undefined;
+    if (!session) return undefined;
+    // A revoked or expired token ends its sessions at once.
+    if (session.expiresAt <= Date.now() || !(await stillValid(store, session.tokenId))) {
+      sessions.delete(sid!);
+      return undefined;
+    }
+    return session;
+  }
+
+  async function form(req: IncomingMessage): Promise<URLSearchParams> {
+    const body = await readCapped(req, MAX_FORM).catch((e: unknown) => {
+      throw e instanceof TooLarge ? new HttpError(413, 'the form is too large') : e;
+    });
+    return new URLSearchParams(body.toString('utf8'));
+  }
+
+  const checkCsrf = (session: Session, fields: URLSearchParams) => {
+    const given = Buffer.from(fields.get('csrf') ?? '');
+    const expected = Buffer.from(session.csrf);
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw new HttpError(403, 'this form has no valid CSRF token: reload the page and try again');
+  };
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://console');
+    const path = url.pathname;
+    if (req.method === 'GET' && path === '/ui/static/console.css') return void res.writeHead(200, { 'content-type': 'text/css; charset=utf-8', ...SECURITY_HEADERS, 'cache-control': 'max-age=3600' }).end(CONSOLE_CSS);
+    if (path === '/' || path === '/ui') return redirect(res, '/ui/');
+    if (req.method === 'GET' && path === '/ui/sign-in') return send(res, 200, signInPage());
+    if (req.method === 'POST' && path === '/ui/sign-in') {
+      const token = await tokenOf(store, (await form(req)).get('token') ?? '');
+      if (!token) {
+        o.log.warn({ from: req.socket.remoteAddress }, 'console: a sign-in with an unknown or expired token was refused');
+        return send(res, 401, signInPage('That token is unknown, revoked or expired.'));
+      }
+      const sid = randomBytes(24).toString('base64url');
+      const expiresAt = Math.min(Date.parse(token.expiresAt), Date.now() + SESSION_MS);
+      sessions.set(sid, { tokenId: token.id, name: token.name, role: token.role, csrf: randomBytes(24).toString('base64url'), expiresAt });
+      await audit('console-sign-in', token.name, { tenant: '', kind: 'Console', name: token.name }, { role: token.role });
+      return redirect(res, '/ui/', { 'set-cookie': cookie(sid, Math.floor((expiresAt - Date.now()) / 1000)) });
+    }
+
+    const session = await sessionOf(req);
+    if (!session) return req.method === 'GET' ? redirect(res, '/ui/sign-in') : send(res, 401, signInPage('Sign in first.'));
+
+    if (req.method === 'POST') {
+      const fields = await form(req);
+      checkCsrf(session, fields);
+      if (path === '/ui/sign-out') {
+        for (const [sid, s] of sessions) if (s === session) sessions.delete(sid);
+        await audit('console-sign-out', session.name, { tenant: '', kind: 'Console', name: session.name });
+        return redirect(res, '/ui/sign-in', { 'set-cookie': cookie('', 0) });
+      }
+      const action = /^\/ui\/resources\/([^/]+)\/([^/]+)\/([^/]+)\/sync$/.exec(path);
+      if (action) {
+        if (session.role !== 'manager') throw new HttpError(403, 'a System Read-Only session cannot act: sign in with a manager token');
+        const [tenant, kind, name] = action.slice(1).map(decodeURIComponent) as [string, string, string];
+        const record = await store.getRecord({ tenant, kind, name });
+        if (!record) throw new HttpError(404, `${show({ tenant, kind, name })} is not in the tenant store`);
+        if (!o.engine.providers.get(kind).sync) throw new HttpError(400, `${kind} has nothing to sync`);
+        const runs = await syncWithFollowers(o.engine, o.secrets, record, { actor: `console:${session.name}`, force: true });
+        await audit('console-sync', session.name, { tenant, kind, name }, { results: runs.map((r) => `${r.source}: ${r.report.error ?? r.report.blocked ?? r.report.summary ?? 'synced'}`) });
+        return redirect(res, `/ui/resources/${action.slice(1).join('/')}`);
+      }
+      throw new HttpError(404, `no such action: ${path}`);
+    }
+
+    if (req.method !== 'GET') throw new HttpError(405, `${req.method} is not served here`);
+    if (path === '/ui/') return send(res, 200, overviewPage(session, await store.listRecords(), await store.listNotifications({ active: true })));
+    if (path === '/ui/notifications') {
+      const all = url.searchParams.get('all') === '1';
+      return send(res, 200, notificationsPage(session, await store.listNotifications(all ? {} : { active: true }), all));
+    }
+    if (path === '/ui/resources' || path === '/ui/resources.csv') {
+      const p = url.searchParams;
+      const filter: ResourceFilter = { kind: p.get('kind') || undefined, tenant: p.get('tenant') || undefined, ready: p.get('ready') || undefined, reason: p.get('reason') || undefined, q: p.get('q') || undefined, sort: p.get('sort') || undefined, page: Number(p.get('page')) || 1 };
+      const records = await store.listRecords();
+      if (path.endsWith('.csv')) return send(res, 200, resourcesCsv(records, filter), { 'content-type': 'text/csv; charset=utf-8', 'content-disposition': 'attachment; filename="resources.csv"' });
+      return send(res, 200, resourcesPage(session, records, filter));
+    }
+    const one = /^\/ui\/resources\/([^/]+)\/([^/]+)\/([^/]+)$/.exec(path);
+    if (one) {
+      const [tenant, kind, name] = one.slice(1).map(decodeURIComponent) as [string, string, string];
+      const record = await store.getRecord({ tenant, kind, name });
+      if (!record) throw new HttpError(404, `${show({ tenant, kind, name })} is not in the tenant store`);
+      const key = idKey(record);
+      const [inventory, notifications, audit, others] = await Promise.all([store.listInventory(), store.listNotifications(), store.listAudit(2000), store.listRecords({ tenant })]);
+      return send(
+        res,
+        200,
+        resourcePage(session, {
+          record,
+          inventory: inventory.find((e) => idKey(e) === key),
+          notifications: notifications.filter((n) => n.tenant === tenant && n.kind === kind && n.name === name),
+          audit: audit.filter((a) => a.tenant === tenant && a.kind === kind && a.name === name),
+          referencedBy: others.filter((r) => recordReferences(r).includes(key)),
+        }),
+      );
+    }
+    throw new HttpError(404, `no page ${path}`);
+  }
+
+  const onRequest = (req: IncomingMessage, res: ServerResponse) =>
+    void handle(req, res).catch((e: unknown) => {
+      if (res.headersSent) return;
+      const status = e instanceof HttpError ? e.status : 500;
+      if (status === 500) o.log.error({ err: messageOf(e) }, 'console: a page failed');
+      send(res, status, `<!doctype html><title>${status}</title><p>${status === 500 ? 'This page failed; the server log says why.' : escapeHtml(messageOf(e))}</p>`);
+    });
+  const server: Server = o.tls ? createHttpsServer({ cert: o.tls.cert, key: o.tls.key }, onRequest) : createHttpServer(onRequest);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(o.port, o.host, () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  o.log.info({ host: o.host, port, tls: secure }, `console on ${secure ? 'https' : 'http'}://${o.host}:${port}/ui/`);
+  return {
+    port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}

@@ -1,0 +1,206 @@
+// The console's pages, from what the store holds, through the same views as the CLI's status and
+// notifications. Pure: each takes the data and the request's parameters, and returns HTML.
+import { stringify } from 'yaml';
+import { recordReferences, show } from '../../engine/context.js';
+import { conditionOf, readyOf, type Condition } from '../../engine/status.js';
+import { resourceView } from '../../engine/views.js';
+import { idKey } from '../../config/desired.js';
+import type { AuditEntry, InventoryEntry, Notification, StoredRecord } from '../../store/types.js';
+import { html, query, type Html } from './html.js';
+import { roleName, type Role } from './tokens.js';
+
+export interface Viewer {
+  name: string;
+  role: Role;
+  csrf: string;
+}
+
+export const PAGE_SIZE = 50;
+
+const resourcePath = (r: { tenant: string; kind: string; name: string }) => `/ui/resources/${encodeURIComponent(r.tenant)}/${encodeURIComponent(r.kind)}/${encodeURIComponent(r.name)}`;
+
+export function layout(title: string, viewer: Viewer | undefined, body: Html): string {
+  return html`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${title} · mdmops</title><link rel="stylesheet" href="/ui/static/console.css"></head>
+<body>
+<header><a class="brand" href="/ui/">mdmops</a>${
+    viewer
+      ? html`<nav><a href="/ui/">Overview</a><a href="/ui/resources">Resources</a><a href="/ui/notifications">Notifications</a></nav>
+<form method="post" action="/ui/sign-out" class="who"><span>${viewer.name} (${roleName(viewer.role)})</span><input type="hidden" name="csrf" value="${viewer.csrf}"><button>Sign out</button></form>`
+      : ''
+  }</header>
+<main><h1>${title}</h1>${body}</main>
+</body></html>
+`.text;
+}
+
+export function signInPage(error?: string): string {
+  return layout(
+    'Sign in',
+    undefined,
+    html`${error ? html`<p class="error">${error}</p>` : ''}
+<form method="post" action="/ui/sign-in" class="sign-in">
+<label for="token">Console token</label>
+<input id="token" name="token" type="password" autocomplete="off" required>
+<button>Sign in</button>
+<p class="hint">An administrator makes one with <code>mdmops console token --role manager|read-only</code>.</p>
+</form>`,
+  );
+}
+
+const readyText = (r: StoredRecord) => readyOf(r.status)?.status ?? 'Unknown';
+const reasonText = (r: StoredRecord) => (readyText(r) === 'True' ? '' : (readyOf(r.status)?.reason ?? ''));
+
+export function overviewPage(viewer: Viewer, records: StoredRecord[], active: Notification[]): string {
+  const kinds = [...new Set(records.map((r) => r.kind))].sort();
+  const count = (kind: string, ready: string) => records.filter((r) => r.kind === kind && readyText(r) === ready).length;
+  const sources = records.filter((r) => r.status.lastSyncTime !== undefined || r.status.userCount !== undefined);
+  return layout(
+    'Overview',
+    viewer,
+    html`<section><h2>Resources</h2>
+<table><thead><tr><th>Kind</th><th>Ready</th><th>Not ready</th><th>Unknown</th></tr></thead><tbody>
+${kinds.map(
+  (k) => html`<tr><td><a href="/ui/resources${query({ kind: k })}">${k}</a></td><td>${count(k, 'True')}</td><td><a href="/ui/resources${query({ kind: k, ready: 'False' })}">${count(k, 'False')}</a></td><td>${count(k, 'Unknown')}</td></tr>`,
+)}
+</tbody></table>
+${records.length ? '' : html`<p>The tenant store is empty: apply a configuration first.</p>`}</section>
+<section><h2>Active notifications (${active.length})</h2>${notificationTable(active)}</section>
+<section><h2>Sources</h2>
+<table><thead><tr><th>Source</th><th>Last sync</th><th>Users</th><th>Last error</th></tr></thead><tbody>
+${sources.map((r) => html`<tr><td><a href="${resourcePath(r)}">${show(r)}</a></td><td>${String(r.status.lastSyncTime ?? '')}</td><td>${String(r.status.userCount ?? '')}</td><td>${String(r.status.lastError ?? '')}</td></tr>`)}
+</tbody></table></section>`,
+  );
+}
+
+function notificationTable(list: Notification[]): Html {
+  if (!list.length) return html`<p>None.</p>`;
+  return html`<table><thead><tr><th>Severity</th><th>Resource</th><th>Reason</th><th>Message</th><th>Count</th><th>First seen</th><th>Last seen</th></tr></thead><tbody>
+${list.map(
+  (n) => html`<tr class="${n.severity.toLowerCase()}"><td>${n.severity}</td><td><a href="${resourcePath(n)}">${show(n)}</a></td><td>${n.reason}</td><td>${n.message}</td><td>${n.count}</td><td>${n.firstSeen}</td><td>${n.lastSeen}</td></tr>`,
+)}
+</tbody></table>`;
+}
+
+export function notificationsPage(viewer: Viewer, list: Notification[], all: boolean): string {
+  return layout(
+    all ? 'All notifications' : 'Active notifications',
+    viewer,
+    html`<p>${list.length} ${all ? 'in all' : 'active'} · <a href="/ui/notifications${all ? '' : '?all=1'}">${all ? 'active only' : 'show all'}</a></p>${notificationTable(list)}`,
+  );
+}
+
+export interface ResourceFilter {
+  kind?: string;
+  tenant?: string;
+  ready?: string;
+  reason?: string;
+  q?: string;
+  sort?: string;
+  page?: number;
+}
+
+const SORTS: Record<string, (a: StoredRecord, b: StoredRecord) => number> = {
+  resource: (a, b) => show(a).localeCompare(show(b)),
+  ready: (a, b) => readyText(a).localeCompare(readyText(b)) || show(a).localeCompare(show(b)),
+  reason: (a, b) => reasonText(a).localeCompare(reasonText(b)) || show(a).localeCompare(show(b)),
+  updated: (a, b) => b.updatedAt.localeCompare(a.updatedAt),
+};
+
+/** The records the filter keeps, sorted: the page and the CSV export show exactly these. */
+export function filtered(records: StoredRecord[], f: ResourceFilter): StoredRecord[] {
+  const text = f.q?.toLowerCase();
+  return records
+    .filter(
+      (r) =>
+        (!f.kind || r.kind === f.kind) &&
+        (!f.tenant || r.tenant === f.tenant) &&
+        (!f.ready || readyText(r) === f.ready) &&
+        (!f.reason || reasonText(r) === f.reason) &&
+        (!text || show(r).toLowerCase().includes(text) || String(readyOf(r.status)?.message ?? '').toLowerCase().includes(text)),
+    )
+    .sort(SORTS[f.sort ?? 'resource'] ?? SORTS.resource);
+}
+
+export function resourcesPage(viewer: Viewer, records: StoredRecord[], f: ResourceFilter): string {
+  const rows = filtered(records, f);
+  const pages = Math.max(1, Math.ceil(rows.length / PAGE_SIZE));
+  const page = Math.min(Math.max(1, f.page ?? 1), pages);
+  const shown = rows.slice((page - 1) * PAGE_SIZE, page * PAGE_SIZE);
+  const params = { kind: f.kind, tenant: f.tenant, ready: f.ready, reason: f.reason, q: f.q, sort: f.sort };
+  const option = (value: string, current: string | undefined, label = value) => html`<option value="${value}"${value === (current ?? '') ? html` selected` : ''}>${label}</option>`;
+  const kinds = [...new Set(records.map((r) => r.kind))].sort();
+  const tenants = [...new Set(records.map((r) => r.tenant))].sort();
+  const sortLink = (key: string, label: string) => html`<a href="/ui/resources${query({ ...params, sort: key })}">${label}</a>`;
+  return layout(
+    'Resources',
+    viewer,
+    html`<form method="get" action="/ui/resources" class="filters">
+<select name="kind" aria-label="Kind">${option('', f.kind, 'every kind')}${kinds.map((k) => option(k, f.kind))}</select>
+<select name="tenant" aria-label="Tenant">${option('', f.tenant, 'every tenant')}${tenants.map((t) => option(t, f.tenant))}</select>
+<select name="ready" aria-label="Ready">${option('', f.ready, 'any Ready')}${['True', 'False', 'Unknown'].map((v) => option(v, f.ready))}</select>
+<input name="reason" placeholder="reason" value="${f.reason ?? ''}" aria-label="Reason">
+<input name="q" placeholder="text" value="${f.q ?? ''}" aria-label="Text">
+<input type="hidden" name="sort" value="${f.sort ?? ''}">
+<button>Filter</button> <a href="/ui/resources.csv${query(params)}">CSV</a>
+</form>
+<p class="count">${rows.length} resource${rows.length === 1 ? '' : 's'}${pages > 1 ? ` · page ${page} of ${pages}` : ''}</p>
+<table><thead><tr><th>${sortLink('resource', 'Resource')}</th><th>${sortLink('ready', 'Ready')}</th><th>${sortLink('reason', 'Reason')}</th><th>Message</th><th>${sortLink('updated', 'Updated')}</th></tr></thead><tbody>
+${shown.map((r) => html`<tr><td><a href="${resourcePath(r)}">${show(r)}</a></td><td>${readyText(r)}</td><td>${reasonText(r)}</td><td>${readyText(r) === 'True' ? '' : (readyOf(r.status)?.message ?? '')}</td><td>${r.updatedAt}</td></tr>`)}
+</tbody></table>
+<nav class="pager">${page > 1 ? html`<a rel="prev" href="/ui/resources${query({ ...params, page: page - 1 })}">previous</a>` : ''} ${page < pages ? html`<a rel="next" href="/ui/resources${query({ ...params, page: page + 1 })}">next</a>` : ''}</nav>`,
+  );
+}
+
+const csvCell = (v: string) => (/[",\n\r]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v);
+/** CSV of exactly the filtered rows; a cell a spreadsheet would take for a formula is quoted as text. */
+export function resourcesCsv(records: StoredRecord[], f: ResourceFilter): string {
+  const cell = (v: string) => csvCell(/^[=+\-@\t\r]/.test(v) ? `'${v}` : v);
+  const lines = filtered(records, f).map((r) => [r.tenant, r.kind, r.name, readyText(r), reasonText(r), readyOf(r.status)?.message ?? '', r.updatedAt].map(cell).join(','));
+  return ['tenant,kind,name,ready,reason,message,updated', ...lines].join('\r\n') + '\r\n';
+}
+
+/** Masks values whose field names say they are secret; refs to secrets stay (they name, not hold). */
+export function masked(value: unknown, key = ''): unknown {
+  if (Array.isArray(value)) return value.map((v) => masked(v, key));
+  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, /SecretRef$|Ref$/.test(k) ? v : masked(v, k)]));
+  return typeof value === 'string' && /secret|password|passphrase|privatekey|token|pkcs12|challenge/i.test(key) ? '********' : value;
+}
+
+export interface ResourceDetail {
+  record: StoredRecord;
+  inventory?: InventoryEntry;
+  notifications: Notification[];
+  audit: AuditEntry[];
+  referencedBy: StoredRecord[];
+}
+
+export function resourcePage(viewer: Viewer, d: ResourceDetail): string {
+  const r = d.record;
+  const view = resourceView(r, d.inventory);
+  const conditions = (r.status.conditions ?? []) as Condition[];
+  const { conditions: _c, ...status } = r.status;
+  const refs = recordReferences(r);
+  const link = (key: string) => {
+    const [tenant, kind, ...name] = key.split('/');
+    return html`<li><a href="${resourcePath({ tenant: tenant!, kind: kind!, name: name.join('/') })}">${show({ tenant: tenant!, kind: kind!, name: name.join('/') })}</a></li>`;
+  };
+  const syncs = conditionOf(r.status, 'Ready');
+  return layout(
+    show(r),
+    viewer,
+    html`<p>Ready: <strong>${syncs?.status ?? 'Unknown'}</strong>${syncs?.reason ? ` (${syncs.reason})` : ''} · ${r.managed ? 'managed' : 'not managed'}${view.source ? ` · from ${view.source} ${view.revision ?? ''}` : ''}</p>
+${viewer.role === 'manager' ? html`<form method="post" action="${resourcePath(r)}/sync"><input type="hidden" name="csrf" value="${viewer.csrf}"><button>Sync now</button></form>` : ''}
+<section><h2>Conditions</h2><table><thead><tr><th>Type</th><th>Status</th><th>Reason</th><th>Message</th><th>Since</th></tr></thead><tbody>
+${conditions.map((c) => html`<tr><td>${c.type}</td><td>${c.status}</td><td>${c.reason}</td><td>${c.message}</td><td>${c.lastTransitionTime}</td></tr>`)}
+</tbody></table></section>
+<section><h2>Spec</h2><pre>${stringify(masked(r.spec))}</pre></section>
+<section><h2>Status</h2><pre>${stringify(masked(status))}</pre></section>
+<section><h2>References</h2><ul>${refs.map(link)}</ul><h3>Referenced by</h3><ul>${d.referencedBy.map((b) => link(idKey(b)))}</ul></section>
+<section><h2>Notifications</h2>${notificationTable(d.notifications)}</section>
+<section><h2>History</h2><table><thead><tr><th>When</th><th>Action</th><th>By</th><th>Source</th></tr></thead><tbody>
+${d.audit.map((a) => html`<tr><td>${a.at}</td><td>${a.action}</td><td>${a.actor}</td><td>${a.source} ${a.revision}</td></tr>`)}
+</tbody></table></section>`,
+  );
+}

@@ -1,0 +1,129 @@
+// The web console of mdmops serve, over HTTP as a browser speaks it: tokens made with the CLI, sign-in
+// and its cookie, the pages and their filters, paging and CSV, roles, CSRF, revocation, and markup
+// planted in what the console shows coming back as text.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from './servers/ports.js';
+import { startEntra, type EntraEmulator } from './servers/entra.js';
+import { startMdmops, type RunningMdmops } from './support/run.js';
+import { doc, workspace } from './support/workspace.js';
+
+const PLANTED = '"><img src=x onerror=alert(1)><script>alert(2)</script>';
+const SPACES = 60;
+
+describe('the web console', () => {
+  const ws = workspace();
+  let entra: EntraEmulator;
+  let served: RunningMdmops;
+  let base = '';
+  const env = () => ({ MDMOPS_SECRET_ENTRA__SECRET: entra.secret, NODE_EXTRA_CA_CERTS: entra.caFile });
+  const token = (role: string, name: string) => {
+    const r = ws.run(['console', 'token', '--role', role, '--name', name, '--ttl', '1h']);
+    expect(r.code, r.stderr).toBe(0);
+    return r.stdout.trim();
+  };
+  /** A signed-in browser: its cookie, and the page's CSRF token once a page is read. */
+  async function signIn(t: string) {
+    const res = await fetch(`${base}/ui/sign-in`, { method: 'POST', body: new URLSearchParams({ token: t }), redirect: 'manual' });
+    expect(res.status).toBe(303);
+    const setCookie = res.headers.get('set-cookie') ?? '';
+    const cookie = setCookie.split(';')[0]!;
+    const get = (path: string) => fetch(`${base}${path}`, { headers: { cookie }, redirect: 'manual' });
+    const csrf = async () => /name="csrf" value="([^"]+)"/.exec(await (await get('/ui/')).text())![1]!;
+    const post = (path: string, fields: Record<string, string>) => fetch(`${base}${path}`, { method: 'POST', headers: { cookie }, body: new URLSearchParams(fields), redirect: 'manual' });
+    return { setCookie, get, post, csrf };
+  }
+
+  beforeAll(async () => {
+    entra = await startEntra({ users: 4 });
+    const spaces = Array.from({ length: SPACES }, (_, i) => doc('Space', `space-${String(i).padStart(2, '0')}`, `displayName: ${i === 7 ? JSON.stringify(PLANTED) : `Space ${i}`}\npriority: ${i + 1}\nmembers: { groups: [g${i}] }\nadmins: { groups: [a${i}] }`));
+    ws.write('config/tenant.yaml', doc('EntraIdSource', 'contoso', `${entra.sourceSpec()}\nclientSecretRef: { name: entra, key: secret }`) + spaces.join(''));
+    expect(ws.run(['apply', '-f', 'config', '--auto-approve'], env()).code).toBe(0);
+    const port = await freePort();
+    served = await startMdmops('serve', ws.dir, ['--interval', '1h', '--console-listen', `127.0.0.1:${port}`], env());
+    await served.waitFor('the console', () => served.output().includes('console on http://'));
+    base = `http://127.0.0.1:${port}`;
+  });
+  afterAll(async () => {
+    await served?.stop();
+    await entra?.stop();
+  });
+
+  it('prints a token alone on standard output and lists tokens without their secret', () => {
+    const t = token('read-only', 'auditor');
+    expect(t).toMatch(/^mdc_[0-9a-f]{12}_[A-Za-z0-9_-]{32}$/);
+    const listed = ws.run(['console', 'tokens', '-o', 'json']);
+    expect(JSON.parse(listed.stdout)).toContainEqual(expect.objectContaining({ name: 'auditor', role: 'read-only', expired: false }));
+    expect(listed.stdout).not.toContain(t.split('_')[2]);
+  });
+
+  it('lets no one in without a token, and refuses a wrong one', async () => {
+    const page = await fetch(`${base}/ui/resources`, { redirect: 'manual' });
+    expect(page.status).toBe(303);
+    expect(page.headers.get('location')).toBe('/ui/sign-in');
+    const wrong = await fetch(`${base}/ui/sign-in`, { method: 'POST', body: new URLSearchParams({ token: `mdc_000000000000_${'A'.repeat(32)}` }), redirect: 'manual' });
+    expect(wrong.status).toBe(401);
+    expect(await wrong.text()).toContain('That token is unknown, revoked or expired.');
+  });
+
+  it('signs in with an HttpOnly, SameSite=Strict cookie, and serves pages under a strict CSP', async () => {
+    const browser = await signIn(token('read-only', 'reader'));
+    expect(browser.setCookie).toMatch(/^mdmops_console=[A-Za-z0-9_-]+; Path=\/ui; HttpOnly; SameSite=Strict; Max-Age=\d+$/);
+    const overview = await browser.get('/ui/');
+    expect(overview.status).toBe(200);
+    expect(overview.headers.get('content-security-policy')).toBe("default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'");
+    const text = await overview.text();
+    expect(text).toContain('reader (System Read-Only)');
+    expect(text).toMatch(new RegExp(`<a href="/ui/resources\\?kind=Space">Space</a></td><td>${SPACES}</td>`));
+  });
+
+  it('filters, sorts and pages the resources, the filters in the URL, and exports exactly the filtered rows', async () => {
+    const browser = await signIn(token('read-only', 'pager'));
+    const first = await (await browser.get('/ui/resources?kind=Space')).text();
+    expect(first).toContain(`${SPACES} resources · page 1 of 2`);
+    expect(first).toContain('href="/ui/resources?kind=Space&amp;page=2"');
+    const second = await (await browser.get('/ui/resources?kind=Space&page=2')).text();
+    expect(second.match(/href="\/ui\/resources\/default\/Space\//g)).toHaveLength(SPACES - 50);
+    const narrowed = await (await browser.get('/ui/resources?kind=Space&q=space-0')).text();
+    expect(narrowed).toContain('10 resources');
+    const csv = await (await browser.get('/ui/resources.csv?kind=Space&q=space-0')).text();
+    expect(csv.trim().split('\r\n')).toHaveLength(11);
+    expect(csv.split('\r\n')[1]).toMatch(/^default,Space,space-00,/);
+  });
+
+  it('shows markup planted in a spec or a URL as text', async () => {
+    const browser = await signIn(token('read-only', 'xss'));
+    const page = await (await browser.get('/ui/resources/default/Space/space-07')).text();
+    expect(page).not.toContain('<img src=x');
+    expect(page).not.toContain('<script>alert');
+    expect(page).toContain('&lt;script&gt;alert(2)&lt;/script&gt;');
+    const reflected = await (await browser.get(`/ui/resources?q=${encodeURIComponent(PLANTED)}`)).text();
+    expect(reflected).not.toContain('<img src=x');
+    expect(reflected).toContain('value="&quot;&gt;&lt;img src=x onerror=alert(1)&gt;');
+  });
+
+  it('refuses a read-only action (403) and a form without its CSRF token (403); a manager syncs, audited by name', async () => {
+    const reader = await signIn(token('read-only', 'reader-2'));
+    const refused = await reader.post('/ui/resources/default/EntraIdSource/contoso/sync', { csrf: await reader.csrf() });
+    expect(refused.status).toBe(403);
+    const manager = await signIn(token('manager', 'bob'));
+    expect((await manager.post('/ui/resources/default/EntraIdSource/contoso/sync', {})).status).toBe(403);
+    const synced = await manager.post('/ui/resources/default/EntraIdSource/contoso/sync', { csrf: await manager.csrf() });
+    expect(synced.status).toBe(303);
+    const audit = ws.run(['audit']).stdout;
+    expect(audit).toMatch(/console-sync\s.*console:bob/);
+    expect(ws.run(['users', '-o', 'json']).stdout).toContain(entra.generatedUser(0).userPrincipalName as string);
+  });
+
+  it('ends the sessions of a revoked token at once, and signs out', async () => {
+    const browser = await signIn(token('read-only', 'leaving'));
+    expect((await browser.get('/ui/')).status).toBe(200);
+    expect(ws.run(['console', 'tokens', '--revoke', 'leaving']).stdout).toContain('revoked 1 token');
+    expect((await browser.get('/ui/')).status).toBe(303);
+
+    const other = await signIn(token('read-only', 'short'));
+    const out = await other.post('/ui/sign-out', { csrf: await other.csrf() });
+    expect(out.status).toBe(303);
+    expect(out.headers.get('set-cookie')).toContain('Max-Age=0');
+    expect((await other.get('/ui/')).status).toBe(303);
+  });
+});
