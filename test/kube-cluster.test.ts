@@ -132,6 +132,16 @@ describe('helm lint and template', () => {
     expect(pod.volumes).toContainEqual({ name: 'core-sync-tls', secret: { secretName: 'core-tls' } });
   });
 
+  it('renders the web console when asked: its port on the main Service and every replica', () => {
+    const plain = docsOf(kube.helm(['template', RELEASE, CHART, '-n', SYSTEM_NS]));
+    expect(plain.find((d) => d.kind === 'Service' && d.metadata.name === RELEASE)!.spec.ports.map((p: { name: string }) => p.name)).toEqual(['http']);
+    const docs = docsOf(kube.helm(['template', RELEASE, CHART, '-n', SYSTEM_NS, '--set', 'console.enabled=true']));
+    expect(docs.find((d) => d.kind === 'Service' && d.metadata.name === RELEASE)!.spec.ports).toContainEqual({ name: 'console', port: 8081, targetPort: 'console', protocol: 'TCP' });
+    const pod = docs.find((d) => d.kind === 'Deployment')!.spec.template.spec;
+    expect(pod.containers[0].args).toContain('--console-listen=:8081');
+    expect(pod.containers[0].ports).toContainEqual({ name: 'console', containerPort: 8081, protocol: 'TCP' });
+  });
+
   it('keeps the store and its CA keys on a PersistentVolumeClaim by default, with strategy Recreate, and refuses an emptyDir for SQLite', () => {
     const docs = docsOf(kube.helm(['template', RELEASE, CHART, '-n', SYSTEM_NS]));
     const claim = docs.find((d) => d.kind === 'PersistentVolumeClaim')!;
