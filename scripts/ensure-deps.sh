@@ -38,6 +38,8 @@ command -v socat >/dev/null 2>&1 || missing="$missing socat"
 # MariaDB (the SQL provisioning tests; its server lives in /usr/sbin). Should the install start
 # Debian's own service (on 3306), no test meets it: theirs run on free ports, without config files.
 command -v mariadbd >/dev/null 2>&1 || [ -x /usr/sbin/mariadbd ] || missing="$missing mariadb-server"
+# Chromium (the console's browser tests drive it with playwright-core).
+command -v chromium >/dev/null 2>&1 || missing="$missing chromium"
 if [ -n "$missing" ]; then
   if [ "$(id -u)" = 0 ]; then
     echo "installing Debian packages the tests need:$missing" >&2

@@ -164,6 +164,7 @@ export async function serveConsole(o: ConsoleOptions): Promise<{ port: number; c
           notifications: notifications.filter((n) => n.tenant === tenant && n.kind === kind && n.name === name),
           audit: audit.filter((a) => a.tenant === tenant && a.kind === kind && a.name === name),
           referencedBy: others.filter((r) => recordReferences(r).includes(key)),
+          syncs: !!o.engine.providers.get(kind).sync,
         }),
       );
     }

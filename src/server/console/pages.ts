@@ -174,6 +174,8 @@ export interface ResourceDetail {
   notifications: Notification[];
   audit: AuditEntry[];
   referencedBy: StoredRecord[];
+  /** Whether its kind syncs (identity sources, SQL provisioning): a manager may sync it now. */
+  syncs: boolean;
 }
 
 export function resourcePage(viewer: Viewer, d: ResourceDetail): string {
@@ -191,7 +193,7 @@ export function resourcePage(viewer: Viewer, d: ResourceDetail): string {
     show(r),
     viewer,
     html`<p>Ready: <strong>${syncs?.status ?? 'Unknown'}</strong>${syncs?.reason ? ` (${syncs.reason})` : ''} · ${r.managed ? 'managed' : 'not managed'}${view.source ? ` · from ${view.source} ${view.revision ?? ''}` : ''}</p>
-${viewer.role === 'manager' ? html`<form method="post" action="${resourcePath(r)}/sync"><input type="hidden" name="csrf" value="${viewer.csrf}"><button>Sync now</button></form>` : ''}
+${viewer.role === 'manager' && d.syncs ? html`<form method="post" action="${resourcePath(r)}/sync"><input type="hidden" name="csrf" value="${viewer.csrf}"><button>Sync now</button></form>` : ''}
 <section><h2>Conditions</h2><table><thead><tr><th>Type</th><th>Status</th><th>Reason</th><th>Message</th><th>Since</th></tr></thead><tbody>
 ${conditions.map((c) => html`<tr><td>${c.type}</td><td>${c.status}</td><td>${c.reason}</td><td>${c.message}</td><td>${c.lastTransitionTime}</td></tr>`)}
 </tbody></table></section>

@@ -1,0 +1,84 @@
+// The web console in a real browser (Debian's Chromium, driven by playwright-core), as an
+// administrator uses it: sign in with a token from the CLI, the overview, a filtered and paged
+// resource list, a resource whose spec holds planted markup (which must not run), sign out. The
+// Content-Security-Policy must hold (no violation reported) and no request may leave this origin.
+// Screenshots of each page go to test-output/console/.
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { chromium, type Browser } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from './servers/ports.js';
+import { ROOT } from './support/cli.js';
+import { startMdmops, type RunningMdmops } from './support/run.js';
+import { doc, workspace } from './support/workspace.js';
+
+const SHOTS = join(ROOT, 'test-output', 'console');
+const PLANTED = '<img src=x onerror="document.title=\'pwned\'"><script>document.title="pwned"</script>';
+
+describe('the web console in Chromium', () => {
+  const ws = workspace();
+  let served: RunningMdmops;
+  let browser: Browser;
+  let base = '';
+
+  beforeAll(async () => {
+    mkdirSync(SHOTS, { recursive: true });
+    const spaces = Array.from({ length: 55 }, (_, i) => doc('Space', `space-${String(i).padStart(2, '0')}`, `displayName: ${i === 3 ? JSON.stringify(PLANTED) : `Space ${i}`}\npriority: ${i + 1}\nmembers: { groups: [g${i}] }\nadmins: { groups: [a${i}] }`));
+    ws.write('config/tenant.yaml', doc('CertificateAuthority', 'root', 'type: Local\nsubject: { commonName: Root }\nkeyAlgorithm: ECDSA-P256\nvalidity: 3650d') + spaces.join(''));
+    expect(ws.run(['apply', '-f', 'config', '--auto-approve']).code).toBe(0);
+    const port = await freePort();
+    served = await startMdmops('serve', ws.dir, ['--interval', '1h', '--console-listen', `127.0.0.1:${port}`]);
+    await served.waitFor('the console', () => served.output().includes('console on http://'));
+    base = `http://127.0.0.1:${port}`;
+    browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox'] });
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await served?.stop();
+  });
+
+  it('signs in, shows every page, runs no planted markup, breaks no CSP rule and asks no other origin', async () => {
+    const token = ws.run(['console', 'token', '--role', 'manager', '--name', 'carol']).stdout.trim();
+    const page = await browser.newPage();
+    const problems: string[] = [];
+    const elsewhere: string[] = [];
+    page.on('console', (m) => m.type() === 'error' && problems.push(m.text()));
+    page.on('pageerror', (e) => problems.push(e.message));
+    page.on('dialog', (d) => problems.push(`dialog: ${d.message()}`));
+    page.on('request', (r) => !r.url().startsWith(base) && elsewhere.push(r.url()));
+
+    await page.goto(`${base}/ui/`);
+    expect(page.url()).toBe(`${base}/ui/sign-in`);
+    await page.screenshot({ path: join(SHOTS, 'sign-in.png'), fullPage: true });
+    await page.fill('#token', token);
+    await page.click('button:has-text("Sign in")');
+    await page.waitForURL(`${base}/ui/`);
+    expect(await page.textContent('header')).toContain('carol (System Manager)');
+    expect(await page.textContent('main')).toContain('Space');
+    await page.screenshot({ path: join(SHOTS, 'overview.png'), fullPage: true });
+
+    await page.click('a:has-text("Resources")');
+    await page.selectOption('select[name=kind]', 'Space');
+    await page.click('button:has-text("Filter")');
+    expect(page.url()).toContain('kind=Space');
+    expect(await page.textContent('.count')).toBe('55 resources · page 1 of 2');
+    await page.screenshot({ path: join(SHOTS, 'resources.png'), fullPage: true });
+    await page.click('a[rel=next]');
+    expect(await page.locator('tbody tr').count()).toBe(5);
+
+    await page.goto(`${base}/ui/resources/default/Space/space-03`);
+    expect((await page.textContent('pre'))!.replace(/\s+/g, ' ')).toContain(PLANTED); // shown as text (YAML may fold it)
+    expect(await page.title()).toBe('Space/space-03 · mdmops');
+    await page.screenshot({ path: join(SHOTS, 'resource.png'), fullPage: true });
+    await page.goto(`${base}/ui/notifications?all=1`);
+    await page.screenshot({ path: join(SHOTS, 'notifications.png'), fullPage: true });
+
+    await page.click('button:has-text("Sign out")');
+    await page.waitForURL(`${base}/ui/sign-in`);
+    await page.goto(`${base}/ui/`);
+    expect(page.url()).toBe(`${base}/ui/sign-in`);
+
+    expect(problems).toEqual([]);
+    expect(elsewhere).toEqual([]);
+  });
+});
