@@ -73,6 +73,17 @@ describe('the web console in Chromium', () => {
     await page.goto(`${base}/ui/notifications?all=1`);
     await page.screenshot({ path: join(SHOTS, 'notifications.png'), fullPage: true });
 
+    // The CA certificate to download is the one the CLI shows.
+    await page.click('a:has-text("Certificates")');
+    expect(await page.locator('svg[aria-label^="certificates expiring per week"]').count()).toBe(1);
+    await page.screenshot({ path: join(SHOTS, 'certificates.png'), fullPage: true });
+    const download = await page.request.get(`${base}${await page.getAttribute('a.download', 'href')}`);
+    expect(await download.text()).toBe(JSON.parse(ws.run(['status', 'CertificateAuthority/root', '-o', 'json']).stdout).status.certificate);
+    for (const [link, shot] of [['Users', 'users'], ['Connectors', 'connectors'], ['Core sync', 'core-sync']] as const) {
+      await page.click(`nav a:has-text("${link}")`);
+      await page.screenshot({ path: join(SHOTS, `${shot}.png`), fullPage: true });
+    }
+
     await page.click('button:has-text("Sign out")');
     await page.waitForURL(`${base}/ui/sign-in`);
     await page.goto(`${base}/ui/`);

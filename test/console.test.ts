@@ -112,6 +112,11 @@ describe('the web console', () => {
     const audit = ws.run(['audit']).stdout;
     expect(audit).toMatch(/console-sync\s.*console:bob/);
     expect(ws.run(['users', '-o', 'json']).stdout).toContain(entra.generatedUser(0).userPrincipalName as string);
+    // The users page shows the same users as the CLI.
+    const cliUsers = (JSON.parse(ws.run(['users', '-o', 'json']).stdout) as { upn: string }[]).map((u) => u.upn).sort();
+    const page = await (await manager.get('/ui/users')).text();
+    expect(page).toContain(`${cliUsers.length} users`);
+    for (const upn of cliUsers) expect(page).toContain(`<td>${upn}</td>`);
   });
 
   it('ends the sessions of a revoked token at once, and signs out', async () => {

@@ -16,7 +16,7 @@ import { messageOf } from '../../util/message-of.js';
 import { readCapped, TooLarge } from '../../util/read-capped.js';
 import { escapeHtml } from './html.js';
 import { CONSOLE_CSS } from './style.js';
-import { notificationsPage, overviewPage, resourcePage, resourcesCsv, resourcesPage, signInPage, type ResourceFilter, type Viewer } from './pages.js';
+import { certificatesPage, connectorsPage, coreSyncPage, notificationsPage, overviewPage, PAGE_SIZE, resourcePage, resourcesCsv, resourcesPage, signInPage, usersPage, type ResourceFilter, type Viewer } from './pages.js';
 import { stillValid, tokenOf } from './tokens.js';
 
 export interface ConsoleOptions {
@@ -147,6 +147,27 @@ export async function serveConsole(o: ConsoleOptions): Promise<{ port: number; c
       const records = await store.listRecords();
       if (path.endsWith('.csv')) return send(res, 200, resourcesCsv(records, filter), { 'content-type': 'text/csv; charset=utf-8', 'content-disposition': 'attachment; filename="resources.csv"' });
       return send(res, 200, resourcesPage(session, records, filter));
+    }
+    if (path === '/ui/connectors') return send(res, 200, connectorsPage(session, await store.listRecords({ kind: 'Connector' })));
+    if (path === '/ui/core-sync') return send(res, 200, coreSyncPage(session, await store.listRecords({ kind: 'CoreSyncTarget' })));
+    if (path === '/ui/certificates') {
+      return send(res, 200, certificatesPage(session, await store.listRecords({ kind: 'CertificateAuthority' }), await store.listCertificateFacts({}), Date.now()));
+    }
+    if (path === '/ui/users') {
+      const tenant = url.searchParams.get('tenant') || undefined;
+      const text = url.searchParams.get('q')?.toLowerCase() || undefined;
+      const tenants = tenant ? [tenant] : [...new Set((await store.listRecords()).map((r) => r.tenant))];
+      const all = (await Promise.all(tenants.map((t) => store.listUsers(t)))).flat().filter((u) => !text || `${u.upn} ${u.email ?? ''} ${u.displayName ?? ''}`.toLowerCase().includes(text));
+      const pages = Math.max(1, Math.ceil(all.length / PAGE_SIZE));
+      const page = Math.min(Math.max(1, Number(url.searchParams.get('page')) || 1), pages);
+      return send(res, 200, usersPage(session, all.slice((page - 1) * PAGE_SIZE, page * PAGE_SIZE), all.length, { tenant, q: url.searchParams.get('q') || undefined, page, pages }));
+    }
+    const ca = /^\/ui\/ca\/([^/]+)\/([^/]+)\.pem$/.exec(path);
+    if (ca) {
+      const [tenant, name] = ca.slice(1).map(decodeURIComponent) as [string, string];
+      const pem = (await store.getRecord({ tenant, kind: 'CertificateAuthority', name }))?.status.certificate;
+      if (typeof pem !== 'string') throw new HttpError(404, `CertificateAuthority/${name} has no certificate yet`);
+      return send(res, 200, pem, { 'content-type': 'application/x-pem-file', 'content-disposition': `attachment; filename="${name}.pem"` });
     }
     const one = /^\/ui\/resources\/([^/]+)\/([^/]+)\/([^/]+)$/.exec(path);
     if (one) {

@@ -26,7 +26,7 @@ export function layout(title: string, viewer: Viewer | undefined, body: Html): s
 <body>
 <header><a class="brand" href="/ui/">mdmops</a>${
     viewer
-      ? html`<nav><a href="/ui/">Overview</a><a href="/ui/resources">Resources</a><a href="/ui/notifications">Notifications</a></nav>
+      ? html`<nav><a href="/ui/">Overview</a><a href="/ui/resources">Resources</a><a href="/ui/notifications">Notifications</a><a href="/ui/certificates">Certificates</a><a href="/ui/users">Users</a><a href="/ui/connectors">Connectors</a><a href="/ui/core-sync">Core sync</a></nav>
 <form method="post" action="/ui/sign-out" class="who"><span>${viewer.name} (${roleName(viewer.role)})</span><input type="hidden" name="csrf" value="${viewer.csrf}"><button>Sign out</button></form>`
       : ''
   }</header>
@@ -203,6 +203,116 @@ ${conditions.map((c) => html`<tr><td>${c.type}</td><td>${c.status}</td><td>${c.r
 <section><h2>Notifications</h2>${notificationTable(d.notifications)}</section>
 <section><h2>History</h2><table><thead><tr><th>When</th><th>Action</th><th>By</th><th>Source</th></tr></thead><tbody>
 ${d.audit.map((a) => html`<tr><td>${a.at}</td><td>${a.action}</td><td>${a.actor}</td><td>${a.source} ${a.revision}</td></tr>`)}
+</tbody></table></section>`,
+  );
+}
+
+/** A table of records of one kind, each row its link and the status fields named. */
+function kindTable(records: StoredRecord[], columns: [string, (r: StoredRecord) => unknown][]): Html {
+  if (!records.length) return html`<p>None.</p>`;
+  return html`<table><thead><tr><th>Resource</th><th>Ready</th>${columns.map(([h]) => html`<th>${h}</th>`)}</tr></thead><tbody>
+${records.map((r) => html`<tr><td><a href="${resourcePath(r)}">${show(r)}</a></td><td>${readyText(r)}</td>${columns.map(([, f]) => html`<td>${String(f(r) ?? '')}</td>`)}</tr>`)}
+</tbody></table>`;
+}
+
+export function connectorsPage(viewer: Viewer, connectors: StoredRecord[]): string {
+  const s = (r: StoredRecord) => r.status as Record<string, unknown>;
+  return layout(
+    'Connectors',
+    viewer,
+    kindTable(connectors, [
+      ['Connected', (r) => (s(r).connected ? 'yes' : 'no')],
+      ['Version', (r) => s(r).version],
+      ['Host', (r) => s(r).hostname],
+      ['Last heartbeat', (r) => s(r).lastHeartbeat],
+      ['Log level', (r) => `${String(s(r).effectiveLogLevel ?? '')}${s(r).logLevelRevertsAt ? ` (reverts ${String(s(r).logLevelRevertsAt)})` : ''}`],
+      ['Logs', (r) => (s(r).logCollection as { state?: string } | undefined)?.state],
+    ]),
+  );
+}
+
+export function coreSyncPage(viewer: Viewer, targets: StoredRecord[]): string {
+  const s = (r: StoredRecord) => r.status as Record<string, unknown>;
+  return layout(
+    'Core-sync targets',
+    viewer,
+    html`${kindTable(targets, [
+      ['Trusted', (r) => (s(r).trusted ? 'yes' : 'no')],
+      ['Presents (SHA-256)', (r) => s(r).presentedCertificateSha256],
+      ['Last sync', (r) => s(r).lastSyncTime],
+      ['Result', (r) => s(r).lastSyncResult],
+      ['Generation', (r) => s(r).generation],
+    ])}
+<p class="hint">Review the certificate a target presents before its pin is committed: <code>mdmops core-sync trust CoreSyncTarget/NAME</code>.</p>`,
+  );
+}
+
+export interface UserRow {
+  source: string;
+  upn: string;
+  email?: string;
+  displayName?: string;
+  groups: string[];
+  appleId?: string;
+  attributes: Record<string, unknown>;
+}
+
+export function usersPage(viewer: Viewer, users: UserRow[], total: number, f: { tenant?: string; q?: string; page: number; pages: number }): string {
+  const params = { tenant: f.tenant, q: f.q };
+  return layout(
+    'Users',
+    viewer,
+    html`<form method="get" action="/ui/users" class="filters"><input name="tenant" placeholder="tenant" value="${f.tenant ?? ''}" aria-label="Tenant"><input name="q" placeholder="text" value="${f.q ?? ''}" aria-label="Text"><button>Filter</button></form>
+<p class="count">${total} user${total === 1 ? '' : 's'}${f.pages > 1 ? ` · page ${f.page} of ${f.pages}` : ''}</p>
+<table><thead><tr><th>User</th><th>Source</th><th>Email</th><th>Name</th><th>Groups</th><th>Apple ID</th><th>Attributes</th></tr></thead><tbody>
+${users.map((u) => html`<tr><td>${u.upn}</td><td>${u.source}</td><td>${u.email}</td><td>${u.displayName}</td><td>${u.groups.join(', ')}</td><td>${u.appleId}</td><td>${Object.entries(u.attributes).map(([k, v]) => `${k}=${Array.isArray(v) ? v.join('|') : String(v)}`).join(', ')}</td></tr>`)}
+</tbody></table>
+<nav class="pager">${f.page > 1 ? html`<a rel="prev" href="/ui/users${query({ ...params, page: f.page - 1 })}">previous</a>` : ''} ${f.page < f.pages ? html`<a rel="next" href="/ui/users${query({ ...params, page: f.page + 1 })}">next</a>` : ''}</nav>`,
+  );
+}
+
+export interface CertificateRow {
+  tenant: string;
+  configuration: string;
+  userId: string;
+  subject: string;
+  notAfter: string;
+  fingerprintSha256: string;
+}
+
+const WEEK = 7 * 86_400_000;
+
+/** Certificates expiring each week of the year ahead, as a bar chart of SVG (attributes only: the CSP allows no inline style). */
+export function expiryChart(certs: { notAfter: string }[], now: number, weeks = 52): Html {
+  const counts = Array.from({ length: weeks }, () => 0);
+  for (const c of certs) {
+    const week = Math.floor((Date.parse(c.notAfter) - now) / WEEK);
+    if (week >= 0 && week < weeks) counts[week]!++;
+  }
+  const top = Math.max(1, ...counts);
+  const width = 10;
+  const height = 80;
+  return html`<svg role="img" aria-label="certificates expiring per week, the next ${weeks} weeks" width="${weeks * width}" height="${height + 14}" viewBox="0 0 ${weeks * width} ${height + 14}">
+${counts.map((n, i) => (n ? html`<rect x="${i * width + 1}" y="${height - (n / top) * height}" width="${width - 2}" height="${(n / top) * height}" fill="#2357c6"><title>week ${i + 1}: ${n}</title></rect>` : ''))}
+<line x1="0" y1="${height}" x2="${weeks * width}" y2="${height}" stroke="#d9dee7"/><text x="0" y="${height + 12}" font-size="10" fill="#5d6778">now</text><text x="${weeks * width - 40}" y="${height + 12}" font-size="10" fill="#5d6778">+${weeks} wk</text>
+</svg>`;
+}
+
+export function certificatesPage(viewer: Viewer, cas: StoredRecord[], certs: CertificateRow[], now: number): string {
+  const s = (r: StoredRecord) => r.status as Record<string, unknown>;
+  const soonest = [...certs].sort((a, b) => a.notAfter.localeCompare(b.notAfter)).slice(0, PAGE_SIZE);
+  return layout(
+    'Certificates',
+    viewer,
+    html`<section><h2>Certificate authorities</h2>${kindTable(cas, [
+      ['Type', (r) => (r.spec as { type?: string }).type],
+      ['Expires', (r) => s(r).notAfter],
+      ['SHA-256', (r) => s(r).fingerprintSha256],
+    ])}
+${cas.filter((r) => typeof s(r).certificate === 'string').map((r) => html`<a class="download" href="/ui/ca/${encodeURIComponent(r.tenant)}/${encodeURIComponent(r.name)}.pem">${show(r)}: certificate (PEM)</a> `)}</section>
+<section><h2>Identity certificates (${certs.length})</h2>${expiryChart(certs, now)}
+<h3>Expiring first</h3><table><thead><tr><th>Configuration</th><th>User</th><th>Subject</th><th>Expires</th><th>SHA-256</th></tr></thead><tbody>
+${soonest.map((c) => html`<tr><td>${c.configuration}${c.tenant === 'default' ? '' : ` (${c.tenant})`}</td><td>${c.userId}</td><td>${c.subject}</td><td>${c.notAfter}</td><td>${c.fingerprintSha256}</td></tr>`)}
 </tbody></table></section>`,
   );
 }
