@@ -24,7 +24,8 @@ describe('the web console in Chromium', () => {
   beforeAll(async () => {
     mkdirSync(SHOTS, { recursive: true });
     const spaces = Array.from({ length: 55 }, (_, i) => doc('Space', `space-${String(i).padStart(2, '0')}`, `displayName: ${i === 3 ? JSON.stringify(PLANTED) : `Space ${i}`}\npriority: ${i + 1}\nmembers: { groups: [g${i}] }\nadmins: { groups: [a${i}] }`));
-    ws.write('config/tenant.yaml', doc('CertificateAuthority', 'root', 'type: Local\nsubject: { commonName: Root }\nkeyAlgorithm: ECDSA-P256\nvalidity: 3650d') + spaces.join(''));
+    const wifi = doc('CertificateConfiguration', 'wifi', 'identity: { certificateAuthorityRef: { name: root }, subject: "CN=${userUPN}", keyAlgorithm: ECDSA-P256, validity: 365d }\ndistribution: { devices: Custom, selector: { groups: [g1] }, otherSpaces: ApplyToDevicesInOtherSpaces, allowSpaceAdminToModifyDistribution: true }');
+    ws.write('config/tenant.yaml', doc('CertificateAuthority', 'root', 'type: Local\nsubject: { commonName: Root }\nkeyAlgorithm: ECDSA-P256\nvalidity: 3650d') + wifi + spaces.join(''));
     expect(ws.run(['apply', '-f', 'config', '--auto-approve']).code).toBe(0);
     const port = await freePort();
     served = await startMdmops('serve', ws.dir, ['--interval', '1h', '--console-listen', `127.0.0.1:${port}`]);
@@ -79,7 +80,7 @@ describe('the web console in Chromium', () => {
     await page.screenshot({ path: join(SHOTS, 'certificates.png'), fullPage: true });
     const download = await page.request.get(`${base}${await page.getAttribute('a.download', 'href')}`);
     expect(await download.text()).toBe(JSON.parse(ws.run(['status', 'CertificateAuthority/root', '-o', 'json']).stdout).status.certificate);
-    for (const [link, shot] of [['Users', 'users'], ['Connectors', 'connectors'], ['Core sync', 'core-sync']] as const) {
+    for (const [link, shot] of [['Distribution', 'distribution'], ['Users', 'users'], ['Connectors', 'connectors'], ['Core sync', 'core-sync']] as const) {
       await page.click(`nav a:has-text("${link}")`);
       await page.screenshot({ path: join(SHOTS, `${shot}.png`), fullPage: true });
     }

@@ -36,8 +36,17 @@ describe('the web console', () => {
   beforeAll(async () => {
     entra = await startEntra({ users: 4 });
     const spaces = Array.from({ length: SPACES }, (_, i) => doc('Space', `space-${String(i).padStart(2, '0')}`, `displayName: ${i === 7 ? JSON.stringify(PLANTED) : `Space ${i}`}\npriority: ${i + 1}\nmembers: { groups: [g${i}] }\nadmins: { groups: [a${i}] }`));
-    ws.write('config/tenant.yaml', doc('EntraIdSource', 'contoso', `${entra.sourceSpec()}\nclientSecretRef: { name: entra, key: secret }`) + spaces.join(''));
-    expect(ws.run(['apply', '-f', 'config', '--auto-approve'], env()).code).toBe(0);
+    const pki =
+      doc('CertificateAuthority', 'root', 'type: Local\nsubject: { commonName: Root }\nkeyAlgorithm: ECDSA-P256\nvalidity: 3650d') +
+      ['everyone:\n  devices: AllDevices\n  otherSpaces: ApplyToDevicesInOtherSpaces\n  allowSpaceAdminToModifyDistribution: true', 'space-zero:\n  devices: AllDevices\n  otherSpaces: DoNotApply']
+        .map((text) => {
+          const [name, distribution] = text.split(':\n') as [string, string];
+          return doc('CertificateConfiguration', name, `${name === 'space-zero' ? 'spaceRef: { name: space-00 }\n' : ''}identity: { certificateAuthorityRef: { name: root }, subject: "CN=\${userUPN}", keyAlgorithm: ECDSA-P256, validity: 365d }\ndistribution:\n${distribution.replace(/^/gm, '  ')}`);
+        })
+        .join('');
+    ws.write('config/tenant.yaml', doc('EntraIdSource', 'contoso', `${entra.sourceSpec()}\nclientSecretRef: { name: entra, key: secret }`) + pki + spaces.join(''));
+    const applied = ws.run(['apply', '-f', 'config', '--auto-approve'], env());
+    expect(applied.code, applied.stdout + applied.stderr).toBe(0);
     const port = await freePort();
     served = await startMdmops('serve', ws.dir, ['--interval', '1h', '--console-listen', `127.0.0.1:${port}`], env());
     await served.waitFor('the console', () => served.output().includes('console on http://'));
@@ -117,6 +126,18 @@ describe('the web console', () => {
     const page = await (await manager.get('/ui/users')).text();
     expect(page).toContain(`${cliUsers.length} users`);
     for (const upn of cliUsers) expect(page).toContain(`<td>${upn}</td>`);
+  });
+
+  it('maps the distribution: the users each configuration reaches, as the CLI counts them, and who may change it', async () => {
+    expect(ws.run(['apply', '-f', 'config', '--auto-approve'], env()).code).toBe(0); // the synced users placed
+    const browser = await signIn(token('read-only', 'mapper'));
+    const page = await (await browser.get('/ui/distribution')).text();
+    for (const name of ['everyone', 'space-zero']) {
+      const counted = JSON.parse(ws.run(['status', `CertificateConfiguration/${name}`, '-o', 'json']).stdout).status.reachedCount;
+      expect(page).toMatch(new RegExp(`>${name}</a></td>(<td>[^<]*</td>){3}<td class="reached">${counted}</td>`));
+    }
+    expect(page).toMatch(/>everyone<\/a><\/td><td>AllDevices<\/td><td>\(default\)<\/td><td>ApplyToDevicesInOtherSpaces<\/td><td class="reached">4<\/td><td>\(default\): 4<\/td><td>yes: each space&#39;s admins, for its devices<\/td>/);
+    expect(page).toMatch(/>space-zero<\/a><\/td><td>AllDevices<\/td><td>space-00<\/td><td>DoNotApply<\/td><td class="reached">0<\/td><td><\/td><td>no<\/td>/);
   });
 
   it('ends the sessions of a revoked token at once, and signs out', async () => {

@@ -53,3 +53,4 @@ export async function certificateBundle(ctx: ProviderContext, configuration: Res
   const ca = caName ? await ctx.record({ tenant: configuration.tenant, kind: 'CertificateAuthority', name: caName }) : undefined;
   return { key, chain: ca ? chainOf(ca.status) : [] };
 }
+export { reachedUsers, spaceOf, type Distribution, type SpaceMembers } from './distribution.js';

@@ -16,7 +16,8 @@ import { messageOf } from '../../util/message-of.js';
 import { readCapped, TooLarge } from '../../util/read-capped.js';
 import { escapeHtml } from './html.js';
 import { CONSOLE_CSS } from './style.js';
-import { certificatesPage, connectorsPage, coreSyncPage, notificationsPage, overviewPage, PAGE_SIZE, resourcePage, resourcesCsv, resourcesPage, signInPage, usersPage, type ResourceFilter, type Viewer } from './pages.js';
+import { reachedUsers, spaceOf, type Distribution, type SpaceMembers } from '../../providers/certificate-configuration/index.js';
+import { certificatesPage, connectorsPage, coreSyncPage, distributionPage, notificationsPage, overviewPage, PAGE_SIZE, resourcePage, resourcesCsv, resourcesPage, signInPage, usersPage, type ResourceFilter, type Viewer } from './pages.js';
 import { stillValid, tokenOf } from './tokens.js';
 
 export interface ConsoleOptions {
@@ -147,6 +148,21 @@ export async function serveConsole(o: ConsoleOptions): Promise<{ port: number; c
       const records = await store.listRecords();
       if (path.endsWith('.csv')) return send(res, 200, resourcesCsv(records, filter), { 'content-type': 'text/csv; charset=utf-8', 'content-disposition': 'attachment; filename="resources.csv"' });
       return send(res, 200, resourcesPage(session, records, filter));
+    }
+    if (path === '/ui/distribution') {
+      const tenants = [...new Set((await store.listRecords()).map((r) => r.tenant))].sort();
+      const tenant = url.searchParams.get('tenant') || (tenants.includes('default') ? 'default' : (tenants[0] ?? 'default'));
+      const [users, spaceRecords, configurations] = await Promise.all([store.listUsers(tenant), store.listRecords({ tenant, kind: 'Space' }), store.listRecords({ tenant, kind: 'CertificateConfiguration' })]);
+      const spaces = spaceRecords.map((s) => ({ name: s.name, ...(s.spec as Omit<SpaceMembers, 'name'>) }));
+      const home = new Map(users.map((u) => [u.id, spaceOf(u, spaces) ?? '']));
+      const rows = configurations.map((c) => {
+        const reached = reachedUsers(c.spec as unknown as Distribution, users, spaces);
+        const bySpace = new Map<string, number>();
+        for (const u of reached) bySpace.set(home.get(u.id)!, (bySpace.get(home.get(u.id)!) ?? 0) + 1);
+        return { configuration: c, reached: reached.length, reachedBySpace: bySpace };
+      });
+      const spaceRows = spaceRecords.map((s) => ({ space: s, users: [...home.values()].filter((h) => h === s.name).length }));
+      return send(res, 200, distributionPage(session, tenant, tenants, rows, spaceRows));
     }
     if (path === '/ui/connectors') return send(res, 200, connectorsPage(session, await store.listRecords({ kind: 'Connector' })));
     if (path === '/ui/core-sync') return send(res, 200, coreSyncPage(session, await store.listRecords({ kind: 'CoreSyncTarget' })));

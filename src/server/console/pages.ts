@@ -26,7 +26,7 @@ export function layout(title: string, viewer: Viewer | undefined, body: Html): s
 <body>
 <header><a class="brand" href="/ui/">mdmops</a>${
     viewer
-      ? html`<nav><a href="/ui/">Overview</a><a href="/ui/resources">Resources</a><a href="/ui/notifications">Notifications</a><a href="/ui/certificates">Certificates</a><a href="/ui/users">Users</a><a href="/ui/connectors">Connectors</a><a href="/ui/core-sync">Core sync</a></nav>
+      ? html`<nav><a href="/ui/">Overview</a><a href="/ui/resources">Resources</a><a href="/ui/notifications">Notifications</a><a href="/ui/certificates">Certificates</a><a href="/ui/distribution">Distribution</a><a href="/ui/users">Users</a><a href="/ui/connectors">Connectors</a><a href="/ui/core-sync">Core sync</a></nav>
 <form method="post" action="/ui/sign-out" class="who"><span>${viewer.name} (${roleName(viewer.role)})</span><input type="hidden" name="csrf" value="${viewer.csrf}"><button>Sign out</button></form>`
       : ''
   }</header>
@@ -313,6 +313,42 @@ ${cas.filter((r) => typeof s(r).certificate === 'string').map((r) => html`<a cla
 <section><h2>Identity certificates (${certs.length})</h2>${expiryChart(certs, now)}
 <h3>Expiring first</h3><table><thead><tr><th>Configuration</th><th>User</th><th>Subject</th><th>Expires</th><th>SHA-256</th></tr></thead><tbody>
 ${soonest.map((c) => html`<tr><td>${c.configuration}${c.tenant === 'default' ? '' : ` (${c.tenant})`}</td><td>${c.userId}</td><td>${c.subject}</td><td>${c.notAfter}</td><td>${c.fingerprintSha256}</td></tr>`)}
+</tbody></table></section>`,
+  );
+}
+
+export interface DistributionRow {
+  configuration: StoredRecord;
+  /** Users reached in each space (the default space as ''). */
+  reachedBySpace: Map<string, number>;
+  reached: number;
+}
+
+export interface SpaceRow {
+  space: StoredRecord;
+  users: number;
+}
+
+/** For each certificate configuration, the spaces and users it reaches and who may change it; for each space, its members and admins. */
+export function distributionPage(viewer: Viewer, tenant: string, tenants: string[], configurations: DistributionRow[], spaces: SpaceRow[]): string {
+  const spec = (r: StoredRecord) => r.spec as { spaceRef?: { name: string }; distribution?: { devices?: string; otherSpaces?: string; allowSpaceAdminToModifyDistribution?: boolean }; members?: { groups?: string[] }; admins?: { groups?: string[] }; priority?: number };
+  return layout(
+    'Distribution map',
+    viewer,
+    html`<form method="get" action="/ui/distribution" class="filters"><select name="tenant" aria-label="Tenant">${tenants.map((t) => html`<option value="${t}"${t === tenant ? html` selected` : ''}>${t}</option>`)}</select><button>Show</button></form>
+<section><h2>Certificate configurations</h2>
+<table><thead><tr><th>Configuration</th><th>Devices</th><th>Owning space</th><th>Other spaces</th><th>Users reached</th><th>By space</th><th>Space admins may change it</th></tr></thead><tbody>
+${configurations.map(({ configuration: c, reachedBySpace, reached }) => {
+  const d = spec(c).distribution ?? {};
+  const home = spec(c).spaceRef?.name;
+  // Only a configuration of the default space may allow it: to each space's admins, for its devices.
+  const may = d.allowSpaceAdminToModifyDistribution ? "yes: each space's admins, for its devices" : 'no';
+  return html`<tr><td><a href="${resourcePath(c)}">${c.name}</a></td><td>${d.devices}</td><td>${home ?? '(default)'}</td><td>${d.otherSpaces}</td><td class="reached">${reached}</td><td>${[...reachedBySpace].map(([s, n]) => `${s || '(default)'}: ${n}`).join(', ')}</td><td>${may}</td></tr>`;
+})}
+</tbody></table></section>
+<section><h2>Spaces</h2>
+<table><thead><tr><th>Space</th><th>Priority</th><th>Member groups</th><th>Admins</th><th>Users</th></tr></thead><tbody>
+${spaces.map(({ space: s, users }) => html`<tr><td><a href="${resourcePath(s)}">${s.name}</a></td><td>${spec(s).priority}</td><td>${(spec(s).members?.groups ?? []).join(', ')}</td><td>${(spec(s).admins?.groups ?? []).join(', ')}</td><td>${users}</td></tr>`)}
 </tbody></table></section>`,
   );
 }
