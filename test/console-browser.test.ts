@@ -58,14 +58,26 @@ describe('the web console in Chromium', () => {
     expect(await page.textContent('main')).toContain('Space');
     await page.screenshot({ path: join(SHOTS, 'overview.png'), fullPage: true });
 
+    // Live: a change applied with the CLI shows without a reload, while the tab is visible; a hidden tab asks nothing.
+    await page.evaluate(() => ((window as unknown as { marker: number }).marker = 1));
+    ws.write('config/more.yaml', doc('Space', 'space-99', 'displayName: Late\npriority: 99\nmembers: { groups: [late] }\nadmins: { groups: [late-admins] }'));
+    expect(ws.run(['apply', '-f', 'config', '--auto-approve']).code).toBe(0);
+    await page.waitForFunction(() => /Space\s*56/.test(document.querySelector('#kinds')?.textContent ?? ''), undefined, { timeout: 20_000 });
+    expect(await page.evaluate(() => (window as unknown as { marker?: number }).marker)).toBe(1);
+    await page.evaluate(() => Object.defineProperty(document, 'visibilityState', { get: () => 'hidden' }));
+    const asked: string[] = [];
+    page.on('request', (r) => asked.push(r.url()));
+    await page.waitForTimeout(11_000);
+    expect(asked).toEqual([]);
+    await page.reload();
     await page.click('a:has-text("Resources")');
     await page.selectOption('select[name=kind]', 'Space');
     await page.click('button:has-text("Filter")');
     expect(page.url()).toContain('kind=Space');
-    expect(await page.textContent('.count')).toBe('55 resources · page 1 of 2');
+    expect(await page.textContent('.count')).toBe('56 resources · page 1 of 2');
     await page.screenshot({ path: join(SHOTS, 'resources.png'), fullPage: true });
     await page.click('a[rel=next]');
-    expect(await page.locator('tbody tr').count()).toBe(5);
+    expect(await page.locator('tbody tr').count()).toBe(6);
 
     await page.goto(`${base}/ui/resources/default/Space/space-03`);
     expect((await page.textContent('pre'))!.replace(/\s+/g, ' ')).toContain(PLANTED); // shown as text (YAML may fold it)

@@ -79,7 +79,7 @@ describe('the web console', () => {
     expect(browser.setCookie).toMatch(/^mdmops_console=[A-Za-z0-9_-]+; Path=\/ui; HttpOnly; SameSite=Strict; Max-Age=\d+$/);
     const overview = await browser.get('/ui/');
     expect(overview.status).toBe(200);
-    expect(overview.headers.get('content-security-policy')).toBe("default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'");
+    expect(overview.headers.get('content-security-policy')).toBe("default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'");
     const text = await overview.text();
     expect(text).toContain('reader (System Read-Only)');
     expect(text).toMatch(new RegExp(`<a href="/ui/resources\\?kind=Space">Space</a></td><td>${SPACES}</td>`));

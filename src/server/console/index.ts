@@ -15,6 +15,7 @@ import type { Logger } from '../../observe/log.js';
 import { messageOf } from '../../util/message-of.js';
 import { readCapped, TooLarge } from '../../util/read-capped.js';
 import { escapeHtml } from './html.js';
+import { LIVE_JS } from './live.js';
 import { CONSOLE_CSS } from './style.js';
 import { reachedUsers, spaceOf, type Distribution, type SpaceMembers } from '../../providers/certificate-configuration/index.js';
 import { certificatesPage, connectorsPage, coreSyncPage, distributionPage, notificationsPage, overviewPage, PAGE_SIZE, resourcePage, resourcesCsv, resourcesPage, signInPage, usersPage, type ResourceFilter, type Viewer } from './pages.js';
@@ -40,7 +41,7 @@ const SESSION_MS = 8 * 3600_000;
 const MAX_FORM = 16 * 1024;
 
 const SECURITY_HEADERS = {
-  'content-security-policy': "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+  'content-security-policy': "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
   'x-content-type-options': 'nosniff',
   'referrer-policy': 'no-referrer',
   'cache-control': 'no-store',
@@ -95,6 +96,7 @@ export async function serveConsole(o: ConsoleOptions): Promise<{ port: number; c
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://console');
     const path = url.pathname;
+    if (req.method === 'GET' && path === '/ui/static/live.js') return void res.writeHead(200, { 'content-type': 'text/javascript; charset=utf-8', ...SECURITY_HEADERS, 'cache-control': 'max-age=3600' }).end(LIVE_JS);
     if (req.method === 'GET' && path === '/ui/static/console.css') return void res.writeHead(200, { 'content-type': 'text/css; charset=utf-8', ...SECURITY_HEADERS, 'cache-control': 'max-age=3600' }).end(CONSOLE_CSS);
     if (path === '/' || path === '/ui') return redirect(res, '/ui/');
     if (req.method === 'GET' && path === '/ui/sign-in') return send(res, 200, signInPage());

@@ -22,7 +22,7 @@ const resourcePath = (r: { tenant: string; kind: string; name: string }) => `/ui
 export function layout(title: string, viewer: Viewer | undefined, body: Html): string {
   return html`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${title} · mdmops</title><link rel="stylesheet" href="/ui/static/console.css"></head>
+<title>${title} · mdmops</title><link rel="stylesheet" href="/ui/static/console.css">${viewer ? html`<script src="/ui/static/live.js" defer></script>` : ''}</head>
 <body>
 <header><a class="brand" href="/ui/">mdmops</a>${
     viewer
@@ -59,15 +59,15 @@ export function overviewPage(viewer: Viewer, records: StoredRecord[], active: No
   return layout(
     'Overview',
     viewer,
-    html`<section><h2>Resources</h2>
+    html`<section id="kinds" data-live><h2>Resources</h2>
 <table><thead><tr><th>Kind</th><th>Ready</th><th>Not ready</th><th>Unknown</th></tr></thead><tbody>
 ${kinds.map(
   (k) => html`<tr><td><a href="/ui/resources${query({ kind: k })}">${k}</a></td><td>${count(k, 'True')}</td><td><a href="/ui/resources${query({ kind: k, ready: 'False' })}">${count(k, 'False')}</a></td><td>${count(k, 'Unknown')}</td></tr>`,
 )}
 </tbody></table>
 ${records.length ? '' : html`<p>The tenant store is empty: apply a configuration first.</p>`}</section>
-<section><h2>Active notifications (${active.length})</h2>${notificationTable(active)}</section>
-<section><h2>Sources</h2>
+<section id="active-notifications" data-live><h2>Active notifications (${active.length})</h2>${notificationTable(active)}</section>
+<section id="sources" data-live><h2>Sources</h2>
 <table><thead><tr><th>Source</th><th>Last sync</th><th>Users</th><th>Last error</th></tr></thead><tbody>
 ${sources.map((r) => html`<tr><td><a href="${resourcePath(r)}">${show(r)}</a></td><td>${String(r.status.lastSyncTime ?? '')}</td><td>${String(r.status.userCount ?? '')}</td><td>${String(r.status.lastError ?? '')}</td></tr>`)}
 </tbody></table></section>`,
@@ -87,7 +87,7 @@ export function notificationsPage(viewer: Viewer, list: Notification[], all: boo
   return layout(
     all ? 'All notifications' : 'Active notifications',
     viewer,
-    html`<p>${list.length} ${all ? 'in all' : 'active'} · <a href="/ui/notifications${all ? '' : '?all=1'}">${all ? 'active only' : 'show all'}</a></p>${notificationTable(list)}`,
+    html`<div id="notifications" data-live><p>${list.length} ${all ? 'in all' : 'active'} · <a href="/ui/notifications${all ? '' : '?all=1'}">${all ? 'active only' : 'show all'}</a></p>${notificationTable(list)}</div>`,
   );
 }
 
@@ -145,10 +145,10 @@ export function resourcesPage(viewer: Viewer, records: StoredRecord[], f: Resour
 <input type="hidden" name="sort" value="${f.sort ?? ''}">
 <button>Filter</button> <a href="/ui/resources.csv${query(params)}">CSV</a>
 </form>
-<p class="count">${rows.length} resource${rows.length === 1 ? '' : 's'}${pages > 1 ? ` · page ${page} of ${pages}` : ''}</p>
+<div id="resource-rows" data-live><p class="count">${rows.length} resource${rows.length === 1 ? '' : 's'}${pages > 1 ? ` · page ${page} of ${pages}` : ''}</p>
 <table><thead><tr><th>${sortLink('resource', 'Resource')}</th><th>${sortLink('ready', 'Ready')}</th><th>${sortLink('reason', 'Reason')}</th><th>Message</th><th>${sortLink('updated', 'Updated')}</th></tr></thead><tbody>
 ${shown.map((r) => html`<tr><td><a href="${resourcePath(r)}">${show(r)}</a></td><td>${readyText(r)}</td><td>${reasonText(r)}</td><td>${readyText(r) === 'True' ? '' : (readyOf(r.status)?.message ?? '')}</td><td>${r.updatedAt}</td></tr>`)}
-</tbody></table>
+</tbody></table></div>
 <nav class="pager">${page > 1 ? html`<a rel="prev" href="/ui/resources${query({ ...params, page: page - 1 })}">previous</a>` : ''} ${page < pages ? html`<a rel="next" href="/ui/resources${query({ ...params, page: page + 1 })}">next</a>` : ''}</nav>`,
   );
 }
