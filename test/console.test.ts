@@ -3,7 +3,9 @@
 // planted in what the console shows coming back as text.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from './servers/ports.js';
+import { eventually } from './support/controller.js';
 import { startEntra, type EntraEmulator } from './servers/entra.js';
+import { connectedAgent } from './support/agent.js';
 import { startMdmops, type RunningMdmops } from './support/run.js';
 import { doc, workspace } from './support/workspace.js';
 
@@ -151,5 +153,46 @@ describe('the web console', () => {
     expect(out.status).toBe(303);
     expect(out.headers.get('set-cookie')).toContain('Max-Age=0');
     expect((await other.get('/ui/')).status).toBe(303);
+  });
+});
+
+describe("a connector's logs, from the console", () => {
+  const ws = workspace();
+  let running: Awaited<ReturnType<typeof connectedAgent>>;
+  let base = '';
+  beforeAll(async () => {
+    ws.write('config/tenant.yaml', doc('Connector', 'dc', 'hosting: OnPremises'));
+    expect(ws.run(['apply', '-f', 'config', '--auto-approve']).code).toBe(0);
+    const port = await freePort();
+    running = await connectedAgent(ws, 'dc', ['--console-listen', `127.0.0.1:${port}`]);
+    base = `http://127.0.0.1:${port}`;
+  });
+  afterAll(() => running?.stop());
+
+  const signIn = async (role: string) => {
+    const t = ws.run(['console', 'token', '--role', role, '--name', `logs-${role}`]).stdout.trim();
+    const cookie = (await fetch(`${base}/ui/sign-in`, { method: 'POST', body: new URLSearchParams({ token: t }), redirect: 'manual' })).headers.get('set-cookie')!.split(';')[0]!;
+    const get = (path: string) => fetch(`${base}${path}`, { headers: { cookie }, redirect: 'manual' });
+    const csrf = /name="csrf" value="([^"]+)"/.exec(await (await get('/ui/')).text())![1]!;
+    const post = (path: string, fields: Record<string, string>) => fetch(`${base}${path}`, { method: 'POST', headers: { cookie }, body: new URLSearchParams({ csrf, ...fields }), redirect: 'manual' });
+    return { get, post };
+  };
+
+  it('lets a manager collect and download them, and a read-only session neither', async () => {
+    const reader = await signIn('read-only');
+    expect(await (await reader.get('/ui/connectors')).text()).not.toContain('Collect logs');
+    expect((await reader.post('/ui/connectors/default/dc/logs', { do: 'request' })).status).toBe(403);
+    expect((await reader.get('/ui/connectors/default/dc/logs.zip')).status).toBe(403);
+
+    const manager = await signIn('manager');
+    expect(await (await manager.get('/ui/connectors')).text()).toContain('Collect logs');
+    expect((await manager.post('/ui/connectors/default/dc/logs', { do: 'request' })).status).toBe(303);
+    await eventually('the collection ready', async () => (await (await manager.get('/ui/connectors')).text()).includes('<span class="logs-state">ready</span>'));
+    const zip = await manager.get('/ui/connectors/default/dc/logs.zip');
+    expect(zip.status).toBe(200);
+    const bytes = Buffer.from(await zip.arrayBuffer());
+    expect(bytes.subarray(0, 4).toString('latin1')).toBe('PK\u0003\u0004');
+    expect(bytes.toString('latin1')).toContain('kocab.log');
+    expect(ws.run(['audit']).stdout).toMatch(/console-request-logs\s.*console:logs-manager/);
   });
 });

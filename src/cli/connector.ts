@@ -48,7 +48,7 @@ export function gatewayOptions(cmd: Command): Command {
  * Starts the connector gateway when --gateway-listen says so: agents connect to it, this process's
  * work goes through their tunnels, and (with `localSocket`) so does the work of one-shot commands on the same store.
  */
-export async function startGateway(opts: GatewayFlags & StoreOptions, session: Session, log: Logger, how: { localSocket: boolean; onChange?: (id: ResourceId) => void }): Promise<{ close(): Promise<void> } | undefined> {
+export async function startGateway(opts: GatewayFlags & StoreOptions, session: Session, log: Logger, how: { localSocket: boolean; onChange?: (id: ResourceId) => void }): Promise<{ gateway: Gateway; close(): Promise<void> } | undefined> {
   if (!opts.gatewayListen) return undefined;
   const listen = parseListen(opts.gatewayListen, '--gateway-listen');
   if (!!opts.gatewayCert !== !!opts.gatewayKey) throw new UserError('--gateway-cert and --gateway-key go together');
@@ -83,6 +83,7 @@ export async function startGateway(opts: GatewayFlags & StoreOptions, session: S
   }
   log.info({ host: listen.host, port, names: opts.gatewayCert ? undefined : names, socket: socketPath }, `connector gateway listening on ${listen.host}:${port}${socketPath ? `; one-shot commands reach its tunnels through ${socketPath}` : ''}`);
   return {
+    gateway,
     async close() {
       await local?.close();
       await gateway.close();

@@ -138,7 +138,7 @@ export function registerController(program: Command) {
             });
         },
       });
-      let gateway: { close(): Promise<void> } | undefined;
+      let gateway: Awaited<ReturnType<typeof startGateway>>;
       let syncTimer: NodeJS.Timeout | undefined;
       let syncing: Promise<void> | undefined;
       // Each due sync, then its resource reconciled again: its custom resource's status shows the sync.
@@ -159,7 +159,7 @@ export function registerController(program: Command) {
       let webConsole: { close(): Promise<void> } | undefined;
       try {
         coreSync = await startCoreSync(opts, session, log);
-        webConsole = await startConsole(opts, session, log, secrets);
+        webConsole = await startConsole(opts, session, log, { secrets, connectorLogs: () => gateway?.gateway });
         http = await serveHttp({ host: listen.host, port: listen.port, metrics, notReady: () => controller.notReady() });
       } catch (e) {
         await webConsole?.close();

@@ -104,13 +104,13 @@ export function registerRun(program: Command) {
       let auth = credentialEnv(undefined, join(workdir, 'auth'));
       let src: RevisionSource | undefined;
       let http;
-      let gateway;
+      let gateway: Awaited<ReturnType<typeof startGateway>>;
       let coreSync;
       let webConsole;
       try {
         if (!opts.once) gateway = await startGateway(opts, session, log, { localSocket: true });
         if (!opts.once) coreSync = await startCoreSync(opts, session, log);
-        if (!opts.once) webConsole = await startConsole(opts, session, log);
+        if (!opts.once) webConsole = await startConsole(opts, session, log, { connectorLogs: () => gateway?.gateway });
         if (notifier) stopNotifying = deliverEvery(notifier, NOTIFY_CHECK_MS, log);
         if (opts.gitSecret) {
           try {

@@ -46,13 +46,13 @@ export function registerServe(program: Command) {
       const rounds = metrics.counter('mdmops_serve_sync_rounds_total', 'Scheduled syncs (identity sources, SQL provisionings), by result (synced, failed).');
       let lastCheck: string | undefined;
       let http;
-      let gateway;
+      let gateway: Awaited<ReturnType<typeof startGateway>>;
       let coreSync;
       let webConsole;
       try {
         gateway = await startGateway(opts, session, log, { localSocket: true });
         coreSync = await startCoreSync(opts, session, log);
-        webConsole = await startConsole(opts, session, log);
+        webConsole = await startConsole(opts, session, log, { connectorLogs: () => gateway?.gateway });
         try {
           http = await serveHttp({ host: listen.host, port: listen.port, metrics, notReady: () => undefined, routes: { 'GET /status': async () => ({ status: 200, body: await storeStatus(session, lastCheck) }) }, apiToken, hooks: {} });
         } catch (e) {

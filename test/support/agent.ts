@@ -77,9 +77,9 @@ export function startAgent(netns: NetNs | undefined, args: string[], env: NodeJS
  * workspace's store, a token, and the agent started with it; resolves once the Connector is Ready.
  * Start it before applying identity sources: serve syncs those that are due when it starts.
  */
-export async function connectedAgent(ws: Workspace, connector = 'dc'): Promise<{ serve: RunningMdmops; agent: AgentProcess; stop(): Promise<void> }> {
+export async function connectedAgent(ws: Workspace, connector = 'dc', serveArgs: string[] = []): Promise<{ serve: RunningMdmops; agent: AgentProcess; stop(): Promise<void> }> {
   const port = await freePort();
-  const serve = await startMdmops('serve', ws.dir, ['--gateway-listen', `127.0.0.1:${port}`, '--interval', '1h']);
+  const serve = await startMdmops('serve', ws.dir, ['--gateway-listen', `127.0.0.1:${port}`, '--interval', '1h', ...serveArgs]);
   await serve.waitFor('the connector gateway', () => serve.output().includes('connector gateway listening'));
   const token = ws.run(['connector', 'token', `Connector/${connector}`]);
   if (token.code !== 0) throw new Error(`mdmops connector token failed: ${token.stderr}`);

@@ -29,6 +29,23 @@ export interface ConsoleOptions {
   log: Logger;
   /** PEM: served over TLS, and the cookie marked Secure. */
   tls?: { cert: string; key: string };
+  /** The connector gateway's log collection, where this process serves the gateway (the controller's leader). */
+  connectorLogs?: () => ConnectorLogs | undefined;
+}
+
+export interface LogCollectionState {
+  state: string;
+  name?: string;
+  size?: number;
+  error?: string;
+}
+
+/** What the console asks of the connector gateway: its agents' log collection (seed 000). */
+export interface ConnectorLogs {
+  requestLogs(tenant: string, name: string): Promise<LogCollectionState>;
+  cancelLogs(tenant: string, name: string): Promise<LogCollectionState | undefined>;
+  logs(tenant: string, name: string): LogCollectionState | undefined;
+  downloadLogs(tenant: string, name: string): Promise<{ name: string; stream: NodeJS.ReadableStream }>;
 }
 
 interface Session extends Viewer {
@@ -67,6 +84,16 @@ export async function serveConsole(o: ConsoleOptions): Promise<{ port: number; c
   const cookie = (value: string, maxAgeS: number) => `${COOKIE}=${value}; Path=/ui; HttpOnly; SameSite=Strict; Max-Age=${maxAgeS}${secure ? '; Secure' : ''}`;
   const audit = (action: string, who: string, target: { tenant: string; kind: string; name: string }, detail: Record<string, unknown> = {}) =>
     store.commit([{ op: 'audit', entry: { at: new Date().toISOString(), ...target, action, source: 'console', revision: '', actor: `console:${who}`, detail } }]);
+
+  const gatewayLogs = (): ConnectorLogs => {
+    const gateway = o.connectorLogs?.();
+    if (!gateway) throw new HttpError(409, 'the connector gateway is not served here (--gateway-listen; in the controller, by its leader)');
+    return gateway;
+  };
+  /** The gateway's refusals (no agent connected, nothing collected) are the user's to fix: 409, with its words. */
+  const asConflict = (e: unknown): never => {
+    throw new HttpError(409, messageOf(e));
+  };
 
   async function sessionOf(req: IncomingMessage): Promise<Session | undefined> {
     const sid = /(?:^|;\s*)mdmops_console=([A-Za-z0-9_-]+)/.exec(req.headers.cookie ?? '')?.[1];
@@ -124,6 +151,16 @@ export async function serveConsole(o: ConsoleOptions): Promise<{ port: number; c
         await audit('console-sign-out', session.name, { tenant: '', kind: 'Console', name: session.name });
         return redirect(res, '/ui/sign-in', { 'set-cookie': cookie('', 0) });
       }
+      const logs = /^\/ui\/connectors\/([^/]+)\/([^/]+)\/logs$/.exec(path);
+      if (logs) {
+        if (session.role !== 'manager') throw new HttpError(403, 'a System Read-Only session cannot act: sign in with a manager token');
+        const [tenant, name] = logs.slice(1).map(decodeURIComponent) as [string, string];
+        const gateway = gatewayLogs();
+        const cancel = fields.get('do') === 'cancel';
+        await (cancel ? gateway.cancelLogs(tenant, name) : gateway.requestLogs(tenant, name)).catch(asConflict);
+        await audit(cancel ? 'console-cancel-logs' : 'console-request-logs', session.name, { tenant, kind: 'Connector', name });
+        return redirect(res, '/ui/connectors');
+      }
       const action = /^\/ui\/resources\/([^/]+)\/([^/]+)\/([^/]+)\/sync$/.exec(path);
       if (action) {
         if (session.role !== 'manager') throw new HttpError(403, 'a System Read-Only session cannot act: sign in with a manager token');
@@ -166,7 +203,27 @@ export async function serveConsole(o: ConsoleOptions): Promise<{ port: number; c
       const spaceRows = spaceRecords.map((s) => ({ space: s, users: [...home.values()].filter((h) => h === s.name).length }));
       return send(res, 200, distributionPage(session, tenant, tenants, rows, spaceRows));
     }
-    if (path === '/ui/connectors') return send(res, 200, connectorsPage(session, await store.listRecords({ kind: 'Connector' })));
+    if (path === '/ui/connectors') {
+      const gateway = o.connectorLogs?.();
+      const collection = (r: { tenant: string; name: string }) => {
+        try {
+          return gateway?.logs(r.tenant, r.name);
+        } catch {
+          return undefined; // no agent connected here: the status says what is known
+        }
+      };
+      return send(res, 200, connectorsPage(session, await store.listRecords({ kind: 'Connector' }), collection, !!gateway));
+    }
+    const zip = /^\/ui\/connectors\/([^/]+)\/([^/]+)\/logs\.zip$/.exec(path);
+    if (zip) {
+      if (session.role !== 'manager') throw new HttpError(403, 'only a System Manager may download connector logs');
+      const [tenant, name] = zip.slice(1).map(decodeURIComponent) as [string, string];
+      const file = await gatewayLogs().downloadLogs(tenant, name).catch(asConflict);
+      await audit('console-download-logs', session.name, { tenant, kind: 'Connector', name }, { file: file.name });
+      res.writeHead(200, { 'content-type': 'application/zip', 'content-disposition': `attachment; filename="${file.name.replace(/[^\w.-]/g, '_')}"`, ...SECURITY_HEADERS });
+      file.stream.pipe(res);
+      return;
+    }
     if (path === '/ui/core-sync') return send(res, 200, coreSyncPage(session, await store.listRecords({ kind: 'CoreSyncTarget' })));
     if (path === '/ui/certificates') {
       return send(res, 200, certificatesPage(session, await store.listRecords({ kind: 'CertificateAuthority' }), await store.listCertificateFacts({}), Date.now()));

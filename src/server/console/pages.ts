@@ -6,7 +6,7 @@ import { conditionOf, readyOf, type Condition } from '../../engine/status.js';
 import { resourceView } from '../../engine/views.js';
 import { idKey } from '../../config/desired.js';
 import type { AuditEntry, InventoryEntry, Notification, StoredRecord } from '../../store/types.js';
-import { html, query, type Html } from './html.js';
+import { Html, html, query } from './html.js';
 import { roleName, type Role } from './tokens.js';
 
 export interface Viewer {
@@ -207,27 +207,37 @@ ${d.audit.map((a) => html`<tr><td>${a.at}</td><td>${a.action}</td><td>${a.actor}
   );
 }
 
+const cell = (v: unknown) => (v instanceof Html ? v : String(v ?? ''));
+
 /** A table of records of one kind, each row its link and the status fields named. */
 function kindTable(records: StoredRecord[], columns: [string, (r: StoredRecord) => unknown][]): Html {
   if (!records.length) return html`<p>None.</p>`;
   return html`<table><thead><tr><th>Resource</th><th>Ready</th>${columns.map(([h]) => html`<th>${h}</th>`)}</tr></thead><tbody>
-${records.map((r) => html`<tr><td><a href="${resourcePath(r)}">${show(r)}</a></td><td>${readyText(r)}</td>${columns.map(([, f]) => html`<td>${String(f(r) ?? '')}</td>`)}</tr>`)}
+${records.map((r) => html`<tr><td><a href="${resourcePath(r)}">${show(r)}</a></td><td>${readyText(r)}</td>${columns.map(([, f]) => html`<td>${cell(f(r))}</td>`)}</tr>`)}
 </tbody></table>`;
 }
 
-export function connectorsPage(viewer: Viewer, connectors: StoredRecord[]): string {
+export function connectorsPage(viewer: Viewer, connectors: StoredRecord[], collection: (r: StoredRecord) => { state: string; name?: string; size?: number; error?: string } | undefined, gatewayHere: boolean): string {
   const s = (r: StoredRecord) => r.status as Record<string, unknown>;
+  const base = (r: StoredRecord) => `/ui/connectors/${encodeURIComponent(r.tenant)}/${encodeURIComponent(r.name)}/logs`;
+  const logs = (r: StoredRecord) => {
+    const c = collection(r) ?? (s(r).logCollection as { state: string; size?: number; error?: string } | undefined);
+    const state = c ? html`<span class="logs-state">${c.state}${c.error ? `: ${c.error}` : ''}</span>` : '';
+    if (viewer.role !== 'manager' || !gatewayHere || !s(r).connected) return state;
+    const act = (what: string, label: string) => html`<form method="post" action="${base(r)}" class="inline"><input type="hidden" name="csrf" value="${viewer.csrf}"><input type="hidden" name="do" value="${what}"><button>${label}</button></form>`;
+    return html`${state} ${c?.state === 'collecting' ? act('cancel', 'Cancel') : act('request', 'Collect logs')} ${c?.state === 'ready' ? html`<a href="${base(r)}.zip">download${c.size ? ` (${c.size} bytes)` : ''}</a>` : ''}`;
+  };
   return layout(
     'Connectors',
     viewer,
-    kindTable(connectors, [
+    html`<div id="connectors" data-live>${kindTable(connectors, [
       ['Connected', (r) => (s(r).connected ? 'yes' : 'no')],
       ['Version', (r) => s(r).version],
       ['Host', (r) => s(r).hostname],
       ['Last heartbeat', (r) => s(r).lastHeartbeat],
       ['Log level', (r) => `${String(s(r).effectiveLogLevel ?? '')}${s(r).logLevelRevertsAt ? ` (reverts ${String(s(r).logLevelRevertsAt)})` : ''}`],
-      ['Logs', (r) => (s(r).logCollection as { state?: string } | undefined)?.state],
-    ]),
+      ['Logs', logs],
+    ])}</div>`,
   );
 }
 

@@ -23,4 +23,5 @@ pre { background: #fff; border: 1px solid var(--line); padding: .6rem; overflow:
 .hint, .count { color: var(--muted); }
 .pager { display: flex; gap: 1rem; margin-top: .6rem; }
 button { font: inherit; padding: .25rem .8rem; }
+form.inline { display: inline; }
 `;
