@@ -276,7 +276,6 @@ describe('deciding the work (pure)', () => {
   const held = (userId: string, notAfter: string, contentHash = 'c', issuerKey = 'k'): IssuedCertificate =>
     ({ userId, notBefore: '2025-06-01T00:00:00Z', notAfter, contentHash, issuerKey } as IssuedCertificate);
   const now = Date.parse('2026-06-01T00:00:00Z');
-  const day = 86_400_000;
 
   it('hashes what a certificate says as the canonical JSON of it, as stored hashes were made', () => {
     const spec = { keyAlgorithm: 'ECDSA-P256', validity: '365d' };
@@ -308,22 +307,22 @@ describe('deciding the work (pure)', () => {
   });
 
   it('renews within renewBefore and not before', () => {
-    const w = decideWork([target('a'), target('b')], new Set(['a', 'b']), [held('a', '2026-06-20T00:00:00Z'), held('b', '2026-08-01T00:00:00Z')], { key: 'k' }, 30 * day, now);
+    const w = decideWork([target('a'), target('b')], new Set(['a', 'b']), [held('a', '2026-06-20T00:00:00Z'), held('b', '2026-08-01T00:00:00Z')], { key: 'k' }, '30d', now);
     expect(w.renew.map((t) => t.user.id)).toEqual(['a']);
     expect(w.issue).toEqual([]);
     expect(w.reissue).toEqual([]);
     // Not when the CA expires before a renewed certificate would.
-    const capped = decideWork([target('a')], new Set(['a']), [held('a', '2026-06-20T00:00:00Z')], { key: 'k', notAfter: Date.parse('2026-06-20T00:00:00Z') }, 30 * day, now);
+    const capped = decideWork([target('a')], new Set(['a']), [held('a', '2026-06-20T00:00:00Z')], { key: 'k', notAfter: Date.parse('2026-06-20T00:00:00Z') }, '30d', now);
     expect(capped.renew).toEqual([]);
   });
 
   it('issues again on a new template or CA, removes who is gone, and waits for an issuer', () => {
     const existing = [held('a', '2027-01-01T00:00:00Z', 'old'), held('b', '2027-01-01T00:00:00Z', 'c', 'other'), held('gone', '2027-01-01T00:00:00Z')];
-    const w = decideWork([target('a'), target('b'), target('new')], new Set(['a', 'b', 'new']), existing, { key: 'k' }, day, now);
+    const w = decideWork([target('a'), target('b'), target('new')], new Set(['a', 'b', 'new']), existing, { key: 'k' }, '1d', now);
     expect(w.reissue.map((t) => t.user.id)).toEqual(['a', 'b']);
     expect(w.issue.map((t) => t.user.id)).toEqual(['new']);
     expect(w.remove.map((c) => c.userId)).toEqual(['gone']);
-    const waiting = decideWork([target('a')], new Set(['a']), existing, undefined, day, now);
+    const waiting = decideWork([target('a')], new Set(['a']), existing, undefined, '1d', now);
     expect(waiting.issue).toEqual([]);
     expect(waiting.remove.map((c) => c.userId)).toEqual(['b', 'gone']);
   });

@@ -12,6 +12,8 @@ import { idKey, type Desired } from '../src/config/desired.js';
 import { makePlan, planResource } from '../src/engine/plan.js';
 import { reconcileResource, WAITING_REQUEUE_MS } from '../src/engine/reconcile.js';
 import { ProviderRegistry, type Provider } from '../src/engine/provider.js';
+import { conditionOf } from '../src/engine/status.js';
+import { ExpectedError, TerminalError } from '../src/util/errors.js';
 import { StandaloneSecrets } from '../src/config/secrets.js';
 import { MasterKey } from '../src/store/master-key.js';
 import { openStore, parseStoreSpec } from '../src/store/open.js';
@@ -30,7 +32,7 @@ function desired(kind: string, name: string, refs: { kind: string; name: string 
 function testProvider(kind: string, log: string[], failing: Set<string>, inFlight: { now: number; max: number }): Provider {
   return {
     kind,
-    observe: async () => ({ outcome: { ready: { status: true, reason: 'Ok', message: '' } }, replace: [], impact: [] }),
+    observe: async () => ({ ready: { status: true, reason: 'Ok', message: '' } }),
     async create(_ctx, d) {
       inFlight.now++;
       inFlight.max = Math.max(inFlight.max, inFlight.now);
@@ -38,9 +40,9 @@ function testProvider(kind: string, log: string[], failing: Set<string>, inFligh
       inFlight.now--;
       log.push(d.id.name);
       if (failing.has(d.id.name)) throw new Error(`${d.id.name} refused by the server`);
-      return { ready: { status: true, reason: 'Ok', message: '' } };
+      return {};
     },
-    update: async () => ({ ready: { status: true, reason: 'Ok', message: '' } }),
+    update: async () => ({}),
     delete: async () => undefined,
   };
 }
@@ -99,10 +101,7 @@ describe('the reconcile of one resource', () => {
   beforeAll(async () => {
     const waiting: Provider = {
       kind: 'Connector',
-      observe: async () => ({ outcome: { ready: { status: ready, reason: ready ? 'Ok' : 'Unreachable', message: '' } }, replace: [], impact: [] }),
-      create: async () => ({ ready: { status: ready, reason: ready ? 'Ok' : 'Unreachable', message: 'no answer' }, notices: ready ? [] : [{ reason: 'Unreachable', severity: 'Warning', message: 'no answer' }] }),
-      update: async () => ({ ready: { status: ready, reason: 'Ok', message: '' } }),
-      delete: async () => undefined,
+      observe: async () => ({ ready: { status: ready, reason: ready ? 'Ok' : 'Unreachable', message: ready ? '' : 'no answer' }, notices: ready ? [] : [{ reason: 'Unreachable', severity: 'Warning', message: 'no answer' }] }),
     };
     engine = { store: await openStore(parseStoreSpec(`sqlite:${join(dir, 'one.db')}`)), key: new MasterKey(randomBytes(32)), providers: new ProviderRegistry([waiting]) };
   });
@@ -127,6 +126,55 @@ describe('the reconcile of one resource', () => {
 
     // Owned by another source: refused, as a whole plan would.
     expect((await planResource(engine, d, { ...run, source: 'other' })).problems[0]!.message).toBe('Connector/waits is managed by source "test" (revision r1)');
+  });
+});
+
+describe('failures: expected, terminal and unexpected', () => {
+  let engine: Engine;
+  let fail: (() => never) | undefined;
+  beforeAll(async () => {
+    const refusing: Provider = {
+      kind: 'Space',
+      async update() {
+        return fail?.() ?? {};
+      },
+    };
+    engine = { store: await openStore(parseStoreSpec(`sqlite:${join(dir, 'fail.db')}`)), key: new MasterKey(randomBytes(32)), providers: new ProviderRegistry([refusing]) };
+  });
+  afterAll(() => engine.store.close());
+  const run = { source: 'test', revision: 'r1', actor: 't', secrets: new StandaloneSecrets(dir) };
+  const d = desired('Space', 'refused');
+  /** An edit of its spec, reconciled as the controller reconciles one resource. */
+  const edit = async (n: string) => reconcileResource(engine, (await planResource(engine, { ...d, spec: { n }, specHash: n, desiredHash: n }, run)).changes[0]!, run);
+  const synced = async () => conditionOf((await engine.store.getRecord(d.id))?.status, 'Synced');
+  const active = async () => (await engine.store.listNotifications({ active: true })).map((n) => [n.reason, n.severity, n.message]);
+
+  it('says a terminal failure by its reason, and does not ask to be tried again', async () => {
+    await reconcileResource(engine, (await planResource(engine, d, run)).changes[0]!, run);
+    fail = () => {
+      throw new TerminalError('SpecRefused', 'the server refuses this spec for good');
+    };
+    const refused = await edit('b');
+    expect(refused).toMatchObject({ state: 'failed', terminal: true, reason: 'SpecRefused' });
+    expect(refused.requeueAfterMs).toBeUndefined();
+    expect(await synced()).toMatchObject({ status: 'False', reason: 'SpecRefused', message: 'the server refuses this spec for good' });
+    expect(await active()).toEqual([['SpecRefused', 'Error', 'the server refuses this spec for good']]);
+  });
+
+  it('says an expected failure by its reason, to be tried again; an unexpected one as ReconcileFailed', async () => {
+    fail = () => {
+      throw new ExpectedError('ServerUnreachable', 'no answer from the server');
+    };
+    expect(await edit('c')).toMatchObject({ state: 'failed', terminal: false, reason: 'ServerUnreachable' });
+    expect(await synced()).toMatchObject({ status: 'False', reason: 'ServerUnreachable', message: 'no answer from the server' });
+    fail = () => {
+      throw new Error('a bug');
+    };
+    expect(await edit('d')).toMatchObject({ state: 'failed', terminal: false, reason: 'ReconcileFailed' });
+    expect(await synced()).toMatchObject({ status: 'False', reason: 'ReconcileError', message: 'a bug' });
+    fail = undefined;
+    expect(await edit('e')).toMatchObject({ state: 'done' });
+    expect(await synced()).toMatchObject({ status: 'True', reason: 'ReconcileSuccess' });
   });
 });
 

@@ -1,5 +1,5 @@
 // The kinds' schemas, in one list. Adding a kind: its schema in kinds/<kind>.ts and a line here;
-// its provider in providers/<kind>/index.ts (recordProvider(Kind, ...)) and a line in
+// its provider in providers/<kind>/index.ts (defineProvider(Kind, {...}), the provider contract of engine/provider.ts) and a line in
 // providers/index.ts (a test checks both lists name the same kinds); then `npm run generate` for
 // its JSON Schema and CRD.
 import { z } from 'zod';

@@ -24,7 +24,7 @@ export function registerValidate(program: Command) {
             namespace: v.resource.metadata.namespace,
             name: v.resource.metadata.name,
             file: v.source.file,
-            line: v.source.lineCounter.linePos(v.source.node.range?.[0] ?? 0).line,
+            line: v.source.line,
           })),
           errors: result.diagnostics,
         };

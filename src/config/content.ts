@@ -8,7 +8,7 @@ import { parseIdpMetadata } from '../identity/saml-metadata.js';
 import type { Diagnostic } from './diagnostics.js';
 import type { Limits } from './limits.js';
 import { diagnosticAt } from './positions.js';
-import type { ValidResource } from './source.js';
+import type { LoadedResource, ValidResource } from './source.js';
 import { messageOf } from '../util/message-of.js';
 
 /** Reads are cached for one validation: many resources may share a chain or an export. */
@@ -18,11 +18,11 @@ export class ContentChecker {
 
   constructor(private readonly limits: Limits) {}
 
-  check(v: ValidResource): Diagnostic[] {
+  check(v: ValidResource<LoadedResource>): Diagnostic[] {
     return (v.def.files?.(v.resource.spec) ?? []).flatMap((f) => this.checkField(v, f));
   }
 
-  private checkField(v: ValidResource, field: FileField): Diagnostic[] {
+  private checkField(v: ValidResource<LoadedResource>, field: FileField): Diagnostic[] {
     const fail = (message: string, hint?: string, path = [...field.path, field.source.file ? 'file' : 'data']) =>
       [diagnosticAt(v.source, message, { path, code: 'file', hint })];
     const bytes = this.bytes(v, field);
@@ -53,7 +53,7 @@ export class ContentChecker {
     }
   }
 
-  private checkGsql(v: ValidResource, field: Extract<FileField, { content: 'gsql-export' }>, gsql: GsqlExport): Diagnostic[] {
+  private checkGsql(v: ValidResource<LoadedResource>, field: Extract<FileField, { content: 'gsql-export' }>, gsql: GsqlExport): Diagnostic[] {
     const type = gsql.objectTypes.get(field.objectType);
     if (!type) {
       return [diagnosticAt(v.source, `the export has no object type "${field.objectType}"`, { path: ['spec', 'objectType'], code: 'file', hint: `object types in the export: ${[...gsql.objectTypes.keys()].join(', ')}` })];

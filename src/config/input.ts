@@ -29,7 +29,7 @@ export async function readInput(paths: string[], secrets: SecretResolver, key: M
 export async function desiredInput(result: ValidationResult, secrets: SecretResolver, key: MasterKey): Promise<Input | { diagnostics: Diagnostic[] }> {
   const desired: Desired[] = [];
   for (const v of result.resources) {
-    const origin = { file: v.source.file, line: v.source.lineCounter.linePos(v.source.node.range?.[0] ?? 0).line };
+    const origin = { file: v.source.file, line: v.source.line };
     try {
       desired.push(await desiredOf(v, result.content, secrets, key, origin));
     } catch (e) {

@@ -254,6 +254,7 @@ function envelope(
   const meta = isObject(value.metadata) ? value.metadata : {};
   out.push({
     file: source.file,
+    line: lineCounter.linePos(node.range?.[0] ?? 0).line,
     baseDir: source.baseDir,
     root: source.root,
     doc,

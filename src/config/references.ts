@@ -8,7 +8,7 @@ import { closest } from './suggest.js';
 const keyOf = (kind: string, namespace: string, name: string) => `${kind}/${namespace}/${name}`;
 
 /** `all` holds every resource that was read, valid or not, so that a reference to an invalid one is not reported twice. */
-export function checkReferences(valid: ValidResource[], all: LoadedResource[]): Diagnostic[] {
+export function checkReferences(valid: ValidResource<LoadedResource>[], all: LoadedResource[]): Diagnostic[] {
   const diagnostics: Diagnostic[] = [];
   const declared = new Map<string, LoadedResource>();
   for (const src of all) {
@@ -69,7 +69,7 @@ function missingHint(ref: Reference, namespace: string, all: LoadedResource[]): 
 }
 
 /** Each cycle once, reported on the resource where it was first entered, as A -> B -> A. */
-function cycles(valid: ValidResource[], edges: Map<string, { to: string; ref: Reference }[]>): Diagnostic[] {
+function cycles(valid: ValidResource<LoadedResource>[], edges: Map<string, { to: string; ref: Reference }[]>): Diagnostic[] {
   const byKey = new Map(valid.map((v) => [resourceKey(v.resource), v]));
   const state = new Map<string, 'active' | 'done'>();
   const diagnostics: Diagnostic[] = [];

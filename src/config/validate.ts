@@ -9,7 +9,7 @@ import { expandPaths, loadSources, loadValues, readSources, type Loaded, type Te
 import { diagnosticAt } from './positions.js';
 import { checkReferences } from './references.js';
 import { checkSchema } from './schema-check.js';
-import type { LoadedResource, ValidResource } from './source.js';
+import { released, type LoadedResource, type ValidResource } from './source.js';
 
 export interface ValidationResult {
   /** The resources, with defaults applied; complete only when diagnostics is empty. */
@@ -41,7 +41,7 @@ export function validateValues(file: string, values: unknown[], limits: Limits =
 function validateLoaded(loaded: Loaded, limits: Limits): ValidationResult {
   const diagnostics = [...loaded.diagnostics];
 
-  const valid: ValidResource[] = [];
+  const valid: ValidResource<LoadedResource>[] = [];
   for (const source of loaded.resources) {
     const checked = checkSchema(source);
     diagnostics.push(...checked.diagnostics);
@@ -50,8 +50,8 @@ function validateLoaded(loaded: Loaded, limits: Limits): ValidationResult {
 
   diagnostics.push(...checkReferences(valid, loaded.resources));
 
-  const sourceOf = new Map<Resource<unknown>, ValidResource>(valid.map((v) => [v.resource, v]));
-  const tenants = new Map<string, ValidResource[]>();
+  const sourceOf = new Map<Resource<unknown>, ValidResource<LoadedResource>>(valid.map((v) => [v.resource, v]));
+  const tenants = new Map<string, ValidResource<LoadedResource>[]>();
   for (const v of valid) {
     const ns = v.resource.metadata.namespace;
     if (!tenants.has(ns)) tenants.set(ns, []);
@@ -66,7 +66,8 @@ function validateLoaded(loaded: Loaded, limits: Limits): ValidationResult {
   const content = new ContentChecker(limits);
   for (const v of valid) diagnostics.push(...content.check(v));
 
-  return { resources: valid, diagnostics: sortDiagnostics(diagnostics), files: loaded.files, content };
+  // Nothing to report: the YAML nodes kept to place diagnostics go (they weigh more than the resources).
+  return { resources: diagnostics.length ? valid : valid.map(released), diagnostics: sortDiagnostics(diagnostics), files: loaded.files, content };
 }
 
 /** No folder: nothing is read from disk on an object's behalf. */
@@ -83,6 +84,7 @@ export function validateObject(value: Record<string, unknown>, def: KindDefiniti
   const meta = (value.metadata ?? {}) as { name?: unknown; namespace?: unknown };
   const source: LoadedResource = {
     file: name,
+    line: 1,
     baseDir: NOWHERE,
     root: NOWHERE,
     doc,
@@ -100,5 +102,5 @@ export function validateObject(value: Record<string, unknown>, def: KindDefiniti
   const diagnostics = named.length
     ? named.map((f) => diagnosticAt(source, `a custom resource cannot name a file ("${f.source.file}"); put the content inline in ${fieldPath(f.path)}.data`, { path: [...f.path, 'file'], code: 'file' }))
     : content.check({ resource: checked.resource, def, source });
-  return diagnostics.length ? { content, diagnostics } : { valid: { resource: checked.resource, def, source }, content, diagnostics };
+  return diagnostics.length ? { content, diagnostics } : { valid: released({ resource: checked.resource, def, source }), content, diagnostics };
 }

@@ -3,6 +3,7 @@
 // with its client certificate, serving HTTP/2 on it: the gateway opens a control stream and a
 // CONNECT stream per connection to a server the tenant's resources name. It reconnects with capped,
 // jittered backoff, renews its certificate before it ends, and applies the log level it is given.
+import { AGENT_CERTIFICATE_POLICIES, AGENT_RENEW_AFTER_SHARE, firstTrigger } from '../pki/renewal.js';
 import { X509Certificate } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
@@ -359,18 +360,18 @@ export class Agent {
     }
   }
 
-  /** Past two thirds of its certificate's life, the agent asks for a new one for a new key. */
+  /** Past two thirds of its certificate's life (pki/renewal.ts), the agent asks for a new one for a new key. */
   private async renewIfDue(send: (m: AgentMessage) => unknown) {
     if (this.renewing) return;
     const cert = new X509Certificate(this.state.read('certificate.pem')!);
-    const from = Date.parse(cert.validFrom);
-    const to = Date.parse(cert.validTo);
-    if (this.now().getTime() < from + ((to - from) * 2) / 3) return;
+    const held = { notBefore: Date.parse(cert.validFrom), notAfter: Date.parse(cert.validTo) };
+    const due = firstTrigger(AGENT_CERTIFICATE_POLICIES, { now: this.now().getTime(), held, renewAfterShare: AGENT_RENEW_AFTER_SHARE });
+    if (!due) return;
     this.renewing = true;
     const key = await makeKey('ECDSA-P256');
     this.renewKey = key.export({ type: 'pkcs8', format: 'pem' }) as string;
     const csr = await certificationRequest({ key, subject: subjectName({ commonName: this.state.identity.connector }) });
-    this.o.log.info(`asking for a new certificate (the current one ends ${new Date(to).toISOString()})`);
+    this.o.log.info(`asking for a new certificate (${due.message})`);
     send({ type: 'renew', csr: toPem(csr, 'CERTIFICATE REQUEST') });
   }
 

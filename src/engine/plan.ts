@@ -4,6 +4,7 @@ import { canonicallyEqual } from '../util/canonical.js';
 import { diffSecrets, diffValues, type FieldDiff } from './diff.js';
 import { digests, idKey, policiesDiffer, tenantSpecHash, type Desired } from '../config/desired.js';
 import { providerContext, recordReferences, show, showKey, type Engine } from './context.js';
+import { observeResource } from './observe.js';
 import type { Observation, ProviderContext } from './provider.js';
 import type { InventoryEntry, ResourceId, StoredRecord } from '../store/types.js';
 
@@ -198,7 +199,7 @@ async function observeOne(
   }
   let diffs = upToDate ? [] : [...diffValues(record?.metadata ?? {}, d.metadata ?? {}, 'metadata'), ...diffValues(record?.spec ?? {}, spec, 'spec'), ...diffSecrets(record?.secrets ?? {}, digests(d.secrets))];
   if (observeOnly) diffs = diffs.filter((x) => !POLICY_PATHS.has(x.path));
-  const observation = await engine.providers.get(d.id.kind).observe(ctx, d, record, diffs);
+  const observation = await observeResource(engine.providers.get(d.id.kind), ctx, d, record, diffs);
   // The tenant already holds what is desired and only the digests of the last apply are stale (an
   // export of an edited tenant, a store from an older mdmops): recorded quietly, not a change.
   const refresh = !!record && !upToDate && diffs.length === 0 && !observeOnly;

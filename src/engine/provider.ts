@@ -4,7 +4,6 @@ import type { Tunnels } from '../net/dial.js';
 import type { OutboundPolicy } from '../net/outbound.js';
 import type { MasterKey } from '../store/master-key.js';
 import type { ResourceId, Severity, Store, StoredRecord, Write } from '../store/types.js';
-import type { FieldDiff } from './diff.js';
 import type { Desired } from '../config/desired.js';
 import type { SecretRef, SecretResolver } from '../config/secrets.js';
 
@@ -28,6 +27,7 @@ export interface Outcome {
   requeueAfterMs?: number;
 }
 
+/** What the plan sees of a resource: the engine's reading of its provider (engine/observe.ts). */
 export interface Observation {
   outcome: Outcome;
   /** Changed fields that cannot be updated in place: the resource is replaced. */
@@ -60,27 +60,49 @@ export interface ProviderContext {
 /** A server a resource reaches through a connector: the connector's name and the server's URL, or the secret that holds it (a database URL holds credentials). */
 export type ConnectorRoute = { connector: string } & ({ url: string } | { urlSecretRef: SecretRef });
 
-export interface Provider {
+/** What a kind makes on creation or update (keys, certificates, an account), committed with its record. */
+export type Made = Pick<Outcome, 'blobs' | 'status' | 'writes'>;
+
+/** What observing a resource found: readiness (Ready with the default reason when not said), status fields, notices. */
+export type Observed = Partial<Pick<Outcome, 'ready' | 'status' | 'notices' | 'requeueAfterMs'>>;
+
+/** A desired resource or a record, its spec typed. A record's spec is what the tenant holds: mdmops wrote it, or an edit it checked. */
+export type WithSpec<T extends { spec: unknown }, Spec> = Omit<T, 'spec'> & { spec: Spec };
+
+/**
+ * How one kind is observed, created, updated and deleted, as Crossplane's ExternalClient: the engine
+ * keeps the resource's record (spec, conditions, notifications, inventory) and calls these for what
+ * the kind knows beyond it. Each providers/<kind>/index.ts registers one, its Spec typed from the
+ * kind's zod schema (providers/record.ts, defineProvider). Every method is optional: a kind that
+ * only keeps its record (Space) gives none. Observing changes nothing; every call is idempotent.
+ */
+export interface Provider<Spec = Record<string, unknown>> {
   kind: string;
   /** Spec fields (top-level names or dotted prefixes) whose change replaces the resource: what an offline diff can tell. */
   replaceOn?: readonly string[];
   /**
-   * Called for every desired resource on every plan. `diffs` is the engine's comparison of the
-   * record with the desired input (empty when up to date, everything when there is no record).
-   * Must not change anything.
+   * What the resource looks like now, given its status so far (record undefined before it is made):
+   * readiness, status fields, notices. Called on every plan and after every create or update.
    */
-  observe(ctx: ProviderContext, desired: Desired, record: StoredRecord | undefined, diffs: FieldDiff[]): Promise<Observation>;
-  create(ctx: ProviderContext, desired: Desired): Promise<Outcome>;
-  update(ctx: ProviderContext, desired: Desired, record: StoredRecord): Promise<Outcome>;
-  /** Cleans up outside the store; the engine removes the record (Delete) or lets go of it (Orphan). */
-  /** Returns the kind's own state to remove with the record (issued certificates). */
-  delete(ctx: ProviderContext, record: StoredRecord, policy: 'Delete' | 'Orphan'): Promise<Write[] | void>;
+  observe?(ctx: ProviderContext, desired: WithSpec<Desired, Spec>, status: Record<string, unknown>, record: WithSpec<StoredRecord, Spec> | undefined): Promise<Observed>;
+  /** Work an update would do although the spec is unchanged (a renewal, certificates to issue). Changes nothing. */
+  pending?(ctx: ProviderContext, desired: WithSpec<Desired, Spec>, record: WithSpec<StoredRecord, Spec> | undefined): Promise<string[]>;
+  /** What replacing the resource (record: as it is now) does, for a reviewer. Changes nothing. */
+  impact?(ctx: ProviderContext, desired: WithSpec<Desired, Spec>, record: WithSpec<StoredRecord, Spec>, replace: string[]): Promise<string[]>;
+  /** What a reviewer must be told of the desired spec whenever it changes (a password sent in clear). Pure. */
+  warnings?(desired: WithSpec<Desired, Spec>): string[];
+  /** Makes what a new resource needs outside its record: keys, certificates, an account. */
+  create?(ctx: ProviderContext, desired: WithSpec<Desired, Spec>): Promise<Made>;
+  /** Brings what the resource made up to its spec, or does the work pending found (a renewal). */
+  update?(ctx: ProviderContext, desired: WithSpec<Desired, Spec>, record: WithSpec<StoredRecord, Spec>): Promise<Made>;
+  /** Cleans up outside the store; the engine removes the record (Delete) or lets go of it (Orphan). Returns the kind's own state to remove with it (issued certificates). */
+  delete?(ctx: ProviderContext, record: WithSpec<StoredRecord, Spec>, policy: 'Delete' | 'Orphan'): Promise<Write[] | void>;
   /** Kinds that bring data in on a schedule (identity sources): one round now, recorded in the store. */
-  sync?(ctx: ProviderContext, secrets: SecretResolver, record: StoredRecord, options: SyncOptions): Promise<SyncReport>;
-  /** The servers a spec names through connectors: the only destinations their agents dial. Pure. */
-  routes?(spec: Record<string, unknown>): ConnectorRoute[];
+  sync?(ctx: ProviderContext, secrets: SecretResolver, record: WithSpec<StoredRecord, Spec>, options: SyncOptions): Promise<SyncReport>;
   /** With sync: when the record is next due (0: now), or undefined when it is not synced on a schedule. Pure. */
-  syncDueAt?(record: StoredRecord): number | undefined;
+  syncDueAt?(record: WithSpec<StoredRecord, Spec>): number | undefined;
+  /** The servers a spec names through connectors: the only destinations their agents dial. Pure. */
+  routes?(spec: Spec): ConnectorRoute[];
 }
 
 export interface SyncOptions {

@@ -6,10 +6,12 @@
 import type { SecretResolver } from '../config/secrets.js';
 import type { AuditEntry, Notification, StoredRecord, Write } from '../store/types.js';
 import { canonical, canonicallyEqual } from '../util/canonical.js';
+import { ExpectedError, isTerminal } from '../util/errors.js';
 import { messageOf } from '../util/message-of.js';
 import { blobAad, providerContext, show, type Engine } from './context.js';
 import { idKey, recordOf, withPolicies } from '../config/desired.js';
 import type { Change } from './plan.js';
+import { makeResource, observeResource } from './observe.js';
 import type { Notice, Outcome } from './provider.js';
 import { conditionOf, mergeConditions, type ConditionInput } from './status.js';
 
@@ -33,6 +35,8 @@ export interface Reconciled extends ResourceResult {
   raised: Notice[];
   /** When to look again: the resource waits on something outside, or has work due later. */
   requeueAfterMs?: number;
+  /** It failed in a way retrying cannot fix (a TerminalError): not tried again until its input changes. */
+  terminal?: boolean;
 }
 
 /** The run a reconcile is part of: who applies, from which source and revision. */
@@ -61,15 +65,17 @@ export async function reconcileResource(engine: Engine, c: Change, run: Reconcil
   try {
     return await act(engine, c, run, now(), notifications);
   } catch (e) {
-    // Unexpected: said in the resource's Synced condition and a notification, and tried again later.
+    // Said in the resource's Synced condition and a notification: an expected failure by its own
+    // reason, an unexpected one as ReconcileFailed. Tried again later unless it is terminal.
     const message = messageOf(e);
-    const failure: Notice = { reason: 'ReconcileFailed', severity: 'Error', message };
+    const expected = e instanceof ExpectedError;
+    const failure: Notice = { reason: expected ? e.reason : 'ReconcileFailed', severity: 'Error', message };
     const writes: Write[] = [notify(c, failure, now())];
-    const record = c.record && withConditions(c.record, [synced(false, 'ReconcileError', message)], now());
+    const record = c.record && withConditions(c.record, [synced(false, expected ? e.reason : 'ReconcileError', message)], now());
     if (record) writes.push({ op: 'putRecord', record });
     // The failure is reported already; a commit that fails too leaves the store as it was.
     await engine.store.commit(writes).catch(() => undefined);
-    return { key: c.key, change: c, state: 'failed', ready: false, reason: 'ReconcileFailed', message, record: record ?? c.record, raised: [failure] };
+    return { key: c.key, change: c, state: 'failed', ready: false, reason: failure.reason, message, record: record ?? c.record, raised: [failure], terminal: isTerminal(e) };
   }
 }
 
@@ -90,7 +96,7 @@ async function act(engine: Engine, c: Change, run: ReconcileRun, at: string, act
     const writes: Write[] = [{ op: 'deleteInventory', id: c.id }, audit(c.action)];
     let record: StoredRecord | undefined;
     if (c.record) {
-      writes.push(...((await provider.delete(ctx, c.record, c.action === 'delete' ? 'Delete' : 'Orphan')) ?? []));
+      writes.push(...((await provider.delete?.(ctx, c.record, c.action === 'delete' ? 'Delete' : 'Orphan')) ?? []));
       if (c.action === 'delete') writes.push({ op: 'deleteRecord', id: c.id }, { op: 'deleteBlobs', id: c.id });
       else {
         record = { ...withConditions(c.record, [synced(false, 'Orphaned', 'removed from the configuration; kept by deletionPolicy Orphan and no longer managed')], at), managed: false };
@@ -111,17 +117,17 @@ async function act(engine: Engine, c: Change, run: ReconcileRun, at: string, act
   if (c.observeOnly || action === 'no-op') {
     // Observed again now that what it depends on has been applied: that may give it work (a CA
     // replaced in this apply re-issues what it signed).
-    const seen = await provider.observe(ctx, d, c.record, c.diffs);
+    const seen = await observeResource(provider, ctx, d, c.record, c.diffs);
     if (!c.observeOnly && !run.statusOnly && seen.pending?.length) action = 'update';
     else outcome = seen.outcome;
   }
   if (action === 'create') {
-    outcome = await provider.create(working, d);
+    outcome = await makeResource(provider, working, d, undefined);
   } else if (action === 'replace') {
-    writes.push(...((await provider.delete(ctx, c.record!, 'Delete')) ?? []), { op: 'deleteBlobs', id: c.id });
-    outcome = await provider.create(working, d);
+    writes.push(...((await provider.delete?.(ctx, c.record!, 'Delete')) ?? []), { op: 'deleteBlobs', id: c.id });
+    outcome = await makeResource(provider, working, d, undefined);
   } else if (action === 'update') {
-    outcome = await provider.update(working, d, c.record!);
+    outcome = await makeResource(provider, working, d, c.record!);
   }
   if (!outcome) throw new Error(`no outcome for ${show(c.id)}`);
 

@@ -4,7 +4,6 @@
 // specs (so: no server is asked, no key is read; what a change replaces comes from each kind's
 // replaceOn).
 import { KINDS } from '../api/index.js';
-import { replacing } from '../engine/diff.js';
 import type { Desired } from '../config/desired.js';
 import { recordOf } from '../config/desired.js';
 import { makePlan, type Plan } from '../engine/plan.js';
@@ -81,11 +80,11 @@ class RevisionStore implements Store {
 
 function offlineProvider(real: Provider): Provider {
   const unavailable = () => Promise.reject(new Error('not applied: an offline comparison'));
+  // Only what the spec tells (replaceOn): nothing is observed, asked or warned of.
   return {
     kind: real.kind,
-    async observe(_ctx, _desired, record, diffs) {
-      return { outcome: { ready: { status: true, reason: 'Offline', message: 'not observed' } }, replace: record ? replacing(diffs, real.replaceOn ?? []) : [], impact: [] };
-    },
+    replaceOn: real.replaceOn,
+    observe: async () => ({ ready: { status: true, reason: 'Offline', message: 'not observed' } }),
     create: unavailable,
     update: unavailable,
     delete: unavailable,

@@ -15,6 +15,7 @@ import { collectionPath } from './paths.js';
 import { FINALIZER, keyOf, parseKey, Reconciler } from './reconciler.js';
 import { parseCustomResource } from './resource.js';
 import { WorkQueue } from './workqueue.js';
+import { isTerminal } from '../util/errors.js';
 import { messageOf } from '../util/message-of.js';
 
 export interface ControllerOptions {
@@ -34,7 +35,7 @@ export interface ControllerOptions {
 
 function controllerMetrics(metrics: Registry) {
   return {
-    reconciles: metrics.counter('mdmops_controller_reconciles_total', 'Reconciles, by kind and result (success, requeue, error).'),
+    reconciles: metrics.counter('mdmops_controller_reconciles_total', 'Reconciles, by kind and result (success, requeue, terminal, error).'),
     errors: metrics.counter('mdmops_controller_reconcile_errors_total', 'Reconciles that failed with an error, by kind.'),
     duration: metrics.histogram('mdmops_controller_reconcile_duration_seconds', 'Time to reconcile one resource, by kind.'),
     depth: metrics.gauge('mdmops_controller_queue_depth', 'Keys waiting for a worker.'),
@@ -296,13 +297,20 @@ export class Controller {
           // Waiting on something outside is not a failure: looked at again when the reconcile said.
           if (outcome.requeueAfterMs !== undefined) this.queue.addAfter(key, outcome.requeueAfterMs);
         }
-        this.m.reconciles.inc({ kind, result: outcome.retry || outcome.requeueAfterMs !== undefined ? 'requeue' : 'success' });
+        this.m.reconciles.inc({ kind, result: outcome.terminal ? 'terminal' : outcome.retry || outcome.requeueAfterMs !== undefined ? 'requeue' : 'success' });
         if (outcome.changed) this.enqueueDependents(namespace, kind, name);
       } catch (e) {
-        this.m.reconciles.inc({ kind, result: 'error' });
         this.m.errors.inc({ kind });
-        this.log.warn({ resource: key, err: messageOf(e), failures: this.queue.failures(key) + 1 }, 'reconcile failed: retrying with backoff');
-        this.queue.addRateLimited(key);
+        if (isTerminal(e)) {
+          // Trying again cannot help: it waits for the resource to change (a watch event queues it).
+          this.m.reconciles.inc({ kind, result: 'terminal' });
+          this.log.warn({ resource: key, reason: e.reason, err: e.message }, 'reconcile failed for good: not retried until the resource changes');
+          this.queue.forget(key);
+        } else {
+          this.m.reconciles.inc({ kind, result: 'error' });
+          this.log.warn({ resource: key, err: messageOf(e), failures: this.queue.failures(key) + 1 }, 'reconcile failed: retrying with backoff');
+          this.queue.addRateLimited(key);
+        }
       } finally {
         this.m.duration.observe(Number(process.hrtime.bigint() - started) / 1e9, { kind });
         this.queue.done(key);

@@ -41,6 +41,8 @@ export interface ReconcilerDeps {
 export interface Outcome {
   /** It failed: again, with backoff. */
   retry: boolean;
+  /** It failed for good (a TerminalError): not again until the resource changes. */
+  terminal?: boolean;
   /** It waits on something outside, or has work due: again after this long. */
   requeueAfterMs?: number;
   /** The tenant changed (created, updated, deleted): dependents may have work. */
@@ -147,7 +149,7 @@ export class Reconciler {
     } else conditions = kept;
     await this.writeStatus(key, obj, def, conditions, r.state === 'failed' ? {} : fields);
     for (const n of r.raised) await this.d.event(obj, n.severity === 'Info' ? 'Normal' : 'Warning', n.reason, n.message);
-    return { retry: r.state === 'failed', requeueAfterMs: r.requeueAfterMs, changed: r.state === 'done' };
+    return { retry: r.state === 'failed' && !r.terminal, terminal: r.terminal, requeueAfterMs: r.requeueAfterMs, changed: r.state === 'done' };
   }
 
   /** Deletion: the record goes (or stays, unmanaged) as deletionPolicy says; then the finalizer. */

@@ -1,16 +1,14 @@
-// The part every provider shares: the kind's configuration record lives in the tenant store, and
-// the engine writes it. A kind registers once, with its api/ definition, and adds what it knows: how
-// its readiness is judged, what it makes on creation (keys), which changes replace it, and what it
-// cleans up. Its callbacks see the spec typed from the kind's zod schema.
+// What every provider shares: its registration (defineProvider: the kind's api/ definition and the
+// provider contract of engine/provider.ts, its spec typed from the kind's zod schema), and the
+// helpers kinds use to judge readiness, reach servers through a connector and write a sync's record.
 import type { z } from 'zod';
 import type { FileSource, KindDefinition } from '../api/index.js';
-import { replacing } from '../engine/diff.js';
-import type { Desired } from '../config/desired.js';
-import type { ConnectorRoute, Notice, Outcome, Provider, ProviderContext, SyncOptions, SyncReport } from '../engine/provider.js';
+import type { Notice, Observed, Outcome, Provider, ProviderContext, WithSpec } from '../engine/provider.js';
 import { mergeConditions, readyOf, type Condition } from '../engine/status.js';
-import type { SecretResolver } from '../config/secrets.js';
 import { RouteError, type Dial } from '../net/dial.js';
 import type { ResourceId, StoredRecord, Write } from '../store/types.js';
+
+export type { Made, WithSpec } from '../engine/provider.js';
 
 /** A spec as the engine hands it on: a file field holds the digest of its content (its bytes are in Desired.files). */
 export type StoredSpec<T> = T extends unknown ? StoredPart<T> : never;
@@ -20,76 +18,24 @@ type Walk<T> = T extends readonly (infer U)[] ? StoredSpec<U>[] : T extends obje
 /** The spec of a kind, as its provider sees it. */
 export type SpecOf<K extends KindDefinition<z.ZodType>> = StoredSpec<z.output<K['spec']>>;
 
-/** A desired resource or a record, its spec typed. A record's spec is what the tenant holds: mdmops wrote it, or an edit it checked. */
-export type WithSpec<T extends { spec: unknown }, Spec> = Omit<T, 'spec'> & { spec: Spec };
-
-export interface KindBehaviour<Spec = Record<string, unknown>> {
-  /** Spec fields (top-level names or dotted prefixes) whose change cannot be made in place. */
-  replaceOn?: string[];
-  /**
-   * What the resource looks like now, given its status so far: readiness, status fields, notices.
-   * Changes nothing.
-   */
-  inspect?(ctx: ProviderContext, desired: WithSpec<Desired, Spec>, status: Record<string, unknown>, record: WithSpec<StoredRecord, Spec> | undefined): Promise<Partial<Outcome>>;
-  /** Work reconcile would do beyond recording the spec (a renewal, certificates to issue). Changes nothing. */
-  pending?(ctx: ProviderContext, desired: WithSpec<Desired, Spec>, record: WithSpec<StoredRecord, Spec> | undefined): Promise<string[]>;
-  /** Makes what the resource needs on creation (record undefined) or update: keys, certificates. */
-  reconcile?(ctx: ProviderContext, desired: WithSpec<Desired, Spec>, record: WithSpec<StoredRecord, Spec> | undefined): Promise<Made>;
-  impact?(ctx: ProviderContext, desired: WithSpec<Desired, Spec>, record: WithSpec<StoredRecord, Spec>, replace: string[]): Promise<string[]>;
-  /** What a reviewer must be told of the desired spec whenever it changes (a password sent in clear). Pure. */
-  warnings?(desired: WithSpec<Desired, Spec>): string[];
-  cleanup?(ctx: ProviderContext, record: WithSpec<StoredRecord, Spec>, policy: 'Delete' | 'Orphan'): Promise<Write[] | void>;
-  /** Kinds that bring data in (identity sources): one round now, recorded in the store. */
-  sync?(ctx: ProviderContext, secrets: SecretResolver, record: WithSpec<StoredRecord, Spec>, options: SyncOptions): Promise<SyncReport>;
-  /** The servers the spec names through connectors (see Provider.routes). Pure. */
-  routes?(spec: Spec): ConnectorRoute[];
-  /** With sync: when the record is next due (0: now), or undefined when it is not synced on a schedule. Pure. */
-  syncDueAt?(record: WithSpec<StoredRecord, Spec>): number | undefined;
+/** A kind's provider, registered once in providers/index.ts: what it does beyond keeping its record, its spec typed. */
+export function defineProvider<S extends z.ZodType>(def: KindDefinition<S>, provider: Omit<Provider<StoredSpec<z.output<S>>>, 'kind'> = {}): Provider {
+  // The engine holds specs untyped; every spec it hands a provider was validated against this kind's schema.
+  return { kind: def.kind, ...provider } as unknown as Provider;
 }
 
-export type Made = Pick<Outcome, 'blobs' | 'status' | 'writes'>;
-
-export const READY: Outcome['ready'] = { status: true, reason: 'Recorded', message: 'configuration recorded in the tenant' };
-
-/** A kind's provider: its api/ definition and what it does beyond keeping its record. */
-export function recordProvider<S extends z.ZodType>(def: KindDefinition<S>, typed: KindBehaviour<StoredSpec<z.output<S>>> = {}): Provider {
-  // The engine holds specs untyped; they were validated against this kind's schema.
-  const b = typed as unknown as KindBehaviour;
-  const outcome = async (ctx: ProviderContext, d: Desired, record: StoredRecord | undefined, made: Made = {}): Promise<Outcome> => {
-    const { conditions: _c, observedGeneration: _g, ...kept } = record?.status ?? {};
-    const status = { ...kept, ...made.status };
-    const seen = (await b.inspect?.(ctx, d, status, record)) ?? {};
-    return { ready: seen.ready ?? READY, status: { ...status, ...seen.status }, notices: seen.notices ?? [], blobs: made.blobs, writes: made.writes };
-  };
-  return {
-    kind: def.kind,
-    replaceOn: b.replaceOn ?? [],
-    async observe(ctx, desired, record, diffs) {
-      const replace = record ? replacing(diffs, b.replaceOn ?? []) : [];
-      return {
-        outcome: await outcome(ctx, desired, record),
-        replace,
-        impact: [...(b.warnings?.(desired) ?? []), ...(record && b.impact ? await b.impact(ctx, desired, record, replace) : [])],
-        pending: replace.length ? [] : ((await b.pending?.(ctx, desired, record)) ?? []),
-      };
-    },
-    async create(ctx, desired) {
-      return outcome(ctx, desired, undefined, await b.reconcile?.(ctx, desired, undefined));
-    },
-    async update(ctx, desired, record) {
-      return outcome(ctx, desired, record, await b.reconcile?.(ctx, desired, record));
-    },
-    async delete(ctx, record, policy) {
-      return b.cleanup?.(ctx, record, policy);
-    },
-    ...(b.sync ? { sync: b.sync, syncDueAt: b.syncDueAt } : {}),
-    ...(b.routes ? { routes: b.routes } : {}),
-  };
+/** Another kind's record, its spec typed (a configuration's CA): stored specs were validated against their kind's schema when written. */
+export async function recordOf<S extends z.ZodType>(ctx: ProviderContext, def: KindDefinition<S>, tenant: string, name: string): Promise<WithSpec<StoredRecord, StoredSpec<z.output<S>>> | undefined> {
+  return (await ctx.record({ tenant, kind: def.kind, name })) as WithSpec<StoredRecord, StoredSpec<z.output<S>>> | undefined;
 }
 
+/** Every record of another kind in a tenant, their specs typed (see recordOf). */
+export async function recordsOf<S extends z.ZodType>(ctx: ProviderContext, def: KindDefinition<S>, tenant: string): Promise<WithSpec<StoredRecord, StoredSpec<z.output<S>>>[]> {
+  return (await ctx.store.listRecords({ tenant, kind: def.kind })) as WithSpec<StoredRecord, StoredSpec<z.output<S>>>[];
+}
 
 /** Readiness of a resource this one works through (a connector, a CA, a source). */
-export async function dependencyReady(ctx: ProviderContext, id: ResourceId, what: string): Promise<Partial<Outcome> | undefined> {
+export async function dependencyReady(ctx: ProviderContext, id: ResourceId, what: string): Promise<Observed | undefined> {
   const record = await ctx.record(id);
   const ready = readyOf(record?.status);
   if (ready?.status === 'True') return undefined;
@@ -109,7 +55,7 @@ export function throughConnector(ctx: ProviderContext, resource: { tenant: strin
   };
 }
 
-export function unreachable(reason: string, message: string): Partial<Outcome> {
+export function unreachable(reason: string, message: string): Observed {
   const notice: Notice = { reason, severity: 'Warning', message };
   return { ready: { status: false, reason, message }, notices: [notice] };
 }

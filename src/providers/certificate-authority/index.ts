@@ -4,14 +4,14 @@
 import { CertificateAuthority, type CaType } from '../../api/index.js';
 import type { ProviderContext } from '../../engine/provider.js';
 import { readyOf } from '../../engine/status.js';
-import { recordProvider } from '../record.js';
+import { defineProvider, recordOf } from '../record.js';
 import { intermediate } from './intermediate.js';
 import type { Issuer } from './issuer.js';
 import { local } from './local.js';
 import { nonScep } from './non-scep.js';
 import { publicCloud } from './public-cloud.js';
 import { scep } from './scep.js';
-import type { CaRecord, CaStrategy } from './strategy.js';
+import type { CaStrategy } from './strategy.js';
 
 export { chainOf, type Issued, type IssueProfile, type IssueRequest } from './issuer.js';
 
@@ -24,11 +24,12 @@ const STRATEGIES: Record<CaType, CaStrategy> = {
   NonScepOnPremises: nonScep,
 };
 
-export const certificateAuthorityProvider = recordProvider(CertificateAuthority, {
+export const certificateAuthorityProvider = defineProvider(CertificateAuthority, {
   // A new type, key or name is a new CA: a new key pair, and everything it issued is issued again.
   replaceOn: ['type', 'keyAlgorithm', 'subject'],
-  reconcile: async (ctx, d, record) => (await STRATEGIES[d.spec.type].reconcile?.(ctx, d, record)) ?? {},
-  inspect: (ctx, d, status, record) => STRATEGIES[d.spec.type].inspect(ctx, d, status, record),
+  create: async (ctx, d) => (await STRATEGIES[d.spec.type].create?.(ctx, d)) ?? {},
+  update: async (ctx, d, record) => (await STRATEGIES[d.spec.type].update?.(ctx, d, record)) ?? {},
+  observe: async (ctx, d, status, record) => (await STRATEGIES[d.spec.type].observe?.(ctx, d, status, record)) ?? {},
   pending: async (ctx, d, record) => (await STRATEGIES[d.spec.type].pending?.(ctx, d, record)) ?? [],
   routes: (spec) => STRATEGIES[spec.type].routes?.(spec) ?? [],
   warnings: (d) => STRATEGIES[d.spec.type].warnings?.(d) ?? [],
@@ -38,10 +39,8 @@ export const certificateAuthorityProvider = recordProvider(CertificateAuthority,
 
 /** The CA as an issuer of identity certificates, or why it cannot issue now. */
 export async function openIssuer(ctx: ProviderContext, tenant: string, name: string): Promise<Issuer | { waiting: string }> {
-  const record = await ctx.record({ tenant, kind: 'CertificateAuthority', name });
+  const record = await recordOf(ctx, CertificateAuthority, tenant, name);
   const ready = readyOf(record?.status);
   if (!record || ready?.status !== 'True') return { waiting: `CertificateAuthority/${name} is not Ready${ready ? ` (${ready.reason}: ${ready.message})` : ''}` };
-  // The stored spec was validated against the kind's schema when it was written, as recordProvider assumes.
-  const ca = record as CaRecord;
-  return STRATEGIES[ca.spec.type].issuer(ctx, ca);
+  return STRATEGIES[record.spec.type].issuer(ctx, record);
 }

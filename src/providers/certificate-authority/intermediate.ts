@@ -1,12 +1,13 @@
 // Intermediate CA: a key pair sealed in the tenant store and a CA certificate signed by another
 // CertificateAuthority (issuerRef) or by the customer's CA from the CSR status publishes
 // (externalSigner); it issues by signing with its key (key-holder.ts, shared with Local).
-import { keyHolderInspect, keyHolderPending, keyHolderReconcile, keyPairImpact, signingIssuer } from './key-holder.js';
+import { keyHolderObserve, keyHolderPending, keyHolderReconcile, keyPairImpact, signingIssuer } from './key-holder.js';
 import type { CaStrategy } from './strategy.js';
 
 export const intermediate: CaStrategy = {
-  reconcile: keyHolderReconcile,
-  inspect: keyHolderInspect,
+  create: (ctx, d) => keyHolderReconcile(ctx, d, undefined),
+  update: keyHolderReconcile,
+  observe: keyHolderObserve,
   pending: keyHolderPending,
   impact: keyPairImpact,
   issuer: signingIssuer,

@@ -4,19 +4,30 @@
 // issue by signing with that key.
 import { createPublicKey, X509Certificate, type KeyObject } from 'node:crypto';
 import type { Desired } from '../../config/desired.js';
-import type { Outcome, ProviderContext } from '../../engine/provider.js';
-import { parseDuration, DAY, HOUR } from '../../api/duration.js';
+import type { Made, Notice, Observed, ProviderContext } from '../../engine/provider.js';
+import { parseDuration } from '../../api/duration.js';
+import { CA_CERTIFICATE_POLICIES, EXPIRY_POLICIES, firstTrigger, type RenewalInput } from '../../pki/renewal.js';
 import { certificateTemplate, certificationRequest, CLOCK_SKEW_MS, issueCertificate, KeyUsage, serialNumber, subjectKeyIdOf, subjectOf, toPem, type TemplateInput } from '../../pki/certificate.js';
 import { issueMany } from '../../pki/issue-many.js';
 import { makeKey, makeKeyDer, pkcs8, privateKey, publicKeySha256 } from '../../pki/keys.js';
 import { subjectName } from '../../pki/name.js';
 import { certificateInfo, readCertificates } from '../../pki/x509.js';
 import type { StoredRecord } from '../../store/types.js';
-import { dependencyReady, type Made } from '../record.js';
+import { dependencyReady } from '../record.js';
+import { TerminalError } from '../../util/errors.js';
 import { chainOf, oneByOne, type Issuer } from './issuer.js';
-import type { CaDesired, CaRecord } from './strategy.js';
+import type { CaDesired, CaRecord, CaSpec } from './strategy.js';
 
-type Spec = Record<string, unknown> & { subject: Parameters<typeof subjectName>[0]; keyAlgorithm: string; validity: string; renewBefore: string };
+/**
+ * A Local or Intermediate CA's spec with the fields those types always have: the schema requires
+ * subject and fills keyAlgorithm, validity and renewBefore for them.
+ */
+function keyHolderSpec(spec: CaSpec) {
+  const { subject, keyAlgorithm, validity, renewBefore } = spec;
+  if (!subject || !keyAlgorithm || !validity || !renewBefore) throw new Error(`a ${spec.type} CA without subject, keyAlgorithm, validity or renewBefore: its spec was not validated`);
+  return { ...spec, subject, keyAlgorithm, validity, renewBefore };
+}
+type KeyHolderSpec = ReturnType<typeof keyHolderSpec>;
 
 interface Signer {
   name: Buffer;
@@ -76,10 +87,7 @@ async function signerFacts(ctx: ProviderContext, record: StoredRecord): Promise<
   return { publicKeySha256: key as string, chainPem: chainPemOf(status), notAfter };
 }
 
-const issuerId = (d: Desired) => {
-  const ref = d.spec.issuerRef as { name: string } | undefined;
-  return ref && { tenant: d.id.tenant, kind: 'CertificateAuthority', name: ref.name };
-};
+const issuerId = (d: CaDesired) => d.spec.issuerRef && { tenant: d.id.tenant, kind: 'CertificateAuthority', name: d.spec.issuerRef.name };
 
 /** What status publishes of a CA certificate. */
 function published(der: Buffer, chain: Buffer[]) {
@@ -93,25 +101,15 @@ function published(der: Buffer, chain: Buffer[]) {
   };
 }
 
-/**
- * Why the CA certificate must be (re)issued now, if it must. Pure. A certificate is renewed within
- * renewBefore but never in the first half of its life, and not when a new one could not last
- * longer (its issuer expires first): else each apply would renew it again.
- */
-export function certificateDue(status: Record<string, unknown>, spec: Spec, issuer: { chain: string; notAfter: number } | undefined, now: number): string | undefined {
-  if (typeof status.certificate !== 'string') return 'no certificate yet';
-  if (issuer && status.chain !== issuer.chain) return "the issuer's certificate changed";
-  const notBefore = Date.parse(String(status.notBefore));
-  const notAfter = Date.parse(String(status.notAfter));
-  const capped = issuer !== undefined && notAfter >= issuer.notAfter - HOUR;
-  if (!capped && Math.abs(notAfter - notBefore - parseDuration(spec.validity)) > HOUR) return `validity changed to ${spec.validity}`;
-  const left = notAfter - now;
-  if (!capped && left < Math.min(parseDuration(spec.renewBefore), (notAfter - notBefore) / 2)) return `it expires on ${status.notAfter}, within renewBefore (${spec.renewBefore})`;
-  return undefined;
+/** Why the CA certificate must be (re)issued now, if it must (pki/renewal.ts): what its status and its issuer's say, gathered. Pure. */
+export function certificateDue(status: Record<string, unknown>, spec: Pick<KeyHolderSpec, 'validity' | 'renewBefore'>, issuer: { chain: string; notAfter: number } | undefined, now: number): string | undefined {
+  const held = typeof status.certificate === 'string' ? { notBefore: Date.parse(String(status.notBefore)), notAfter: Date.parse(String(status.notAfter)) } : undefined;
+  const input: RenewalInput = { now, held, issuerChanged: issuer !== undefined && status.chain !== issuer.chain, validity: spec.validity, renewBefore: spec.renewBefore, issuerNotAfter: issuer?.notAfter };
+  return firstTrigger(CA_CERTIFICATE_POLICIES, input)?.message;
 }
 
 /** The CA that signs this intermediate, once it is Ready: its record, and what its status says (its key is opened only to sign). */
-async function issuerOf(ctx: ProviderContext, d: Desired): Promise<{ record: StoredRecord; facts: SignerFacts } | undefined> {
+async function issuerOf(ctx: ProviderContext, d: CaDesired): Promise<{ record: StoredRecord; facts: SignerFacts } | undefined> {
   const id = issuerId(d);
   if (!id || (await dependencyReady(ctx, id, 'Issuer'))) return undefined;
   const record = await ctx.record(id);
@@ -121,8 +119,8 @@ async function issuerOf(ctx: ProviderContext, d: Desired): Promise<{ record: Sto
 
 const issuerFacts = (issuer: { facts: SignerFacts } | undefined) => issuer && { chain: issuer.facts.chainPem, notAfter: issuer.facts.notAfter };
 
-export async function keyHolderReconcile(ctx: ProviderContext, d: Desired, record: StoredRecord | undefined): Promise<Made> {
-  const spec = d.spec as Spec;
+export async function keyHolderReconcile(ctx: ProviderContext, d: CaDesired, record: CaRecord | undefined): Promise<Made> {
+  const spec = keyHolderSpec(d.spec);
   let key: KeyObject;
   const blobs: Made['blobs'] = [];
   let status: Record<string, unknown> = record?.status ?? {};
@@ -132,7 +130,7 @@ export async function keyHolderReconcile(ctx: ProviderContext, d: Desired, recor
     status = { publicKeySha256: publicKeySha256(key) };
   } else {
     const sealed = await ctx.blob(d.id, 'private-key');
-    if (!sealed) throw new Error('the private key is missing from the tenant store; replace the CA (change its subject or key algorithm) to make a new one');
+    if (!sealed) throw new TerminalError('KeyMissing', 'the private key is missing from the tenant store; replace the CA (change its subject or key algorithm) to make a new one');
     key = privateKey(sealed);
   }
   const made = (more: Record<string, unknown>): Made => ({ blobs, status: { ...(record ? {} : status), ...more } });
@@ -191,12 +189,12 @@ export function externalCertificate(d: Desired, keySha256: string): { der: Buffe
   return { der: cert!.der, chain: chain.map((c) => c.der) };
 }
 
-export async function keyHolderInspect(ctx: ProviderContext, d: Desired, status: Record<string, unknown>, record: StoredRecord | undefined): Promise<Partial<Outcome>> {
+export async function keyHolderObserve(ctx: ProviderContext, d: CaDesired, status: Record<string, unknown>, record: CaRecord | undefined): Promise<Observed> {
   if (record && !(await ctx.store.listBlobs(d.id)).includes('private-key')) {
     const message = 'the private key is missing from the tenant store; replace the CA (change its subject or key algorithm) to make a new one';
     return { ready: { status: false, reason: 'KeyMissing', message }, notices: [{ reason: 'KeyMissing', severity: 'Error', message }] };
   }
-  const spec = d.spec as Spec;
+  const spec = keyHolderSpec(d.spec);
   if (spec.externalSigner) {
     const signed = status.publicKeySha256 ? externalCertificate(d, String(status.publicKeySha256)) : undefined;
     if (signed && 'error' in signed) return { ready: { status: false, reason: 'SignedCertificateInvalid', message: signed.error }, notices: [{ reason: 'SignedCertificateInvalid', severity: 'Error', message: signed.error }] };
@@ -208,22 +206,16 @@ export async function keyHolderInspect(ctx: ProviderContext, d: Desired, status:
   const issuer = issuerId(d);
   if (issuer && typeof status.certificate !== 'string') return (await dependencyReady(ctx, issuer, 'Issuer')) ?? { ready: { status: false, reason: 'CertificatePending', message: 'the CA certificate is issued at the next apply' } };
   if (typeof status.certificate !== 'string') return { ready: { status: false, reason: 'CertificatePending', message: 'the CA certificate is issued at apply' } };
-  const left = Date.parse(String(status.notAfter)) - Date.now();
-  if (left <= 0) {
-    const message = `the CA certificate expired on ${status.notAfter}`;
-    return { ready: { status: false, reason: 'CertificateExpired', message }, notices: [{ reason: 'CertificateExpired', severity: 'Error', message }] };
-  }
-  const notices: Outcome['notices'] = [];
   // Local and issuerRef CAs renew themselves; an externally signed one needs its administrator.
-  if (spec.externalSigner && left < parseDuration(spec.renewBefore)) {
-    notices.push({ reason: 'CertificateExpiring', severity: 'Warning', message: `the CA certificate expires on ${status.notAfter}, in ${Math.ceil(left / DAY)} days: have a new one signed` });
-  }
+  const expiry = firstTrigger(EXPIRY_POLICIES, { now: Date.now(), notAfter: Date.parse(String(status.notAfter)), what: 'the CA certificate', warnBeforeMs: spec.externalSigner ? parseDuration(spec.renewBefore) : 0 });
+  if (expiry?.reason === 'CertificateExpired') return { ready: { status: false, reason: expiry.reason, message: expiry.message }, notices: [{ reason: expiry.reason, severity: 'Error', message: expiry.message }] };
+  const notices: Notice[] = expiry ? [{ reason: expiry.reason, severity: 'Warning', message: `${expiry.message}: have a new one signed` }] : [];
   return { ready: { status: true, reason: 'CertificateReady', message: `CA certificate valid until ${status.notAfter}` }, notices };
 }
 
-export async function keyHolderPending(ctx: ProviderContext, d: Desired, record: StoredRecord | undefined): Promise<string[]> {
+export async function keyHolderPending(ctx: ProviderContext, d: CaDesired, record: CaRecord | undefined): Promise<string[]> {
   if (!record) return [];
-  const spec = d.spec as Spec;
+  const spec = keyHolderSpec(d.spec);
   const status = record.status;
   if (spec.externalSigner) {
     const signed = status.publicKeySha256 ? externalCertificate(d, String(status.publicKeySha256)) : undefined;

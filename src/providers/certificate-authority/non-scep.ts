@@ -1,8 +1,9 @@
 // NonScepOnPremises CA: an on-premises CA server (OpenTrust/IDnomic) reached by mutual TLS with the
 // customer's authentication certificate. Its connectorRef is recorded and waited for, but its server
 // is reached from here, not through the connector. It issues through its own service, not mdmops.
+import { expired } from '../../pki/renewal.js';
 import { X509Certificate } from 'node:crypto';
-import type { Outcome, ProviderContext } from '../../engine/provider.js';
+import type { Observed, ProviderContext } from '../../engine/provider.js';
 import { toPem } from '../../pki/certificate.js';
 import { readPkcs12 } from '../../pki/pkcs12.js';
 import { certificateInfo, readCertificates } from '../../pki/x509.js';
@@ -12,7 +13,7 @@ import { unreachable } from '../record.js';
 import { connectorGate, secretOf } from './servers.js';
 import type { CaDesired, CaStrategy } from './strategy.js';
 
-async function nonScepInspect(ctx: ProviderContext, d: CaDesired): Promise<Partial<Outcome>> {
+async function nonScepObserve(ctx: ProviderContext, d: CaDesired): Promise<Observed> {
   const gate = await connectorGate(ctx, d);
   if (gate) return gate;
   const password = secretOf(d, 'spec.passwordSecretRef');
@@ -31,7 +32,8 @@ async function nonScepInspect(ctx: ProviderContext, d: CaDesired): Promise<Parti
   const info = certificateInfo(leaf);
   if (info.version !== 3) return invalid(`spec.authenticationCertificate (${p12.name}) is an X.509 v${info.version} certificate; only v3 is accepted`);
   const status = { authentication: { subject: info.subject, notAfter: info.notAfter, fingerprintSha256: info.fingerprintSha256 } };
-  if (Date.parse(info.notAfter) <= Date.now()) return { status, ...invalid(`the authentication certificate "${info.subject}" expired on ${info.notAfter}`) };
+  const gone = expired({ now: Date.now(), notAfter: Date.parse(info.notAfter), what: `the authentication certificate "${info.subject}"`, warnBeforeMs: 0 });
+  if (gone) return { status, ...invalid(gone.message) };
   const tls = await checkMutualTls({
     url: String(d.spec.url),
     key: opened.key,
@@ -43,6 +45,6 @@ async function nonScepInspect(ctx: ProviderContext, d: CaDesired): Promise<Parti
 }
 
 export const nonScep: CaStrategy = {
-  inspect: (ctx, d) => nonScepInspect(ctx, d),
+  observe: (ctx, d) => nonScepObserve(ctx, d),
   issuer: async () => ({ waiting: `a NonScepOnPremises CA issues its certificates through its own service; mdmops does not issue them` }),
 };

@@ -1,15 +1,16 @@
 // PublicCloud CA: an ACME server (RFC 8555). Reconcile registers the account (its key sealed in the
 // tenant store); identity certificates are ordered one by one, proven by http-01 challenges.
-import type { Outcome, ProviderContext } from '../../engine/provider.js';
-import { acmeAccount, acmeIssue } from '../../pki/acme.js';
+import type { Made, Observed, ProviderContext } from '../../engine/provider.js';
+import { AcmeError, acmeAccount, acmeIssue } from '../../pki/acme.js';
 import { certificationRequest, toPem } from '../../pki/certificate.js';
 import { makeKey, pkcs8, privateKey } from '../../pki/keys.js';
 import { readCertificates } from '../../pki/x509.js';
 import type { OutboundPolicy } from '../../net/outbound.js';
 import { probeUrl } from '../../net/probe.js';
 import { withRetry } from '../../net/retry.js';
+import { TerminalError } from '../../util/errors.js';
 import { messageOf } from '../../util/message-of.js';
-import { unreachable, type Made } from '../record.js';
+import { unreachable } from '../record.js';
 import { oneByOne } from './issuer.js';
 import { secretOf, unreachableError } from './servers.js';
 import type { CaDesired, CaRecord, CaSpec, CaStrategy } from './strategy.js';
@@ -43,11 +44,13 @@ async function acmeReconcile(ctx: ProviderContext, d: CaDesired, record: CaRecor
   } catch (e) {
     // Not Ready, saying why; registered at a later apply.
     if (unreachableError(e)) return { blobs, status: { accountError: messageOf(e) } };
+    // The CA said no to this account (a binding it requires, a key it refuses): not again until the spec changes.
+    if (e instanceof AcmeError && e.kind === 'rejected') throw new TerminalError('AccountRejected', e.message);
     throw e;
   }
 }
 
-async function acmeInspect(ctx: ProviderContext, d: CaDesired, status: Record<string, unknown>): Promise<Partial<Outcome>> {
+async function acmeObserve(ctx: ProviderContext, d: CaDesired, status: Record<string, unknown>): Promise<Observed> {
   const url = String(d.spec.directoryUrl);
   const probe = await probeUrl(url, ctx.outbound);
   if (!probe.ok) return unreachable('CAServerUnreachable', `ACME directory ${url} cannot be reached (${probe.message})`);
@@ -59,8 +62,9 @@ async function acmeInspect(ctx: ProviderContext, d: CaDesired, status: Record<st
 }
 
 export const publicCloud: CaStrategy = {
-  reconcile: acmeReconcile,
-  inspect: (ctx, d, status) => acmeInspect(ctx, d, status),
+  create: (ctx, d) => acmeReconcile(ctx, d, undefined),
+  update: acmeReconcile,
+  observe: (ctx, d, status) => acmeObserve(ctx, d, status),
   async pending(_ctx, _d, record) {
     return record && !record.status.accountUrl ? ['register the ACME account'] : [];
   },

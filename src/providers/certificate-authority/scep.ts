@@ -2,7 +2,7 @@
 // connector. Its CA certificate is pinned (caFingerprint, else trusted on first use); the challenge
 // is kept sealed for enrolment; identity certificates are enrolled one by one.
 import { X509Certificate } from 'node:crypto';
-import type { Outcome, ProviderContext } from '../../engine/provider.js';
+import type { Made, Observed, ProviderContext } from '../../engine/provider.js';
 import { certificationRequest, toPem } from '../../pki/certificate.js';
 import { makeKey, pkcs8 } from '../../pki/keys.js';
 import { enroll, getCaCaps, getCaCert, ScepError, httpTransportWith, type ScepTransport } from '../../pki/scep.js';
@@ -56,7 +56,7 @@ async function scepCaCertificate(ctx: ProviderContext, d: CaDesired, status: Rec
   return { der: certs.find((c) => new X509Certificate(c).checkIssued(new X509Certificate(c))) ?? certs.at(-1)!, caps };
 }
 
-async function scepInspect(ctx: ProviderContext, d: CaDesired, status: Record<string, unknown>): Promise<Partial<Outcome>> {
+async function scepObserve(ctx: ProviderContext, d: CaDesired, status: Record<string, unknown>): Promise<Observed> {
   const gate = await connectorGate(ctx, d);
   if (gate) return gate;
   try {
@@ -76,13 +76,16 @@ async function scepInspect(ctx: ProviderContext, d: CaDesired, status: Record<st
   }
 }
 
+/** The challenge is kept sealed: the configurations that enroll through this CA need it. */
+function keptChallenge(d: CaDesired): Made {
+  const challenge = secretOf(d, 'spec.challengeSecretRef');
+  return challenge !== undefined ? { blobs: [{ purpose: 'challenge', value: Buffer.from(challenge) }] } : {};
+}
+
 export const scep: CaStrategy = {
-  async reconcile(_ctx, d) {
-    // The challenge is kept sealed: the configurations that enroll through this CA need it.
-    const challenge = secretOf(d, 'spec.challengeSecretRef');
-    return challenge !== undefined ? { blobs: [{ purpose: 'challenge', value: Buffer.from(challenge) }] } : {};
-  },
-  inspect: (ctx, d, status) => scepInspect(ctx, d, status),
+  create: async (_ctx, d) => keptChallenge(d),
+  update: async (_ctx, d) => keptChallenge(d),
+  observe: (ctx, d, status) => scepObserve(ctx, d, status),
   // Its connector's agent dials the SCEP server: the gateway lets it reach only this URL.
   routes: (spec) => (spec.connectorRef && spec.url ? [{ connector: spec.connectorRef.name, url: spec.url }] : []),
   warnings(d) {

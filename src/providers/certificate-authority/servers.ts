@@ -1,6 +1,6 @@
 // What the CAs that are servers share (scep.ts, public-cloud.ts, non-scep.ts): their secrets, when a
 // failure means the server is out of reach, and waiting for the connector they name.
-import type { Outcome, ProviderContext } from '../../engine/provider.js';
+import type { Observed, ProviderContext } from '../../engine/provider.js';
 import { AcmeError } from '../../pki/acme.js';
 import { ScepError } from '../../pki/scep.js';
 import { dependencyReady } from '../record.js';
@@ -12,7 +12,7 @@ export const secretOf = (d: CaDesired, path: string) => d.secrets[path]?.value;
 export const unreachableError = (e: unknown) => (e instanceof ScepError || e instanceof AcmeError) && e.kind === 'unreachable';
 
 /** Not Ready while the connector it names is not. */
-export async function connectorGate(ctx: ProviderContext, d: CaDesired): Promise<Partial<Outcome> | undefined> {
+export async function connectorGate(ctx: ProviderContext, d: CaDesired): Promise<Observed | undefined> {
   const connector = d.spec.connectorRef;
   return connector && dependencyReady(ctx, { tenant: d.id.tenant, kind: 'Connector', name: connector.name }, 'Connector');
 }

@@ -2,7 +2,7 @@
 // SAN templates expanded for that user. Issued when missing, renewed before expiry, issued again
 // when what it says (or the CA) changes, removed when the user is no longer reached.
 import { createHash, X509Certificate } from 'node:crypto';
-import { parseDuration, HOUR } from '../../api/duration.js';
+import { firstTrigger, IDENTITY_CERTIFICATE_POLICIES, type RenewalInput } from '../../pki/renewal.js';
 import { sha256 } from '../../util/canonical.js';
 import { blobAad } from '../../engine/context.js';
 import type { Desired } from '../../config/desired.js';
@@ -11,21 +11,16 @@ import { OID, type San } from '../../pki/certificate.js';
 import { encodeName, escapeDnValue, parseDn } from '../../pki/name.js';
 import type { IssuedCertificate, StoredRecord, Write } from '../../store/types.js';
 import { openIssuer, type IssueProfile, type IssueRequest, type Issued } from '../certificate-authority/index.js';
-import type { Made } from '../record.js';
-import { ambiguousGroups, reachedUsers, type Distribution, type SpaceMembers } from './distribution.js';
+import { recordsOf, type Made, type SpecOf, type WithSpec } from '../record.js';
+import { ambiguousGroups, reachedUsers } from './distribution.js';
 import { compile, expand } from './template.js';
-import type { CertificateFacts, DirectoryUser } from '../../api/index.js';
+import { Space, type CertificateConfiguration, type CertificateFacts, type DirectoryUser } from '../../api/index.js';
 import { messageOf } from '../../util/message-of.js';
 
-export interface IdentitySpec {
-  certificateAuthorityRef: { name: string };
-  subject: string;
-  subjectAltNames?: { type: San['type']; value: string }[];
-  keyAlgorithm: string;
-  validity: string;
-  renewBefore: string;
-  usages: { clientAuthentication: boolean; ipsec: boolean; smartCardLogon: boolean; customOids?: string[] };
-}
+type Configuration = SpecOf<typeof CertificateConfiguration>;
+type ConfigurationDesired = WithSpec<Desired, Configuration>;
+/** The identity certificate template of a configuration. */
+export type IdentitySpec = NonNullable<Configuration['identity']>;
 
 export interface Target {
   user: DirectoryUser;
@@ -53,7 +48,7 @@ const profileOf = (id: IdentitySpec): IssueProfile => ({ keyAlgorithm: id.keyAlg
  * canonical({ subject, subjectAltNames, eku, keyAlgorithm, validity }), written out for speed (every
  * plan hashes every reached user). The text must not change: a new hash issues every certificate again.
  */
-export function contentText(id: Pick<IdentitySpec, 'keyAlgorithm' | 'validity'>, eku: string[], subject: string, subjectAltNames: San[]): string {
+export function contentText(id: { keyAlgorithm: string; validity: string }, eku: string[], subject: string, subjectAltNames: San[]): string {
   const q = JSON.stringify;
   const sans = subjectAltNames.map((s) => `{"type":${q(s.type)},"value":${q(s.value)}}`).join(',');
   return `{"eku":[${eku.map((e) => q(e)).join(',')}],"keyAlgorithm":${q(id.keyAlgorithm)},"subject":${q(subject)},"subjectAltNames":[${sans}],"validity":${q(id.validity)}}`;
@@ -88,7 +83,7 @@ export function targetsFor(id: IdentitySpec, users: DirectoryUser[]): { targets:
       problems.push(`${user.upn}: subject "${subject.value}": ${messageOf(e)}`);
       continue;
     }
-    const subjectAltNames = sans.map((s) => ({ type: s.type, value: (s.e as { value: string }).value }));
+    const subjectAltNames = sans.flatMap((s) => ('value' in s.e ? [{ type: s.type, value: s.e.value }] : []));
     targets.push({ user, subject: subject.value, subjectAltNames, contentHash: sha256(contentText(id, eku, subject.value, subjectAltNames)) });
   }
   return { targets, problems };
@@ -101,29 +96,26 @@ export interface Work {
   remove: CertificateFacts[];
 }
 
-/**
- * What to do for each user, given the certificates already issued. Pure. A certificate is renewed
- * within renewBefore, but not in the first half of its life nor when a new one could not last
- * longer (its CA expires first): else each apply would renew it again.
- */
-export function decideWork(targets: Target[], reached: Set<string>, existing: CertificateFacts[], issuer: { key: string; notAfter?: number } | undefined, renewBeforeMs: number, now: number): Work {
-  const held = new Map(existing.map((c) => [c.userId, c]));
+/** Which list a user's certificate goes to, by the renewal policy that fired (pki/renewal.ts). */
+const WORK_OF: Record<string, 'issue' | 'reissue' | 'renew'> = { DoesNotExist: 'issue', ContentChanged: 'reissue', IssuerChanged: 'reissue', Expiring: 'renew' };
+
+/** What to do for each user, given the certificates already issued: the identity certificate policies, asked of each. Pure. */
+export function decideWork(targets: Target[], reached: Set<string>, existing: CertificateFacts[], issuer: { key: string; notAfter?: number } | undefined, renewBefore: string, now: number): Work {
+  const byUser = new Map(existing.map((c) => [c.userId, c]));
   const work: Work = { issue: [], renew: [], reissue: [], remove: existing.filter((c) => !reached.has(c.userId)) };
   if (!issuer) return work;
   for (const t of targets) {
-    const c = held.get(t.user.id);
-    if (!c) {
-      work.issue.push(t);
-      continue;
-    }
-    if (c.contentHash !== t.contentHash || c.issuerKey !== issuer.key) {
-      work.reissue.push(t);
-      continue;
-    }
-    const notAfter = Date.parse(c.notAfter);
-    const lifetime = notAfter - Date.parse(c.notBefore);
-    const longer = issuer.notAfter === undefined || issuer.notAfter > notAfter + HOUR;
-    if (longer && notAfter - now < Math.min(renewBeforeMs, lifetime / 2)) work.renew.push(t);
+    const c = byUser.get(t.user.id);
+    const input: RenewalInput = {
+      now,
+      held: c && { notBefore: Date.parse(c.notBefore), notAfter: Date.parse(c.notAfter) },
+      contentChanged: c !== undefined && c.contentHash !== t.contentHash,
+      issuerChanged: c !== undefined && c.issuerKey !== issuer.key,
+      renewBefore,
+      issuerNotAfter: issuer.notAfter,
+    };
+    const fired = firstTrigger(IDENTITY_CERTIFICATE_POLICIES, input);
+    if (fired) work[WORK_OF[fired.reason]!].push(t);
   }
   return work;
 }
@@ -133,8 +125,7 @@ export function describeWork(w: Work): string[] {
   return [...n(w.issue.length, 'issue'), ...n(w.renew.length, 'renew'), ...n(w.reissue.length, 'issue again', ' (template, user or CA changed)'), ...n(w.remove.length, 'remove', ' (users no longer reached)')];
 }
 
-async function survey(ctx: ProviderContext, d: Desired) {
-  const id = d.spec.identity as IdentitySpec;
+async function survey(ctx: ProviderContext, d: ConfigurationDesired, id: IdentitySpec) {
   const tenant = d.id.tenant;
   const [users, existing, issuer] = await Promise.all([
     ctx.store.listUsers(tenant),
@@ -142,23 +133,22 @@ async function survey(ctx: ProviderContext, d: Desired) {
     openIssuer(ctx, tenant, id.certificateAuthorityRef.name),
   ]);
   // Every plan surveys every configuration: the spaces are read only when there are users to place in them.
-  const spaces = users.length ? await ctx.store.listRecords({ tenant, kind: 'Space' }) : [];
-  const distribution = d.spec as unknown as Distribution;
-  const placed = spaces.map((s) => ({ name: s.name, ...(s.spec as Omit<SpaceMembers, 'name'>) }));
-  const reached = reachedUsers(distribution, users, placed);
+  const spaces = users.length ? await recordsOf(ctx, Space, tenant) : [];
+  const placed = spaces.map((s) => ({ name: s.name, priority: s.spec.priority, members: s.spec.members }));
+  const reached = reachedUsers(d.spec, users, placed);
   const { targets, problems } = targetsFor(id, reached);
-  const named = [...(distribution.distribution.selector?.groups ?? []), ...placed.flatMap((s) => s.members.groups ?? [])];
+  const named = [...(d.spec.distribution.selector?.groups ?? []), ...placed.flatMap((s) => s.members.groups ?? [])];
   const ambiguous = ambiguousGroups(named, users);
-  const work = decideWork(targets, new Set(reached.map((u) => u.id)), existing, 'waiting' in issuer ? undefined : issuer, parseDuration(id.renewBefore), Date.now());
+  const work = decideWork(targets, new Set(reached.map((u) => u.id)), existing, 'waiting' in issuer ? undefined : issuer, id.renewBefore, Date.now());
   return { id, reached, targets, problems, ambiguous, existing, issuer, work };
 }
 
-export async function identityPending(ctx: ProviderContext, d: Desired): Promise<string[]> {
-  return describeWork((await survey(ctx, d)).work);
+export async function identityPending(ctx: ProviderContext, d: ConfigurationDesired, id: IdentitySpec): Promise<string[]> {
+  return describeWork((await survey(ctx, d, id)).work);
 }
 
-export async function identityReconcile(ctx: ProviderContext, d: Desired): Promise<Made> {
-  const { id, reached, problems, ambiguous, existing, issuer, work } = await survey(ctx, d);
+export async function identityReconcile(ctx: ProviderContext, d: ConfigurationDesired, id: IdentitySpec): Promise<Made> {
+  const { reached, problems, ambiguous, existing, issuer, work } = await survey(ctx, d, id);
   const writes: Write[] = work.remove.map((c) => ({ op: 'deleteCertificate', tenant: d.id.tenant, configuration: d.id.name, userId: c.userId }));
   if (!('waiting' in issuer)) {
     const failures: string[] = [];

@@ -3,18 +3,19 @@
 import { DAY } from '../../api/duration.js';
 import { X509Certificate } from 'node:crypto';
 import type { Desired } from '../../config/desired.js';
-import type { Notice, Outcome } from '../../engine/provider.js';
+import type { Notice, Observed } from '../../engine/provider.js';
 import { readPkcs12 } from '../../pki/pkcs12.js';
+import { EXPIRY_POLICIES, firstTrigger } from '../../pki/renewal.js';
 import { certificateInfo, readCertificates, type CertificateInfo } from '../../pki/x509.js';
 import { messageOf } from '../../util/message-of.js';
 
 export const EXPIRY_WARNING_DAYS = 30;
 
-function invalid(message: string): Partial<Outcome> {
+function invalid(message: string): Observed {
   return { ready: { status: false, reason: 'CertificateInvalid', message }, notices: [{ reason: 'CertificateInvalid', severity: 'Error', message }] };
 }
 
-export function inspectUploaded(d: Desired): Partial<Outcome> {
+export function observeUploaded(d: Desired): Observed {
   const file = d.files['spec.uploaded.certificate'];
   if (!file) return {};
   const where = `spec.uploaded.certificate (${file.name})`;
@@ -37,14 +38,8 @@ export function inspectUploaded(d: Desired): Partial<Outcome> {
   if (!cert) return invalid(`${where} holds no certificate`);
   if (cert.version !== 3) return invalid(`${where} is an X.509 v${cert.version} certificate; only v3 certificates are accepted`);
   const status = { subject: cert.subject, issuer: cert.issuer, fingerprintSha256: cert.fingerprintSha256, notAfter: cert.notAfter };
-  const left = Date.parse(cert.notAfter) - Date.now();
-  const notices: Notice[] = [];
-  if (left <= 0) {
-    const message = `certificate "${cert.subject}" expired on ${cert.notAfter}`;
-    return { status, ready: { status: false, reason: 'CertificateExpired', message }, notices: [{ reason: 'CertificateExpired', severity: 'Error', message }] };
-  }
-  if (left < EXPIRY_WARNING_DAYS * DAY) {
-    notices.push({ reason: 'CertificateExpiring', severity: 'Warning', message: `certificate "${cert.subject}" expires on ${cert.notAfter}, in ${Math.ceil(left / DAY)} days` });
-  }
+  const expiry = firstTrigger(EXPIRY_POLICIES, { now: Date.now(), notAfter: Date.parse(cert.notAfter), what: `certificate "${cert.subject}"`, warnBeforeMs: EXPIRY_WARNING_DAYS * DAY });
+  if (expiry?.reason === 'CertificateExpired') return { status, ready: { status: false, reason: expiry.reason, message: expiry.message }, notices: [{ reason: expiry.reason, severity: 'Error', message: expiry.message }] };
+  const notices: Notice[] = expiry ? [{ reason: expiry.reason, severity: 'Warning', message: expiry.message }] : [];
   return { status, notices };
 }

@@ -2,11 +2,11 @@
 // gateway (mdmops serve, run or controller with --gateway-listen), as that gateway records it.
 import { Connector, effectiveLogLevel } from '../../api/index.js';
 import type { Notice } from '../../engine/provider.js';
-import { recordProvider } from '../record.js';
+import { defineProvider } from '../record.js';
 import { PRESENCE, PRESENCE_EVERY_MS, type Presence } from './presence.js';
 
-export const connectorProvider = recordProvider(Connector, {
-  async inspect(ctx, d, status, record) {
+export const connectorProvider = defineProvider(Connector, {
+  async observe(ctx, d, status, record) {
     const now = new Date();
     // The hour a raised level lasts counts from logLevelSince, or from when this level was first applied.
     const since = d.spec.logLevelSince ?? (record?.spec.logLevel === d.spec.logLevel && typeof status.logLevelSince === 'string' ? status.logLevelSince : now.toISOString());

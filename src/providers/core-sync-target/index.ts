@@ -5,11 +5,11 @@
 // is written to the peer. What is sent, and when: sync.ts.
 import { CoreSyncTarget } from '../../api/index.js';
 import { normalFingerprint, presentedCertificate } from '../../net/tls-certificate.js';
-import { recordProvider, unreachable } from '../record.js';
+import { defineProvider, unreachable } from '../record.js';
 import { syncCoreTarget } from './sync.js';
 
-export const coreSyncTargetProvider = recordProvider(CoreSyncTarget, {
-  async inspect(ctx, d, status) {
+export const coreSyncTargetProvider = defineProvider(CoreSyncTarget, {
+  async observe(ctx, d, status) {
     if (d.spec.syncEnabled === false) return { ready: { status: true, reason: 'SyncDisabled', message: 'syncEnabled is false' } };
     const where = `${d.spec.fqdn}:${d.spec.port}`;
     const pin = d.spec.trust.certificateSha256 && normalFingerprint(d.spec.trust.certificateSha256);

@@ -3,12 +3,12 @@
 import { EntraIdSource } from '../../api/index.js';
 import { probeUrl } from '../../net/probe.js';
 import { nextSyncAt } from '../source-sync.js';
-import { recordProvider, unreachable } from '../record.js';
+import { defineProvider, unreachable } from '../record.js';
 import { authorityOf, endpointRefusal } from './endpoints.js';
 import { syncEntraIdSource } from './sync.js';
 
-export const entraIdSourceProvider = recordProvider(EntraIdSource, {
-  async inspect(ctx, d) {
+export const entraIdSourceProvider = defineProvider(EntraIdSource, {
+  async observe(ctx, d) {
     if (d.spec.enabled === false) return { ready: { status: true, reason: 'Disabled', message: 'enabled is false: no users are synced' } };
     const refused = endpointRefusal(d.spec, ctx.outbound);
     if (refused) return unreachable('EndpointNotAllowed', refused);

@@ -4,13 +4,13 @@
 import { IdentityProvider } from '../../api/index.js';
 import { createPublicKey } from 'node:crypto';
 import type { Desired } from '../../config/desired.js';
-import type { Outcome, ProviderContext } from '../../engine/provider.js';
+import type { Observed, ProviderContext } from '../../engine/provider.js';
 import { parseIdpMetadata, serviceProviderMetadata, serviceProviderUrls, signingCertificateProblem, type IdpMetadata } from '../../identity/saml-metadata.js';
 import { issueCertificate, KeyUsage } from '../../pki/certificate.js';
 import { makeKey, pkcs8 } from '../../pki/keys.js';
 import { subjectName } from '../../pki/name.js';
 import { fetchText } from '../../net/outbound.js';
-import { recordProvider, unreachable, type Made } from '../record.js';
+import { defineProvider, unreachable, type Made } from '../record.js';
 import { messageOf } from '../../util/message-of.js';
 import { DAY } from '../../api/duration.js';
 
@@ -36,7 +36,7 @@ function metadataStatus(m: IdpMetadata) {
   };
 }
 
-async function inspect(ctx: ProviderContext, d: Desired, status: Record<string, unknown>): Promise<Partial<Outcome>> {
+async function observe(ctx: ProviderContext, d: Desired, status: Record<string, unknown>): Promise<Observed> {
   let xml: string | undefined;
   try {
     xml = await idpMetadata(ctx, d);
@@ -61,7 +61,7 @@ async function inspect(ctx: ProviderContext, d: Desired, status: Record<string, 
 }
 
 /** The service provider's signing key and certificate, made once; its metadata whenever serviceUrl is set. */
-async function reconcile(ctx: ProviderContext, d: Desired): Promise<Made> {
+async function makeServiceProvider(ctx: ProviderContext, d: Desired): Promise<Made> {
   let key = await ctx.blob(d.id, SP_KEY);
   let certificate = await ctx.blob(d.id, SP_CERTIFICATE);
   const blobs: Made['blobs'] = [];
@@ -85,9 +85,10 @@ async function reconcile(ctx: ProviderContext, d: Desired): Promise<Made> {
   return { blobs, status: { serviceProviderEntityId: urls.entityId, serviceProviderMetadata: serviceProviderMetadata({ ...urls, signingCertificate: certificate }) } };
 }
 
-export const identityProviderProvider = recordProvider(IdentityProvider, {
-  inspect,
-  reconcile,
+export const identityProviderProvider = defineProvider(IdentityProvider, {
+  observe,
+  create: makeServiceProvider,
+  update: makeServiceProvider,
   async pending(ctx, d, record) {
     return record && !(await ctx.store.getBlob(d.id, SP_CERTIFICATE)) ? ["make the service provider's SAML signing key"] : [];
   },

@@ -2,11 +2,11 @@
 // (mdmops sync) or on its syncInterval in the long-running modes.
 import { LdapSource } from '../../api/index.js';
 import { nextSyncAt } from '../source-sync.js';
-import { dependencyReady, recordProvider } from '../record.js';
+import { dependencyReady, defineProvider } from '../record.js';
 import { syncLdapSource } from './sync.js';
 
-export const ldapSourceProvider = recordProvider(LdapSource, {
-  async inspect(ctx, d) {
+export const ldapSourceProvider = defineProvider(LdapSource, {
+  async observe(ctx, d) {
     const connector = d.spec.connectorRef;
     if (!connector) return {}; // validation requires one; optional in the schema only to say so in its own words
     return (await dependencyReady(ctx, { tenant: d.id.tenant, kind: 'Connector', name: connector.name }, 'Connector')) ?? {};

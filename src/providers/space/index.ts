@@ -1,5 +1,5 @@
 // Space: a record only; its devices and admins live in the MDM service.
 import { Space } from '../../api/index.js';
-import { recordProvider } from '../record.js';
+import { defineProvider } from '../record.js';
 
-export const spaceProvider = recordProvider(Space);
+export const spaceProvider = defineProvider(Space);

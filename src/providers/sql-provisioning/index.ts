@@ -3,11 +3,13 @@
 // each sync of the source, on syncInterval in the long-running modes, and on `mdmops sync`. What the
 // last run did is kept in status, and the notifications are read from it.
 import { SqlProvisioning } from '../../api/index.js';
-import type { ProviderContext, Notice, Outcome, SyncOptions, SyncReport } from '../../engine/provider.js';
+import type { Made, Notice, Observed, ProviderContext, SyncOptions, SyncReport } from '../../engine/provider.js';
+import type { Desired } from '../../config/desired.js';
 import type { SecretResolver } from '../../config/secrets.js';
 import type { ResourceId, StoredRecord } from '../../store/types.js';
+import { ExpectedError, TerminalError } from '../../util/errors.js';
 import { nextSyncAt } from '../source-sync.js';
-import { dependencyReady, recordProvider, syncWrites, type SpecOf, type WithSpec } from '../record.js';
+import { dependencyReady, defineProvider, syncWrites, type SpecOf, type WithSpec } from '../record.js';
 import { runProvisioning, type LastRun, type RunOptions, type RunResult } from './run.js';
 
 type Spec = SpecOf<typeof SqlProvisioning>;
@@ -27,7 +29,7 @@ const STOPPED: Partial<Record<LastRun['result'], { reason: (typeof SQL_REASONS)[
 const more = (shown: number, all: number) => (all > shown ? '; ...' : '');
 
 /** Readiness and notifications, from what the last run left in status. Pure. */
-export function judge(status: Record<string, unknown>): Partial<Outcome> {
+export function judge(status: Record<string, unknown>): Observed {
   const run = status.lastRun as LastRun | undefined;
   if (!run) return {};
   const notices: Notice[] = [];
@@ -94,8 +96,16 @@ export async function syncSqlProvisioning(ctx: ProviderContext, secrets: SecretR
   };
 }
 
-export const sqlProvisioningProvider = recordProvider(SqlProvisioning, {
-  async inspect(ctx, d, status) {
+/** A run at apply, when enabled: its status. */
+async function provision(ctx: ProviderContext, d: WithSpec<Desired, Spec>, record: WithSpec<StoredRecord, Spec> | undefined): Promise<Made> {
+  if (!d.spec.enabled) return {};
+  const started = Date.now();
+  const result = await run(ctx, d.id, d.spec, { exportXml: d.files[EXPORT]?.bytes.toString('utf8'), url: d.secrets[URL]?.value }, { progress: ctx.progress });
+  return result ? { status: statusOf(result, started, record?.status ?? {}) } : {};
+}
+
+export const sqlProvisioningProvider = defineProvider(SqlProvisioning, {
+  async observe(ctx, d, status) {
     const tenant = d.id.tenant;
     const waiting =
       (await dependencyReady(ctx, { tenant, kind: d.spec.sourceRef.kind, name: d.spec.sourceRef.name }, 'Source')) ??
@@ -115,23 +125,19 @@ export const sqlProvisioningProvider = recordProvider(SqlProvisioning, {
       return []; // the run at apply, or the next one, reports it
     }
   },
-  async reconcile(ctx, d, record) {
-    if (!d.spec.enabled) return {};
-    const started = Date.now();
-    const result = await run(ctx, d.id, d.spec, { exportXml: d.files[EXPORT]?.bytes.toString('utf8'), url: d.secrets[URL]?.value }, { progress: ctx.progress });
-    return result ? { status: statusOf(result, started, record?.status ?? {}) } : {};
-  },
-  async cleanup(ctx, record, policy) {
+  create: (ctx, d) => provision(ctx, d, undefined),
+  update: provision,
+  async delete(ctx, record, policy) {
     if (policy === 'Orphan') return;
     // Its rows go with it, guarded by deletionThreshold.users: all of them go, so their share (always
     // 100%) says nothing, and no --allow-mass-delete reaches a deletion.
     const inputs = await storedInputs(ctx, ctx.secrets, record);
     const owned = await ctx.store.listProvisioned(record);
     if (owned.size) {
-      if (!inputs.url) throw new Error(`cannot delete the ${owned.size} rows it provisioned: the connection URL is missing; set deletionPolicy: Orphan to leave them`);
+      if (!inputs.url) throw new ExpectedError('SecretNotFound', `cannot delete the ${owned.size} rows it provisioned: the connection URL is missing; set deletionPolicy: Orphan to leave them`);
       const most = record.spec.deletionThreshold.users;
       if (owned.size > most) {
-        throw new Error(`its ${owned.size} rows were not deleted: more than deletionThreshold.users (${most}); if it is meant, apply it once with deletionThreshold.users of at least ${owned.size} before removing it, or set deletionPolicy: Orphan to leave them`);
+        throw new TerminalError('DeletionThresholdExceeded', `its ${owned.size} rows were not deleted: more than deletionThreshold.users (${most}); if it is meant, apply it once with deletionThreshold.users of at least ${owned.size} before removing it, or set deletionPolicy: Orphan to leave them`);
       }
       const result = await runProvisioning(ctx, { id: record, spec: record.spec, exportXml: inputs.exportXml!, url: inputs.url }, { deprovisionAll: true, allowMassDelete: true });
       if (result.error) throw new Error(`its ${owned.size} rows were not deleted: ${result.error}; set deletionPolicy: Orphan to leave them`);
