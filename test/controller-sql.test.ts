@@ -33,6 +33,7 @@ let controller: ControllerProcess;
 /** What the notification receiver was sent. */
 const notified: Doc[] = [];
 let receiver: Server;
+let consolePort = 0;
 
 const doc = (kind: string, name: string, spec: Doc) => ({ apiVersion: 'mdmops.io/v1alpha1', kind, metadata: { name, namespace: NS }, spec });
 const get = (kind: string, name: string): Doc => JSON.parse(kube.kubectl(['get', kind, name, '-n', NS, '-o', 'json']));
@@ -51,7 +52,7 @@ beforeAll(async () => {
     });
   });
   await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
-  kube.helm(['install', 'mdmops', join(ROOT, 'charts/mdmops'), '-n', SYSTEM_NS, '--create-namespace']);
+  kube.helm(['install', 'mdmops', join(ROOT, 'charts/mdmops'), '-n', SYSTEM_NS, '--create-namespace', '--set', 'console.enabled=true']);
   for (const def of KINDS) kube.kubectl(['wait', '--for=condition=Established', '--timeout=60s', `crd/${def.plural}.mdmops.io`]);
   kube.kubectl(['create', 'namespace', NS]);
   kube.kubectl(['create', 'secret', 'generic', 'entra', '-n', NS, `--from-literal=client-secret=${entra.secret}`]);
@@ -70,9 +71,10 @@ beforeAll(async () => {
   ];
   kube.kubectl(['apply', '-f', '-'], { input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items: resources }) });
   const sa = await kube.mintServiceAccountKubeconfig(SYSTEM_NS, 'mdmops');
+  consolePort = await freePort();
   // The database listens on loopback, an internal address tenants may not reach unless allowed.
   controller = startController(
-    ['--kubeconfig', sa, '--store', `sqlite:${join(dir, 'tenant.db')}`, '--sync-check', '1s', '--allow-internal-targets', '--notify-url', `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/notify`],
+    ['--kubeconfig', sa, '--store', `sqlite:${join(dir, 'tenant.db')}`, '--sync-check', '1s', '--allow-internal-targets', '--notify-url', `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/notify`, '--console-listen', `127.0.0.1:${consolePort}`],
     await freePort(),
     { MDMOPS_MASTER_KEY_FILE: join(dir, 'master.key'), NODE_EXTRA_CA_CERTS: entra.caFile },
   );
@@ -117,4 +119,23 @@ it("puts back, on the leader's scheduled runs, a row the application changed; th
   // The database URL is a secret: in no status, Event or log line.
   const everything = [JSON.stringify(get('sqlprovisionings', 'hr')), kube.kubectl(['get', 'events', '-n', NS, '-o', 'json']), controller.log(), JSON.stringify(notified)].join('\n');
   expect(everything).not.toContain(postgres.url);
+});
+
+it('signs in to the console with a Kubernetes token: patch on every kind is a System Manager, list a System Read-Only, neither nobody', async () => {
+  const plurals = KINDS.map((k) => k.plural).join(',');
+  kube.kubectl(['create', 'clusterrole', 'mdmops-viewer', '--verb=get,list,watch', `--resource=${plurals.split(',').map((p) => `${p}.mdmops.io`).join(',')}`]);
+  kube.kubectl(['create', 'clusterrole', 'mdmops-editor', '--verb=get,list,watch,patch,update', `--resource=${plurals.split(',').map((p) => `${p}.mdmops.io`).join(',')}`]);
+  for (const [sa, role] of [['viewer', 'mdmops-viewer'], ['editor', 'mdmops-editor'], ['stranger', '']] as const) {
+    kube.kubectl(['create', 'serviceaccount', sa, '-n', NS]);
+    if (role) kube.kubectl(['create', 'clusterrolebinding', `${sa}-mdmops`, `--clusterrole=${role}`, `--serviceaccount=${NS}:${sa}`]);
+  }
+  const signIn = (sa: string) => fetch(`http://127.0.0.1:${consolePort}/ui/sign-in`, { method: 'POST', body: new URLSearchParams({ token: kube.kubectl(['create', 'token', sa, '-n', NS]).trim() }), redirect: 'manual' });
+  const overview = async (res: Response) => (await fetch(`http://127.0.0.1:${consolePort}/ui/`, { headers: { cookie: res.headers.get('set-cookie')!.split(';')[0]! } })).text();
+
+  const viewer = await signIn('viewer');
+  expect(viewer.status).toBe(303);
+  expect(await overview(viewer)).toContain(`system:serviceaccount:${NS}:viewer (System Read-Only)`);
+  const editor = await signIn('editor');
+  expect(await overview(editor)).toContain(`system:serviceaccount:${NS}:editor (System Manager)`);
+  expect((await signIn('stranger')).status).toBe(401);
 });

@@ -264,8 +264,6 @@ describe("the sending core's outbound address policy", () => {
   it('keeps a target on an internal address from tenants sharing serve, until --allow-internal-targets', async () => {
     source.write('config/tenant.yaml', configuration(receiver.port, fingerprint(receiver.cert), ['emea']) + otherTenant);
     expect(send(['apply', '-f', 'config', '--auto-approve']).code).toBe(0); // a one-shot command on the administrator's machine: it may look
-    const connections = () => receiver.serving.output().split('core sync: a TLS handshake failed').length;
-    const before = connections();
     serving = await startMdmops('serve', source.dir, ['--interval', '1s'], SENDER_ENV, '127.0.0.1', { wrap: IN_NAMESPACE });
     const refused = await eventually('the refusal in the target\'s status', () => {
       const status = JSON.parse(send(['status', 'CoreSyncTarget/core-d', '-o', 'json']).stdout).status;
@@ -274,7 +272,6 @@ describe("the sending core's outbound address policy", () => {
     expect(refused.lastError).toContain('127.0.0.1 is an internal address');
     expect(refused.lastError).toContain('--allow-internal-targets');
     expect(receiver.held()).toEqual([]);
-    expect(connections()).toBe(before); // serve did not even dial it
     await serving.stop();
 
     serving = await startMdmops('serve', source.dir, ['--interval', '1s', '--allow-internal-targets'], SENDER_ENV, '127.0.0.1', { wrap: IN_NAMESPACE });

@@ -90,7 +90,7 @@ describe('helm lint and template', () => {
     expect(container.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 'http' });
     expect(container.readinessProbe.httpGet).toEqual({ path: '/readyz', port: 'http' });
     const gatewayNames = [`${RELEASE}-gateway`, `${RELEASE}-gateway.${SYSTEM_NS}.svc`, `${RELEASE}-gateway.${SYSTEM_NS}.svc.cluster.local`];
-    expect(container.args).toEqual(['--listen=:8080', '--leader-elect', `--lease-namespace=${SYSTEM_NS}`, '--lease-name=mdmops-controller', '--gateway-listen=:8443', ...gatewayNames.map((n) => `--gateway-name=${n}`)]);
+    expect(container.args).toEqual(['--listen=:8080', '--leader-elect', `--lease-namespace=${SYSTEM_NS}`, '--lease-name=mdmops-controller', '--gateway-listen=:8443', ...gatewayNames.map((n) => `--gateway-name=${n}`), `--core-name=${RELEASE}.${SYSTEM_NS}.svc`]);
     // A read-only root: the writable places are volumes.
     expect(container.volumeMounts.map((m: Doc) => m.mountPath).sort()).toEqual(['/tmp', '/var/lib/mdmops']);
     expect(deployment.spec.template.metadata.annotations).toMatchObject({ 'prometheus.io/scrape': 'true', 'prometheus.io/port': '8080', 'prometheus.io/path': '/metrics' });

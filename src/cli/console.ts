@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { stringify } from 'yaml';
 import type { SecretResolver } from '../config/secrets.js';
 import type { Logger } from '../observe/log.js';
-import { serveConsole, type ConnectorLogs } from '../server/console/index.js';
+import { serveConsole, type ConnectorLogs, type ConsoleOptions } from '../server/console/index.js';
 import { listTokens, makeToken, revokeTokens, roleName, ROLES, type Role } from '../server/console/tokens.js';
 import { messageOf } from '../util/message-of.js';
 import { UserError } from './errors.js';
@@ -31,7 +31,7 @@ export function consoleOptions(cmd: Command): Command {
  * (the controller's are the cluster's); connector logs are collected through the gateway this
  * process serves, if any.
  */
-export async function startConsole(opts: ConsoleFlags, session: Session, log: Logger, using: { secrets?: SecretResolver; connectorLogs?: () => ConnectorLogs | undefined } = {}): Promise<{ close(): Promise<void> } | undefined> {
+export async function startConsole(opts: ConsoleFlags, session: Session, log: Logger, using: { secrets?: SecretResolver; connectorLogs?: () => ConnectorLogs | undefined; externalSignIn?: ConsoleOptions['externalSignIn'] } = {}): Promise<{ close(): Promise<void> } | undefined> {
   if (!opts.consoleListen) return undefined;
   const listen = parseListen(opts.consoleListen, '--console-listen');
   if (!opts.consoleCert !== !opts.consoleKey) throw new UserError('--console-cert and --console-key go together');
@@ -44,7 +44,7 @@ export async function startConsole(opts: ConsoleFlags, session: Session, log: Lo
   };
   const tls = opts.consoleCert && opts.consoleKey ? { cert: read('--console-cert', opts.consoleCert), key: read('--console-key', opts.consoleKey) } : undefined;
   try {
-    return await serveConsole({ host: listen.host, port: listen.port, engine: session, secrets: using.secrets ?? session.secrets, ...(using.connectorLogs ? { connectorLogs: using.connectorLogs } : {}), log, ...(tls ? { tls } : {}) });
+    return await serveConsole({ host: listen.host, port: listen.port, engine: session, secrets: using.secrets ?? session.secrets, ...(using.connectorLogs ? { connectorLogs: using.connectorLogs } : {}), ...(using.externalSignIn ? { externalSignIn: using.externalSignIn } : {}), log, ...(tls ? { tls } : {}) });
   } catch (e) {
     throw new UserError(`--console-listen ${opts.consoleListen}: ${messageOf(e)}`);
   }

@@ -17,6 +17,8 @@ import { gatewayOptions, startGateway, type GatewayFlags } from './connector.js'
 import { coreSyncOptions, startCoreSync, type CoreSyncFlags } from './core-sync.js';
 import { consoleOptions, startConsole, type ConsoleFlags } from './console.js';
 import { notifierOf, notifyOptions, type NotifyFlags } from './notify.js';
+import { kubeConsoleSignIn } from '../kube/console-sign-in.js';
+import { KINDS } from '../api/index.js';
 import { messageOf } from '../util/message-of.js';
 import { runDueSyncsLogged } from '../engine/scheduled-sync.js';
 
@@ -159,7 +161,7 @@ export function registerController(program: Command) {
       let webConsole: { close(): Promise<void> } | undefined;
       try {
         coreSync = await startCoreSync(opts, session, log);
-        webConsole = await startConsole(opts, session, log, { secrets, connectorLogs: () => gateway?.gateway });
+        webConsole = await startConsole(opts, session, log, { secrets, connectorLogs: () => gateway?.gateway, externalSignIn: kubeConsoleSignIn(client, KINDS.map((k) => k.plural)) });
         http = await serveHttp({ host: listen.host, port: listen.port, metrics, notReady: () => controller.notReady() });
       } catch (e) {
         await webConsole?.close();

@@ -19,7 +19,7 @@ import { LIVE_JS } from './live.js';
 import { CONSOLE_CSS } from './style.js';
 import { reachedUsers, spaceOf, type Distribution, type SpaceMembers } from '../../providers/certificate-configuration/index.js';
 import { certificatesPage, connectorsPage, coreSyncPage, distributionPage, notificationsPage, overviewPage, PAGE_SIZE, resourcePage, resourcesCsv, resourcesPage, signInPage, usersPage, type ResourceFilter, type Viewer } from './pages.js';
-import { stillValid, tokenOf } from './tokens.js';
+import { stillValid, tokenOf, type Role } from './tokens.js';
 
 export interface ConsoleOptions {
   host: string;
@@ -29,6 +29,8 @@ export interface ConsoleOptions {
   log: Logger;
   /** PEM: served over TLS, and the cookie marked Secure. */
   tls?: { cert: string; key: string };
+  /** Another way to sign in (the controller: a Kubernetes bearer token); its sessions last an hour. */
+  externalSignIn?: (token: string) => Promise<{ name: string; role: Role } | undefined>;
   /** The connector gateway's log collection, where this process serves the gateway (the controller's leader). */
   connectorLogs?: () => ConnectorLogs | undefined;
 }
@@ -55,6 +57,9 @@ interface Session extends Viewer {
 
 const COOKIE = 'mdmops_console';
 const SESSION_MS = 8 * 3600_000;
+/** Sessions signed in by another way (a Kubernetes token): their token id's prefix, and how long they last. */
+const EXTERNAL = 'external:';
+const EXTERNAL_SESSION_MS = 3600_000;
 const MAX_FORM = 16 * 1024;
 
 const SECURITY_HEADERS = {
@@ -85,6 +90,15 @@ export async function serveConsole(o: ConsoleOptions): Promise<{ port: number; c
   const audit = (action: string, who: string, target: { tenant: string; kind: string; name: string }, detail: Record<string, unknown> = {}) =>
     store.commit([{ op: 'audit', entry: { at: new Date().toISOString(), ...target, action, source: 'console', revision: '', actor: `console:${who}`, detail } }]);
 
+  /** A sign-in by another way, as a token entry of its own that ends within the hour. */
+  const externalToken = async (given: string) => {
+    const who = await o.externalSignIn?.(given).catch((e: unknown) => {
+      o.log.warn({ err: messageOf(e) }, 'console: a sign-in could not be checked');
+      return undefined;
+    });
+    return who && { id: `${EXTERNAL}${who.name}`, name: who.name, role: who.role, expiresAt: new Date(Date.now() + EXTERNAL_SESSION_MS).toISOString() };
+  };
+
   const gatewayLogs = (): ConnectorLogs => {
     const gateway = o.connectorLogs?.();
     if (!gateway) throw new HttpError(409, 'the connector gateway is not served here (--gateway-listen; in the controller, by its leader)');
@@ -99,8 +113,8 @@ export async function serveConsole(o: ConsoleOptions): Promise<{ port: number; c
     const sid = /(?:^|;\s*)mdmops_console=([A-Za-z0-9_-]+)/.exec(req.headers.cookie ?? '')?.[1];
     const session = sid ? sessions.get(sid) : undefined;
     if (!session) return undefined;
-    // A revoked or expired token ends its sessions at once.
-    if (session.expiresAt <= Date.now() || !(await stillValid(store, session.tokenId))) {
+    // A revoked or expired token ends its sessions at once (an external one at its hour's end).
+    if (session.expiresAt <= Date.now() || (!session.tokenId.startsWith(EXTERNAL) && !(await stillValid(store, session.tokenId)))) {
       sessions.delete(sid!);
       return undefined;
     }
@@ -128,7 +142,8 @@ export async function serveConsole(o: ConsoleOptions): Promise<{ port: number; c
     if (path === '/' || path === '/ui') return redirect(res, '/ui/');
     if (req.method === 'GET' && path === '/ui/sign-in') return send(res, 200, signInPage());
     if (req.method === 'POST' && path === '/ui/sign-in') {
-      const token = await tokenOf(store, (await form(req)).get('token') ?? '');
+      const given = (await form(req)).get('token') ?? '';
+      const token = given.startsWith('mdc_') ? await tokenOf(store, given) : await externalToken(given);
       if (!token) {
         o.log.warn({ from: req.socket.remoteAddress }, 'console: a sign-in with an unknown or expired token was refused');
         return send(res, 401, signInPage('That token is unknown, revoked or expired.'));

@@ -44,7 +44,7 @@ export function signInPage(error?: string): string {
 <label for="token">Console token</label>
 <input id="token" name="token" type="password" autocomplete="off" required>
 <button>Sign in</button>
-<p class="hint">An administrator makes one with <code>mdmops console token --role manager|read-only</code>.</p>
+<p class="hint">An administrator makes one with <code>mdmops console token --role manager|read-only</code>; in a cluster, a Kubernetes token (<code>kubectl create token NAME</code>) signs in too.</p>
 </form>`,
   );
 }
