@@ -5,6 +5,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { NetNs } from '../test/servers/netns.js';
 import { freePort } from '../test/servers/ports.js';
 
 const BIN = resolve(dirname(fileURLToPath(import.meta.url)), '../../bin/mdmops.js');
@@ -18,7 +19,8 @@ export interface ConnectorWorld {
   stop(): Promise<void>;
 }
 
-export async function startConnectorWorld(dir: string, connector = 'dc'): Promise<ConnectorWorld> {
+/** With `netns`, the agent runs in that customer network, dialling out through a bridged port. */
+export async function startConnectorWorld(dir: string, connector = 'dc', netns?: NetNs): Promise<ConnectorWorld> {
   const store = ['--store', `sqlite:${join(dir, 'tenant.db')}`, '--master-key-file', join(dir, 'master.key'), '--secrets-dir', join(dir, 'secrets')];
   const mdmops = (args: string[]) => spawnSync(process.execPath, [BIN, ...args, ...store], { encoding: 'utf8' });
   const [gateway, listen] = [await freePort(), await freePort()];
@@ -31,7 +33,9 @@ export async function startConnectorWorld(dir: string, connector = 'dc'): Promis
   const token = mdmops(['connector', 'token', `Connector/${connector}`]);
   if (token.status !== 0) throw new Error(token.stderr);
   writeFileSync(join(dir, 'token'), token.stdout);
-  const agent = spawn(process.execPath, [BIN, 'connector', 'agent', '--server', `https://127.0.0.1:${gateway}`, '--token-file', join(dir, 'token'), '--state-dir', join(dir, 'agent')], { stdio: 'ignore' });
+  const agentArgs = [BIN, 'connector', 'agent', '--server', `https://127.0.0.1:${gateway}`, '--token-file', join(dir, 'token'), '--state-dir', join(dir, 'agent')];
+  if (netns) await netns.bridgeOut(gateway, gateway); // inside, the same port number leads out to the gateway
+  const agent = spawn(...(netns ? netns.wrap(process.execPath, agentArgs) : [process.execPath, agentArgs] as const), { stdio: 'ignore' });
   for (let i = 0; ; i++) {
     const status = mdmops(['status', `Connector/${connector}`, '-o', 'json']);
     const ready = status.status === 0 && (JSON.parse(status.stdout) as { status: { conditions?: { type: string; status: string }[] } }).status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');

@@ -38,6 +38,11 @@ command -v socat >/dev/null 2>&1 || missing="$missing socat"
 # MariaDB (the SQL provisioning tests; its server lives in /usr/sbin). Should the install start
 # Debian's own service (on 3306), no test meets it: theirs run on free ports, without config files.
 command -v mariadbd >/dev/null 2>&1 || [ -x /usr/sbin/mariadbd ] || missing="$missing mariadb-server"
+# Samba (a real Active Directory domain controller, provisioned by samba-tool and filled by ldbadd
+# from ldb-tools, for the Active Directory tests). Should the install start Debian's own smbd, no
+# test meets it: their DC runs in a network namespace of its own.
+[ -x /usr/sbin/samba ] && command -v samba-tool >/dev/null 2>&1 || missing="$missing samba"
+command -v ldbadd >/dev/null 2>&1 || missing="$missing ldb-tools"
 # Chromium (the console's browser tests drive it with playwright-core).
 command -v chromium >/dev/null 2>&1 || missing="$missing chromium"
 if [ -n "$missing" ]; then

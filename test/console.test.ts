@@ -164,7 +164,7 @@ describe("a connector's logs, from the console", () => {
     ws.write('config/tenant.yaml', doc('Connector', 'dc', 'hosting: OnPremises'));
     expect(ws.run(['apply', '-f', 'config', '--auto-approve']).code).toBe(0);
     const port = await freePort();
-    running = await connectedAgent(ws, 'dc', ['--console-listen', `127.0.0.1:${port}`]);
+    running = await connectedAgent(ws, 'dc', { serveArgs: ['--console-listen', `127.0.0.1:${port}`] });
     base = `http://127.0.0.1:${port}`;
   });
   afterAll(() => running?.stop());

@@ -1,7 +1,8 @@
 // Reading users and groups from an LDAP directory: simple bind with ldapts over ldap:// (with
 // StartTLS) or ldaps://, paged searches (RFC 2696) decoded as they arrive (ldap-search.ts),
 // attribute mapping and group membership from both memberOf and the groups' member attributes
-// (DNs, or RFC 2307's memberUid uids), names matched as ldap-names.ts says.
+// (DNs, or RFC 2307's memberUid uids; Active Directory's ranges of them read on to the end; nested
+// groups walked up when asked), names matched as ldap-names.ts says.
 import { randomUUID } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
@@ -23,6 +24,8 @@ export interface LdapReadSpec {
   attributeMapping: { uid: string; userPrincipalName: string; email: string; firstName: string; lastName: string; displayName: string; memberOf: string; groupName: string; groupMember: string };
   customAttributes?: { name: string; attribute?: string }[];
   pageSize: number;
+  /** A user is in the groups its groups are in, to any depth. */
+  nestedGroups?: boolean;
 }
 
 export interface DirectoryEntry {
@@ -55,6 +58,17 @@ const TIMEOUT_MS = 30_000;
 const BINARY = ['objectguid', 'objectsid'];
 const first = (v: Values): string | undefined => (typeof v === 'string' ? v : v?.[0]) || undefined;
 const list = (v: Values): readonly string[] => (v === undefined ? [] : typeof v === 'string' ? [v] : v);
+/**
+ * Active Directory's objectGUID (16 bytes, read as hex) in the GUID's string form, as AD's own tools
+ * show it: the first three fields are little-endian. Pure.
+ */
+export function guidString(hex: string): string {
+  if (!/^[0-9a-f]{32}$/.test(hex)) return hex;
+  const swap = (from: number, to: number) => hex.slice(from, to).match(/../g)!.reverse().join('');
+  return `${swap(0, 8)}-${swap(8, 12)}-${swap(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+const OBJECT_GUID = 'objectguid';
+
 /** The groups of a user in none: shared, so frozen. */
 const NO_GROUPS: string[] = Object.freeze([]) as unknown as string[];
 
@@ -192,6 +206,10 @@ export async function readLdapDirectory(spec: LdapReadSpec, access: LdapAccess, 
       if (names) names.push(name);
       else members.set(key, [name]);
     };
+    // With nestedGroups: the dnKeys of the groups naming each member (by DN or uid), to walk up from.
+    const nested = spec.nestedGroups === true;
+    const containers = new Map<string, string[]>();
+    const containersByUid = new Map<string, string[]>();
     let groupsRead = false;
     const readGroups = async () => {
       const socket = await open();
@@ -199,18 +217,42 @@ export async function readLdapDirectory(spec: LdapReadSpec, access: LdapAccess, 
       const slots = attributeSlots([m.groupName, ...memberNames]);
       const nameAt = slots.at(m.groupName);
       const memberAts = [...new Set(memberNames.map(slots.at))];
-      await pagedSearch(socket, search(spec.groupFilter, spec.groupSearchBase, slots.distinct), (dn, v) => {
-        const name = first(v[nameAt]) ?? dn;
-        groupOf.set(dnKey(dn), name);
-        for (const at of memberAts) {
-          for (const member of list(v[at])) {
-            // A group among the members is kept by DN like a user, and matches none: nesting is not followed.
-            const key = memberDnKey(member);
-            if (key !== undefined) addMember(membersOf, key, name);
-            else addMember(membersByUid, caseIgnore(member), name);
+      const addMembers = (groupKey: string, name: string, members: Values) => {
+        for (const member of list(members)) {
+          const key = memberDnKey(member);
+          if (key !== undefined) {
+            addMember(membersOf, key, name);
+            if (nested) addMember(containers, key, groupKey);
+          } else {
+            addMember(membersByUid, caseIgnore(member), name);
+            if (nested) addMember(containersByUid, caseIgnore(member), groupKey);
           }
         }
+      };
+      // Groups whose members came in part (Active Directory sends at most MaxValRange values of an attribute).
+      const partial: { dn: string; key: string; name: string; attribute: string; next: number }[] = [];
+      await pagedSearch(socket, search(spec.groupFilter, spec.groupSearchBase, slots.distinct), (dn, v, more) => {
+        const name = first(v[nameAt]) ?? dn;
+        const key = dnKey(dn);
+        groupOf.set(key, name);
+        for (const at of memberAts) {
+          addMembers(key, name, v[at]);
+          const next = more[at];
+          if (next !== undefined) partial.push({ dn, key, name, attribute: slots.distinct[at]!, next });
+        }
       });
+      // The rest of each, range after range (MS-ADTS 3.1.1.3.1.3.3), until a range that ends in *.
+      for (const group of partial) {
+        for (let next: number | undefined = group.next; next !== undefined; ) {
+          const from: number = next;
+          next = undefined;
+          await pagedSearch(socket, { ...search('(objectClass=*)', group.dn, [`${group.attribute};range=${from}-*`]), scope: 'base' }, (_dn, v, more) => {
+            addMembers(group.key, group.name, v[0]);
+            next = more[0];
+          });
+          if (next !== undefined && next <= from) throw new Error(`${group.dn}: the range of ${group.attribute} values after ${from} does not move on`);
+        }
+      }
       groupsRead = true;
       if (waiting.length) slicing = setImmediate(nextSlice);
     };
@@ -241,6 +283,33 @@ export async function readLdapDirectory(spec: LdapReadSpec, access: LdapAccess, 
       for (const n of byUid) names.add(n);
       return names.size ? [...names].sort() : NO_GROUPS;
     };
+    // The names of the groups above a group (its containers', theirs, ...), each group walked once.
+    const above = new Map<string, string[]>();
+    const ancestors = (groupKey: string): string[] => {
+      let names = above.get(groupKey);
+      if (names) return names;
+      const seen = new Set<string>([groupKey]);
+      const queue = [...(containers.get(groupKey) ?? [])];
+      names = [];
+      while (queue.length) {
+        const k = queue.pop()!;
+        if (seen.has(k)) continue; // a cycle of groups ends where it started
+        seen.add(k);
+        names.push(groupOf.get(k)!);
+        for (const up of containers.get(k) ?? []) queue.push(up);
+      }
+      above.set(groupKey, names);
+      return names;
+    };
+    /** With nestedGroups, a user's direct groups and every group above them. */
+    const allGroupsOf = (dn: string, memberOf: Values, posixUid: Values): string[] => {
+      const direct = groupsOf(dn, memberOf, posixUid);
+      if (!nested) return direct;
+      const keys = [...list(memberOf).map(dnKey), ...(containers.get(dnKey(dn)) ?? []), ...list(posixUid).flatMap((uid) => containersByUid.get(caseIgnore(uid)) ?? [])];
+      const names = new Set(direct);
+      for (const k of keys) for (const n of ancestors(k)) names.add(n);
+      return names.size === direct.length ? direct : [...names].sort();
+    };
     const users: DirectoryEntry[] = [];
     const skipped: DirectoryRead['skipped'] = { noId: { count: 0, first: [] }, sameId: { count: 0, first: [] } };
     const skip = (why: Skipped, dn: string) => {
@@ -260,7 +329,7 @@ export async function readLdapDirectory(spec: LdapReadSpec, access: LdapAccess, 
       const end = Math.min(waiting.length, waited + limit);
       for (; waited < end; waited++) {
         const e = waiting[waited]!;
-        e.user.groups = groupsOf(e.dn, e.memberOf, e.posixUid);
+        e.user.groups = allGroupsOf(e.dn, e.memberOf, e.posixUid);
         emit(e.user);
       }
       if (waited === waiting.length) (waiting = []), (waited = 0);
@@ -276,11 +345,13 @@ export async function readLdapDirectory(spec: LdapReadSpec, access: LdapAccess, 
       const slots = attributeSlots([...mapped, ...custom.map((a) => a.attribute ?? a.name)]);
       const [uidAt, upnAt, emailAt, displayNameAt, firstNameAt, lastNameAt, memberOfAt, posixUidAt] = mapped.map(slots.at) as [number, number, number, number, number, number, number, number];
       const customAt = custom.map((a) => [a.name, slots.at(a.attribute ?? a.name)] as const);
+      const guid = m.uid.toLowerCase() === OBJECT_GUID;
       await pagedSearch(
         socket,
         search(spec.userFilter, spec.userSearchBase, slots.distinct),
         (dn, v) => {
-          const uid = first(v[uidAt]);
+          const read = first(v[uidAt]);
+          const uid = read && guid ? guidString(read) : read;
           // An entry without the id attribute cannot be followed from one sync to the next: skipped, and said.
           if (!uid) return skip(skipped.noId, dn);
           const idKey = caseIgnore(uid); // "JDoe" and "jdoe" are one value to the directory
@@ -303,7 +374,7 @@ export async function readLdapDirectory(spec: LdapReadSpec, access: LdapAccess, 
           };
           count++;
           if (groupsRead && !waiting.length) {
-            user.groups = groupsOf(dn, v[memberOfAt], v[posixUidAt]);
+            user.groups = allGroupsOf(dn, v[memberOfAt], v[posixUidAt]);
             emit(user);
           } else waiting.push({ user, dn, memberOf: v[memberOfAt], posixUid: v[posixUidAt] });
         },

@@ -167,18 +167,35 @@ export interface PagedSearch {
  * the next entry: keep the values, not the array.
  */
 export type Values = string | string[] | undefined;
-export type EntryHandler = (dn: string, values: Values[]) => void;
+/**
+ * `more[i]`: where the values of attribute i go on, when the server sent only a range of them
+ * (Active Directory's range retrieval, MS-ADTS 3.1.1.3.1.3.3: `member;range=0-1499`); undefined
+ * when they are all there (no range option, or one ending in `*`). Reused like the values.
+ */
+export type EntryHandler = (dn: string, values: Values[], more: readonly (number | undefined)[]) => void;
+
+/** Whether the attribute description buf[start, end) carries options (`;`), looked for there only. */
+function hasOptions(buf: Buffer, start: number, end: number): boolean {
+  for (let p = start; p < end; p++) if (buf[p] === 0x3b) return true;
+  return false;
+}
+
+/** An attribute description's range option (MS-ADTS 3.1.1.3.1.3.3), as `;range=low-high` or `;range=low-*`. */
+const RANGE_OPTION = /;range=(\d+)-(\d+|\*)$/i;
 
 /** Decodes the responses to a search, handing each entry over as it is decoded. */
 export class SearchDecoder {
   private readonly wanted: Buffer[];
   private readonly binary: boolean[];
   private readonly values: Values[];
+  private readonly more: (number | undefined)[];
 
   constructor(attributes: string[], binary: string[], private readonly onEntry: EntryHandler) {
-    const lower = attributes.map((a) => a.toLowerCase());
+    // An attribute asked for by range (member;range=1500-*) is answered under its own range: matched by its name.
+    const lower = attributes.map((a) => a.toLowerCase().replace(RANGE_OPTION, ''));
     if (new Set(lower).size !== lower.length) throw new Error(`attributes must be distinct without regard to case: ${attributes.join(', ')}`);
     this.wanted = lower.map((a) => Buffer.from(a, 'latin1'));
+    this.more = lower.map(() => undefined);
     const bin = new Set(binary.map((a) => a.toLowerCase()));
     // RFC 4522: a ";binary" transfer option says the values are bytes.
     this.binary = lower.map((a) => bin.has(a) || a.endsWith(';binary'));
@@ -269,7 +286,8 @@ export class SearchDecoder {
     while (r.pos < attributesEnd) {
       const attributeEnd = r.enter(SEQUENCE, attributesEnd, 'PartialAttribute');
       const typeEnd = r.enter(OCTET_STRING, attributeEnd, 'attribute type');
-      const i = this.slot(buf, r.pos, typeEnd);
+      let i = this.slot(buf, r.pos, typeEnd);
+      if (i < 0 && hasOptions(buf, r.pos, typeEnd)) i = this.ranged(buf.toString('latin1', r.pos, typeEnd));
       r.pos = typeEnd;
       if (i >= 0) {
         const binary = this.binary[i];
@@ -291,10 +309,25 @@ export class SearchDecoder {
       r.pos = attributeEnd;
     }
     try {
-      this.onEntry(dn, values);
+      this.onEntry(dn, values, this.more);
     } finally {
       values.fill(undefined);
+      this.more.fill(undefined);
     }
+  }
+
+  /** The slot of an attribute sent with a range option, its next range noted; -1 if not wanted. */
+  private ranged(type: string): number {
+    const range = RANGE_OPTION.exec(type);
+    if (!range) return -1;
+    const name = Buffer.from(type.slice(0, range.index), 'latin1');
+    const i = this.slot(name, 0, name.length);
+    if (i >= 0 && range[2] !== '*') {
+      const [low, high] = [Number(range[1]), Number(range[2])];
+      if (high < low) throw new LdapProtocolError(`attribute ${type}: a range that ends before it starts`);
+      this.more[i] = high + 1;
+    }
+    return i;
   }
 }
 

@@ -16,10 +16,19 @@ export interface NetNs {
   listening(port: number): Promise<boolean>;
   /** Makes 127.0.0.1:insidePort inside lead to 127.0.0.1:outsidePort outside (the gateway, a proxy). */
   bridgeOut(insidePort: number, outsidePort: number): Promise<void>;
+  /** A Unix socket, outside, that leads to 127.0.0.1:insidePort inside (for a test's own tools in front of a server there). */
+  bridgeIn(insidePort: number): Promise<string>;
   stop(): Promise<void>;
 }
 
 const run = promisify(execFile);
+
+async function socketMade(socket: string): Promise<void> {
+  for (let i = 0; !(await run('test', ['-S', socket]).then(() => true, () => false)); i++) {
+    if (i > 200) throw new Error('socat did not make its socket');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
 
 export async function startNetNs(): Promise<NetNs> {
   const dir = mkdtempSync(join(tmpdir(), 'mdmops-netns-'));
@@ -43,16 +52,20 @@ export async function startNetNs(): Promise<NetNs> {
     async bridgeOut(insidePort, outsidePort) {
       const socket = join(dir, `bridge-${insidePort}.sock`);
       bridges.push(spawnServer('socat', [`UNIX-LISTEN:${socket},fork`, `TCP:127.0.0.1:${outsidePort}`], dir, 'SIGKILL'));
-      for (let i = 0; !(await run('test', ['-S', socket]).then(() => true, () => false)); i++) {
-        if (i > 200) throw new Error('socat did not make its socket');
-        await new Promise((r) => setTimeout(r, 20));
-      }
+      await socketMade(socket);
       const [cmd, args] = wrap('socat', [`TCP-LISTEN:${insidePort},bind=127.0.0.1,fork,reuseaddr`, `UNIX-CONNECT:${socket}`]);
       bridges.push(spawnServer(cmd, args, dir, 'SIGKILL'));
       for (let i = 0; !(await listening(insidePort)); i++) {
         if (i > 200) throw new Error(`the bridge to port ${outsidePort} did not start`);
         await new Promise((r) => setTimeout(r, 20));
       }
+    },
+    async bridgeIn(insidePort) {
+      const socket = join(dir, `into-${insidePort}.sock`);
+      const [cmd, args] = wrap('socat', [`UNIX-LISTEN:${socket},fork`, `TCP:127.0.0.1:${insidePort}`]);
+      bridges.push(spawnServer(cmd, args, dir, 'SIGKILL'));
+      await socketMade(socket);
+      return socket;
     },
     async stop() {
       await Promise.all(bridges.map((b) => stopServer(b, 1000)));

@@ -78,10 +78,10 @@ function requireBinaries(): void {
 }
 
 /** Runs an LDAP tool with input on stdin; rejects with its stderr. stdout is discarded (ldapadd prints a line per entry). */
-function runWithInput(command: string, args: string[], input: string, what: string, netns?: NetNs): Promise<void> {
+export function runWithInput(command: string, args: string[], input: string, what: string, netns?: NetNs, env: NodeJS.ProcessEnv = TOOL_ENV): Promise<void> {
   return new Promise((resolve, reject) => {
     const [cmd, argv] = netns ? netns.wrap(command, args) : [command, args];
-    const child = spawn(cmd, argv, { stdio: ['pipe', 'ignore', 'pipe'], env: TOOL_ENV });
+    const child = spawn(cmd, argv, { stdio: ['pipe', 'ignore', 'pipe'], env });
     let stderr = '';
     child.stderr.on('data', (chunk: Buffer) => { stderr = (stderr + chunk.toString()).slice(-16_384); });
     child.stdin.on('error', () => {}); // EPIPE when the tool gives up early: its exit code and stderr tell why
@@ -97,14 +97,14 @@ function runWithInput(command: string, args: string[], input: string, what: stri
 // ---- LDIF and DN encoding ----
 
 /** RFC 2849 SAFE-STRING; anything else (non-ASCII, leading space/colon/<, trailing space) goes base64 as `attr:: ...`. */
-function ldifLine(attr: string, value: string): string {
+export function ldifLine(attr: string, value: string): string {
   const safe = /^[\x01-\x09\x0b\x0c\x0e-\x1f\x21-\x39\x3b\x3d-\x7f][\x01-\x09\x0b\x0c\x0e-\x7f]*$/.test(value) && !value.endsWith(' ');
   if (value === '') return `${attr}:`;
   return safe ? `${attr}: ${value}` : `${attr}:: ${Buffer.from(value, 'utf8').toString('base64')}`;
 }
 
 /** RFC 4514 escaping of an RDN value. */
-function rdnValue(value: string): string {
+export function rdnValue(value: string): string {
   return value
     .replace(/[\\,+"<>;=]/g, (c) => `\\${c}`)
     .replace(/^[ #]/, (c) => `\\${c}`)

@@ -76,15 +76,18 @@ export function startAgent(netns: NetNs | undefined, args: string[], env: NodeJS
  * What a user does before a Connector can carry traffic: mdmops serve with its gateway on the
  * workspace's store, a token, and the agent started with it; resolves once the Connector is Ready.
  * Start it before applying identity sources: serve syncs those that are due when it starts.
+ * With `netns`, the agent runs in that customer network and dials out through a bridged port.
  */
-export async function connectedAgent(ws: Workspace, connector = 'dc', serveArgs: string[] = []): Promise<{ serve: RunningMdmops; agent: AgentProcess; stop(): Promise<void> }> {
+export async function connectedAgent(ws: Workspace, connector = 'dc', o: { netns?: NetNs; serveArgs?: string[] } = {}): Promise<{ serve: RunningMdmops; agent: AgentProcess; stop(): Promise<void> }> {
   const port = await freePort();
-  const serve = await startMdmops('serve', ws.dir, ['--gateway-listen', `127.0.0.1:${port}`, '--interval', '1h', ...serveArgs]);
+  // Inside, the bridge takes the same port number: the namespace has ports of its own.
+  if (o.netns) await o.netns.bridgeOut(port, port);
+  const serve = await startMdmops('serve', ws.dir, ['--gateway-listen', `127.0.0.1:${port}`, '--interval', '1h', ...(o.serveArgs ?? [])]);
   await serve.waitFor('the connector gateway', () => serve.output().includes('connector gateway listening'));
   const token = ws.run(['connector', 'token', `Connector/${connector}`]);
   if (token.code !== 0) throw new Error(`mdmops connector token failed: ${token.stderr}`);
   const tokenFile = ws.write(`${connector}.token`, token.stdout);
-  const agent = startAgent(undefined, ['--server', `https://127.0.0.1:${port}`, '--token-file', tokenFile, '--state-dir', join(ws.dir, `agent-${connector}`)]);
+  const agent = startAgent(o.netns, ['--server', `https://127.0.0.1:${port}`, '--token-file', tokenFile, '--state-dir', join(ws.dir, `agent-${connector}`)]);
   await serve.waitFor(`Connector/${connector} Ready`, (s) => s.resources.some((r: { resource: string; ready: string }) => r.resource === `Connector/${connector}` && r.ready === 'True'));
   return {
     serve,

@@ -18,7 +18,9 @@ export const BIN_PATH = BIN;
 
 export function mdmops(args: string[], options: { input?: string | Buffer; cwd?: string; env?: NodeJS.ProcessEnv } = {}): Run {
   const env = { ...process.env, NO_COLOR: '1', ...options.env };
-  const r = spawnSync(NODE, [BIN, ...args], { cwd: options.cwd ?? ROOT, input: options.input, encoding: 'utf8', timeout: 60_000, env });
+  const r = spawnSync(NODE, [BIN, ...args], { cwd: options.cwd ?? ROOT, input: options.input, encoding: 'utf8', timeout: 60_000, env,
+    // Listings of thousands of users run past spawnSync's 1 MiB default.
+    maxBuffer: 256 * 1024 * 1024 });
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 

@@ -3,6 +3,8 @@ import { z } from 'zod';
 import { defineKind, refsOf, type FileField } from '../kind.js';
 import { customAttribute, deletionThreshold, duration, fileSource, policies, ref, secretRef, syncStatus, uniqueBy, url } from '../common.js';
 
+const ldapFilter = z.string().regex(/^\(.*\)$/s, { error: 'must be an LDAP filter in parentheses' });
+
 export const ldapSourceSpec = z
   .strictObject({
     connectorRef: ref('Connector').optional().describe('Connector that reaches the directory.'),
@@ -20,27 +22,33 @@ export const ldapSourceSpec = z
     baseDn: z.string().min(1),
     userSearchBase: z.string().optional().describe('Defaults to baseDn.'),
     groupSearchBase: z.string().optional().describe('Defaults to baseDn.'),
-    userFilter: z.string().regex(/^\(.*\)$/s, { error: 'must be an LDAP filter in parentheses' }).default('(objectClass=inetOrgPerson)'),
-    groupFilter: z.string().regex(/^\(.*\)$/s, { error: 'must be an LDAP filter in parentheses' }).default('(objectClass=groupOfNames)'),
+    directoryType: z
+      .enum(['Generic', 'ActiveDirectory'])
+      .default('Generic')
+      .describe('Sets the defaults of the filters and attribute mapping (each can still be given): Generic for OpenLDAP-like directories, ActiveDirectory for Microsoft AD.'),
+    userFilter: ldapFilter.optional().describe('Generic: (objectClass=inetOrgPerson); ActiveDirectory: (&(objectCategory=person)(objectClass=user)).'),
+    groupFilter: ldapFilter.optional().describe('Generic: (objectClass=groupOfNames); ActiveDirectory: (objectClass=group).'),
     attributeMapping: z
       .strictObject({
-        uid: z.string().default('uid'),
-        userPrincipalName: z.string().default('userPrincipalName'),
-        email: z.string().default('mail'),
-        firstName: z.string().default('givenName'),
-        lastName: z.string().default('sn'),
-        displayName: z.string().default('cn'),
-        memberOf: z.string().default('memberOf'),
-        groupName: z.string().default('cn'),
+        uid: z.string().optional().describe('The stable id of a user. Generic: uid; ActiveDirectory: objectGUID (kept across renames and moves).'),
+        userPrincipalName: z.string().optional().describe('Default userPrincipalName.'),
+        email: z.string().optional().describe('Default mail.'),
+        firstName: z.string().optional().describe('Default givenName.'),
+        lastName: z.string().optional().describe('Default sn.'),
+        displayName: z.string().optional().describe('Generic: cn; ActiveDirectory: displayName.'),
+        memberOf: z.string().optional().describe('Default memberOf.'),
+        groupName: z.string().optional().describe('Default cn.'),
         groupMember: z
           .string()
-          .default('member')
-          .describe("A group's members: DNs (member, uniqueMember) or uids (memberUid); several attributes separated by commas."),
+          .optional()
+          .describe("A group's members: DNs (member, uniqueMember) or uids (memberUid); several attributes separated by commas. Default member."),
       })
-      .default({
-        uid: 'uid', userPrincipalName: 'userPrincipalName', email: 'mail', firstName: 'givenName', lastName: 'sn',
-        displayName: 'cn', memberOf: 'memberOf', groupName: 'cn', groupMember: 'member',
-      }),
+      .optional(),
+    includeDisabledUsers: z
+      .boolean()
+      .optional()
+      .describe('ActiveDirectory: keep accounts disabled in userAccountControl (bit 0x2); they are left out by default, and a user disabled later leaves.'),
+    nestedGroups: z.boolean().default(false).describe("A user is in the groups its groups are in, to any depth (the groups' member attributes walked)."),
     customAttributes: z.array(customAttribute).optional(),
     pageSize: z.number().int().min(1).max(10000).default(500).describe('Paged search size (RFC 2696).'),
     syncInterval: duration.default('1h'),
@@ -67,10 +75,44 @@ export const ldapSourceSpec = z
     if (spec.startTls && /^ldaps:/i.test(spec.url)) {
       ctx.addIssue({ code: 'custom', path: ['startTls'], message: 'startTls applies only to ldap:// URLs; ldaps:// is already TLS' });
     }
+    if (spec.includeDisabledUsers !== undefined && spec.directoryType !== 'ActiveDirectory') {
+      ctx.addIssue({ code: 'custom', path: ['includeDisabledUsers'], message: 'includeDisabledUsers applies to directoryType: ActiveDirectory (its userAccountControl); a Generic directory has no standard disabled flag: leave such entries out with userFilter' });
+    }
     uniqueBy(spec.customAttributes, (a) => a.name, ctx, ['customAttributes'], 'custom attribute');
   });
 
 export type LdapSourceSpec = z.output<typeof ldapSourceSpec>;
+export type LdapAttributeMapping = Required<NonNullable<LdapSourceSpec['attributeMapping']>>;
+
+/** The defaults each directoryType gives; a field of the spec, when given, wins. */
+export const LDAP_PRESETS: Record<LdapSourceSpec['directoryType'], { userFilter: string; groupFilter: string; attributeMapping: LdapAttributeMapping }> = {
+  Generic: {
+    userFilter: '(objectClass=inetOrgPerson)',
+    groupFilter: '(objectClass=groupOfNames)',
+    attributeMapping: { uid: 'uid', userPrincipalName: 'userPrincipalName', email: 'mail', firstName: 'givenName', lastName: 'sn', displayName: 'cn', memberOf: 'memberOf', groupName: 'cn', groupMember: 'member' },
+  },
+  ActiveDirectory: {
+    userFilter: '(&(objectCategory=person)(objectClass=user))',
+    groupFilter: '(objectClass=group)',
+    attributeMapping: { uid: 'objectGUID', userPrincipalName: 'userPrincipalName', email: 'mail', firstName: 'givenName', lastName: 'sn', displayName: 'displayName', memberOf: 'memberOf', groupName: 'cn', groupMember: 'member' },
+  },
+};
+
+/** Active Directory's userAccountControl ACCOUNTDISABLE bit (0x2), tested with the bitwise-AND matching rule (LDAP_MATCHING_RULE_BIT_AND). */
+const ENABLED_ONLY = '(!(userAccountControl:1.2.840.113556.1.4.803:=2))';
+
+/** What an LdapSource reads with: its directoryType's defaults under what the spec gives. Pure. */
+export function ldapReadSettings(spec: Pick<LdapSourceSpec, 'directoryType' | 'userFilter' | 'groupFilter' | 'attributeMapping' | 'includeDisabledUsers'>): { userFilter: string; groupFilter: string; attributeMapping: LdapAttributeMapping } {
+  const preset = LDAP_PRESETS[spec.directoryType];
+  const given = Object.fromEntries(Object.entries(spec.attributeMapping ?? {}).filter(([, v]) => v !== undefined));
+  const userFilter = spec.userFilter ?? preset.userFilter;
+  const enabledOnly = spec.directoryType === 'ActiveDirectory' && !spec.includeDisabledUsers;
+  return {
+    userFilter: enabledOnly ? `(&${userFilter}${ENABLED_ONLY})` : userFilter,
+    groupFilter: spec.groupFilter ?? preset.groupFilter,
+    attributeMapping: { ...preset.attributeMapping, ...given },
+  };
+}
 
 export const LdapSource = defineKind({
   kind: 'LdapSource',

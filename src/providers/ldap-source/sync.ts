@@ -7,7 +7,7 @@ import { readyOf } from '../../engine/status.js';
 import type { StoredRecord } from '../../store/types.js';
 import { urlRefusal } from '../../net/outbound.js';
 import { runSourceSync } from '../source-sync.js';
-import type { DirectoryUser, LdapSource } from '../../api/index.js';
+import { ldapReadSettings, type DirectoryUser, type LdapSource } from '../../api/index.js';
 import { throughConnector, type SpecOf, type WithSpec } from '../record.js';
 
 export async function syncLdapSource(ctx: ProviderContext, secrets: SecretResolver, record: WithSpec<StoredRecord, SpecOf<typeof LdapSource>>, options: SyncOptions): Promise<SyncReport> {
@@ -34,7 +34,8 @@ export async function syncLdapSource(ctx: ProviderContext, secrets: SecretResolv
       const caPem = sealedCa && ctx.key.open(sealedCa, blobAad(id, 'file:spec.tls.caCertificates')).toString();
       // The LDAP client is loaded only to sync: other commands need not pay its load time.
       const { describeSkipped, readLdapDirectory } = await import('../../identity/ldap-directory.js');
-      const read = await readLdapDirectory(spec, { password, caPem, dial }, progress, (u) => {
+      const settings = ldapReadSettings(spec);
+      const read = await readLdapDirectory({ ...spec, ...settings }, { password, caPem, dial }, progress, (u) => {
         const user: DirectoryUser = { tenant: record.tenant, id: `${source}/${u.uid}`, source, upn: u.upn ?? u.email ?? u.uid, groups: u.groups, attributes: u.attributes, labels: {} };
         if (u.email) user.email = u.email;
         if (u.displayName) user.displayName = u.displayName;
@@ -42,7 +43,7 @@ export async function syncLdapSource(ctx: ProviderContext, secrets: SecretResolv
         if (u.lastName) user.lastName = u.lastName;
         accept(user);
       });
-      return { groupCount: read.groupCount, skipped: describeSkipped(spec.attributeMapping.uid, read.skipped) };
+      return { groupCount: read.groupCount, skipped: describeSkipped(settings.attributeMapping.uid, read.skipped) };
     },
   }, options);
 }
