@@ -128,6 +128,11 @@ describe('the web console', () => {
     const page = await (await manager.get('/ui/users')).text();
     expect(page).toContain(`${cliUsers.length} users`);
     for (const upn of cliUsers) expect(page).toContain(`<td>${upn}</td>`);
+    // Filtered and paged in the store: one user by a part of its UPN, none by a LIKE wildcard alone.
+    const one = await (await manager.get(`/ui/users?q=${encodeURIComponent(cliUsers[1]!.split('@')[0]!.toUpperCase())}`)).text();
+    expect(one).toContain('1 user<');
+    expect(one).toContain(`<td>${cliUsers[1]}</td>`);
+    expect(await (await manager.get('/ui/users?q=%25')).text()).toContain('0 users');
   });
 
   it('maps the distribution: the users each configuration reaches, as the CLI counts them, and who may change it', async () => {

@@ -49,6 +49,9 @@ class RevisionStore implements Store {
   async listUsers() {
     return [];
   }
+  async listUsersPage() {
+    return { users: [], total: 0 };
+  }
   async forEachUser() {}
   async listUserDigests() {
     return new Map<string, string>();

@@ -442,6 +442,26 @@ export class SqlStore implements Store {
     return rows.map(toUser);
   }
 
+  async listUsersPage(o: { tenant?: string; text?: string; offset: number; limit: number }) {
+    const conditions: string[] = [];
+    const params: unknown[] = [];
+    if (o.tenant) {
+      conditions.push('tenant = ?');
+      params.push(o.tenant);
+    }
+    if (o.text) {
+      const like = `%${o.text.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+      conditions.push("(LOWER(upn) LIKE ? ESCAPE '\\' OR LOWER(COALESCE(email, '')) LIKE ? ESCAPE '\\' OR LOWER(COALESCE(display_name, '')) LIKE ? ESCAPE '\\')");
+      params.push(like, like, like);
+    }
+    const where = conditions.length ? ` WHERE ${conditions.join(' AND ')}` : '';
+    const [{ rows: counted }, { rows }] = await Promise.all([
+      this.driver.query(`SELECT COUNT(*) AS n FROM users${where}`, params),
+      this.driver.query(`SELECT * FROM users${where} ORDER BY upn, tenant, id LIMIT ? OFFSET ?`, [...params, o.limit, o.offset]),
+    ]);
+    return { users: rows.map(toUser), total: Number(counted[0]!.n) };
+  }
+
   async forEachUser(tenant: string, source: string, each: (user: DirectoryUser) => void) {
     await this.sourceUsers('*', [], tenant, source, (r) => each(toUser(r)));
   }

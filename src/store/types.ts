@@ -156,6 +156,8 @@ export interface Store {
   listNotifications(filter?: { active?: boolean }): Promise<Notification[]>;
   listAudit(limit?: number): Promise<AuditEntry[]>;
   listUsers(tenant: string): Promise<DirectoryUser[]>;
+  /** One page of users by UPN, of a tenant or of all, those whose UPN, email or name holds `text`; and how many match. */
+  listUsersPage(o: { tenant?: string; text?: string; offset: number; limit: number }): Promise<{ users: DirectoryUser[]; total: number }>;
   /** Each user of one source, in id order, a few thousand read at a time: for work that need not hold them all. */
   forEachUser(tenant: string, source: string, each: (user: DirectoryUser) => void): Promise<void>;
   /**

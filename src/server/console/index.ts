@@ -245,12 +245,11 @@ export async function serveConsole(o: ConsoleOptions): Promise<{ port: number; c
     }
     if (path === '/ui/users') {
       const tenant = url.searchParams.get('tenant') || undefined;
-      const text = url.searchParams.get('q')?.toLowerCase() || undefined;
-      const tenants = tenant ? [tenant] : [...new Set((await store.listRecords()).map((r) => r.tenant))];
-      const all = (await Promise.all(tenants.map((t) => store.listUsers(t)))).flat().filter((u) => !text || `${u.upn} ${u.email ?? ''} ${u.displayName ?? ''}`.toLowerCase().includes(text));
-      const pages = Math.max(1, Math.ceil(all.length / PAGE_SIZE));
-      const page = Math.min(Math.max(1, Number(url.searchParams.get('page')) || 1), pages);
-      return send(res, 200, usersPage(session, all.slice((page - 1) * PAGE_SIZE, page * PAGE_SIZE), all.length, { tenant, q: url.searchParams.get('q') || undefined, page, pages }));
+      const text = url.searchParams.get('q') || undefined;
+      const asked = Math.max(1, Number(url.searchParams.get('page')) || 1);
+      const { users, total } = await store.listUsersPage({ tenant, text, offset: (asked - 1) * PAGE_SIZE, limit: PAGE_SIZE });
+      const pages = Math.max(1, Math.ceil(total / PAGE_SIZE));
+      return send(res, 200, usersPage(session, users, total, { tenant, q: text, page: Math.min(asked, pages), pages }));
     }
     const ca = /^\/ui\/ca\/([^/]+)\/([^/]+)\.pem$/.exec(path);
     if (ca) {
@@ -265,13 +264,13 @@ export async function serveConsole(o: ConsoleOptions): Promise<{ port: number; c
       const record = await store.getRecord({ tenant, kind, name });
       if (!record) throw new HttpError(404, `${show({ tenant, kind, name })} is not in the tenant store`);
       const key = idKey(record);
-      const [inventory, notifications, audit, others] = await Promise.all([store.listInventory(), store.listNotifications(), store.listAudit(2000), store.listRecords({ tenant })]);
+      const [inventory, notifications, audit, others] = await Promise.all([store.getInventory(record), store.listNotifications(), store.listAudit(2000), store.listRecords({ tenant })]);
       return send(
         res,
         200,
         resourcePage(session, {
           record,
-          inventory: inventory.find((e) => idKey(e) === key),
+          inventory,
           notifications: notifications.filter((n) => n.tenant === tenant && n.kind === kind && n.name === name),
           audit: audit.filter((a) => a.tenant === tenant && a.kind === kind && a.name === name),
           referencedBy: others.filter((r) => recordReferences(r).includes(key)),
