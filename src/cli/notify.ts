@@ -3,6 +3,7 @@ import { Option, type Command } from 'commander';
 import type { Logger } from '../observe/log.js';
 import { Notifier, type NotifyFormat } from '../server/notify.js';
 import type { Store } from '../store/types.js';
+import { messageOf } from '../util/message-of.js';
 import { UserError } from './errors.js';
 import { secretFlag } from './flags.js';
 
@@ -41,7 +42,7 @@ export function deliverEvery(notifier: Notifier, ms: number, log: Logger): () =>
   const timer = setInterval(() => {
     under ??= notifier
       .deliver()
-      .catch((e: unknown) => log.warn(`notifications: ${e instanceof Error ? e.message : String(e)}`))
+      .catch((e: unknown) => log.warn(`notifications: ${messageOf(e)}`))
       .finally(() => (under = undefined));
   }, ms);
   timer.unref();
