@@ -8,7 +8,6 @@ import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openStore, parseStoreSpec } from '../src/store/open.js';
 import { startNetNs, type NetNs } from './servers/netns.js';
 import { freePort } from './servers/ports.js';
 import { startScep, type ScepServer } from './servers/scep.js';
@@ -19,7 +18,7 @@ import { startTinyproxy, type Tinyproxy } from './servers/tinyproxy.js';
 import { startAgent, type AgentProcess } from './support/agent.js';
 import { startMdmops, type RunningMdmops, type Status } from './support/run.js';
 import { mdmopsAsync, ROOT } from './support/cli.js';
-import { doc, workspace } from './support/workspace.js';
+import { doc, storedUsers, workspace } from './support/workspace.js';
 
 const USERS = 40;
 /** Added before the agent is killed mid-sync: enough that the sync is still reading when it dies. */
@@ -87,14 +86,7 @@ attributeMapping: { userPrincipalName: mail }`,
     serve = await startMdmops('serve', ws.dir, ['--gateway-listen', `127.0.0.1:${gatewayPort}`, '--connector-heartbeat', '2s', '--interval', '1h'], env);
     await serve.waitFor('the gateway', () => serve.output().includes('connector gateway listening'));
   };
-  const users = async () => {
-    const store = await openStore(parseStoreSpec(`sqlite:${join(ws.dir, '.mdmops/tenant.db')}`));
-    try {
-      return await store.listUsers('default');
-    } finally {
-      await store.close();
-    }
-  };
+  const users = () => storedUsers(ws);
 
   beforeAll(async () => {
     env.MDMOPS_SECRET_CORP_LDAP__PASSWORD = slapd.bindPassword;

@@ -1,11 +1,9 @@
 // EntraIdSource through `mdmops sync` against what Microsoft Graph documents and a plain emulator
 // would not do: delta links that expire, token endpoint faults, guests and disabled accounts,
 // groups of the same name, restored users, page shapes. Each test goes through the CLI.
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openStore, parseStoreSpec } from '../src/store/open.js';
 import { startEntra, type EntraEmulator } from './servers/entra.js';
-import { doc, workspace } from './support/workspace.js';
+import { doc, storedUsers, workspace } from './support/workspace.js';
 import type { DirectoryUser } from '../src/api/index.js';
 
 const USERS = 300;
@@ -19,14 +17,7 @@ afterAll(() => entra?.stop());
 describe('EntraIdSource against Graph as documented', () => {
   const ws = workspace();
   const env = () => ({ MDMOPS_SECRET_ENTRA__SECRET: entra.secret, NODE_EXTRA_CA_CERTS: entra.caFile });
-  const users = async (): Promise<DirectoryUser[]> => {
-    const store = await openStore(parseStoreSpec(`sqlite:${join(ws.dir, '.mdmops/tenant.db')}`));
-    try {
-      return await store.listUsers('default');
-    } finally {
-      await store.close();
-    }
-  };
+  const users = () => storedUsers(ws);
   const sync = (...args: string[]) => ws.run(['sync', 'EntraIdSource/contoso', ...args], env());
   const notifications = () => ws.run(['notifications']).stdout;
   const byGraphId = (all: DirectoryUser[], id: string) => all.find((u) => u.id === `EntraIdSource/contoso/${id}`);

@@ -1,13 +1,11 @@
 // LdapSource sync against a real OpenLDAP slapd, through the CLI.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openStore, parseStoreSpec } from '../src/store/open.js';
 import { generatedUsers, startSlapd, type SlapdServer } from './servers/slapd.js';
 import { connectedAgent } from './support/agent.js';
-import { doc, workspace } from './support/workspace.js';
+import { doc, storedUsers, workspace } from './support/workspace.js';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startRun } from './support/run.js';
-import type { DirectoryUser } from '../src/api/index.js';
 
 let slapd: SlapdServer;
 const USERS = 2000;
@@ -21,14 +19,7 @@ afterAll(() => slapd?.stop());
 describe('LdapSource sync', () => {
   const ws = workspace();
   const env = () => ({ MDMOPS_SECRET_CORP_LDAP__PASSWORD: slapd.bindPassword });
-  const users = async (): Promise<DirectoryUser[]> => {
-    const store = await openStore(parseStoreSpec(`sqlite:${join(ws.dir, '.mdmops/tenant.db')}`));
-    try {
-      return await store.listUsers('default');
-    } finally {
-      await store.close();
-    }
-  };
+  const users = () => storedUsers(ws);
   const sync = (...args: string[]) => ws.run(['sync', 'LdapSource/corp', ...args], env());
 
   it('reads every user over StartTLS with paged searches, with groups, custom and non-ASCII attributes', async () => {

@@ -1,7 +1,6 @@
 // The web console from the command line: its listener's flags for the long-running modes, and its
 // sign-in tokens.
 import { Option, type Command } from 'commander';
-import { readFileSync } from 'node:fs';
 import { stringify } from 'yaml';
 import type { SecretResolver } from '../config/secrets.js';
 import type { Logger } from '../observe/log.js';
@@ -9,7 +8,7 @@ import { serveConsole, type ConnectorLogs, type ConsoleOptions } from '../server
 import { listTokens, makeToken, revokeTokens, roleName, ROLES, type Role } from '../server/console/tokens.js';
 import { messageOf } from '../util/message-of.js';
 import { UserError } from './errors.js';
-import { duration, parseListen } from './flags.js';
+import { duration, flagFile, parseListen } from './flags.js';
 import { openSession, storeOptions, type Session, type StoreOptions } from './session.js';
 import { table } from './table.js';
 
@@ -35,14 +34,7 @@ export async function startConsole(opts: ConsoleFlags, session: Session, log: Lo
   if (!opts.consoleListen) return undefined;
   const listen = parseListen(opts.consoleListen, '--console-listen');
   if (!opts.consoleCert !== !opts.consoleKey) throw new UserError('--console-cert and --console-key go together');
-  const read = (flag: string, file: string) => {
-    try {
-      return readFileSync(file, 'utf8');
-    } catch (e) {
-      throw new UserError(`${flag} ${file}: ${messageOf(e)}`);
-    }
-  };
-  const tls = opts.consoleCert && opts.consoleKey ? { cert: read('--console-cert', opts.consoleCert), key: read('--console-key', opts.consoleKey) } : undefined;
+  const tls = opts.consoleCert && opts.consoleKey ? { cert: flagFile('--console-cert', opts.consoleCert), key: flagFile('--console-key', opts.consoleKey) } : undefined;
   try {
     return await serveConsole({ host: listen.host, port: listen.port, engine: session, secrets: using.secrets ?? session.secrets, ...(using.connectorLogs ? { connectorLogs: using.connectorLogs } : {}), ...(using.externalSignIn ? { externalSignIn: using.externalSignIn } : {}), log, ...(tls ? { tls } : {}) });
   } catch (e) {

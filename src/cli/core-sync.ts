@@ -1,7 +1,6 @@
 // Core sync from the command line: the receiving endpoint's flags for the long-running modes, its
 // accounts, the pin to commit for a target, and the sync log of both sides.
 import { Option, type Command } from 'commander';
-import { readFileSync } from 'node:fs';
 import { stringify } from 'yaml';
 import { show } from '../engine/context.js';
 import type { Logger } from '../observe/log.js';
@@ -10,7 +9,7 @@ import { accountKey, hashPassword } from '../server/core-sync-accounts.js';
 import { receivedKey, serveCoreSync } from '../server/core-sync.js';
 import { messageOf } from '../util/message-of.js';
 import { UserError } from './errors.js';
-import { parseListen } from './flags.js';
+import { flagFile, parseListen } from './flags.js';
 import { readPassword } from './password.js';
 import { parseResourceArg } from './resource-arg.js';
 import { openSession, storeOptions, type Session, type StoreOptions } from './session.js';
@@ -41,20 +40,13 @@ export async function startCoreSync(opts: CoreSyncFlags, session: Session, log: 
   if (!opts.coreSyncListen) return undefined;
   const listen = parseListen(opts.coreSyncListen, '--core-sync-listen');
   if (!opts.coreSyncCert || !opts.coreSyncKey) throw new UserError('--core-sync-listen needs --core-sync-cert and --core-sync-key: peers pin that certificate');
-  const read = (flag: string, file: string) => {
-    try {
-      return readFileSync(file, 'utf8');
-    } catch (e) {
-      throw new UserError(`${flag} ${file}: ${messageOf(e)}`);
-    }
-  };
   try {
     return await serveCoreSync({
       host: listen.host,
       port: listen.port,
-      cert: read('--core-sync-cert', opts.coreSyncCert),
-      key: read('--core-sync-key', opts.coreSyncKey),
-      ...(opts.coreSyncClientCa ? { clientCa: read('--core-sync-client-ca', opts.coreSyncClientCa) } : {}),
+      cert: flagFile('--core-sync-cert', opts.coreSyncCert),
+      key: flagFile('--core-sync-key', opts.coreSyncKey),
+      ...(opts.coreSyncClientCa ? { clientCa: flagFile('--core-sync-client-ca', opts.coreSyncClientCa) } : {}),
       engine: session,
       secrets: session.secrets,
       tenant: opts.tenant,
@@ -74,7 +66,7 @@ export function registerCoreSync(program: Command) {
     .option('-n, --namespace <tenant>', 'the tenant the account may push to', 'default')
     .action(async (name: string, opts: StoreOptions & { passwordFile?: string; namespace: string }) => {
       if (!/^[A-Za-z0-9._@\\-]{1,128}$/.test(name)) throw new UserError(`account name "${name}": letters, digits and . _ @ \\ - only`);
-      const password = opts.passwordFile ? readFileSync(opts.passwordFile, 'utf8').replace(/\r?\n$/, '') : await readPassword(`password for ${name}: `);
+      const password = opts.passwordFile ? flagFile('--password-file', opts.passwordFile).replace(/\r?\n$/, '') : await readPassword(`password for ${name}: `);
       if (password.length < 12) throw new UserError('the password must have at least 12 characters');
       const session = await openSession(opts);
       try {

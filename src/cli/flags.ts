@@ -64,14 +64,17 @@ export function parseListen(text: string, flag = '--listen'): { host: string; po
 }
 
 /** A secret a long-running mode is given: a file's content (one trailing newline dropped), or an environment variable. */
-export function secretFlag(flag: string, file: string | undefined, envName: string): string | undefined {
-  if (file) {
-    try {
-      return readFileSync(file, 'utf8').replace(/\r?\n$/, '');
-    } catch (e) {
-      throw new UserError(`${flag} ${file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : messageOf(e)}`);
-    }
+/** The text of a file a flag names; a file that cannot be read is the user's to fix, named with its flag. */
+export function flagFile(flag: string, file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new UserError(`${flag} ${file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : messageOf(e)}`);
   }
+}
+
+export function secretFlag(flag: string, file: string | undefined, envName: string): string | undefined {
+  if (file) return flagFile(flag, file).replace(/\r?\n$/, '');
   return process.env[envName] || undefined;
 }
 

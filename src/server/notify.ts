@@ -54,6 +54,7 @@ const originOf = (url: string) => new URL(url).origin;
 export class Notifier {
   private readonly retryAt = new Map<string, number>();
   private readonly failures = new Map<string, number>();
+  private readonly delivered = new Map<string, Delivered | undefined>();
 
   constructor(private readonly o: NotifierOptions) {}
 
@@ -65,12 +66,12 @@ export class Notifier {
       try {
         for (const n of all) {
           const metaKey = `notify-delivered/${urlId(url)}/${keyOf(n)}`;
-          const text = await this.o.store.getMeta(metaKey);
-          const delivered = text ? (JSON.parse(text) as Delivered) : undefined;
-          const event = eventOf(n, delivered);
+          const event = eventOf(n, await this.deliveredOf(metaKey));
           if (!event) continue;
           await this.post(url, payloadOf(event, n, this.o.format), `${metaKey}/${event}/${n.lastSeen}`);
-          await this.o.store.commit([{ op: 'setMeta', key: metaKey, value: JSON.stringify({ active: n.active, lastSeen: n.lastSeen } satisfies Delivered) }]);
+          const delivered: Delivered = { active: n.active, lastSeen: n.lastSeen };
+          await this.o.store.commit([{ op: 'setMeta', key: metaKey, value: JSON.stringify(delivered) }]);
+          this.delivered.set(metaKey, delivered);
           this.o.log.info({ to: originOf(url), event, notification: keyOf(n) }, `notification ${keyOf(n)} ${event}: sent to ${originOf(url)}`);
         }
         this.failures.delete(url);
@@ -83,6 +84,15 @@ export class Notifier {
         this.o.log.warn({ to: originOf(url), failures, retryInMs: backoffMs }, `notifications to ${originOf(url)} failed (${messageOf(e)}); tried again in ${Math.round(backoffMs / 1000)} s`);
       }
     }
+  }
+
+  /** What was delivered of a notification to a URL: read from the store once, then kept (this process alone sends). */
+  private async deliveredOf(metaKey: string): Promise<Delivered | undefined> {
+    if (!this.delivered.has(metaKey)) {
+      const text = await this.o.store.getMeta(metaKey);
+      this.delivered.set(metaKey, text ? (JSON.parse(text) as Delivered) : undefined);
+    }
+    return this.delivered.get(metaKey);
   }
 
   private async post(url: string, payload: Record<string, unknown>, deliveryKey: string): Promise<void> {

@@ -3,6 +3,8 @@ import { cpSync, mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll } from 'vitest';
+import type { DirectoryUser } from '../../src/api/index.js';
+import { openStore, parseStoreSpec } from '../../src/store/open.js';
 import { mdmops, ROOT, type Run } from './cli.js';
 
 export interface Workspace {
@@ -34,3 +36,13 @@ export function workspace(withExample = false): Workspace {
 
 export const doc = (kind: string, name: string, spec: string) =>
   `apiVersion: mdmops.io/v1alpha1\nkind: ${kind}\nmetadata:\n  name: ${name}\nspec:\n${spec.replace(/^/gm, '  ')}\n---\n`;
+
+/** The users the workspace's tenant store holds for a tenant, read as the store keeps them. */
+export async function storedUsers(ws: Workspace, tenant = 'default'): Promise<DirectoryUser[]> {
+  const store = await openStore(parseStoreSpec(`sqlite:${join(ws.dir, '.mdmops/tenant.db')}`));
+  try {
+    return await store.listUsers(tenant);
+  } finally {
+    await store.close();
+  }
+}

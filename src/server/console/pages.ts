@@ -164,7 +164,7 @@ export function resourcesCsv(records: StoredRecord[], f: ResourceFilter): string
 /** Masks values whose field names say they are secret; refs to secrets stay (they name, not hold). */
 export function masked(value: unknown, key = ''): unknown {
   if (Array.isArray(value)) return value.map((v) => masked(v, key));
-  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, /SecretRef$|Ref$/.test(k) ? v : masked(v, k)]));
+  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, k.endsWith('Ref') ? v : masked(v, k)]));
   return typeof value === 'string' && /secret|password|passphrase|privatekey|token|pkcs12|challenge/i.test(key) ? '********' : value;
 }
 
