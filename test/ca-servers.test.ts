@@ -10,6 +10,8 @@ import { startPebble, type PebbleServer } from './servers/pebble.js';
 import { freePort } from './servers/ports.js';
 import { startScep, type ScepServer } from './servers/scep.js';
 import { putUsers } from './support/seed.js';
+import { startRun } from './support/run.js';
+import { eventually } from './support/controller.js';
 import { connectedAgent } from './support/agent.js';
 import { doc, workspace, type Workspace } from './support/workspace.js';
 
@@ -130,6 +132,22 @@ describe('PublicCloud CA over ACME (Pebble)', () => {
     expect(openssl('verify', '-CAfile', ws.write('pebble-root.pem', roots[0]!), '-untrusted', above, leaf)).toContain('OK');
     expect(openssl('x509', '-in', leaf, '-noout', '-ext', 'subjectAltName')).toContain('DNS:bob-phone.contoso.test');
     expect(out.stdout + out.stderr).not.toContain(pebble.eab.hmacKey);
+  });
+
+  it('is not tried again by mdmops run while the spec that the CA refused is unchanged (a terminal failure)', async () => {
+    const at = workspace();
+    const ca = (binding: string) => doc('CertificateAuthority', 'public', `type: PublicCloud\ndirectoryUrl: ${pebble.directoryUrl}\nemail: pki@contoso.com\ntermsOfServiceAgreed: true${binding}`);
+    at.write('config/ca.yaml', ca(''));
+    const run = await startRun(at.dir, ['--watch', 'config', '--interval', '1s', '--debounce', '200ms'], env);
+    const failures = () => run.output().split('\n').filter((l) => l.includes('CertificateAuthority/public: failed')).length;
+    const rounds = async () => Number((await run.metrics()).match(/mdmops_sync_rounds_total\{trigger="interval"\} (\d+)/)?.[1] ?? 0);
+    await eventually('three more rounds', async () => (await rounds()) >= 3);
+    expect(failures()).toBe(1);
+    expect(at.run(['notifications', '-o', 'json']).stdout).toContain('AccountRejected');
+
+    at.write('config/ca.yaml', ca(`\nexternalAccountBinding: { keyId: ${pebble.eab.keyId}, hmacKeySecretRef: { name: acme, key: hmac } }`));
+    await run.waitFor('the CA Ready once its binding is given', (s) => s.resources?.find((r: { resource: string; ready: string }) => r.resource === 'CertificateAuthority/public' && r.ready === 'True'));
+    expect(await run.stop()).toBe(0);
   });
 });
 

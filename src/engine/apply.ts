@@ -22,6 +22,8 @@ export interface ApplyOptions {
   signal?: AbortSignal;
   /** Added to every audit entry's detail (e.g. the commit a revision came from). */
   auditDetail?: Record<string, unknown>;
+  /** A result to report instead of reconciling: a terminal failure whose input has not changed since. */
+  held?: (change: Change) => ResourceResult | undefined;
 }
 
 export interface ApplyResult {
@@ -43,14 +45,16 @@ export async function applyPlan(engine: Engine, plan: Plan, options: ApplyOption
     return r;
   };
 
-  const startOrCancel = (c: Change): Promise<ResourceResult> =>
-    options.signal?.aborted
-      ? Promise.resolve({ key: c.key, change: c, state: 'cancelled', reason: 'Interrupted', message: 'not started: the apply was stopped' })
-      : reconcileResource(engine, c, {
-          ...run,
-          notifications: active.get(c.key) ?? new Map(),
-          ...(options.onProgress ? { onProgress: (done: number, all: number, unit: string) => options.onProgress!(c, done, all, unit) } : {}),
-        });
+  const startOrCancel = (c: Change): Promise<ResourceResult> => {
+    if (options.signal?.aborted) return Promise.resolve({ key: c.key, change: c, state: 'cancelled', reason: 'Interrupted', message: 'not started: the apply was stopped' });
+    const held = options.held?.(c);
+    if (held) return Promise.resolve({ ...held, key: c.key, change: c, held: true });
+    return reconcileResource(engine, c, {
+      ...run,
+      notifications: active.get(c.key) ?? new Map(),
+      ...(options.onProgress ? { onProgress: (done: number, all: number, unit: string) => options.onProgress!(c, done, all, unit) } : {}),
+    });
+  };
 
   // Creates, updates and refreshes in dependency order; a failure blocks what depends on it.
   const upserts = plan.changes.filter((c) => c.desired);

@@ -26,6 +26,10 @@ export interface ResourceResult {
   ready?: boolean;
   reason?: string;
   message?: string;
+  /** It failed in a way retrying cannot fix (a TerminalError): not tried again until its input changes. */
+  terminal?: boolean;
+  /** Not tried: an earlier terminal failure of the same input, reported again (see ApplyOptions.held). */
+  held?: boolean;
 }
 
 export interface Reconciled extends ResourceResult {
@@ -35,8 +39,6 @@ export interface Reconciled extends ResourceResult {
   raised: Notice[];
   /** When to look again: the resource waits on something outside, or has work due later. */
   requeueAfterMs?: number;
-  /** It failed in a way retrying cannot fix (a TerminalError): not tried again until its input changes. */
-  terminal?: boolean;
 }
 
 /** The run a reconcile is part of: who applies, from which source and revision. */

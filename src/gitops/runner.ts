@@ -2,7 +2,8 @@
 // whole configuration at that revision, and applies it only if everything validates and plans
 // without problems; otherwise the last good revision stays in force. Every round applies the
 // revision in force again, which corrects drift and retries what is not Ready (a no-op apply
-// writes nothing). Problems are logged, counted in metrics, kept in the status API and raised as
+// writes nothing), except a terminal failure: it is tried again only once its input (its spec,
+// files or secrets, or what the plan does with it) changes, or mdmops restarts. Problems are logged, counted in metrics, kept in the status API and raised as
 // notifications of the resource Source/<source> in the tenant store.
 //
 // Stopping (SIGTERM): no new revision is started; an apply under way is finished. Only with a grace
@@ -14,7 +15,7 @@ import type { Diagnostic } from '../config/diagnostics.js';
 import { applyPlan, type ResourceResult } from '../engine/apply.js';
 import { show, statusLines } from '../engine/context.js';
 import type { Desired } from '../config/desired.js';
-import { hasChanges, makePlan, type Plan } from '../engine/plan.js';
+import { hasChanges, makePlan, type Change, type Plan } from '../engine/plan.js';
 import type { SecretResolver } from '../config/secrets.js';
 import type { Engine } from '../engine/context.js';
 import { readyOf } from '../engine/status.js';
@@ -72,6 +73,9 @@ function runMetrics(metrics: Registry, mode: string) {
   };
 }
 
+/** What a terminal failure is held for: the resource's whole input and what the plan does with it. */
+const inputOf = (c: Change) => `${c.action}:${c.desired?.desiredHash ?? ''}`;
+
 const short = (revision: string) => (/^[0-9a-f]{40,64}$/.test(revision) ? revision.slice(0, 7) : revision);
 const describeRev = (r: RevisionInfo) => `${short(r.revision)}${r.subject ? ` ("${r.subject}")` : ''}`;
 const plural = (n: number, noun: string) => `${n} ${noun}${n === 1 ? '' : 's'}`;
@@ -89,6 +93,8 @@ export class Runner {
   private applying?: RevisionInfo & { done: number; total: number; startedAt: string };
   private lastAttempt?: Attempt;
   private lastRound?: { at: string; trigger: string; result?: string };
+  /** Terminal failures by resource key, with the input that failed. */
+  private readonly terminal = new Map<string, { input: string; result: ResourceResult }>();
   private readonly m: ReturnType<typeof runMetrics>;
   private readonly report: SourceReport;
 
@@ -300,10 +306,18 @@ export class Runner {
         secrets: this.session.secrets,
         signal: AbortSignal.any([this.abort.signal, lost]),
         auditDetail: commitDetail(rev),
+        held: (c) => {
+          const failed = this.terminal.get(c.key);
+          return failed?.input === inputOf(c) ? failed.result : undefined;
+        },
         onResult: (r) => {
           results.push(r);
           if (r.state !== 'cancelled') this.applying!.done++;
-          if (r.state === 'done' || r.state === 'failed' || r.state === 'blocked') {
+          if (!r.held && r.state !== 'cancelled' && r.state !== 'blocked') {
+            if (r.terminal) this.terminal.set(r.key, { input: inputOf(r.change), result: r });
+            else this.terminal.delete(r.key);
+          }
+          if (!r.held && (r.state === 'done' || r.state === 'failed' || r.state === 'blocked')) {
             this.log[r.state === 'done' ? 'info' : 'warn']({ revision: rev.revision, resource: show(r.change.id), action: r.action ?? r.change.action, state: r.state, reason: r.reason }, `${show(r.change.id)}: ${r.state === 'done' ? (r.action ?? r.change.action) : `${r.state}: ${r.message}`}`);
           }
         },
