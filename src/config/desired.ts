@@ -73,11 +73,12 @@ export async function desiredOf(
   const id = { tenant: resource.metadata.namespace ?? 'default', kind: resource.kind, name: resource.metadata.name };
   // The tenant holds a file's content, not where it was read from: the spec names it by digest,
   // so moving a file (or exporting it elsewhere) is no change, and editing it is one.
-  // A copy to rewrite file fields in. A validated spec is JSON data: parsed back from JSON, it takes
-  // half the memory of a structuredClone (a plan holds ten thousand).
-  const spec = JSON.parse(JSON.stringify(resource.spec)) as Record<string, unknown>;
+  // A copy to rewrite file fields in, when there are any. A validated spec is JSON data: parsed back
+  // from JSON, it takes half the memory of a structuredClone (a plan holds ten thousand).
+  const fileFields = def.files?.(resource.spec) ?? [];
+  const spec = fileFields.length ? (JSON.parse(JSON.stringify(resource.spec)) as Record<string, unknown>) : resource.spec;
   const files: Desired['files'] = {};
-  for (const field of def.files?.(resource.spec) ?? []) {
+  for (const field of fileFields) {
     const bytes = content.bytes(v, field);
     if (typeof bytes === 'string') throw new Error(bytes); // validation read it; a file gone since is an error
     const digest = sha256(bytes);
