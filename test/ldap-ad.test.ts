@@ -1,15 +1,11 @@
 // LdapSource against Active Directory as it really answers: a Samba AD domain controller in a
 // customer network (a network namespace), reached only through a connector agent running there,
 // everything through the CLI (mdmops apply, sync, users, certificates).
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Client } from 'ldapts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startNetNs, type NetNs } from './servers/netns.js';
 import { adGroupDn, adUserDn, startSambaDc, type AdGroupSeed, type AdUserSeed, type SambaDc } from './servers/samba.js';
-import { startRangingProxy } from './servers/ranging-proxy.js';
-import { makeServerCertificate } from './servers/tls.js';
+import { rangingProxyFor } from './servers/ranging-proxy.js';
 import { connectedAgent } from './support/agent.js';
 import { mdmopsAsync } from './support/cli.js';
 import { doc, workspace } from './support/workspace.js';
@@ -189,12 +185,10 @@ ${extra}`,
   });
 
   it('reads a group of more than MaxValRange members range by range, from a proxy that ranges as Active Directory does', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'mdmops-ranging-'));
-    const certificate = await makeServerCertificate(dir, 'Ranging proxy CA');
-    const proxy = await startRangingProxy({ certificate, upstreamSocket: await netns.bridgeIn(636), upstreamCa: dc.caPem, upstreamName: dc.serverName });
+    const proxy = await rangingProxyFor(netns, dc);
     try {
       // The proxy answers as MS-ADTS 3.1.1.3.1.3.3 says: 1,500 values, then the rest up to *.
-      const client = new Client({ url: `ldaps://127.0.0.1:${proxy.port}`, tlsOptions: { ca: certificate.caPem } });
+      const client = new Client({ url: `ldaps://127.0.0.1:${proxy.port}`, tlsOptions: { ca: proxy.caPem } });
       await client.bind(dc.bindDn, dc.bindPassword);
       // The attributes the entry came with (ldapts also lists the one asked for, without values).
       const valuesOf = async (attribute: string) => {
@@ -210,8 +204,7 @@ ${extra}`,
       await client.unbind();
 
       // Through the agent, in the customer network, to the proxy bridged in there.
-      await netns.bridgeOut(proxy.port, proxy.port);
-      ws.write('config/proxy-ca.pem', certificate.caPem);
+      ws.write('config/proxy-ca.pem', proxy.caPem);
       write(
         bothSources() +
           doc(
@@ -239,7 +232,6 @@ baseDn: "${dc.baseDn}"`,
       expect(all.filter((u) => u.groups.includes('All Staff'))).toHaveLength(members.length);
     } finally {
       await proxy.stop();
-      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

@@ -2,14 +2,16 @@
 // StartTLS) or ldaps://, paged searches (RFC 2696) decoded as they arrive (ldap-search.ts),
 // attribute mapping and group membership from both memberOf and the groups' member attributes
 // (DNs, or RFC 2307's memberUid uids; Active Directory's ranges of them read on to the end; nested
-// groups walked up when asked), names matched as ldap-names.ts says.
+// groups walked up when asked; a user's memberOf ranges read on too), names matched as
+// ldap-names.ts says; search continuation references followed when asked (ldap-referrals.ts).
 import { randomUUID } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
 import { Client } from 'ldapts';
 import { hostPort, type Dial } from '../net/dial.js';
 import { caseIgnore, dnKey, memberDnKey } from './ldap-names.js';
-import { endSearches, pagedSearch, takeSocket, type Values } from './ldap-search.js';
+import { nextSearches, searchKey, type ReferralServer } from './ldap-referrals.js';
+import { endSearches, pagedSearch, takeSocket, type EntryHandler, type PagedSearch, type Values } from './ldap-search.js';
 
 export interface LdapReadSpec {
   url: string;
@@ -26,6 +28,9 @@ export interface LdapReadSpec {
   pageSize: number;
   /** A user is in the groups its groups are in, to any depth. */
   nestedGroups?: boolean;
+  /** Follow search continuation references to the server at url (or one of serverAliases). */
+  followReferrals?: boolean;
+  serverAliases?: string[];
 }
 
 export interface DirectoryEntry {
@@ -44,6 +49,8 @@ export interface DirectoryRead {
   groupCount: number;
   /** Entries the user search found without the id attribute, and with an id an entry read before has. */
   skipped: { noId: Skipped; sameId: Skipped };
+  /** With followReferrals: the references not followed, each with why. */
+  notFollowed: string[];
 }
 
 /** Entries skipped for one reason: how many, and the first few DNs. */
@@ -94,6 +101,14 @@ const SKIPPED_SHOWN = 3;
 
 /** The attributes groupMember names: one, or several separated by commas (attribute names have none). */
 export const memberAttributes = (groupMember: string): string[] => groupMember.split(',').map((a) => a.trim()).filter(Boolean);
+
+/** What a round says of the references it did not follow (followReferrals). Pure. */
+export function describeNotFollowed(notFollowed: readonly string[]): string | undefined {
+  if (!notFollowed.length) return undefined;
+  const shown = notFollowed.slice(0, SKIPPED_SHOWN).join('; ');
+  const more = notFollowed.length > SKIPPED_SHOWN ? ` and ${notFollowed.length - SKIPPED_SHOWN} more` : '';
+  return `${notFollowed.length === 1 ? '1 referral was' : `${notFollowed.length} referrals were`} not followed, and the entries there not read: ${shown}${more}; the connector reaches only the server url names: list its other names (the domain's DNS name) in serverAliases`;
+}
 
 /** What a round says of the entries it skipped, `attribute` being the id attribute. Pure. */
 export function describeSkipped(attribute: string, skipped: DirectoryRead['skipped']): string | undefined {
@@ -187,15 +202,48 @@ export async function readLdapDirectory(spec: LdapReadSpec, access: LdapAccess, 
     sockets.push(s);
     return s;
   };
-  const search = (filter: string, base: string | undefined, attributes: string[]) => ({
+  const search = (filter: string, base: string | undefined, attributes: string[]): PagedSearch => ({
     base: base ?? spec.baseDn,
-    scope: 'sub' as const,
+    scope: 'sub',
     filter,
     attributes,
     binary: attributes.filter((a) => BINARY.includes(a.toLowerCase())),
     pageSize: spec.pageSize,
     timeoutMs: TIMEOUT_MS,
   });
+  const notFollowed = new Set<string>();
+  const server: ReferralServer = { ...hostPort(spec.url), aliases: spec.serverAliases ?? [] };
+  /**
+   * A search, then (with followReferrals) the searches its continuation references lead to, one
+   * after the other on the same connection, with the same attributes: each base, scope and filter
+   * searched once, a few hops deep at most. Without it, references are passed over.
+   */
+  const searchAll = async (socket: Duplex, first: PagedSearch, onEntry: EntryHandler, onPage?: (entries: number) => void) => {
+    const seen = new Set([searchKey(first)]);
+    const queue = [{ ...first, hops: 0 }];
+    for (let search = queue.shift(); search; search = queue.shift()) {
+      const references: string[][] = [];
+      await pagedSearch(socket, search, onEntry, onPage, spec.followReferrals ? (uris) => references.push(uris) : undefined);
+      const { next, refused } = nextSearches(search, references, server, seen);
+      for (const r of refused) notFollowed.add(r);
+      for (const n of next) queue.push({ ...search, ...n });
+    }
+  };
+  /**
+   * The values of an entry's attribute from index `from` on, range after range (Active Directory
+   * sends at most MaxValRange values at once, MS-ADTS 3.1.1.3.1.3.3), until a range that ends in *.
+   */
+  const readRest = async (socket: Duplex, dn: string, attribute: string, from: number, onValues: (values: Values) => void) => {
+    for (let next: number | undefined = from; next !== undefined; ) {
+      const at: number = next;
+      next = undefined;
+      await pagedSearch(socket, { ...search('(objectClass=*)', dn, [`${attribute};range=${at}-*`]), scope: 'base' }, (_dn, v, more) => {
+        onValues(v[0]);
+        next = more[0];
+      });
+      if (next !== undefined && next <= at) throw new Error(`${dn}: the range of ${attribute} values after ${at} does not move on`);
+    }
+  };
   try {
     const groupOf = new Map<string, string>();
     // The groups naming each member: by the dnKey of its DN, or by the caseIgnore of its uid.
@@ -231,7 +279,7 @@ export async function readLdapDirectory(spec: LdapReadSpec, access: LdapAccess, 
       };
       // Groups whose members came in part (Active Directory sends at most MaxValRange values of an attribute).
       const partial: { dn: string; key: string; name: string; attribute: string; next: number }[] = [];
-      await pagedSearch(socket, search(spec.groupFilter, spec.groupSearchBase, slots.distinct), (dn, v, more) => {
+      await searchAll(socket, search(spec.groupFilter, spec.groupSearchBase, slots.distinct), (dn, v, more) => {
         const name = first(v[nameAt]) ?? dn;
         const key = dnKey(dn);
         groupOf.set(key, name);
@@ -241,18 +289,7 @@ export async function readLdapDirectory(spec: LdapReadSpec, access: LdapAccess, 
           if (next !== undefined) partial.push({ dn, key, name, attribute: slots.distinct[at]!, next });
         }
       });
-      // The rest of each, range after range (MS-ADTS 3.1.1.3.1.3.3), until a range that ends in *.
-      for (const group of partial) {
-        for (let next: number | undefined = group.next; next !== undefined; ) {
-          const from: number = next;
-          next = undefined;
-          await pagedSearch(socket, { ...search('(objectClass=*)', group.dn, [`${group.attribute};range=${from}-*`]), scope: 'base' }, (_dn, v, more) => {
-            addMembers(group.key, group.name, v[0]);
-            next = more[0];
-          });
-          if (next !== undefined && next <= from) throw new Error(`${group.dn}: the range of ${group.attribute} values after ${from} does not move on`);
-        }
-      }
+      for (const group of partial) await readRest(socket, group.dn, group.attribute, group.next, (values) => addMembers(group.key, group.name, values));
       groupsRead = true;
       if (waiting.length) slicing = setImmediate(nextSlice);
     };
@@ -339,6 +376,13 @@ export async function readLdapDirectory(spec: LdapReadSpec, access: LdapAccess, 
       release(SLICE);
       if (waiting.length) slicing = setImmediate(nextSlice);
     };
+    /** A user whose memberOf is all in: out now if every group is read (and no user waits before it), else it waits. */
+    const deliver = (user: DirectoryEntry, dn: string, memberOf: Values, posixUid: Values) => {
+      if (groupsRead && !waiting.length) {
+        user.groups = allGroupsOf(dn, memberOf, posixUid);
+        emit(user);
+      } else waiting.push({ user, dn, memberOf, posixUid });
+    };
     const readUsers = async () => {
       const socket = await open();
       const mapped = [m.uid, m.userPrincipalName, m.email, m.displayName, m.firstName, m.lastName, m.memberOf, POSIX_UID];
@@ -346,10 +390,12 @@ export async function readLdapDirectory(spec: LdapReadSpec, access: LdapAccess, 
       const [uidAt, upnAt, emailAt, displayNameAt, firstNameAt, lastNameAt, memberOfAt, posixUidAt] = mapped.map(slots.at) as [number, number, number, number, number, number, number, number];
       const customAt = custom.map((a) => [a.name, slots.at(a.attribute ?? a.name)] as const);
       const guid = m.uid.toLowerCase() === OBJECT_GUID;
-      await pagedSearch(
+      // Users in more groups than AD sends memberOf values at once (memberOf;range=0-1499): their groups are read on after the search.
+      const partial: { user: DirectoryEntry; dn: string; memberOf: string[]; posixUid: Values; next: number }[] = [];
+      await searchAll(
         socket,
         search(spec.userFilter, spec.userSearchBase, slots.distinct),
-        (dn, v) => {
+        (dn, v, more) => {
           const read = first(v[uidAt]);
           const uid = read && guid ? guidString(read) : read;
           // An entry without the id attribute cannot be followed from one sync to the next: skipped, and said.
@@ -373,20 +419,23 @@ export async function readLdapDirectory(spec: LdapReadSpec, access: LdapAccess, 
             attributes,
           };
           count++;
-          if (groupsRead && !waiting.length) {
-            user.groups = allGroupsOf(dn, v[memberOfAt], v[posixUidAt]);
-            emit(user);
-          } else waiting.push({ user, dn, memberOf: v[memberOfAt], posixUid: v[posixUidAt] });
+          const next = more[memberOfAt];
+          if (next === undefined) deliver(user, dn, v[memberOfAt], v[posixUidAt]);
+          else partial.push({ user, dn, memberOf: [...list(v[memberOfAt])], posixUid: v[posixUidAt], next });
         },
         () => progress?.(count),
       );
+      for (const p of partial) {
+        await readRest(socket, p.dn, slots.distinct[memberOfAt]!, p.next, (values) => void p.memberOf.push(...list(values)));
+        deliver(p.user, p.dn, p.memberOf, p.posixUid);
+      }
     };
     // Both settle before the connections close, so a failed one cannot leave the other open.
     const failed = (await Promise.allSettled([readGroups(), readUsers()])).find((r) => r.status === 'rejected');
     clearImmediate(slicing);
     if (failed) throw failed.reason;
     release(Infinity);
-    return { users, groupCount: groupOf.size, skipped };
+    return { users, groupCount: groupOf.size, skipped, notFollowed: [...notFollowed] };
   } finally {
     for (const s of sockets) endSearches(s);
   }

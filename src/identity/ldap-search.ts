@@ -238,6 +238,18 @@ export class SearchDecoder {
     return op;
   }
 
+  /** A SearchResultReference (RFC 4511 4.5.3, its message id checked by kind): its URIs, any of which continues the search. */
+  reference(buf: Buffer, start: number, end: number): string[] {
+    const r = new Reader(buf, start, end);
+    const messageEnd = r.enter(SEQUENCE, end, 'LDAPMessage');
+    r.pos = r.enter(INTEGER, messageEnd, 'messageID');
+    const referenceEnd = r.enter(SEARCH_RESULT_REFERENCE, messageEnd, 'SearchResultReference');
+    const uris: string[] = [];
+    while (r.pos < referenceEnd) uris.push(r.string(referenceEnd, 'reference URI'));
+    if (!uris.length) throw new LdapProtocolError('a SearchResultReference without a URI');
+    return uris;
+  }
+
   /** A SearchResultDone: the paged results cookie (empty: no more pages). Throws the result's error when the search failed. */
   done(buf: Buffer, start: number, end: number): Buffer {
     const r = new Reader(buf, start, end);
@@ -356,14 +368,14 @@ export function endSearches(socket: Duplex): void {
 
 /**
  * Runs a paged search on a socket taken with takeSocket, page after page until the server gives no
- * cookie, handing each entry to onEntry. Rejects, and destroys the socket, on a failed search, a
+ * cookie, handing each entry to onEntry and each search continuation reference's URIs to onReference. Rejects, and destroys the socket, on a failed search, a
  * malformed response, the connection closing, or a page not done in time.
  *
  * The server cannot start a page before it is asked for it, and asking takes the cookie that ends
  * the page before: so messages are only cut apart as they arrive, and each page is asked for as
  * soon as the end of the one before is in, before the entries that came ahead of it are decoded.
  */
-export function pagedSearch(socket: Duplex, spec: PagedSearch, onEntry: EntryHandler, onPage?: (entries: number) => void): Promise<void> {
+export function pagedSearch(socket: Duplex, spec: PagedSearch, onEntry: EntryHandler, onPage?: (entries: number) => void, onReference?: (uris: string[]) => void): Promise<void> {
   const decoder = new SearchDecoder(spec.attributes, spec.binary, onEntry);
   const filter = FilterParser.parseString(spec.filter);
   return new Promise<void>((resolve, reject) => {
@@ -421,7 +433,7 @@ export function pagedSearch(socket: Duplex, spec: PagedSearch, onEntry: EntryHan
           clearTimeout(timer);
           lastPage = true;
         }
-      } // references to other servers are not followed
+      } else onReference?.(decoder.reference(buf, start, end)); // followed, or not, by the caller once the search is done
     });
     const drain = () => {
       draining = undefined;

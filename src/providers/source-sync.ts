@@ -18,6 +18,8 @@ export interface SourceRead {
   state?: Buffer;
   /** What the source holds that could not be synced as users, and why (`*UsersSkipped`). */
   skipped?: string;
+  /** Where the source referred the round and it did not go (LDAP referrals to other servers: `*ReferralsNotFollowed`). */
+  notFollowed?: string;
   /** Why this round read everything when it was to read changes only (`*Resync`). */
   resync?: string;
 }
@@ -121,6 +123,7 @@ export async function runSourceSync(ctx: ProviderContext, record: WithSpec<Store
         problems.set(`${reader.prefix}SomeAttributesNotSynced`, { severity: 'Warning', message: `some users lack custom attributes: ${describeLacking(coverage.lacking, built.userCount)}; they get no value where \${name} is used` });
       }
       if (read.skipped) problems.set(`${reader.prefix}UsersSkipped`, { severity: 'Warning', message: read.skipped });
+      if (read.notFollowed) problems.set(`${reader.prefix}ReferralsNotFollowed`, { severity: 'Warning', message: read.notFollowed });
       const apple = built.appleIds;
       if (apple.collisions.length || apple.missing.length) {
         const parts = [
@@ -157,7 +160,7 @@ export async function runSourceSync(ctx: ProviderContext, record: WithSpec<Store
 }
 
 /** Notification reasons a sync round raises or clears, those a failed or blocked round judges first; * is the source's prefix. */
-export const SYNC_REASONS = ['*Unreachable', '*AuthFailed', '*PermissionMissing', '*DeletionBlocked', '*Resync', '*NoAttributesSynced', '*SomeAttributesNotSynced', 'ManagedAppleIdsIncomplete', '*UsersSkipped'];
+export const SYNC_REASONS = ['*Unreachable', '*AuthFailed', '*PermissionMissing', '*DeletionBlocked', '*Resync', '*NoAttributesSynced', '*SomeAttributesNotSynced', 'ManagedAppleIdsIncomplete', '*UsersSkipped', '*ReferralsNotFollowed'];
 
 /** When a record is next due, or undefined when it is not synced on a schedule. Pure. */
 export function nextSyncAt(record: WithSpec<StoredRecord, SourceSpec>): number | undefined {

@@ -2,7 +2,8 @@
 // 4.17 lacks: range retrieval of attribute values (MS-ADTS 3.1.1.3.1.3.3, "Range Retrieval of
 // Attribute Values"). Samba sends a group of 1,600 members whole, and answers nothing for
 // `member;range=0-*`; Active Directory sends at most MaxValRange values (1,500 by default, MS-ADTS
-// 3.1.1.3.4.6) of an attribute at once. Everything else is Samba's own answer, byte for byte.
+// 3.1.1.3.4.6) of any attribute at once: a group's member, a user's memberOf (a back link, ranged
+// alike), any other. Everything else is Samba's own answer, byte for byte.
 //
 // What the section says, and this proxy does:
 // - a client asks for a range by an option on the attribute's name, `range=low-high`, low and high
@@ -16,9 +17,13 @@
 // A range whose low lies past the last value is not emulated (mdmops never asks for one): the
 // attribute is then left out of the entry.
 import { connect as tlsConnect, createServer, type TLSSocket } from 'node:tls';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import type { ServerCertificate } from './tls.js';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { NetNs } from './netns.js';
+import type { SambaDc } from './samba.js';
+import { makeServerCertificate, type ServerCertificate } from './tls.js';
 
 const SEARCH_REQUEST = 0x63;
 const SEARCH_RESULT_ENTRY = 0x64;
@@ -163,6 +168,22 @@ function response(message: Buffer, asked: Map<number, Asked>, maxValRange: numbe
   }
   const entry = encode(SEARCH_RESULT_ENTRY, raw(message, objectName!), encode(SEQUENCE, ...attributes));
   return encode(SEQUENCE, raw(message, id), entry, ...controls.map((c) => raw(message, c)));
+}
+
+/**
+ * A ranging proxy in front of `dc` (through a bridge into its namespace), on 127.0.0.1 outside and
+ * bridged to the same port inside, where the agent is: its CA (its name is localhost) and port.
+ */
+export async function rangingProxyFor(netns: NetNs, dc: SambaDc): Promise<RangingProxy & { caPem: string }> {
+  const dir = mkdtempSync(join(tmpdir(), 'mdmops-ranging-'));
+  try {
+    const certificate = await makeServerCertificate(dir, 'Ranging proxy CA');
+    const proxy = await startRangingProxy({ certificate, upstreamSocket: await netns.bridgeIn(636), upstreamCa: dc.caPem, upstreamName: dc.serverName });
+    await netns.bridgeOut(proxy.port, proxy.port);
+    return { port: proxy.port, caPem: certificate.caPem, stop: proxy.stop };
+  } finally {
+    rmSync(dir, { recursive: true, force: true }); // the certificate is read at start
+  }
 }
 
 function messageId(message: Buffer, id: Element): number {

@@ -179,8 +179,11 @@ function rewriteConfig(conf: string, to: string): string {
     .replace('[global]\n', `[global]\n${own.map((l) => `\t${l}\n`).join('')}`);
 }
 
-/** Starts a DC in `netns` with these users and groups loaded (OUs made for them). */
-export async function startSambaDc(options: { netns: NetNs; realm?: string; users?: AdUserSeed[]; groups?: AdGroupSeed[] }): Promise<SambaDc> {
+/**
+ * Starts a DC in `netns` with these users and groups loaded (OUs made for them), and `entries`
+ * (LDIF, added after them: entries elsewhere, in the configuration partition say).
+ */
+export async function startSambaDc(options: { netns: NetNs; realm?: string; users?: AdUserSeed[]; groups?: AdGroupSeed[]; entries?: string }): Promise<SambaDc> {
   const realm = options.realm ?? 'CORP.EXAMPLE.TEST';
   const baseDn = baseDnOf(realm);
   const users = options.users ?? [];
@@ -190,6 +193,7 @@ export async function startSambaDc(options: { netns: NetNs; realm?: string; user
     ...ous.map((ou) => `dn: OU=${rdnValue(ou)},${baseDn}\nobjectClass: organizationalUnit\n`),
     ...users.map((u) => adUserEntry(u, realm, baseDn)),
     ...groups.map((g) => groupEntry(g, baseDn)),
+    ...(options.entries ? [options.entries] : []),
   ].join('\n');
   const { dir: templateDir, password } = await seeded(realm, ldif);
   const dir = mkdtempSync(join(tmpdir(), 'mdmops-samba-'));
@@ -255,7 +259,8 @@ export async function startSambaDc(options: { netns: NetNs; realm?: string; user
     caPem: readFileSync(caFile, 'utf8'),
     modify: (changes) => runWithInput('ldapmodify', auth, changes, 'ldapmodify on the Samba DC', options.netns, toolEnv),
     async guidOf(account) {
-      const { stdout } = await run('ldbsearch', ['-H', join(dom, 'private', 'sam.ldb'), `(sAMAccountName=${account})`, 'objectGUID']);
+      // Across partitions: an account may live outside the domain's (in the configuration partition).
+      const { stdout } = await run('ldbsearch', ['-H', join(dom, 'private', 'sam.ldb'), '--cross-ncs', `(sAMAccountName=${account})`, 'objectGUID']);
       const guid = /^objectGUID: (\S+)$/m.exec(stdout)?.[1];
       if (!guid) throw new Error(`no objectGUID for ${account}: ${stdout}`);
       return guid;

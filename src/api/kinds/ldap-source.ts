@@ -49,6 +49,14 @@ export const ldapSourceSpec = z
       .optional()
       .describe('ActiveDirectory: keep accounts disabled in userAccountControl (bit 0x2); they are left out by default, and a user disabled later leaves.'),
     nestedGroups: z.boolean().default(false).describe("A user is in the groups its groups are in, to any depth (the groups' member attributes walked)."),
+    followReferrals: z
+      .boolean()
+      .default(false)
+      .describe('Follow the search continuation references the server answers with (RFC 4511 4.5.3; AD refers a search of the domain root to its other partitions): those to the server at url, or one of serverAliases, are searched over the same connection settings; others are reported (LdapReferralsNotFollowed) and the round goes on.'),
+    serverAliases: z
+      .array(z.string().regex(/^[A-Za-z0-9.-]+$/, { error: 'must be a DNS host name' }))
+      .optional()
+      .describe("With followReferrals: other names of the server at url, as its referrals name it (an AD DC names itself by the domain's DNS name: corp.example.com). A referral to one of them is followed on url's host, port and TLS."),
     customAttributes: z.array(customAttribute).optional(),
     pageSize: z.number().int().min(1).max(10000).default(500).describe('Paged search size (RFC 2696).'),
     syncInterval: duration.default('1h'),
@@ -77,6 +85,9 @@ export const ldapSourceSpec = z
     }
     if (spec.includeDisabledUsers !== undefined && spec.directoryType !== 'ActiveDirectory') {
       ctx.addIssue({ code: 'custom', path: ['includeDisabledUsers'], message: 'includeDisabledUsers applies to directoryType: ActiveDirectory (its userAccountControl); a Generic directory has no standard disabled flag: leave such entries out with userFilter' });
+    }
+    if (spec.serverAliases && !spec.followReferrals) {
+      ctx.addIssue({ code: 'custom', path: ['serverAliases'], message: 'serverAliases name the server in referrals, which are followed only with followReferrals: true' });
     }
     uniqueBy(spec.customAttributes, (a) => a.name, ctx, ['customAttributes'], 'custom attribute');
   });

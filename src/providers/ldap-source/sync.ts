@@ -33,7 +33,7 @@ export async function syncLdapSource(ctx: ProviderContext, secrets: SecretResolv
       const sealedCa = await ctx.store.getBlob(id, 'file:spec.tls.caCertificates');
       const caPem = sealedCa && ctx.key.open(sealedCa, blobAad(id, 'file:spec.tls.caCertificates')).toString();
       // The LDAP client is loaded only to sync: other commands need not pay its load time.
-      const { describeSkipped, readLdapDirectory } = await import('../../identity/ldap-directory.js');
+      const { describeNotFollowed, describeSkipped, readLdapDirectory } = await import('../../identity/ldap-directory.js');
       const settings = ldapReadSettings(spec);
       const read = await readLdapDirectory({ ...spec, ...settings }, { password, caPem, dial }, progress, (u) => {
         const user: DirectoryUser = { tenant: record.tenant, id: `${source}/${u.uid}`, source, upn: u.upn ?? u.email ?? u.uid, groups: u.groups, attributes: u.attributes, labels: {} };
@@ -43,7 +43,7 @@ export async function syncLdapSource(ctx: ProviderContext, secrets: SecretResolv
         if (u.lastName) user.lastName = u.lastName;
         accept(user);
       });
-      return { groupCount: read.groupCount, skipped: describeSkipped(settings.attributeMapping.uid, read.skipped) };
+      return { groupCount: read.groupCount, skipped: describeSkipped(settings.attributeMapping.uid, read.skipped), notFollowed: describeNotFollowed(read.notFollowed) };
     },
   }, options);
 }
