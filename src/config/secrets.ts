@@ -1,7 +1,7 @@
 // Secret values named by secretRef fields. Standalone mode reads a secrets folder laid out as
 // Kubernetes projects Secrets, one folder per tenant other than default, or the environment; the
 // controller supplies its own. A tenant can only name its own secrets.
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
 export interface SecretRef {
@@ -47,11 +47,15 @@ export class StandaloneSecrets implements SecretResolver {
   async resolve(tenant: string, ref: SecretRef) {
     const fromEnv = this.env[envName(tenant, ref)];
     if (fromEnv !== undefined) return fromEnv;
+    // Not there (or not a file): the resource reports the secret missing, with where(). Looked at
+    // first rather than caught: a plan may ask for thousands, and each error costs a stack trace.
+    const file = this.file(tenant, ref);
+    if (!statSync(file, { throwIfNoEntry: false })?.isFile()) return undefined;
     try {
       // A trailing newline left by an editor or `echo` is not part of the secret.
-      return readFileSync(this.file(tenant, ref), 'utf8').replace(/\r?\n$/, '');
+      return readFileSync(file, 'utf8').replace(/\r?\n$/, '');
     } catch {
-      return undefined; // not there (or not a file): the resource reports the secret missing, with where()
+      return undefined; // unreadable, or gone since
     }
   }
 
