@@ -49,10 +49,13 @@ try {
 
   console.log(`console: ${resources + 1} resources in 100 tenants and ${USERS.toLocaleString('en-US')} users; mdmops status -o json of the same store: ${status.toFixed(0)} ms (median of 3)`);
   for (const [label, path] of [
+    ['overview', '/ui/'],
     ['resources, first page', '/ui/resources'],
     ['resources, filtered (kind, text)', '/ui/resources?kind=Space&q=space-1'],
+    ['resources, newest first, page 150', '/ui/resources?sort=updated&page=150'],
     ['one resource', '/ui/resources/tenant-7/CertificateAuthority/issuing-3'],
     ['users, first page', '/ui/users?tenant=default'],
+    ['CSV of every resource', '/ui/resources.csv'],
   ] as const) {
     const times: number[] = [];
     for (let i = 0; i < REQUESTS; i++) {

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from './servers/ports.js';
+import { startEntra, type EntraEmulator } from './servers/entra.js';
 import { ROOT } from './support/cli.js';
 import { startMdmops, type RunningMdmops } from './support/run.js';
 import { doc, workspace } from './support/workspace.js';
@@ -19,16 +20,25 @@ describe('the web console in Chromium', () => {
   const ws = workspace();
   let served: RunningMdmops;
   let browser: Browser;
+  let entra: EntraEmulator;
   let base = '';
+  const env = () => ({ MDMOPS_SECRET_ENTRA__SECRET: entra.secret, NODE_EXTRA_CA_CERTS: entra.caFile });
 
   beforeAll(async () => {
     mkdirSync(SHOTS, { recursive: true });
     const spaces = Array.from({ length: 55 }, (_, i) => doc('Space', `space-${String(i).padStart(2, '0')}`, `displayName: ${i === 3 ? JSON.stringify(PLANTED) : `Space ${i}`}\npriority: ${i + 1}\nmembers: { groups: [g${i}] }\nadmins: { groups: [a${i}] }`));
     const wifi = doc('CertificateConfiguration', 'wifi', 'identity: { certificateAuthorityRef: { name: root }, subject: "CN=${userUPN}", keyAlgorithm: ECDSA-P256, validity: 365d }\ndistribution: { devices: Custom, selector: { groups: [g1] }, otherSpaces: ApplyToDevicesInOtherSpaces, allowSpaceAdminToModifyDistribution: true }');
-    ws.write('config/tenant.yaml', doc('CertificateAuthority', 'root', 'type: Local\nsubject: { commonName: Root }\nkeyAlgorithm: ECDSA-P256\nvalidity: 3650d') + wifi + spaces.join(''));
-    expect(ws.run(['apply', '-f', 'config', '--auto-approve']).code).toBe(0);
+    entra = await startEntra({ users: 20 });
+    const source = doc('EntraIdSource', 'contoso', `${entra.sourceSpec()}\nclientSecretRef: { name: entra, key: secret }`);
+    ws.write('config/tenant.yaml', doc('CertificateAuthority', 'root', 'type: Local\nsubject: { commonName: Root }\nkeyAlgorithm: ECDSA-P256\nvalidity: 3650d') + wifi + source + spaces.join(''));
+    expect(ws.run(['apply', '-f', 'config', '--auto-approve'], env()).code).toBe(0);
+    // A few syncs as the directory grows, for the source's charts.
+    for (const more of [0, 15, 40, 10]) {
+      if (more) await entra.generateUsers(more);
+      expect(ws.run(['sync', 'EntraIdSource/contoso'], env()).code).toBe(0);
+    }
     const port = await freePort();
-    served = await startMdmops('serve', ws.dir, ['--interval', '1h', '--console-listen', `127.0.0.1:${port}`]);
+    served = await startMdmops('serve', ws.dir, ['--interval', '1h', '--console-listen', `127.0.0.1:${port}`], env());
     await served.waitFor('the console', () => served.output().includes('console on http://'));
     base = `http://127.0.0.1:${port}`;
     browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox'] });
@@ -36,6 +46,7 @@ describe('the web console in Chromium', () => {
   afterAll(async () => {
     await browser?.close();
     await served?.stop();
+    await entra?.stop();
   });
 
   it('signs in, shows every page, runs no planted markup, breaks no CSP rule and asks no other origin', async () => {
@@ -61,7 +72,7 @@ describe('the web console in Chromium', () => {
     // Live: a change applied with the CLI shows without a reload, while the tab is visible; a hidden tab asks nothing.
     await page.evaluate(() => ((window as unknown as { marker: number }).marker = 1));
     ws.write('config/more.yaml', doc('Space', 'space-99', 'displayName: Late\npriority: 99\nmembers: { groups: [late] }\nadmins: { groups: [late-admins] }'));
-    expect(ws.run(['apply', '-f', 'config', '--auto-approve']).code).toBe(0);
+    expect(ws.run(['apply', '-f', 'config', '--auto-approve'], env()).code).toBe(0);
     await page.waitForFunction(() => /Space\s*56/.test(document.querySelector('#kinds')?.textContent ?? ''), undefined, { timeout: 20_000 });
     expect(await page.evaluate(() => (window as unknown as { marker?: number }).marker)).toBe(1);
     await page.evaluate(() => Object.defineProperty(document, 'visibilityState', { get: () => 'hidden' }));
@@ -83,6 +94,12 @@ describe('the web console in Chromium', () => {
     expect((await page.textContent('pre'))!.replace(/\s+/g, ' ')).toContain(PLANTED); // shown as text (YAML may fold it)
     expect(await page.title()).toBe('Space/space-03 · mdmops');
     await page.screenshot({ path: join(SHOTS, 'resource.png'), fullPage: true });
+    await page.goto(`${base}/ui/resources/default/EntraIdSource/contoso`);
+    expect(await page.locator('svg[aria-label="sync duration, the last 4 syncs"] rect').count()).toBe(4);
+    const users = JSON.parse(ws.run(['status', 'EntraIdSource/contoso', '-o', 'json']).stdout).status.userCount;
+    expect((await page.locator('svg[aria-label="users after each sync, the last 4 syncs"] rect title').allTextContents()).at(-1)).toMatch(new RegExp(`: ${users} users, synced$`));
+    await page.locator('#sync-history').screenshot({ path: join(SHOTS, 'source-syncs.png') });
+    await page.screenshot({ path: join(SHOTS, 'source.png'), fullPage: true });
     await page.goto(`${base}/ui/notifications?all=1`);
     await page.screenshot({ path: join(SHOTS, 'notifications.png'), fullPage: true });
 

@@ -101,6 +101,52 @@ describe('the web console', () => {
     expect(csv.split('\r\n')[1]).toMatch(/^default,Space,space-00,/);
   });
 
+  it('lists what the CLI lists: every resource with its Ready, reason and message, in every filter and order', async () => {
+    const browser = await signIn(token('read-only', 'lister'));
+    type Item = { kind: string; metadata: { name: string; namespace: string }; status: { conditions?: { type: string; status: string; reason: string; message: string }[] }; updatedAt: string };
+    const items = (JSON.parse(ws.run(['status', '-o', 'json']).stdout) as { items: Item[] }).items;
+    const shown = (i: { kind: string; tenant: string; name: string }) => (i.tenant === 'default' ? `${i.kind}/${i.name}` : `${i.kind}/${i.tenant}/${i.name}`);
+    const cli = items.map((i) => {
+      const ready = i.status.conditions?.find((c) => c.type === 'Ready');
+      const state = ready?.status ?? 'Unknown';
+      return { tenant: i.metadata.namespace, kind: i.kind, name: i.metadata.name, ready: state, reason: state === 'True' ? '' : (ready?.reason ?? ''), message: ready?.message ?? '', updated: i.updatedAt };
+    });
+    const byShown = (a: { kind: string; tenant: string; name: string }, b: typeof a) => (shown(a) < shown(b) ? -1 : shown(a) > shown(b) ? 1 : 0);
+    const csvRows = async (q: string) => {
+      const text = await (await browser.get(`/ui/resources.csv${q}`)).text();
+      return text.trim().split('\r\n').slice(1).map((line) => {
+        const [tenant, kind, name, ready, reason, message, updated] = line.split(',');
+        return { tenant: tenant!, kind: kind!, name: name!, ready: ready!, reason: reason!, message: message!, updated: updated! };
+      });
+    };
+    expect(cli.length).toBe(SPACES + 4);
+    expect(await csvRows('')).toEqual([...cli].sort(byShown));
+    // Not ready or not yet known: the same rows, filtered by Ready and by reason as the CLI has them.
+    for (const ready of ['True', 'False', 'Unknown']) expect(await csvRows(`?ready=${ready}`)).toEqual(cli.filter((c) => c.ready === ready).sort(byShown));
+    const reason = cli.find((c) => c.reason)?.reason;
+    if (reason) expect(await csvRows(`?reason=${reason}`)).toEqual(cli.filter((c) => c.reason === reason).sort(byShown));
+    // Newest first; and paged, the pages together are the list.
+    const updated = await csvRows('?sort=updated');
+    expect(updated.map((r) => r.updated)).toEqual(cli.map((c) => c.updated).sort().reverse());
+    const paged = [1, 2].flatMap(async (page) => [...(await (await browser.get(`/ui/resources?sort=ready&page=${page}`)).text()).matchAll(/<tr><td><a href="\/ui\/resources\/([^/]+)\/([^/]+)\/([^"]+)">/g)].map((m) => `${m[2]}/${m[3]}`));
+    expect((await Promise.all(paged)).flat()).toEqual((await csvRows('?sort=ready')).map((r) => `${r.kind}/${r.name}`));
+    // A LIKE wildcard is text: nothing holds it.
+    expect(await (await browser.get('/ui/resources?q=%25')).text()).toContain('0 resources');
+    expect(await (await browser.get('/ui/resources?q=SPACE-0')).text()).toContain('10 resources');
+  });
+
+  it("shows what references a resource, and what it references, as the kinds' references say", async () => {
+    const browser = await signIn(token('read-only', 'referrer'));
+    const page = await (await browser.get('/ui/resources/default/CertificateAuthority/root')).text();
+    const referencedBy = /<h3>Referenced by<\/h3><ul>(.*?)<\/ul>/s.exec(page)![1]!;
+    expect([...referencedBy.matchAll(/<a href="([^"]+)">/g)].map((m) => m[1])).toEqual(['/ui/resources/default/CertificateConfiguration/everyone', '/ui/resources/default/CertificateConfiguration/space-zero']);
+    const configuration = await (await browser.get('/ui/resources/default/CertificateConfiguration/space-zero')).text();
+    const references = /<h2>References<\/h2><ul>(.*?)<\/ul>/s.exec(configuration)![1]!;
+    expect([...references.matchAll(/<a href="([^"]+)">/g)].map((m) => m[1]).sort()).toEqual(['/ui/resources/default/CertificateAuthority/root', '/ui/resources/default/Space/space-00']);
+    // A Space whose name another Space's spec holds only as text (a group) is referenced by none.
+    expect(/<h3>Referenced by<\/h3><ul><\/ul>/.test(await (await browser.get('/ui/resources/default/Space/space-01')).text())).toBe(true);
+  });
+
   it('shows markup planted in a spec or a URL as text', async () => {
     const browser = await signIn(token('read-only', 'xss'));
     const page = await (await browser.get('/ui/resources/default/Space/space-07')).text();
@@ -158,6 +204,45 @@ describe('the web console', () => {
     expect(out.status).toBe(303);
     expect(out.headers.get('set-cookie')).toContain('Max-Age=0');
     expect((await other.get('/ui/')).status).toBe(303);
+  });
+});
+
+describe("a source's syncs, charted", () => {
+  const ws = workspace();
+  let entra: EntraEmulator;
+  let served: RunningMdmops | undefined;
+  afterAll(async () => {
+    await served?.stop();
+    await entra?.stop();
+  });
+
+  it('draws the duration and the users of each sync the CLI ran, each value as text', async () => {
+    entra = await startEntra({ users: 3 });
+    const env = { MDMOPS_SECRET_ENTRA__SECRET: entra.secret, NODE_EXTRA_CA_CERTS: entra.caFile };
+    ws.write('config/tenant.yaml', doc('EntraIdSource', 'contoso', `${entra.sourceSpec()}\nclientSecretRef: { name: entra, key: secret }`));
+    expect(ws.run(['apply', '-f', 'config', '--auto-approve'], env).code).toBe(0);
+    const syncs: { lastSyncTime: string; lastSyncDuration: string; userCount: number }[] = [];
+    for (const more of [0, 2, 5]) {
+      if (more) await entra.generateUsers(more);
+      const synced = ws.run(['sync', 'EntraIdSource/contoso'], env);
+      expect(synced.code, synced.stderr).toBe(0);
+      syncs.push(JSON.parse(ws.run(['status', 'EntraIdSource/contoso', '-o', 'json']).stdout).status);
+    }
+    expect(syncs.map((s) => s.userCount)).toEqual([3, 5, 10]);
+
+    const port = await freePort();
+    served = await startMdmops('serve', ws.dir, ['--interval', '1h', '--console-listen', `127.0.0.1:${port}`], env);
+    await served.waitFor('the console', () => served!.output().includes('console on http://'));
+    const t = ws.run(['console', 'token', '--role', 'read-only', '--name', 'charts']).stdout.trim();
+    const cookie = (await fetch(`http://127.0.0.1:${port}/ui/sign-in`, { method: 'POST', body: new URLSearchParams({ token: t }), redirect: 'manual' })).headers.get('set-cookie')!.split(';')[0]!;
+    const page = await (await fetch(`http://127.0.0.1:${port}/ui/resources/default/EntraIdSource/contoso`, { headers: { cookie } })).text();
+    const chart = (label: string) => {
+      const svg = new RegExp(`<svg role="img" aria-label="${label}, the last 3 syncs"[^>]*>(.*?)</svg>`, 's').exec(page)?.[1];
+      expect(svg, label).toBeDefined();
+      return [...svg!.matchAll(/<rect [^>]*><title>([^<]*)<\/title><\/rect>/g)].map((m) => m[1]);
+    };
+    expect(chart('sync duration')).toEqual(syncs.map((s) => `${s.lastSyncTime}: ${parseInt(s.lastSyncDuration)} ms, synced`));
+    expect(chart('users after each sync')).toEqual(syncs.map((s) => `${s.lastSyncTime}: ${s.userCount} users, synced`));
   });
 });
 

@@ -140,6 +140,11 @@ describe('helm lint and template', () => {
     const pod = docs.find((d) => d.kind === 'Deployment')!.spec.template.spec;
     expect(pod.containers[0].args).toContain('--console-listen=:8081');
     expect(pod.containers[0].ports).toContainEqual({ name: 'console', containerPort: 8081, protocol: 'TCP' });
+    expect(pod.containers[0].args.filter((a: string) => a.startsWith('--console-url'))).toEqual([]);
+    // Where users reach it, for the links of the notifications sent out.
+    const linked = docsOf(kube.helm(['template', RELEASE, CHART, '-n', SYSTEM_NS, '--set', 'console.enabled=true', '--set', 'console.url=https://mdmops.example.com/']));
+    expect(linked.find((d) => d.kind === 'Deployment')!.spec.template.spec.containers[0].args).toContain('--console-url=https://mdmops.example.com/');
+    expect(() => kube.helm(['template', RELEASE, CHART, '--set', 'console.url=mdmops.example.com'])).toThrow(/console\/url/);
   });
 
   it('keeps the store and its CA keys on a PersistentVolumeClaim by default, with strategy Recreate, and refuses an emptyDir for SQLite', () => {

@@ -16,6 +16,7 @@ import { startMdmops, type RunningMdmops } from './support/run.js';
 import { doc, workspace } from './support/workspace.js';
 import { startEntra, type EntraEmulator } from './servers/entra.js';
 import { eventOf, payloadOf } from '../src/server/notify.js';
+import { freePort } from './servers/ports.js';
 
 const SECRET = 'a-notification-signing-key';
 
@@ -54,11 +55,13 @@ describe('mdmops serve --notify-url', () => {
   const ws = workspace();
   const app = join(ws.dir, 'app.db');
   const env = () => ({ MDMOPS_SECRET_ENTRA__SECRET: entra.secret, NODE_EXTRA_CA_CERTS: entra.caFile, MDMOPS_SECRET_HR__URL: `sqlite:${app}`, MDMOPS_NOTIFY_SECRET: SECRET });
-  const serve = () => startMdmops('serve', ws.dir, ['--interval', '1s', '--notify-url', hook.url], env());
+  let consolePort = 0;
+  // The console's page of each notification's resource is linked from it (--console-url).
+  const serve = () => startMdmops('serve', ws.dir, ['--interval', '1s', '--notify-url', hook.url, '--console-listen', `127.0.0.1:${consolePort}`, '--console-url', `http://127.0.0.1:${consolePort}/`], env());
   let served: RunningMdmops | undefined;
 
   beforeAll(async () => {
-    [entra, hook] = await Promise.all([startEntra({ users: 3 }), receiver(1)]);
+    [entra, hook, consolePort] = await Promise.all([startEntra({ users: 3 }), receiver(1), freePort()]);
     new Database(app).close();
     ws.write('config/hr.xml', readFileSync(join(ROOT, 'examples/tenant/sql/hr-gsql-export.xml'), 'utf8'));
     ws.write(
@@ -81,6 +84,13 @@ describe('mdmops serve --notify-url', () => {
     expect(raised.signed).toBe(true);
     expect(raised.body).toMatchObject({ event: 'raised', tenant: 'default', resource: 'SqlProvisioning/hr', severity: 'Error', count: expect.any(Number), firstSeen: expect.any(String), lastSeen: expect.any(String) });
     expect(raised.body.message).toContain('table users does not exist');
+    // The link opens the resource's page in the console, once signed in.
+    expect(raised.body.link).toBe(`http://127.0.0.1:${consolePort}/ui/resources/default/SqlProvisioning/hr`);
+    const token = ws.run(['console', 'token', '--role', 'read-only', '--name', 'on-call']).stdout.trim();
+    const cookie = (await fetch(`http://127.0.0.1:${consolePort}/ui/sign-in`, { method: 'POST', body: new URLSearchParams({ token }), redirect: 'manual' })).headers.get('set-cookie')!.split(';')[0]!;
+    const page = await fetch(raised.body.link, { headers: { cookie } });
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain('<title>SqlProvisioning/hr · mdmops</title>');
     expect(JSON.stringify(hook.accepted)).not.toContain(app); // the connection URL is a secret
     await eventually('the retry in the log', () => served!.output().includes('notifications to http://127.0.0.1:') && served!.output().includes('failed (answered 503)'));
     expect(served.output()).not.toContain('/hooks/mdmops'); // a webhook's path may be its secret
@@ -123,5 +133,10 @@ describe('what is sent of a notification (pure policy)', () => {
   });
   it('has a body Slack and Teams webhooks take', () => {
     expect(payloadOf('raised', n, 'slack')).toEqual({ text: '[Warning] Space/emea (tenant t) raised: R: m' });
+    expect(payloadOf('raised', n, 'slack', 'https://mdmops.example.com/admin')).toEqual({ text: '[Warning] Space/emea (tenant t) raised: R: m https://mdmops.example.com/admin/ui/resources/t/Space/emea' });
+  });
+  it('links to the console page only when told where the console is (--console-url)', () => {
+    expect(payloadOf('resolved', n, 'json')).not.toHaveProperty('link');
+    expect(payloadOf('resolved', { ...n, name: 'a b/c' }, 'json', 'https://mdmops.example.com/')).toMatchObject({ link: 'https://mdmops.example.com/ui/resources/t/Space/a%20b%2Fc' });
   });
 });

@@ -11,7 +11,7 @@ import { providerContext } from '../src/engine/context.js';
 import { openStore, parseStoreSpec, type StoreSpec } from '../src/store/open.js';
 import type { Store, StoredRecord, UserStage } from '../src/store/types.js';
 import { startPostgres, type PostgresServer } from './servers/postgres.js';
-import { DIGEST_CHUNK } from '../src/store/sql-store.js';
+import { DIGEST_CHUNK, SYNC_HISTORY } from '../src/store/sql-store.js';
 import { userColumns, userDigest } from '../src/store/user-digest.js';
 import { doc, workspace } from './support/workspace.js';
 import type { DirectoryUser } from '../src/api/index.js';
@@ -57,6 +57,15 @@ describe.each(backends)('%s store', (_name, specOf) => {
     store = await openStore(spec);
   });
   afterAll(() => store.close());
+  /** The store as the mdmops of schema `version` left it, opened by this one. */
+  const asOlder = async (version: number) => {
+    const { sqliteDriver } = await import('../src/store/sqlite.js');
+    const { postgresDriver } = await import('../src/store/postgres.js');
+    const driver = spec.backend === 'sqlite' ? sqliteDriver(spec.path) : postgresDriver(spec.url);
+    await rollBack(driver, version);
+    await driver.close();
+    return openStore(spec);
+  };
 
   it('is migrated to the current schema, and opens again unchanged', async () => {
     expect(await store.getMeta('schema_version')).toBe(String(SCHEMA_VERSION));
@@ -336,12 +345,7 @@ describe.each(backends)('%s store', (_name, specOf) => {
   });
 
   it('upgrades a store made by an older mdmops, keeping what it holds', async () => {
-    const { sqliteDriver } = await import('../src/store/sqlite.js');
-    const { postgresDriver } = await import('../src/store/postgres.js');
-    const driver = spec.backend === 'sqlite' ? sqliteDriver(spec.path) : postgresDriver(spec.url);
-    await rollBack(driver, 1);
-    await driver.close();
-    const upgraded = await openStore(spec);
+    const upgraded = await asOlder(1);
     expect(await upgraded.getMeta('schema_version')).toBe(String(SCHEMA_VERSION));
     expect(await upgraded.lock('t', 'me', 1000)).toBeUndefined();
     expect(await upgraded.lock('t', 'other', 1000)).toBe('me');
@@ -351,8 +355,6 @@ describe.each(backends)('%s store', (_name, specOf) => {
   });
 
   it('puts the tenant into the controller inventory sources of an older store, leaving other sources alone', async () => {
-    const { sqliteDriver } = await import('../src/store/sqlite.js');
-    const { postgresDriver } = await import('../src/store/postgres.js');
     const entry = (tenant: string, name: string, source: string) => ({ op: 'putInventory' as const, entry: { tenant, kind: 'Space', name, source, revision: 'generation 1', appliedAt: '2026-01-01T00:00:00.000Z' } });
     await store.commit([
       entry('tenant-a', 'eng', 'kubernetes:Space/eng'),
@@ -361,10 +363,7 @@ describe.each(backends)('%s store', (_name, specOf) => {
       entry('default', 'cli', 'default'),
     ]);
     // As mdmops before the tenant was in the source left it: schema version 4.
-    const driver = spec.backend === 'sqlite' ? sqliteDriver(spec.path) : postgresDriver(spec.url);
-    await rollBack(driver, 4);
-    await driver.close();
-    const upgraded = await openStore(spec);
+    const upgraded = await asOlder(4);
     const sources = (await upgraded.listInventory()).filter((e) => ['eng', 'ops', 'cli'].includes(e.name)).map((e) => `${e.tenant} ${e.name} ${e.source}`);
     expect(sources.sort()).toEqual(['default cli default', 'tenant-a eng kubernetes:tenant-a/Space/eng', 'tenant-b eng kubernetes:tenant-b/Space/eng', 'tenant-b ops kubernetes:tenant-b/Space/ops']);
     await upgraded.commit(['tenant-a', 'tenant-b', 'default'].flatMap((tenant) => ['eng', 'ops', 'cli'].map((name) => ({ op: 'deleteInventory' as const, id: { tenant, kind: 'Space', name } }))));
@@ -372,15 +371,10 @@ describe.each(backends)('%s store', (_name, specOf) => {
   });
 
   it("keeps the users of a store from before users' names, and sees a user changed once its source gives it names", async () => {
-    const { sqliteDriver } = await import('../src/store/sqlite.js');
-    const { postgresDriver } = await import('../src/store/postgres.js');
     const user: DirectoryUser = { tenant: 'names', id: 'LdapSource/old/jdoe', source: 'LdapSource/old', upn: 'jdoe@example.com', displayName: 'Jane Doe', groups: ['g'], attributes: { dept: 'R&D' }, labels: {}, appleId: 'jdoe@appleid.example.com' };
     await store.commit([{ op: 'putUser', user }]);
     // As mdmops before users' names left it: schema version 6.
-    const driver = spec.backend === 'sqlite' ? sqliteDriver(spec.path) : postgresDriver(spec.url);
-    await rollBack(driver, 6);
-    await driver.close();
-    const upgraded = await openStore(spec);
+    const upgraded = await asOlder(6);
     try {
       expect(await upgraded.getMeta('schema_version')).toBe(String(SCHEMA_VERSION));
       expect(await upgraded.listUsers('names')).toEqual([user]);
@@ -395,6 +389,113 @@ describe.each(backends)('%s store', (_name, specOf) => {
     } finally {
       await upgraded.close();
     }
+  });
+
+  const ready = (status: string, reason: string, message: string) => ({ conditions: [{ type: 'Synced', status: 'True', reason: 'ReconcileSuccess', message: '' }, { type: 'Ready', status, reason, message, observedGeneration: 1, lastTransitionTime: 't' }] });
+
+  it('fills in the Ready of the records of a store from before it was kept beside them', async () => {
+    await store.commit([
+      { op: 'putRecord', record: record('up', { tenant: 'ready-fill', status: ready('False', 'CaUnreachable', 'ca.example.com: timed out') }) },
+      { op: 'putRecord', record: record('fine', { tenant: 'ready-fill', status: ready('True', 'Issued', 'all issued') }) },
+      { op: 'putRecord', record: record('new', { tenant: 'ready-fill', status: {} }) },
+    ]);
+    const upgraded = await asOlder(9);
+    try {
+      const { rows } = await upgraded.listRecordSummaries({ tenant: 'ready-fill', offset: 0, limit: 10 });
+      expect(rows.map((r) => [r.name, r.ready, r.reason, r.message])).toEqual([
+        ['fine', 'True', '', 'all issued'],
+        ['new', 'Unknown', '', ''],
+        ['up', 'False', 'CaUnreachable', 'ca.example.com: timed out'],
+      ]);
+      // A status put since keeps it.
+      await upgraded.commit([{ op: 'putStatus', id: { tenant: 'ready-fill', kind: 'Space', name: 'new' }, status: ready('False', 'Pending', 'waiting'), updatedAt: 'later' }]);
+      expect((await upgraded.listRecordSummaries({ tenant: 'ready-fill', ready: 'False', offset: 0, limit: 10 })).rows.map((r) => r.name)).toEqual(['new', 'up']);
+    } finally {
+      await upgraded.close();
+    }
+  });
+
+  it('filters, sorts, pages and counts records in the store as the console lists them, and walks them past a chunk', async () => {
+    const tenants = ['list-a', 'default'];
+    const names = Array.from({ length: 1800 }, (_, i) => [`n-${i}`, `N_${i}`, `n.${i}`, `Zeta${i}`][i % 4]!);
+    const states = [ready('True', 'Issued', 'ok'), ready('False', 'CaUnreachable', `host ${'%'} down`), ready('False', 'Pending', 'Waiting For CA'), {}];
+    const all = names.map((name, i) => record(name, { tenant: tenants[i % 2]!, kind: i % 3 ? 'ListedKind' : 'ListedOther', status: states[i % 4]!, updatedAt: `2026-01-01T00:00:${String(i % 60).padStart(2, '0')}.000Z` }));
+    await store.commit(all.map((r) => ({ op: 'putRecord' as const, record: r })));
+    try {
+      const shown = (r: { tenant: string; kind: string; name: string }) => (r.tenant === 'default' ? `${r.kind}/${r.name}` : `${r.kind}/${r.tenant}/${r.name}`);
+      const byShown = (a: StoredRecord, b: StoredRecord) => (shown(a) < shown(b) ? -1 : shown(a) > shown(b) ? 1 : 0);
+      const summary = (r: StoredRecord) => {
+        const c = (r.status.conditions as { type: string; status: string; reason: string; message: string }[] | undefined)?.find((x) => x.type === 'Ready');
+        return { tenant: r.tenant, kind: r.kind, name: r.name, ready: c?.status ?? 'Unknown', reason: c && c.status !== 'True' ? c.reason : '', message: c?.message ?? '', updatedAt: r.updatedAt };
+      };
+      const mine = { kind: 'ListedKind' };
+      const expected = all.filter((r) => r.kind === 'ListedKind').sort(byShown).map(summary);
+      const walked: unknown[] = [];
+      await store.forEachRecordSummary(mine, (chunk) => void walked.push(...chunk));
+      expect(walked).toEqual(expected);
+      const page = await store.listRecordSummaries({ ...mine, offset: 50, limit: 50 });
+      expect(page).toEqual({ rows: expected.slice(50, 100), total: expected.length });
+
+      // Filters, and text held by the name or the message whatever its case, a wildcard as text.
+      const text = (q: string) => (r: ReturnType<typeof summary>) => shown(r).toLowerCase().includes(q) || r.message.toLowerCase().includes(q);
+      const cases: [Parameters<Store['forEachRecordSummary']>[0], (r: ReturnType<typeof summary>) => boolean][] = [
+        [{ ...mine, tenant: 'list-a', ready: 'False' }, (r) => r.tenant === 'list-a' && r.ready === 'False'],
+        [{ ...mine, reason: 'Pending' }, (r) => r.reason === 'Pending'],
+        [{ ...mine, text: 'zeta1' }, text('zeta1')],
+        [{ ...mine, text: 'waiting for' }, text('waiting for')],
+        [{ ...mine, text: '%' }, text('%')],
+        [{ ...mine, text: 'n_1' }, text('n_1')],
+      ];
+      for (const [q, keep] of cases) {
+        const got: unknown[] = [];
+        await store.forEachRecordSummary(q, (chunk) => void got.push(...chunk));
+        expect(got, JSON.stringify(q)).toEqual(expected.filter(keep));
+      }
+      // Other orders, each walked whole past a chunk: Ready, reason, newest first (then by name).
+      const orders: [Parameters<Store['forEachRecordSummary']>[0]['sort'], (a: ReturnType<typeof summary>, b: ReturnType<typeof summary>) => number][] = [
+        ['ready', (a, b) => (a.ready < b.ready ? -1 : a.ready > b.ready ? 1 : 0)],
+        ['reason', (a, b) => (a.reason < b.reason ? -1 : a.reason > b.reason ? 1 : 0)],
+        ['updated', (a, b) => (a.updatedAt > b.updatedAt ? -1 : a.updatedAt < b.updatedAt ? 1 : 0)],
+      ];
+      for (const [sort, order] of orders) {
+        const got: unknown[] = [];
+        await store.forEachRecordSummary({ ...mine, sort }, (chunk) => void got.push(...chunk));
+        expect(got, sort).toEqual([...expected].sort((a, b) => order(a, b) || (shown(a) < shown(b) ? -1 : 1)));
+      }
+      const counted = await store.countRecords();
+      expect(counted.kinds).toEqual(expect.arrayContaining(['ListedKind', 'ListedOther']));
+      expect(counted.tenants).toEqual(expect.arrayContaining(tenants));
+      expect(counted.byKindReady.filter((c) => c.kind === 'ListedKind').sort((a, b) => (a.ready < b.ready ? -1 : 1))).toEqual(
+        ['False', 'True', 'Unknown'].map((state) => ({ kind: 'ListedKind', ready: state, count: expected.filter((r) => r.ready === state).length })),
+      );
+    } finally {
+      await store.commit(all.map((r) => ({ op: 'deleteRecord' as const, id: r })));
+    }
+  });
+
+  it("lists the records whose spec names a resource, of its tenant alone", async () => {
+    const ref = (tenant: string, name: string, to: string) => record(name, { tenant, kind: 'CertificateConfiguration', spec: { identity: { certificateAuthorityRef: { name: to } } } });
+    const put = [ref('mention', 'a', 'root'), ref('mention', 'b', 'root-2'), ref('mention', 'c', 'ro%t'), ref('mention-other', 'd', 'root')];
+    await store.commit(put.map((r) => ({ op: 'putRecord' as const, record: r })));
+    expect((await store.listRecordsMentioning('mention', 'root')).map((r) => r.name)).toEqual(['a']);
+    expect((await store.listRecordsMentioning('mention', 'ro%t')).map((r) => r.name)).toEqual(['c']);
+    await store.commit(put.map((r) => ({ op: 'deleteRecord' as const, id: r })));
+  });
+
+  it("keeps a source's last syncs, of its tenant alone, and lets them go with the record", async () => {
+    const id = { tenant: 'syncs', kind: 'EntraIdSource', name: 'contoso' };
+    const other = { ...id, tenant: 'syncs-other' };
+    const at = (i: number) => `2026-01-01T00:${String(Math.floor(i / 60)).padStart(2, '0')}:${String(i % 60).padStart(2, '0')}.000Z`;
+    await store.commit([{ op: 'putRecord', record: record('contoso', { ...id }) }, { op: 'recordSync', id: other, sync: { at: at(0), durationMs: 5, userCount: 1, outcome: 'failed' } }]);
+    for (let i = 0; i < SYNC_HISTORY + 5; i++) await store.commit([{ op: 'recordSync', id, sync: { at: at(i), durationMs: 100 + i, userCount: i, outcome: 'synced' } }]);
+    const kept = await store.listSyncHistory(id);
+    expect(kept).toHaveLength(SYNC_HISTORY);
+    expect(kept[0]).toEqual({ at: at(5), durationMs: 105, userCount: 5, outcome: 'synced' });
+    expect(kept.at(-1)!.at).toBe(at(SYNC_HISTORY + 4));
+    expect(await store.listSyncHistory(other)).toEqual([{ at: at(0), durationMs: 5, userCount: 1, outcome: 'failed' }]);
+    await store.commit([{ op: 'deleteRecord', id }, { op: 'recordSync', id: other, sync: { at: at(1), durationMs: 6, userCount: 1, outcome: 'synced' } }]);
+    expect(await store.listSyncHistory(id)).toEqual([]);
+    expect(await store.listSyncHistory(other)).toHaveLength(2);
   });
 
   it('refuses a store written by a newer mdmops', async () => {
@@ -563,6 +664,8 @@ async function rollBack(driver: { query(sql: string): Promise<unknown> }, versio
     7: ['ALTER TABLE users DROP COLUMN first_name', 'ALTER TABLE users DROP COLUMN last_name'],
     8: ['DROP TABLE provisioned'],
     9: ['ALTER TABLE users DROP COLUMN group_ids_json'],
+    10: ['DROP INDEX records_kind_ready', 'DROP INDEX records_shown', 'DROP INDEX audit_resource', 'DROP INDEX notifications_active', 'ALTER TABLE records DROP COLUMN ready', 'ALTER TABLE records DROP COLUMN ready_reason', 'ALTER TABLE records DROP COLUMN ready_message'],
+    11: ['DROP TABLE sync_history'],
   };
   expect(Math.max(...Object.keys(undo).map(Number))).toBe(SCHEMA_VERSION); // a new migration needs its undo here
   for (let v = SCHEMA_VERSION; v > version; v--) for (const sql of undo[v] ?? []) await driver.query(sql);

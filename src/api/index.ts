@@ -16,3 +16,4 @@ export * from './kinds/identity-provider.js';
 export * from './kinds/core-sync-target.js';
 export * from './kinds/sql-provisioning.js';
 export * from './json-schema.js';
+export * from './condition.js';

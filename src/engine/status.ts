@@ -1,13 +1,8 @@
 // Conditions and status: pure functions of what happened and what was there before.
 
-export interface Condition {
-  type: string;
-  status: 'True' | 'False' | 'Unknown';
-  reason: string;
-  message: string;
-  observedGeneration: number;
-  lastTransitionTime: string;
-}
+import type { Condition } from '../api/condition.js';
+
+export { conditionOf, readyOf, type Condition } from '../api/condition.js';
 
 export type ConditionInput = Omit<Condition, 'lastTransitionTime' | 'observedGeneration'>;
 
@@ -20,10 +15,4 @@ export function mergeConditions(previous: unknown, next: ConditionInput[], gener
   });
 }
 
-export function conditionOf(status: Record<string, unknown> | undefined, type: string): Condition | undefined {
-  const conditions = status?.conditions;
-  return Array.isArray(conditions) ? (conditions as Condition[]).find((c) => c.type === type) : undefined;
-}
-
-export const readyOf = (status: Record<string, unknown> | undefined) => conditionOf(status, 'Ready');
 

@@ -46,6 +46,23 @@ class RevisionStore implements Store {
   async listAudit() {
     return [];
   }
+  // What the console reads: a revision compared offline is no one's console.
+  async listRecordsMentioning() {
+    return [];
+  }
+  async countNotifications() {
+    return 0;
+  }
+  async listRecordSummaries() {
+    return { rows: [], total: 0 };
+  }
+  async forEachRecordSummary() {}
+  async countRecords() {
+    return { byKindReady: [], kinds: [], tenants: [] };
+  }
+  async listSyncHistory() {
+    return [];
+  }
   async listUsers() {
     return [];
   }

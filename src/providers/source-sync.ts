@@ -143,8 +143,10 @@ export async function runSourceSync(ctx: ProviderContext, record: WithSpec<Store
 
   const { lastError: _e, ...kept } = record.status;
   const lastError = report.error ?? report.blocked;
-  const status = { ...kept, lastSyncTime: at, lastSyncDuration: `${Date.now() - started}ms`, userCount: report.userCount, ...(groupCount === undefined ? {} : { groupCount }), ...(lastError ? { lastError } : {}) };
+  const durationMs = Date.now() - started;
+  const status = { ...kept, lastSyncTime: at, lastSyncDuration: `${durationMs}ms`, userCount: report.userCount, ...(groupCount === undefined ? {} : { groupCount }), ...(lastError ? { lastError } : {}) };
   writes.push({ op: 'putStatus', id, status, updatedAt: at });
+  writes.push({ op: 'recordSync', id, sync: { at, durationMs, userCount: report.userCount, outcome: report.error ? 'failed' : report.blocked ? 'blocked' : 'synced' } });
   // A round not applied says nothing about attributes or Apple IDs: those notifications stay as they were.
   const judged = SYNC_REASONS.slice(0, report.error ? 3 : report.blocked ? 5 : undefined).map((r) => r.replace('*', reader.prefix));
   for (const reason of judged) {

@@ -7,6 +7,7 @@ import { createHash, createHmac } from 'node:crypto';
 import type { Logger } from '../observe/log.js';
 import type { Notification, Store } from '../store/types.js';
 import { messageOf } from '../util/message-of.js';
+import { resourcePath } from './console/paths.js';
 
 export type NotifyFormat = 'json' | 'slack';
 
@@ -15,6 +16,8 @@ export interface NotifierOptions {
   /** HMAC-SHA256 key of the X-Mdmops-Signature header. */
   secret?: string;
   format: NotifyFormat;
+  /** Where users reach the console (--console-url): each notification links to its resource's page there. */
+  consoleUrl?: string;
   store: Store;
   log: Logger;
   timeoutMs?: number;
@@ -36,14 +39,18 @@ export function eventOf(n: Notification, delivered: Delivered | undefined): Noti
   return delivered?.active ? 'resolved' : undefined;
 }
 
-export function payloadOf(event: NotificationEvent, n: Notification, format: NotifyFormat): Record<string, unknown> {
+/** The page of a notification's resource in the console at `consoleUrl`. */
+export const consoleLink = (n: Notification, consoleUrl: string) => new URL(resourcePath(n).slice(1), consoleUrl.endsWith('/') ? consoleUrl : `${consoleUrl}/`).href;
+
+export function payloadOf(event: NotificationEvent, n: Notification, format: NotifyFormat, consoleUrl?: string): Record<string, unknown> {
   const resource = `${n.kind}/${n.name}`;
+  const link = consoleUrl ? consoleLink(n, consoleUrl) : undefined;
   if (format === 'slack') {
-    // The body Slack's and Teams' incoming webhooks both take.
-    return { text: `[${n.severity}] ${resource} (tenant ${n.tenant}) ${event}: ${n.reason}: ${n.message}` };
+    // The body Slack's and Teams' incoming webhooks both take; both make a link of a bare URL.
+    return { text: `[${n.severity}] ${resource} (tenant ${n.tenant}) ${event}: ${n.reason}: ${n.message}${link ? ` ${link}` : ''}` };
   }
   const { tenant, kind, name, reason, severity, message, count, firstSeen, lastSeen } = n;
-  return { event, tenant, resource, kind, name, reason, severity, message, count, firstSeen, lastSeen };
+  return { event, tenant, resource, kind, name, reason, severity, message, count, firstSeen, lastSeen, ...(link ? { link } : {}) };
 }
 
 const keyOf = (n: Notification) => `${n.tenant}/${n.kind}/${n.name}/${n.reason}`;
@@ -68,7 +75,7 @@ export class Notifier {
           const metaKey = `notify-delivered/${urlId(url)}/${keyOf(n)}`;
           const event = eventOf(n, await this.deliveredOf(metaKey));
           if (!event) continue;
-          await this.post(url, payloadOf(event, n, this.o.format), `${metaKey}/${event}/${n.lastSeen}`);
+          await this.post(url, payloadOf(event, n, this.o.format, this.o.consoleUrl), `${metaKey}/${event}/${n.lastSeen}`);
           const delivered: Delivered = { active: n.active, lastSeen: n.lastSeen };
           await this.o.store.commit([{ op: 'setMeta', key: metaKey, value: JSON.stringify(delivered) }]);
           this.delivered.set(metaKey, delivered);

@@ -7,6 +7,9 @@ const types = {
   postgres: { bytes: 'BYTEA', id: 'BIGSERIAL PRIMARY KEY' },
 };
 
+/** Kind/name as users see it (displayName: the tenant after the kind unless it is default), compared byte by byte on both backends. */
+export const shownSql = (d: Dialect) => `(CASE WHEN tenant = 'default' THEN kind || '/' || name ELSE kind || '/' || tenant || '/' || name END)${d === 'postgres' ? ' COLLATE "C"' : ''}`;
+
 export const MIGRATIONS: ((d: Dialect) => string[])[] = [
   (d) => [
     `CREATE TABLE records (
@@ -78,6 +81,27 @@ export const MIGRATIONS: ((d: Dialect) => string[])[] = [
   // Part of the digest: the first sync after the upgrade sees each Entra ID user in a group as
   // changed, once, and fills the column.
   () => ['ALTER TABLE users ADD COLUMN group_ids_json TEXT'],
+  // Each record's Ready condition beside it (status, reason when not ready, message), kept on every
+  // write (api/condition.ts readySummary) and filled in for the records there are (sql-store.ts
+  // FILLS): the console filters, sorts, pages and counts resources in SQL, in the order users see
+  // them by default. One resource's history is read by its key; the newest active notifications first.
+  (d) => [
+    "ALTER TABLE records ADD COLUMN ready TEXT NOT NULL DEFAULT 'Unknown'",
+    "ALTER TABLE records ADD COLUMN ready_reason TEXT NOT NULL DEFAULT ''",
+    "ALTER TABLE records ADD COLUMN ready_message TEXT NOT NULL DEFAULT ''",
+    'CREATE INDEX records_kind_ready ON records (kind, ready)',
+    `CREATE INDEX records_shown ON records ((${shownSql(d)}))`,
+    'CREATE INDEX audit_resource ON audit (tenant, kind, name, id)',
+    'CREATE INDEX notifications_active ON notifications (active, last_seen)',
+  ],
+  // The last syncs of each source (when, how long, how many users, how it went), for the console's
+  // charts; each source keeps its last SYNC_HISTORY (sql-store.ts).
+  () => [
+    `CREATE TABLE sync_history (
+       tenant TEXT NOT NULL, kind TEXT NOT NULL, name TEXT NOT NULL, at TEXT NOT NULL,
+       duration_ms INTEGER NOT NULL, user_count INTEGER NOT NULL, outcome TEXT NOT NULL,
+       PRIMARY KEY (tenant, kind, name, at))`,
+  ],
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -1,12 +1,15 @@
 // The store over SQL, shared by both backends: a driver supplies the connection and the dialect.
-import { MIGRATIONS, SCHEMA_VERSION, type Dialect } from './migrations.js';
-import type { Invitation, AuditEntry, CertificateFilter, InventoryEntry, IssuedCertificate, Notification, RecordMetadata, ResourceId, Store, StoredRecord, UserStage, Write } from './types.js';
+import { MIGRATIONS, SCHEMA_VERSION, shownSql, type Dialect } from './migrations.js';
+import type { Invitation, AuditEntry, CertificateFilter, InventoryEntry, IssuedCertificate, Notification, RecordMetadata, RecordQuery, RecordSort, RecordSummary, ResourceId, Store, StoredRecord, SyncHistoryEntry, UserStage, Write } from './types.js';
 import { USER_COLUMNS, USER_DIGEST_PARAMS, USER_DIGEST_SQL, userColumns } from './user-digest.js';
-import type { CertificateFacts, DirectoryUser } from '../api/index.js';
+import { readySummary, type CertificateFacts, type DirectoryUser } from '../api/index.js';
 
 // Built once: a sync writes it for each of 100,000 users.
 const PUT_USER = `INSERT INTO users (tenant, id, ${USER_COLUMNS.join(', ')}) VALUES (?, ?, ${USER_COLUMNS.map(() => '?').join(', ')})
   ON CONFLICT (tenant, id) DO UPDATE SET ${USER_COLUMNS.map((c) => `${c} = excluded.${c}`).join(', ')}`;
+
+/** Record summaries read per query by an export (Store.forEachRecordSummary). */
+const RECORD_CHUNK = 1000;
 
 /** Stored digests listed per query (Store.listUserDigests). */
 export const DIGEST_CHUNK = 5000;
@@ -141,6 +144,18 @@ class SqlUserStage implements UserStage {
 
 export class StoreVersionError extends Error {}
 
+/** Work in JS after a migration, by the version it brings the store to: what SQL alone cannot fill in. */
+const FILLS: Record<number, (exec: Exec) => Promise<void>> = {
+  // The Ready columns of the records there are, as every write keeps them.
+  10: async (exec) => {
+    const { rows } = await exec('SELECT tenant, kind, name, status FROM records');
+    for (const r of rows) {
+      const { ready, reason, message } = readySummary(JSON.parse(r.status as string));
+      await exec(`UPDATE records SET ready = ?, ready_reason = ?, ready_message = ? WHERE ${idWhere}`, [ready, reason, message, ...idParams(idOf(r))]);
+    }
+  },
+};
+
 export async function migrate(driver: Driver): Promise<void> {
   await driver.query('CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)');
   await driver.transaction(async (exec) => {
@@ -155,6 +170,7 @@ export async function migrate(driver: Driver): Promise<void> {
     }
     for (let v = current; v < SCHEMA_VERSION; v++) {
       for (const sql of MIGRATIONS[v]!(driver.dialect)) await exec(sql);
+      await FILLS[v + 1]?.(exec);
     }
     if (current < SCHEMA_VERSION) await exec(upsertMeta, ['schema_version', String(SCHEMA_VERSION)]);
   });
@@ -231,18 +247,25 @@ function statement(w: Write): [string, unknown[]] {
     case 'putRecord': {
       const r = w.record;
       return [
-        `INSERT INTO records (tenant, kind, name, spec, spec_hash, desired_hash, generation, files, secrets, status, managed, updated_at, metadata)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        `INSERT INTO records (tenant, kind, name, spec, spec_hash, desired_hash, generation, files, secrets, status, managed, updated_at, metadata, ready, ready_reason, ready_message)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT (tenant, kind, name) DO UPDATE SET spec = excluded.spec, spec_hash = excluded.spec_hash, desired_hash = excluded.desired_hash,
            generation = excluded.generation, files = excluded.files, secrets = excluded.secrets, status = excluded.status,
-           managed = excluded.managed, updated_at = excluded.updated_at, metadata = excluded.metadata`,
-        [r.tenant, r.kind, r.name, JSON.stringify(r.spec), r.specHash, r.desiredHash, r.generation, JSON.stringify(r.files), JSON.stringify(r.secrets), JSON.stringify(r.status), r.managed ? 1 : 0, r.updatedAt, JSON.stringify(r.metadata ?? {})],
+           managed = excluded.managed, updated_at = excluded.updated_at, metadata = excluded.metadata,
+           ready = excluded.ready, ready_reason = excluded.ready_reason, ready_message = excluded.ready_message`,
+        [r.tenant, r.kind, r.name, JSON.stringify(r.spec), r.specHash, r.desiredHash, r.generation, JSON.stringify(r.files), JSON.stringify(r.secrets), JSON.stringify(r.status), r.managed ? 1 : 0, r.updatedAt, JSON.stringify(r.metadata ?? {}), ...readyColumns(r.status)],
       ];
     }
     case 'deleteRecord':
       return [`DELETE FROM records WHERE ${idWhere}`, idParams(w.id)];
     case 'putStatus':
-      return [`UPDATE records SET status = ?, updated_at = ? WHERE ${idWhere}`, [JSON.stringify(w.status), w.updatedAt, ...idParams(w.id)]];
+      return [`UPDATE records SET status = ?, updated_at = ?, ready = ?, ready_reason = ?, ready_message = ? WHERE ${idWhere}`, [JSON.stringify(w.status), w.updatedAt, ...readyColumns(w.status), ...idParams(w.id)]];
+    case 'recordSync':
+      return [
+        `INSERT INTO sync_history (tenant, kind, name, at, duration_ms, user_count, outcome) VALUES (?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (tenant, kind, name, at) DO UPDATE SET duration_ms = excluded.duration_ms, user_count = excluded.user_count, outcome = excluded.outcome`,
+        [...idParams(w.id), w.sync.at, w.sync.durationMs, w.sync.userCount, w.sync.outcome],
+      ];
     case 'putInventory': {
       const e = w.entry;
       return [
@@ -332,6 +355,54 @@ function statement(w: Write): [string, unknown[]] {
   }
 }
 
+const readyColumns = (status: Record<string, unknown>) => {
+  const { ready, reason, message } = readySummary(status);
+  return [ready, reason, message];
+};
+
+/** Syncs each source keeps in its history. */
+export const SYNC_HISTORY = 100;
+
+/** What a write does besides its statement: a sync prunes the history past its last SYNC_HISTORY, a record deleted takes its history along. */
+function followUps(w: Write): [string, unknown[]][] {
+  if (w.op === 'recordSync') {
+    return [
+      [
+        `DELETE FROM sync_history WHERE ${idWhere} AND at < (SELECT at FROM sync_history WHERE ${idWhere} ORDER BY at DESC LIMIT 1 OFFSET ${SYNC_HISTORY - 1})`,
+        [...idParams(w.id), ...idParams(w.id)],
+      ],
+    ];
+  }
+  if (w.op === 'deleteRecord') return [[`DELETE FROM sync_history WHERE ${idWhere}`, idParams(w.id)]];
+  return [];
+}
+
+async function execWrite(exec: Exec, w: Write): Promise<void> {
+  await exec(...statement(w));
+  for (const more of followUps(w)) await exec(...more);
+}
+
+/** LIKE of text anywhere in a value, its wildcards taken as text (with ESCAPE '\\'). */
+const containing = (text: string) => `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+
+function notificationWhere(filter: { active?: boolean; id?: ResourceId }): { where: string; params: unknown[] } {
+  const where: string[] = [];
+  const params: unknown[] = [];
+  if (filter.active !== undefined) (where.push('active = ?'), params.push(filter.active ? 1 : 0));
+  if (filter.id) (where.push(idWhere), params.push(...idParams(filter.id)));
+  return { where: where.length ? ` WHERE ${where.join(' AND ')}` : '', params };
+}
+
+const summaryOf = (r: Record<string, unknown>): RecordSummary => ({
+  tenant: r.tenant as string,
+  kind: r.kind as string,
+  name: r.name as string,
+  ready: r.ready as string,
+  reason: r.ready_reason as string,
+  message: r.ready_message as string,
+  updatedAt: r.updated_at as string,
+});
+
 /**
  * Rows as certificate facts. The fields certificates issued together share (tenant, configuration,
  * validity, issuer) are kept once, not once a row: a configuration may hold a certificate for each
@@ -383,6 +454,96 @@ export class SqlStore implements Store {
     return (await this.driver.query(sql, params)).rows.map(toRecord);
   }
 
+  async listRecordsMentioning(tenant: string, name: string) {
+    const { rows } = await this.driver.query(`SELECT * FROM records WHERE tenant = ? AND spec LIKE ? ESCAPE '\\' ORDER BY tenant, kind, name`, [tenant, containing(JSON.stringify(name))]);
+    return rows.map(toRecord);
+  }
+
+  /** Kind/name as users see it, as the records_shown index has it. */
+  private get shownSql() {
+    return shownSql(this.driver.dialect);
+  }
+
+  /** The sort's keys, the last of them unique (Kind/name as users see it), each with its direction. */
+  private sortKeys(sort: RecordSort | undefined): { sql: string; column: keyof RecordSummary | 'shown'; desc: boolean }[] {
+    const shown = { sql: this.shownSql, column: 'shown' as const, desc: false };
+    const text = (column: string) => `${column}${this.driver.dialect === 'postgres' ? ' COLLATE "C"' : ''}`;
+    switch (sort) {
+      case 'ready':
+        return [{ sql: text('ready'), column: 'ready', desc: false }, shown];
+      case 'reason':
+        return [{ sql: text('ready_reason'), column: 'reason', desc: false }, shown];
+      case 'updated':
+        return [{ sql: text('updated_at'), column: 'updatedAt', desc: true }, shown];
+      default:
+        return [shown];
+    }
+  }
+
+  private recordWhere(q: RecordQuery): { where: string[]; params: unknown[] } {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    if (q.kind) (where.push('kind = ?'), params.push(q.kind));
+    if (q.tenant) (where.push('tenant = ?'), params.push(q.tenant));
+    if (q.ready) (where.push('ready = ?'), params.push(q.ready));
+    if (q.reason) (where.push('ready_reason = ?'), params.push(q.reason));
+    if (q.text) {
+      const like = containing(q.text.toLowerCase());
+      where.push(`(LOWER(${this.shownSql}) LIKE ? ESCAPE '\\' OR LOWER(ready_message) LIKE ? ESCAPE '\\')`);
+      params.push(like, like);
+    }
+    return { where, params };
+  }
+
+  private summaries(q: RecordQuery, page: { limit: number; offset?: number; after?: unknown[] }) {
+    const { where, params } = this.recordWhere(q);
+    const keys = this.sortKeys(q.sort);
+    if (page.after) {
+      // Past the last row given (keyset): on the first key that differs, it comes later in the order.
+      const later = keys.map((k, i) => `(${[...keys.slice(0, i).map((e) => `${e.sql} = ?`), `${k.sql} ${k.desc ? '<' : '>'} ?`].join(' AND ')})`);
+      where.push(`(${later.join(' OR ')})`);
+      keys.forEach((_, i) => params.push(...page.after!.slice(0, i + 1)));
+    }
+    const sql = `SELECT tenant, kind, name, ready, ready_reason, ready_message, updated_at, ${this.shownSql} AS shown FROM records${where.length ? ` WHERE ${where.join(' AND ')}` : ''}
+      ORDER BY ${keys.map((k) => `${k.sql}${k.desc ? ' DESC' : ''}`).join(', ')} LIMIT ? OFFSET ?`;
+    return this.driver.query(sql, [...params, page.limit, page.offset ?? 0]);
+  }
+
+  async listRecordSummaries(q: RecordQuery & { offset: number; limit: number }) {
+    const { where, params } = this.recordWhere(q);
+    const [{ rows: counted }, { rows }] = await Promise.all([
+      this.driver.query(`SELECT COUNT(*) AS n FROM records${where.length ? ` WHERE ${where.join(' AND ')}` : ''}`, params),
+      this.summaries(q, { limit: q.limit, offset: q.offset }),
+    ]);
+    return { rows: rows.map(summaryOf), total: Number(counted[0]!.n) };
+  }
+
+  async forEachRecordSummary(q: RecordQuery, each: (chunk: RecordSummary[]) => Promise<void> | void) {
+    const keys = this.sortKeys(q.sort);
+    for (let after: unknown[] | undefined; ; ) {
+      const { rows } = await this.summaries(q, { limit: RECORD_CHUNK, ...(after ? { after } : {}) });
+      if (rows.length) await each(rows.map(summaryOf));
+      if (rows.length < RECORD_CHUNK) return;
+      const last = rows[rows.length - 1]!;
+      after = keys.map((k) => (k.column === 'shown' ? last.shown : summaryOf(last)[k.column]));
+    }
+  }
+
+  async countRecords() {
+    const [{ rows: counted }, { rows: kinds }, { rows: tenants }] = await Promise.all([
+      this.driver.query('SELECT kind, ready, COUNT(*) AS n FROM records GROUP BY kind, ready'),
+      this.driver.query('SELECT DISTINCT kind FROM records'),
+      this.driver.query('SELECT DISTINCT tenant FROM records'),
+    ]);
+    const sorted = (rows: Record<string, unknown>[], column: string) => rows.map((r) => r[column] as string).sort();
+    return { byKindReady: counted.map((r) => ({ kind: r.kind as string, ready: r.ready as string, count: Number(r.n) })), kinds: sorted(kinds, 'kind'), tenants: sorted(tenants, 'tenant') };
+  }
+
+  async listSyncHistory(id: ResourceId) {
+    const { rows } = await this.driver.query(`SELECT at, duration_ms, user_count, outcome FROM sync_history WHERE ${idWhere} ORDER BY at`, idParams(id));
+    return rows.map((r): SyncHistoryEntry => ({ at: r.at as string, durationMs: Number(r.duration_ms), userCount: Number(r.user_count), outcome: r.outcome as string }));
+  }
+
   async getRecord(id: ResourceId) {
     const { rows } = await this.driver.query(`SELECT * FROM records WHERE ${idWhere}`, idParams(id));
     return rows[0] ? toRecord(rows[0]) : undefined;
@@ -415,14 +576,23 @@ export class SqlStore implements Store {
     return rows.map((r) => r.purpose as string);
   }
 
-  async listNotifications(filter: { active?: boolean } = {}) {
-    const sql = `SELECT * FROM notifications${filter.active === undefined ? '' : ' WHERE active = ?'} ORDER BY last_seen DESC, tenant, kind, name, reason`;
-    const { rows } = await this.driver.query(sql, filter.active === undefined ? [] : [filter.active ? 1 : 0]);
+  async listNotifications(filter: { active?: boolean; id?: ResourceId; limit?: number } = {}) {
+    const { where, params } = notificationWhere(filter);
+    const sql = `SELECT * FROM notifications${where} ORDER BY last_seen DESC, tenant, kind, name, reason${filter.limit ? ` LIMIT ${Math.floor(filter.limit)}` : ''}`;
+    const { rows } = await this.driver.query(sql, params);
     return rows.map(toNotification);
   }
 
-  async listAudit(limit = 100) {
-    const { rows } = await this.driver.query('SELECT * FROM audit ORDER BY id DESC LIMIT ?', [limit]);
+  async countNotifications(filter: { active?: boolean } = {}) {
+    const { where, params } = notificationWhere(filter);
+    const { rows } = await this.driver.query(`SELECT COUNT(*) AS n FROM notifications${where}`, params);
+    return Number(rows[0]!.n);
+  }
+
+  async listAudit(limit = 100, id?: ResourceId) {
+    const { rows } = id
+      ? await this.driver.query(`SELECT * FROM audit WHERE ${idWhere} ORDER BY id DESC LIMIT ?`, [...idParams(id), limit])
+      : await this.driver.query('SELECT * FROM audit ORDER BY id DESC LIMIT ?', [limit]);
     return rows.map(
       (r): AuditEntry => ({
         id: Number(r.id),
@@ -450,7 +620,7 @@ export class SqlStore implements Store {
       params.push(o.tenant);
     }
     if (o.text) {
-      const like = `%${o.text.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+      const like = containing(o.text.toLowerCase());
       conditions.push("(LOWER(upn) LIKE ? ESCAPE '\\' OR LOWER(COALESCE(email, '')) LIKE ? ESCAPE '\\' OR LOWER(COALESCE(display_name, '')) LIKE ? ESCAPE '\\')");
       params.push(like, like, like);
     }
@@ -547,7 +717,7 @@ export class SqlStore implements Store {
         try {
           await staged.stage.flush();
           await staged.stage.session.transaction(async (exec) => {
-            for (const w of staged.writes) await exec(...statement(w));
+            for (const w of staged.writes) await execWrite(exec, w);
           });
           this.writes += staged.writes.length;
           staged.resolve();
@@ -582,7 +752,7 @@ export class SqlStore implements Store {
 
   private run(writes: Write[]) {
     return this.driver.transaction(async (exec) => {
-      for (const w of writes) await exec(...statement(w));
+      for (const w of writes) await execWrite(exec, w);
     });
   }
 

@@ -69,6 +69,42 @@ export interface AuditEntry {
   detail: Record<string, unknown>;
 }
 
+/** A record as lists show it: its key, its Ready condition (readySummary) and when it last changed. */
+export interface RecordSummary {
+  tenant: string;
+  kind: string;
+  name: string;
+  ready: string;
+  /** The Ready reason when not ready, else ''. */
+  reason: string;
+  /** The Ready message, ready or not. */
+  message: string;
+  updatedAt: string;
+}
+
+export const RECORD_SORTS = ['resource', 'ready', 'reason', 'updated'] as const;
+export type RecordSort = (typeof RECORD_SORTS)[number];
+
+/** Which records a list shows, and in which order (by Kind/name as users see it, unless sorted otherwise). */
+export interface RecordQuery {
+  kind?: string;
+  tenant?: string;
+  ready?: string;
+  reason?: string;
+  /** Held by Kind/name as users see it, or by the Ready message, whatever the case. */
+  text?: string;
+  sort?: RecordSort;
+}
+
+/** One sync of a source: when it ended, how long it took, how many users it left, how it went. */
+export interface SyncHistoryEntry {
+  at: string;
+  durationMs: number;
+  userCount: number;
+  /** synced, blocked or failed. */
+  outcome: string;
+}
+
 export interface ResourceId {
   tenant: string;
   kind: string;
@@ -111,6 +147,8 @@ export type Write =
   | { op: 'notify'; notification: Omit<Notification, 'count' | 'firstSeen' | 'active'> }
   | { op: 'resolveNotification'; id: ResourceId; reason: string }
   | { op: 'audit'; entry: AuditEntry }
+  /** One more sync in the source's history; the oldest beyond the last SYNC_HISTORY go. */
+  | { op: 'recordSync'; id: ResourceId; sync: SyncHistoryEntry }
   | { op: 'setMeta'; key: string; value: string }
   | { op: 'deleteMeta'; key: string }
   /** columns: userColumns(user), when the caller has them already (a sync computes them as users arrive). */
@@ -153,8 +191,21 @@ export interface Store {
   getInventory(id: ResourceId): Promise<InventoryEntry | undefined>;
   getBlob(id: ResourceId, purpose: string): Promise<Buffer | undefined>;
   listBlobs(id: ResourceId): Promise<string[]>;
-  listNotifications(filter?: { active?: boolean }): Promise<Notification[]>;
-  listAudit(limit?: number): Promise<AuditEntry[]>;
+  /** Records of a tenant whose spec holds `name` as a string: a superset of those that reference it, to check one by one. */
+  listRecordsMentioning(tenant: string, name: string): Promise<StoredRecord[]>;
+  /** One page of the records a query keeps, and how many it keeps. */
+  listRecordSummaries(q: RecordQuery & { offset: number; limit: number }): Promise<{ rows: RecordSummary[]; total: number }>;
+  /** Every record a query keeps, in its order, a chunk at a time: an export holds one chunk at once. */
+  forEachRecordSummary(q: RecordQuery, each: (chunk: RecordSummary[]) => Promise<void> | void): Promise<void>;
+  /** How many records there are by kind and Ready, and which kinds and tenants there are. */
+  countRecords(): Promise<{ byKindReady: { kind: string; ready: string; count: number }[]; kinds: string[]; tenants: string[] }>;
+  /** Notifications, newest first; of one resource with `id`; the first `limit`. */
+  listNotifications(filter?: { active?: boolean; id?: ResourceId; limit?: number }): Promise<Notification[]>;
+  countNotifications(filter?: { active?: boolean }): Promise<number>;
+  /** The newest audit entries first; of one resource with `id`. */
+  listAudit(limit?: number, id?: ResourceId): Promise<AuditEntry[]>;
+  /** A source's last syncs, oldest first. */
+  listSyncHistory(id: ResourceId): Promise<SyncHistoryEntry[]>;
   listUsers(tenant: string): Promise<DirectoryUser[]>;
   /** One page of users by UPN, of a tenant or of all, those whose UPN, email or name holds `text`; and how many match. */
   listUsersPage(o: { tenant?: string; text?: string; offset: number; limit: number }): Promise<{ users: DirectoryUser[]; total: number }>;

@@ -7,6 +7,7 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import { once } from 'node:events';
 import type { SecretResolver } from '../../config/secrets.js';
 import { idKey } from '../../config/desired.js';
 import { recordReferences, show, type Engine } from '../../engine/context.js';
@@ -18,7 +19,8 @@ import { escapeHtml } from './html.js';
 import { LIVE_JS } from './live.js';
 import { CONSOLE_CSS } from './style.js';
 import { reachedUsers, spaceOf, type Distribution, type SpaceMembers } from '../../providers/certificate-configuration/index.js';
-import { certificatesPage, connectorsPage, coreSyncPage, distributionPage, notificationsPage, overviewPage, PAGE_SIZE, resourcePage, resourcesCsv, resourcesPage, signInPage, usersPage, type ResourceFilter, type Viewer } from './pages.js';
+import { certificatesPage, connectorsPage, coreSyncPage, distributionPage, notificationsPage, overviewPage, PAGE_SIZE, resourceFilter, resourcePage, RESOURCES_CSV_HEADER, resourcesCsvLines, resourcesPage, signInPage, usersPage, type Viewer } from './pages.js';
+import type { RecordQuery } from '../../store/types.js';
 import { stillValid, tokenOf, type Role } from './tokens.js';
 
 export interface ConsoleOptions {
@@ -61,6 +63,12 @@ const SESSION_MS = 8 * 3600_000;
 const EXTERNAL = 'external:';
 const EXTERNAL_SESSION_MS = 3600_000;
 const MAX_FORM = 16 * 1024;
+/** Audit entries shown on a resource's page, newest first. */
+const HISTORY = 200;
+/** Status fields of a record that syncs from a source: the overview lists it with its last sync. */
+const SOURCE_FIELDS = ['lastSyncTime', 'userCount'];
+/** Active notifications the overview shows, the newest; the notifications page has them all. */
+const OVERVIEW_NOTIFICATIONS = 20;
 
 const SECURITY_HEADERS = {
   'content-security-policy': "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
@@ -134,6 +142,18 @@ export async function serveConsole(o: ConsoleOptions): Promise<{ port: number; c
     if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw new HttpError(403, 'this form has no valid CSRF token: reload the page and try again');
   };
 
+  /** The CSV of exactly the filtered rows, written a chunk at a time as the store reads them. */
+  async function streamCsv(res: ServerResponse, filter: RecordQuery): Promise<void> {
+    res.writeHead(200, { 'content-type': 'text/csv; charset=utf-8', 'content-disposition': 'attachment; filename="resources.csv"', ...SECURITY_HEADERS });
+    res.write(RESOURCES_CSV_HEADER);
+    await store.forEachRecordSummary(filter, async (rows) => {
+      // A reader that went away ends the export; one that is slow holds it back.
+      if (!res.write(resourcesCsvLines(rows))) await Promise.race([once(res, 'drain'), once(res, 'close')]);
+      if (res.destroyed) throw new Error('the CSV export was not read to its end');
+    });
+    res.end();
+  }
+
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://console');
     const path = url.pathname;
@@ -191,20 +211,28 @@ export async function serveConsole(o: ConsoleOptions): Promise<{ port: number; c
     }
 
     if (req.method !== 'GET') throw new HttpError(405, `${req.method} is not served here`);
-    if (path === '/ui/') return send(res, 200, overviewPage(session, await store.listRecords(), await store.listNotifications({ active: true })));
+    if (path === '/ui/') {
+      const [counts, latest, active] = await Promise.all([store.countRecords(), store.listNotifications({ active: true, limit: OVERVIEW_NOTIFICATIONS }), store.countNotifications({ active: true })]);
+      // Sources: the records of the kinds that sync, once they have synced.
+      const syncing = counts.kinds.filter((kind) => o.engine.providers.kinds.includes(kind) && o.engine.providers.get(kind).sync);
+      const sources = (await Promise.all(syncing.map((kind) => store.listRecords({ kind })))).flat().filter((r) => SOURCE_FIELDS.some((f) => r.status[f] !== undefined));
+      return send(res, 200, overviewPage(session, counts, sources, latest, active));
+    }
     if (path === '/ui/notifications') {
       const all = url.searchParams.get('all') === '1';
       return send(res, 200, notificationsPage(session, await store.listNotifications(all ? {} : { active: true }), all));
     }
     if (path === '/ui/resources' || path === '/ui/resources.csv') {
-      const p = url.searchParams;
-      const filter: ResourceFilter = { kind: p.get('kind') || undefined, tenant: p.get('tenant') || undefined, ready: p.get('ready') || undefined, reason: p.get('reason') || undefined, q: p.get('q') || undefined, sort: p.get('sort') || undefined, page: Number(p.get('page')) || 1 };
-      const records = await store.listRecords();
-      if (path.endsWith('.csv')) return send(res, 200, resourcesCsv(records, filter), { 'content-type': 'text/csv; charset=utf-8', 'content-disposition': 'attachment; filename="resources.csv"' });
-      return send(res, 200, resourcesPage(session, records, filter));
+      const { page, ...filter } = resourceFilter(url.searchParams);
+      if (path.endsWith('.csv')) return streamCsv(res, filter);
+      const [counts, first] = await Promise.all([store.countRecords(), store.listRecordSummaries({ ...filter, offset: (page - 1) * PAGE_SIZE, limit: PAGE_SIZE })]);
+      // A page past the last shows the last (a filter narrowed since the link was made).
+      const last = Math.max(1, Math.ceil(first.total / PAGE_SIZE));
+      const shown = page > last ? await store.listRecordSummaries({ ...filter, offset: (last - 1) * PAGE_SIZE, limit: PAGE_SIZE }) : first;
+      return send(res, 200, resourcesPage(session, shown.rows, shown.total, counts, { ...filter, page }));
     }
     if (path === '/ui/distribution') {
-      const tenants = [...new Set((await store.listRecords()).map((r) => r.tenant))].sort();
+      const { tenants } = await store.countRecords();
       const tenant = url.searchParams.get('tenant') || (tenants.includes('default') ? 'default' : (tenants[0] ?? 'default'));
       const [users, spaceRecords, configurations] = await Promise.all([store.listUsers(tenant), store.listRecords({ tenant, kind: 'Space' }), store.listRecords({ tenant, kind: 'CertificateConfiguration' })]);
       const spaces = spaceRecords.map((s) => ({ name: s.name, ...(s.spec as Omit<SpaceMembers, 'name'>) }));
@@ -264,17 +292,19 @@ export async function serveConsole(o: ConsoleOptions): Promise<{ port: number; c
       const record = await store.getRecord({ tenant, kind, name });
       if (!record) throw new HttpError(404, `${show({ tenant, kind, name })} is not in the tenant store`);
       const key = idKey(record);
-      const [inventory, notifications, audit, others] = await Promise.all([store.getInventory(record), store.listNotifications(), store.listAudit(2000), store.listRecords({ tenant })]);
+      // What references it holds its name somewhere in its spec: those few are read, then checked.
+      const [inventory, notifications, audit, mentioning, syncHistory] = await Promise.all([store.getInventory(record), store.listNotifications({ id: record }), store.listAudit(HISTORY, record), store.listRecordsMentioning(tenant, name), store.listSyncHistory(record)]);
       return send(
         res,
         200,
         resourcePage(session, {
           record,
           inventory,
-          notifications: notifications.filter((n) => n.tenant === tenant && n.kind === kind && n.name === name),
-          audit: audit.filter((a) => a.tenant === tenant && a.kind === kind && a.name === name),
-          referencedBy: others.filter((r) => recordReferences(r).includes(key)),
+          notifications,
+          audit,
+          referencedBy: mentioning.filter((r) => recordReferences(r).includes(key)),
           syncs: !!o.engine.providers.get(kind).sync,
+          syncHistory,
         }),
       );
     }
@@ -283,7 +313,7 @@ export async function serveConsole(o: ConsoleOptions): Promise<{ port: number; c
 
   const onRequest = (req: IncomingMessage, res: ServerResponse) =>
     void handle(req, res).catch((e: unknown) => {
-      if (res.headersSent) return;
+      if (res.headersSent) return void res.destroy(); // a stream cut short: the reader sees it was
       const status = e instanceof HttpError ? e.status : 500;
       if (status === 500) o.log.error({ err: messageOf(e) }, 'console: a page failed');
       send(res, status, `<!doctype html><title>${status}</title><p>${status === 500 ? 'This page failed; the server log says why.' : escapeHtml(messageOf(e))}</p>`);

@@ -2,11 +2,12 @@
 // notifications. Pure: each takes the data and the request's parameters, and returns HTML.
 import { stringify } from 'yaml';
 import { recordReferences, show } from '../../engine/context.js';
-import { conditionOf, readyOf, type Condition } from '../../engine/status.js';
+import { conditionOf, readySummary, type Condition } from '../../api/condition.js';
 import { resourceView } from '../../engine/views.js';
 import { idKey } from '../../config/desired.js';
-import type { AuditEntry, InventoryEntry, Notification, StoredRecord } from '../../store/types.js';
+import { RECORD_SORTS, type AuditEntry, type InventoryEntry, type Notification, type RecordQuery, type RecordSort, type RecordSummary, type StoredRecord, type SyncHistoryEntry } from '../../store/types.js';
 import { Html, html, query } from './html.js';
+import { resourcePath } from './paths.js';
 import { roleName, type Role } from './tokens.js';
 
 export interface Viewer {
@@ -17,7 +18,6 @@ export interface Viewer {
 
 export const PAGE_SIZE = 50;
 
-const resourcePath = (r: { tenant: string; kind: string; name: string }) => `/ui/resources/${encodeURIComponent(r.tenant)}/${encodeURIComponent(r.kind)}/${encodeURIComponent(r.name)}`;
 
 export function layout(title: string, viewer: Viewer | undefined, body: Html): string {
   return html`<!doctype html>
@@ -49,24 +49,27 @@ export function signInPage(error?: string): string {
   );
 }
 
-const readyText = (r: StoredRecord) => readyOf(r.status)?.status ?? 'Unknown';
-const reasonText = (r: StoredRecord) => (readyText(r) === 'True' ? '' : (readyOf(r.status)?.reason ?? ''));
+const readyText = (r: StoredRecord) => readySummary(r.status).ready;
 
-export function overviewPage(viewer: Viewer, records: StoredRecord[], active: Notification[]): string {
-  const kinds = [...new Set(records.map((r) => r.kind))].sort();
-  const count = (kind: string, ready: string) => records.filter((r) => r.kind === kind && readyText(r) === ready).length;
-  const sources = records.filter((r) => r.status.lastSyncTime !== undefined || r.status.userCount !== undefined);
+export interface RecordCounts {
+  byKindReady: { kind: string; ready: string; count: number }[];
+  kinds: string[];
+  tenants: string[];
+}
+
+export function overviewPage(viewer: Viewer, counts: RecordCounts, sources: StoredRecord[], latest: Notification[], active: number): string {
+  const count = (kind: string, ready: string) => counts.byKindReady.find((c) => c.kind === kind && c.ready === ready)?.count ?? 0;
   return layout(
     'Overview',
     viewer,
     html`<section id="kinds" data-live><h2>Resources</h2>
 <table><thead><tr><th>Kind</th><th>Ready</th><th>Not ready</th><th>Unknown</th></tr></thead><tbody>
-${kinds.map(
+${counts.kinds.map(
   (k) => html`<tr><td><a href="/ui/resources${query({ kind: k })}">${k}</a></td><td>${count(k, 'True')}</td><td><a href="/ui/resources${query({ kind: k, ready: 'False' })}">${count(k, 'False')}</a></td><td>${count(k, 'Unknown')}</td></tr>`,
 )}
 </tbody></table>
-${records.length ? '' : html`<p>The tenant store is empty: apply a configuration first.</p>`}</section>
-<section id="active-notifications" data-live><h2>Active notifications (${active.length})</h2>${notificationTable(active)}</section>
+${counts.kinds.length ? '' : html`<p>The tenant store is empty: apply a configuration first.</p>`}</section>
+<section id="active-notifications" data-live><h2>Active notifications (${active})</h2>${notificationTable(latest)}${active > latest.length ? html`<p><a href="/ui/notifications">all ${active} active</a> (the newest ${latest.length} above)</p>` : ''}</section>
 <section id="sources" data-live><h2>Sources</h2>
 <table><thead><tr><th>Source</th><th>Last sync</th><th>Users</th><th>Last error</th></tr></thead><tbody>
 ${sources.map((r) => html`<tr><td><a href="${resourcePath(r)}">${show(r)}</a></td><td>${String(r.status.lastSyncTime ?? '')}</td><td>${String(r.status.userCount ?? '')}</td><td>${String(r.status.lastError ?? '')}</td></tr>`)}
@@ -91,75 +94,49 @@ export function notificationsPage(viewer: Viewer, list: Notification[], all: boo
   );
 }
 
-export interface ResourceFilter {
-  kind?: string;
-  tenant?: string;
-  ready?: string;
-  reason?: string;
-  q?: string;
-  sort?: string;
-  page?: number;
+export interface ResourceFilter extends RecordQuery {
+  page: number;
 }
 
-const SORTS: Record<string, (a: StoredRecord, b: StoredRecord) => number> = {
-  resource: (a, b) => show(a).localeCompare(show(b)),
-  ready: (a, b) => readyText(a).localeCompare(readyText(b)) || show(a).localeCompare(show(b)),
-  reason: (a, b) => reasonText(a).localeCompare(reasonText(b)) || show(a).localeCompare(show(b)),
-  updated: (a, b) => b.updatedAt.localeCompare(a.updatedAt),
-};
-
-/** The records the filter keeps, sorted: the page and the CSV export show exactly these. */
-export function filtered(records: StoredRecord[], f: ResourceFilter): StoredRecord[] {
-  const text = f.q?.toLowerCase();
-  return records
-    .filter(
-      (r) =>
-        (!f.kind || r.kind === f.kind) &&
-        (!f.tenant || r.tenant === f.tenant) &&
-        (!f.ready || readyText(r) === f.ready) &&
-        (!f.reason || reasonText(r) === f.reason) &&
-        (!text || show(r).toLowerCase().includes(text) || String(readyOf(r.status)?.message ?? '').toLowerCase().includes(text)),
-    )
-    .sort(SORTS[f.sort ?? 'resource'] ?? SORTS.resource);
+/** The filter a query string asks for; an unknown sort is the default one. */
+export function resourceFilter(p: URLSearchParams): ResourceFilter {
+  const sort = p.get('sort') ?? '';
+  const given = (name: string) => p.get(name) || undefined;
+  return { kind: given('kind'), tenant: given('tenant'), ready: given('ready'), reason: given('reason'), text: given('q'), sort: (RECORD_SORTS as readonly string[]).includes(sort) ? (sort as RecordSort) : undefined, page: Math.max(1, Number(p.get('page')) || 1) };
 }
 
-export function resourcesPage(viewer: Viewer, records: StoredRecord[], f: ResourceFilter): string {
-  const rows = filtered(records, f);
-  const pages = Math.max(1, Math.ceil(rows.length / PAGE_SIZE));
-  const page = Math.min(Math.max(1, f.page ?? 1), pages);
-  const shown = rows.slice((page - 1) * PAGE_SIZE, page * PAGE_SIZE);
-  const params = { kind: f.kind, tenant: f.tenant, ready: f.ready, reason: f.reason, q: f.q, sort: f.sort };
+export function resourcesPage(viewer: Viewer, rows: RecordSummary[], total: number, counts: RecordCounts, f: ResourceFilter): string {
+  const pages = Math.max(1, Math.ceil(total / PAGE_SIZE));
+  const page = Math.min(f.page, pages);
+  const params = { kind: f.kind, tenant: f.tenant, ready: f.ready, reason: f.reason, q: f.text, sort: f.sort };
   const option = (value: string, current: string | undefined, label = value) => html`<option value="${value}"${value === (current ?? '') ? html` selected` : ''}>${label}</option>`;
-  const kinds = [...new Set(records.map((r) => r.kind))].sort();
-  const tenants = [...new Set(records.map((r) => r.tenant))].sort();
   const sortLink = (key: string, label: string) => html`<a href="/ui/resources${query({ ...params, sort: key })}">${label}</a>`;
   return layout(
     'Resources',
     viewer,
     html`<form method="get" action="/ui/resources" class="filters">
-<select name="kind" aria-label="Kind">${option('', f.kind, 'every kind')}${kinds.map((k) => option(k, f.kind))}</select>
-<select name="tenant" aria-label="Tenant">${option('', f.tenant, 'every tenant')}${tenants.map((t) => option(t, f.tenant))}</select>
+<select name="kind" aria-label="Kind">${option('', f.kind, 'every kind')}${counts.kinds.map((k) => option(k, f.kind))}</select>
+<select name="tenant" aria-label="Tenant">${option('', f.tenant, 'every tenant')}${counts.tenants.map((t) => option(t, f.tenant))}</select>
 <select name="ready" aria-label="Ready">${option('', f.ready, 'any Ready')}${['True', 'False', 'Unknown'].map((v) => option(v, f.ready))}</select>
 <input name="reason" placeholder="reason" value="${f.reason ?? ''}" aria-label="Reason">
-<input name="q" placeholder="text" value="${f.q ?? ''}" aria-label="Text">
+<input name="q" placeholder="text" value="${f.text ?? ''}" aria-label="Text">
 <input type="hidden" name="sort" value="${f.sort ?? ''}">
 <button>Filter</button> <a href="/ui/resources.csv${query(params)}">CSV</a>
 </form>
-<div id="resource-rows" data-live><p class="count">${rows.length} resource${rows.length === 1 ? '' : 's'}${pages > 1 ? ` · page ${page} of ${pages}` : ''}</p>
+<div id="resource-rows" data-live><p class="count">${total} resource${total === 1 ? '' : 's'}${pages > 1 ? ` · page ${page} of ${pages}` : ''}</p>
 <table><thead><tr><th>${sortLink('resource', 'Resource')}</th><th>${sortLink('ready', 'Ready')}</th><th>${sortLink('reason', 'Reason')}</th><th>Message</th><th>${sortLink('updated', 'Updated')}</th></tr></thead><tbody>
-${shown.map((r) => html`<tr><td><a href="${resourcePath(r)}">${show(r)}</a></td><td>${readyText(r)}</td><td>${reasonText(r)}</td><td>${readyText(r) === 'True' ? '' : (readyOf(r.status)?.message ?? '')}</td><td>${r.updatedAt}</td></tr>`)}
+${rows.map((r) => html`<tr><td><a href="${resourcePath(r)}">${show(r)}</a></td><td>${r.ready}</td><td>${r.reason}</td><td>${r.ready === 'True' ? '' : r.message}</td><td>${r.updatedAt}</td></tr>`)}
 </tbody></table></div>
 <nav class="pager">${page > 1 ? html`<a rel="prev" href="/ui/resources${query({ ...params, page: page - 1 })}">previous</a>` : ''} ${page < pages ? html`<a rel="next" href="/ui/resources${query({ ...params, page: page + 1 })}">next</a>` : ''}</nav>`,
   );
 }
 
 const csvCell = (v: string) => (/[",\n\r]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v);
-/** CSV of exactly the filtered rows; a cell a spreadsheet would take for a formula is quoted as text. */
-export function resourcesCsv(records: StoredRecord[], f: ResourceFilter): string {
-  const cell = (v: string) => csvCell(/^[=+\-@\t\r]/.test(v) ? `'${v}` : v);
-  const lines = filtered(records, f).map((r) => [r.tenant, r.kind, r.name, readyText(r), reasonText(r), readyOf(r.status)?.message ?? '', r.updatedAt].map(cell).join(','));
-  return ['tenant,kind,name,ready,reason,message,updated', ...lines].join('\r\n') + '\r\n';
-}
+/** A cell a spreadsheet would take for a formula is quoted as text. */
+const csvText = (v: string) => csvCell(/^[=+\-@\t\r]/.test(v) ? `'${v}` : v);
+export const RESOURCES_CSV_HEADER = 'tenant,kind,name,ready,reason,message,updated\r\n';
+/** Lines of the CSV export of the filtered rows, one a row. */
+export const resourcesCsvLines = (rows: RecordSummary[]) => rows.map((r) => [r.tenant, r.kind, r.name, r.ready, r.reason, r.message, r.updatedAt].map(csvText).join(',') + '\r\n').join('');
 
 /** Masks values whose field names say they are secret; refs to secrets stay (they name, not hold). */
 export function masked(value: unknown, key = ''): unknown {
@@ -176,6 +153,8 @@ export interface ResourceDetail {
   referencedBy: StoredRecord[];
   /** Whether its kind syncs (identity sources, SQL provisioning): a manager may sync it now. */
   syncs: boolean;
+  /** Its last syncs, oldest first (identity sources). */
+  syncHistory: SyncHistoryEntry[];
 }
 
 export function resourcePage(viewer: Viewer, d: ResourceDetail): string {
@@ -184,9 +163,11 @@ export function resourcePage(viewer: Viewer, d: ResourceDetail): string {
   const conditions = (r.status.conditions ?? []) as Condition[];
   const { conditions: _c, ...status } = r.status;
   const refs = recordReferences(r);
+  // Keys are Kind/tenant/name (idKey).
   const link = (key: string) => {
-    const [tenant, kind, ...name] = key.split('/');
-    return html`<li><a href="${resourcePath({ tenant: tenant!, kind: kind!, name: name.join('/') })}">${show({ tenant: tenant!, kind: kind!, name: name.join('/') })}</a></li>`;
+    const [kind, tenant, ...name] = key.split('/');
+    const id = { tenant: tenant!, kind: kind!, name: name.join('/') };
+    return html`<li><a href="${resourcePath(id)}">${show(id)}</a></li>`;
   };
   const syncs = conditionOf(r.status, 'Ready');
   return layout(
@@ -194,6 +175,7 @@ export function resourcePage(viewer: Viewer, d: ResourceDetail): string {
     viewer,
     html`<p>Ready: <strong>${syncs?.status ?? 'Unknown'}</strong>${syncs?.reason ? ` (${syncs.reason})` : ''} · ${r.managed ? 'managed' : 'not managed'}${view.source ? ` · from ${view.source} ${view.revision ?? ''}` : ''}</p>
 ${viewer.role === 'manager' && d.syncs ? html`<form method="post" action="${resourcePath(r)}/sync"><input type="hidden" name="csrf" value="${viewer.csrf}"><button>Sync now</button></form>` : ''}
+${d.syncHistory.length ? html`<section id="sync-history" data-live><h2>Syncs</h2>${syncCharts(d.syncHistory)}</section>` : ''}
 <section><h2>Conditions</h2><table><thead><tr><th>Type</th><th>Status</th><th>Reason</th><th>Message</th><th>Since</th></tr></thead><tbody>
 ${conditions.map((c) => html`<tr><td>${c.type}</td><td>${c.status}</td><td>${c.reason}</td><td>${c.message}</td><td>${c.lastTransitionTime}</td></tr>`)}
 </tbody></table></section>
@@ -292,21 +274,55 @@ export interface CertificateRow {
 
 const WEEK = 7 * 86_400_000;
 
-/** Certificates expiring each week of the year ahead, as a bar chart of SVG (attributes only: the CSP allows no inline style). */
+interface Bar {
+  value: number;
+  /** What the bar says when pointed at (and to assistive technology). */
+  title: string;
+  fill?: string;
+}
+
+/**
+ * A small bar chart of SVG made here (attributes only: the CSP allows no inline style); a gap where
+ * there is no bar. Bars are 10 px wide, or share `width` (up to 40 px each).
+ */
+function barChart(label: string, bars: (Bar | undefined)[], axis: [string, string], width = bars.length * 10): Html {
+  const top = Math.max(1, ...bars.map((b) => b?.value ?? 0));
+  const barWidth = Math.min(40, Math.floor(width / Math.max(1, bars.length)));
+  const height = 80;
+  return html`<svg role="img" aria-label="${label}" width="${width}" height="${height + 14}" viewBox="0 0 ${width} ${height + 14}">
+${bars.map((b, i) => (b ? html`<rect x="${i * barWidth + 1}" y="${height - (b.value / top) * height}" width="${barWidth - 2}" height="${(b.value / top) * height}" fill="${b.fill ?? '#2357c6'}"><title>${b.title}</title></rect>` : ''))}
+<line x1="0" y1="${height}" x2="${width}" y2="${height}" stroke="#d9dee7"/><text x="0" y="${height + 12}" font-size="10" fill="#5d6778">${axis[0]}</text><text x="${width}" y="${height + 12}" font-size="10" fill="#5d6778" text-anchor="end">${axis[1]}</text>
+</svg>`;
+}
+
+/** Certificates expiring each week of the year ahead. */
 export function expiryChart(certs: { notAfter: string }[], now: number, weeks = 52): Html {
   const counts = Array.from({ length: weeks }, () => 0);
   for (const c of certs) {
     const week = Math.floor((Date.parse(c.notAfter) - now) / WEEK);
     if (week >= 0 && week < weeks) counts[week]!++;
   }
-  const top = Math.max(1, ...counts);
-  const width = 10;
-  const height = 80;
-  return html`<svg role="img" aria-label="certificates expiring per week, the next ${weeks} weeks" width="${weeks * width}" height="${height + 14}" viewBox="0 0 ${weeks * width} ${height + 14}">
-${counts.map((n, i) => (n ? html`<rect x="${i * width + 1}" y="${height - (n / top) * height}" width="${width - 2}" height="${(n / top) * height}" fill="#2357c6"><title>week ${i + 1}: ${n}</title></rect>` : ''))}
-<line x1="0" y1="${height}" x2="${weeks * width}" y2="${height}" stroke="#d9dee7"/><text x="0" y="${height + 12}" font-size="10" fill="#5d6778">now</text><text x="${weeks * width - 40}" y="${height + 12}" font-size="10" fill="#5d6778">+${weeks} wk</text>
-</svg>`;
+  return barChart(`certificates expiring per week, the next ${weeks} weeks`, counts.map((n, i) => (n ? { value: n, title: `week ${i + 1}: ${n}` } : undefined)), ['now', `+${weeks} wk`]);
 }
+
+/** A source's last syncs: how long each took and how many users it left, oldest first; a sync that changed nothing in red. */
+export function syncCharts(history: SyncHistoryEntry[]): Html {
+  const fill = (s: SyncHistoryEntry) => (s.outcome === 'synced' ? undefined : '#b3261e');
+  const when = (s: SyncHistoryEntry) => s.at.slice(0, 16).replace('T', ' ');
+  const axis: [string, string] = [when(history[0]!), history.length > 1 ? when(history[history.length - 1]!) : ''];
+  const last = history[history.length - 1]!;
+  const chart = (caption: string, label: string, value: (s: SyncHistoryEntry) => number, unit: string) =>
+    html`<figure class="chart"><figcaption>${caption}: ${value(last)} ${unit} at the last sync, ${Math.max(...history.map(value))} at most</figcaption>${barChart(
+      `${label}, the last ${history.length} syncs`,
+      history.map((s) => ({ value: value(s), title: `${s.at}: ${value(s)} ${unit}, ${s.outcome}`, fill: fill(s) })),
+      axis,
+      SYNC_CHART_WIDTH,
+    )}</figure>`;
+  return html`${chart('Sync duration', 'sync duration', (s) => s.durationMs, 'ms')}
+${chart('Users', 'users after each sync', (s) => s.userCount, 'users')}`;
+}
+
+const SYNC_CHART_WIDTH = 400;
 
 export function certificatesPage(viewer: Viewer, cas: StoredRecord[], certs: CertificateRow[], now: number): string {
   const s = (r: StoredRecord) => r.status as Record<string, unknown>;

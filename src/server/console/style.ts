@@ -24,4 +24,6 @@ pre { background: #fff; border: 1px solid var(--line); padding: .6rem; overflow:
 .pager { display: flex; gap: 1rem; margin-top: .6rem; }
 button { font: inherit; padding: .25rem .8rem; }
 form.inline { display: inline; }
+figure.chart { display: inline-block; margin: 0 2rem .6rem 0; padding: .6rem; background: #fff; border: 1px solid var(--line); }
+figure.chart figcaption { color: var(--muted); margin-bottom: .3rem; }
 `;
