@@ -188,6 +188,9 @@ const idOf = (r: Record<string, unknown>): ResourceId => ({ tenant: r.tenant as 
 // memory and time in each.
 const inventoryEntry = (r: Record<string, unknown>): InventoryEntry => ({ tenant: r.tenant as string, kind: r.kind as string, name: r.name as string, source: r.source as string, revision: r.revision as string, appliedAt: r.applied_at as string });
 
+/** The columns a record is read from (the ready_* columns repeat its status for the console's queries). */
+const RECORD_COLUMNS = 'tenant, kind, name, spec, spec_hash, desired_hash, generation, files, secrets, status, managed, updated_at, metadata';
+
 function toRecord(r: Record<string, unknown>): StoredRecord {
   return {
     tenant: r.tenant as string,
@@ -450,12 +453,12 @@ export class SqlStore implements Store {
     const params: unknown[] = [];
     if (filter.tenant) (where.push('tenant = ?'), params.push(filter.tenant));
     if (filter.kind) (where.push('kind = ?'), params.push(filter.kind));
-    const sql = `SELECT * FROM records${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY tenant, kind, name`;
+    const sql = `SELECT ${RECORD_COLUMNS} FROM records${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY tenant, kind, name`;
     return (await this.driver.query(sql, params)).rows.map(toRecord);
   }
 
   async listRecordsMentioning(tenant: string, name: string) {
-    const { rows } = await this.driver.query(`SELECT * FROM records WHERE tenant = ? AND spec LIKE ? ESCAPE '\\' ORDER BY tenant, kind, name`, [tenant, containing(JSON.stringify(name))]);
+    const { rows } = await this.driver.query(`SELECT ${RECORD_COLUMNS} FROM records WHERE tenant = ? AND spec LIKE ? ESCAPE '\\' ORDER BY tenant, kind, name`, [tenant, containing(JSON.stringify(name))]);
     return rows.map(toRecord);
   }
 
@@ -545,7 +548,7 @@ export class SqlStore implements Store {
   }
 
   async getRecord(id: ResourceId) {
-    const { rows } = await this.driver.query(`SELECT * FROM records WHERE ${idWhere}`, idParams(id));
+    const { rows } = await this.driver.query(`SELECT ${RECORD_COLUMNS} FROM records WHERE ${idWhere}`, idParams(id));
     return rows[0] ? toRecord(rows[0]) : undefined;
   }
 
