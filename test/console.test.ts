@@ -8,6 +8,7 @@ import { startEntra, type EntraEmulator } from './servers/entra.js';
 import { connectedAgent } from './support/agent.js';
 import { startMdmops, type RunningMdmops } from './support/run.js';
 import { doc, workspace } from './support/workspace.js';
+import { postSignIn, sessionCookie } from './support/console.js';
 
 const PLANTED = '"><img src=x onerror=alert(1)><script>alert(2)</script>';
 const SPACES = 60;
@@ -25,7 +26,7 @@ describe('the web console', () => {
   };
   /** A signed-in browser: its cookie, and the page's CSRF token once a page is read. */
   async function signIn(t: string) {
-    const res = await fetch(`${base}/ui/sign-in`, { method: 'POST', body: new URLSearchParams({ token: t }), redirect: 'manual' });
+    const res = await postSignIn(base, t);
     expect(res.status).toBe(303);
     const setCookie = res.headers.get('set-cookie') ?? '';
     const cookie = setCookie.split(';')[0]!;
@@ -71,9 +72,14 @@ describe('the web console', () => {
     const page = await fetch(`${base}/ui/resources`, { redirect: 'manual' });
     expect(page.status).toBe(303);
     expect(page.headers.get('location')).toBe('/ui/sign-in');
-    const wrong = await fetch(`${base}/ui/sign-in`, { method: 'POST', body: new URLSearchParams({ token: `mdc_000000000000_${'A'.repeat(32)}` }), redirect: 'manual' });
+    const wrong = await postSignIn(base, `mdc_000000000000_${'A'.repeat(32)}`);
     expect(wrong.status).toBe(401);
     expect(await wrong.text()).toContain('That token is unknown, revoked or expired.');
+    // A right token posted without the sign-in form's CSRF token (a form on another site): no session.
+    const forged = await fetch(`${base}/ui/sign-in`, { method: 'POST', body: new URLSearchParams({ token: token('read-only', 'forged') }), redirect: 'manual' });
+    expect(forged.status).toBe(403);
+    expect(forged.headers.get('set-cookie')).not.toMatch(/^mdmops_console=/);
+    expect(await forged.text()).toContain('This sign-in form has expired or was sent from another page');
   });
 
   it('signs in with an HttpOnly, SameSite=Strict cookie, and serves pages under a strict CSP', async () => {
@@ -234,7 +240,7 @@ describe("a source's syncs, charted", () => {
     served = await startMdmops('serve', ws.dir, ['--interval', '1h', '--console-listen', `127.0.0.1:${port}`], env);
     await served.waitFor('the console', () => served!.output().includes('console on http://'));
     const t = ws.run(['console', 'token', '--role', 'read-only', '--name', 'charts']).stdout.trim();
-    const cookie = (await fetch(`http://127.0.0.1:${port}/ui/sign-in`, { method: 'POST', body: new URLSearchParams({ token: t }), redirect: 'manual' })).headers.get('set-cookie')!.split(';')[0]!;
+    const cookie = await sessionCookie(`http://127.0.0.1:${port}`, t);
     const page = await (await fetch(`http://127.0.0.1:${port}/ui/resources/default/EntraIdSource/contoso`, { headers: { cookie } })).text();
     const chart = (label: string) => {
       const svg = new RegExp(`<svg role="img" aria-label="${label}, the last 3 syncs"[^>]*>(.*?)</svg>`, 's').exec(page)?.[1];
@@ -261,7 +267,7 @@ describe("a connector's logs, from the console", () => {
 
   const signIn = async (role: string) => {
     const t = ws.run(['console', 'token', '--role', role, '--name', `logs-${role}`]).stdout.trim();
-    const cookie = (await fetch(`${base}/ui/sign-in`, { method: 'POST', body: new URLSearchParams({ token: t }), redirect: 'manual' })).headers.get('set-cookie')!.split(';')[0]!;
+    const cookie = await sessionCookie(base, t);
     const get = (path: string) => fetch(`${base}${path}`, { headers: { cookie }, redirect: 'manual' });
     const csrf = /name="csrf" value="([^"]+)"/.exec(await (await get('/ui/')).text())![1]!;
     const post = (path: string, fields: Record<string, string>) => fetch(`${base}${path}`, { method: 'POST', headers: { cookie }, body: new URLSearchParams({ csrf, ...fields }), redirect: 'manual' });

@@ -17,6 +17,7 @@ import { startEntra, type EntraEmulator } from './servers/entra.js';
 import { freePort } from './servers/ports.js';
 import { startKube, type KubeCluster } from './servers/kube.js';
 import { startPostgres, type PostgresServer } from './servers/postgres.js';
+import { postSignIn } from './support/console.js';
 
 type Doc = Record<string, any>;
 
@@ -129,7 +130,7 @@ it('signs in to the console with a Kubernetes token: patch on every kind is a Sy
     kube.kubectl(['create', 'serviceaccount', sa, '-n', NS]);
     if (role) kube.kubectl(['create', 'clusterrolebinding', `${sa}-mdmops`, `--clusterrole=${role}`, `--serviceaccount=${NS}:${sa}`]);
   }
-  const signIn = (sa: string) => fetch(`http://127.0.0.1:${consolePort}/ui/sign-in`, { method: 'POST', body: new URLSearchParams({ token: kube.kubectl(['create', 'token', sa, '-n', NS]).trim() }), redirect: 'manual' });
+  const signIn = (sa: string) => postSignIn(`http://127.0.0.1:${consolePort}`, kube.kubectl(['create', 'token', sa, '-n', NS]).trim());
   const overview = async (res: Response) => (await fetch(`http://127.0.0.1:${consolePort}/ui/`, { headers: { cookie: res.headers.get('set-cookie')!.split(';')[0]! } })).text();
 
   const viewer = await signIn('viewer');

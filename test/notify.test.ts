@@ -17,6 +17,7 @@ import { doc, workspace } from './support/workspace.js';
 import { startEntra, type EntraEmulator } from './servers/entra.js';
 import { eventOf, payloadOf } from '../src/server/notify.js';
 import { freePort } from './servers/ports.js';
+import { sessionCookie } from './support/console.js';
 
 const SECRET = 'a-notification-signing-key';
 
@@ -87,7 +88,7 @@ describe('mdmops serve --notify-url', () => {
     // The link opens the resource's page in the console, once signed in.
     expect(raised.body.link).toBe(`http://127.0.0.1:${consolePort}/ui/resources/default/SqlProvisioning/hr`);
     const token = ws.run(['console', 'token', '--role', 'read-only', '--name', 'on-call']).stdout.trim();
-    const cookie = (await fetch(`http://127.0.0.1:${consolePort}/ui/sign-in`, { method: 'POST', body: new URLSearchParams({ token }), redirect: 'manual' })).headers.get('set-cookie')!.split(';')[0]!;
+    const cookie = await sessionCookie(`http://127.0.0.1:${consolePort}`, token);
     const page = await fetch(raised.body.link, { headers: { cookie } });
     expect(page.status).toBe(200);
     expect(await page.text()).toContain('<title>SqlProvisioning/hr · mdmops</title>');

@@ -58,6 +58,11 @@ interface Session extends Viewer {
 }
 
 const COOKIE = 'mdmops_console';
+/**
+ * The sign-in form's CSRF token, also held in a cookie of its own: a form posted from another site
+ * carries no SameSite=Strict cookie, so nobody can be signed in with someone else's token unawares.
+ */
+const SIGN_IN_COOKIE = 'mdmops_console_sign_in';
 const SESSION_MS = 8 * 3600_000;
 /** Sessions signed in by another way (a Kubernetes token): their token id's prefix, and how long they last. */
 const EXTERNAL = 'external:';
@@ -94,7 +99,16 @@ export async function serveConsole(o: ConsoleOptions): Promise<{ port: number; c
   const send = (res: ServerResponse, status: number, body: string, headers: Record<string, string> = {}): void =>
     void res.writeHead(status, { 'content-type': 'text/html; charset=utf-8', ...SECURITY_HEADERS, ...headers }).end(body);
   const redirect = (res: ServerResponse, to: string, headers: Record<string, string> = {}): void => void res.writeHead(303, { location: to, ...SECURITY_HEADERS, ...headers }).end();
-  const cookie = (value: string, maxAgeS: number) => `${COOKIE}=${value}; Path=/ui; HttpOnly; SameSite=Strict; Max-Age=${maxAgeS}${secure ? '; Secure' : ''}`;
+  const cookie = (value: string, maxAgeS: number, name = COOKIE) => `${name}=${value}; Path=/ui; HttpOnly; SameSite=Strict; Max-Age=${maxAgeS}${secure ? '; Secure' : ''}`;
+  const cookieOf = (req: IncomingMessage, name: string) => new RegExp(`(?:^|;\\s*)${name}=([A-Za-z0-9_-]+)`).exec(req.headers.cookie ?? '')?.[1];
+  /**
+   * The sign-in form, with its CSRF token in it and in its cookie: the browser's own if it has one
+   * (a second sign-in page loaded meanwhile, by a favicon's redirect, must not orphan the first).
+   */
+  const sendSignIn = (req: IncomingMessage, res: ServerResponse, status: number, error?: string) => {
+    const csrf = cookieOf(req, SIGN_IN_COOKIE) ?? randomBytes(24).toString('base64url');
+    send(res, status, signInPage(csrf, error), { 'set-cookie': cookie(csrf, 3600, SIGN_IN_COOKIE) });
+  };
   const audit = (action: string, who: string, target: { tenant: string; kind: string; name: string }, detail: Record<string, unknown> = {}) =>
     store.commit([{ op: 'audit', entry: { at: new Date().toISOString(), ...target, action, source: 'console', revision: '', actor: `console:${who}`, detail } }]);
 
@@ -118,7 +132,7 @@ export async function serveConsole(o: ConsoleOptions): Promise<{ port: number; c
   };
 
   async function sessionOf(req: IncomingMessage): Promise<Session | undefined> {
-    const sid = /(?:^|;\s*)mdmops_console=([A-Za-z0-9_-]+)/.exec(req.headers.cookie ?? '')?.[1];
+    const sid = cookieOf(req, COOKIE);
     const session = sid ? sessions.get(sid) : undefined;
     if (!session) return undefined;
     // A revoked or expired token ends its sessions at once (an external one at its hour's end).
@@ -136,10 +150,12 @@ export async function serveConsole(o: ConsoleOptions): Promise<{ port: number; c
     return new URLSearchParams(body.toString('utf8'));
   }
 
-  const checkCsrf = (session: Session, fields: URLSearchParams) => {
+  const csrfMatches = (fields: URLSearchParams, expected: string) => {
     const given = Buffer.from(fields.get('csrf') ?? '');
-    const expected = Buffer.from(session.csrf);
-    if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw new HttpError(403, 'this form has no valid CSRF token: reload the page and try again');
+    return given.length === expected.length && timingSafeEqual(given, Buffer.from(expected));
+  };
+  const checkCsrf = (session: Session, fields: URLSearchParams) => {
+    if (!csrfMatches(fields, session.csrf)) throw new HttpError(403, 'this form has no valid CSRF token: reload the page and try again');
   };
 
   /** The CSV of exactly the filtered rows, written a chunk at a time as the store reads them. */
@@ -160,13 +176,16 @@ export async function serveConsole(o: ConsoleOptions): Promise<{ port: number; c
     if (req.method === 'GET' && path === '/ui/static/live.js') return void res.writeHead(200, { 'content-type': 'text/javascript; charset=utf-8', ...SECURITY_HEADERS, 'cache-control': 'max-age=3600' }).end(LIVE_JS);
     if (req.method === 'GET' && path === '/ui/static/console.css') return void res.writeHead(200, { 'content-type': 'text/css; charset=utf-8', ...SECURITY_HEADERS, 'cache-control': 'max-age=3600' }).end(CONSOLE_CSS);
     if (path === '/' || path === '/ui') return redirect(res, '/ui/');
-    if (req.method === 'GET' && path === '/ui/sign-in') return send(res, 200, signInPage());
+    if (req.method === 'GET' && path === '/ui/sign-in') return sendSignIn(req, res, 200);
     if (req.method === 'POST' && path === '/ui/sign-in') {
-      const given = (await form(req)).get('token') ?? '';
+      const fields = await form(req);
+      const expected = cookieOf(req, SIGN_IN_COOKIE);
+      if (!expected || !csrfMatches(fields, expected)) return sendSignIn(req, res, 403, 'This sign-in form has expired or was sent from another page: sign in again.');
+      const given = fields.get('token') ?? '';
       const token = given.startsWith('mdc_') ? await tokenOf(store, given) : await externalToken(given);
       if (!token) {
         o.log.warn({ from: req.socket.remoteAddress }, 'console: a sign-in with an unknown or expired token was refused');
-        return send(res, 401, signInPage('That token is unknown, revoked or expired.'));
+        return sendSignIn(req, res, 401, 'That token is unknown, revoked or expired.');
       }
       const sid = randomBytes(24).toString('base64url');
       const expiresAt = Math.min(Date.parse(token.expiresAt), Date.now() + SESSION_MS);
@@ -176,7 +195,7 @@ export async function serveConsole(o: ConsoleOptions): Promise<{ port: number; c
     }
 
     const session = await sessionOf(req);
-    if (!session) return req.method === 'GET' ? redirect(res, '/ui/sign-in') : send(res, 401, signInPage('Sign in first.'));
+    if (!session) return req.method === 'GET' ? redirect(res, '/ui/sign-in') : sendSignIn(req, res, 401, 'Sign in first.');
 
     if (req.method === 'POST') {
       const fields = await form(req);

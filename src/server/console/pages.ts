@@ -35,12 +35,13 @@ export function layout(title: string, viewer: Viewer | undefined, body: Html): s
 `.text;
 }
 
-export function signInPage(error?: string): string {
+export function signInPage(csrf: string, error?: string): string {
   return layout(
     'Sign in',
     undefined,
     html`${error ? html`<p class="error">${error}</p>` : ''}
 <form method="post" action="/ui/sign-in" class="sign-in">
+<input type="hidden" name="csrf" value="${csrf}">
 <label for="token">Console token</label>
 <input id="token" name="token" type="password" autocomplete="off" required>
 <button>Sign in</button>
