@@ -49,7 +49,7 @@ const backends: [string, () => StoreSpec][] = [
   ['PostgreSQL', () => ({ backend: 'postgres', url: postgres.url })],
 ];
 
-describe.each(backends)('%s store', (_name, specOf) => {
+describe.each(backends)('%s store', (backendName, specOf) => {
   let spec: StoreSpec;
   let store: Store;
   beforeAll(async () => {
@@ -418,7 +418,7 @@ describe.each(backends)('%s store', (_name, specOf) => {
   it('filters, sorts, pages and counts records in the store as the console lists them, and walks them past a chunk', async () => {
     const tenants = ['list-a', 'default'];
     const names = Array.from({ length: 1800 }, (_, i) => [`n-${i}`, `N_${i}`, `n.${i}`, `Zeta${i}`][i % 4]!);
-    const states = [ready('True', 'Issued', 'ok'), ready('False', 'CaUnreachable', `host ${'%'} down`), ready('False', 'Pending', 'Waiting For CA'), {}];
+    const states = [ready('True', 'Issued', 'ok'), ready('False', 'CaUnreachable', `host ${'%'} down`), ready('False', 'Pending', 'Waiting For CA of Élodie'), {}];
     const all = names.map((name, i) => record(name, { tenant: tenants[i % 2]!, kind: i % 3 ? 'ListedKind' : 'ListedOther', status: states[i % 4]!, updatedAt: `2026-01-01T00:00:${String(i % 60).padStart(2, '0')}.000Z` }));
     await store.commit(all.map((r) => ({ op: 'putRecord' as const, record: r })));
     try {
@@ -445,6 +445,8 @@ describe.each(backends)('%s store', (_name, specOf) => {
         [{ ...mine, text: 'waiting for' }, text('waiting for')],
         [{ ...mine, text: '%' }, text('%')],
         [{ ...mine, text: 'n_1' }, text('n_1')],
+        // Beyond ASCII: SQLite folds with mdmops' own LOWER; PostgreSQL by its database's locale (C here, ASCII only).
+        ...(backendName === 'SQLite' ? [[{ ...mine, text: 'élodie' }, text('élodie')] as (typeof cases)[number]] : []),
       ];
       for (const [q, keep] of cases) {
         const got: unknown[] = [];

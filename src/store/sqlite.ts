@@ -19,6 +19,8 @@ export function sqliteDriver(path: string): Driver {
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
   db.pragma('busy_timeout = 10000');
+  // SQLite's own LOWER folds ASCII only: a search for "émile" must find "Émile", as PostgreSQL's does.
+  db.function('lower', { deterministic: true }, (text: unknown) => (typeof text === 'string' ? text.toLowerCase() : text));
   const statements = new Map<string, Database.Statement>();
   const exec: Exec = async (sql, params = []) => {
     let stmt = statements.get(sql);
