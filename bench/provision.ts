@@ -183,7 +183,7 @@ try {
   writeFileSync(join(dir, 'config', 'hr.xml'), EXPORT);
   writeFileSync(
     join(dir, 'config', 'tenant.yaml'),
-    doc('EntraIdSource', 'contoso', `${entra.sourceSpec()}\nclientSecretRef: { name: entra, key: secret }\ncustomAttributes: [{ name: department }]`) +
+    doc('EntraIdSource', 'contoso', `${entra.sourceSpec()}\nclientSecretRef: { name: entra, key: secret }\nincludeGuests: true\nincludeDisabledUsers: true\ncustomAttributes: [{ name: department }]`) +
       dbs
         .map((db) =>
           doc(

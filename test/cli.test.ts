@@ -10,12 +10,13 @@ const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
 
 describe('mdmops', () => {
   it('prints help for every command', () => {
-    for (const args of [['--help'], ['validate', '--help'], ['schema', '--help'], ['help', 'validate']]) {
+    for (const args of [['--help'], ['validate', '--help'], ['schema', '--help'], ['help', 'validate'], ['-h', 'sync']]) {
       const run = mdmops(args);
       expect(run.code, args.join(' ')).toBe(0);
       expect(run.stdout).toMatch(/^Usage: mdmops/);
     }
-    expect(mdmops(['--help']).stdout).toMatch(/validate[\s\S]*schema/);
+    // Each command's module is loaded only when it runs; help, even with a command after it, lists them all.
+    for (const args of [['--help'], ['-h', 'sync']]) expect(mdmops(args).stdout, args.join(' ')).toMatch(/validate[\s\S]*sync[\s\S]*controller[\s\S]*schema/);
   });
 
   it('loads the client of a server only for the commands that talk to it', () => {
@@ -29,11 +30,16 @@ describe('mdmops', () => {
     // plan and status read a store: one is made first.
     expect(mdmops(['apply', '-f', join(ROOT, 'examples/tenant/spaces.yaml'), '--auto-approve'], { cwd }).code).toBe(0);
     const servers = ['@kubernetes/client-node', 'acme-client', '@azure/msal-node', 'pg', 'ldapts'];
-    for (const args of [['validate', '-f', join(ROOT, 'examples/tenant')], ['plan', '-f', join(ROOT, 'examples/tenant')], ['status']]) {
+    // Nor what only run, diff and the connector use.
+    const others = ['simple-git', 'chokidar', 'yazl'];
+    for (const args of [['validate', '-f', join(ROOT, 'examples/tenant')], ['plan', '-f', join(ROOT, 'examples/tenant')], ['status'], ['sync', '--help']]) {
       const packages = loaded(args);
       expect(packages).toContain('zod'); // the log works
-      expect(packages.filter((p) => servers.includes(p!)), args[0]).toEqual([]);
+      expect(packages.filter((p) => [...servers, ...others].includes(p!)), args[0]).toEqual([]);
     }
+    // sync reads no configuration: no YAML parser; --version loads no command.
+    expect(loaded(['sync', '--help'])).not.toContain('yaml');
+    expect(loaded(['--version'])).toEqual(['commander']);
   });
 
   it('prints its version', () => {

@@ -14,7 +14,7 @@ import { startPostgres, type PostgresServer } from './servers/postgres.js';
 import { DIGEST_CHUNK, SYNC_HISTORY } from '../src/store/sql-store.js';
 import { userColumns, userDigest } from '../src/store/user-digest.js';
 import { doc, workspace } from './support/workspace.js';
-import type { DirectoryUser } from '../src/api/index.js';
+import type { DirectoryUser, UserFields } from '../src/api/index.js';
 
 let postgres: PostgresServer;
 const dir = mkdtempSync(join(tmpdir(), 'mdmops-store-'));
@@ -176,6 +176,27 @@ describe.each(backends)('%s store', (backendName, specOf) => {
     expect(await store.listCertificates({ tenant: 't' })).toEqual([]);
   });
 
+  it('claims, confirms and lets go of the anchors a resource provisioned, by tenant and resource', async () => {
+    const id = { tenant: 'own', kind: 'SqlProvisioning', name: 'hr' };
+    const neighbours = [{ ...id, name: 'other' }, { ...id, tenant: 'own-2' }];
+    // Anchors as a table may hold them: quotes, a comma, a bracket, characters outside ASCII.
+    const anchors = ['plain', 'quo"te', "it's", 'a,b', '[x]', 'Ü-é', ...Array.from({ length: 3000 }, (_, i) => `n${i}`)];
+    for (const other of neighbours) await store.commit([{ op: 'putProvisioned', id: other, anchors: ['plain'], confirmed: true }]);
+    await store.commit([{ op: 'putProvisioned', id, anchors, confirmed: false }]);
+    await store.commit([{ op: 'confirmProvisioned', id, anchors: anchors.slice(0, 4) }]);
+    await store.commit([{ op: 'deleteProvisioned', id, anchors: ['a,b', 'n0'] }]);
+    const owned = await store.listProvisioned(id);
+    expect(owned.size).toBe(anchors.length - 2);
+    expect([...owned].filter(([, confirmed]) => confirmed).map(([a]) => a).sort()).toEqual(['it\'s', 'plain', 'quo"te'].sort());
+    expect(owned.has('Ü-é') && !owned.has('a,b') && !owned.has('n0')).toBe(true);
+    // Claiming again as confirmed (a row taken over) confirms; the other resources' anchors are untouched.
+    await store.commit([{ op: 'putProvisioned', id, anchors: ['[x]'], confirmed: true }]);
+    expect((await store.listProvisioned(id)).get('[x]')).toBe(true);
+    for (const other of neighbours) expect([...(await store.listProvisioned(other))]).toEqual([['plain', true]]);
+    await store.commit([{ op: 'deleteProvisioned', id }]);
+    expect((await store.listProvisioned(id)).size).toBe(0);
+  });
+
   it('lists the digests of every user of a source, and walks its users, over several chunks', async () => {
     // Ids in an order neither of insertion nor of number, and another source's users between them.
     const n = DIGEST_CHUNK * 2 + 3;
@@ -186,11 +207,11 @@ describe.each(backends)('%s store', (backendName, specOf) => {
     expect(digests.size).toBe(n);
     for (const u of mine) expect(digests.get(u.id)).toBe(userDigest(u));
     expect((await store.listUserDigests('chunks', 'EntraIdSource/other')).size).toBe(theirs.length);
-    // Walking them gives each once, whole.
-    const walked: DirectoryUser[] = [];
+    // Walking them gives each once, with its own fields (no groups or labels).
+    const walked: UserFields[] = [];
     await store.forEachUser('chunks', 'LdapSource/many', (u) => walked.push(u));
-    const byId = (a: DirectoryUser, b: DirectoryUser) => (a.id < b.id ? -1 : 1);
-    expect(walked.sort(byId)).toEqual([...mine].sort(byId));
+    const byId = (a: UserFields, b: UserFields) => (a.id < b.id ? -1 : 1);
+    expect(walked.sort(byId)).toEqual([...mine].map(({ groups: _groups, labels: _labels, ...own }) => own).sort(byId));
   });
 
   it('stages users without locking the tenant, and puts them with the commit that ends the round, or never', async () => {

@@ -26,6 +26,9 @@ export interface DirectoryUser {
   appleId?: string;
 }
 
+/** A user's own fields, without its groups and labels: what a walk over every user of a source reads. */
+export type UserFields = Pick<DirectoryUser, 'tenant' | 'id' | 'source' | 'upn' | 'email' | 'displayName' | 'firstName' | 'lastName' | 'attributes'>;
+
 /** An issued certificate as far as deciding what to do needs it: without its material. */
 export interface CertificateFacts {
   tenant: string;

@@ -12,7 +12,8 @@ import { planSummaryText, planText } from './plan-format.js';
 import { progressLine } from './progress.js';
 import { colourWanted, planFor, planOptions, type PlanOptions } from './plan.js';
 import type { ValidationResult } from '../config/validate.js';
-import { actor, checkInput, loadInput, openSession, type Session } from './session.js';
+import { checkInput, loadInput } from './input.js';
+import { actor, openSession, type Session } from './session.js';
 
 interface ApplyOptions extends PlanOptions {
   autoApprove?: boolean;

@@ -6,7 +6,8 @@ import { formatOption } from './flags.js';
 import { planJson, planMarkdown, planText } from './plan-format.js';
 import { formatDiagnostic, type Diagnostic } from '../config/diagnostics.js';
 import { validatePaths, type ValidationResult } from '../config/validate.js';
-import { checkInput, loadInput, openSession, storeOptions, type Session, type StoreOptions } from './session.js';
+import { checkInput, loadInput } from './input.js';
+import { openSession, storeOptions, type Session, type StoreOptions } from './session.js';
 
 export interface PlanOptions extends StoreOptions {
   filename: string[];

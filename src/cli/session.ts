@@ -1,12 +1,8 @@
-// What plan, apply and the tenant commands share: options, opening the store and its master key,
-// and turning validated files into desired state.
+// What the commands on a tenant store share: its options, and opening it with its master key.
 import { Option, type Command } from 'commander';
 import { userInfo } from 'node:os';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { formatDiagnostic, type Diagnostic } from '../config/diagnostics.js';
-import { validatePaths, type ValidationResult } from '../config/validate.js';
-import { desiredInput, type Input } from '../config/input.js';
 import type { Engine } from '../engine/context.js';
 import { StandaloneSecrets, type SecretResolver } from '../config/secrets.js';
 import { defaultProviders } from '../providers/index.js';
@@ -93,28 +89,6 @@ export async function openSession(opts: StoreOptions, how: { readOnly?: boolean 
     tunnels: localTunnels(tunnelSocketPath(stateDir)),
     close: () => store.close(),
   };
-}
-
-/**
- * Validates everything first: one invalid resource means nothing goes further. Called before the
- * store is opened, so that an invalid configuration creates nothing.
- */
-export function checkInput(paths: string[]): ValidationResult {
-  const result = validatePaths(paths);
-  if (result.diagnostics.length) refuseInvalid(result.diagnostics);
-  return result;
-}
-
-function refuseInvalid(diagnostics: Diagnostic[]): never {
-  for (const d of diagnostics) process.stderr.write(formatDiagnostic(d) + '\n');
-  throw new UserError(`the configuration is invalid (${diagnostics.length} error${diagnostics.length === 1 ? '' : 's'}): nothing was planned or applied`);
-}
-
-/** The desired state of a checked configuration (see checkInput). */
-export async function loadInput(checked: ValidationResult, session: Session): Promise<Input> {
-  const read = await desiredInput(checked, session.secrets, session.key);
-  if ('diagnostics' in read) refuseInvalid(read.diagnostics);
-  return read;
 }
 
 export function actor(): string {

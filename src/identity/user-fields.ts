@@ -1,8 +1,8 @@
 // What a user holds, by the names configurations use for it. Pure.
-import type { DirectoryUser } from '../api/index.js';
+import type { UserFields } from '../api/index.js';
 
 /** A template variable: ${userUPN}, ${userEmailAddress} or a custom attribute (its first value). */
-export function variable(user: DirectoryUser, name: string): string | undefined {
+export function variable(user: UserFields, name: string): string | undefined {
   if (name === 'userUPN') return user.upn || undefined;
   if (name === 'userEmailAddress') return user.email || undefined;
   const v = user.attributes[name];
@@ -10,7 +10,7 @@ export function variable(user: DirectoryUser, name: string): string | undefined 
 }
 
 /** A user field SQL provisioning maps: uid (the user's stable id in its source), firstName, lastName, displayName, or a variable. */
-export function userField(user: DirectoryUser, name: string): string | undefined {
+export function userField(user: UserFields, name: string): string | undefined {
   switch (name) {
     case 'uid':
       return user.id.startsWith(`${user.source}/`) ? user.id.slice(user.source.length + 1) : user.id;

@@ -1,6 +1,11 @@
 // Reading certificates from PEM or DER, with the facts validation and status need.
 import { X509Certificate } from 'node:crypto';
-import forge from 'node-forge';
+import { createRequire } from 'node:module';
+import type forgeModule from 'node-forge';
+
+// node-forge serves only the two checks below: loaded on their first call, not at every command's start.
+let loaded: typeof forgeModule | undefined;
+const forge = () => (loaded ??= createRequire(import.meta.url)('node-forge') as typeof forgeModule);
 
 export interface CertificateInfo {
   /** 1, 2 or 3. */
@@ -55,20 +60,22 @@ export function certificateInfo(der: Buffer): CertificateInfo {
 
 /** The version field of TBSCertificate: absent means v1 (RFC 5280 4.1.2.1). */
 export function x509Version(der: Buffer): number {
-  const cert = forge.asn1.fromDer(forge.util.createBuffer(der.toString('binary')));
-  const tbs = (cert.value as forge.asn1.Asn1[])[0]!;
-  const first = (tbs.value as forge.asn1.Asn1[])[0]!;
-  if (first.tagClass !== forge.asn1.Class.CONTEXT_SPECIFIC || first.type !== 0) return 1;
-  const int = (first.value as forge.asn1.Asn1[])[0]!;
-  return forge.util.createBuffer(int.value as string).getInt(8 * (int.value as string).length) + 1;
+  const { asn1, util } = forge();
+  const cert = asn1.fromDer(util.createBuffer(der.toString('binary')));
+  const tbs = (cert.value as forgeModule.asn1.Asn1[])[0]!;
+  const first = (tbs.value as forgeModule.asn1.Asn1[])[0]!;
+  if (first.tagClass !== asn1.Class.CONTEXT_SPECIFIC || first.type !== 0) return 1;
+  const int = (first.value as forgeModule.asn1.Asn1[])[0]!;
+  return util.createBuffer(int.value as string).getInt(8 * (int.value as string).length) + 1;
 }
 
 /** Checks the outer structure of a PKCS#12 file; its content needs the password, known only at apply. */
 export function checkPkcs12Structure(bytes: Buffer): void {
   try {
-    const pfx = forge.asn1.fromDer(forge.util.createBuffer(bytes.toString('binary')));
-    const version = (pfx.value as forge.asn1.Asn1[])[0];
-    if (!version || version.type !== forge.asn1.Type.INTEGER || (version.value as string).charCodeAt(0) !== 3) throw new Error();
+    const { asn1, util } = forge();
+    const pfx = asn1.fromDer(util.createBuffer(bytes.toString('binary')));
+    const version = (pfx.value as forgeModule.asn1.Asn1[])[0];
+    if (!version || version.type !== asn1.Type.INTEGER || (version.value as string).charCodeAt(0) !== 3) throw new Error();
   } catch {
     throw new CertificateError('not a PKCS#12 (.p12/.pfx) file');
   }

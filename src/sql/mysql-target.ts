@@ -2,7 +2,7 @@
 // server-side prepared statements (execute), text read as the server writes it.
 import mysql from 'mysql2/promise';
 import { DialedSocket } from '../net/dialed-socket.js';
-import { cellOf, changeStatements, READ_PAGE, type Cell, type SqlTarget, type TableName, type TargetOptions } from './target.js';
+import { cellOf, cellsOf, changeStatements, READ_PAGE, type Cell, type SqlTarget, type TableName, type TargetOptions } from './target.js';
 
 
 export async function openMysql(url: string, options: TargetOptions): Promise<SqlTarget> {
@@ -57,7 +57,7 @@ export async function openMysql(url: string, options: TargetOptions): Promise<Sq
           `SELECT ${list} FROM ${qualified(table)} ${after === undefined ? '' : `WHERE ${anchor} > ?`} ORDER BY ${anchor} LIMIT ${READ_PAGE}`,
           after === undefined ? [] : [after],
         );
-        for (const r of rows) each(r.map(cellOf));
+        for (const r of rows) each(cellsOf(r));
         if (rows.length < READ_PAGE) return;
         after = cellOf(rows[rows.length - 1]![0]);
       }

@@ -2,7 +2,7 @@
 // every value read as the text PostgreSQL writes it.
 import pg from 'pg';
 import { DialedSocket } from '../net/dialed-socket.js';
-import { cellOf, changeStatements, READ_PAGE, type SqlTarget, type TableName, type TargetOptions } from './target.js';
+import { cellsOf, changeStatements, READ_PAGE, type SqlTarget, type TableName, type TargetOptions } from './target.js';
 
 const AS_TEXT = { getTypeParser: () => (v: string) => v };
 
@@ -14,6 +14,14 @@ export async function openPostgres(url: string, options: TargetOptions): Promise
   const q = pg.escapeIdentifier;
   const qualified = (t: TableName) => (t.schema ? `${q(t.schema)}.${q(t.name)}` : q(t.name));
   const query = async (text: string, values: unknown[] = []) => (await client.query({ text, values, rowMode: 'array' })).rows as unknown[][];
+  // The statements of the writes, prepared once on this connection and named: a run sends the same
+  // INSERT of a thousand rows a hundred times, and PostgreSQL parses and plans it once.
+  const prepared = new Map<string, string>();
+  const named = (text: string) => {
+    let name = prepared.get(text);
+    if (name === undefined) prepared.set(text, (name = `mdmops_${prepared.size}`));
+    return name;
+  };
 
   return {
     async shape(table) {
@@ -52,7 +60,7 @@ export async function openPostgres(url: string, options: TargetOptions): Promise
         await client.query(`DECLARE mdmops_rows NO SCROLL CURSOR FOR SELECT ${columns.map(q).join(', ')} FROM ${qualified(table)} ORDER BY ${q(columns[0]!)}`);
         for (;;) {
           const rows = await query(`FETCH ${READ_PAGE} FROM mdmops_rows`);
-          for (const r of rows) each(r.map(cellOf));
+          for (const r of rows) each(cellsOf(r));
           if (rows.length < READ_PAGE) break;
         }
         await client.query('COMMIT');
@@ -64,7 +72,7 @@ export async function openPostgres(url: string, options: TargetOptions): Promise
     async write(table, columns, changes) {
       await client.query('BEGIN');
       try {
-        for (const [text, values] of changeStatements(qualified(table), columns, changes, { quote: q, param: (n) => `$${n}` })) await client.query(text, values);
+        for (const [text, values] of changeStatements(qualified(table), columns, changes, { quote: q, param: (n) => `$${n}` })) await client.query({ name: named(text), text, values });
         await client.query('COMMIT');
       } catch (e) {
         await client.query('ROLLBACK').catch(() => undefined); // a lost connection rolls back by itself

@@ -2,7 +2,7 @@
 // writes no DDL). Identifiers in double quotes; values as ? parameters.
 import Database from 'better-sqlite3';
 import { resolve } from 'node:path';
-import { cellOf, READ_PAGE, type Cell, type SqlTarget, type TableName } from './target.js';
+import { cellOf, cellsOf, READ_PAGE, type Cell, type SqlTarget, type TableName } from './target.js';
 
 const q = (identifier: string) => `"${identifier.replaceAll('"', '""')}"`;
 
@@ -43,7 +43,7 @@ export function openSqlite(url: string): SqlTarget {
       const next = db.prepare(`SELECT ${list} FROM ${qualified(table)} WHERE ${anchor} > ? ORDER BY ${anchor} LIMIT ${READ_PAGE}`).raw();
       for (let after: Cell | undefined; ; ) {
         const rows = (after === undefined ? first.all() : next.all(after)) as unknown[][];
-        for (const r of rows) each(r.map(cellOf));
+        for (const r of rows) each(cellsOf(r));
         if (rows.length < READ_PAGE) return;
         after = cellOf(rows[rows.length - 1]![0]);
         await new Promise((r) => setImmediate(r)); // SQLite blocks the thread: let other work run between pages

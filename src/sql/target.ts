@@ -46,7 +46,7 @@ export interface SqlTarget {
   shape(table: TableName): Promise<TableShape | undefined>;
   /** The names of the tables beside it (in its schema), for a "did you mean". */
   tableNames(table: TableName): Promise<string[]>;
-  /** Every row's cells for `columns` (the anchor column first), a page at a time in anchor order. */
+  /** Every row's cells for `columns` (the anchor column first), a page at a time in anchor order; each row is the caller's to keep. */
   read(table: TableName, columns: string[], each: (row: Cell[]) => void): Promise<void>;
   /** The changes in one transaction: all of them, or none when one fails (it rejects with that one's error). */
   write(table: TableName, columns: string[], changes: RowChange[]): Promise<void>;
@@ -102,9 +102,16 @@ export function changeStatements(table: string, columns: string[], changes: RowC
   const placeholders = (from: number, n: number) => Array.from({ length: n }, (_, i) => d.param(from + i)).join(', ');
   const out: [string, Cell[]][] = [];
   let rows: Cell[][] = [];
+  // The INSERT of a full statement is the same text each time: built once.
+  const inserts = new Map<number, string>();
+  const insert = (n: number) => {
+    let sql = inserts.get(n);
+    if (sql === undefined) inserts.set(n, (sql = `INSERT INTO ${table} (${list}) VALUES ${Array.from({ length: n }, (_, i) => `(${placeholders(i * columns.length + 1, columns.length)})`).join(', ')}`));
+    return sql;
+  };
   const flush = () => {
     if (!rows.length) return;
-    out.push([`INSERT INTO ${table} (${list}) VALUES ${rows.map((_, i) => `(${placeholders(i * columns.length + 1, columns.length)})`).join(', ')}`, rows.flat()]);
+    out.push([insert(rows.length), rows.flat()]);
     rows = [];
   };
   for (const c of changes) {
@@ -123,8 +130,15 @@ export function changeStatements(table: string, columns: string[], changes: RowC
 
 /** A cell as the driver gave it, as text: numbers, dates and buffers compare as the text they write. */
 export function cellOf(v: unknown): Cell {
-  if (v === null || v === undefined) return null;
+  if (typeof v === 'string' || v === null) return v;
+  if (v === undefined) return null;
   if (v instanceof Date) return v.toISOString();
   if (Buffer.isBuffer(v)) return v.toString('utf8');
   return String(v);
+}
+
+/** A row as the driver gave it, its cells made text in place: a read of 100,000 rows makes no second array a row. */
+export function cellsOf(row: unknown[]): Cell[] {
+  for (let i = 0; i < row.length; i++) row[i] = cellOf(row[i]);
+  return row as Cell[];
 }

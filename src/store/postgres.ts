@@ -33,6 +33,7 @@ export function postgresDriver(url: string): Driver {
     dialect: 'postgres',
     location: redactUrl(url),
     query: on(pool),
+    arrays: async (sql, params = []) => (await pool.query({ text: numbered(sql), values: params, rowMode: 'array' })).rows as unknown[][],
     async transaction(fn) {
       const client = await pool.connect();
       try {

@@ -2,7 +2,7 @@
 import { MIGRATIONS, SCHEMA_VERSION, shownSql, type Dialect } from './migrations.js';
 import type { Invitation, AuditEntry, CertificateFilter, InventoryEntry, IssuedCertificate, Notification, RecordMetadata, RecordQuery, RecordSort, RecordSummary, ResourceId, Store, StoredRecord, SyncHistoryEntry, UserStage, Write } from './types.js';
 import { USER_COLUMNS, USER_DIGEST_PARAMS, USER_DIGEST_SQL, userColumns } from './user-digest.js';
-import { readySummary, type CertificateFacts, type DirectoryUser } from '../api/index.js';
+import { readySummary, type CertificateFacts, type DirectoryUser, type UserFields } from '../api/index.js';
 
 // Built once: a sync writes it for each of 100,000 users.
 const PUT_USER = `INSERT INTO users (tenant, id, ${USER_COLUMNS.join(', ')}) VALUES (?, ?, ${USER_COLUMNS.map(() => '?').join(', ')})
@@ -22,6 +22,8 @@ export interface Driver {
   dialect: Dialect;
   location: string;
   query: Exec;
+  /** A read's rows as arrays, the SELECT's columns in order: a read of 100,000 rows makes no object per row. */
+  arrays(sql: string, params?: unknown[]): Promise<unknown[][]>;
   /** Runs fn inside one transaction, committed when it returns and rolled back when it throws. */
   transaction<T>(fn: (exec: Exec) => Promise<T>): Promise<T>;
   /** A connection to keep for a while, where TEMP tables stay: SQLite's one connection, a client of PostgreSQL's pool. */
@@ -214,19 +216,25 @@ function metadataOf(text: string | undefined): { metadata?: RecordMetadata } {
   return metadata.labels || metadata.annotations ? { metadata } : {};
 }
 
+/** The columns of a user's own fields, the id first: a walk over 100,000 users reads no groups or labels. */
+const USER_FIELD_COLUMNS = ['id', 'tenant', 'source', 'upn', 'email', 'display_name', 'first_name', 'last_name', 'attributes'] as const;
+
+/** A user's own fields from a row of USER_FIELD_COLUMNS. */
+function userFieldsOf([id, tenant, source, upn, email, displayName, firstName, lastName, attributes]: unknown[]): UserFields {
+  // Set one by one, not spread: a walk makes 100,000 of them.
+  const user: UserFields = { tenant: tenant as string, id: id as string, source: source as string, upn: upn as string, attributes: JSON.parse(attributes as string) };
+  if (email != null) user.email = email as string;
+  if (displayName != null) user.displayName = displayName as string;
+  if (firstName != null) user.firstName = firstName as string;
+  if (lastName != null) user.lastName = lastName as string;
+  return user;
+}
+
 function toUser(r: Record<string, unknown>): DirectoryUser {
   return {
-    tenant: r.tenant as string,
-    id: r.id as string,
-    source: r.source as string,
-    upn: r.upn as string,
-    ...(r.email == null ? {} : { email: r.email as string }),
-    ...(r.display_name == null ? {} : { displayName: r.display_name as string }),
-    ...(r.first_name == null ? {} : { firstName: r.first_name as string }),
-    ...(r.last_name == null ? {} : { lastName: r.last_name as string }),
+    ...userFieldsOf(USER_FIELD_COLUMNS.map((c) => r[c])),
     groups: JSON.parse(r.groups_json as string),
     ...(r.group_ids_json == null ? {} : { groupIds: JSON.parse(r.group_ids_json as string) }),
-    attributes: JSON.parse(r.attributes as string),
     labels: JSON.parse(r.labels as string),
     ...(r.apple_id == null ? {} : { appleId: r.apple_id as string }),
   };
@@ -245,7 +253,16 @@ function toNotification(r: Record<string, unknown>): Notification {
   };
 }
 
-function statement(w: Write): [string, unknown[]] {
+/**
+ * A list of anchors as one parameter (a JSON array) read as rows by each dialect's JSON function: a
+ * run claims 100,000 anchors in statements of the same text, not in one placeholder per anchor.
+ */
+const ANCHORS: Record<Dialect, string> = {
+  sqlite: 'SELECT value FROM json_each(?)',
+  postgres: 'SELECT value FROM json_array_elements_text(CAST(? AS json))',
+};
+
+function statement(w: Write, dialect: Dialect): [string, unknown[]] {
   switch (w.op) {
     case 'putRecord': {
       const r = w.record;
@@ -346,14 +363,17 @@ function statement(w: Write): [string, unknown[]] {
     case 'deleteCertificates':
       return ['DELETE FROM certificates WHERE tenant = ? AND configuration = ?', [w.tenant, w.configuration]];
     case 'putProvisioned':
+      // WHERE true: SQLite would read ON CONFLICT after a bare FROM as a join's ON.
       return [
-        `INSERT INTO provisioned (tenant, kind, name, anchor, confirmed) VALUES ${w.anchors.map(() => '(?, ?, ?, ?, ?)').join(', ')}
+        `INSERT INTO provisioned (tenant, kind, name, anchor, confirmed) SELECT ?, ?, ?, value, CAST(? AS INTEGER) FROM (${ANCHORS[dialect]}) AS a WHERE true
          ON CONFLICT (tenant, kind, name, anchor) DO UPDATE SET confirmed = excluded.confirmed`,
-        w.anchors.flatMap((a) => [...idParams(w.id), a, w.confirmed ? 1 : 0]),
+        [...idParams(w.id), w.confirmed ? 1 : 0, JSON.stringify(w.anchors)],
       ];
+    case 'confirmProvisioned':
+      return [`UPDATE provisioned SET confirmed = 1 WHERE ${idWhere} AND anchor IN (${ANCHORS[dialect]})`, [...idParams(w.id), JSON.stringify(w.anchors)]];
     case 'deleteProvisioned':
       return w.anchors
-        ? [`DELETE FROM provisioned WHERE ${idWhere} AND anchor IN (${w.anchors.map(() => '?').join(', ')})`, [...idParams(w.id), ...w.anchors]]
+        ? [`DELETE FROM provisioned WHERE ${idWhere} AND anchor IN (${ANCHORS[dialect]})`, [...idParams(w.id), JSON.stringify(w.anchors)]]
         : [`DELETE FROM provisioned WHERE ${idWhere}`, idParams(w.id)];
   }
 }
@@ -380,8 +400,8 @@ function followUps(w: Write): [string, unknown[]][] {
   return [];
 }
 
-async function execWrite(exec: Exec, w: Write): Promise<void> {
-  await exec(...statement(w));
+async function execWrite(exec: Exec, w: Write, dialect: Dialect): Promise<void> {
+  await exec(...statement(w, dialect));
   for (const more of followUps(w)) await exec(...more);
 }
 
@@ -570,8 +590,9 @@ export class SqlStore implements Store {
   }
 
   async listProvisioned(id: ResourceId) {
-    const { rows } = await this.driver.query(`SELECT anchor, confirmed FROM provisioned WHERE ${idWhere}`, idParams(id));
-    return new Map(rows.map((r) => [r.anchor as string, Number(r.confirmed) === 1]));
+    const owned = new Map<string, boolean>();
+    for (const [anchor, confirmed] of await this.driver.arrays(`SELECT anchor, confirmed FROM provisioned WHERE ${idWhere}`, idParams(id))) owned.set(anchor as string, Number(confirmed) === 1);
+    return owned;
   }
 
   async listBlobs(id: ResourceId) {
@@ -635,25 +656,26 @@ export class SqlStore implements Store {
     return { users: rows.map(toUser), total: Number(counted[0]!.n) };
   }
 
-  async forEachUser(tenant: string, source: string, each: (user: DirectoryUser) => void) {
-    await this.sourceUsers('*', [], tenant, source, (r) => each(toUser(r)));
+  async forEachUser(tenant: string, source: string, each: (user: UserFields) => void) {
+    await this.sourceUsers(USER_FIELD_COLUMNS.join(', '), [], tenant, source, (r) => each(userFieldsOf(r)));
   }
 
   async listUserDigests(tenant: string, source: string) {
     const digests = new Map<string, string>();
-    await this.sourceUsers(`id, ${USER_DIGEST_SQL} AS digest`, USER_DIGEST_PARAMS, tenant, source, (r) => digests.set(r.id as string, r.digest as string));
+    await this.sourceUsers(`id, ${USER_DIGEST_SQL}`, USER_DIGEST_PARAMS, tenant, source, ([id, digest]) => digests.set(id as string, digest as string));
     return digests;
   }
 
   // A source's users in chunks by id (the primary key's order), yielding to the event loop between
   // them: SQLite's queries block the thread, and a sync reads the stored users while it reads the source.
-  private async sourceUsers(columns: string, params: readonly unknown[], tenant: string, source: string, each: (row: Record<string, unknown>) => void) {
+  // Each row is an array of `columns`, the id first.
+  private async sourceUsers(columns: string, params: readonly unknown[], tenant: string, source: string, each: (row: unknown[]) => void) {
     const sql = `SELECT ${columns} FROM users WHERE tenant = ? AND source = ? AND id > ? ORDER BY id LIMIT ${DIGEST_CHUNK}`;
     for (let after = ''; ; ) {
-      const { rows } = await this.driver.query(sql, [...params, tenant, source, after]);
+      const rows = await this.driver.arrays(sql, [...params, tenant, source, after]);
       for (const r of rows) each(r);
       if (rows.length < DIGEST_CHUNK) return;
-      after = rows[rows.length - 1]!.id as string;
+      after = rows[rows.length - 1]![0] as string;
       await new Promise((resolve) => setImmediate(resolve));
     }
   }
@@ -720,7 +742,7 @@ export class SqlStore implements Store {
         try {
           await staged.stage.flush();
           await staged.stage.session.transaction(async (exec) => {
-            for (const w of staged.writes) await execWrite(exec, w);
+            for (const w of staged.writes) await execWrite(exec, w, this.driver.dialect);
           });
           this.writes += staged.writes.length;
           staged.resolve();
@@ -755,7 +777,7 @@ export class SqlStore implements Store {
 
   private run(writes: Write[]) {
     return this.driver.transaction(async (exec) => {
-      for (const w of writes) await execWrite(exec, w);
+      for (const w of writes) await execWrite(exec, w, this.driver.dialect);
     });
   }
 

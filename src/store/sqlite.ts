@@ -28,6 +28,12 @@ export function sqliteDriver(path: string): Driver {
     if (stmt.reader) return { rows: stmt.all(...params) as Record<string, unknown>[], changes: 0 };
     return { rows: [], changes: stmt.run(...params).changes };
   };
+  const rawStatements = new Map<string, Database.Statement>();
+  const arrays: Driver['arrays'] = async (sql, params = []) => {
+    let stmt = rawStatements.get(sql);
+    if (!stmt) rawStatements.set(sql, (stmt = db.prepare(sql).raw()));
+    return stmt.all(...params) as unknown[][];
+  };
   const transaction: Driver['transaction'] = async (fn) => {
     db.exec('BEGIN IMMEDIATE');
     try {
@@ -43,6 +49,7 @@ export function sqliteDriver(path: string): Driver {
     dialect: 'sqlite',
     location: path,
     query: exec,
+    arrays,
     transaction,
     // One connection: its TEMP tables are every session's. A session's statement waits out a
     // transaction that another caller has begun and is awaiting in, rather than joining it.

@@ -1,5 +1,5 @@
 // The tenant store: the actual state the reconciler owns. Backends: SQLite (default) and PostgreSQL.
-import type { CertificateFacts, DirectoryUser } from '../api/index.js';
+import type { CertificateFacts, DirectoryUser, UserFields } from '../api/index.js';
 
 /** The configuration record of one resource, as it stands in the tenant. */
 export interface StoredRecord {
@@ -161,9 +161,11 @@ export type Write =
   | { op: 'putCertificate'; certificate: IssuedCertificate }
   | { op: 'deleteCertificate'; tenant: string; configuration: string; userId: string }
   | { op: 'deleteCertificates'; tenant: string; configuration: string }
-  /** Rows a resource wrote outside the store, by anchor: claimed before they are written, confirmed after. At most 1,000 a write. */
+  /** Rows a resource wrote outside the store, by anchor: claimed before they are written, confirmed after (or taken over, confirmed). */
   | { op: 'putProvisioned'; id: ResourceId; anchors: string[]; confirmed: boolean }
-  /** Lets go of them; without anchors, of all the resource's. At most 1,000 a write. */
+  /** Confirms anchors this resource has claimed: their rows are written. */
+  | { op: 'confirmProvisioned'; id: ResourceId; anchors: string[] }
+  /** Lets go of them; without anchors, of all the resource's. */
   | { op: 'deleteProvisioned'; id: ResourceId; anchors?: string[] };
 
 /**
@@ -209,8 +211,8 @@ export interface Store {
   listUsers(tenant: string): Promise<DirectoryUser[]>;
   /** One page of users by UPN, of a tenant or of all, those whose UPN, email or name holds `text`; and how many match. */
   listUsersPage(o: { tenant?: string; text?: string; offset: number; limit: number }): Promise<{ users: DirectoryUser[]; total: number }>;
-  /** Each user of one source, in id order, a few thousand read at a time: for work that need not hold them all. */
-  forEachUser(tenant: string, source: string, each: (user: DirectoryUser) => void): Promise<void>;
+  /** Each user of one source (its own fields: no groups or labels), in id order, a few thousand read at a time: for work that need not hold them all. */
+  forEachUser(tenant: string, source: string, each: (user: UserFields) => void): Promise<void>;
   /**
    * The users of one source by id, each with the digest of what is stored for it (see user-digest.ts).
    * Listed a few thousand at a time, letting other work run in between: a sync lists them while it reads.

@@ -55,7 +55,7 @@ export const sqlProvisioningSpec = z
       .describe('What becomes of the row of a user who left the source: deleted, or marked (SoftDelete).'),
     adopt: z.boolean().default(false).describe('Take over rows already in the table whose anchor matches a user; otherwise they are left alone and reported.'),
     deletionThreshold: deletionThreshold.describe('A run that would deprovision more rows than either stops, changing nothing, until it is run with --allow-mass-delete.'),
-    batchSize: z.number().int().min(1).max(5000).default(500).describe('Row changes written per transaction.'),
+    batchSize: z.number().int().min(1).max(5000).default(5000).describe('Row changes written per transaction.'),
     syncInterval: duration.default('1h'),
     enabled: z.boolean().default(true),
     ...policies('Delete'),

@@ -5,7 +5,7 @@
 // row is updated or deleted only when this resource owns its anchor (claimed before it was
 // written, confirmed after), or takes it over (adopt). An anchor claimed but not confirmed is a
 // run that stopped between the two: confirmed when its row is there, let go of when it is not.
-import type { DirectoryUser } from '../../api/index.js';
+import type { UserFields } from '../../api/index.js';
 import { userField } from '../../identity/user-fields.js';
 import type { DeletionThreshold } from '../sync-round.js';
 import type { Cell, ColumnShape, RowChange } from '../../sql/target.js';
@@ -50,7 +50,7 @@ export class DesiredRows {
     this.limits = layout.mapped.map((m) => shape.get(m.column));
   }
 
-  add(user: DirectoryUser): void {
+  add(user: UserFields): void {
     const anchor = userField(user, this.layout.anchor.from);
     if (!anchor) return void this.missingAnchor++;
     if (this.rows.has(anchor) || this.failed.has(anchor)) {
@@ -81,7 +81,7 @@ export class DesiredRows {
 
 export interface RoundInput {
   desired: Map<string, Cell[]>;
-  /** The table's rows by anchor: the mapped columns, then the soft-delete column when there is one. */
+  /** The table's rows by anchor, as read (readColumns): the anchor, the mapped columns, then the soft-delete column when there is one. */
   current: Map<string, Cell[]>;
   /** The anchors this resource owns: true once confirmed. */
   owned: Map<string, boolean>;
@@ -112,7 +112,7 @@ export interface Round {
 export function decide(layout: Layout, input: RoundInput): Round {
   const { desired, current, owned } = input;
   const sd = layout.softDelete;
-  const sdAt = layout.mapped.length; // the soft-delete column's place in a current row
+  const sdAt = layout.mapped.length + 1; // the soft-delete column's place in a current row
   const writesActive = sd?.activeValue !== undefined;
   const round: Round = { changes: [], inserts: 0, updates: 0, deletions: 0, confirm: [], release: [], conflicts: [], held: 0, ownedRows: 0 };
   const deletions: RowChange[] = [];
@@ -130,13 +130,14 @@ export function decide(layout: Layout, input: RoundInput): Round {
       continue;
     }
     if (confirmed !== true) round.confirm.push(anchor);
-    const set: [string, Cell][] = [];
-    values.forEach((v, i) => {
-      if (row[i] !== v) set.push([layout.mapped[i]!.column, v]);
-    });
+    // Most rows are unchanged: a list of changes is made only for a row that has one.
+    let set: [string, Cell][] | undefined;
+    for (let i = 0; i < values.length; i++) {
+      if (row[i + 1] !== values[i]) (set ??= []).push([layout.mapped[i]!.column, values[i]!]);
+    }
     // A user back in the source: its row is active again.
-    if (sd && (writesActive ? row[sdAt] !== sd.activeValue : row[sdAt] === sd.value)) set.push([sd.column, writesActive ? sd.activeValue! : null]);
-    if (set.length) {
+    if (sd && (writesActive ? row[sdAt] !== sd.activeValue : row[sdAt] === sd.value)) (set ??= []).push([sd.column, writesActive ? sd.activeValue! : null]);
+    if (set) {
       round.updates++;
       round.changes.push({ op: 'update', anchor, set });
     }

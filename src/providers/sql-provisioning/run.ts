@@ -61,8 +61,6 @@ export interface RunOptions {
 
 /** Anchors named in status and notifications. */
 const NAMED = 5;
-/** Anchors per ownership write. */
-const OWNERSHIP_CHUNK = 1000;
 
 /** The table and its layout, from the spec and the export it narrows (validated to agree). */
 export function layoutOf(spec: Spec, exportXml: string): { table: TableName; layout: Layout } {
@@ -137,9 +135,12 @@ export async function runProvisioning(ctx: ProviderContext, input: RunInput, opt
     if (problem) return stop('SchemaMismatch', problem);
 
     const wanted = new DesiredRows(layout, new Map(shape!.columns.map((c) => [c.name, c])));
-    if (source) await ctx.store.forEachUser(id.tenant, `${spec.sourceRef.kind}/${spec.sourceRef.name}`, (u) => wanted.add(u));
     const current = new Map<string, Cell[]>();
-    await target.read(table, readColumns(layout), (row) => current.set(row[0]!, row.slice(1)));
+    // The users from the store and the rows from the database, read side by side: while one waits, the other reads.
+    await Promise.all([
+      source && ctx.store.forEachUser(id.tenant, `${spec.sourceRef.kind}/${spec.sourceRef.name}`, (u) => wanted.add(u)),
+      target.read(table, readColumns(layout), (row) => current.set(row[0]!, row)),
+    ]);
     const owned = await ctx.store.listProvisioned(id);
 
     // A source that cannot be trusted to have lost users deletes no row: not Ready, failed, or empty.
@@ -160,24 +161,24 @@ export async function runProvisioning(ctx: ProviderContext, input: RunInput, opt
     }
     if (blocked) return { ...stop('Blocked', blocked), rowCount: round.ownedRows };
 
-    const commitAnchors = async (anchors: string[], op: (chunk: string[]) => Write) => {
-      for (let i = 0; i < anchors.length; i += OWNERSHIP_CHUNK) await ctx.store.commit([op(anchors.slice(i, i + OWNERSHIP_CHUNK))]);
-    };
-    const claim = (confirmed: boolean) => (anchors: string[]): Write => ({ op: 'putProvisioned', id, anchors, confirmed });
-    const release = (anchors: string[]): Write => ({ op: 'deleteProvisioned', id, anchors });
-    await commitAnchors(round.confirm, claim(true));
-    await commitAnchors(round.release, release);
+    // Changes of ownership: each batch's in one transaction of the store, empty ones left out.
+    const own = (...writes: Extract<Write, { anchors?: string[] }>[]) => ctx.store.commit(writes.filter((w) => w.anchors?.length));
+    const anchorsOf = (changes: RowChange[], op: RowChange['op']) => changes.filter((c) => c.op === op).map((c) => c.anchor);
+    await own({ op: 'putProvisioned', id, anchors: round.confirm, confirmed: true }, { op: 'deleteProvisioned', id, anchors: round.release });
 
     const columns = writtenColumns(layout);
     const total = round.changes.length;
     for (let start = 0; start < total; start += spec.batchSize) {
       const batch = round.changes.slice(start, start + spec.batchSize);
-      await commitAnchors(batch.filter((c) => c.op === 'insert').map((c) => c.anchor), claim(false));
+      await own({ op: 'putProvisioned', id, anchors: anchorsOf(batch, 'insert'), confirmed: false });
       const written = await writeBatch(target, table, columns, batch, failed, input.url);
-      await commitAnchors(written.filter((c) => c.op === 'insert').map((c) => c.anchor), claim(true));
-      await commitAnchors(written.filter((c) => c.op === 'delete').map((c) => c.anchor), release);
-      // A failed insert wrote nothing: its claim goes.
-      await commitAnchors(batch.filter((c) => c.op === 'insert' && !written.includes(c)).map((c) => c.anchor), release);
+      const wrote = new Set(written);
+      await own(
+        { op: 'confirmProvisioned', id, anchors: anchorsOf(written, 'insert') },
+        { op: 'deleteProvisioned', id, anchors: anchorsOf(written, 'delete') },
+        // A failed insert wrote nothing: its claim goes.
+        { op: 'deleteProvisioned', id, anchors: anchorsOf(batch.filter((c) => !wrote.has(c)), 'insert') },
+      );
       for (const c of written) {
         if (c.op === 'insert') lastRun.inserted++;
         else if (c.op === 'delete' || !wanted.rows.has(c.anchor)) lastRun.deleted++; // a soft delete is an update
@@ -200,8 +201,9 @@ export async function runProvisioning(ctx: ProviderContext, input: RunInput, opt
 }
 
 /**
- * The batch in one transaction; when it fails, each change on its own, to find the bad ones (named
- * in `failed`). Returns the changes written. A connection lost throws (Unreachable).
+ * The batch in one transaction; when it fails, each half on its own, and so on down to the changes
+ * that fail alone (named in `failed`): a bad row among thousands costs a few transactions, not one a
+ * row. Returns the changes written. A connection lost throws (Unreachable).
  */
 async function writeBatch(target: SqlTarget, table: TableName, columns: string[], batch: RowChange[], failed: Map<string, string>, url: string): Promise<RowChange[]> {
   try {
@@ -209,16 +211,13 @@ async function writeBatch(target: SqlTarget, table: TableName, columns: string[]
     return batch;
   } catch (e) {
     if (!(await target.alive())) throw new Unreachable(messageOf(e));
-  }
-  const written: RowChange[] = [];
-  for (const c of batch) {
-    try {
-      await target.write(table, columns, [c]);
-      written.push(c);
-    } catch (e) {
-      if (!(await target.alive())) throw new Unreachable(messageOf(e));
-      failed.set(c.anchor, scrub(messageOf(e), url));
+    if (batch.length === 1) {
+      failed.set(batch[0]!.anchor, scrub(messageOf(e), url));
+      return [];
     }
   }
+  const half = Math.ceil(batch.length / 2);
+  const written = await writeBatch(target, table, columns, batch.slice(0, half), failed, url);
+  for (const c of await writeBatch(target, table, columns, batch.slice(half), failed, url)) written.push(c);
   return written;
 }
