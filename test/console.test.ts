@@ -164,6 +164,21 @@ describe('the web console', () => {
     expect(reflected).toContain('value="&quot;&gt;&lt;img src=x onerror=alert(1)&gt;');
   });
 
+  it('shows drift as a field diff: what mdmops applied and what the tenant holds now, until an apply puts it back', async () => {
+    const browser = await signIn(token('read-only', 'drift'));
+    const drift = async () => /<section id="drift">(.*?)<\/section>/s.exec(await (await browser.get('/ui/resources/default/Space/space-03')).text())?.[1];
+    expect(await drift()).toBeUndefined();
+    const edited = ws.run(['tenant', 'set', 'Space/space-03', 'priority=900']);
+    expect(edited.code, edited.stderr).toBe(0);
+    expect(ws.run(['tenant', 'set', 'Space/space-03', 'priority=901', 'displayName=Renamed']).code).toBe(0);
+    const rows = [...(await drift())!.matchAll(/<tr><td>([^<]*)<\/td><td>([^<]*)<\/td><td>([^<]*)<\/td><\/tr>/g)].map((m) => m.slice(1));
+    // Against what was applied, not the first edit.
+    expect(rows).toEqual([['spec.displayName', '&quot;Space 3&quot;', '&quot;Renamed&quot;'], ['spec.priority', '4', '901']]);
+    const applied = ws.run(['apply', '-f', 'config', '--auto-approve'], env());
+    expect(applied.code, applied.stdout + applied.stderr).toBe(0);
+    expect(await drift()).toBeUndefined();
+  });
+
   it('refuses a read-only action (403) and a form without its CSRF token (403); a manager syncs, audited by name', async () => {
     const reader = await signIn(token('read-only', 'reader-2'));
     const refused = await reader.post('/ui/resources/default/EntraIdSource/contoso/sync', { csrf: await reader.csrf() });

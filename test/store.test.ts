@@ -689,6 +689,7 @@ async function rollBack(driver: { query(sql: string): Promise<unknown> }, versio
     9: ['ALTER TABLE users DROP COLUMN group_ids_json'],
     10: ['DROP INDEX records_kind_ready', 'DROP INDEX records_shown', 'DROP INDEX audit_resource', 'DROP INDEX notifications_active', 'ALTER TABLE records DROP COLUMN ready', 'ALTER TABLE records DROP COLUMN ready_reason', 'ALTER TABLE records DROP COLUMN ready_message'],
     11: ['DROP TABLE sync_history'],
+    12: ['ALTER TABLE records DROP COLUMN applied_spec'],
   };
   expect(Math.max(...Object.keys(undo).map(Number))).toBe(SCHEMA_VERSION); // a new migration needs its undo here
   for (let v = SCHEMA_VERSION; v > version; v--) for (const sql of undo[v] ?? []) await driver.query(sql);

@@ -98,7 +98,7 @@ export async function editRecord(session: Session, id: ResourceId, edits: SpecEd
   }
   const at = new Date().toISOString();
   await session.store.commit([
-    { op: 'putRecord', record: { ...record, spec, updatedAt: at } },
+    { op: 'putRecord', record: { ...record, spec, updatedAt: at }, appliedSpec: record.spec },
     { op: 'audit', entry: { at, ...id, action: 'console-edit', source: 'console', revision: '', actor: actor(), detail: { fields: edits.map((e) => `spec.${fieldPath(e.path)}`) } } },
   ]);
   // Correcting such a drift cannot be done in place: say so before the next apply does it.

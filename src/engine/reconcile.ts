@@ -166,7 +166,7 @@ async function act(engine: Engine, c: Change, run: ReconcileRun, at: string, act
   let record = base;
   if (changed || c.adopt || c.refresh) {
     record = recordOf(d, { generation, status, updatedAt: at });
-    writes.push({ op: 'putRecord', record });
+    writes.push({ op: 'putRecord', record, appliedSpec: null });
     for (const [path, f] of Object.entries(d.files)) writes.push(sealed(engine, c, `file:${path}`, f.bytes));
     for (const b of outcome.blobs ?? []) writes.push(sealed(engine, c, b.purpose, b.value));
     writes.push(...(outcome.writes ?? []));

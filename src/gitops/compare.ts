@@ -63,6 +63,9 @@ class RevisionStore implements Store {
   async listSyncHistory() {
     return [];
   }
+  async getAppliedSpec() {
+    return undefined;
+  }
   async listUsers() {
     return [];
   }

@@ -102,6 +102,9 @@ export const MIGRATIONS: ((d: Dialect) => string[])[] = [
        duration_ms INTEGER NOT NULL, user_count INTEGER NOT NULL, outcome TEXT NOT NULL,
        PRIMARY KEY (tenant, kind, name, at))`,
   ],
+  // The spec as mdmops last applied it, kept only while a record is edited outside mdmops: the
+  // console shows that drift field by field.
+  () => ['ALTER TABLE records ADD COLUMN applied_spec TEXT'],
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

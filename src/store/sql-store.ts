@@ -266,14 +266,16 @@ function statement(w: Write, dialect: Dialect): [string, unknown[]] {
   switch (w.op) {
     case 'putRecord': {
       const r = w.record;
+      // Kept, cleared, or the first edit's "before" kept (see the Write's appliedSpec).
+      const applied = w.appliedSpec === undefined ? '' : w.appliedSpec === null ? ', applied_spec = NULL' : ', applied_spec = COALESCE(records.applied_spec, excluded.applied_spec)';
       return [
-        `INSERT INTO records (tenant, kind, name, spec, spec_hash, desired_hash, generation, files, secrets, status, managed, updated_at, metadata, ready, ready_reason, ready_message)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        `INSERT INTO records (tenant, kind, name, spec, spec_hash, desired_hash, generation, files, secrets, status, managed, updated_at, metadata, ready, ready_reason, ready_message, applied_spec)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT (tenant, kind, name) DO UPDATE SET spec = excluded.spec, spec_hash = excluded.spec_hash, desired_hash = excluded.desired_hash,
            generation = excluded.generation, files = excluded.files, secrets = excluded.secrets, status = excluded.status,
            managed = excluded.managed, updated_at = excluded.updated_at, metadata = excluded.metadata,
-           ready = excluded.ready, ready_reason = excluded.ready_reason, ready_message = excluded.ready_message`,
-        [r.tenant, r.kind, r.name, JSON.stringify(r.spec), r.specHash, r.desiredHash, r.generation, JSON.stringify(r.files), JSON.stringify(r.secrets), JSON.stringify(r.status), r.managed ? 1 : 0, r.updatedAt, JSON.stringify(r.metadata ?? {}), ...readyColumns(r.status)],
+           ready = excluded.ready, ready_reason = excluded.ready_reason, ready_message = excluded.ready_message${applied}`,
+        [r.tenant, r.kind, r.name, JSON.stringify(r.spec), r.specHash, r.desiredHash, r.generation, JSON.stringify(r.files), JSON.stringify(r.secrets), JSON.stringify(r.status), r.managed ? 1 : 0, r.updatedAt, JSON.stringify(r.metadata ?? {}), ...readyColumns(r.status), w.appliedSpec ? JSON.stringify(w.appliedSpec) : null],
       ];
     }
     case 'deleteRecord':
@@ -565,6 +567,12 @@ export class SqlStore implements Store {
   async listSyncHistory(id: ResourceId) {
     const { rows } = await this.driver.query(`SELECT at, duration_ms, user_count, outcome FROM sync_history WHERE ${idWhere} ORDER BY at`, idParams(id));
     return rows.map((r): SyncHistoryEntry => ({ at: r.at as string, durationMs: Number(r.duration_ms), userCount: Number(r.user_count), outcome: r.outcome as string }));
+  }
+
+  async getAppliedSpec(id: ResourceId) {
+    const { rows } = await this.driver.query(`SELECT applied_spec FROM records WHERE ${idWhere}`, idParams(id));
+    const text = rows[0]?.applied_spec as string | null | undefined;
+    return text ? (JSON.parse(text) as Record<string, unknown>) : undefined;
   }
 
   async getRecord(id: ResourceId) {

@@ -134,7 +134,16 @@ export interface IssuedCertificate extends CertificateFacts {
 
 /** One write; a batch of them commits in one transaction or not at all. */
 export type Write =
-  | { op: 'putRecord'; record: StoredRecord }
+  | {
+      op: 'putRecord';
+      record: StoredRecord;
+      /**
+       * The spec as mdmops last applied it, kept while the tenant's copy is edited outside mdmops
+       * (the first edit's "before" stays), so that drift can be shown field by field; null once a
+       * spec from the configuration is written. Left as it is when not given.
+       */
+      appliedSpec?: Record<string, unknown> | null;
+    }
   | { op: 'deleteRecord'; id: ResourceId }
   /** Only the status of a record that exists: a sync reports on a record an apply may be changing meanwhile. */
   | { op: 'putStatus'; id: ResourceId; status: Record<string, unknown>; updatedAt: string }
@@ -208,6 +217,8 @@ export interface Store {
   listAudit(limit?: number, id?: ResourceId): Promise<AuditEntry[]>;
   /** A source's last syncs, oldest first. */
   listSyncHistory(id: ResourceId): Promise<SyncHistoryEntry[]>;
+  /** The spec mdmops last applied to a record edited outside mdmops since (see the putRecord write); undefined when not edited. */
+  getAppliedSpec(id: ResourceId): Promise<Record<string, unknown> | undefined>;
   listUsers(tenant: string): Promise<DirectoryUser[]>;
   /** One page of users by UPN, of a tenant or of all, those whose UPN, email or name holds `text`; and how many match. */
   listUsersPage(o: { tenant?: string; text?: string; offset: number; limit: number }): Promise<{ users: DirectoryUser[]; total: number }>;

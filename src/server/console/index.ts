@@ -19,7 +19,8 @@ import { escapeHtml } from './html.js';
 import { LIVE_JS } from './live.js';
 import { CONSOLE_CSS } from './style.js';
 import { reachedUsers, spaceOf, type Distribution, type SpaceMembers } from '../../providers/certificate-configuration/index.js';
-import { certificatesPage, connectorsPage, coreSyncPage, distributionPage, notificationsPage, overviewPage, PAGE_SIZE, resourceFilter, resourcePage, RESOURCES_CSV_HEADER, resourcesCsvLines, resourcesPage, signInPage, usersPage, type Viewer } from './pages.js';
+import { certificatesPage, connectorsPage, coreSyncPage, distributionPage, masked, notificationsPage, overviewPage, PAGE_SIZE, resourceFilter, resourcePage, RESOURCES_CSV_HEADER, resourcesCsvLines, resourcesPage, signInPage, usersPage, type Viewer } from './pages.js';
+import { diffValues } from '../../engine/diff.js';
 import type { RecordQuery } from '../../store/types.js';
 import { stillValid, tokenOf, type Role } from './tokens.js';
 
@@ -312,7 +313,7 @@ export async function serveConsole(o: ConsoleOptions): Promise<{ port: number; c
       if (!record) throw new HttpError(404, `${show({ tenant, kind, name })} is not in the tenant store`);
       const key = idKey(record);
       // What references it holds its name somewhere in its spec: those few are read, then checked.
-      const [inventory, notifications, audit, mentioning, syncHistory] = await Promise.all([store.getInventory(record), store.listNotifications({ id: record }), store.listAudit(HISTORY, record), store.listRecordsMentioning(tenant, name), store.listSyncHistory(record)]);
+      const [inventory, notifications, audit, mentioning, syncHistory, applied] = await Promise.all([store.getInventory(record), store.listNotifications({ id: record }), store.listAudit(HISTORY, record), store.listRecordsMentioning(tenant, name), store.listSyncHistory(record), store.getAppliedSpec(record)]);
       return send(
         res,
         200,
@@ -324,6 +325,7 @@ export async function serveConsole(o: ConsoleOptions): Promise<{ port: number; c
           referencedBy: mentioning.filter((r) => recordReferences(r).includes(key)),
           syncs: !!o.engine.providers.get(kind).sync,
           syncHistory,
+          drift: applied ? diffValues(masked(applied), masked(record.spec), 'spec') : [],
         }),
       );
     }

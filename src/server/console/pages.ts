@@ -5,6 +5,7 @@ import { recordReferences, show } from '../../engine/context.js';
 import { conditionOf, readySummary, type Condition } from '../../api/condition.js';
 import { resourceView } from '../../engine/views.js';
 import { idKey } from '../../config/desired.js';
+import type { FieldDiff } from '../../engine/diff.js';
 import { RECORD_SORTS, type AuditEntry, type InventoryEntry, type Notification, type RecordQuery, type RecordSort, type RecordSummary, type StoredRecord, type SyncHistoryEntry } from '../../store/types.js';
 import { Html, html, query } from './html.js';
 import { resourcePath } from './paths.js';
@@ -146,6 +147,9 @@ export function masked(value: unknown, key = ''): unknown {
   return typeof value === 'string' && /secret|password|passphrase|privatekey|token|pkcs12|challenge/i.test(key) ? '********' : value;
 }
 
+/** A field's value in a table cell: absent said so, anything else as compact JSON. */
+const fieldText = (v: unknown) => (v === undefined ? '(absent)' : JSON.stringify(v));
+
 export interface ResourceDetail {
   record: StoredRecord;
   inventory?: InventoryEntry;
@@ -156,6 +160,8 @@ export interface ResourceDetail {
   syncs: boolean;
   /** Its last syncs, oldest first (identity sources). */
   syncHistory: SyncHistoryEntry[];
+  /** Fields edited in the tenant since mdmops applied it (masked as the spec is). */
+  drift: FieldDiff[];
 }
 
 export function resourcePage(viewer: Viewer, d: ResourceDetail): string {
@@ -177,6 +183,9 @@ export function resourcePage(viewer: Viewer, d: ResourceDetail): string {
     html`<p>Ready: <strong>${syncs?.status ?? 'Unknown'}</strong>${syncs?.reason ? ` (${syncs.reason})` : ''} · ${r.managed ? 'managed' : 'not managed'}${view.source ? ` · from ${view.source} ${view.revision ?? ''}` : ''}</p>
 ${viewer.role === 'manager' && d.syncs ? html`<form method="post" action="${resourcePath(r)}/sync"><input type="hidden" name="csrf" value="${viewer.csrf}"><button>Sync now</button></form>` : ''}
 ${d.syncHistory.length ? html`<section id="sync-history" data-live><h2>Syncs</h2>${syncCharts(d.syncHistory)}</section>` : ''}
+${d.drift.length ? html`<section id="drift"><h2>Drift</h2><p>Edited in the tenant since mdmops applied it${r.spec.managementPolicy === 'Observe' ? ' (managementPolicy Observe: reported, not corrected)' : ': the next apply puts it back'}.</p><table><thead><tr><th>Field</th><th>Applied</th><th>Now</th></tr></thead><tbody>
+${d.drift.map((x) => html`<tr><td>${x.path}</td><td>${fieldText(x.before)}</td><td>${fieldText(x.after)}</td></tr>`)}
+</tbody></table></section>` : ''}
 <section><h2>Conditions</h2><table><thead><tr><th>Type</th><th>Status</th><th>Reason</th><th>Message</th><th>Since</th></tr></thead><tbody>
 ${conditions.map((c) => html`<tr><td>${c.type}</td><td>${c.status}</td><td>${c.reason}</td><td>${c.message}</td><td>${c.lastTransitionTime}</td></tr>`)}
 </tbody></table></section>
