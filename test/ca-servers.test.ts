@@ -12,7 +12,7 @@ import { startScep, type ScepServer } from './servers/scep.js';
 import { putUsers } from './support/seed.js';
 import { startRun } from './support/run.js';
 import { eventually } from './support/controller.js';
-import { connectedAgent } from './support/agent.js';
+import { connectedAgent, gatewayInRun, type ConnectedAgent } from './support/agent.js';
 import { doc, workspace, type Workspace } from './support/workspace.js';
 
 const openssl = (...args: string[]) => execFileSync('openssl', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
@@ -44,12 +44,14 @@ describe('SCEP CA (Debian scepserver)', () => {
   const ca = (pin: string) => doc('CertificateAuthority', 'scep', `type: ScepOnPremises\nurl: ${scep.url}\nconnectorRef: { name: dc }\nchallengeSecretRef: { name: scep, key: challenge }\ncaFingerprint: "${pin}"`);
   const wifi = doc('CertificateConfiguration', 'wifi', 'identity:\n  certificateAuthorityRef: { name: scep }\n  subject: CN=${userUPN},O=Contoso\n  subjectAltNames: [{ type: Email, value: "${userEmailAddress}" }]\ndistribution: { devices: AllDevices }');
 
+  let tunnel: ConnectedAgent;
+
   it('waits for the connector, then checks the CA against its pin and enrolls each user', async () => {
     ws.write('config/scep.yaml', connector + ca(scep.caFingerprint) + wifi);
     const first = ws.run(['apply', '-f', 'config', '--auto-approve'], env());
     expect(first.code, first.stderr).toBe(0);
     expect(first.stdout).toContain('CertificateAuthority/scep: ConnectorNotReady');
-    await connectedAgent(ws);
+    tunnel = await connectedAgent(ws);
     await putUsers(ws.dir, users);
     const second = ws.run(['apply', '-f', 'config', '--auto-approve'], env());
     expect(second.code, second.stderr + second.stdout).toBe(0);
@@ -63,6 +65,18 @@ describe('SCEP CA (Debian scepserver)', () => {
     // The challenge is a secret: never shown.
     expect(second.stdout + second.stderr + ws.run(['status', 'CertificateAuthority/scep', '-o', 'yaml']).stdout).not.toContain(scep.challenge);
   });
+
+  it('enrols through the tunnel that mdmops run holds itself, as the controller does', async () => {
+    await putUsers(ws.dir, [{ id: 'u3', upn: 'carol@contoso.com', email: 'carol@contoso.com', attributes: {} }]);
+    const { run, back } = await gatewayInRun(ws, tunnel, ['--watch', 'config', '--interval', '1s', '--debounce', '200ms'], env());
+    try {
+      await run.waitFor('carol enrolled by mdmops run', () => status(ws, 'CertificateConfiguration/wifi').issuedCount === 3, 120_000);
+      expect(run.output()).not.toContain('PKIOperation: HTTP 400');
+      expect(openssl('verify', '-CAfile', join(ws.dir, 'scep-ca.pem'), exportPem(ws, 'wifi', 'carol@contoso.com'))).toContain('OK');
+    } finally {
+      expect(await back()).toBe(0);
+    }
+  }, 240_000); // two gateway changes, each waited out by the agent's backoff, and run's look again at what waits
 
   it('refuses a CA whose certificate does not match the pin', () => {
     ws.write('config/scep.yaml', connector + ca('ab'.repeat(32)) + wifi);

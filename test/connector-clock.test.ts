@@ -41,12 +41,16 @@ describe('a connector agent on its own clock', () => {
   const status = () => JSON.parse(ws.run(['status', 'Connector/dc', '-o', 'json']).stdout).status;
   const connector = (s: Status) => s.resources.find((r: { resource: string }) => r.resource === 'Connector/dc');
 
-  it('goes back to Info an hour after logLevelSince, while the reconciler leaves it be', async () => {
+  const startServe = async () => {
+    serve = await startMdmops('serve', ws.dir, ['--gateway-listen', `127.0.0.1:${port}`, '--connector-heartbeat', '1s']);
+    await serve.waitFor('the gateway', () => serve.output().includes('connector gateway listening'));
+  };
+
+  it('goes back to Info an hour after logLevelSince, on its own while disconnected, and the reconciler leaves it be', async () => {
     ws.write('config/dc.yaml', doc('Connector', 'dc', `hosting: AWS\naws: { region: eu-west-1 }\nlogLevel: Debug\nlogLevelSince: "${since.toISOString()}"`));
     expect(ws.run(['apply', '-f', 'config', '--auto-approve']).code).toBe(0);
     port = await freePort();
-    serve = await startMdmops('serve', ws.dir, ['--gateway-listen', `127.0.0.1:${port}`, '--connector-heartbeat', '1s']);
-    await serve.waitFor('the gateway', () => serve.output().includes('connector gateway listening'));
+    await startServe();
     startAgent(ws.write('token', ws.run(['connector', 'token', 'Connector/dc']).stdout));
     await serve.waitFor('Connector/dc Ready', (s) => connector(s)?.ready === 'True');
     await serve.waitFor('the Debug level reported', () => lines.includes('"msg":"log level Debug"'));
@@ -54,9 +58,13 @@ describe('a connector agent on its own clock', () => {
     expect(raised).toMatchObject({ hosting: 'AWS', region: 'eu-west-1', version: OLDER, effectiveLogLevel: 'Debug', logLevelRevertsAt: new Date(since.getTime() + HOUR).toISOString() });
     expect(ws.run(['notifications']).stdout).toMatch(new RegExp(`Connector/dc\\s+ConnectorOutdated\\s+the agent on aws-agent runs mdmops ${OLDER.replace(/\./g, '\\.')}, older than the server's ${VERSION.replace(/\./g, '\\.')}`));
 
-    // An hour after logLevelSince, on the agent's clock.
+    // An hour after logLevelSince, on the agent's clock, with no gateway to tell it anything.
+    await serve.stop();
+    await waitUntil(() => lines, (l) => l.includes('disconnected from the gateway'));
     clock = since.getTime() + HOUR + 1000;
-    await serve.waitFor('the agent back at Info', () => lines.includes('"msg":"log level Info"'));
+    await waitUntil(() => lines, (l) => l.includes('"msg":"log level Info"'));
+    await startServe();
+    await serve.waitFor('Connector/dc Ready again', (s) => connector(s)?.ready === 'True');
     const reverted = await waitUntil(() => status(), (s) => s.effectiveLogLevel === 'Info');
     expect(reverted.logLevelRevertsAt).toBeUndefined();
     // The spec still says Debug: no drift to correct, nothing for apply to do.

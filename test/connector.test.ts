@@ -4,11 +4,12 @@
 // CLI as a user runs it.
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startNetNs, type NetNs } from './servers/netns.js';
+import { spawnServer, stopServer } from './servers/process.js';
 import { freePort } from './servers/ports.js';
 import { startScep, type ScepServer } from './servers/scep.js';
 import { generatedUsers, startSlapd, userDn, type SlapdServer } from './servers/slapd.js';
@@ -112,6 +113,7 @@ attributeMapping: { userPrincipalName: mail }`,
 
     expect(run(['connector', 'token', 'Connector/dc']).stderr).toContain('no connector gateway has run on this store yet');
     await startServe();
+    expect(ready(await serve.status(), 'LdapSource/corp')).toMatchObject({ ready: 'False', reason: 'ConnectorNotReady' });
     const made = run(['connector', 'token', 'Connector/dc']);
     expect(made.code, made.stderr).toBe(0);
     expect(made.stdout).toMatch(/^mdmops-connector-token\.[\w-]+\n$/);
@@ -120,6 +122,8 @@ attributeMapping: { userPrincipalName: mail }`,
     agent = startAgent(netns, ['--server', SERVER, '--token-file', tokenFile, '--state-dir', agentDir()]);
     await agent.waitForLine(/enrolled as Connector\/dc/);
     await serve.waitFor('Connector/dc Ready', (s) => ready(s, 'Connector/dc')?.ready === 'True');
+    // What waited on the connector says at once that it waits no more, with no apply.
+    await serve.waitFor('LdapSource/corp Ready with its connector', (s) => ready(s, 'LdapSource/corp')?.ready === 'True');
     const status = JSON.parse(run(['status', 'Connector/dc', '-o', 'json']).stdout).status;
     expect(status).toMatchObject({ connected: true, hostname: expect.any(String), version: expect.any(String), effectiveLogLevel: 'Info' });
     expect(Date.parse(status.certificateNotAfter)).toBeGreaterThan(Date.now());
@@ -232,6 +236,39 @@ deletionPolicy: Orphan`,
     expect(serve.output()).toContain('refused a connection to 127.0.0.1:22: no resource names it through Connector/dc');
   });
 
+  it('carries a sync while another stream through the same tunnel is not read', async () => {
+    // A server in the customer network that sends without end, and a client of it that reads nothing:
+    // HTTP/2's flow control holds that stream back, and the tunnel's other streams go on.
+    const ENDLESS = 7390;
+    const endless = spawnServer(...netns.wrap('socat', [`TCP-LISTEN:${ENDLESS},bind=127.0.0.1,fork,reuseaddr`, 'OPEN:/dev/zero']), ws.dir, 'SIGKILL');
+    let client: ReturnType<typeof connect> | undefined;
+    try {
+      for (let i = 0; !(await netns.listening(ENDLESS)); i++) {
+        if (i > 200) throw new Error('socat did not listen in the customer network');
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      const url = `ldap://127.0.0.1:${ENDLESS}`;
+      const request = { tenant: 'default', connector: 'dc', host: '127.0.0.1', port: ENDLESS, resource: { kind: 'LdapSource', name: 'endless', spec: { connectorRef: { name: 'dc' }, url } } };
+      let received = 0;
+      client = connect(join(ws.dir, '.mdmops/connectors.sock'));
+      await new Promise<void>((resolve) => {
+        client!.on('data', (c: Buffer) => {
+          received += c.length;
+          // Past the answer and the first zeros, it stops reading.
+          if (received > 64 * 1024) (client!.pause(), resolve());
+        });
+        client!.write(`CONNECT 127.0.0.1:${ENDLESS} HTTP/1.1\r\nhost: 127.0.0.1:${ENDLESS}\r\nx-mdmops-route: ${Buffer.from(JSON.stringify(request)).toString('base64')}\r\n\r\n`);
+      });
+      const synced = run(['sync', 'LdapSource/corp']);
+      expect(synced.code, synced.stderr).toBe(0);
+      expect(synced.stdout).toContain(`LdapSource/corp: ${USERS} users`);
+      expect(agent.child.exitCode).toBeNull();
+    } finally {
+      client?.destroy();
+      await stopServer(endless, 1000);
+    }
+  });
+
   it('loses no user when the agent dies mid-sync, says the connector is unreachable, and recovers when it is back', async () => {
     await slapd.addUsers(generatedUsers(USERS + MORE_USERS).slice(USERS));
     await slapd.modify(`dn: uid=user1,ou=people,${slapd.baseDn}\nchangetype: modify\nreplace: cn\ncn: Renamed One\n`);
@@ -250,6 +287,7 @@ deletionPolicy: Orphan`,
     expect(await users()).toHaveLength(USERS);
     expect((await users()).find((u) => u.id.endsWith('/user1'))?.displayName).not.toBe('Renamed One');
     await serve.waitFor('Connector/dc unreachable', (s) => ready(s, 'Connector/dc')?.reason === 'AgentUnreachable');
+    await serve.waitFor('LdapSource/corp waiting on it', (s) => ready(s, 'LdapSource/corp')?.reason === 'ConnectorNotReady');
     expect(run(['notifications']).stdout).toMatch(/Connector\/dc\s+ConnectorUnreachable/);
     const waiting = run(['sync', 'LdapSource/corp']);
     expect(waiting.code).toBe(1);
@@ -258,6 +296,7 @@ deletionPolicy: Orphan`,
     // Back, with no token: its certificate is enough.
     agent = startAgent(netns, ['--server', SERVER, '--state-dir', agentDir()]);
     await serve.waitFor('Connector/dc Ready again', (s) => ready(s, 'Connector/dc')?.ready === 'True');
+    await serve.waitFor('LdapSource/corp Ready again', (s) => ready(s, 'LdapSource/corp')?.ready === 'True');
     expect(run(['notifications']).stdout).not.toMatch(/Connector\/dc\s+ConnectorUnreachable/);
     const again = run(['sync', 'LdapSource/corp']);
     expect(again.code, again.stderr).toBe(0);
@@ -269,6 +308,18 @@ deletionPolicy: Orphan`,
     await startServe();
     await serve.waitFor('Connector/dc Ready after the restart', (s) => ready(s, 'Connector/dc')?.ready === 'True');
     expect(agent.child.exitCode).toBeNull();
+    expect(run(['sync', 'LdapSource/corp']).code).toBe(0);
+  });
+
+  it('says the connector is unreachable when its agent falls silent with the connection still open, and Ready once it speaks again', async () => {
+    agent.child.kill('SIGSTOP');
+    try {
+      await serve.waitFor('Connector/dc unreachable', (s) => ready(s, 'Connector/dc')?.reason === 'AgentUnreachable');
+      await serve.waitFor('the reason in the log', () => /the agent of Connector\/dc is gone: no heartbeat for \d+ s/.test(serve.output()));
+    } finally {
+      agent.child.kill('SIGCONT');
+    }
+    await serve.waitFor('Connector/dc Ready again', (s) => ready(s, 'Connector/dc')?.ready === 'True');
     expect(run(['sync', 'LdapSource/corp']).code).toBe(0);
   });
 
@@ -290,7 +341,8 @@ deletionPolicy: Orphan`,
     const raised = run(['connector', 'log-level', 'Connector/dc', 'debug']);
     expect(raised.code, raised.stderr).toBe(0);
     expect(raised.stdout).toMatch(/^logLevel: Debug\nlogLevelSince: "\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ"\n$/);
-    expect(raised.stderr).toContain('changed in the tenant store; the agent takes it at once');
+    // The running server hands it to the agent before the command returns, without waiting for a heartbeat.
+    expect(raised.stderr).toContain('changed in the tenant store; the agent runs at it now');
     await agent.waitForLine(/"msg":"log level Debug"/);
     const status = await until('the Debug level in status', () => JSON.parse(run(['status', 'Connector/dc', '-o', 'json']).stdout).status, (st) => st.effectiveLogLevel === 'Debug');
     expect(Date.parse(status.logLevelRevertsAt) - Date.parse(raised.stdout.split('"')[1]!)).toBe(3_600_000);
@@ -374,11 +426,45 @@ deletionPolicy: Orphan`,
       expect(serve.output() + agent.output()).not.toContain('Pr0xy-s3cret');
     });
 
-    it('revokes the agent when its Connector is deleted', async () => {
+    it("goes straight to a gateway that its Connector's noProxy names", async () => {
+      await agent.stop();
+      // A proxy that does not answer: only noProxy lets the agent in.
+      ws.write('config/tenant.yaml', connector('\nhttpProxy: { url: "http://127.0.0.1:9", noProxy: ["127.0.0.1"] }') + config(false));
+      expect(run(['apply', '-f', 'config', '--auto-approve']).code).toBe(0);
+      const dir = join(ws.dir, 'agent-no-proxy');
+      agent = startAgent(netns, ['--server', SERVER, '--token-file', ws.write('no-proxy-token', run(['connector', 'token', 'Connector/dc']).stdout), '--state-dir', dir]);
+      const settings = () => (existsSync(join(dir, 'settings.json')) ? readFileSync(join(dir, 'settings.json'), 'utf8') : '');
+      await until("the proxy and its exception in the agent's settings", settings, (text) => text.includes('127.0.0.1:9') && text.includes('noProxy'));
+      // Back after a gateway restart, by its settings alone.
+      await serve.stop();
+      await startServe();
+      await serve.waitFor('Connector/dc Ready, not through the proxy', (s) => ready(s, 'Connector/dc')?.ready === 'True');
+      expect(agent.output()).not.toContain('through http://127.0.0.1:9');
+    });
+
+    it('revokes the agent when its Connector is deleted, and refuses its tokens', async () => {
+      const token = ws.write('last-token', run(['connector', 'token', 'Connector/dc']).stdout);
       ws.write('config/tenant.yaml', '');
       const pruned = run(['apply', '-f', 'config', '--auto-approve']);
       expect(pruned.code, pruned.stdout + pruned.stderr).toBe(0);
       await agent.waitForLine(/the gateway refused this agent: .*Connector\/dc of tenant default does not exist any more/, 45_000);
+      const late = startAgent(netns, ['--server', SERVER, '--token-file', token, '--state-dir', join(ws.dir, 'agent-5')]);
+      expect(await late.exited).toBe(1);
+      expect(late.output()).toContain('Connector/dc of tenant default does not exist (was it deleted?): its tokens are void');
+      expect(serve.output()).toContain("refused an agent's enrolment: Connector/dc of tenant default does not exist (was it deleted?)");
+
+      // Made again, the Connector takes an agent that was enrolled before, started with a new token.
+      ws.write('config/tenant.yaml', connector());
+      expect(run(['apply', '-f', 'config', '--auto-approve']).code).toBe(0);
+      const again = startAgent(netns, ['--server', SERVER, '--token-file', ws.write('new-token', run(['connector', 'token', 'Connector/dc']).stdout), '--state-dir', agentDir()]);
+      await again.waitForLine(/enrolling again with the one in --token-file/);
+      await serve.waitFor('Connector/dc Ready with the agent enrolled again', (s) => ready(s, 'Connector/dc')?.ready === 'True');
+      await again.stop();
+      // Started again with the same token, it does not try to use it twice.
+      const restarted = startAgent(netns, ['--server', SERVER, '--token-file', join(ws.dir, 'new-token'), '--state-dir', agentDir()]);
+      await restarted.waitForLine(/connected to the gateway/);
+      expect(restarted.output()).toContain('--token-file is not needed any more');
+      await restarted.stop();
     });
   });
 });

@@ -1,11 +1,10 @@
 // LdapSource sync against a real OpenLDAP slapd, through the CLI.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generatedUsers, startSlapd, type SlapdServer } from './servers/slapd.js';
-import { connectedAgent } from './support/agent.js';
+import { connectedAgent, gatewayInRun, type ConnectedAgent } from './support/agent.js';
 import { doc, storedUsers, workspace } from './support/workspace.js';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startRun } from './support/run.js';
 
 let slapd: SlapdServer;
 const USERS = 2000;
@@ -21,11 +20,12 @@ describe('LdapSource sync', () => {
   const env = () => ({ MDMOPS_SECRET_CORP_LDAP__PASSWORD: slapd.bindPassword });
   const users = () => storedUsers(ws);
   const sync = (...args: string[]) => ws.run(['sync', 'LdapSource/corp', ...args], env());
+  let tunnel: ConnectedAgent;
 
   it('reads every user over StartTLS with paged searches, with groups, custom and non-ASCII attributes', async () => {
     ws.write('config/ldap.yaml', doc('Connector', 'dc', 'hosting: OnPremises'));
     expect(ws.run(['apply', '-f', 'config', '--auto-approve']).code).toBe(0);
-    await connectedAgent(ws);
+    tunnel = await connectedAgent(ws);
     ws.write('config/ca.pem', slapd.caPem);
     ws.write(
       'config/ldap.yaml',
@@ -102,11 +102,11 @@ pageSize: 300`,
     expect(ws.run(['notifications']).stdout).not.toContain('LdapDeletionBlocked');
   });
 
-  it('syncs on its syncInterval while mdmops run is running', async () => {
+  it('syncs on its syncInterval while mdmops run is running, through the tunnel its own gateway holds', async () => {
     await slapd.addUsers([{ uid: 'scheduled', cn: 'Scheduled User', sn: 'User', mail: 'scheduled@example.test' }]);
     const config = join(ws.dir, 'config/ldap.yaml');
     writeFileSync(config, readFileSync(config, 'utf8').replace('pageSize: 300', 'pageSize: 300\n  syncInterval: 1s'));
-    const run = await startRun(ws.dir, ['--watch', 'config', '--interval', '1s'], env());
+    const { run, back } = await gatewayInRun(ws, tunnel, ['--watch', 'config', '--interval', '1s'], env());
     try {
       await run.waitFor('the folder applied', (s) => s.applied);
       const deadline = Date.now() + 60_000;
@@ -116,9 +116,9 @@ pageSize: 300`,
       }
       expect(run.output()).toContain('synced LdapSource/corp');
     } finally {
-      expect(await run.stop()).toBe(0);
+      expect(await back()).toBe(0);
     }
-  });
+  }, 180_000); // two gateway changes, each waited out by the agent's backoff
 
   it('keeps every user when the directory cannot be reached', async () => {
     await slapd.stop();

@@ -10,10 +10,10 @@ import { Agent, AgentError } from '../connector/agent.js';
 import { openAgentLog } from '../connector/agent-log.js';
 import { GATEWAY_PIN, givenGatewayTls, storeGatewayTls } from '../connector/authority.js';
 import { Gateway } from '../connector/gateway.js';
-import { localLogs, serveLocalTunnels, tunnelSocketPath, type LogCollection } from '../connector/local.js';
+import { localLogs, localSettingsChanged, serveLocalTunnels, tunnelSocketPath, type LogCollection } from '../connector/local.js';
 import { issueToken, TokenError } from '../connector/token.js';
 import { show } from '../engine/context.js';
-import { refreshStatus } from '../engine/refresh.js';
+import { refreshWithDependents } from '../engine/refresh.js';
 import { createLogger, type Logger } from '../observe/log.js';
 import { parseStoreSpec, stateDirOf } from '../store/open.js';
 import type { ResourceId } from '../store/types.js';
@@ -61,7 +61,7 @@ export async function startGateway(opts: GatewayFlags & StoreOptions, session: S
     throw new UserError(`${opts.gatewayCert ? `--gateway-cert ${opts.gatewayCert}` : 'the gateway certificate'}: ${messageOf(e)}`);
   }
   const refresh = (id: ResourceId) => {
-    refreshStatus(session, id, { source: 'gateway', revision: '', actor: 'mdmops connector gateway', secrets: session.secrets }).catch((e: unknown) =>
+    refreshWithDependents(session, id, { source: 'gateway', revision: '', actor: 'mdmops connector gateway', secrets: session.secrets }).catch((e: unknown) =>
       log.warn({ connector: show(id) }, `could not bring ${show(id)}'s status up to date: ${messageOf(e)}`),
     );
   };
@@ -200,7 +200,12 @@ export function registerConnector(program: Command) {
           wanted === 'Info' ? { path: ['logLevelSince'], unset: true } : { path: ['logLevelSince'], value: since },
         ]);
         process.stdout.write(lines);
-        process.stderr.write(`mdmops: ${changed}; the agent takes it at once (through the running server). Put these lines in your configuration too, or its next apply takes the level back\n`);
+        const socket = tunnelSocketPath(stateDirOf(parseStoreSpec(opts.store)));
+        const handed = await localSettingsChanged(socket, id.tenant, id.name).catch((e: unknown) => {
+          throw new UserError(`${changed}, but the running server could not hand it to the agent: ${messageOf(e)}`);
+        });
+        const agent = handed ? 'the agent runs at it now' : handed === false ? 'the agent takes it as soon as it connects' : 'no server with --gateway-listen runs on this store: the agent takes it once one does and it connects';
+        process.stderr.write(`mdmops: ${changed}; ${agent}. Put these lines in your configuration too, or its next apply takes the level back\n`);
       } finally {
         await session?.close();
       }
@@ -240,7 +245,11 @@ export function registerConnector(program: Command) {
       }
       let logs = JSON.parse(await text(await ask(opts.request ? 'POST' : 'DELETE'))) as LogCollection | null;
       if (opts.cancel) {
-        process.stdout.write(logs ? `the log collection of ${show(id)} is ${logs.state === 'collecting' ? 'being cancelled' : logs.state}\n` : `${show(id)}'s agent collects no logs\n`);
+        process.stdout.write(
+          logs?.state === 'collecting'
+            ? `the log collection of ${show(id)} is being cancelled\n`
+            : `no log collection of ${show(id)} is under way, nothing to cancel${logs ? ` (the last one is ${logs.state}${logs.name ? `: ${logs.name}` : ''})` : ''}\n`,
+        );
         return;
       }
       process.stderr.write(`mdmops: the agent of ${show(id)} is collecting its logs...\n`);

@@ -24,7 +24,7 @@ import { messageOf } from '../util/message-of.js';
 import { collectLogs } from './agent-log.js';
 import { spkiPin } from './authority.js';
 import { CONNECTION_WINDOW, CONTROL_PATH, ENROL_PATH, FRAME_SIZE, LOGS_PATH, STREAM_WINDOW, jsonLines, line, REFUSAL_HEADER, TUNNEL_ALPN, type AgentMessage, type EnrolAnswer, type GatewayMessage } from './protocol.js';
-import { readToken } from './token.js';
+import { readToken, secretSha256 } from './token.js';
 
 export interface AgentOptions {
   /** https://HOST:PORT of the gateway. */
@@ -49,6 +49,8 @@ type Settings = Extract<GatewayMessage, { type: 'settings' }>;
 interface Identity {
   tenant: string;
   connector: string;
+  /** The SHA-256 of the token it enrolled with: another token in --token-file enrols it again. */
+  tokenSha256?: string;
 }
 
 const BACKOFF_FIRST_MS = 500;
@@ -103,7 +105,10 @@ export class Agent {
   /** Enrols if need be, then stays connected until `signal` aborts. */
   async run(signal: AbortSignal): Promise<void> {
     if (!this.state.enrolled) await this.enrol();
-    else if (this.o.tokenFile) this.o.log.info(`already enrolled as ${this.who()}: --token-file is not needed any more`);
+    else if (this.newToken()) {
+      this.o.log.info(`enrolled as ${this.who()} with another token: enrolling again with the one in --token-file`);
+      await this.enrol();
+    } else if (this.o.tokenFile) this.o.log.info(`already enrolled as ${this.who()}: --token-file is not needed any more`);
     // The level reverts on the agent's own clock, connected or not.
     this.applyLogLevel();
     this.levelTimer = setInterval(() => this.applyLogLevel(), SECOND);
@@ -140,6 +145,17 @@ export class Agent {
 
   // --- enrolment --------------------------------------------------------------------------------
 
+  /**
+   * Whether --token-file holds a token other than the one this agent enrolled with (its certificate
+   * was revoked, its Connector made again): the way to enrol again without emptying --state-dir.
+   * The same token, or a file gone, changes nothing, so a service may keep passing it.
+   */
+  private newToken(): boolean {
+    const enrolledWith = this.state.identity.tokenSha256;
+    if (!this.o.tokenFile || !enrolledWith || !existsSync(this.o.tokenFile)) return false;
+    return secretSha256(readFileSync(this.o.tokenFile, 'utf8').trim()) !== enrolledWith;
+  }
+
   private async enrol() {
     if (!this.o.tokenFile) throw new AgentError(`${this.o.stateDir} holds no agent certificate: enrol with --token-file (mdmops connector token Connector/NAME makes a token)`);
     let text: string;
@@ -159,7 +175,7 @@ export class Agent {
     const enrolled = answer.body as EnrolAnswer;
     this.state.write('key.pem', key.export({ type: 'pkcs8', format: 'pem' }) as string);
     this.state.write('certificate.pem', enrolled.certificate);
-    this.state.write('connector.json', JSON.stringify({ tenant: enrolled.tenant, connector: enrolled.connector }));
+    this.state.write('connector.json', JSON.stringify({ tenant: enrolled.tenant, connector: enrolled.connector, tokenSha256: secretSha256(text.trim()) } satisfies Identity));
     this.o.log.info(`enrolled as ${this.who()}; from now on the agent connects with its certificate (${this.o.stateDir})`);
   }
 
@@ -210,7 +226,10 @@ export class Agent {
     }
     const leaf = socket.getPeerCertificate();
     const wrongName = tls.checkServerIdentity(host, leaf);
-    if (wrongName) return `the gateway's certificate is not valid for ${host}: ${wrongName.message}`;
+    if (wrongName) {
+      const names = new X509Certificate(leaf.raw).subjectAltName?.replace(/(DNS|IP Address):/g, '') ?? 'no name';
+      return `the gateway's certificate is not valid for ${host} (it is for ${names}): give --server one of those names, or add ${host} to the names of the gateway's certificate (--gateway-name on the server)`;
+    }
     this.state.write('gateway-ca.pem', chain[pinned]!.toString());
     return undefined;
   }

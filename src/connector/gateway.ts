@@ -367,6 +367,14 @@ export class Gateway implements Tunnels {
     return done;
   }
 
+  /** The Connector changed in the store (mdmops connector log-level): its agent gets its settings now, not at the next heartbeat. False when no agent is connected. */
+  async settingsChanged(tenant: string, name: string): Promise<boolean> {
+    const session = this.sessions.get(idKey(connectorId(tenant, name)));
+    if (!session) return false;
+    await this.pushSettings(session);
+    return true;
+  }
+
   async dial(r: RouteRequest): Promise<Duplex> {
     const id = connectorId(r.tenant, r.connector);
     const destination = destinationOf(r.host, r.port);

@@ -2,7 +2,8 @@
 // holds their tunnels: an HTTP CONNECT over a Unix socket beside the store, of mode 0600 in a
 // folder of mode 0700, so that only the store's owner (who could change the store anyway) can use
 // it, and no TCP port is opened for it. The same socket answers the log collection commands
-// (mdmops connector logs), which the gateway relays to the agent.
+// (mdmops connector logs), which the gateway relays to the agent, and hands a Connector's new
+// settings to its agent at once (mdmops connector log-level).
 import { chmodSync, existsSync, unlinkSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
@@ -11,6 +12,7 @@ import { pipeline, type Duplex } from 'node:stream';
 import { destinationOf, RouteError, splice, type RouteRequest, type Tunnels } from '../net/dial.js';
 import type { Logger } from '../observe/log.js';
 import { messageOf } from '../util/message-of.js';
+import { readCapped } from '../util/read-capped.js';
 import type { Gateway } from './gateway.js';
 
 export type { LogCollection } from '../providers/connector/presence.js';
@@ -20,6 +22,7 @@ export const tunnelSocketPath = (stateDir: string) => join(stateDir, 'connectors
 const HEADER = 'x-mdmops-route';
 
 const LOGS_ROUTE = /^\/v1\/connectors\/([^/]+)\/([^/]+)\/logs(\/file)?$/;
+const SETTINGS_ROUTE = /^\/v1\/connectors\/([^/]+)\/([^/]+)\/settings$/;
 
 /** Serves the gateway's tunnels and log collection on the socket at `path`; refuses when another live server holds it. */
 export async function serveLocalTunnels(path: string, tunnels: Gateway, log: Logger): Promise<{ close(): Promise<void> }> {
@@ -65,6 +68,13 @@ export async function serveLocalTunnels(path: string, tunnels: Gateway, log: Log
 
 async function logsRoute(gateway: Gateway, req: http.IncomingMessage, res: http.ServerResponse) {
   const json = (status: number, body: unknown) => res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+  const settings = SETTINGS_ROUTE.exec(req.url ?? '');
+  if (settings && req.method === 'POST') {
+    return gateway.settingsChanged(decodeURIComponent(settings[1]!), decodeURIComponent(settings[2]!)).then(
+      (connected) => json(200, { connected }),
+      (e: unknown) => json(500, { error: messageOf(e) }),
+    );
+  }
   const m = LOGS_ROUTE.exec(req.url ?? '');
   if (!m) return json(404, { error: `no such route: ${req.method} ${req.url}` });
   const [tenant, name] = [decodeURIComponent(m[1]!), decodeURIComponent(m[2]!)];
@@ -115,6 +125,22 @@ export function localTunnels(path: string): Tunnels {
       });
     },
   };
+}
+
+/**
+ * Has the server on this store give the Connector's agent its settings now: true once the agent has
+ * them, false when it has no agent connected, undefined when no server runs on the store.
+ */
+export async function localSettingsChanged(path: string, tenant: string, name: string): Promise<boolean | undefined> {
+  const res = await new Promise<http.IncomingMessage | undefined>((resolve, reject) => {
+    const req = http.request({ socketPath: path, agent: false, method: 'POST', path: `/v1/connectors/${encodeURIComponent(tenant)}/${encodeURIComponent(name)}/settings` }, resolve);
+    req.once('error', (e: NodeJS.ErrnoException) => (e.code === 'ENOENT' || e.code === 'ECONNREFUSED' ? resolve(undefined) : reject(e)));
+    req.end();
+  });
+  if (!res) return undefined;
+  const body = (await readCapped(res, 1 << 16)).toString();
+  if (res.statusCode !== 200) throw new Error((JSON.parse(body || '{}') as { error?: string }).error ?? `the server answered ${res.statusCode}`);
+  return (JSON.parse(body) as { connected: boolean }).connected;
 }
 
 /** What mdmops connector logs asks of the server on this store. */

@@ -1,7 +1,7 @@
 // A socket for clients that make their own (database drivers): it looks like a net.Socket to them
 // (connect(port, host), a 'connect' event, setNoDelay, setKeepAlive), but its bytes go over
 // whatever a Dial opens: a connector's tunnel, or a connection the outbound policy checked.
-import { connect as netConnect } from 'node:net';
+import { connect as netConnect, Socket } from 'node:net';
 import { Duplex } from 'node:stream';
 import type { Dial } from './dial.js';
 import { guardedLookup, hostRefusal, OutboundRefused, type OutboundPolicy } from './outbound.js';
@@ -78,6 +78,20 @@ export class DialedSocket extends Duplex {
     this.inner?.destroy();
     done(e);
   }
+}
+
+/**
+ * A socket-like stream over one already open: a tunnel's HTTP/2 stream, handed over by the gateway
+ * in the process that holds it, is no socket to the clients (ldapts sets an id on it, node's HTTP
+ * client takes it as a connection), where the local socket's connection of a one-shot command is.
+ */
+export function socketOver(opened: Duplex): Promise<Duplex> {
+  if (opened instanceof Socket) return Promise.resolve(opened);
+  return new Promise((resolve, reject) => {
+    const own = new DialedSocket(() => Promise.resolve(opened)).connect(0, '');
+    own.once('error', reject);
+    own.once('connect', () => (own.off('error', reject), resolve(own)));
+  });
 }
 
 /** A TCP socket's setNoDelay; a tunnel's stream has none. */

@@ -6,6 +6,7 @@ import type { FileSource, KindDefinition } from '../api/index.js';
 import type { Notice, Observed, Outcome, Provider, ProviderContext, WithSpec } from '../engine/provider.js';
 import { mergeConditions, readyOf, type Condition } from '../engine/status.js';
 import { RouteError, type Dial } from '../net/dial.js';
+import { socketOver } from '../net/dialed-socket.js';
 import type { ResourceId, StoredRecord, Write } from '../store/types.js';
 
 export type { Made, WithSpec } from '../engine/provider.js';
@@ -51,7 +52,7 @@ export async function dependencyReady(ctx: ProviderContext, id: ResourceId, what
 export function throughConnector(ctx: ProviderContext, resource: { tenant: string; kind: string; name: string; spec: Record<string, unknown> }, connector: string): Dial {
   return (host, port) => {
     if (!ctx.tunnels) return Promise.reject(new RouteError(`Connector/${connector}: this process holds no connector tunnels`));
-    return ctx.tunnels.dial({ tenant: resource.tenant, connector, host, port, resource: { kind: resource.kind, name: resource.name, spec: resource.spec } });
+    return ctx.tunnels.dial({ tenant: resource.tenant, connector, host, port, resource: { kind: resource.kind, name: resource.name, spec: resource.spec } }).then(socketOver);
   };
 }
 

@@ -141,7 +141,8 @@ export async function runSourceSync(ctx: ProviderContext, record: WithSpec<Store
     await listing.catch(() => undefined); // the read's error is the one to report
   }
 
-  const { lastError: _e, ...kept } = record.status;
+  // The status as it is now: while the round read, its Ready may have changed (its connector's agent went).
+  const { lastError: _e, ...kept } = (await ctx.store.getRecord(id))?.status ?? record.status;
   const lastError = report.error ?? report.blocked;
   const durationMs = Date.now() - started;
   const status = { ...kept, lastSyncTime: at, lastSyncDuration: `${durationMs}ms`, userCount: report.userCount, ...(groupCount === undefined ? {} : { groupCount }), ...(lastError ? { lastError } : {}) };

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { NetNs } from '../servers/netns.js';
 import { freePort } from '../servers/ports.js';
 import { BIN_PATH, NODE } from './cli.js';
-import { startMdmops, type RunningMdmops } from './run.js';
+import { startMdmops, startRun, type RunningMdmops, type Status } from './run.js';
 import type { Workspace } from './workspace.js';
 
 export interface AgentProcess {
@@ -78,23 +78,60 @@ export function startAgent(netns: NetNs | undefined, args: string[], env: NodeJS
  * Start it before applying identity sources: serve syncs those that are due when it starts.
  * With `netns`, the agent runs in that customer network and dials out through a bridged port.
  */
-export async function connectedAgent(ws: Workspace, connector = 'dc', o: { netns?: NetNs; serveArgs?: string[] } = {}): Promise<{ serve: RunningMdmops; agent: AgentProcess; stop(): Promise<void> }> {
+export interface ConnectedAgent {
+  serve: RunningMdmops;
+  agent: AgentProcess;
+  /** The gateway's port, which another server may take over: the agent comes back to it by itself. */
+  port: number;
+  stop(): Promise<void>;
+}
+
+const connectorReady = (connector: string) => (s: Status) => s.resources.some((r: { resource: string; ready: string }) => r.resource === `Connector/${connector}` && r.ready === 'True');
+
+export async function connectedAgent(ws: Workspace, connector = 'dc', o: { netns?: NetNs; serveArgs?: string[] } = {}): Promise<ConnectedAgent> {
   const port = await freePort();
   // Inside, the bridge takes the same port number: the namespace has ports of its own.
   if (o.netns) await o.netns.bridgeOut(port, port);
-  const serve = await startMdmops('serve', ws.dir, ['--gateway-listen', `127.0.0.1:${port}`, '--interval', '1h', ...(o.serveArgs ?? [])]);
+  const serveArgs = ['--gateway-listen', `127.0.0.1:${port}`, '--interval', '1h', ...(o.serveArgs ?? [])];
+  const serve = await startMdmops('serve', ws.dir, serveArgs);
   await serve.waitFor('the connector gateway', () => serve.output().includes('connector gateway listening'));
   const token = ws.run(['connector', 'token', `Connector/${connector}`]);
   if (token.code !== 0) throw new Error(`mdmops connector token failed: ${token.stderr}`);
   const tokenFile = ws.write(`${connector}.token`, token.stdout);
   const agent = startAgent(o.netns, ['--server', `https://127.0.0.1:${port}`, '--token-file', tokenFile, '--state-dir', join(ws.dir, `agent-${connector}`)]);
-  await serve.waitFor(`Connector/${connector} Ready`, (s) => s.resources.some((r: { resource: string; ready: string }) => r.resource === `Connector/${connector}` && r.ready === 'True'));
+  await serve.waitFor(`Connector/${connector} Ready`, connectorReady(connector));
+  serveArgsOf.set(serve, serveArgs);
   return {
     serve,
     agent,
+    port,
     async stop() {
       await agent.stop();
       await serve.stop();
+    },
+  };
+}
+
+const serveArgsOf = new WeakMap<RunningMdmops, string[]>();
+
+/**
+ * `mdmops run` (with `args`) takes the gateway's port over from connectedAgent's serve, and so holds
+ * the tunnel itself, once the agent has come back to it; `back()` stops it (its exit code) and gives
+ * the port back to a serve as before.
+ */
+export async function gatewayInRun(ws: Workspace, tunnel: ConnectedAgent, args: string[], env: NodeJS.ProcessEnv = {}, connector = 'dc'): Promise<{ run: RunningMdmops; back(): Promise<number | null> }> {
+  const serveArgs = serveArgsOf.get(tunnel.serve)!;
+  await tunnel.serve.stop();
+  const run = await startRun(ws.dir, [...args, '--gateway-listen', `127.0.0.1:${tunnel.port}`], env);
+  await run.waitFor(`Connector/${connector} connected to mdmops run`, connectorReady(connector));
+  return {
+    run,
+    async back() {
+      const code = await run.stop();
+      tunnel.serve = await startMdmops('serve', ws.dir, serveArgs, env);
+      serveArgsOf.set(tunnel.serve, serveArgs);
+      await tunnel.serve.waitFor(`Connector/${connector} back with serve`, connectorReady(connector));
+      return code;
     },
   };
 }
