@@ -72,15 +72,18 @@ function keyProblem(doc: Document.Parsed): { offset: number; message: string } |
     if (isAlias(node) && !node.resolve(doc)) {
       return { offset: node.range?.[0] ?? 0, message: `unknown alias *${node.source}; anchors must be defined earlier in the same document` };
     }
-    if (isSeq(node)) stack.push(...(node.items as Node[]));
+    if (isSeq(node)) for (const item of node.items) stack.push(item as Node);
     if (!isMap(node)) continue;
-    const seen = new Set<string>();
+    // Most mappings are small: their names compared in a list, a Set only for large ones.
+    const names: string[] = [];
+    const seen = node.items.length > 16 ? new Set<string>() : undefined;
     for (const pair of node.items) {
       const key = pair.key as Node | null;
       if (!isScalar(key)) return { offset: key?.range?.[0] ?? node.range?.[0] ?? 0, message: 'keys must be plain scalars, not lists, mappings or aliases' };
       const name = String(key.value);
-      if (seen.has(name)) return { offset: key.range?.[0] ?? 0, message: `duplicate key "${name}"` };
-      seen.add(name);
+      if (seen ? seen.has(name) : names.includes(name)) return { offset: key.range?.[0] ?? 0, message: `duplicate key "${name}"` };
+      if (seen) seen.add(name);
+      else names.push(name);
       stack.push(pair.value as Node | null);
     }
   }
@@ -89,25 +92,21 @@ function keyProblem(doc: Document.Parsed): { offset: number; message: string } |
 
 /** Offset of the first collection nested deeper than max, found without recursion. */
 function tooDeep(root: CST.Token, max: number): number | undefined {
-  const stack: [CST.Token, number][] = [[root, 0]];
-  while (stack.length) {
-    const [token, depth] = stack.pop()!;
+  // Tokens and their depths side by side: a plan reads ten thousand documents, and a pair per token costs.
+  const tokens: CST.Token[] = [root];
+  const depths: number[] = [0];
+  while (tokens.length) {
+    const token = tokens.pop()!;
+    const depth = depths.pop()!;
     if (depth > max) return token.offset;
-    const children: (CST.Token | null | undefined)[] = [];
-    switch (token.type) {
-      case 'document':
-        children.push(token.value);
-        break;
-      case 'block-map':
-      case 'block-seq':
-      case 'flow-collection':
-        for (const item of token.items) children.push(item.key, item.value);
-        break;
-      default:
-        break;
+    if (token.type === 'document') {
+      if (token.value) (tokens.push(token.value), depths.push(depth));
+    } else if (token.type === 'block-map' || token.type === 'block-seq' || token.type === 'flow-collection') {
+      for (const item of token.items) {
+        if (item.key) (tokens.push(item.key), depths.push(depth + 1));
+        if (item.value) (tokens.push(item.value), depths.push(depth + 1));
+      }
     }
-    const next = token.type === 'document' ? depth : depth + 1;
-    for (const child of children) if (child) stack.push([child, next]);
   }
   return undefined;
 }
