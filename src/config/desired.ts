@@ -31,14 +31,18 @@ export interface Desired {
 export const idKey = (id: ResourceId) => `${id.kind}/${id.tenant}/${id.name}`;
 
 /** Every secretRef in a spec, by dotted path: fields named *SecretRef holding { name, key }. */
-export function secretRefs(spec: unknown, path = 'spec'): [string, SecretRef][] {
-  if (typeof spec !== 'object' || spec === null) return [];
-  if (Array.isArray(spec)) return spec.flatMap((v, i) => secretRefs(v, `${path}[${i}]`));
-  return Object.entries(spec).flatMap(([k, v]) =>
-    /SecretRef$/.test(k) && typeof v === 'object' && v !== null && 'name' in v && 'key' in v
-      ? [[`${path}.${k}`, v as SecretRef] as [string, SecretRef]]
-      : secretRefs(v, `${path}.${k}`),
-  );
+export function secretRefs(spec: unknown, path = 'spec', found: [string, SecretRef][] = []): [string, SecretRef][] {
+  // Into one list, not a list per level: a plan looks through ten thousand specs.
+  if (typeof spec !== 'object' || spec === null) return found;
+  if (Array.isArray(spec)) {
+    for (let i = 0; i < spec.length; i++) secretRefs(spec[i], `${path}[${i}]`, found);
+    return found;
+  }
+  for (const [k, v] of Object.entries(spec)) {
+    if (k.endsWith('SecretRef') && typeof v === 'object' && v !== null && 'name' in v && 'key' in v) found.push([`${path}.${k}`, v as SecretRef]);
+    else secretRefs(v, `${path}.${k}`, found);
+  }
+  return found;
 }
 
 /** The spec without mdmops' own settings (suspend, policies): what drift is judged on. */

@@ -1,16 +1,30 @@
 // Stable JSON and digests: equal values always give equal text, whatever the key order.
 import { createHash } from 'node:crypto';
 
+// Written with loops and string appends, not map/filter/join: a plan makes the text of ten thousand specs.
 export function canonical(value: unknown): string {
   if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
-  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
-  return `{${canonicalFields(value as Record<string, unknown>).map(([, text]) => text).join(',')}}`;
+  if (Array.isArray(value)) {
+    let text = '[';
+    for (let i = 0; i < value.length; i++) text += (i ? ',' : '') + canonical(value[i]);
+    return `${text}]`;
+  }
+  const obj = value as Record<string, unknown>;
+  let text = '{';
+  for (const k of Object.keys(obj).sort()) {
+    if (obj[k] !== undefined) text += `${text.length > 1 ? ',' : ''}${JSON.stringify(k)}:${canonical(obj[k])}`;
+  }
+  return `${text}}`;
 }
 
 /** Each field of an object with its canonical text ("key":value), in the order canonical writes them. */
 export function canonicalFields(obj: Record<string, unknown>): [key: string, text: string][] {
-  const keys = Object.keys(obj).filter((k) => obj[k] !== undefined).sort();
-  return keys.map((k) => [k, `${JSON.stringify(k)}:${canonical(obj[k])}`]);
+  const fields: [string, string][] = [];
+  for (const k of Object.keys(obj).sort()) {
+    const v = obj[k];
+    if (v !== undefined) fields.push([k, `${JSON.stringify(k)}:${canonical(v)}`]);
+  }
+  return fields;
 }
 
 /**
