@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { MasterKey } from '../src/store/master-key.js';
+import { ApplyLockHeld, SharedTenantLocks, takeApplyLocks } from '../src/store/apply-lock.js';
 import { SCHEMA_VERSION } from '../src/store/migrations.js';
 import { runSourceSync } from '../src/providers/source-sync.js';
 import { providerContext } from '../src/engine/context.js';
@@ -649,6 +650,23 @@ describe('one apply at a time', () => {
     expect(ws.run(['plan', '-f', 'config', '--detailed-exitcode']).code).toBe(0);
     expect(ws.run(['run', '--watch', 'config', '--once']).code).toBe(0);
   }, 120_000);
+
+  it("keeps a tenant locked for the controller's reconcile that begins while the last one's release is under way", async () => {
+    const store = await openStore(parseStoreSpec(`sqlite:${join(ws.dir, 'shared-locks.db')}`));
+    try {
+      const locks = new SharedTenantLocks(store);
+      await locks.hold('lyon');
+      const releasing = locks.letGo('lyon');
+      await locks.hold('lyon'); // another worker starts on the tenant meanwhile
+      await releasing;
+      // Still held: an apply from elsewhere is refused, until the last worker lets go.
+      await expect(takeApplyLocks(store, ['lyon'])).rejects.toThrow(ApplyLockHeld);
+      await locks.letGo('lyon');
+      await (await takeApplyLocks(store, ['lyon'])).release();
+    } finally {
+      await store.close();
+    }
+  });
 
   it('stops writing when it stalled past its lock and another apply took the tenant over', async () => {
     const { spawn } = await import('node:child_process');

@@ -14,7 +14,7 @@ import { reconcileResource } from '../engine/reconcile.js';
 import type { SecretResolver } from '../config/secrets.js';
 import { mergeConditions, type Condition, type ConditionInput } from '../engine/status.js';
 import type { Logger } from '../observe/log.js';
-import { ApplyLockHeld, lockHolder, takeApplyLocks, type ApplyLock } from '../store/apply-lock.js';
+import { ApplyLockHeld, SharedTenantLocks } from '../store/apply-lock.js';
 import type { Store } from '../store/types.js';
 import { JSON_PATCH, isNotFound, type KubeClient, type KubeObject } from './client.js';
 import { resourcePath } from './paths.js';
@@ -68,10 +68,10 @@ export const sourceOf = (namespace: string, kind: string, name: string) => `kube
 export class Reconciler {
   /** The status last sent per key, and what the server kept of it (it prunes fields its schema lacks). */
   private readonly written = new Map<string, { sent: string; kept: string }>();
-  private readonly locks: TenantLocks;
+  private readonly locks: SharedTenantLocks;
 
   constructor(private readonly d: ReconcilerDeps) {
-    this.locks = new TenantLocks(d.engine.store);
+    this.locks = new SharedTenantLocks(d.engine.store);
   }
 
   /**
@@ -223,39 +223,5 @@ export class Reconciler {
     const before = (previous.conditions as Condition[] | undefined)?.find((c) => c.type === 'Ready');
     if (eventType && ready && (before?.reason !== ready.reason || before?.message !== ready.message)) await this.d.event(obj, eventType, ready.reason, ready.message);
     return true;
-  }
-}
-
-/**
- * The controller's hold on each tenant's apply lock: the workers reconciling in one namespace share
- * one hold (they are one process, and the engine keeps them apart), taken by the first and given
- * back by the last.
- */
-class TenantLocks {
-  private readonly held = new Map<string, { lock: Promise<ApplyLock>; users: number }>();
-  private readonly holder = lockHolder();
-
-  constructor(private readonly store: Store) {}
-
-  async hold(tenant: string): Promise<void> {
-    let entry = this.held.get(tenant);
-    if (!entry) {
-      entry = { lock: takeApplyLocks(this.store, [tenant], this.holder), users: 0 };
-      this.held.set(tenant, entry);
-    }
-    entry.users++;
-    try {
-      await entry.lock;
-    } catch (e) {
-      if (--entry.users === 0) this.held.delete(tenant);
-      throw e;
-    }
-  }
-
-  async letGo(tenant: string): Promise<void> {
-    const entry = this.held.get(tenant);
-    if (!entry || --entry.users > 0) return;
-    this.held.delete(tenant);
-    await (await entry.lock).release();
   }
 }

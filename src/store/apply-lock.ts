@@ -76,3 +76,47 @@ export async function takeApplyLocks(store: Store, tenants: Iterable<string>, ho
     },
   };
 }
+
+/**
+ * One process's hold on each tenant's apply lock, shared by its workers (the controller's: they are
+ * one process, and the engine keeps them apart): taken by the first and given back by the last. A
+ * hold that begins while the last one's release is under way waits for it: taken before, the lock
+ * (the same holder's) would be deleted by that release while this one works.
+ */
+export class SharedTenantLocks {
+  private readonly held = new Map<string, { lock: Promise<ApplyLock>; users: number }>();
+  private readonly releasing = new Map<string, Promise<void>>();
+  private readonly holder = lockHolder();
+
+  constructor(private readonly store: Store) {}
+
+  async hold(tenant: string): Promise<void> {
+    let entry = this.held.get(tenant);
+    if (!entry) {
+      const released = this.releasing.get(tenant) ?? Promise.resolve();
+      entry = { lock: released.then(() => takeApplyLocks(this.store, [tenant], this.holder)), users: 0 };
+      this.held.set(tenant, entry);
+    }
+    entry.users++;
+    try {
+      await entry.lock;
+    } catch (e) {
+      if (--entry.users === 0 && this.held.get(tenant) === entry) this.held.delete(tenant);
+      throw e;
+    }
+  }
+
+  async letGo(tenant: string): Promise<void> {
+    const entry = this.held.get(tenant);
+    if (!entry || --entry.users > 0) return;
+    this.held.delete(tenant);
+    const release = entry.lock.then((lock) => lock.release());
+    const settled = release.catch(() => undefined);
+    this.releasing.set(tenant, settled);
+    try {
+      await release;
+    } finally {
+      if (this.releasing.get(tenant) === settled) this.releasing.delete(tenant);
+    }
+  }
+}
