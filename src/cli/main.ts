@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { UserError } from './errors.js';
 import { VERSION } from './package-info.js';
 import { messageOf } from '../util/message-of.js';
+import { corruptStoreMessage, isCorruptStore } from '../store/corrupt.js';
 
 /**
  * The commands, in the order help lists them, each with the module that registers it: a command
@@ -66,10 +67,8 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`mdmops: ${e.message}\n`);
       return e.exitCode;
     }
-    const code = (e as { code?: unknown }).code;
-    // SQLite reports a damaged file wherever it meets the damage, often mid-command.
-    if (code === 'SQLITE_CORRUPT' || code === 'SQLITE_NOTADB' || (typeof code === 'string' && code.startsWith('SQLITE_CORRUPT'))) {
-      process.stderr.write(`mdmops: the store file is corrupt (${messageOf(e)}): restore it from a backup\n`);
+    if (isCorruptStore(e)) {
+      process.stderr.write(`mdmops: ${corruptStoreMessage(e)}\n`);
       return 1;
     }
     process.stderr.write(`mdmops: internal error: ${messageOf(e)}\n`);

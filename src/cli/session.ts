@@ -2,6 +2,7 @@
 import { Option, type Command } from 'commander';
 import { userInfo } from 'node:os';
 import { existsSync } from 'node:fs';
+import { corruptStoreMessage, isCorruptStore } from '../store/corrupt.js';
 import { join } from 'node:path';
 import type { Engine } from '../engine/context.js';
 import { StandaloneSecrets, type SecretResolver } from '../config/secrets.js';
@@ -53,7 +54,7 @@ export async function openSession(opts: StoreOptions, how: { readOnly?: boolean 
   } catch (e) {
     if (e instanceof StoreVersionError) throw new UserError(e.message);
     const where = spec.backend === 'sqlite' ? spec.path : 'the PostgreSQL store';
-    throw new UserError(`cannot open the tenant store at ${where}: ${messageOf(e)}`);
+    throw new UserError(`cannot open the tenant store at ${where}: ${isCorruptStore(e) ? corruptStoreMessage(e) : messageOf(e)}`);
   }
   const keyFile = join(stateDir, 'master.key');
   const known = await store.getMeta('master_key_id');

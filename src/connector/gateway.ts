@@ -396,7 +396,10 @@ export class Gateway implements Tunnels {
     }
     session.opening.set(destination, (session.opening.get(destination) ?? 0) + 1);
     try {
-      if (!session.destinations.has(destination)) await this.pushSettings(session);
+      // The agent must have what the store says now: a destination just named, or a Connector just
+      // enabled again (until the next heartbeat its agent would still refuse, as disabled).
+      const own = JSON.stringify(await this.ownSettings(id, record));
+      if (!session.destinations.has(destination) || own !== session.settingsFrom) await this.pushSettings(session);
       return await this.open(session, destination);
     } finally {
       const left = session.opening.get(destination)! - 1;
