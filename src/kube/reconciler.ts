@@ -15,7 +15,6 @@ import type { SecretResolver } from '../config/secrets.js';
 import { mergeConditions, type Condition, type ConditionInput } from '../engine/status.js';
 import type { Logger } from '../observe/log.js';
 import { ApplyLockHeld, SharedTenantLocks } from '../store/apply-lock.js';
-import type { Store } from '../store/types.js';
 import { JSON_PATCH, isNotFound, type KubeClient, type KubeObject } from './client.js';
 import { resourcePath } from './paths.js';
 import { checkCustomResource } from './resource.js';
