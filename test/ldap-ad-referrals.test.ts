@@ -60,19 +60,7 @@ describe('LdapSource against Active Directory: referrals and ranged memberOf', (
   });
 
   const connector = doc('Connector', 'dc', 'hosting: OnPremises');
-  const source = (name: string, extra: string) =>
-    doc(
-      'LdapSource',
-      name,
-      `connectorRef: { name: dc }
-directoryType: ActiveDirectory
-url: ${dc.ldapsUrl}
-tls: { caCertificates: { file: dc-ca.pem }, serverName: ${dc.serverName} }
-bindDn: "${dc.bindDn}"
-bindPasswordSecretRef: { name: corp-ad, key: password }
-baseDn: "${dc.baseDn}"
-${extra}`,
-    );
+  const source = (name: string, extra: string) => doc('LdapSource', name, `${dc.sourceSpec()}\n${extra}`);
   const apply = (sources: string) => {
     ws.write('config/tenant.yaml', connector + sources);
     const applied = ws.run(['apply', '-f', 'config', '--auto-approve'], env());

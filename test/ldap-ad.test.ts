@@ -53,18 +53,7 @@ describe('LdapSource with directoryType: ActiveDirectory, against a Samba AD DC'
   afterAll(() => stopAgent?.());
 
   const source = (name: string, extra: string, url = dc.ldapsUrl) =>
-    doc(
-      'LdapSource',
-      name,
-      `connectorRef: { name: dc }
-directoryType: ActiveDirectory
-url: ${url}
-tls: { caCertificates: { file: dc-ca.pem }, serverName: ${dc.serverName} }
-bindDn: "${dc.bindDn}"
-bindPasswordSecretRef: { name: corp-ad, key: password }
-baseDn: "${dc.baseDn}"
-${extra}`,
-    );
+    doc('LdapSource', name, `${dc.sourceSpec(url)}\n${extra}`);
   const connector = doc('Connector', 'dc', 'hosting: OnPremises');
   const write = (sources: string) => ws.write('config/tenant.yaml', connector + sources);
   const apply = () => ws.run(['apply', '-f', 'config', '--auto-approve'], env());

@@ -52,6 +52,11 @@ export interface SambaDc {
   guidOf(sAMAccountName: string): Promise<string>;
   /** ldapsearch over LDAPS inside the namespace: its LDIF output. */
   search(args: string[]): Promise<string>;
+  /**
+   * The spec lines of an LdapSource reading this DC through Connector/dc, its CA in dc-ca.pem and
+   * the administrator's password in the Secret corp-ad/password: a test adds its own.
+   */
+  sourceSpec(url?: string): string;
   stop(): Promise<void>;
 }
 
@@ -248,6 +253,7 @@ export async function startSambaDc(options: { netns: NetNs; realm?: string; user
   // under test, checks it against caPem and serverName.
   const toolEnv = { PATH: process.env.PATH, LDAPCONF: '/dev/null', LDAPRC: '/dev/null', LDAPTLS_REQCERT: 'never' };
   const auth = ['-H', ldapsUrl, '-x', '-D', bindDn, '-w', password];
+  const serverName = `${HOST}.${realm.toLowerCase()}`;
   return {
     realm,
     baseDn,
@@ -255,7 +261,7 @@ export async function startSambaDc(options: { netns: NetNs; realm?: string; user
     bindPassword: password,
     ldapsUrl,
     ldapUrl: 'ldap://127.0.0.1',
-    serverName: `${HOST}.${realm.toLowerCase()}`,
+    serverName,
     caPem: readFileSync(caFile, 'utf8'),
     modify: (changes) => runWithInput('ldapmodify', auth, changes, 'ldapmodify on the Samba DC', options.netns, toolEnv),
     async guidOf(account) {
@@ -264,6 +270,15 @@ export async function startSambaDc(options: { netns: NetNs; realm?: string; user
       const guid = /^objectGUID: (\S+)$/m.exec(stdout)?.[1];
       if (!guid) throw new Error(`no objectGUID for ${account}: ${stdout}`);
       return guid;
+    },
+    sourceSpec(url = ldapsUrl) {
+      return `connectorRef: { name: dc }
+directoryType: ActiveDirectory
+url: ${url}
+tls: { caCertificates: { file: dc-ca.pem }, serverName: ${serverName} }
+bindDn: "${bindDn}"
+bindPasswordSecretRef: { name: corp-ad, key: password }
+baseDn: "${baseDn}"`;
     },
     async search(searchArgs) {
       const [cmd, argv] = options.netns.wrap('ldapsearch', ['-LLL', '-o', 'ldif-wrap=no', ...auth, ...searchArgs]);
