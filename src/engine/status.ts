@@ -14,5 +14,3 @@ export function mergeConditions(previous: unknown, next: ConditionInput[], gener
     return { ...c, observedGeneration: generation, lastTransitionTime: old && old.status === c.status ? old.lastTransitionTime : now };
   });
 }
-
-

@@ -410,12 +410,15 @@ async function execWrite(exec: Exec, w: Write, dialect: Dialect): Promise<void> 
 /** LIKE of text anywhere in a value, its wildcards taken as text (with ESCAPE '\\'). */
 const containing = (text: string) => `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 
+/** A WHERE clause of these conditions, all of them; none when there are none. */
+const whereSql = (conditions: string[]) => (conditions.length ? ` WHERE ${conditions.join(' AND ')}` : '');
+
 function notificationWhere(filter: { active?: boolean; id?: ResourceId }): { where: string; params: unknown[] } {
   const where: string[] = [];
   const params: unknown[] = [];
   if (filter.active !== undefined) (where.push('active = ?'), params.push(filter.active ? 1 : 0));
   if (filter.id) (where.push(idWhere), params.push(...idParams(filter.id)));
-  return { where: where.length ? ` WHERE ${where.join(' AND ')}` : '', params };
+  return { where: whereSql(where), params };
 }
 
 const summaryOf = (r: Record<string, unknown>): RecordSummary => ({
@@ -475,7 +478,7 @@ export class SqlStore implements Store {
     const params: unknown[] = [];
     if (filter.tenant) (where.push('tenant = ?'), params.push(filter.tenant));
     if (filter.kind) (where.push('kind = ?'), params.push(filter.kind));
-    const sql = `SELECT ${RECORD_COLUMNS} FROM records${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY tenant, kind, name`;
+    const sql = `SELECT ${RECORD_COLUMNS} FROM records${whereSql(where)} ORDER BY tenant, kind, name`;
     return (await this.driver.query(sql, params)).rows.map(toRecord);
   }
 
@@ -529,7 +532,7 @@ export class SqlStore implements Store {
       where.push(`(${later.join(' OR ')})`);
       keys.forEach((_, i) => params.push(...page.after!.slice(0, i + 1)));
     }
-    const sql = `SELECT tenant, kind, name, ready, ready_reason, ready_message, updated_at, ${this.shownSql} AS shown FROM records${where.length ? ` WHERE ${where.join(' AND ')}` : ''}
+    const sql = `SELECT tenant, kind, name, ready, ready_reason, ready_message, updated_at, ${this.shownSql} AS shown FROM records${whereSql(where)}
       ORDER BY ${keys.map((k) => `${k.sql}${k.desc ? ' DESC' : ''}`).join(', ')} LIMIT ? OFFSET ?`;
     return this.driver.query(sql, [...params, page.limit, page.offset ?? 0]);
   }
@@ -537,7 +540,7 @@ export class SqlStore implements Store {
   async listRecordSummaries(q: RecordQuery & { offset: number; limit: number }) {
     const { where, params } = this.recordWhere(q);
     const [{ rows: counted }, { rows }] = await Promise.all([
-      this.driver.query(`SELECT COUNT(*) AS n FROM records${where.length ? ` WHERE ${where.join(' AND ')}` : ''}`, params),
+      this.driver.query(`SELECT COUNT(*) AS n FROM records${whereSql(where)}`, params),
       this.summaries(q, { limit: q.limit, offset: q.offset }),
     ]);
     return { rows: rows.map(summaryOf), total: Number(counted[0]!.n) };
@@ -656,7 +659,7 @@ export class SqlStore implements Store {
       conditions.push("(LOWER(upn) LIKE ? ESCAPE '\\' OR LOWER(COALESCE(email, '')) LIKE ? ESCAPE '\\' OR LOWER(COALESCE(display_name, '')) LIKE ? ESCAPE '\\')");
       params.push(like, like, like);
     }
-    const where = conditions.length ? ` WHERE ${conditions.join(' AND ')}` : '';
+    const where = whereSql(conditions);
     const [{ rows: counted }, { rows }] = await Promise.all([
       this.driver.query(`SELECT COUNT(*) AS n FROM users${where}`, params),
       this.driver.query(`SELECT * FROM users${where} ORDER BY upn, tenant, id LIMIT ? OFFSET ?`, [...params, o.limit, o.offset]),
@@ -714,7 +717,7 @@ export class SqlStore implements Store {
     const params: unknown[] = [];
     if (filter.tenant) (where.push('tenant = ?'), params.push(filter.tenant));
     if (filter.configuration) (where.push('configuration = ?'), params.push(filter.configuration));
-    const sql = `SELECT ${columns} FROM certificates${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY tenant, configuration, user_id`;
+    const sql = `SELECT ${columns} FROM certificates${whereSql(where)} ORDER BY tenant, configuration, user_id`;
     return (await this.driver.query(sql, params)).rows;
   }
 
