@@ -80,15 +80,20 @@ const NOWHERE = '/nonexistent/mdmops-object';
  * are the caller's: they resolve against what the caller holds.
  */
 export function validateObject(value: Record<string, unknown>, def: KindDefinition, name: string, limits: Limits = DEFAULT_LIMITS): { valid?: ValidResource; content: ContentChecker; diagnostics: Diagnostic[] } {
-  const doc = new Document(value) as unknown as Document.Parsed;
   const meta = (value.metadata ?? {}) as { name?: unknown; namespace?: unknown };
+  // The YAML nodes only place a diagnostic: made when one is, not for each of 1,000s of valid objects.
+  let doc: Document.Parsed | undefined;
   const source: LoadedResource = {
     file: name,
     line: 1,
     baseDir: NOWHERE,
     root: NOWHERE,
-    doc,
-    node: doc.contents as Node,
+    get doc() {
+      return (doc ??= new Document(value) as unknown as Document.Parsed);
+    },
+    get node() {
+      return this.doc.contents as Node;
+    },
     lineCounter: new LineCounter(),
     value,
     kind: def.kind,

@@ -53,10 +53,15 @@ function resourceOfPath(method: string, path: string): string {
   return (method === 'POST' ? parts.at(-1) : parts.at(-2)) ?? path;
 }
 
-/** What a reconcile reads besides status: the spec (generation), deletion, labels and annotations. */
+/**
+ * What a reconcile reads besides status: the spec (generation), deletion, labels and annotations;
+ * and our finalizer taken off (an update that does not show it, when the one before did not either,
+ * is from before the reconcile that is adding it).
+ */
 function specOrLifecycleChanged(a: KubeObject, b: KubeObject): boolean {
   const m = (o: KubeObject) => JSON.stringify([o.metadata.generation, o.metadata.deletionTimestamp ?? null, o.metadata.labels ?? {}, o.metadata.annotations ?? {}]);
-  return m(a) !== m(b) || !(b.metadata.finalizers ?? []).includes(FINALIZER);
+  const finalized = (o: KubeObject) => (o.metadata.finalizers ?? []).includes(FINALIZER);
+  return m(a) !== m(b) || (finalized(a) && !finalized(b));
 }
 
 export class Controller {

@@ -105,15 +105,11 @@ export class Reconciler {
       return { retry: false, changed: false };
     }
     if (obj.metadata.deletionTimestamp) return this.finalize(key, obj, def);
-    // The finalizer goes on while the tenant is reconciled (one API round trip less to wait for);
-    // both are done before this reconcile is.
-    const finalizing = (obj.metadata.finalizers ?? []).includes(FINALIZER) ? undefined : this.addFinalizer(obj, def);
-    finalizing?.catch(() => undefined); // awaited below: a failure must not go unhandled meanwhile
-    try {
-      return await this.reconcileObject(key, obj, def);
-    } finally {
-      await finalizing;
-    }
+    // The finalizer goes on before the tenant holds anything a deletion would have to remove. Not
+    // sent beside the status write: two writes to one object at once make the API server retry one
+    // (a conflict in etcd), which costs it more than the round trip saved.
+    if (!(obj.metadata.finalizers ?? []).includes(FINALIZER)) await this.addFinalizer(obj, def);
+    return await this.reconcileObject(key, obj, def);
   }
 
   private async reconcileObject(key: string, obj: KubeObject, def: KindDefinition): Promise<Outcome> {
