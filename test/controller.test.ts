@@ -152,6 +152,15 @@ describe('mdmops controller', () => {
     expect(stored().find((r) => r.kind === 'Space' && r.metadata.name === 'emea')!.spec.priority).toBe(11);
   });
 
+  it('puts its finalizer back when it is taken off by hand', async () => {
+    kube.kubectl(['patch', 'space', 'emea', '-n', NS, '--type', 'json', '-p', '[{"op":"remove","path":"/metadata/finalizers"}]']);
+    const o = await eventually('the finalizer back', () => {
+      const o = get('space', 'emea');
+      return o.metadata.finalizers?.includes('mdmops.io/finalizer') ? o : undefined;
+    });
+    expect(condition(o)!.status).toBe('True');
+  });
+
   it('puts back what was changed in the tenant store behind its back, at the next resync', async () => {
     const priority = () => stored().find((r) => r.kind === 'Space' && r.metadata.name === 'emea')!.spec.priority;
     const env = { MDMOPS_MASTER_KEY_FILE: keyFile() };
