@@ -10,7 +10,8 @@ import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSyn
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { KubeClient, JSON_PATCH, loadKubeConfig, type KubeObject } from '../src/kube/client.js';
+import { KubeClient, JSON_PATCH, type KubeObject } from '../src/kube/client.js';
+import { loadKubeAccess } from '../src/kube/kubeconfig.js';
 import { Informer } from '../src/kube/informer.js';
 import { createLogger } from '../src/observe/log.js';
 import { limiter } from '../src/util/limit.js';
@@ -97,7 +98,7 @@ async function main() {
   try {
     for (const f of readdirSync(join(REPO, 'charts/mdmops/crds'))) kube.kubectl(['apply', '-f', join(REPO, 'charts/mdmops/crds', f)]);
     kube.kubectl(['wait', '--for=condition=Established', '--timeout=60s', 'crd', '--all']);
-    const client = new KubeClient(loadKubeConfig(kube.kubeconfig));
+    const client = new KubeClient(await loadKubeAccess(kube.kubeconfig));
     const create = async (ns: string) => {
       await client.request('POST', '/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
       const run = limiter(CONCURRENCY);

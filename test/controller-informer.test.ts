@@ -10,7 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { KubeClient, loadKubeConfig, type KubeObject } from '../src/kube/client.js';
+import { KubeClient, type KubeObject } from '../src/kube/client.js';
+import { loadKubeAccess } from '../src/kube/kubeconfig.js';
 import { Informer } from '../src/kube/informer.js';
 import { createLogger } from '../src/observe/log.js';
 import { ROOT } from './support/cli.js';
@@ -90,7 +91,7 @@ async function relayedInformer(namespace: string, silenceMs: number) {
   const events: string[] = [];
   const restarts: string[] = [];
   const log = createLogger({ level: 'warn', pretty: false, destination: new Writable({ write: (_c, _e, cb) => cb() }) });
-  const informer = new Informer(new KubeClient(loadKubeConfig(file)), {
+  const informer = new Informer(new KubeClient(await loadKubeAccess(file)), {
     path: `/apis/mdmops.io/v1alpha1/namespaces/${namespace}/spaces`,
     watchTimeoutSeconds: 300,
     silenceMs,

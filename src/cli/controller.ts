@@ -88,12 +88,10 @@ export function registerController(program: Command) {
       const identity = process.env.POD_NAME || `${hostname()}_${process.pid}`;
 
       const log = createLogger();
-      // Loaded here: the Kubernetes client takes a third of a second to load, which no other command needs.
-      const [{ Controller }, { KubeClient, loadKubeConfig }, { KubeSecrets }] = await Promise.all([import('../kube/controller.js'), import('../kube/client.js'), import('../kube/secrets.js')]);
+      const [{ Controller }, { KubeClient }, { loadKubeAccess }, { KubeSecrets }] = await Promise.all([import('../kube/controller.js'), import('../kube/client.js'), import('../kube/kubeconfig.js'), import('../kube/secrets.js')]);
       let client: KubeClient;
       try {
-        client = new KubeClient(loadKubeConfig(opts.kubeconfig));
-        void client.server;
+        client = new KubeClient(await loadKubeAccess(opts.kubeconfig));
       } catch (e) {
         throw new UserError(`cannot load the Kubernetes configuration${opts.kubeconfig ? ` from ${opts.kubeconfig}` : ''}: ${messageOf(e)}`);
       }

@@ -1,10 +1,10 @@
-// A small REST client for the Kubernetes API. @kubernetes/client-node loads the kubeconfig (or the
-// in-cluster ServiceAccount) and applies its credentials; requests go through node:https so that
-// every call is bounded in time, a watch can be aborted when it goes silent, and each write is counted.
-import { Agent as HttpsAgent, request as httpsRequest, type AgentOptions, type RequestOptions } from 'node:https';
+// A small REST client for the Kubernetes API, with the credentials kubeconfig.ts finds; requests go
+// through node:https so that every call is bounded in time, a watch can be aborted when it goes
+// silent, and each write is counted.
+import { Agent as HttpsAgent, request as httpsRequest, type RequestOptions } from 'node:https';
 import { request as httpRequest } from 'node:http';
 import { createInterface } from 'node:readline';
-import { KubeConfig } from '@kubernetes/client-node';
+import type { KubeAccess } from './kubeconfig.js';
 
 export class KubeError extends Error {
   constructor(
@@ -47,13 +47,6 @@ export const MERGE_PATCH = 'application/merge-patch+json';
 const REQUEST_TIMEOUT_MS = 30_000;
 const SLOW_MS = 5_000;
 
-export function loadKubeConfig(file?: string): KubeConfig {
-  const kc = new KubeConfig();
-  if (file) kc.loadFromFile(file);
-  else kc.loadFromDefault(); // KUBECONFIG, ~/.kube/config, or in-cluster
-  return kc;
-}
-
 export class KubeClient {
   /** Requests that change something, by verb: what a no-op resync must not make. */
   onWrite?: (method: string, path: string) => void;
@@ -62,7 +55,7 @@ export class KubeClient {
 
   private agent?: { id: string; agent: HttpsAgent };
 
-  constructor(private readonly kc: KubeConfig) {}
+  constructor(private readonly access: KubeAccess) {}
 
   /** Closes the kept-alive connections. */
   close(): void {
@@ -70,23 +63,19 @@ export class KubeClient {
   }
 
   get server(): string {
-    const cluster = this.kc.getCurrentCluster();
-    if (!cluster) throw new Error('the kubeconfig has no current cluster');
-    return cluster.server;
+    return this.access.server;
   }
 
   private async options(method: string, path: string, headers: Record<string, string>): Promise<{ url: URL; opts: RequestOptions }> {
     const url = new URL(this.server + path);
-    const opts: RequestOptions = { method, headers: { accept: 'application/json', ...headers } };
-    await this.kc.applyToHTTPSOptions(opts);
-    // client-node makes a new Agent (no keep-alive) for each call: a TLS handshake per request.
-    // One kept-alive Agent per set of credentials instead (a rotated certificate gets a new one).
-    if (opts.agent instanceof HttpsAgent && opts.agent.constructor === HttpsAgent) {
-      const o = (opts.agent as HttpsAgent & { options: AgentOptions }).options;
-      const id = [o.ca, o.cert, o.key, o.pfx, o.servername, o.rejectUnauthorized].map(String).join('|');
+    const { headers: auth, ...tls } = await this.access.credentials();
+    const opts: RequestOptions = { method, headers: { accept: 'application/json', ...headers, ...auth } };
+    if (url.protocol === 'https:') {
+      // One kept-alive Agent per set of TLS credentials (a rotated certificate gets a new one).
+      const id = [tls.ca, tls.cert, tls.key, tls.servername, tls.rejectUnauthorized].map(String).join('|');
       if (this.agent?.id !== id) {
         this.agent?.agent.destroy();
-        this.agent = { id, agent: new HttpsAgent({ ...o, keepAlive: true }) };
+        this.agent = { id, agent: new HttpsAgent({ ...tls, keepAlive: true }) };
       }
       opts.agent = this.agent.agent;
     }
