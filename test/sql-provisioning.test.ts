@@ -142,6 +142,34 @@ describe.each([
     expect(table[entra.generatedUserId(4)]!.department).toBe((entra.generatedUser(4) as Record<string, string>).department);
   });
 
+  it('reads nothing when the users, the layout and the table are as the last run left them, and notices any change to the table', async () => {
+    const UNCHANGED = 'unchanged since the last run';
+    const sync = () => {
+      const r = run('sync', 'SqlProvisioning/hr');
+      expect(r.code, r.stderr).toBe(0);
+      return r.stdout;
+    };
+    expect(sync()).toContain(`SqlProvisioning/hr: ${USERS} rows (0 inserted, 0 updated, 0 deprovisioned); ${UNCHANGED}`);
+    // The checksum is the server's, over every row: each change below is seen and put right.
+    const [noMail, renamed, gone] = [entra.generatedUserId(9), entra.generatedUserId(3), entra.generatedUserId(8)];
+    await app.exec(`UPDATE users SET email = '' WHERE employee_id = '${noMail}'`); // '' is not NULL
+    expect(sync()).toContain(`SqlProvisioning/hr: ${USERS} rows (0 inserted, 1 updated, 0 deprovisioned) in `);
+    expect((await rows())[noMail]!.email).toBeNull();
+    await app.exec(`UPDATE users SET first_name = 'Renéf' WHERE employee_id = '${renamed}'`); // as long as before
+    expect(sync()).toContain(`SqlProvisioning/hr: ${USERS} rows (0 inserted, 1 updated, 0 deprovisioned) in `);
+    expect((await rows())[renamed]!.first_name).toBe('Renée');
+    await app.exec(`DELETE FROM users WHERE employee_id = '${gone}'`);
+    expect(sync()).toContain(`SqlProvisioning/hr: ${USERS} rows (1 inserted, 0 updated, 0 deprovisioned) in `);
+    expect((await rows())[gone]!.upn).toBe(entra.generatedUser(8).userPrincipalName);
+    // A row of the application's own: read, left alone, and part of the next checksum.
+    await app.exec(`INSERT INTO users (employee_id, upn) VALUES ('app-other', 'other@app')`);
+    expect(sync()).toContain(`SqlProvisioning/hr: ${USERS} rows (0 inserted, 0 updated, 0 deprovisioned) in `);
+    expect(sync()).toContain(UNCHANGED);
+    expect((await rows())['app-other']!.upn).toBe('other@app');
+    await app.exec(`DELETE FROM users WHERE employee_id = 'app-other'`);
+    expect(sync()).not.toContain(UNCHANGED);
+  });
+
   it('deletes the row of a user who left, and leaves the rows it did not write', async () => {
     await entra.deleteUser(entra.generatedUserId(5));
     const synced = run('sync', 'EntraIdSource/contoso');

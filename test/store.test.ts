@@ -15,6 +15,7 @@ import { startPostgres, type PostgresServer } from './servers/postgres.js';
 import { DIGEST_CHUNK, SYNC_HISTORY } from '../src/store/sql-store.js';
 import { userColumns, userDigest } from '../src/store/user-digest.js';
 import { doc, workspace } from './support/workspace.js';
+import { userField, userFieldRead } from '../src/identity/user-fields.js';
 import type { DirectoryUser, UserFields } from '../src/api/index.js';
 
 let postgres: PostgresServer;
@@ -198,6 +199,78 @@ describe.each(backends)('%s store', (backendName, specOf) => {
     expect((await store.listProvisioned(id)).size).toBe(0);
   });
 
+  it("reads a source's users' values as userField gives them, custom attributes taken out of their JSON by the database", async () => {
+    const tenant = 'values';
+    const source = 'EntraIdSource/x';
+    const user = (id: string, extra: Partial<DirectoryUser>): DirectoryUser => ({ tenant, id: `${source}/${id}`, source, upn: `${id}@example.com`, groups: [], attributes: {}, labels: {}, ...extra });
+    const users = [
+      user('a', { email: 'a@example.com', firstName: 'Ä', lastName: "O'Neil", displayName: 'A', attributes: { dept: 'Sales', codes: ['c1', 'c2'], quote: 'say "hi", ok' } }),
+      user('b', { email: '', attributes: { dept: '', codes: [] } }),
+      user('c', { attributes: { codes: ['', 'x'] } }),
+      { ...user('d', {}), id: 'no-prefix' },
+    ];
+    await store.commit([...users, user('e', { tenant: 'values-2' })].map((u) => ({ op: 'putUser' as const, user: u })));
+    const fields = ['uid', 'userUPN', 'userEmailAddress', 'firstName', 'lastName', 'displayName', 'dept', 'codes', 'quote', 'absent', 'not a name'];
+    const reads = fields.map((f) => userFieldRead(f, source));
+    const read: (string | undefined)[][] = [];
+    await store.forEachUserValues(tenant, source, reads.map((r) => r.value), (row) => read.push(reads.map((r, i) => r.field(row[i + 1]!))));
+    const expected: (string | undefined)[][] = [];
+    await store.forEachUser(tenant, source, (u) => expected.push(fields.map((f) => userField(u, f))));
+    expect(read).toEqual(expected);
+    expect(read[0]).toEqual(['a', 'a@example.com', 'a@example.com', 'Ä', "O'Neil", 'A', 'Sales', 'c1', 'say "hi", ok', undefined, undefined]);
+    expect(read.length).toBe(4);
+    // Over several chunks, each row changed by the caller as it comes (DesiredRows makes it its own).
+    const stage = await store.stageUsers!();
+    for (let i = 0; i < DIGEST_CHUNK + 1; i++) stage.put(user(`bulk-${i}`, {}), userColumns(user(`bulk-${i}`, {})));
+    await store.commit([{ op: 'putStagedUsers', stage }]);
+    await stage.close();
+    const uids = new Set<string>();
+    await store.forEachUserValues(tenant, source, [{ field: 'id' }], (row) => {
+      uids.add(row[1]!);
+      row[0] = null;
+    });
+    expect(uids.size).toBe(4 + DIGEST_CHUNK + 1);
+  });
+
+  it("counts the writes of each source's users, and keeps a resource's provisioned state until it lets go of its anchors", async () => {
+    const tenant = 'versions';
+    const user = (id: string, source: string): DirectoryUser => ({ tenant, id, source, upn: `${id}@example.com`, groups: [], attributes: {}, labels: {} });
+    const versions = async () => Promise.all([store.userVersion(tenant, 'A/a'), store.userVersion(tenant, 'B/b'), store.userVersion('versions-2', 'A/a')]);
+    expect(await versions()).toEqual([0, 0, 0]);
+    await store.commit([{ op: 'putUser', user: user('u1', 'A/a') }, { op: 'putUser', user: user('u2', 'A/a') }]);
+    expect(await versions()).toEqual([2, 0, 0]);
+    // Moved to another source: both change.
+    await store.commit([{ op: 'putUser', user: user('u2', 'B/b') }]);
+    expect(await versions()).toEqual([3, 1, 0]);
+    await store.commit([{ op: 'deleteUser', tenant, id: 'u1' }]);
+    expect(await versions()).toEqual([4, 1, 0]);
+    // Staged: put, and moved back (the trigger counts the source it leaves).
+    const stage = await store.stageUsers!();
+    stage.put(user('u3', 'A/a'), userColumns(user('u3', 'A/a')));
+    stage.put(user('u2', 'A/a'), userColumns(user('u2', 'A/a')));
+    await store.commit([{ op: 'putStagedUsers', stage }]);
+    await stage.close();
+    expect(await versions()).toEqual([5, 2, 0]);
+    // A user staged and taken out again is not put: nothing changes.
+    const out = await store.stageUsers!();
+    out.put(user('u4', 'A/a'), userColumns(user('u4', 'A/a')));
+    out.unstage(tenant, 'u4');
+    await store.commit([{ op: 'putStagedUsers', stage: out }]);
+    await out.close();
+    expect(await versions()).toEqual([5, 2, 0]);
+
+    const id = { tenant, kind: 'SqlProvisioning', name: 'hr' };
+    const state = { userVersion: 5, layout: 'l1', table: '3:42', outcome: { rowCount: 3, conflictAnchors: ["it's"] } };
+    await store.commit([{ op: 'putProvisionedState', id, state }, { op: 'putProvisioned', id, anchors: ['a'], confirmed: true }]);
+    expect(await store.getProvisionedState(id)).toEqual(state);
+    expect(await store.getProvisionedState({ ...id, tenant: 'versions-2' })).toBeUndefined();
+    await store.commit([{ op: 'deleteProvisionedState', id }]);
+    expect(await store.getProvisionedState(id)).toBeUndefined();
+    await store.commit([{ op: 'putProvisionedState', id, state }]);
+    await store.commit([{ op: 'deleteProvisioned', id }]);
+    expect(await store.getProvisionedState(id)).toBeUndefined();
+  });
+
   it('lists the digests of every user of a source, and walks its users, over several chunks', async () => {
     // Ids in an order neither of insertion nor of number, and another source's users between them.
     const n = DIGEST_CHUNK * 2 + 3;
@@ -373,6 +446,18 @@ describe.each(backends)('%s store', (backendName, specOf) => {
     expect(await upgraded.lock('t', 'other', 1000)).toBe('me');
     expect(await upgraded.getRecord({ tenant: 'default', kind: 'Space', name: 'a' })).toBeDefined();
     expect(await upgraded.listUsers('default')).toEqual([]);
+    await upgraded.close();
+  });
+
+  it("keeps the anchors a resource provisioned through the upgrade that keys them alone on SQLite, and counts users from then on", async () => {
+    const id = { tenant: 'upgraded', kind: 'SqlProvisioning', name: 'hr' };
+    await store.commit([{ op: 'putProvisioned', id, anchors: ['a', 'b'], confirmed: true }, { op: 'putProvisioned', id, anchors: ['c'], confirmed: false }]);
+    // As mdmops before user versions and provisioned states left it: schema version 12.
+    const upgraded = await asOlder(12);
+    expect([...(await upgraded.listProvisioned(id))].sort()).toEqual([['a', true], ['b', true], ['c', false]]);
+    expect(await upgraded.userVersion('upgraded', 'A/a')).toBe(0);
+    await upgraded.commit([{ op: 'putUser', user: { tenant: 'upgraded', id: 'u', source: 'A/a', upn: 'u@example.com', groups: [], attributes: {}, labels: {} } }]);
+    expect(await upgraded.userVersion('upgraded', 'A/a')).toBe(1);
     await upgraded.close();
   });
 
@@ -696,7 +781,7 @@ describe('one apply at a time', () => {
  * Undoes the migrations above `version` (src/store/migrations.ts), as a store an older mdmops left
  * looks; each migration that adds one undoes it here.
  */
-async function rollBack(driver: { query(sql: string): Promise<unknown> }, version: number): Promise<void> {
+async function rollBack(driver: { dialect: string; query(sql: string): Promise<unknown> }, version: number): Promise<void> {
   const undo: Record<number, string[]> = {
     2: ['DROP TABLE locks'],
     3: ['DROP TABLE users', 'DROP TABLE certificates'],
@@ -708,6 +793,7 @@ async function rollBack(driver: { query(sql: string): Promise<unknown> }, versio
     10: ['DROP INDEX records_kind_ready', 'DROP INDEX records_shown', 'DROP INDEX audit_resource', 'DROP INDEX notifications_active', 'ALTER TABLE records DROP COLUMN ready', 'ALTER TABLE records DROP COLUMN ready_reason', 'ALTER TABLE records DROP COLUMN ready_message'],
     11: ['DROP TABLE sync_history'],
     12: ['ALTER TABLE records DROP COLUMN applied_spec'],
+    13: ['DROP TABLE user_versions', 'DROP TABLE provisioned_state', driver.dialect === 'postgres' ? 'DROP TRIGGER users_moved ON users' : 'DROP TRIGGER users_moved', ...(driver.dialect === 'postgres' ? ['DROP FUNCTION mdmops_user_moved()'] : [])],
   };
   expect(Math.max(...Object.keys(undo).map(Number))).toBe(SCHEMA_VERSION); // a new migration needs its undo here
   for (let v = SCHEMA_VERSION; v > version; v--) for (const sql of undo[v] ?? []) await driver.query(sql);

@@ -29,6 +29,12 @@ export interface DirectoryUser {
 /** A user's own fields, without its groups and labels: what a walk over every user of a source reads. */
 export type UserFields = Pick<DirectoryUser, 'tenant' | 'id' | 'source' | 'upn' | 'email' | 'displayName' | 'firstName' | 'lastName' | 'attributes'>;
 
+/**
+ * One value of a user, as the store reads it for every user of a source at once: one of its own
+ * fields, or a custom attribute (its first value when it holds several).
+ */
+export type UserValue = { field: 'id' | 'upn' | 'email' | 'displayName' | 'firstName' | 'lastName' } | { attribute: string };
+
 /** An issued certificate as far as deciding what to do needs it: without its material. */
 export interface CertificateFacts {
   tenant: string;

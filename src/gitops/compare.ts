@@ -73,6 +73,7 @@ class RevisionStore implements Store {
     return { users: [], total: 0 };
   }
   async forEachUser() {}
+  async forEachUserValues() {}
   async listUserDigests() {
     return new Map<string, string>();
   }
@@ -81,6 +82,12 @@ class RevisionStore implements Store {
   }
   async listProvisioned() {
     return new Map<string, boolean>();
+  }
+  async getProvisionedState() {
+    return undefined;
+  }
+  async userVersion() {
+    return 0;
   }
   async listCertificates() {
     return [];

@@ -1,5 +1,5 @@
 // What a user holds, by the names configurations use for it. Pure.
-import type { UserFields } from '../api/index.js';
+import type { UserFields, UserValue } from '../api/index.js';
 
 /** A template variable: ${userUPN}, ${userEmailAddress} or a custom attribute (its first value). */
 export function variable(user: UserFields, name: string): string | undefined {
@@ -22,5 +22,33 @@ export function userField(user: UserFields, name: string): string | undefined {
       return user.displayName || undefined;
     default:
       return variable(user, name);
+  }
+}
+
+/** How a user field is read for every user of a source at once: the value the store reads, and what makes it the field. */
+export interface UserFieldRead {
+  value: UserValue;
+  field: (value: string | null) => string | undefined;
+}
+
+const some = (value: string | null) => value || undefined;
+
+/** userField(user, name) for the users of `source`, as the store reads them (Store.forEachUserValues). */
+export function userFieldRead(name: string, source: string): UserFieldRead {
+  switch (name) {
+    case 'uid': {
+      const prefix = `${source}/`;
+      return { value: { field: 'id' }, field: (id) => (id!.startsWith(prefix) ? id!.slice(prefix.length) : id!) };
+    }
+    case 'userUPN':
+      return { value: { field: 'upn' }, field: some };
+    case 'userEmailAddress':
+      return { value: { field: 'email' }, field: some };
+    case 'firstName':
+    case 'lastName':
+    case 'displayName':
+      return { value: { field: name }, field: some };
+    default:
+      return { value: { attribute: name }, field: some };
   }
 }

@@ -62,6 +62,14 @@ export async function openMysql(url: string, options: TargetOptions): Promise<Sq
         after = cellOf(rows[rows.length - 1]![0]);
       }
     },
+    async checksum(table, columns) {
+      // Each row's cells joined by NUL, then which of them are NULL (NULL is not ''); two CRC32s
+      // (of the text and of its reverse: an edit one misses, the other sees) summed as DECIMAL, which
+      // does not depend on the rows' order. QUOTE or MD5 would take several times as long.
+      const row = `CONCAT_WS(CHAR(0), ${columns.map(q).join(', ')}, CONCAT(${columns.map((c) => `ISNULL(${q(c)})`).join(', ')}))`;
+      const [[sum]] = (await query(`SELECT CONCAT(COUNT(*), ':', COALESCE(SUM(CRC32(r)), 0), ':', COALESCE(SUM(CRC32(REVERSE(r))), 0)) FROM (SELECT ${row} AS r FROM ${qualified(table)}) AS t`)) as [[string]];
+      return String(sum);
+    },
     async write(table, columns, changes) {
       await conn.beginTransaction();
       try {

@@ -48,6 +48,14 @@ export interface SqlTarget {
   tableNames(table: TableName): Promise<string[]>;
   /** Every row's cells for `columns` (the anchor column first), a page at a time in anchor order; each row is the caller's to keep. */
   read(table: TableName, columns: string[], each: (row: Cell[]) => void): Promise<void>;
+  /**
+   * A checksum of the rows' cells for `columns`, computed by the database server (SQLite: in this
+   * process, by a function it calls): the count of rows and a sum of a hash of each row's cells, NULL
+   * told from an empty text. It changes when a cell is edited, a row is added or deleted. Undefined
+   * when the table is too large for one (SQLite's text of every row over its length limit): every
+   * run then reads it.
+   */
+  checksum(table: TableName, columns: string[]): Promise<string | undefined>;
   /** The changes in one transaction: all of them, or none when one fails (it rejects with that one's error). */
   write(table: TableName, columns: string[], changes: RowChange[]): Promise<void>;
   /** Whether the server still answers (a failed batch: a bad row, or a lost connection?). */
@@ -101,7 +109,9 @@ export function changeStatements(table: string, columns: string[], changes: RowC
   const rowsPerInsert = Math.min(1000, Math.floor(MAX_PARAMETERS / columns.length));
   const placeholders = (from: number, n: number) => Array.from({ length: n }, (_, i) => d.param(from + i)).join(', ');
   const out: [string, Cell[]][] = [];
-  let rows: Cell[][] = [];
+  // The values of the rows of the next INSERT, one after the other (not an array a row, flattened).
+  let rows = 0;
+  let values: Cell[] = [];
   // The INSERT of a full statement is the same text each time: built once.
   const inserts = new Map<number, string>();
   const insert = (n: number) => {
@@ -110,14 +120,15 @@ export function changeStatements(table: string, columns: string[], changes: RowC
     return sql;
   };
   const flush = () => {
-    if (!rows.length) return;
-    out.push([insert(rows.length), rows.flat()]);
-    rows = [];
+    if (!rows) return;
+    out.push([insert(rows), values]);
+    rows = 0;
+    values = [];
   };
   for (const c of changes) {
     if (c.op === 'insert') {
-      rows.push(c.values);
-      if (rows.length === rowsPerInsert) flush();
+      for (const v of c.values) values.push(v);
+      if (++rows === rowsPerInsert) flush();
       continue;
     }
     flush();

@@ -10,6 +10,10 @@ const types = {
 /** Kind/name as users see it (displayName: the tenant after the kind unless it is default), compared byte by byte on both backends. */
 export const shownSql = (d: Dialect) => `(CASE WHEN tenant = 'default' THEN kind || '/' || name ELSE kind || '/' || tenant || '/' || name END)${d === 'postgres' ? ' COLLATE "C"' : ''}`;
 
+/** One more on the version of the source a user was in (OLD in a trigger on users). */
+const BUMP_OLD_SOURCE = `INSERT INTO user_versions (tenant, source, version) VALUES (OLD.tenant, OLD.source, 1)
+             ON CONFLICT (tenant, source) DO UPDATE SET version = user_versions.version + 1`;
+
 export const MIGRATIONS: ((d: Dialect) => string[])[] = [
   (d) => [
     `CREATE TABLE records (
@@ -105,6 +109,43 @@ export const MIGRATIONS: ((d: Dialect) => string[])[] = [
   // The spec as mdmops last applied it, kept only while a record is edited outside mdmops: the
   // console shows that drift field by field.
   () => ['ALTER TABLE records ADD COLUMN applied_spec TEXT'],
+  // A version of each source's users, one more on every write of them (sql-store.ts before(), and the
+  // trigger below), and
+  // what each SqlProvisioning's last complete run left (its fingerprint): a run that finds the users,
+  // the layout and the table's checksum as they were then has nothing to write. On SQLite, the
+  // anchors are kept in their key's order alone (WITHOUT ROWID), not once in a table and again in
+  // its key: a run claims and lists 100,000 of them.
+  (d) => [
+    'CREATE TABLE user_versions (tenant TEXT NOT NULL, source TEXT NOT NULL, version BIGINT NOT NULL, PRIMARY KEY (tenant, source))',
+    // A user put into another source changes the one it leaves too: a trigger, as the statement that
+    // moves 100,000 staged users does not know their sources before (and checks a row in nothing else).
+    ...(d === 'sqlite'
+      ? [
+          `CREATE TRIGGER users_moved AFTER UPDATE OF source ON users WHEN old.source IS NOT new.source BEGIN
+             ${BUMP_OLD_SOURCE};
+           END`,
+        ]
+      : [
+          `CREATE FUNCTION mdmops_user_moved() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
+             ${BUMP_OLD_SOURCE};
+             RETURN NULL;
+           END $$`,
+          'CREATE TRIGGER users_moved AFTER UPDATE OF source ON users FOR EACH ROW WHEN (OLD.source IS DISTINCT FROM NEW.source) EXECUTE FUNCTION mdmops_user_moved()',
+        ]),
+    `CREATE TABLE provisioned_state (
+       tenant TEXT NOT NULL, kind TEXT NOT NULL, name TEXT NOT NULL, state TEXT NOT NULL,
+       PRIMARY KEY (tenant, kind, name))`,
+    ...(d === 'sqlite'
+      ? [
+          `CREATE TABLE provisioned_keyed (
+             tenant TEXT NOT NULL, kind TEXT NOT NULL, name TEXT NOT NULL, anchor TEXT NOT NULL, confirmed INTEGER NOT NULL,
+             PRIMARY KEY (tenant, kind, name, anchor)) WITHOUT ROWID`,
+          'INSERT INTO provisioned_keyed SELECT tenant, kind, name, anchor, confirmed FROM provisioned',
+          'DROP TABLE provisioned',
+          'ALTER TABLE provisioned_keyed RENAME TO provisioned',
+        ]
+      : []),
+  ],
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

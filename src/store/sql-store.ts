@@ -1,8 +1,8 @@
 // The store over SQL, shared by both backends: a driver supplies the connection and the dialect.
 import { MIGRATIONS, SCHEMA_VERSION, shownSql, type Dialect } from './migrations.js';
-import type { Invitation, AuditEntry, CertificateFilter, InventoryEntry, IssuedCertificate, Notification, RecordMetadata, RecordQuery, RecordSort, RecordSummary, ResourceId, Store, StoredRecord, SyncHistoryEntry, UserStage, Write } from './types.js';
+import type { Invitation, AuditEntry, CertificateFilter, InventoryEntry, IssuedCertificate, Notification, ProvisionedState, RecordMetadata, RecordQuery, RecordSort, RecordSummary, ResourceId, Store, StoredRecord, SyncHistoryEntry, UserStage, Write } from './types.js';
 import { USER_COLUMNS, USER_DIGEST_PARAMS, USER_DIGEST_SQL, userColumns } from './user-digest.js';
-import { readySummary, type CertificateFacts, type DirectoryUser, type UserFields } from '../api/index.js';
+import { ATTRIBUTE_NAME, readySummary, type CertificateFacts, type DirectoryUser, type UserFields, type UserValue } from '../api/index.js';
 
 // Built once: a sync writes it for each of 100,000 users.
 const PUT_USER = `INSERT INTO users (tenant, id, ${USER_COLUMNS.join(', ')}) VALUES (?, ?, ${USER_COLUMNS.map(() => '?').join(', ')})
@@ -101,6 +101,11 @@ class SqlUserStage implements UserStage {
     if (!this.restaged) return `SELECT ${MOVED} FROM ${this.table} WHERE true ORDER BY tenant, id`;
     return `SELECT ${MOVED} FROM (SELECT *, row_number() OVER (PARTITION BY tenant, id ORDER BY seq DESC) AS later FROM ${this.table}) last_rows
       WHERE later = 1 AND source IS NOT NULL ORDER BY tenant, id`;
+  }
+
+  /** The sources of the users the move puts. */
+  sourcesSelect(): string {
+    return `SELECT DISTINCT tenant, source FROM ${this.restaged ? `(${this.moveSelect()}) AS moved` : this.table}`;
   }
 
   private write() {
@@ -218,6 +223,25 @@ function metadataOf(text: string | undefined): { metadata?: RecordMetadata } {
 
 /** The columns of a user's own fields, the id first: a walk over 100,000 users reads no groups or labels. */
 const USER_FIELD_COLUMNS = ['id', 'tenant', 'source', 'upn', 'email', 'display_name', 'first_name', 'last_name', 'attributes'] as const;
+
+/** The column of each of a user's own fields (Store.forEachUserValues). */
+const USER_VALUE_COLUMNS: Record<Extract<UserValue, { field: string }>['field'], string> = {
+  id: 'id',
+  upn: 'upn',
+  email: 'email',
+  displayName: 'display_name',
+  firstName: 'first_name',
+  lastName: 'last_name',
+};
+
+/** A custom attribute's value read from the JSON of attributes by the database, its first when it holds several; and its parameters. */
+const ATTRIBUTE_VALUE: Record<Dialect, (name: string) => [string, string[]]> = {
+  sqlite: (name) => [`CASE json_type(attributes, ?) WHEN 'array' THEN json_extract(attributes, ?) ELSE json_extract(attributes, ?) END`, [`$.${name}`, `$.${name}[0]`, `$.${name}`]],
+  postgres: (name) => [
+    `CASE json_typeof(CAST(attributes AS json) -> CAST(? AS text)) WHEN 'array' THEN CAST(attributes AS json) -> CAST(? AS text) ->> 0 ELSE CAST(attributes AS json) ->> CAST(? AS text) END`,
+    [name, name, name],
+  ],
+};
 
 /** A user's own fields from a row of USER_FIELD_COLUMNS. */
 function userFieldsOf([id, tenant, source, upn, email, displayName, firstName, lastName, attributes]: unknown[]): UserFields {
@@ -372,12 +396,38 @@ function statement(w: Write, dialect: Dialect): [string, unknown[]] {
         [...idParams(w.id), w.confirmed ? 1 : 0, JSON.stringify(w.anchors)],
       ];
     case 'confirmProvisioned':
-      return [`UPDATE provisioned SET confirmed = 1 WHERE ${idWhere} AND anchor IN (${ANCHORS[dialect]})`, [...idParams(w.id), JSON.stringify(w.anchors)]];
+      return w.anchors
+        ? [`UPDATE provisioned SET confirmed = 1 WHERE ${idWhere} AND anchor IN (${ANCHORS[dialect]})`, [...idParams(w.id), JSON.stringify(w.anchors)]]
+        : [`UPDATE provisioned SET confirmed = 1 WHERE ${idWhere} AND confirmed = 0`, idParams(w.id)];
     case 'deleteProvisioned':
       return w.anchors
         ? [`DELETE FROM provisioned WHERE ${idWhere} AND anchor IN (${ANCHORS[dialect]})`, [...idParams(w.id), JSON.stringify(w.anchors)]]
         : [`DELETE FROM provisioned WHERE ${idWhere}`, idParams(w.id)];
+    case 'putProvisionedState':
+      return [
+        'INSERT INTO provisioned_state (tenant, kind, name, state) VALUES (?, ?, ?, ?) ON CONFLICT (tenant, kind, name) DO UPDATE SET state = excluded.state',
+        [...idParams(w.id), JSON.stringify(w.state)],
+      ];
+    case 'deleteProvisionedState':
+      return [`DELETE FROM provisioned_state WHERE ${idWhere}`, idParams(w.id)];
   }
+}
+
+/** One more on the version of each (tenant, source) the SELECT gives (see Store.userVersion). */
+const bumpUserVersions = (select: string) =>
+  `INSERT INTO user_versions (tenant, source, version) SELECT tenant, source, 1 FROM (${select}) AS touched WHERE true
+   ON CONFLICT (tenant, source) DO UPDATE SET version = user_versions.version + 1`;
+
+/**
+ * What a write of users does first: one more on the versions of the sources whose users it changes.
+ * The source a user leaves for another is counted by a trigger (migration 13): a staged move does not
+ * know the sources of the users it replaces, and looking each up would cost a read a user.
+ */
+function before(w: Write): [string, unknown[]][] {
+  if (w.op === 'putUser') return [[bumpUserVersions('SELECT CAST(? AS TEXT) AS tenant, CAST(? AS TEXT) AS source'), [w.user.tenant, w.user.source]]];
+  if (w.op === 'deleteUser') return [[bumpUserVersions('SELECT tenant, source FROM users WHERE tenant = ? AND id = ?'), [w.tenant, w.id]]];
+  if (w.op === 'putStagedUsers') return [[bumpUserVersions((w.stage as SqlUserStage).sourcesSelect()), []]];
+  return [];
 }
 
 const readyColumns = (status: Record<string, unknown>) => {
@@ -399,10 +449,12 @@ function followUps(w: Write): [string, unknown[]][] {
     ];
   }
   if (w.op === 'deleteRecord') return [[`DELETE FROM sync_history WHERE ${idWhere}`, idParams(w.id)]];
+  if (w.op === 'deleteProvisioned' && !w.anchors) return [[`DELETE FROM provisioned_state WHERE ${idWhere}`, idParams(w.id)]];
   return [];
 }
 
 async function execWrite(exec: Exec, w: Write, dialect: Dialect): Promise<void> {
+  for (const first of before(w)) await exec(...first);
   await exec(...statement(w, dialect));
   for (const more of followUps(w)) await exec(...more);
 }
@@ -606,6 +658,16 @@ export class SqlStore implements Store {
     return owned;
   }
 
+  async getProvisionedState(id: ResourceId) {
+    const [row] = await this.driver.arrays(`SELECT state FROM provisioned_state WHERE ${idWhere}`, idParams(id));
+    return row ? (JSON.parse(row[0] as string) as ProvisionedState) : undefined;
+  }
+
+  async userVersion(tenant: string, source: string) {
+    const [row] = await this.driver.arrays('SELECT version FROM user_versions WHERE tenant = ? AND source = ?', [tenant, source]);
+    return row ? Number(row[0]) : 0;
+  }
+
   async listBlobs(id: ResourceId) {
     const { rows } = await this.driver.query(`SELECT purpose FROM blobs WHERE ${idWhere} ORDER BY purpose`, idParams(id));
     return rows.map((r) => r.purpose as string);
@@ -671,6 +733,19 @@ export class SqlStore implements Store {
     await this.sourceUsers(USER_FIELD_COLUMNS.join(', '), [], tenant, source, (r) => each(userFieldsOf(r)));
   }
 
+  async forEachUserValues(tenant: string, source: string, values: UserValue[], each: (row: (string | null)[]) => void) {
+    const params: string[] = [];
+    const columns = values.map((v) => {
+      if ('field' in v) return USER_VALUE_COLUMNS[v.field];
+      // Sources name custom attributes as ATTRIBUTE_NAME says: no user holds another name.
+      if (!ATTRIBUTE_NAME.test(v.attribute)) return 'NULL';
+      const [sql, args] = ATTRIBUTE_VALUE[this.driver.dialect](v.attribute);
+      params.push(...args);
+      return sql;
+    });
+    await this.sourceUsers(['id', ...columns].join(', '), params, tenant, source, each as (row: unknown[]) => void);
+  }
+
   async listUserDigests(tenant: string, source: string) {
     const digests = new Map<string, string>();
     await this.sourceUsers(`id, ${USER_DIGEST_SQL}`, USER_DIGEST_PARAMS, tenant, source, ([id, digest]) => digests.set(id as string, digest as string));
@@ -684,9 +759,9 @@ export class SqlStore implements Store {
     const sql = `SELECT ${columns} FROM users WHERE tenant = ? AND source = ? AND id > ? ORDER BY id LIMIT ${DIGEST_CHUNK}`;
     for (let after = ''; ; ) {
       const rows = await this.driver.arrays(sql, [...params, tenant, source, after]);
+      if (rows.length === DIGEST_CHUNK) after = rows[rows.length - 1]![0] as string; // before `each`: the rows are its to keep, and change
       for (const r of rows) each(r);
       if (rows.length < DIGEST_CHUNK) return;
-      after = rows[rows.length - 1]![0] as string;
       await new Promise((resolve) => setImmediate(resolve));
     }
   }

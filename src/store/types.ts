@@ -1,5 +1,5 @@
 // The tenant store: the actual state the reconciler owns. Backends: SQLite (default) and PostgreSQL.
-import type { CertificateFacts, DirectoryUser, UserFields } from '../api/index.js';
+import type { CertificateFacts, DirectoryUser, UserFields, UserValue } from '../api/index.js';
 
 /** The configuration record of one resource, as it stands in the tenant. */
 export interface StoredRecord {
@@ -172,10 +172,24 @@ export type Write =
   | { op: 'deleteCertificates'; tenant: string; configuration: string }
   /** Rows a resource wrote outside the store, by anchor: claimed before they are written, confirmed after (or taken over, confirmed). */
   | { op: 'putProvisioned'; id: ResourceId; anchors: string[]; confirmed: boolean }
-  /** Confirms anchors this resource has claimed: their rows are written. */
-  | { op: 'confirmProvisioned'; id: ResourceId; anchors: string[] }
-  /** Lets go of them; without anchors, of all the resource's. */
-  | { op: 'deleteProvisioned'; id: ResourceId; anchors?: string[] };
+  /** Confirms anchors this resource has claimed: their rows are written; without anchors, every claim of the resource. */
+  | { op: 'confirmProvisioned'; id: ResourceId; anchors?: string[] }
+  /** Lets go of them; without anchors, of all the resource's (and of its ProvisionedState). */
+  | { op: 'deleteProvisioned'; id: ResourceId; anchors?: string[] }
+  | { op: 'putProvisionedState'; id: ResourceId; state: ProvisionedState }
+  | { op: 'deleteProvisionedState'; id: ResourceId };
+
+/**
+ * What a resource's last complete run of provisioning left: the fingerprint of what it wrote from
+ * (the source's userVersion, a digest of the layout, a checksum of the table by its server), and the
+ * outcome to report again while all three stay the same.
+ */
+export interface ProvisionedState {
+  userVersion: number;
+  layout: string;
+  table: string;
+  outcome: Record<string, unknown>;
+}
 
 /**
  * Users to be put, staged by a sync while it reads its source: none of them is in the tenant until
@@ -225,6 +239,12 @@ export interface Store {
   /** Each user of one source (its own fields: no groups or labels), in id order, a few thousand read at a time: for work that need not hold them all. */
   forEachUser(tenant: string, source: string, each: (user: UserFields) => void): Promise<void>;
   /**
+   * The values of each user of one source, in id order, a few thousand read at a time: each row is
+   * the user's id, then `values` in order (NULL where it has none), the custom attributes taken out
+   * of their JSON by the database. A row is the caller's to keep.
+   */
+  forEachUserValues(tenant: string, source: string, values: UserValue[], each: (row: (string | null)[]) => void): Promise<void>;
+  /**
    * The users of one source by id, each with the digest of what is stored for it (see user-digest.ts).
    * Listed a few thousand at a time, letting other work run in between: a sync lists them while it reads.
    */
@@ -234,6 +254,9 @@ export interface Store {
   listInvitations(tenant?: string): Promise<Invitation[]>;
   /** The anchors of the rows a resource wrote outside the store, each with whether its write was confirmed. */
   listProvisioned(id: ResourceId): Promise<Map<string, boolean>>;
+  getProvisionedState(id: ResourceId): Promise<ProvisionedState | undefined>;
+  /** A number that grows with every write of a source's users (put, changed, taken out, moved to another source); 0 before the first. */
+  userVersion(tenant: string, source: string): Promise<number>;
   listCertificates(filter: CertificateFilter): Promise<IssuedCertificate[]>;
   /** As listCertificates, without reading the certificates and keys themselves. */
   listCertificateFacts(filter: CertificateFilter): Promise<CertificateFacts[]>;

@@ -91,7 +91,7 @@ export async function syncSqlProvisioning(ctx: ProviderContext, secrets: SecretR
     removed: r.deleted,
     ...(stopped ? { error: result.error } : {}),
     ...(r.result === 'Blocked' ? { blocked: result.error } : {}),
-    summary: `${result.rowCount ?? 0} rows (${r.inserted} inserted, ${r.updated} updated, ${r.deleted} deprovisioned${r.failed ? `, ${r.failed} failed` : ''})`,
+    summary: `${result.rowCount ?? 0} rows (${r.inserted} inserted, ${r.updated} updated, ${r.deleted} deprovisioned${r.failed ? `, ${r.failed} failed` : ''})${r.unchanged ? '; unchanged since the last run: users, layout and table checksum' : ''}`,
     warnings: (judged.notices ?? []).filter((n) => !STOPPED[r.result] || n.reason !== STOPPED[r.result]!.reason).map((n) => n.message),
   };
 }

@@ -2,12 +2,13 @@
 // (round.ts), then write in batches, each in one transaction. Ownership of an anchor is committed to
 // the tenant store before its row is written and confirmed after; a failed batch is tried again row
 // by row to name the bad rows; a lost connection ends the run, and the next one converges.
+import { createHash } from 'node:crypto';
 import type { ProviderContext } from '../../engine/provider.js';
 import { readyOf } from '../../engine/status.js';
 import { directDial } from '../../net/dialed-socket.js';
 import { parseGsqlExport } from '../../sql/gsql-export.js';
 import { openTarget, showTable, tableName, type Cell, type RowChange, type SqlTarget, type TableName, type TableShape } from '../../sql/target.js';
-import type { ResourceId, Write } from '../../store/types.js';
+import type { ProvisionedState, ResourceId, Write } from '../../store/types.js';
 import { messageOf } from '../../util/message-of.js';
 import type { SqlProvisioning } from '../../api/index.js';
 import { throughConnector, type SpecOf } from '../record.js';
@@ -30,6 +31,8 @@ export interface LastRun {
   missingValues: number;
   missingAnchor: number;
   deletionsHeld?: number;
+  /** The users, the layout and the table's checksum were as the last complete run left them: nothing was read or written. */
+  unchanged?: boolean;
 }
 
 export interface RunResult {
@@ -112,6 +115,12 @@ export function scrub(message: string, url: string): string {
 
 class Unreachable extends Error {}
 
+/** What shapes the rows besides the users: the table, the layout, adopt, and the table's columns and keys as the server gave them. */
+const layoutDigest = (table: TableName, layout: Layout, adopt: boolean, shape: TableShape) => createHash('sha256').update(JSON.stringify([table, layout, adopt, shape])).digest('base64url');
+
+/** What a run that wrote nothing reports again: the last complete run's counts of what it left alone. */
+const OUTCOME = ['conflicts', 'conflictAnchors', 'missingValues', 'missingAnchor'] as const;
+
 export async function runProvisioning(ctx: ProviderContext, input: RunInput, options: RunOptions = {}): Promise<RunResult> {
   const { id, spec } = input;
   const lastRun: LastRun = { result: 'Done', inserted: 0, updated: 0, deleted: 0, failed: 0, conflicts: 0, missingValues: 0, missingAnchor: 0 };
@@ -134,12 +143,29 @@ export async function runProvisioning(ctx: ProviderContext, input: RunInput, opt
     const problem = shapeProblem(table, shape, layout, shape ? [] : await target.tableNames(table));
     if (problem) return stop('SchemaMismatch', problem);
 
-    const wanted = new DesiredRows(layout, new Map(shape!.columns.map((c) => [c.name, c])));
+    // The table is the truth, and a run that does not read its rows still checks them: when the
+    // source's users (their version), the layout and the checksum of the table's rows, computed by
+    // its server over the columns a run reads, are as the last complete run left them, that run's
+    // table is there still, as it wanted it, and nothing is read or written.
+    const sourceKey = `${spec.sourceRef.kind}/${spec.sourceRef.name}`;
+    const fingerprint = options.deprovisionAll ? undefined : { userVersion: await ctx.store.userVersion(id.tenant, sourceKey), layout: layoutDigest(table, layout, spec.adopt, shape!) };
+    const last = await ctx.store.getProvisionedState(id);
+    if (fingerprint && last?.userVersion === fingerprint.userVersion && last.layout === fingerprint.layout && last.table !== undefined && last.table === (await target.checksum(table, readColumns(layout)))) {
+      return { lastRun: { ...lastRun, ...(last.outcome.lastRun as Partial<LastRun>), unchanged: true }, rowCount: last.outcome.rowCount as number };
+    }
+
+    const wanted = new DesiredRows(layout, new Map(shape!.columns.map((c) => [c.name, c])), sourceKey);
     const current = new Map<string, Cell[]>();
+    // The table's checksum before it is read: a run that writes nothing keeps its fingerprint only if
+    // the checksum after is the same (no one changed the table while it ran).
+    let before: string | undefined;
     // The users from the store and the rows from the database, read side by side: while one waits, the other reads.
     await Promise.all([
-      source && ctx.store.forEachUser(id.tenant, `${spec.sourceRef.kind}/${spec.sourceRef.name}`, (u) => wanted.add(u)),
-      target.read(table, readColumns(layout), (row) => current.set(row[0]!, row)),
+      source && ctx.store.forEachUserValues(id.tenant, sourceKey, wanted.values, (row) => wanted.add(row)),
+      (async () => {
+        if (fingerprint && !options.dryRun) before = await target.checksum(table, readColumns(layout));
+        await target.read(table, readColumns(layout), (row) => current.set(row[0]!, row));
+      })(),
     ]);
     const owned = await ctx.store.listProvisioned(id);
 
@@ -161,20 +187,30 @@ export async function runProvisioning(ctx: ProviderContext, input: RunInput, opt
     }
     if (blocked) return { ...stop('Blocked', blocked), rowCount: round.ownedRows };
 
-    // Changes of ownership: each batch's in one transaction of the store, empty ones left out.
-    const own = (...writes: Extract<Write, { anchors?: string[] }>[]) => ctx.store.commit(writes.filter((w) => w.anchors?.length));
+    // Changes of ownership, each in one transaction of the store, empty ones left out. The last
+    // complete run's state goes first: a run stopped halfway leaves none.
+    const own = (...writes: Write[]) => ctx.store.commit(writes.filter((w) => !('anchors' in w) || w.anchors?.length));
     const anchorsOf = (changes: RowChange[], op: RowChange['op']) => changes.filter((c) => c.op === op).map((c) => c.anchor);
-    await own({ op: 'putProvisioned', id, anchors: round.confirm, confirmed: true }, { op: 'deleteProvisioned', id, anchors: round.release });
+    await own(...(last ? [{ op: 'deleteProvisionedState', id } as const] : []), { op: 'putProvisioned', id, anchors: round.confirm, confirmed: true }, { op: 'deleteProvisioned', id, anchors: round.release });
 
     const columns = writtenColumns(layout);
     const total = round.changes.length;
+    const batchAt = (start: number) => round.changes.slice(start, start + spec.batchSize);
+    const claim = (batch: RowChange[]) => own({ op: 'putProvisioned', id, anchors: anchorsOf(batch, 'insert'), confirmed: false });
+    // The next batch's claims are committed while this one's rows are written (each batch's before
+    // its own rows): the store's work is done while the database server does its own.
+    let claimed = total ? claim(batchAt(0)) : undefined;
     for (let start = 0; start < total; start += spec.batchSize) {
-      const batch = round.changes.slice(start, start + spec.batchSize);
-      await own({ op: 'putProvisioned', id, anchors: anchorsOf(batch, 'insert'), confirmed: false });
-      const written = await writeBatch(target, table, columns, batch, failed, input.url);
+      const batch = batchAt(start);
+      await claimed;
+      const writing = writeBatch(target, table, columns, batch, failed, input.url);
+      claimed = start + spec.batchSize < total ? claim(batchAt(start + spec.batchSize)) : undefined;
+      claimed?.catch(() => undefined); // awaited with the next batch; a run stopped before has no use for it
+      const written = await writing;
       const wrote = new Set(written);
+      // The claims of the rows written are confirmed once, when the last batch is written (below); a
+      // run stopped before leaves them claimed, and the next one confirms those whose row is there.
       await own(
-        { op: 'confirmProvisioned', id, anchors: anchorsOf(written, 'insert') },
         { op: 'deleteProvisioned', id, anchors: anchorsOf(written, 'delete') },
         // A failed insert wrote nothing: its claim goes.
         { op: 'deleteProvisioned', id, anchors: anchorsOf(batch.filter((c) => !wrote.has(c)), 'insert') },
@@ -189,6 +225,15 @@ export async function runProvisioning(ctx: ProviderContext, input: RunInput, opt
     lastRun.failed = failed.size;
     if (failed.size) lastRun.failedAnchors = [...failed].slice(0, NAMED).map(([a, why]) => `${a}: ${why}`);
     const rowCount = round.ownedRows + lastRun.inserted - (spec.deprovision.mode === 'Delete' ? lastRun.deleted : 0);
+    // Every claim left is of a row written (the others went with their batch, or at the start). With
+    // the table as this run wanted it (every row written, no deletion held): its fingerprint, for the next run.
+    const confirmed = lastRun.inserted ? own({ op: 'confirmProvisioned', id }) : undefined;
+    if (fingerprint && !failed.size && !round.held) {
+      const [sum] = await Promise.all([target.checksum(table, readColumns(layout)), confirmed]);
+      if (sum === undefined) return { lastRun, rowCount };
+      const state: ProvisionedState = { ...fingerprint, table: sum, outcome: { rowCount, lastRun: Object.fromEntries(OUTCOME.map((k) => [k, lastRun[k]])) } };
+      if (total || sum === before) await own({ op: 'putProvisionedState', id, state });
+    } else await confirmed;
     return { lastRun, rowCount };
   } catch (e) {
     if (e instanceof Unreachable || !(await target.alive())) {
