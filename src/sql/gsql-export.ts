@@ -1,6 +1,7 @@
 // The Microsoft Identity Manager management-agent export (XML) that configures SQL provisioning.
 // Only Generic SQL (GSQL) exports are supported; their object types and attributes are DSML.
-import { XMLParser, XMLValidator } from 'fast-xml-parser';
+import type * as FastXml from 'fast-xml-parser';
+import { lazyRequire } from '../util/lazy-require.js';
 
 export interface GsqlAttribute {
   syntax: string;
@@ -39,18 +40,22 @@ const SYNTAXES: Record<string, string> = {
   '1.3.6.1.4.1.1466.115.121.1.12': 'Reference',
 };
 
-const parser = new XMLParser({
-  ignoreAttributes: false,
-  attributeNamePrefix: '@',
-  removeNSPrefix: true,
-  processEntities: false,
-  isArray: (name) => ['class', 'attribute', 'attribute-type', 'parameter'].includes(name),
-});
+/** fast-xml-parser, loaded on first use (most commands parse no XML). */
+const loadXml = lazyRequire<typeof FastXml>('fast-xml-parser');
+let parsing: FastXml.XMLParser | undefined;
+const parser = () =>
+  (parsing ??= new (loadXml().XMLParser)({
+    ignoreAttributes: false,
+    attributeNamePrefix: '@',
+    removeNSPrefix: true,
+    processEntities: false,
+    isArray: (name) => ['class', 'attribute', 'attribute-type', 'parameter'].includes(name),
+  }));
 
 export function parseGsqlExport(xml: string): GsqlExport {
-  const valid = XMLValidator.validate(xml);
+  const valid = loadXml().XMLValidator.validate(xml);
   if (valid !== true) throw new GsqlExportError(`not well-formed XML: ${valid.err.msg}`, valid.err.line);
-  const root = parser.parse(xml)?.['saved-ma-configuration']?.['ma-data'];
+  const root = parser().parse(xml)?.['saved-ma-configuration']?.['ma-data'];
   if (!root) throw new GsqlExportError('not a management-agent export: expected <saved-ma-configuration><ma-data>');
   const category = String(root.category ?? '');
   const subtype = String(root.subtype ?? '');

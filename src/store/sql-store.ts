@@ -76,7 +76,11 @@ class SqlUserStage implements UserStage {
     private readonly done: () => void,
   ) {}
 
+  /** The tenant and source of the users put, by both: their versions go up with the move. */
+  readonly sources = new Map<string, [tenant: string, source: string]>();
+
   put(user: DirectoryUser, columns: (string | null)[]): void {
+    this.sources.set(`${user.tenant}\n${user.source}`, [user.tenant, user.source]);
     this.append(user.tenant, user.id, columns);
   }
 
@@ -101,11 +105,6 @@ class SqlUserStage implements UserStage {
     if (!this.restaged) return `SELECT ${MOVED} FROM ${this.table} WHERE true ORDER BY tenant, id`;
     return `SELECT ${MOVED} FROM (SELECT *, row_number() OVER (PARTITION BY tenant, id ORDER BY seq DESC) AS later FROM ${this.table}) last_rows
       WHERE later = 1 AND source IS NOT NULL ORDER BY tenant, id`;
-  }
-
-  /** The sources of the users the move puts. */
-  sourcesSelect(): string {
-    return `SELECT DISTINCT tenant, source FROM ${this.restaged ? `(${this.moveSelect()}) AS moved` : this.table}`;
   }
 
   private write() {
@@ -419,15 +418,24 @@ const bumpUserVersions = (select: string) =>
    ON CONFLICT (tenant, source) DO UPDATE SET version = user_versions.version + 1`;
 
 /**
- * What a write of users does first: one more on the versions of the sources whose users it changes.
- * The source a user leaves for another is counted by a trigger (migration 13): a staged move does not
- * know the sources of the users it replaces, and looking each up would cost a read a user.
+ * What a deletion of a user does first: one more on the version of its source. The sources of put
+ * users are counted once a transaction (usersVersioned), not once a user; the source a user leaves
+ * for another by a trigger (migration 13): a staged move does not know the sources of the users it
+ * replaces, and looking each up would cost a read a user.
  */
 function before(w: Write): [string, unknown[]][] {
-  if (w.op === 'putUser') return [[bumpUserVersions('SELECT CAST(? AS TEXT) AS tenant, CAST(? AS TEXT) AS source'), [w.user.tenant, w.user.source]]];
   if (w.op === 'deleteUser') return [[bumpUserVersions('SELECT tenant, source FROM users WHERE tenant = ? AND id = ?'), [w.tenant, w.id]]];
-  if (w.op === 'putStagedUsers') return [[bumpUserVersions((w.stage as SqlUserStage).sourcesSelect()), []]];
   return [];
+}
+
+/** One more on the version of each source whose users the writes put (a sync puts thousands in one commit). */
+function usersVersioned(writes: Write[]): [string, unknown[]][] {
+  const sources = new Map<string, [string, string]>();
+  for (const w of writes) {
+    if (w.op === 'putUser') sources.set(`${w.user.tenant}\n${w.user.source}`, [w.user.tenant, w.user.source]);
+    if (w.op === 'putStagedUsers') for (const [key, ts] of (w.stage as SqlUserStage).sources) sources.set(key, ts);
+  }
+  return [...sources.values()].map((ts) => [bumpUserVersions('SELECT CAST(? AS TEXT) AS tenant, CAST(? AS TEXT) AS source'), ts]);
 }
 
 const readyColumns = (status: Record<string, unknown>) => {
@@ -829,6 +837,7 @@ export class SqlStore implements Store {
           await staged.stage.flush();
           await staged.stage.session.transaction(async (exec) => {
             for (const w of staged.writes) await execWrite(exec, w, this.driver.dialect);
+            for (const bump of usersVersioned(staged.writes)) await exec(...bump);
           });
           this.writes += staged.writes.length;
           staged.resolve();
@@ -864,6 +873,7 @@ export class SqlStore implements Store {
   private run(writes: Write[]) {
     return this.driver.transaction(async (exec) => {
       for (const w of writes) await execWrite(exec, w, this.driver.dialect);
+      for (const bump of usersVersioned(writes)) await exec(...bump);
     });
   }
 
