@@ -1,7 +1,6 @@
 // SAML 2.0 metadata: reading an identity provider's (entity ID, single sign-on endpoints, signing
 // certificates) and writing the service provider's that administrators give their IdP.
-import type * as FastXml from 'fast-xml-parser';
-import { lazyRequire } from '../util/lazy-require.js';
+import { xmlReader } from '../util/xml.js';
 import { certificateInfo, type CertificateInfo } from '../pki/x509.js';
 import { DAY } from '../api/duration.js';
 
@@ -18,24 +17,14 @@ export class SamlMetadataError extends Error {
   }
 }
 
-/** fast-xml-parser, loaded on first use (most commands parse no XML). */
-const loadXml = lazyRequire<typeof FastXml>('fast-xml-parser');
-let parsing: FastXml.XMLParser | undefined;
-const parser = () =>
-  (parsing ??= new (loadXml().XMLParser)({
-    ignoreAttributes: false,
-    attributeNamePrefix: '@',
-    removeNSPrefix: true,
-    processEntities: false,
-    isArray: (name) => ['SingleSignOnService', 'IDPSSODescriptor', 'EntityDescriptor', 'KeyDescriptor', 'X509Certificate', 'X509Data'].includes(name),
-  }));
+const reader = xmlReader(['SingleSignOnService', 'IDPSSODescriptor', 'EntityDescriptor', 'KeyDescriptor', 'X509Certificate', 'X509Data']);
 
 const text = (v: unknown): string => (typeof v === 'object' && v !== null ? String((v as Record<string, unknown>)['#text'] ?? '') : String(v ?? ''));
 
 export function parseIdpMetadata(xml: string): IdpMetadata {
-  const valid = loadXml().XMLValidator.validate(xml);
-  if (valid !== true) throw new SamlMetadataError(`not well-formed XML: ${valid.err.msg}`, valid.err.line);
-  const doc = parser().parse(xml);
+  const read = reader.read(xml);
+  if ('error' in read) throw new SamlMetadataError(`not well-formed XML: ${read.error}`, read.line);
+  const doc = read.doc;
   const entity = doc.EntityDescriptor?.[0] ?? doc.EntitiesDescriptor?.EntityDescriptor?.[0];
   if (!entity) throw new SamlMetadataError('not SAML 2.0 metadata: expected an <EntityDescriptor>');
   const entityId = entity['@entityID'];

@@ -1,7 +1,6 @@
 // The Microsoft Identity Manager management-agent export (XML) that configures SQL provisioning.
 // Only Generic SQL (GSQL) exports are supported; their object types and attributes are DSML.
-import type * as FastXml from 'fast-xml-parser';
-import { lazyRequire } from '../util/lazy-require.js';
+import { xmlReader } from '../util/xml.js';
 
 export interface GsqlAttribute {
   syntax: string;
@@ -40,22 +39,12 @@ const SYNTAXES: Record<string, string> = {
   '1.3.6.1.4.1.1466.115.121.1.12': 'Reference',
 };
 
-/** fast-xml-parser, loaded on first use (most commands parse no XML). */
-const loadXml = lazyRequire<typeof FastXml>('fast-xml-parser');
-let parsing: FastXml.XMLParser | undefined;
-const parser = () =>
-  (parsing ??= new (loadXml().XMLParser)({
-    ignoreAttributes: false,
-    attributeNamePrefix: '@',
-    removeNSPrefix: true,
-    processEntities: false,
-    isArray: (name) => ['class', 'attribute', 'attribute-type', 'parameter'].includes(name),
-  }));
+const reader = xmlReader(['class', 'attribute', 'attribute-type', 'parameter']);
 
 export function parseGsqlExport(xml: string): GsqlExport {
-  const valid = loadXml().XMLValidator.validate(xml);
-  if (valid !== true) throw new GsqlExportError(`not well-formed XML: ${valid.err.msg}`, valid.err.line);
-  const root = parser().parse(xml)?.['saved-ma-configuration']?.['ma-data'];
+  const read = reader.read(xml);
+  if ('error' in read) throw new GsqlExportError(`not well-formed XML: ${read.error}`, read.line);
+  const root = read.doc?.['saved-ma-configuration']?.['ma-data'];
   if (!root) throw new GsqlExportError('not a management-agent export: expected <saved-ma-configuration><ma-data>');
   const category = String(root.category ?? '');
   const subtype = String(root.subtype ?? '');
