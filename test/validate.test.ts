@@ -98,6 +98,8 @@ describe('tenant rules', () => {
     expect(lines(validateText({ 'a.yaml': docs(entra('e'), sql) }))).toEqual([
       'a.yaml:16:34: SqlProvisioning/hr: spec.managementAgentExport.data: inline data: not a Generic SQL (GSQL) management-agent export (category "AD", subtype ""); only GSQL is supported',
     ]);
+    const broken = resource('SqlProvisioning', 'hr', `managementAgentExport: { data: "<saved-ma-configuration><ma-data>" }\nconnection: { driver: SQLite, urlSecretRef: { name: d, key: u } }\ntable: users\nanchor: { attribute: Id, column: id }\nattributeMapping: [{ attribute: Mail, column: mail, from: userUPN }]\nsourceRef: { kind: EntraIdSource, name: e }`);
+    expect(lines(validateText({ 'a.yaml': docs(entra('e'), broken) }))[0]).toMatch(/^a\.yaml:16:34: SqlProvisioning\/hr: spec\.managementAgentExport\.data: inline data \(line 1\): not well-formed XML: /);
   });
 
   it('checks SAML metadata of an identity provider and refuses a private key among certificates', async () => {
@@ -107,6 +109,10 @@ describe('tenant rules', () => {
     expect(lines(validateText({ 'a.yaml': idp(good.replace(/<md:IDPSSODescriptor.*<\/md:IDPSSODescriptor>/, '')) }))).toEqual([
       'a.yaml:7:21: IdentityProvider/saml: spec.metadata.data: inline data: the metadata describes no identity provider (no <IDPSSODescriptor>)',
     ]);
+    // Not well-formed: the XML's own line is named after the YAML's place.
+    expect(lines(validateText({ 'a.yaml': idp('<md:EntityDescriptor><md:IDPSSODescriptor></md:EntityDescriptor>') }))[0]).toMatch(
+      /^a\.yaml:7:21: IdentityProvider\/saml: spec\.metadata\.data: inline data \(line 1\): not well-formed XML: /,
+    );
     const key = '-----BEGIN PRIVATE KEY-----\\nAAAA\\n-----END PRIVATE KEY-----';
     const cfg = resource('CertificateConfiguration', 'c', `uploaded:\n  certificate: { data: "${key}" }`);
     expect(lines(validateText({ 'a.yaml': cfg }))).toEqual(['a.yaml:7:26: CertificateConfiguration/c: spec.uploaded.certificate.data: inline data: contains a private key; only certificates belong here']);
