@@ -7,7 +7,6 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
-import { ZipFile } from 'yazl';
 import { messageOf } from '../util/message-of.js';
 
 export interface AgentLog {
@@ -210,6 +209,7 @@ export async function collectLogs(input: { logDir: string; outDir: string; hostn
         if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e; // gone since listed (a gzip finished): left out
       }
     }
+    const { ZipFile } = await import('yazl'); // only an agent asked for its logs zips them
     const zip = new ZipFile();
     const out = zip.outputStream as Readable; // a PassThrough
     zip.on('error', (e: Error) => out.destroy(e));
