@@ -2,8 +2,9 @@
 // custom resources (default 1,000) are applied, then the controller is started and timed until
 // every one is seen Ready with its observedGeneration through a watch. The floor, measured in the
 // same run, is a plain client patching the status of N such objects directly (the same API writes,
-// with no engine), timed until the same watch sees them all Ready. BENCH_RUNS rounds (3) of both,
-// each on a cluster of its own, the round of median ratio shown.
+// with no engine), timed until the same watch sees them all Ready; and, for scale, the same client
+// making the controller's two writes a resource (its finalizer, then its status). BENCH_RUNS rounds
+// (3), each on a cluster of its own, the round of median ratio shown.
 // Prints the time, the ratio, the controller's peak RSS, and the API writes it makes during a
 // resync that finds nothing to do (goal: zero).
 import { spawn } from 'node:child_process';
@@ -97,6 +98,8 @@ const s = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
 interface Round {
   floorMs: number;
   controllerMs: number;
+  /** For scale: a plain client making the controller's two writes a resource. */
+  twoWritesMs: number;
   /** The last round only: the controller's peak RSS and its API writes in a no-op resync. */
   rssMiB?: number;
   resyncWrites?: number;
@@ -123,25 +126,30 @@ async function round(n: number, last: boolean): Promise<Round> {
       await Promise.all(Array.from({ length: N }, (_, i) => run(() => client.request('POST', PATH(ns), space(ns, i)))));
     };
 
-    // Floor: the same number of status writes by a plain client, seen Ready through the same watch
-    // as the controller's (the watch's own cost, in the API server and here, is then in both).
-    await create('floor');
-    watching = await allReadySeen(client, 'floor');
-    const floorStart = process.hrtime.bigint();
-    const run = limiter(CONCURRENCY);
+    // A plain client's writes to the N Spaces of a namespace, `concurrency` at a time, timed until
+    // the same watch as the controller's sees them all Ready (the watch's own cost, in the API server
+    // and here, is then in both): each status; with `finalizer`, each finalizer first, as the controller.
     const now = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
-    await Promise.all(
-      Array.from({ length: N }, (_, i) =>
-        run(() =>
-          client.request('PATCH', `${PATH('floor')}/space-${i}/status`, [
-            { op: 'add', path: '/status', value: { observedGeneration: 1, conditions: [{ type: 'Ready', status: 'True', reason: 'Ready', message: 'ok', observedGeneration: 1, lastTransitionTime: now }] } },
-          ], JSON_PATCH),
+    const status = { observedGeneration: 1, conditions: [{ type: 'Ready', status: 'True', reason: 'Ready', message: 'ok', observedGeneration: 1, lastTransitionTime: now }] };
+    const plainClient = async (ns: string, finalizer: boolean) => {
+      await create(ns);
+      watching = await allReadySeen(client, ns);
+      const started = process.hrtime.bigint();
+      const run = limiter(CONCURRENCY);
+      await Promise.all(
+        Array.from({ length: N }, (_, i) =>
+          run(async () => {
+            if (finalizer) await client.request('PATCH', `${PATH(ns)}/space-${i}`, [{ op: 'add', path: '/metadata/finalizers', value: ['bench.mdmops.io/finalizer'] }], JSON_PATCH);
+            await client.request('PATCH', `${PATH(ns)}/space-${i}/status`, [{ op: 'add', path: '/status', value: status }], JSON_PATCH);
+          }),
         ),
-      ),
-    );
-    await watching.done;
-    const floorMs = Number(process.hrtime.bigint() - floorStart) / 1e6;
-    await watching.stop();
+      );
+      await watching.done;
+      await watching.stop();
+      return Number(process.hrtime.bigint() - started) / 1e6;
+    };
+    // The floor: the status writes alone.
+    const floorMs = await plainClient('floor', false);
 
     // The controller, started once the resources exist.
     await create('bench');
@@ -159,12 +167,15 @@ async function round(n: number, last: boolean): Promise<Round> {
     await Promise.race([watching.done, exited]);
     await watching.stop();
     const controllerMs = Number(process.hrtime.bigint() - started) / 1e6;
+    // For scale, once the controller is measured (its objects would weigh on it): the same two writes a resource as the controller's.
+    const twoWritesMs = await plainClient('two-writes', true);
     const byResult = (await httpGet(port, '/metrics')).split('\n').filter((l) => l.startsWith('mdmops_controller_reconciles_total{')).map((l) => `${/result="(\w+)"/.exec(l)?.[1]} ${l.split(' ').at(-1)}`).join(', ');
     process.stdout.write(
-      `round ${n}: floor ${s(floorMs)}, controller ${s(controllerMs)} = ${(controllerMs / floorMs).toFixed(2)}x; ` +
+      `round ${n}: floor ${s(floorMs)}, controller ${s(controllerMs)} = ${(controllerMs / floorMs).toFixed(2)}x ` +
+        `(a plain client's finalizer and status writes: ${s(twoWritesMs)}, the controller ${(controllerMs / twoWritesMs).toFixed(2)}x that); ` +
         `${await metric(port, 'mdmops_controller_reconciles_total')} reconciles (${byResult}), ${await metric(port, 'mdmops_controller_api_writes_total')} API writes\n`,
     );
-    if (!last) return { floorMs, controllerMs };
+    if (!last) return { floorMs, controllerMs, twoWritesMs };
 
     // A resync that finds nothing to do: every key reconciled again, writes counted (Lease renewals aside; there is no election here).
     let before = await metric(port, 'mdmops_controller_api_writes_total');
@@ -180,7 +191,7 @@ async function round(n: number, last: boolean): Promise<Round> {
     while ((await metric(port, 'mdmops_controller_reconciles_total')) < reconciles + N) await sleep(500);
     const resyncWrites = (await metric(port, 'mdmops_controller_api_writes_total')) - before;
     const hwm = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1];
-    return { floorMs, controllerMs, resyncWrites, ...(hwm ? { rssMiB: Math.round(Number(hwm) / 1024) } : {}) };
+    return { floorMs, controllerMs, twoWritesMs, resyncWrites, ...(hwm ? { rssMiB: Math.round(Number(hwm) / 1024) } : {}) };
   } finally {
     await watching?.stop();
     if (child?.exitCode === null) {
@@ -203,6 +214,7 @@ const { rssMiB, resyncWrites } = rounds.at(-1)!;
 process.stdout.write(`\nmdmops controller, ${N.toLocaleString('en-US')} Space custom resources (concurrency ${CONCURRENCY}), the round of median ratio of ${RUNS}:\n`);
 process.stdout.write(`  floor: a plain client patching ${N} statuses, until all are seen Ready   ${s(median.floorMs)}\n`);
 process.stdout.write(`  controller: start until all are seen Ready (observedGeneration)   ${s(median.controllerMs)}  (${ratio(median).toFixed(2)}x the floor; goal 3x)\n`);
+process.stdout.write(`  for scale: a plain client writing each finalizer, then each status ${s(median.twoWritesMs)}  (the controller ${(median.controllerMs / median.twoWritesMs).toFixed(2)}x that)\n`);
 process.stdout.write(`  controller peak RSS (last round)                                  ${rssMiB ?? 'unknown'} MiB\n`);
 process.stdout.write(`  API writes during a no-op resync of ${N} resources                 ${resyncWrites} (goal: 0)\n`);
 if (resyncWrites !== 0) process.exitCode = 1;
