@@ -4,7 +4,9 @@
 import { Agent as HttpsAgent, request as httpsRequest, type RequestOptions } from 'node:https';
 import { request as httpRequest } from 'node:http';
 import { createInterface } from 'node:readline';
-import type { KubeAccess } from './kubeconfig.js';
+import type { Credentials, KubeAccess } from './kubeconfig.js';
+
+const TLS_FIELDS = ['ca', 'cert', 'key', 'servername', 'rejectUnauthorized'] as const;
 
 export class KubeError extends Error {
   constructor(
@@ -53,7 +55,7 @@ export class KubeClient {
   /** A request that took long, or had to be sent again. */
   onSlow?: (method: string, path: string, ms: number, what: string) => void;
 
-  private agent?: { id: string; agent: HttpsAgent };
+  private agent?: { tls: Omit<Credentials, 'headers'>; agent: HttpsAgent };
 
   constructor(private readonly access: KubeAccess) {}
 
@@ -71,11 +73,11 @@ export class KubeClient {
     const { headers: auth, ...tls } = await this.access.credentials();
     const opts: RequestOptions = { method, headers: { accept: 'application/json', ...headers, ...auth } };
     if (url.protocol === 'https:') {
-      // One kept-alive Agent per set of TLS credentials (a rotated certificate gets a new one).
-      const id = [tls.ca, tls.cert, tls.key, tls.servername, tls.rejectUnauthorized].map(String).join('|');
-      if (this.agent?.id !== id) {
+      // One kept-alive Agent per set of TLS credentials (a rotated certificate gets a new one); the
+      // same credentials come as the same values, compared without reading them.
+      if (!this.agent || TLS_FIELDS.some((f) => this.agent!.tls[f] !== tls[f])) {
         this.agent?.agent.destroy();
-        this.agent = { id, agent: new HttpsAgent({ ...tls, keepAlive: true }) };
+        this.agent = { tls, agent: new HttpsAgent({ ...tls, keepAlive: true }) };
       }
       opts.agent = this.agent.agent;
     }

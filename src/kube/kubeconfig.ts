@@ -9,7 +9,7 @@ import { homedir } from 'node:os';
 import { delimiter, dirname, isAbsolute, join } from 'node:path';
 import { parse } from 'yaml';
 
-/** What a request to the API server carries: TLS options and headers. */
+/** What a request to the API server carries: TLS options and headers. The TLS options are the same values from one request to the next until they change (a kept-alive connection is kept for them). */
 export interface Credentials {
   ca?: string | Buffer;
   cert?: string | Buffer;
@@ -124,13 +124,18 @@ async function library(file: string | undefined): Promise<KubeAccess> {
   else kc.loadFromDefault();
   const server = kc.getCurrentCluster()?.server;
   if (!server) throw new Error('the kubeconfig has no current cluster');
+  // The library reads its credentials afresh for each request: the same ones are handed on as the same values.
+  let last: { id: string; tls: Omit<Credentials, 'headers'> } | undefined;
   return {
     server,
     credentials: async () => {
       const opts: { headers: Record<string, string>; agent?: unknown } = { headers: {} };
       await kc.applyToHTTPSOptions(opts);
-      const tls = opts.agent instanceof Agent ? (opts.agent as InstanceType<typeof Agent> & { options: Omit<Credentials, 'headers'> }).options : {};
-      return { ca: tls.ca, cert: tls.cert, key: tls.key, servername: tls.servername, rejectUnauthorized: tls.rejectUnauthorized, headers: opts.headers };
+      const o: Omit<Credentials, 'headers'> = opts.agent instanceof Agent ? (opts.agent as InstanceType<typeof Agent> & { options: Omit<Credentials, 'headers'> }).options : {};
+      const tls = { ca: o.ca, cert: o.cert, key: o.key, servername: o.servername, rejectUnauthorized: o.rejectUnauthorized };
+      const id = Object.values(tls).map(String).join('|');
+      if (last?.id !== id) last = { id, tls };
+      return { ...last.tls, headers: opts.headers };
     },
   };
 }
