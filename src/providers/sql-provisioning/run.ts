@@ -2,7 +2,6 @@
 // (round.ts), then write in batches, each in one transaction. Ownership of an anchor is committed to
 // the tenant store before its row is written and confirmed after; a failed batch is tried again row
 // by row to name the bad rows; a lost connection ends the run, and the next one converges.
-import { createHash } from 'node:crypto';
 import type { ProviderContext } from '../../engine/provider.js';
 import { readyOf } from '../../engine/status.js';
 import { directDial } from '../../net/dialed-socket.js';
@@ -10,6 +9,7 @@ import { parseGsqlExport } from '../../sql/gsql-export.js';
 import { openTarget, showTable, tableName, type Cell, type RowChange, type SqlTarget, type TableName, type TableShape } from '../../sql/target.js';
 import type { ProvisionedState, ResourceId, Write } from '../../store/types.js';
 import { messageOf } from '../../util/message-of.js';
+import { sha256 } from '../../util/canonical.js';
 import type { SqlProvisioning } from '../../api/index.js';
 import { throughConnector, type SpecOf } from '../record.js';
 import { decide, DesiredRows, massDelete, readColumns, writtenColumns, type Layout } from './round.js';
@@ -116,7 +116,7 @@ export function scrub(message: string, url: string): string {
 class Unreachable extends Error {}
 
 /** What shapes the rows besides the users: the table, the layout, adopt, and the table's columns and keys as the server gave them. */
-const layoutDigest = (table: TableName, layout: Layout, adopt: boolean, shape: TableShape) => createHash('sha256').update(JSON.stringify([table, layout, adopt, shape])).digest('base64url');
+const layoutDigest = (table: TableName, layout: Layout, adopt: boolean, shape: TableShape) => sha256(JSON.stringify([table, layout, adopt, shape]));
 
 /** What a run that wrote nothing reports again: the last complete run's counts of what it left alone. */
 const OUTCOME = ['conflicts', 'conflictAnchors', 'missingValues', 'missingAnchor'] as const;
@@ -150,7 +150,7 @@ export async function runProvisioning(ctx: ProviderContext, input: RunInput, opt
     const sourceKey = `${spec.sourceRef.kind}/${spec.sourceRef.name}`;
     const fingerprint = options.deprovisionAll ? undefined : { userVersion: await ctx.store.userVersion(id.tenant, sourceKey), layout: layoutDigest(table, layout, spec.adopt, shape!) };
     const last = await ctx.store.getProvisionedState(id);
-    if (fingerprint && last?.userVersion === fingerprint.userVersion && last.layout === fingerprint.layout && last.table !== undefined && last.table === (await target.checksum(table, readColumns(layout)))) {
+    if (fingerprint && last?.userVersion === fingerprint.userVersion && last.layout === fingerprint.layout && last.table === (await target.checksum(table, readColumns(layout)))) {
       return { lastRun: { ...lastRun, ...(last.outcome.lastRun as Partial<LastRun>), unchanged: true }, rowCount: last.outcome.rowCount as number };
     }
 
