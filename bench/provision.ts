@@ -2,13 +2,15 @@
 // SQLite file, as a user runs it (`mdmops sync SqlProvisioning/NAME`, a process of its own, timed from
 // start to exit), against a floor measured in the same run: the same rows, the same values, written by
 // the driver alone into an identical empty table with multi-row INSERTs in one transaction (pg and
-// mysql2: statements of CHUNK rows; better-sqlite3: one prepared INSERT run for each row). The users
+// mysql2: statements of 1,000 rows; better-sqlite3: one prepared INSERT run for each row; provision-write.ts). The users
 // reach the tenant store as a user's do: an EntraIdSource synced from the Graph emulator by `mdmops sync`.
 // Per driver: the floor, the first run (every row inserted) and its ratio to the floor (goal 1.5x), the
 // second, unchanged run (it must write no row; goal: under a third of the first run's time) and how it
 // decided (on the fingerprint the first run left: the source's user version, the layout, and the
 // table's checksum computed by its server; or by reading every user and row), and the peak RSS of each
-// run's process (goal: under 400 MB).
+// run's process (goal: under 400 MB). For scale, the least a process of its own can do
+// (provision-least.ts: node started, the users read from the tenant store as mdmops reads them, the
+// floor's writes; nothing checked, recorded or read back), timed as the runs are.
 import { PEAK_RSS_PRELOAD, timed, type Run } from './timed.js';
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -23,6 +25,7 @@ import { startEntra } from '../test/servers/entra.js';
 import { startMariadb } from '../test/servers/mariadb.js';
 import { startPostgres } from '../test/servers/postgres.js';
 import { time } from './sync-common.js';
+import { FLOOR_HOW, writeRows, type Driver, type Row } from './provision-write.js';
 
 const USERS = Number(process.env.BENCH_USERS ?? 100_000);
 /** Each driver's floor and runs are measured this many times, in turn, and the best of each compared: the machine may be shared. */
@@ -31,8 +34,6 @@ if (!Number.isInteger(RUNS) || RUNS < 1) throw new Error(`BENCH_RUNS must be a w
 const GOAL = 1.5;
 /** What `mdmops sync` says of a run that found the users, the layout and the table's checksum as the last run left them. */
 const UNCHANGED = 'unchanged since the last run';
-/** Rows per INSERT in the pg and mysql2 floors. */
-const CHUNK = 1000;
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(HERE, '../..');
@@ -42,6 +43,7 @@ const EXPORT = readFileSync(join(ROOT, 'examples/tenant/sql/hr-gsql-export.xml')
 /** The table the export names, and the mapping: the anchor (the user's id in Entra ID), then 5 text columns. */
 const TABLE = 'users';
 const FLOOR_TABLE = 'users_floor';
+const LEAST_TABLE = 'users_least';
 const MAPPING = [
   { attribute: 'UserPrincipalName', column: 'upn', from: 'userUPN' },
   { attribute: 'Mail', column: 'email', from: 'userEmailAddress' },
@@ -53,25 +55,17 @@ const COLUMNS = ['employee_id', ...MAPPING.map((m) => m.column)];
 const ddl = (table: string) =>
   `CREATE TABLE ${table} (employee_id VARCHAR(64) PRIMARY KEY, upn VARCHAR(200), email VARCHAR(200), first_name VARCHAR(100), last_name VARCHAR(100), department VARCHAR(100))`;
 
-type Row = (string | null)[];
-
-/** The application's database as the bench sees it: a connection of its own for its DDL and checks, and the floor. */
+/** The application's database as the bench sees it: a connection of its own for its DDL and checks. */
 interface AppDb {
-  driver: 'PostgreSQL' | 'MySQL' | 'SQLite';
+  driver: Driver;
   /** The SqlProvisioning resource's name. */
   name: string;
   title: string;
   url: string;
-  floorHow: string;
   exec(sql: string): Promise<void>;
   count(sql: string): Promise<number>;
-  /** The rows written into `table` on a connection of its own, from connecting to the commit: ms. */
-  floor(table: string, rows: Row[]): Promise<number>;
   close(): Promise<void>;
 }
-
-const insertInto = (table: string) => `INSERT INTO ${table} (${COLUMNS.join(', ')}) VALUES `;
-const chunks = (rows: Row[]) => Array.from({ length: Math.ceil(rows.length / CHUNK) }, (_, i) => rows.slice(i * CHUNK, (i + 1) * CHUNK));
 
 async function postgresDb(url: string, version: string): Promise<AppDb> {
   const admin = new pg.Client({ connectionString: url });
@@ -81,22 +75,8 @@ async function postgresDb(url: string, version: string): Promise<AppDb> {
     name: 'pg',
     title: `PostgreSQL ${version} (pg)`,
     url,
-    floorHow: `pg alone: INSERTs of ${CHUNK} rows ($n parameters) in one transaction`,
     exec: async (sql) => void (await admin.query(sql)),
     count: async (sql) => Number((await admin.query(sql)).rows[0].n),
-    async floor(table, rows) {
-      return time(async () => {
-        const c = new pg.Client({ connectionString: url });
-        await c.connect();
-        await c.query('BEGIN');
-        for (const chunk of chunks(rows)) {
-          const values = chunk.map((_, r) => `(${COLUMNS.map((_, i) => `$${r * COLUMNS.length + i + 1}`).join(', ')})`).join(', ');
-          await c.query(insertInto(table) + values, chunk.flat());
-        }
-        await c.query('COMMIT');
-        await c.end();
-      });
-    },
     close: () => admin.end(),
   };
 }
@@ -109,18 +89,8 @@ async function mariadbDb(url: string): Promise<AppDb> {
     name: 'mariadb',
     title: `MariaDB ${v.replace(/-.*/, '')} (mysql2)`,
     url,
-    floorHow: `mysql2 alone: INSERTs of ${CHUNK} rows (query, VALUES ? escaped by mysql2: faster than execute's prepared statements) in one transaction`,
     exec: async (sql) => void (await admin.query(sql)),
     count: async (sql) => Number(((await admin.query(sql)) as unknown as [{ n: number }[]])[0][0]!.n),
-    async floor(table, rows) {
-      return time(async () => {
-        const c = await mysql.createConnection({ uri: url });
-        await c.beginTransaction();
-        for (const chunk of chunks(rows)) await c.query(`${insertInto(table)}?`, [chunk]);
-        await c.commit();
-        await c.end();
-      });
-    },
     close: () => admin.end(),
   };
 }
@@ -132,21 +102,23 @@ function sqliteDb(path: string): AppDb {
     name: 'sqlite',
     title: `SQLite ${admin.prepare('SELECT sqlite_version() AS v').pluck().get() as string} (better-sqlite3, a file)`,
     url: `sqlite:${path}`,
-    floorHow: 'better-sqlite3 alone: a prepared INSERT run for each row, in one transaction',
     exec: async (sql) => void admin.exec(sql),
     count: async (sql) => Number((admin.prepare(sql).get() as { n: number }).n),
-    async floor(table, rows) {
-      return time(async () => {
-        const db = new Database(path, { fileMustExist: true });
-        const insert = db.prepare(insertInto(table) + `(${COLUMNS.map(() => '?').join(', ')})`);
-        db.transaction(() => {
-          for (const r of rows) insert.run(r);
-        })();
-        db.close();
-      });
-    },
     close: async () => void admin.close(),
   };
+}
+
+/** The users' values as the tenant store holds them (provision-least.ts reads them so), by the mapping's names. */
+const STORED: Record<string, string> = { userUPN: 'upn', userEmailAddress: 'email', firstName: 'firstName', lastName: 'lastName', department: 'department' };
+const SOURCE = 'EntraIdSource/contoso';
+const LEAST = join(HERE, 'provision-least.js');
+
+/** `table` holds the same USERS rows as `reference`, both ways. */
+async function sameRows(db: AppDb, table: string, reference: string): Promise<void> {
+  const except = (a: string, b: string) => db.count(`SELECT count(*) AS n FROM (SELECT ${COLUMNS.join(', ')} FROM ${a} EXCEPT SELECT ${COLUMNS.join(', ')} FROM ${b}) AS d`);
+  const differ = (await except(table, reference)) + (await except(reference, table));
+  const [rows, inReference] = [await db.count(`SELECT count(*) AS n FROM ${table}`), await db.count(`SELECT count(*) AS n FROM ${reference}`)];
+  if (differ || rows !== USERS || inReference !== USERS) throw new Error(`${table} (${rows} rows) and ${reference} (${inReference}) differ in ${differ} rows`);
 }
 
 const doc = (kind: string, name: string, spec: string) => `apiVersion: mdmops.io/v1alpha1\nkind: ${kind}\nmetadata:\n  name: ${name}\nspec:\n${spec.replace(/^/gm, '  ')}\n---\n`;
@@ -216,7 +188,7 @@ try {
   // The rows, as the product makes them from the stored users: the floor writes the same values.
   const store = await openStore(parseStoreSpec(`sqlite:${join(dir, '.mdmops', 'tenant.db')}`));
   const rows: Row[] = [];
-  await store.forEachUser('default', 'EntraIdSource/contoso', (u) => rows.push([userField(u, 'uid')!, ...MAPPING.map((m) => userField(u, m.from) ?? null)]));
+  await store.forEachUser('default', SOURCE, (u) => rows.push([userField(u, 'uid')!, ...MAPPING.map((m) => userField(u, m.from) ?? null)]));
   await store.close();
   if (rows.length !== USERS) throw new Error(`the store holds ${rows.length} users of the source, not ${USERS}`);
   // The store as the source's sync left it: each first run starts from it.
@@ -226,6 +198,7 @@ try {
   const summary: string[][] = [];
   for (const db of dbs) {
     const floors: number[] = [];
+    const leasts: Run[] = [];
     const firsts: Run[] = [];
     const seconds: Run[] = [];
     /** How each second run decided: on the fingerprint alone, or by reading everything. */
@@ -233,19 +206,16 @@ try {
     for (let run = 0; run < RUNS; run++) {
       rmSync(join(dir, '.mdmops'), { recursive: true, force: true });
       cpSync(template, join(dir, '.mdmops'), { recursive: true });
-      for (const table of [TABLE, FLOOR_TABLE]) {
+      for (const table of [TABLE, FLOOR_TABLE, LEAST_TABLE]) {
         await db.exec(`DROP TABLE IF EXISTS ${table}`);
         await db.exec(ddl(table));
       }
-      floors.push(await db.floor(FLOOR_TABLE, rows));
+      floors.push(await time(() => writeRows(db.driver, db.url, FLOOR_TABLE, COLUMNS, rows)));
+      leasts.push(await timed(dir, [process.execPath, '--import', PEAK_RSS_PRELOAD, LEAST, db.driver, LEAST_TABLE, join(dir, '.mdmops', 'tenant.db'), SOURCE, COLUMNS[0]!, ...MAPPING.map((m) => `${m.column}=${STORED[m.from]}`)], { BENCH_URL: db.url }, join(dir, 'peak-rss')));
+      await sameRows(db, LEAST_TABLE, FLOOR_TABLE);
       const first = await mdmops(dir, env, 'sync', `SqlProvisioning/${db.name}`);
       if (!first.stdout.includes(`SqlProvisioning/${db.name}: ${USERS} rows (${USERS} inserted, 0 updated, 0 deprovisioned)`)) throw new Error(`the first run did not insert every row:\n${first.stdout}${first.stderr}`);
-      // The same rows as the floor's, both ways.
-      const differ = await db.count(
-        `SELECT count(*) AS n FROM (SELECT ${COLUMNS.join(', ')} FROM ${TABLE} EXCEPT SELECT ${COLUMNS.join(', ')} FROM ${FLOOR_TABLE}) AS a`,
-      ) + await db.count(`SELECT count(*) AS n FROM (SELECT ${COLUMNS.join(', ')} FROM ${FLOOR_TABLE} EXCEPT SELECT ${COLUMNS.join(', ')} FROM ${TABLE}) AS b`);
-      const [inTable, inFloor] = [await db.count(`SELECT count(*) AS n FROM ${TABLE}`), await db.count(`SELECT count(*) AS n FROM ${FLOOR_TABLE}`)];
-      if (differ || inTable !== USERS || inFloor !== USERS) throw new Error(`the run's table (${inTable} rows) and the floor's (${inFloor}) differ in ${differ} rows`);
+      await sameRows(db, TABLE, FLOOR_TABLE);
       const second = await mdmops(dir, env, 'sync', `SqlProvisioning/${db.name}`);
       if (!second.stdout.includes(`SqlProvisioning/${db.name}: ${USERS} rows (0 inserted, 0 updated, 0 deprovisioned)`)) throw new Error(`the second run wrote rows:\n${second.stdout}${second.stderr}`);
       decisions.push(second.stdout.includes(UNCHANGED) ? 'nothing read: users, layout and table checksum as the first run left them' : 'every user and row read, compared');
@@ -253,18 +223,20 @@ try {
       seconds.push(second);
     }
     const floor = Math.min(...floors);
+    const least = Math.min(...leasts.map((r) => r.ms));
     const first = Math.min(...firsts.map((r) => r.ms));
     const second = Math.min(...seconds.map((r) => r.ms));
     const rss = Math.max(...[...firsts, ...seconds].map((r) => r.peakRssMiB));
     const [ratio, again] = [first / floor, second / first];
     console.log(`${db.title}:`);
-    console.log(`  floor (${db.floorHow}): ${s(floor)} s${all(floors)}`);
+    console.log(`  floor (${FLOOR_HOW[db.driver]}): ${s(floor)} s${all(floors)}`);
+    console.log(`  for scale, the least a process of its own can do (node started, the users read from the tenant store, the floor's writes): ${s(least)} s, ${(least / floor).toFixed(2)}x the floor${all(leasts.map((r) => r.ms))}`);
     console.log(`  first run (every row inserted): ${s(first)} s, ${ratio.toFixed(2)}x the floor (goal ${GOAL}x: ${met(ratio <= GOAL)})${all(firsts.map((r) => r.ms))}; peak RSS ${Math.max(...firsts.map((r) => r.peakRssMiB)).toFixed(0)} MiB`);
     console.log(`  second run (nothing changed, 0 rows written; ${[...new Set(decisions)].join(' / ')}): ${s(second)} s, ${again.toFixed(2)}x the first run (goal: under 0.33x: ${met(again < 1 / 3)})${all(seconds.map((r) => r.ms))}; peak RSS ${Math.max(...seconds.map((r) => r.peakRssMiB)).toFixed(0)} MiB`);
     console.log(`  peak RSS of the runs: ${rss.toFixed(0)} MiB (goal: under 400 MB: ${met(rss * 1.048576 < 400)})`);
-    summary.push([db.title.split(' ')[0]!, s(floor), s(first), `${ratio.toFixed(2)}x`, s(second), `${again.toFixed(2)}x`, rss.toFixed(0), `${met(ratio <= GOAL)} / ${met(again < 1 / 3)} / ${met(rss * 1.048576 < 400)}`]);
+    summary.push([db.title.split(' ')[0]!, s(floor), `${(least / floor).toFixed(2)}x`, s(first), `${ratio.toFixed(2)}x`, s(second), `${again.toFixed(2)}x`, rss.toFixed(0), `${met(ratio <= GOAL)} / ${met(again < 1 / 3)} / ${met(rss * 1.048576 < 400)}`]);
   }
-  const head = ['driver', 'floor s', 'first s', 'first/floor', 'second s', 'second/first', 'peak RSS MiB', `goals (${GOAL}x / 1/3 / 400 MB)`];
+  const head = ['driver', 'floor s', 'least/floor', 'first s', 'first/floor', 'second s', 'second/first', 'peak RSS MiB', `goals (${GOAL}x / 1/3 / 400 MB)`];
   const widths = head.map((h, i) => Math.max(h.length, ...summary.map((r) => r[i]!.length)));
   console.log('Summary:');
   for (const r of [head, ...summary]) console.log(`  ${r.map((c, i) => (i ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ')}`);
