@@ -214,8 +214,9 @@ export async function activeNotifications(engine: Engine): Promise<Map<string, M
   return byResource;
 }
 
+/** One resource's: the controller reconciles one at a time, and every active notification of the store read each time would grow with the tenant. */
 async function activeNotificationsOf(engine: Engine, c: Change): Promise<Map<string, Notification>> {
-  return (await activeNotifications(engine)).get(c.key) ?? new Map();
+  return new Map((await engine.store.listNotifications({ active: true, id: c.id })).map((n) => [n.reason, n]));
 }
 
 /** Compared in place first: the canonical text of every status (certificates and all) costs a no-op apply much. */
