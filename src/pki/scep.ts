@@ -15,7 +15,8 @@ import {
 } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
-import forge from 'node-forge';
+import type Forge from 'node-forge';
+import { forge } from './forge.js';
 import type { LookupFunction } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { connect as tlsConnect } from 'node:tls';
@@ -105,25 +106,25 @@ export const httpTransport = httpTransportWith();
 
 // ---- ASN.1 building and reading, on node-forge's tree (values are binary strings) ----
 
-const { asn1 } = forge;
-type Asn1 = forge.asn1.Asn1;
-const UNIVERSAL = asn1.Class.UNIVERSAL;
-const CONTEXT = asn1.Class.CONTEXT_SPECIFIC;
-const T = asn1.Type;
+const asn1 = () => forge().asn1;
+type Asn1 = Forge.asn1.Asn1;
+const UNIVERSAL = () => asn1().Class.UNIVERSAL;
+const CONTEXT = () => asn1().Class.CONTEXT_SPECIFIC;
+const T = () => asn1().Type;
 
-const seq = (...items: Asn1[]) => asn1.create(UNIVERSAL, T.SEQUENCE, true, items);
-const set = (...items: Asn1[]) => asn1.create(UNIVERSAL, T.SET, true, items);
-const oid = (id: string) => asn1.create(UNIVERSAL, T.OID, false, asn1.oidToDer(id).getBytes());
-const int = (n: number) => asn1.create(UNIVERSAL, T.INTEGER, false, asn1.integerToDer(n).getBytes());
-const octets = (b: Buffer) => asn1.create(UNIVERSAL, T.OCTETSTRING, false, b.toString('binary'));
-const printable = (s: string) => asn1.create(UNIVERSAL, T.PRINTABLESTRING, false, s);
-const utcTime = (d: Date) => asn1.create(UNIVERSAL, T.UTCTIME, false, asn1.dateToUtcTime(d));
-const nullValue = () => asn1.create(UNIVERSAL, T.NULL, false, '');
-const explicit = (tag: number, item: Asn1) => asn1.create(CONTEXT, tag, true, [item]);
+const seq = (...items: Asn1[]) => asn1().create(UNIVERSAL(), T().SEQUENCE, true, items);
+const set = (...items: Asn1[]) => asn1().create(UNIVERSAL(), T().SET, true, items);
+const oid = (id: string) => asn1().create(UNIVERSAL(), T().OID, false, asn1().oidToDer(id).getBytes());
+const int = (n: number) => asn1().create(UNIVERSAL(), T().INTEGER, false, asn1().integerToDer(n).getBytes());
+const octets = (b: Buffer) => asn1().create(UNIVERSAL(), T().OCTETSTRING, false, b.toString('binary'));
+const printable = (s: string) => asn1().create(UNIVERSAL(), T().PRINTABLESTRING, false, s);
+const utcTime = (d: Date) => asn1().create(UNIVERSAL(), T().UTCTIME, false, asn1().dateToUtcTime(d));
+const nullValue = () => asn1().create(UNIVERSAL(), T().NULL, false, '');
+const explicit = (tag: number, item: Asn1) => asn1().create(CONTEXT(), tag, true, [item]);
 const algorithm = (id: string, params?: Asn1) => seq(oid(id), ...(params ? [params] : []));
 
-const toDer = (node: Asn1) => Buffer.from(asn1.toDer(node).getBytes(), 'binary');
-const fromDer = (der: Buffer) => asn1.fromDer(der.toString('binary'));
+const toDer = (node: Asn1) => Buffer.from(asn1().toDer(node).getBytes(), 'binary');
+const fromDer = (der: Buffer) => asn1().fromDer(der.toString('binary'));
 
 function children(node: Asn1 | undefined, what: string): Asn1[] {
   if (!node || !Array.isArray(node.value)) throw new ScepError(`malformed ${what}`, 'protocol');
@@ -135,13 +136,13 @@ function child(node: Asn1 | undefined, index: number, what: string): Asn1 {
   return found;
 }
 function oidOf(node: Asn1 | undefined): string {
-  return node && node.type === T.OID && typeof node.value === 'string' ? asn1.derToOid(node.value) : '';
+  return node && node.type === T().OID && typeof node.value === 'string' ? asn1().derToOid(node.value) : '';
 }
 /** Content of an OCTET STRING or [n] IMPLICIT OCTET STRING, also in the chunked (constructed) BER form. */
 function bytesOf(node: Asn1): Buffer {
   return Array.isArray(node.value) ? Buffer.concat(node.value.map(bytesOf)) : Buffer.from(node.value, 'binary');
 }
-const isContext = (node: Asn1 | undefined, tag: number) => node?.tagClass === CONTEXT && node.type === tag;
+const isContext = (node: Asn1 | undefined, tag: number) => node?.tagClass === CONTEXT() && node.type === tag;
 
 const OID = {
   data: '1.2.840.113549.1.7.1',
@@ -257,7 +258,7 @@ function caCertificatesOf(certs: X509Certificate[]): X509Certificate[] {
 function recipientOf(certs: X509Certificate[]): X509Certificate {
   const ra = certs.filter((c) => !c.ca).find((c) => {
     // Node's X509Certificate does not expose keyUsage; forge does, and an RA we encrypt to is RSA anyway.
-    const keyUsage = forge.pki.certificateFromAsn1(fromDer(Buffer.from(c.raw))).getExtension('keyUsage') as { keyEncipherment?: boolean } | undefined;
+    const keyUsage = forge().pki.certificateFromAsn1(fromDer(Buffer.from(c.raw))).getExtension('keyUsage') as { keyEncipherment?: boolean } | undefined;
     return !keyUsage || keyUsage.keyEncipherment;
   });
   return ra ?? caCertificatesOf(certs)[0]!;
@@ -283,7 +284,7 @@ function selfSignedCertificate(csr: Csr, key: KeyObject, digest: string): Buffer
   const now = Date.now();
   const tbs = seq(
     explicit(0, int(2)),
-    asn1.create(UNIVERSAL, T.INTEGER, false, serial.toString('binary')),
+    asn1().create(UNIVERSAL(), T().INTEGER, false, serial.toString('binary')),
     signatureAlgorithm,
     csr.subject,
     seq(utcTime(new Date(now - HOUR)), utcTime(new Date(now + DAY))), // an hour back for clock skew
@@ -291,7 +292,7 @@ function selfSignedCertificate(csr: Csr, key: KeyObject, digest: string): Buffer
     csr.spki,
   );
   const signature = sign(digest, toDer(tbs), key);
-  return toDer(seq(tbs, signatureAlgorithm, asn1.create(UNIVERSAL, T.BITSTRING, false, '\0' + signature.toString('binary'))));
+  return toDer(seq(tbs, signatureAlgorithm, asn1().create(UNIVERSAL(), T().BITSTRING, false, '\0' + signature.toString('binary'))));
 }
 
 /** EnvelopedData: the content under a fresh symmetric key, the key under the recipient's RSA key (PKCS#1 v1.5). */
@@ -310,7 +311,7 @@ function envelope(content: Buffer, recipient: X509Certificate, aes: boolean): Bu
   return toDer(seq(oid(OID.envelopedData), explicit(0, seq(
     int(0),
     set(seq(int(0), issuerAndSerial(Buffer.from(recipient.raw)), algorithm(OID.rsaEncryption, nullValue()), octets(encryptedKey))),
-    seq(oid(OID.data), algorithm(cipherOid, octets(iv)), asn1.create(CONTEXT, 0, false, encrypted.toString('binary'))),
+    seq(oid(OID.data), algorithm(cipherOid, octets(iv)), asn1().create(CONTEXT(), 0, false, encrypted.toString('binary'))),
   ))));
 }
 
@@ -331,12 +332,12 @@ function signedMessage(content: Buffer, certDer: Buffer, key: KeyObject, digest:
     int(1),
     set(algorithm(digestOid)),
     seq(oid(OID.data), explicit(0, octets(content))),
-    asn1.create(CONTEXT, 0, true, [fromDer(certDer)]),
+    asn1().create(CONTEXT(), 0, true, [fromDer(certDer)]),
     set(seq(
       int(1),
       issuerAndSerial(certDer),
       algorithm(digestOid),
-      asn1.create(CONTEXT, 0, true, sorted),
+      asn1().create(CONTEXT(), 0, true, sorted),
       algorithm(OID.rsaEncryption, nullValue()),
       octets(signature),
     )),
@@ -382,7 +383,7 @@ function readCertRep(der: Buffer, signers: X509Certificate[]): CertRep {
 }
 
 /** Opens an EnvelopedData addressed to `certDer`. */
-function openEnvelope(der: Buffer, certDer: Buffer, key: forge.pki.rsa.PrivateKey): Buffer {
+function openEnvelope(der: Buffer, certDer: Buffer, key: Forge.pki.rsa.PrivateKey): Buffer {
   const ci = fromDer(der);
   if (oidOf(child(ci, 0, 'CertRep envelope')) !== OID.envelopedData) throw new ScepError('CertRep content is not EnvelopedData', 'protocol');
   const ed = children(child(ci, 1, 'CertRep envelope'), 'CertRep envelope');
@@ -402,9 +403,9 @@ function decrypt(algorithmOid: string, key: Buffer, iv: Buffer, data: Buffer): B
   // micromdm's scepserver encrypts its replies with single DES whatever the caps say; OpenSSL 3 keeps DES in the
   // legacy provider, which Node does not load, so forge decrypts it.
   if (algorithmOid === DES_CBC) {
-    const decipher = forge.cipher.createDecipher('DES-CBC', key.toString('binary'));
+    const decipher = forge().cipher.createDecipher('DES-CBC', key.toString('binary'));
     decipher.start({ iv: iv.toString('binary') });
-    decipher.update(forge.util.createBuffer(data.toString('binary')));
+    decipher.update(forge().util.createBuffer(data.toString('binary')));
     if (!decipher.finish()) throw new ScepError('CertRep content does not decrypt', 'protocol');
     return Buffer.from(decipher.output.getBytes(), 'binary');
   }
@@ -469,7 +470,7 @@ export async function enroll(input: EnrollInput): Promise<{ certificate: Buffer;
     if (status === PKI_STATUS.pending) throw new ScepError('SCEP server holds the request: pending manual approval', 'rejected');
     if (status !== PKI_STATUS.success || !rep.content) throw new ScepError(`CertRep has pkiStatus ${status ?? 'missing'}`, 'protocol');
 
-    const forgeKey = forge.pki.privateKeyFromAsn1(fromDer(input.keyPkcs8));
+    const forgeKey = forge().pki.privateKeyFromAsn1(fromDer(input.keyPkcs8));
     const issued = signedDataCertificates(openEnvelope(rep.content, signerCert, forgeKey));
     const certificate = issued.find((der) => new X509Certificate(der).publicKey.equals(csr.publicKey));
     if (!certificate) throw new ScepError('CertRep holds no certificate for our key', 'protocol');

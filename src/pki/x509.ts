@@ -1,11 +1,7 @@
 // Reading certificates from PEM or DER, with the facts validation and status need.
 import { X509Certificate } from 'node:crypto';
-import { createRequire } from 'node:module';
-import type forgeModule from 'node-forge';
-
-// node-forge serves only the two checks below: loaded on their first call, not at every command's start.
-let loaded: typeof forgeModule | undefined;
-const forge = () => (loaded ??= createRequire(import.meta.url)('node-forge') as typeof forgeModule);
+import type Forge from 'node-forge';
+import { forge } from './forge.js';
 
 export interface CertificateInfo {
   /** 1, 2 or 3. */
@@ -62,10 +58,10 @@ export function certificateInfo(der: Buffer): CertificateInfo {
 export function x509Version(der: Buffer): number {
   const { asn1, util } = forge();
   const cert = asn1.fromDer(util.createBuffer(der.toString('binary')));
-  const tbs = (cert.value as forgeModule.asn1.Asn1[])[0]!;
-  const first = (tbs.value as forgeModule.asn1.Asn1[])[0]!;
+  const tbs = (cert.value as Forge.asn1.Asn1[])[0]!;
+  const first = (tbs.value as Forge.asn1.Asn1[])[0]!;
   if (first.tagClass !== asn1.Class.CONTEXT_SPECIFIC || first.type !== 0) return 1;
-  const int = (first.value as forgeModule.asn1.Asn1[])[0]!;
+  const int = (first.value as Forge.asn1.Asn1[])[0]!;
   return util.createBuffer(int.value as string).getInt(8 * (int.value as string).length) + 1;
 }
 
@@ -74,7 +70,7 @@ export function checkPkcs12Structure(bytes: Buffer): void {
   try {
     const { asn1, util } = forge();
     const pfx = asn1.fromDer(util.createBuffer(bytes.toString('binary')));
-    const version = (pfx.value as forgeModule.asn1.Asn1[])[0];
+    const version = (pfx.value as Forge.asn1.Asn1[])[0];
     if (!version || version.type !== asn1.Type.INTEGER || (version.value as string).charCodeAt(0) !== 3) throw new Error();
   } catch {
     throw new CertificateError('not a PKCS#12 (.p12/.pfx) file');
