@@ -1,9 +1,9 @@
 // Benchmark: SqlProvisioning of N users (default 100,000) into a real PostgreSQL, a real MariaDB and a
 // SQLite file, as a user runs it (`mdmops sync SqlProvisioning/NAME`, a process of its own, timed from
 // start to exit), against a floor measured in the same run: the same rows, the same values, written by
-// the driver alone into an identical empty table with multi-row INSERTs in one transaction (pg and
-// mysql2: statements of 1,000 rows; better-sqlite3: one prepared INSERT run for each row; provision-write.ts). The users
-// reach the tenant store as a user's do: an EntraIdSource synced from the Graph emulator by `mdmops sync`.
+// the driver alone into an identical empty table with multi-row INSERTs in one transaction
+// (provision-write.ts). The users reach the tenant store as a user's do: an EntraIdSource synced from
+// the Graph emulator by `mdmops sync`.
 // Per driver: the floor, the first run (every row inserted) and its ratio to the floor (goal 1.5x), the
 // second, unchanged run (it must write no row; goal: under a third of the first run's time) and how it
 // decided (on the fingerprint the first run left: the source's user version, the layout, and the
