@@ -9,11 +9,14 @@ export function variable(user: UserFields, name: string): string | undefined {
   return (Array.isArray(v) ? v[0] : v) || undefined;
 }
 
+/** The user's stable id in its source: the store's id without the source's prefix. */
+const uidOf = (id: string, source: string) => (id.startsWith(`${source}/`) ? id.slice(source.length + 1) : id);
+
 /** A user field SQL provisioning maps: uid (the user's stable id in its source), firstName, lastName, displayName, or a variable. */
 export function userField(user: UserFields, name: string): string | undefined {
   switch (name) {
     case 'uid':
-      return user.id.startsWith(`${user.source}/`) ? user.id.slice(user.source.length + 1) : user.id;
+      return uidOf(user.id, user.source);
     case 'firstName':
       return user.firstName || undefined;
     case 'lastName':
@@ -36,10 +39,8 @@ const some = (value: string | null) => value || undefined;
 /** userField(user, name) for the users of `source`, as the store reads them (Store.forEachUserValues). */
 export function userFieldRead(name: string, source: string): UserFieldRead {
   switch (name) {
-    case 'uid': {
-      const prefix = `${source}/`;
-      return { value: { field: 'id' }, field: (id) => (id!.startsWith(prefix) ? id!.slice(prefix.length) : id!) };
-    }
+    case 'uid':
+      return { value: { field: 'id' }, field: (id) => uidOf(id!, source) };
     case 'userUPN':
       return { value: { field: 'upn' }, field: some };
     case 'userEmailAddress':
