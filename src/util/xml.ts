@@ -1,13 +1,11 @@
 // XML as the configuration's readers take it (a GSQL export, SAML metadata): well-formed or a
 // message with its line, attributes as '@name', namespace prefixes dropped, entities left as they
 // are (no expansion). fast-xml-parser is loaded at the first read: most commands read no XML.
-import { createRequire } from 'node:module';
 import type * as FastXml from 'fast-xml-parser';
+import { lazyRequire } from './lazy-require.js';
 
-const require = createRequire(import.meta.url);
-let fastXml: typeof FastXml | undefined;
 /** Its CommonJS build, required synchronously: the readers' callers are not async. */
-const loadXml = () => (fastXml ??= require('fast-xml-parser') as typeof FastXml);
+const loadXml = lazyRequire<typeof FastXml>('fast-xml-parser');
 
 export interface XmlReader {
   /** The document as objects, or why it is not well-formed (and where). */
