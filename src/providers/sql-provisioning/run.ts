@@ -150,20 +150,21 @@ export async function runProvisioning(ctx: ProviderContext, input: RunInput, opt
     const sourceKey = `${spec.sourceRef.kind}/${spec.sourceRef.name}`;
     const fingerprint = options.deprovisionAll ? undefined : { userVersion: await ctx.store.userVersion(id.tenant, sourceKey), layout: layoutDigest(table, layout, spec.adopt, shape!) };
     const last = await ctx.store.getProvisionedState(id);
-    if (fingerprint && last?.userVersion === fingerprint.userVersion && last.layout === fingerprint.layout && last.table === (await target.checksum(table, readColumns(layout)))) {
+    const checksum = () => target.checksum(table, readColumns(layout));
+    // The table's checksum before it is read (taken once): a run that writes nothing keeps its
+    // fingerprint only if the checksum after is the same (no one changed the table while it ran).
+    let before = fingerprint && last?.userVersion === fingerprint.userVersion && last.layout === fingerprint.layout ? await checksum() : undefined;
+    if (last && before === last.table) {
       return { lastRun: { ...lastRun, ...(last.outcome.lastRun as Partial<LastRun>), unchanged: true }, rowCount: last.outcome.rowCount as number };
     }
 
     const wanted = new DesiredRows(layout, new Map(shape!.columns.map((c) => [c.name, c])), sourceKey);
     const current = new Map<string, Cell[]>();
-    // The table's checksum before it is read: a run that writes nothing keeps its fingerprint only if
-    // the checksum after is the same (no one changed the table while it ran).
-    let before: string | undefined;
     // The users from the store and the rows from the database, read side by side: while one waits, the other reads.
     await Promise.all([
       source && ctx.store.forEachUserValues(id.tenant, sourceKey, wanted.values, (row) => wanted.add(row)),
       (async () => {
-        if (fingerprint && !options.dryRun) before = await target.checksum(table, readColumns(layout));
+        if (fingerprint && !options.dryRun) before ??= await checksum();
         await target.read(table, readColumns(layout), (row) => current.set(row[0]!, row));
       })(),
     ]);
@@ -229,7 +230,7 @@ export async function runProvisioning(ctx: ProviderContext, input: RunInput, opt
     // the table as this run wanted it (every row written, no deletion held): its fingerprint, for the next run.
     const confirmed = lastRun.inserted ? own({ op: 'confirmProvisioned', id }) : undefined;
     if (fingerprint && !failed.size && !round.held) {
-      const [sum] = await Promise.all([target.checksum(table, readColumns(layout)), confirmed]);
+      const [sum] = await Promise.all([checksum(), confirmed]);
       if (sum === undefined) return { lastRun, rowCount };
       const state: ProvisionedState = { ...fingerprint, table: sum, outcome: { rowCount, lastRun: Object.fromEntries(OUTCOME.map((k) => [k, lastRun[k]])) } };
       if (total || sum === before) await own({ op: 'putProvisionedState', id, state });
