@@ -4,6 +4,7 @@
 import { Agent as HttpsAgent, request as httpsRequest, type RequestOptions } from 'node:https';
 import { request as httpRequest } from 'node:http';
 import { createInterface } from 'node:readline';
+import { createSecureContext } from 'node:tls';
 import type { Credentials, KubeAccess } from './kubeconfig.js';
 
 const TLS_FIELDS = ['ca', 'cert', 'key', 'servername', 'rejectUnauthorized'] as const;
@@ -74,10 +75,13 @@ export class KubeClient {
     const opts: RequestOptions = { method, headers: { accept: 'application/json', ...headers, ...auth } };
     if (url.protocol === 'https:') {
       // One kept-alive Agent per set of TLS credentials (a rotated certificate gets a new one); the
-      // same credentials come as the same values, compared without reading them.
+      // same credentials come as the same values, compared without reading them. Their certificates
+      // and key are read once, into one TLS context: given them instead, the Agent would read them
+      // again for every connection, and copy them into the name it pools sockets by on every request.
       if (!this.agent || TLS_FIELDS.some((f) => this.agent!.tls[f] !== tls[f])) {
         this.agent?.agent.destroy();
-        this.agent = { tls, agent: new HttpsAgent({ ...tls, keepAlive: true }) };
+        const { ca, cert, key, ...rest } = tls;
+        this.agent = { tls, agent: new HttpsAgent({ ...rest, secureContext: createSecureContext({ ca, cert, key }), keepAlive: true }) };
       }
       opts.agent = this.agent.agent;
     }
