@@ -1,5 +1,6 @@
 # The mdmops controller image: `docker build -t mdmops:0.1.0 .`, then the chart in charts/mdmops.
-# Build stage: compile TypeScript, then keep only production dependencies.
+# Build stage: compile TypeScript and bundle the command (scripts/bundle.mjs), then keep only
+# production dependencies.
 FROM node:24-bookworm-slim AS build
 # better-sqlite3 compiles its binding when no prebuilt one fits this Node.
 RUN apt-get update \
@@ -12,6 +13,7 @@ RUN npm ci --ignore-scripts --no-audit --no-fund \
  && npm rebuild better-sqlite3
 # Only what ships is built: the benchmarks (and the test servers they start) stay out of the image.
 COPY tsconfig.json tsconfig.image.json ./
+COPY scripts/bundle.mjs ./scripts/
 COPY src ./src
 RUN npm run build:image \
  && npm prune --omit=dev --no-audit --no-fund

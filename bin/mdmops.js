@@ -1,2 +1,4 @@
 #!/usr/bin/env node
-import '../dist/src/cli/main.js';
+// Stack traces name the TypeScript sources when asked for (see dist/cli in scripts/bundle.mjs).
+if (process.env.MDMOPS_DEBUG) process.setSourceMapsEnabled(true);
+await import('../dist/cli/main.js');

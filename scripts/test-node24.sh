@@ -30,7 +30,8 @@ if [ "$(cat "$tree/.installed" 2>/dev/null || true)" != "$stamp" ]; then
   (cd "$tree" && npm ci --ignore-scripts --no-audit --no-fund >/dev/null && npm rebuild better-sqlite3 >/dev/null)
   echo "$stamp" > "$tree/.installed"
 fi
-rm -rf "$tree/src" "$tree/dist" "$tree/bin" "$tree/schemas"
+rm -rf "$tree/src" "$tree/dist" "$tree/bin" "$tree/schemas" "$tree/scripts"
+mkdir "$tree/scripts" && cp scripts/bundle.mjs "$tree/scripts/"
 cp -R tsconfig.json tsconfig.image.json src bin schemas "$tree/"
 (cd "$tree" && npm run -s build:image)
 

@@ -38,7 +38,7 @@ describe('Dockerfile', () => {
     const entrypoint = runtime.find(([k]) => k === 'ENTRYPOINT')?.[1];
     expect(JSON.parse(entrypoint!)).toEqual(['node', '/app/bin/mdmops.js', 'controller']);
     expect(runtime.some(([k, a]) => k === 'WORKDIR' && a === '/app')).toBe(true);
-    expect(readFileSync(join(ROOT, 'bin/mdmops.js'), 'utf8')).toContain("'../dist/src/cli/main.js'");
+    expect(readFileSync(join(ROOT, 'bin/mdmops.js'), 'utf8')).toContain("'../dist/cli/main.js'");
     expect(runtime.some(([k, a]) => k === 'COPY' && /--from=\S+ \/app\/dist \.\/dist/.test(a))).toBe(true);
   });
 
@@ -93,7 +93,7 @@ describe('Dockerfile', () => {
       expect(commands.length).toBe(1);
       const ran = spawnSync('sh', ['-c', commands[0]!], { cwd: app, encoding: 'utf8', timeout: 300_000 });
       expect(ran.status, ran.stdout + ran.stderr).toBe(0);
-      expect(existsSync(join(app, 'dist/src/cli/main.js'))).toBe(true);
+      expect(existsSync(join(app, 'dist/cli/main.js'))).toBe(true);
       expect(existsSync(join(app, 'dist/bench'))).toBe(false);
     } finally {
       rmSync(app, { recursive: true, force: true });

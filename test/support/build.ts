@@ -13,7 +13,7 @@ function newest(dir: string): number {
 }
 
 export default function setup() {
-  const built = 'dist/src/cli/main.js';
+  const built = 'dist/cli/main.js'; // the bundle, made last
   if (!existsSync(built) || statSync(built).mtimeMs < newest('src')) {
     execFileSync('npm', ['run', '-s', 'build'], { stdio: 'inherit' });
   }
