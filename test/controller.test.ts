@@ -95,6 +95,10 @@ describe('mdmops controller', () => {
       expect(o.status.observedGeneration, `${d.kind}/${d.metadata.name}`).toBe(o.metadata.generation);
       expect(condition(o)!.observedGeneration).toBe(o.metadata.generation);
       expect(o.metadata.finalizers).toContain('mdmops.io/finalizer');
+      // Its writes, the finalizer and the status, are under its own name (its User-Agent's), not "unknown".
+      const shown: Doc = JSON.parse(kube.kubectl(['get', d.kind, d.metadata.name, '-n', NS, '-o', 'json', '--show-managed-fields']));
+      const managers = (shown.metadata.managedFields as Doc[]).filter((f) => f.fieldsV1?.['f:status'] || f.fieldsV1?.['f:metadata']?.['f:finalizers']);
+      expect(managers.map((f) => `${f.manager} ${f.subresource ?? ''}`.trim()).sort(), `${d.kind}/${d.metadata.name}`).toEqual(['mdmops', 'mdmops status']);
     }
     // And the tenant store holds them all, in the namespace's tenant.
     expect(stored().map((r) => `${r.kind}/${r.metadata.name}`).sort()).toEqual(examples.map((d) => `${d.kind}/${d.metadata.name}`).sort());

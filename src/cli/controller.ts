@@ -20,6 +20,7 @@ import { notifierOf, notifyOptions, type NotifyFlags } from './notify.js';
 import { kubeConsoleSignIn } from '../kube/console-sign-in.js';
 import { KINDS } from '../api/index.js';
 import { messageOf } from '../util/message-of.js';
+import { VERSION } from './package-info.js';
 import { runDueSyncsLogged } from '../engine/scheduled-sync.js';
 
 interface ControllerFlags extends StoreOptions, OutboundFlags, GatewayFlags, CoreSyncFlags, NotifyFlags, ConsoleFlags {
@@ -91,7 +92,7 @@ export function registerController(program: Command) {
       const [{ Controller }, { KubeClient }, { loadKubeAccess }, { KubeSecrets }] = await Promise.all([import('../kube/controller.js'), import('../kube/client.js'), import('../kube/kubeconfig.js'), import('../kube/secrets.js')]);
       let client: KubeClient;
       try {
-        client = new KubeClient(await loadKubeAccess(opts.kubeconfig));
+        client = new KubeClient(await loadKubeAccess(opts.kubeconfig), `mdmops/${VERSION}`);
       } catch (e) {
         throw new UserError(`cannot load the Kubernetes configuration${opts.kubeconfig ? ` from ${opts.kubeconfig}` : ''}: ${messageOf(e)}`);
       }

@@ -58,7 +58,14 @@ export class KubeClient {
 
   private agent?: { tls: Omit<Credentials, 'headers'>; agent: HttpsAgent };
 
-  constructor(private readonly access: KubeAccess) {}
+  /**
+   * `userAgent`, such as mdmops/0.1.0: the API server names the field manager of each write after
+   * it (what comes before the slash), as kubectl shows in managedFields; without one, "unknown".
+   */
+  constructor(
+    private readonly access: KubeAccess,
+    private readonly userAgent?: string,
+  ) {}
 
   /** Closes the kept-alive connections. */
   close(): void {
@@ -72,7 +79,7 @@ export class KubeClient {
   private async options(method: string, path: string, headers: Record<string, string>): Promise<{ url: URL; opts: RequestOptions }> {
     const url = new URL(this.server + path);
     const { headers: auth, ...tls } = await this.access.credentials();
-    const opts: RequestOptions = { method, headers: { accept: 'application/json', ...headers, ...auth } };
+    const opts: RequestOptions = { method, headers: { accept: 'application/json', ...(this.userAgent ? { 'user-agent': this.userAgent } : {}), ...headers, ...auth } };
     if (url.protocol === 'https:') {
       // One kept-alive Agent per set of TLS credentials (a rotated certificate gets a new one); the
       // same credentials come as the same values, compared without reading them. Their certificates
