@@ -52,14 +52,17 @@ function httpGet(port: number, path: string): Promise<string> {
   });
 }
 
-async function metric(port: number, name: string, exclude?: string): Promise<number> {
+/** The sum of a metric's samples (all its labels) in one scrape. */
+function sumOf(scrape: string, name: string): number {
   let sum = 0;
-  for (const line of (await httpGet(port, '/metrics')).split('\n')) {
-    const m = /^(\w+)(?:\{(.*)\})? (\S+)$/.exec(line);
-    if (m && m[1] === name && !(exclude && (m[2] ?? '').includes(exclude))) sum += Number(m[3]);
+  for (const line of scrape.split('\n')) {
+    const m = /^(\w+)(?:\{.*\})? (\S+)$/.exec(line);
+    if (m && m[1] === name) sum += Number(m[2]);
   }
   return sum;
 }
+
+const metric = async (port: number, name: string) => sumOf(await httpGet(port, '/metrics'), name);
 
 /**
  * Resolves once every one of the N Spaces of the namespace has been seen Ready with its
@@ -168,8 +171,9 @@ async function round(n: number, last: boolean): Promise<Round> {
     await watching.stop();
     const controllerMs = Number(process.hrtime.bigint() - started) / 1e6;
     // Counted now: a resync during what follows would add its own.
-    const byResult = (await httpGet(port, '/metrics')).split('\n').filter((l) => l.startsWith('mdmops_controller_reconciles_total{')).map((l) => `${/result="(\w+)"/.exec(l)?.[1]} ${l.split(' ').at(-1)}`).join(', ');
-    const counts = `${await metric(port, 'mdmops_controller_reconciles_total')} reconciles (${byResult}), ${await metric(port, 'mdmops_controller_api_writes_total')} API writes`;
+    const scrape = await httpGet(port, '/metrics');
+    const byResult = scrape.split('\n').filter((l) => l.startsWith('mdmops_controller_reconciles_total{')).map((l) => `${/result="(\w+)"/.exec(l)?.[1]} ${l.split(' ').at(-1)}`).join(', ');
+    const counts = `${sumOf(scrape, 'mdmops_controller_reconciles_total')} reconciles (${byResult}), ${sumOf(scrape, 'mdmops_controller_api_writes_total')} API writes`;
     // For scale, once the controller is measured (its objects would weigh on it): the same two writes a resource as the controller's.
     const twoWritesMs = await plainClient('two-writes', true);
     process.stdout.write(
